@@ -1,0 +1,110 @@
+/* runneld's configuration schema and cross-key validation (see node_config.h). */
+#include "node/node_config.h"
+
+#include "lib/assert.h"
+#include "lib/error.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+static const char *const log_level_names[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const durability_names[] = {"fsync", "replicated", NULL};
+
+#define KEY_U32(section, name, field, low, high, fallback, text)                                 \
+    {                                                                                            \
+        section, name, CONFIG_TYPE_U32, offsetof(struct node_config, field), low, high, 0, NULL, \
+            fallback, text                                                                       \
+    }
+#define KEY_U64(section, name, field, low, high, fallback, text)                                 \
+    {                                                                                            \
+        section, name, CONFIG_TYPE_U64, offsetof(struct node_config, field), low, high, 0, NULL, \
+            fallback, text                                                                       \
+    }
+#define KEY_STRING(section, name, field, low, fallback, text)                           \
+    {                                                                                   \
+        section, name, CONFIG_TYPE_STRING, offsetof(struct node_config, field), low, 0, \
+            sizeof(((struct node_config *)0)->field), NULL, fallback, text              \
+    }
+#define KEY_ENUM(section, name, field, names, fallback, text)                                 \
+    {                                                                                         \
+        section, name, CONFIG_TYPE_ENUM, offsetof(struct node_config, field), 0, 0, 0, names, \
+            fallback, text                                                                    \
+    }
+#define KEY_BOOL(section, name, field, fallback, text)                                       \
+    {                                                                                        \
+        section, name, CONFIG_TYPE_BOOL, offsetof(struct node_config, field), 0, 1, 0, NULL, \
+            fallback, text                                                                   \
+    }
+
+static const struct config_key node_config_keys[] = {
+    KEY_STRING("server", "data_dir", data_dir, 1, "data", "directory for all node state"),
+    KEY_STRING("server", "client_address", client_address, 1, "127.0.0.1",
+               "IPv4 address clients connect to"),
+    KEY_U32("server", "client_port", client_port, 1, 65535, "8090", "TCP port for clients"),
+    KEY_STRING("server", "replica_address", replica_address, 1, "127.0.0.1",
+               "IPv4 address peers connect to"),
+    KEY_U32("server", "replica_port", replica_port, 1, 65535, "8091", "TCP port for peers"),
+    KEY_ENUM("server", "log_level", log_level, log_level_names, "info", "minimum log level"),
+    KEY_U32("shards", "count", shard_count, 0, 256, "0",
+            "shard threads (0: one per CPU of the affinity mask)"),
+    KEY_U32("cluster", "replica_index", replica_index, 0, 5, "0", "this node's index"),
+    KEY_U32("cluster", "replica_count", replica_count, 1, 6, "1", "nodes in the cluster"),
+    KEY_STRING("cluster", "peers", peers, 0, "",
+               "comma-separated host:port replica addresses, in replica order"),
+    KEY_ENUM("storage", "durability", durability, durability_names, "fsync",
+             "default topic durability"),
+    KEY_U64("storage", "segment_size_bytes", segment_size_bytes, 1ULL << 20, 1ULL << 40, "1G",
+            "segment size before rotation"),
+    KEY_U64("storage", "preallocate_bytes", preallocate_bytes, 0, 1ULL << 30, "64M",
+            "preallocation chunk ahead of the tail (0: none)"),
+    KEY_BOOL("storage", "direct_io", direct_io, "true", "use O_DIRECT where the filesystem allows"),
+    KEY_U64("limits", "frame_size_bytes_max", frame_size_bytes_max, 4096, 1ULL << 30, "64M",
+            "largest frame accepted"),
+    KEY_U32("limits", "connections_max", connections_max, 1, 1000000, "10000",
+            "connections per node"),
+    KEY_U32("limits", "partitions_max", partitions_max, 1, 1000000, "10000",
+            "partitions per shard"),
+    KEY_U32("limits", "requests_in_flight_max", requests_in_flight_max, 1, 4096, "64",
+            "requests in flight per connection"),
+    KEY_U32("limits", "idle_timeout_ms", idle_timeout_ms, 0, 86400000, "300000",
+            "close connections idle this long (0: never)"),
+    KEY_U32("limits", "pipeline_depth_max", pipeline_depth_max, 1, 127, "64",
+            "VSR prepares in flight per group"),
+};
+
+static const struct config_schema node_config_schema_value = {
+    node_config_keys, sizeof(node_config_keys) / sizeof(node_config_keys[0])};
+
+const struct config_schema *node_config_schema(void)
+{
+    return &node_config_schema_value;
+}
+
+void node_config_defaults(struct node_config *config)
+{
+    assert(config != NULL);
+    struct config_error error;
+    int result = config_defaults(&node_config_schema_value, config, &error);
+    assert_msg(result == 0, "built-in defaults are valid");
+}
+
+int node_config_validate(const struct node_config *config, struct config_error *error)
+{
+    assert(config != NULL);
+    assert(error != NULL);
+    if (config->replica_index >= config->replica_count) {
+        snprintf(error->text, sizeof(error->text),
+                 "config: invalid value key=cluster.replica_index value=\"%u\" allowed=0..%u "
+                 "(below cluster.replica_count)",
+                 config->replica_index, config->replica_count - 1);
+        return -RUNNEL_ECONFIG;
+    }
+    if (config->client_port == config->replica_port && config->client_address[0] != '\0') {
+        snprintf(error->text, sizeof(error->text),
+                 "config: invalid value key=server.replica_port value=\"%u\" allowed=any port "
+                 "but server.client_port",
+                 config->replica_port);
+        return -RUNNEL_ECONFIG;
+    }
+    return 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * runneld's configuration: every key runneld accepts, its type, range and default.
+ * Filled once at start-up (defaults, then --config FILE, then each --set in order) and
+ * read-only afterwards, so every shard may read it without locks.
+ */
+#ifndef RUNNEL_NODE_CONFIG_H
+#define RUNNEL_NODE_CONFIG_H
+
+#include "lib/config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum {
+    NODE_CONFIG_PATH_SIZE_MAX = 512,
+    NODE_CONFIG_ADDRESS_SIZE_MAX = 64,
+    NODE_CONFIG_PEERS_SIZE_MAX = 1024
+};
+
+enum node_durability { NODE_DURABILITY_FSYNC = 0, NODE_DURABILITY_REPLICATED = 1 };
+
+struct node_config {
+    /* [server] */
+    char data_dir[NODE_CONFIG_PATH_SIZE_MAX];
+    char client_address[NODE_CONFIG_ADDRESS_SIZE_MAX];
+    uint32_t client_port;
+    char replica_address[NODE_CONFIG_ADDRESS_SIZE_MAX];
+    uint32_t replica_port;
+    uint32_t log_level; /* enum log_level */
+    /* [shards] */
+    uint32_t shard_count; /* 0: one per CPU of the affinity mask */
+    /* [cluster] */
+    uint32_t replica_index;
+    uint32_t replica_count;
+    char peers[NODE_CONFIG_PEERS_SIZE_MAX]; /* comma-separated host:port, by replica index */
+    /* [storage] */
+    uint32_t durability; /* enum node_durability: topic default */
+    uint64_t segment_size_bytes;
+    uint64_t preallocate_bytes;
+    bool direct_io;
+    /* [limits] */
+    uint64_t frame_size_bytes_max;
+    uint32_t connections_max;
+    uint32_t partitions_max;
+    uint32_t requests_in_flight_max;
+    uint32_t idle_timeout_ms;
+    uint32_t pipeline_depth_max;
+};
+
+/* The schema behind struct node_config. */
+const struct config_schema *node_config_schema(void);
+
+/* Fills config with the built-in defaults (never fails for the built-in table). */
+void node_config_defaults(struct node_config *config);
+
+/* Cross-key checks after all values are in; returns 0 or -RUNNEL_ECONFIG with error set. */
+int node_config_validate(const struct node_config *config, struct config_error *error);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * runneld: the runnel broker node. Parses the command line and configuration, then runs
+ * the node until SIGINT or SIGTERM.
+ *
+ *   runneld [--config FILE] [--set section.key=value ...]
+ */
+#include "lib/assert.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "node/node_config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void runneld_usage(FILE *stream)
+{
+    fprintf(stream, "usage: runneld [--config FILE] [--set section.key=value]...\n"
+                    "       runneld --help | --help-config | --version\n"
+                    "\n"
+                    "Starts a runnel broker node. Without --config or --set it uses built-in\n"
+                    "defaults: data in ./data, clients on 127.0.0.1:8090.\n"
+                    "\n"
+                    "  --config FILE           load settings from an INI file\n"
+                    "  --set section.key=value override one setting (repeatable, applied in order\n"
+                    "                          after --config)\n"
+                    "  --help-config           list every setting with its default and range\n"
+                    "  --version               print the version\n");
+}
+
+static int runneld_configure(int argc, char **argv, struct node_config *config)
+{
+    const struct config_schema *schema = node_config_schema();
+    struct config_error error = {{0}};
+    node_config_defaults(config);
+    const char *config_path = NULL;
+    for (int index = 1; index < argc; index++) {
+        if (strcmp(argv[index], "--config") == 0 && index + 1 < argc) {
+            config_path = argv[++index];
+        } else if (strcmp(argv[index], "--set") == 0 && index + 1 < argc) {
+            index++;
+        } else {
+            fprintf(stderr, "runneld: unknown argument \"%s\" (see --help)\n", argv[index]);
+            return 2;
+        }
+    }
+    if (config_path != NULL && config_load_file(schema, config, config_path, &error) != 0) {
+        fprintf(stderr, "runneld: %s\n", error.text);
+        return 1;
+    }
+    for (int index = 1; index < argc; index++) {
+        if (strcmp(argv[index], "--set") == 0) {
+            if (config_set_assignment(schema, config, argv[index + 1], &error) != 0) {
+                fprintf(stderr, "runneld: %s\n", error.text);
+                return 1;
+            }
+            index++;
+        } else if (strcmp(argv[index], "--config") == 0) {
+            index++;
+        }
+    }
+    if (node_config_validate(config, &error) != 0) {
+        fprintf(stderr, "runneld: %s\n", error.text);
+        return 1;
+    }
+    return 0;
+}
+
+static int runneld_wait_for_signal(void)
+{
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    int result = pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    assert(result == 0);
+    int signal_number = 0;
+    result = sigwait(&signals, &signal_number);
+    assert(result == 0);
+    log_info("shutdown", "signal=%s", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    for (int index = 1; index < argc; index++) {
+        if (strcmp(argv[index], "--help") == 0 || strcmp(argv[index], "-h") == 0) {
+            runneld_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[index], "--version") == 0) {
+            printf("runneld %s\n", RUNNEL_VERSION);
+            return 0;
+        }
+        if (strcmp(argv[index], "--help-config") == 0) {
+            config_print_help(node_config_schema(), stdout);
+            return 0;
+        }
+    }
+    static struct node_config config;
+    int result = runneld_configure(argc, argv, &config);
+    if (result != 0) {
+        return result;
+    }
+    log_level_set((enum log_level)config.log_level);
+    log_info("startup", "version=%s", RUNNEL_VERSION);
+    config_log(node_config_schema(), &config);
+    if (mkdir(config.data_dir, 0750) != 0 && errno != EEXIST) {
+        fprintf(stderr, "runneld: cannot create data directory path=\"%s\" error=\"%s\"\n",
+                config.data_dir, strerror(errno));
+        return 1;
+    }
+    result = runneld_wait_for_signal();
+    log_info("stopped", NULL);
+    return result;
+}
