@@ -1,0 +1,275 @@
+/*
+ * The VSR message header: 256 bytes, shared by the replica bus and the partition log on
+ * disk (a record is exactly a prepare message: this header followed by its body).
+ *
+ * Layout: a 128-byte frame common to every command, then 128 bytes whose meaning is the
+ * command's own (one struct per command in the union below). Every field sits at its
+ * natural alignment, so the struct is the wire format on little-endian x86-64 when the
+ * buffer is 16-byte aligned (static_asserts below pin every offset).
+ *
+ * Checksums (DESIGN.md §10.1): checksum_body = XXH3-128 of the body (size - 256 bytes);
+ * checksum = XXH3-128 of header bytes [16, 256), which covers checksum_body. Set the body
+ * checksum first, then the header checksum. Anything read from a peer or a disk is
+ * untrusted: check it with vsr_header_validate (no asserts on its contents).
+ */
+#ifndef RUNNEL_PROTO_VSR_HEADER_H
+#define RUNNEL_PROTO_VSR_HEADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef unsigned __int128 u128;
+
+enum { VSR_HEADER_SIZE = 256, VSR_PROTOCOL_VERSION = 1, VSR_REPLICAS_MAX = 6 };
+
+enum vsr_command {
+    VSR_COMMAND_RESERVED = 0,
+    VSR_COMMAND_PING = 1,
+    VSR_COMMAND_PONG = 2,
+    VSR_COMMAND_REQUEST = 5,
+    VSR_COMMAND_PREPARE = 6,
+    VSR_COMMAND_PREPARE_OK = 7,
+    VSR_COMMAND_REPLY = 8,
+    VSR_COMMAND_COMMIT = 9,
+    VSR_COMMAND_START_VIEW_CHANGE = 10,
+    VSR_COMMAND_DO_VIEW_CHANGE = 11,
+    VSR_COMMAND_REQUEST_START_VIEW = 13,
+    VSR_COMMAND_REQUEST_HEADERS = 14,
+    VSR_COMMAND_REQUEST_PREPARE = 15,
+    VSR_COMMAND_REQUEST_REPLY = 16,
+    VSR_COMMAND_HEADERS = 17,
+    VSR_COMMAND_EVICTION = 18,
+    VSR_COMMAND_START_VIEW = 24,
+    VSR_COMMAND_REQUEST_CHECKPOINT = 25, /* state transfer: pull a checkpoint chunk */
+    VSR_COMMAND_CHECKPOINT = 26,         /* state transfer: one checkpoint chunk */
+    VSR_COMMAND_END = 27,
+};
+
+/* Operation numbers of the VSR layer; state machines own 128 and up. */
+enum vsr_operation {
+    VSR_OPERATION_RESERVED = 0,
+    VSR_OPERATION_ROOT = 1,     /* op 0 of every group: the hash-chain anchor */
+    VSR_OPERATION_REGISTER = 2, /* client session registration */
+    VSR_OPERATION_NOOP = 6,     /* a new primary's first op; padding records use it too */
+    VSR_OPERATION_PADDING = 7,  /* storage: explicit sector padding record, never replicated */
+    VSR_OPERATION_STATE_MACHINE_MIN = 128,
+    /* Partition-group state machine operations. */
+    VSR_OPERATION_MESSAGES = 160,              /* body: an Iggy message batch */
+    VSR_OPERATION_OFFSET_STORE = 161,          /* body: consumer offset store */
+    VSR_OPERATION_OFFSET_DELETE = 162,         /* body: consumer offset delete */
+    VSR_OPERATION_TRUNCATE_PREFIX = 163,       /* body: new log start offset + checkpoint op */
+};
+
+/* The group a message belongs to: metadata (all ids 0) or one partition incarnation. */
+struct vsr_group {
+    uint32_t stream_id;
+    uint32_t topic_id;
+    uint32_t partition_id;
+    uint32_t kind;        /* 0 metadata, 1 partition */
+    uint64_t incarnation; /* metadata op that created this partition directory */
+};
+
+enum { VSR_GROUP_KIND_METADATA = 0, VSR_GROUP_KIND_PARTITION = 1 };
+
+struct vsr_header_prepare {
+    u128 parent;           /* checksum of the previous op's header (hash chain) */
+    u128 request_checksum; /* checksum of the client request it came from, 0 if none */
+    u128 checkpoint_id;
+    u128 client;
+    uint64_t op;
+    uint64_t commit;
+    uint64_t timestamp;    /* ns since the epoch, max(parent + 1, primary realtime) */
+    uint64_t request;      /* client's request number (exactly-once: its own sequence) */
+    uint64_t offset;       /* messages: first offset; other ops: next offset at this op */
+    uint32_t message_count;
+    uint8_t operation;     /* enum vsr_operation */
+    uint8_t reserved[19];
+};
+
+struct vsr_header_prepare_ok {
+    u128 parent;
+    u128 prepare_checksum;
+    u128 checkpoint_id;
+    u128 client;
+    uint64_t op;
+    uint64_t commit_min;
+    uint64_t timestamp;
+    uint64_t request;
+    uint8_t reserved[32];
+};
+
+struct vsr_header_commit {
+    u128 commit_checksum;
+    u128 checkpoint_id;
+    uint64_t checkpoint_op;
+    uint64_t commit;
+    uint64_t timestamp_monotonic;
+    uint8_t reserved[72];
+};
+
+struct vsr_header_request {
+    u128 parent;
+    u128 client;
+    uint64_t session;
+    uint64_t timestamp;
+    uint64_t request;
+    uint8_t operation;
+    uint8_t reserved[71];
+};
+
+struct vsr_header_reply {
+    u128 request_checksum;
+    u128 context;
+    u128 client;
+    uint64_t op;
+    uint64_t commit;
+    uint64_t timestamp;
+    uint64_t request;
+    uint8_t operation;
+    uint8_t reserved[47];
+};
+
+/* start_view_change carries only the frame (view). */
+struct vsr_header_do_view_change {
+    u128 present_bitset; /* bit i: op (op - i) held and not faulty */
+    u128 nack_bitset;    /* bit i: op (op - i) certainly never prepared here */
+    uint64_t op;
+    uint64_t commit_min;
+    uint64_t checkpoint_op;
+    uint32_t log_view;
+    uint8_t reserved[68];
+};
+
+struct vsr_header_start_view {
+    u128 nonce; /* echoes request_start_view */
+    uint64_t op;
+    uint64_t commit_max;
+    uint64_t checkpoint_op;
+    uint8_t reserved[88];
+};
+
+struct vsr_header_request_start_view {
+    u128 nonce;
+    uint8_t reserved[112];
+};
+
+struct vsr_header_request_headers {
+    uint64_t op_min;
+    uint64_t op_max;
+    uint8_t reserved[112];
+};
+
+struct vsr_header_request_prepare {
+    u128 prepare_checksum; /* 0: any */
+    uint64_t prepare_op;
+    uint8_t reserved[104];
+};
+
+struct vsr_header_ping {
+    u128 checkpoint_id;
+    uint64_t checkpoint_op;
+    uint64_t ping_timestamp_monotonic;
+    uint8_t reserved[96];
+};
+
+struct vsr_header_eviction {
+    u128 client;
+    uint8_t reason;
+    uint8_t reserved[111];
+};
+
+struct vsr_header_checkpoint_chunk {
+    uint64_t checkpoint_op;
+    uint64_t chunk_offset_bytes;
+    uint64_t chunk_size_bytes;
+    uint64_t total_size_bytes;
+    uint8_t reserved[96];
+};
+
+struct vsr_header {
+    u128 checksum;      /* XXH3-128 of header bytes [16, 256) */
+    u128 checksum_body; /* XXH3-128 of the body */
+    u128 cluster;
+    uint32_t size;      /* header + body, bytes */
+    uint32_t epoch;     /* reconfiguration epoch; 0 today */
+    uint32_t view;
+    uint32_t release;
+    struct vsr_group group; /* 24 bytes at 64 */
+    uint8_t command;    /* enum vsr_command */
+    uint8_t replica;    /* author */
+    uint8_t protocol;   /* VSR_PROTOCOL_VERSION */
+    uint8_t reserved_frame[37];
+    union {
+        struct vsr_header_prepare prepare;
+        struct vsr_header_prepare_ok prepare_ok;
+        struct vsr_header_commit commit;
+        struct vsr_header_request request;
+        struct vsr_header_reply reply;
+        struct vsr_header_do_view_change do_view_change;
+        struct vsr_header_start_view start_view;
+        struct vsr_header_request_start_view request_start_view;
+        struct vsr_header_request_headers request_headers;
+        struct vsr_header_request_prepare request_prepare;
+        struct vsr_header_ping ping;
+        struct vsr_header_eviction eviction;
+        struct vsr_header_checkpoint_chunk checkpoint_chunk;
+        uint8_t bytes[128];
+    } u;
+};
+
+_Static_assert(sizeof(struct vsr_header) == VSR_HEADER_SIZE, "header is 256 bytes");
+_Static_assert(offsetof(struct vsr_header, size) == 48, "size at 48");
+_Static_assert(offsetof(struct vsr_header, group) == 64, "group at 64");
+_Static_assert(offsetof(struct vsr_header, command) == 88, "command at 88");
+_Static_assert(offsetof(struct vsr_header, u) == 128, "command part at 128");
+_Static_assert(sizeof(struct vsr_header_prepare) == 128, "prepare part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_prepare_ok) == 128, "prepare_ok part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_commit) == 128, "commit part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_request) == 128, "request part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_reply) == 128, "reply part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_do_view_change) == 128, "dvc part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_start_view) == 128, "sv part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_request_headers) == 128, "rh part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_request_prepare) == 128, "rp part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_ping) == 128, "ping part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_eviction) == 128, "eviction part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_checkpoint_chunk) == 128, "chunk part is 128 bytes");
+
+/* Zeroes header and sets the frame fields every message has. */
+void vsr_header_init(struct vsr_header *header, enum vsr_command command, u128 cluster,
+                     uint32_t view, uint8_t replica, const struct vsr_group *group);
+
+/* XXH3-128 of body; size_bytes may be 0 (body may then be NULL). */
+u128 vsr_checksum(const void *body, size_t size_bytes);
+
+/* Sets size = 256 + body_size_bytes and checksum_body, then the header checksum. */
+void vsr_header_seal(struct vsr_header *header, const void *body, uint32_t body_size_bytes);
+
+/* Recomputes only the header checksum (after editing fields; body unchanged). */
+void vsr_header_set_checksum(struct vsr_header *header);
+
+/* True when the header checksum matches (the header itself is intact). */
+bool vsr_header_is_checksum_valid(const struct vsr_header *header);
+
+/* True when body (size - 256 bytes) matches checksum_body. Requires a valid header. */
+bool vsr_header_is_body_valid(const struct vsr_header *header, const void *body);
+
+/*
+ * Validates untrusted header bytes: checksum, protocol, a known command, size within
+ * [256, size_bytes_max], zero reserved bytes and the command's own invariants. Returns 0
+ * or a negative runnel error; *reason_out (if not NULL) names the failed check.
+ */
+int vsr_header_validate(const struct vsr_header *header, uint32_t size_bytes_max,
+                        const char **reason_out);
+
+/* True when both groups are the same group and incarnation. */
+bool vsr_group_is_equal(const struct vsr_group *a, const struct vsr_group *b);
+
+/* A stable small integer for (v + g) mod n primary placement. */
+uint64_t vsr_group_index(const struct vsr_group *group);
+
+/* Name of a command for logs ("prepare"), "unknown" for values outside the enum. */
+const char *vsr_command_name(uint8_t command);
+
+#endif
