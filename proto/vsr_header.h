@@ -55,10 +55,10 @@ enum vsr_operation {
     VSR_OPERATION_PADDING = 7,  /* storage: explicit sector padding record, never replicated */
     VSR_OPERATION_STATE_MACHINE_MIN = 128,
     /* Partition-group state machine operations. */
-    VSR_OPERATION_MESSAGES = 160,              /* body: an Iggy message batch */
-    VSR_OPERATION_OFFSET_STORE = 161,          /* body: consumer offset store */
-    VSR_OPERATION_OFFSET_DELETE = 162,         /* body: consumer offset delete */
-    VSR_OPERATION_TRUNCATE_PREFIX = 163,       /* body: new log start offset + checkpoint op */
+    VSR_OPERATION_MESSAGES = 160,        /* body: an Iggy message batch */
+    VSR_OPERATION_OFFSET_STORE = 161,    /* body: consumer offset store */
+    VSR_OPERATION_OFFSET_DELETE = 162,   /* body: consumer offset delete */
+    VSR_OPERATION_TRUNCATE_PREFIX = 163, /* body: new log start offset + checkpoint op */
 };
 
 /* The group a message belongs to: metadata (all ids 0) or one partition incarnation. */
@@ -79,11 +79,11 @@ struct vsr_header_prepare {
     u128 client;
     uint64_t op;
     uint64_t commit;
-    uint64_t timestamp;    /* ns since the epoch, max(parent + 1, primary realtime) */
-    uint64_t request;      /* client's request number (exactly-once: its own sequence) */
-    uint64_t offset;       /* messages: first offset; other ops: next offset at this op */
+    uint64_t timestamp; /* ns since the epoch, max(parent + 1, primary realtime) */
+    uint64_t request;   /* client's request number (exactly-once: its own sequence) */
+    uint64_t offset;    /* messages: first offset; other ops: next offset at this op */
     uint32_t message_count;
-    uint8_t operation;     /* enum vsr_operation */
+    uint8_t operation; /* enum vsr_operation */
     uint8_t reserved[19];
 };
 
@@ -191,14 +191,14 @@ struct vsr_header {
     u128 checksum;      /* XXH3-128 of header bytes [16, 256) */
     u128 checksum_body; /* XXH3-128 of the body */
     u128 cluster;
-    uint32_t size;      /* header + body, bytes */
-    uint32_t epoch;     /* reconfiguration epoch; 0 today */
+    uint32_t size;  /* header + body, bytes */
+    uint32_t epoch; /* reconfiguration epoch; 0 today */
     uint32_t view;
     uint32_t release;
     struct vsr_group group; /* 24 bytes at 64 */
-    uint8_t command;    /* enum vsr_command */
-    uint8_t replica;    /* author */
-    uint8_t protocol;   /* VSR_PROTOCOL_VERSION */
+    uint8_t command;        /* enum vsr_command */
+    uint8_t replica;        /* author */
+    uint8_t protocol;       /* VSR_PROTOCOL_VERSION */
     uint8_t reserved_frame[37];
     union {
         struct vsr_header_prepare prepare;

@@ -67,8 +67,12 @@ static void test_errors_name_key_value_and_range(void **state)
     assert_int_equal(config_set_assignment(schema, &config, "storage.durability=maybe", &error),
                      -RUNNEL_ECONFIG);
     assert_non_null(strstr(error.text, "fsync|replicated"));
-    const char *bad[] = {"server.client_port=", "server.client_port=-1", "noequals",
-                         "server.client_port=12x", "=5", "server.client_port=99999999999999999999"};
+    const char *bad[] = {"server.client_port=",
+                         "server.client_port=-1",
+                         "noequals",
+                         "server.client_port=12x",
+                         "=5",
+                         "server.client_port=99999999999999999999"};
     for (size_t index = 0; index < sizeof(bad) / sizeof(bad[0]); index++) {
         assert_int_equal(config_set_assignment(schema, &config, bad[index], &error),
                          -RUNNEL_ECONFIG);
