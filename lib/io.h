@@ -42,16 +42,16 @@ enum io_operation {
     IO_OPERATION_FALLOCATE, /* offset, size: reserve blocks (mode 0: extends the size) */
     IO_OPERATION_FDATASYNC,
     IO_OPERATION_FSYNC,
-    IO_OPERATION_SIZE,      /* result: 0; size_bytes_out set */
-    IO_OPERATION_TRUNCATE,  /* size: new file size */
+    IO_OPERATION_SIZE,     /* result: 0; size_bytes_out set */
+    IO_OPERATION_TRUNCATE, /* size: new file size */
     /* directories and names */
-    IO_OPERATION_MKDIR,     /* path; -EEXIST when present */
-    IO_OPERATION_LIST,      /* path; buffer receives NUL-terminated names (no . or ..);
-                               result: bytes used, -ERANGE when they do not fit */
-    IO_OPERATION_RENAME,    /* path -> path_target, atomic replace */
-    IO_OPERATION_UNLINK,    /* path (a file, or an empty directory with IO_UNLINK_DIRECTORY) */
+    IO_OPERATION_MKDIR,  /* path; -EEXIST when present */
+    IO_OPERATION_LIST,   /* path; buffer receives NUL-terminated names (no . or ..);
+                            result: bytes used, -ERANGE when they do not fit */
+    IO_OPERATION_RENAME, /* path -> path_target, atomic replace */
+    IO_OPERATION_UNLINK, /* path (a file, or an empty directory with IO_UNLINK_DIRECTORY) */
     /* time */
-    IO_OPERATION_TIMEOUT,   /* fires after size ns; result: 0 */
+    IO_OPERATION_TIMEOUT, /* fires after size ns; result: 0 */
     IO_OPERATION_END,
 };
 
@@ -80,7 +80,7 @@ struct io_completion {
     int32_t handle;
     uint32_t flags;
     void *buffer;
-    uint64_t size_bytes;  /* buffer size; for TIMEOUT the delay in ns */
+    uint64_t size_bytes; /* buffer size; for TIMEOUT the delay in ns */
     uint64_t offset_bytes;
     uint64_t size_bytes_out; /* SIZE: the file size */
     const char *path;        /* caller keeps the string alive until the callback */
@@ -111,10 +111,10 @@ void io_connect(struct io *io, struct io_completion *completion, const char *add
                 io_callback callback, void *context);
 void io_recv(struct io *io, struct io_completion *completion, int32_t socket, void *buffer,
              uint64_t size_bytes, io_callback callback, void *context);
-void io_send(struct io *io, struct io_completion *completion, int32_t socket,
-             const void *buffer, uint64_t size_bytes, io_callback callback, void *context);
-void io_close(struct io *io, struct io_completion *completion, int32_t handle,
-              io_callback callback, void *context);
+void io_send(struct io *io, struct io_completion *completion, int32_t socket, const void *buffer,
+             uint64_t size_bytes, io_callback callback, void *context);
+void io_close(struct io *io, struct io_completion *completion, int32_t handle, io_callback callback,
+              void *context);
 void io_open(struct io *io, struct io_completion *completion, const char *path, uint32_t flags,
              io_callback callback, void *context);
 void io_read(struct io *io, struct io_completion *completion, int32_t file, void *buffer,
@@ -122,24 +122,23 @@ void io_read(struct io *io, struct io_completion *completion, int32_t file, void
 void io_write(struct io *io, struct io_completion *completion, int32_t file, const void *buffer,
               uint64_t size_bytes, uint64_t offset_bytes, io_callback callback, void *context);
 void io_fallocate(struct io *io, struct io_completion *completion, int32_t file,
-                  uint64_t offset_bytes, uint64_t size_bytes, io_callback callback,
-                  void *context);
+                  uint64_t offset_bytes, uint64_t size_bytes, io_callback callback, void *context);
 void io_fdatasync(struct io *io, struct io_completion *completion, int32_t file,
                   io_callback callback, void *context);
-void io_fsync(struct io *io, struct io_completion *completion, int32_t file,
-              io_callback callback, void *context);
-void io_size(struct io *io, struct io_completion *completion, int32_t file,
-             io_callback callback, void *context);
-void io_truncate(struct io *io, struct io_completion *completion, int32_t file,
-                 uint64_t size_bytes, io_callback callback, void *context);
+void io_fsync(struct io *io, struct io_completion *completion, int32_t file, io_callback callback,
+              void *context);
+void io_size(struct io *io, struct io_completion *completion, int32_t file, io_callback callback,
+             void *context);
+void io_truncate(struct io *io, struct io_completion *completion, int32_t file, uint64_t size_bytes,
+                 io_callback callback, void *context);
 void io_mkdir(struct io *io, struct io_completion *completion, const char *path,
               io_callback callback, void *context);
 void io_list(struct io *io, struct io_completion *completion, const char *path, void *buffer,
              uint64_t size_bytes, io_callback callback, void *context);
 void io_rename(struct io *io, struct io_completion *completion, const char *path,
                const char *path_target, io_callback callback, void *context);
-void io_unlink(struct io *io, struct io_completion *completion, const char *path,
-               uint32_t flags, io_callback callback, void *context);
+void io_unlink(struct io *io, struct io_completion *completion, const char *path, uint32_t flags,
+               io_callback callback, void *context);
 void io_timeout(struct io *io, struct io_completion *completion, uint64_t delay_ns,
                 io_callback callback, void *context);
 
