@@ -113,6 +113,8 @@ uint32_t hash_crc32c_software(uint32_t crc, const void *data, size_t size_bytes)
 __attribute__((target("sse4.2"))) static uint32_t
 hash_crc32c_sse42(uint32_t crc, const unsigned char *bytes, size_t size_bytes)
 {
+    assert(bytes != NULL || size_bytes == 0);
+    assert(hash_crc32c_hardware);
     uint64_t state = ~crc;
     size_t offset = 0;
     for (; offset + 8 <= size_bytes; offset += 8) {
