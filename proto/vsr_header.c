@@ -138,19 +138,83 @@ const char *vsr_command_name(uint8_t command)
     return names[command];
 }
 
+/* Zero-filled trailing bytes of the command's own part. Commands without a layout of
+ * their own here (pong, headers, request_reply) are not checked. */
+static bool vsr_header_command_reserved_is_zero(const struct vsr_header *header)
+{
+    const unsigned char *bytes = header->u.bytes;
+    size_t size = 0;
+    switch (header->command) {
+    case VSR_COMMAND_PREPARE:
+        return is_zero(header->u.prepare.reserved, sizeof(header->u.prepare.reserved));
+    case VSR_COMMAND_PREPARE_OK:
+        return is_zero(header->u.prepare_ok.reserved, sizeof(header->u.prepare_ok.reserved));
+    case VSR_COMMAND_COMMIT:
+        return is_zero(header->u.commit.reserved, sizeof(header->u.commit.reserved));
+    case VSR_COMMAND_REQUEST:
+        return is_zero(header->u.request.reserved, sizeof(header->u.request.reserved));
+    case VSR_COMMAND_REPLY:
+        return is_zero(header->u.reply.reserved, sizeof(header->u.reply.reserved));
+    case VSR_COMMAND_START_VIEW_CHANGE:
+        size = sizeof(header->u.bytes); /* carries only the frame */
+        break;
+    case VSR_COMMAND_DO_VIEW_CHANGE:
+        bytes = header->u.do_view_change.reserved;
+        size = sizeof(header->u.do_view_change.reserved);
+        break;
+    case VSR_COMMAND_START_VIEW:
+        bytes = header->u.start_view.reserved;
+        size = sizeof(header->u.start_view.reserved);
+        break;
+    case VSR_COMMAND_REQUEST_START_VIEW:
+        bytes = header->u.request_start_view.reserved;
+        size = sizeof(header->u.request_start_view.reserved);
+        break;
+    case VSR_COMMAND_REQUEST_HEADERS:
+        bytes = header->u.request_headers.reserved;
+        size = sizeof(header->u.request_headers.reserved);
+        break;
+    case VSR_COMMAND_REQUEST_PREPARE:
+        bytes = header->u.request_prepare.reserved;
+        size = sizeof(header->u.request_prepare.reserved);
+        break;
+    case VSR_COMMAND_PING:
+        bytes = header->u.ping.reserved;
+        size = sizeof(header->u.ping.reserved);
+        break;
+    case VSR_COMMAND_EVICTION:
+        bytes = header->u.eviction.reserved;
+        size = sizeof(header->u.eviction.reserved);
+        break;
+    case VSR_COMMAND_REQUEST_CHECKPOINT:
+    case VSR_COMMAND_CHECKPOINT:
+        bytes = header->u.checkpoint_chunk.reserved;
+        size = sizeof(header->u.checkpoint_chunk.reserved);
+        break;
+    default:
+        break;
+    }
+    assert(size <= sizeof(header->u.bytes));
+    return is_zero(bytes, size);
+}
+
 /* Per-command checks of untrusted fields; NULL when the header is consistent. */
 static const char *vsr_header_command_problem(const struct vsr_header *header)
 {
+    assert(vsr_command_is_known(header->command));
+    if (!vsr_header_command_reserved_is_zero(header)) {
+        return "command reserved bytes not zero";
+    }
     if (header->command == VSR_COMMAND_PREPARE) {
         const struct vsr_header_prepare *prepare = &header->u.prepare;
-        if (!is_zero(prepare->reserved, sizeof(prepare->reserved))) {
-            return "prepare reserved bytes not zero";
-        }
         if (prepare->operation == VSR_OPERATION_RESERVED) {
             return "prepare operation reserved";
         }
         if (prepare->op == 0 && prepare->operation != VSR_OPERATION_ROOT) {
             return "prepare op 0 is not root";
+        }
+        if (prepare->op != 0 && prepare->operation == VSR_OPERATION_ROOT) {
+            return "prepare root is not op 0";
         }
         if (prepare->op > 0 && prepare->commit >= prepare->op) {
             return "prepare commit not below op";
@@ -179,8 +243,12 @@ int vsr_header_validate(const struct vsr_header *header, uint32_t size_bytes_max
     assert(size_bytes_max >= VSR_HEADER_SIZE);
     const char *reason = NULL;
     if (!vsr_header_is_checksum_valid(header)) {
-        reason = "header checksum mismatch";
-    } else if (header->protocol != VSR_PROTOCOL_VERSION) {
+        if (reason_out != NULL) {
+            *reason_out = "header checksum mismatch";
+        }
+        return -RUNNEL_ECHECKSUM;
+    }
+    if (header->protocol != VSR_PROTOCOL_VERSION) {
         reason = "unknown protocol version";
     } else if (!vsr_command_is_known(header->command)) {
         reason = "unknown command";
@@ -194,16 +262,18 @@ int vsr_header_validate(const struct vsr_header *header, uint32_t size_bytes_max
         reason = "frame reserved bytes not zero";
     } else if (header->group.kind > VSR_GROUP_KIND_PARTITION) {
         reason = "unknown group kind";
+    } else if (header->group.kind == VSR_GROUP_KIND_METADATA &&
+               !is_zero(&header->group, offsetof(struct vsr_group, kind))) {
+        reason = "metadata group ids not zero";
+    } else if (header->group.kind == VSR_GROUP_KIND_METADATA && header->group.incarnation != 0) {
+        reason = "metadata group ids not zero";
     } else {
         reason = vsr_header_command_problem(header);
     }
     if (reason_out != NULL) {
         *reason_out = reason;
     }
-    if (reason == NULL) {
-        return 0;
-    }
-    return reason[0] == 'h' ? -RUNNEL_ECHECKSUM : -RUNNEL_EFORMAT;
+    return reason == NULL ? 0 : -RUNNEL_EFORMAT;
 }
 
 bool vsr_group_is_equal(const struct vsr_group *a, const struct vsr_group *b)

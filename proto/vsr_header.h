@@ -179,6 +179,7 @@ struct vsr_header_eviction {
     uint8_t reserved[111];
 };
 
+/* request_checkpoint and checkpoint share this layout. */
 struct vsr_header_checkpoint_chunk {
     uint64_t checkpoint_op;
     uint64_t chunk_offset_bytes;
@@ -230,6 +231,7 @@ _Static_assert(sizeof(struct vsr_header_request) == 128, "request part is 128 by
 _Static_assert(sizeof(struct vsr_header_reply) == 128, "reply part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_do_view_change) == 128, "dvc part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_start_view) == 128, "sv part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_request_start_view) == 128, "rsv part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_request_headers) == 128, "rh part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_request_prepare) == 128, "rp part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_ping) == 128, "ping part is 128 bytes");
@@ -257,8 +259,14 @@ bool vsr_header_is_body_valid(const struct vsr_header *header, const void *body)
 
 /*
  * Validates untrusted header bytes: checksum, protocol, a known command, size within
- * [256, size_bytes_max], zero reserved bytes and the command's own invariants. Returns 0
- * or a negative runnel error; *reason_out (if not NULL) names the failed check.
+ * [256, size_bytes_max], epoch 0, replica in range, a known group kind (a metadata group
+ * has all ids 0), zero reserved bytes (the frame's, and the reserved tail of the
+ * command's own part; start_view_change must leave all 128 bytes zero; pong, headers
+ * and request_reply have no layout here yet and are not checked) and the command's
+ * invariants (prepare: operation set, op 0 if and only if root, commit below op;
+ * request_headers: op_min <= op_max; do_view_change: log_view <= view; start_view:
+ * commit_max <= op). Returns 0, -RUNNEL_ECHECKSUM when the header checksum fails, or
+ * -RUNNEL_EFORMAT; *reason_out (if not NULL) names the failed check (NULL on success).
  */
 int vsr_header_validate(const struct vsr_header *header, uint32_t size_bytes_max,
                         const char **reason_out);
