@@ -765,7 +765,9 @@ static void sim_disk_crash_inode(struct sim_disk *disk, struct sim_disk_inode *i
         }
         inode->size_bytes = size;
     }
-    memcpy(inode->data_durable, inode->data, inode->capacity_bytes);
+    if (inode->capacity_bytes > 0) {
+        memcpy(inode->data_durable, inode->data, inode->capacity_bytes);
+    }
     inode->size_bytes_durable = inode->size_bytes;
 }
 
@@ -831,7 +833,7 @@ int sim_disk_file_write(struct sim_disk *disk, const char *path, const void *buf
         return -ENOENT;
     }
     int result = sim_disk_inode_reserve(disk, inode, offset_bytes + size_bytes);
-    if (result != 0) {
+    if (result != 0 || size_bytes == 0) {
         return result;
     }
     memcpy(inode->data + offset_bytes, buffer, size_bytes);
@@ -885,6 +887,9 @@ int sim_disk_file_truncate(struct sim_disk *disk, const char *path, uint64_t siz
     }
     if (size_bytes > inode->size_bytes) {
         return -EINVAL;
+    }
+    if (inode->capacity_bytes == 0) {
+        return 0;
     }
     memset(inode->data + size_bytes, 0, inode->size_bytes - size_bytes);
     memset(inode->data_durable + size_bytes, 0, inode->capacity_bytes - size_bytes);
