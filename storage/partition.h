@@ -1,0 +1,240 @@
+/*
+ * The partition log (DESIGN.md §4, §5): one partition incarnation's records (VSR prepares:
+ * message batches, consumer-offset ops, prefix truncation, ...) in segments, with a
+ * per-record index, group commit and crash recovery. It is also that group's VSR journal.
+ *
+ * Directory (options.directory, e.g. .../partitions/{p}.{incarnation}):
+ *   {base_offset:020}.log    records, sector-padded by padding records, preallocated in
+ *                            chunks ahead of the tail; O_DIRECT when the filesystem allows
+ *   {base_offset:020}.index  one 512-byte entry per record (storage/record.h), written only
+ *                            after the record is durable
+ *
+ * Write path (no waiting inside): partition_append copies a prepare into the tail buffer;
+ * partition_flush (once per loop pass) writes everything appended since the last flush as
+ * one aligned write, fdatasyncs it when durability is fsync, then writes and syncs the
+ * index entries, and only then reports the ops durable through options.durable_callback.
+ * A record that does not fit the segment makes append return -RUNNEL_EFULL; the next
+ * flush seals the segment and opens the next, after which the append can be retried.
+ * An I/O error fails the partition (every later call returns it): the owner reopens it,
+ * which runs recovery, exactly as after a crash.
+ *
+ * Recovery (partition_open) reads only the tail segment's index and the records from the
+ * last durable index entry on. A bad record past the last durable entry was never
+ * reported durable: the log is cut there. A bad record covered by a durable entry is
+ * damage: its op is listed faulty (partition_faulty_ops) for VSR to repair, never cut.
+ * Reads verify every record and return -RUNNEL_EFAULTY for a damaged one, never its bytes.
+ *
+ * Memory: everything is allocated by partition_init from options; nothing afterwards.
+ * Runs on the shard that owns the partition; all I/O goes through the seam (lib/io.h).
+ */
+#ifndef RUNNEL_STORAGE_PARTITION_H
+#define RUNNEL_STORAGE_PARTITION_H
+
+#include "lib/io.h"
+#include "proto/batch.h"
+#include "proto/vsr_header.h"
+#include "storage/record.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct partition;
+
+/* Called (from io_run) when ops up to op_durable are durable, or with result < 0 when the
+ * partition failed. Also called after a rotation (op_durable unchanged). */
+typedef void (*partition_durable_callback)(struct partition *partition, uint64_t op_durable,
+                                           int result, void *context);
+
+struct partition_options {
+    const char *directory;
+    struct vsr_group group;
+    u128 cluster;
+    uint64_t segment_size_bytes;    /* a segment holds at most this many bytes */
+    uint64_t preallocate_bytes;     /* fallocate chunk ahead of the tail; 0: none */
+    uint32_t index_entries_max;     /* records per segment (the in-memory tail index) */
+    uint32_t record_size_bytes_max; /* header + body */
+    uint64_t buffer_size_bytes;     /* tail buffer; >= 2 * record max + 2 sectors */
+    uint32_t flush_records_max;     /* records appended between two flushes */
+    uint32_t segments_max;
+    uint32_t faulty_max;       /* faulty ops remembered */
+    bool durability_fsync;     /* false: `replicated` (no fdatasync) */
+    bool direct_allowed;       /* probe O_DIRECT and use it when it works */
+    uint64_t log_start_offset; /* base offset of a fresh partition's first segment */
+    partition_durable_callback durable_callback;
+    void *context;
+};
+
+/* The in-memory index of the tail segment: one per record. */
+struct partition_entry {
+    uint64_t op;
+    uint64_t offset;         /* header.u.prepare.offset */
+    uint64_t timestamp;      /* header.u.prepare.timestamp */
+    uint64_t position_bytes; /* in the segment */
+    uint32_t size_bytes;
+    uint32_t message_count;
+    uint8_t operation;
+    bool is_faulty; /* damaged; position_bytes may be unknown (size_bytes 0) */
+    u128 checksum;  /* the record header's checksum */
+};
+
+struct partition_segment {
+    uint64_t base_offset; /* from the file name */
+    uint64_t op_first;    /* UINT64_MAX: unknown (first entry unreadable) or empty */
+    int32_t log_file;
+    int32_t index_file;
+    uint32_t entry_count; /* sealed: from the index size */
+    char log_path[IO_PATH_SIZE_MAX];
+    char index_path[IO_PATH_SIZE_MAX];
+};
+
+enum partition_flush_step {
+    PARTITION_FLUSH_IDLE = 0,
+    PARTITION_FLUSH_ALLOCATE,
+    PARTITION_FLUSH_WRITE_LOG,
+    PARTITION_FLUSH_SYNC_LOG,
+    PARTITION_FLUSH_WRITE_INDEX,
+    PARTITION_FLUSH_SYNC_INDEX,
+    PARTITION_FLUSH_SEAL_TRUNCATE,
+    PARTITION_FLUSH_OPEN_LOG,
+    PARTITION_FLUSH_OPEN_INDEX,
+    PARTITION_FLUSH_SYNC_DIRECTORY,
+};
+
+/* A read of one whole record into a caller buffer; see partition_read_op. */
+struct partition_read;
+typedef void (*partition_read_callback)(struct partition_read *read, void *context);
+
+struct partition_read {
+    struct io_completion completion;
+    struct partition *partition;
+    partition_read_callback callback;
+    void *context;
+    uint8_t *buffer; /* IO_SECTOR_SIZE-aligned */
+    uint64_t buffer_size_bytes;
+    uint64_t op;
+    uint32_t segment;
+    uint64_t position_bytes;
+    uint64_t read_position_bytes; /* aligned start of the disk read */
+    uint32_t size_bytes;
+    /* Result: 0, -RUNNEL_EFAULTY (damaged: ask for repair), -RUNNEL_ENOTFOUND or -errno. */
+    int result;
+    const uint8_t *record; /* into buffer: header + body, verified */
+    struct vsr_header header;
+};
+
+struct partition {
+    struct io *io;
+    struct partition_options options;
+    bool is_direct;
+    int failed; /* 0, or the error that failed the partition */
+    int32_t directory_file;
+    struct partition_segment *segments; /* segments_max, by base offset */
+    uint32_t segment_count;
+    /* Tail segment. */
+    struct partition_entry *entries; /* index_entries_max */
+    uint32_t entry_count;            /* appended (durable or not) */
+    uint32_t entry_durable_count;    /* entries written and synced */
+    uint8_t *buffer;                 /* tail buffer, sector-aligned */
+    uint64_t buffer_position_bytes;  /* segment position of buffer[0], sector-aligned */
+    uint64_t appended_bytes;         /* end of appended records */
+    uint64_t written_bytes;          /* end of records durable on disk */
+    uint64_t flush_end_bytes;        /* end of the flush in flight */
+    uint64_t allocated_bytes;        /* file size reserved */
+    uint8_t *index_buffer;           /* entries from the last partial sector on */
+    uint32_t index_buffer_first;     /* entry number of index_buffer's first entry */
+    uint32_t index_buffer_entries_max;
+    uint8_t *index_write_buffer; /* what one index write sends (no undurable entries) */
+    /* Chain state. */
+    uint64_t op_last;    /* last chained op appended */
+    u128 checksum_last;  /* its header checksum */
+    bool is_chain_known; /* false: the next op's parent is not checked */
+    uint64_t timestamp_last;
+    uint64_t offset_next; /* next message offset */
+    uint64_t op_durable;
+    uint32_t flush_entry_end; /* entry count covered by the flush in flight */
+    bool rotate_requested;
+    bool flush_requested;
+    enum partition_flush_step flush_step;
+    struct io_completion flush_completion;
+    char path_scratch[IO_PATH_SIZE_MAX];
+    char index_path_scratch[IO_PATH_SIZE_MAX];
+    uint64_t faulty_ops_overflow;
+    uint64_t *faulty_ops; /* faulty_max */
+    uint32_t faulty_count;
+    /* Counters. */
+    uint64_t flush_count;
+    uint64_t truncated_bytes; /* cut at recovery */
+    uint64_t rebuilt_entry_count;
+};
+
+/* Allocates the partition's memory from options (the directory string is copied by
+ * pointer: keep it alive). Returns 0 or -ENOMEM. */
+int partition_init(struct partition *partition, const struct partition_options *options);
+void partition_deinit(struct partition *partition);
+
+/*
+ * Opens (creating the directory contents when empty) and recovers the partition.
+ * Synchronous: runs io with io_wait, so call it at start-up or from outside any io
+ * callback. The directory must exist. Returns 0, -errno from I/O, or -RUNNEL_EFULL when
+ * more ops are faulty than faulty_max (the log is left untouched). Damage is logged with
+ * file, position and reason.
+ */
+int partition_open(struct partition *partition, struct io *io);
+
+/* Closes the partition's files (synchronously, as partition_open). */
+void partition_close(struct partition *partition);
+
+/*
+ * Fills header (a prepare of this group) for the next op: op, parent, offset, timestamp
+ * (max(last + 1, timestamp_ns)), message_count, and seals it with body. For MESSAGES the
+ * body is a validated batch that this stamps (partition id, base offset, µs timestamp).
+ * For the primary, tests and tools; a backup appends the primary's headers as they are.
+ */
+void partition_prepare(struct partition *partition, struct vsr_header *header, uint8_t operation,
+                       void *body, uint32_t body_size_bytes, uint64_t timestamp_ns);
+
+/*
+ * Appends a sealed prepare (header + body) that continues the chain (op = last + 1,
+ * parent = last checksum). Copies it; nothing is written until partition_flush. Returns
+ * 0, -RUNNEL_EFULL (flush first: the buffer, the index or the segment is full), or the
+ * partition's failure.
+ */
+int partition_append(struct partition *partition, const struct vsr_header *header,
+                     const void *body);
+
+/* Starts a group commit of everything appended (no-op when nothing is). When a flush is
+ * in flight, another one follows it. Returns 0 or the partition's failure. */
+int partition_flush(struct partition *partition);
+
+/* True while a flush (or rotation) is in flight. */
+bool partition_is_flushing(const struct partition *partition);
+
+/*
+ * Reads op's record, verified, into buffer (IO_SECTOR_SIZE-aligned, at least record
+ * max + 2 sectors). Returns 1 when served now from the tail buffer (read->result set, no
+ * callback), 0 when the callback will run, or a negative error (-RUNNEL_ENOTFOUND for an
+ * op not in the log, -RUNNEL_EFAULTY for an op known faulty).
+ */
+int partition_read_op(struct partition *partition, struct partition_read *read, uint64_t op,
+                      uint8_t *buffer, uint64_t buffer_size_bytes, partition_read_callback callback,
+                      void *context);
+
+/* The op of the message record holding offset (tail segment only for now), or
+ * -RUNNEL_ENOTFOUND. */
+int partition_find_offset(const struct partition *partition, uint64_t offset, uint64_t *op_out);
+
+/* The op of the first message record with a timestamp >= timestamp_ns (tail segment). */
+int partition_find_timestamp(const struct partition *partition, uint64_t timestamp_ns,
+                             uint64_t *op_out);
+
+/* Ops found damaged (recovery, reads) and not yet repaired. */
+uint32_t partition_faulty_count(const struct partition *partition);
+uint64_t partition_faulty_op(const struct partition *partition, uint32_t index);
+bool partition_is_faulty(const struct partition *partition, uint64_t op);
+
+/* Poll view of messages [offset_first, offset_first + count_max) of a verified MESSAGES
+ * record (partition_read result): a batch_slice. Returns 0 or -RUNNEL_ENOTFOUND. */
+int partition_record_slice(const struct partition_read *read, uint64_t offset_first,
+                           uint32_t count_max, struct batch_slice *slice_out);
+
+#endif
