@@ -248,17 +248,44 @@ static int partition_segment_open(struct partition *partition, struct partition_
     return 0;
 }
 
+/* A sealed segment's entry count: up to its index's last valid entry (the file is
+ * sector-rounded, so its size alone overcounts). */
+static void partition_sealed_count(struct partition *partition, struct partition_segment *segment)
+{
+    struct io_completion completion = {0};
+    segment->entry_count = 0;
+    io_size(partition->io, &completion, segment->index_file, partition_wait_callback, NULL);
+    if (partition_wait(partition, &completion) != 0 || completion.size_bytes_out == 0) {
+        return;
+    }
+    uint64_t last_sector = align_down(completion.size_bytes_out - 1);
+    uint64_t read = 0;
+    if (partition_read_sync(partition, segment->index_file, partition->buffer, IO_SECTOR_SIZE,
+                            last_sector, &read) != 0) {
+        return;
+    }
+    struct vsr_header header;
+    uint64_t position = 0;
+    for (uint64_t index = read / RECORD_INDEX_ENTRY_SIZE; index > 0; index--) {
+        if (record_index_entry_validate(partition->buffer + (index - 1) * RECORD_INDEX_ENTRY_SIZE,
+                                        partition->options.record_size_bytes_max,
+                                        &partition->options.group, partition->options.cluster,
+                                        &header, &position) == 0) {
+            segment->entry_count = (uint32_t)(last_sector / RECORD_INDEX_ENTRY_SIZE + index);
+            return;
+        }
+    }
+    log_warn("partition_index_entry_bad", "file=%s position=%" PRIu64 " reason=last_sector",
+             segment->index_path, last_sector);
+}
+
 /* Reads a sealed segment's first index entry for its first op and its entry count. */
 static void partition_sealed_load(struct partition *partition, struct partition_segment *segment)
 {
-    struct io_completion completion = {0};
-    io_size(partition->io, &completion, segment->index_file, partition_wait_callback, NULL);
-    if (partition_wait(partition, &completion) == 0) {
-        segment->entry_count = (uint32_t)(completion.size_bytes_out / RECORD_INDEX_ENTRY_SIZE);
-    }
     uint64_t read = 0;
     struct vsr_header header;
     uint64_t position = 0;
+    partition_sealed_count(partition, segment);
     if (partition_read_sync(partition, segment->index_file, partition->buffer, IO_SECTOR_SIZE, 0,
                             &read) == 0 &&
         read >= RECORD_INDEX_ENTRY_SIZE &&
@@ -268,8 +295,23 @@ static void partition_sealed_load(struct partition *partition, struct partition_
         segment->op_first = header.u.prepare.op;
         return;
     }
-    log_warn("partition_index_unreadable", "file=%s position=0 reason=first_entry_invalid",
-             segment->index_path);
+    /* The first entry is damaged: the first record's header names the first op. */
+    const char *reason = "first index entry and first record header invalid";
+    if (partition_read_sync(partition, segment->log_file, partition->buffer, IO_SECTOR_SIZE, 0,
+                            &read) == 0 &&
+        read >= VSR_HEADER_SIZE) {
+        memcpy(&header, partition->buffer, VSR_HEADER_SIZE);
+        if (vsr_header_validate(&header, partition->options.record_size_bytes_max, &reason) == 0 &&
+            header.command == VSR_COMMAND_PREPARE && record_is_chained(&header) &&
+            vsr_group_is_equal(&header.group, &partition->options.group)) {
+            segment->op_first = header.u.prepare.op;
+            log_warn("partition_index_entry_bad", "file=%s position=0 reason=first_entry_invalid",
+                     segment->index_path);
+            return;
+        }
+    }
+    log_warn("partition_segment_unreadable", "file=%s position=0 reason=\"%s\"", segment->log_path,
+             reason);
 }
 
 /* Creates the first (or next) segment's files and makes their names durable. */
@@ -287,6 +329,12 @@ static int partition_segment_create(struct partition *partition, uint64_t base_o
         return result;
     }
     partition->segment_count++;
+    struct io_completion completion = {0};
+    io_truncate(partition->io, &completion, segment->index_file, 0, partition_wait_callback, NULL);
+    int64_t truncated = partition_wait(partition, &completion);
+    if (truncated < 0) {
+        return (int)truncated;
+    }
     return partition_sync_sync(partition, partition->directory_file, true);
 }
 
@@ -610,6 +658,9 @@ static int partition_recover_scan(struct partition *partition, struct partition_
     uint32_t known = recovery->prefix_count;
     uint64_t position = 0;
     partition->entry_count = known > 0 ? known - 1 : 0;
+    if (known > 0) {
+        partition->is_chain_known = false; /* the resumed record is checked by its entry */
+    }
     uint64_t limit = partition->options.segment_size_bytes;
     for (uint64_t guard = 0; guard <= limit / VSR_HEADER_SIZE; guard++) {
         int result = 0;
@@ -705,6 +756,10 @@ static int partition_recover_tail(struct partition *partition)
     partition->op_last = 0;
     partition->offset_next = partition_tail(partition)->base_offset;
     partition_recover_chain_from_sealed(partition);
+    if (partition->segment_count > 1 && !partition->is_chain_known) {
+        log_warn("partition_chain_unknown", "file=%s reason=\"previous segment's last entry\"",
+                 partition->segments[partition->segment_count - 2].index_path);
+    }
     int result = partition_recover_index(partition, &recovery);
     if (result != 0) {
         return result;
@@ -737,7 +792,13 @@ int partition_open(struct partition *partition, struct io *io)
     assert(partition != NULL && io != NULL);
     assert(partition->segments != NULL);
     partition->io = io;
+    /* Forget everything a previous life left in flight (a crash abandons completions). */
     partition->failed = 0;
+    partition->flush_step = PARTITION_FLUSH_IDLE;
+    partition->rotate_requested = false;
+    partition->flush_requested = false;
+    partition->faulty_ops_overflow = 0;
+    memset(&partition->flush_completion, 0, sizeof(partition->flush_completion));
     partition->is_direct =
         partition->options.direct_allowed && io_probe_direct(io, partition->options.directory);
     int64_t directory =
@@ -997,14 +1058,21 @@ static void partition_rotate_step(struct partition *partition)
                 partition_flush_callback, partition);
         return;
     case PARTITION_FLUSH_OPEN_LOG:
+        /* An index may survive a crash without its log (names become durable one by one):
+         * reuse the name, never its stale entries. */
         next->log_file = (int32_t)completion->result;
         partition->flush_step = PARTITION_FLUSH_OPEN_INDEX;
         io_open(partition->io, completion, next->index_path,
-                IO_OPEN_CREATE | IO_OPEN_EXCLUSIVE | (partition->is_direct ? IO_OPEN_DIRECT : 0),
+                IO_OPEN_CREATE | (partition->is_direct ? IO_OPEN_DIRECT : 0),
                 partition_flush_callback, partition);
         return;
     case PARTITION_FLUSH_OPEN_INDEX:
         next->index_file = (int32_t)completion->result;
+        partition->flush_step = PARTITION_FLUSH_TRUNCATE_INDEX;
+        io_truncate(partition->io, completion, next->index_file, 0, partition_flush_callback,
+                    partition);
+        return;
+    case PARTITION_FLUSH_TRUNCATE_INDEX:
         partition->flush_step = PARTITION_FLUSH_SYNC_DIRECTORY;
         io_fsync(partition->io, completion, partition->directory_file, partition_flush_callback,
                  partition);
