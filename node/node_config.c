@@ -70,6 +70,27 @@ static const struct config_key node_config_keys[] = {
             "close connections idle this long (0: never)"),
     KEY_U32("limits", "pipeline_depth_max", pipeline_depth_max, 1, 127, "64",
             "VSR prepares in flight per group"),
+    KEY_BOOL("runtime", "pin_threads", pin_threads, "true", "pin each shard to its CPU"),
+    KEY_U32("runtime", "ring_entries", ring_entries, 64, 32768, "1024",
+            "io_uring submission entries per shard (power of two; completion queue 8x)"),
+    KEY_U32("runtime", "recv_buffer_count", recv_buffer_count, 16, 32768, "256",
+            "provided receive buffers per shard (power of two)"),
+    KEY_U32("runtime", "recv_buffer_size_bytes", recv_buffer_size_bytes, 4096, 1U << 24, "64K",
+            "size of each receive buffer"),
+    KEY_U32("runtime", "send_buffer_size_bytes", send_buffer_size_bytes, 4096, 1U << 30, "16K",
+            "output buffer per connection"),
+    KEY_U64("runtime", "fixed_buffer_size_bytes", fixed_buffer_size_bytes, 0, 1ULL << 34, "2M",
+            "registered buffers per shard for file I/O (locked memory)"),
+    KEY_U32("runtime", "reassembly_slots_max", reassembly_slots_max, 1, 65536, "16",
+            "frames split across receive buffers at once, per shard"),
+    KEY_U32("runtime", "timers_max", timers_max, 16, 1U << 24, "4096", "timers per shard"),
+    KEY_U32("runtime", "xshard_queue_entries_max", xshard_queue_entries_max, 16, 1U << 20, "1024",
+            "cross-shard queue entries per ordered pair of shards (power of two)"),
+    KEY_U32("runtime", "iowq_workers_max", iowq_workers_max, 1, 64, "2",
+            "kernel io-wq workers per shard and class"),
+    KEY_U32("runtime", "tick_ms", tick_ms, 1, 1000, "10", "VSR tick"),
+    KEY_U32("runtime", "drain_timeout_ms", drain_timeout_ms, 0, 600000, "5000",
+            "shutdown: longest wait for requests in flight"),
 };
 
 static const struct config_schema node_config_schema_value = {
@@ -98,6 +119,20 @@ int node_config_validate(const struct node_config *config, struct config_error *
                  "(below cluster.replica_count)",
                  config->replica_index, config->replica_count - 1);
         return -RUNNEL_ECONFIG;
+    }
+    const struct {
+        const char *key;
+        uint32_t value;
+    } powers[] = {{"runtime.ring_entries", config->ring_entries},
+                  {"runtime.recv_buffer_count", config->recv_buffer_count},
+                  {"runtime.xshard_queue_entries_max", config->xshard_queue_entries_max}};
+    for (size_t index = 0; index < sizeof(powers) / sizeof(powers[0]); index++) {
+        if ((powers[index].value & (powers[index].value - 1)) != 0) {
+            snprintf(error->text, sizeof(error->text),
+                     "config: invalid value key=%s value=\"%u\" allowed=a power of two",
+                     powers[index].key, powers[index].value);
+            return -RUNNEL_ECONFIG;
+        }
     }
     if (config->client_port == config->replica_port && config->client_address[0] != '\0') {
         snprintf(error->text, sizeof(error->text),

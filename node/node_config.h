@@ -45,6 +45,19 @@ struct node_config {
     uint32_t requests_in_flight_max;
     uint32_t idle_timeout_ms;
     uint32_t pipeline_depth_max;
+    /* [runtime] (per shard unless noted) */
+    bool pin_threads;
+    uint32_t ring_entries;      /* SQ entries; the CQ gets 8x */
+    uint32_t recv_buffer_count; /* provided receive buffers, a power of two */
+    uint32_t recv_buffer_size_bytes;
+    uint32_t send_buffer_size_bytes;  /* per connection */
+    uint64_t fixed_buffer_size_bytes; /* registered for file I/O (counts against memlock) */
+    uint32_t reassembly_slots_max;    /* frames split across receive buffers at once */
+    uint32_t timers_max;
+    uint32_t xshard_queue_entries_max; /* per ordered pair of shards, a power of two */
+    uint32_t iowq_workers_max;         /* io-wq workers per class */
+    uint32_t tick_ms;                  /* VSR tick */
+    uint32_t drain_timeout_ms;         /* shutdown: longest wait for requests in flight */
 };
 
 /* The schema behind struct node_config. */

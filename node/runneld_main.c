@@ -1,13 +1,17 @@
 /*
  * runneld: the runnel broker node. Parses the command line and configuration, then runs
- * the node until SIGINT or SIGTERM.
+ * the shards (node/shard.h) until SIGINT or SIGTERM, drains them and exits 0. Until the
+ * broker exists, connections are served by node/echo_handler.c. Runs on the main thread,
+ * which only handles signals once the shards are up.
  *
  *   runneld [--config FILE] [--set section.key=value ...]
  */
 #include "lib/assert.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "node/echo_handler.h"
 #include "node/node_config.h"
+#include "node/shard.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static void runneld_usage(FILE *stream)
 {
@@ -69,18 +75,53 @@ static int runneld_configure(int argc, char **argv, struct node_config *config)
     return 0;
 }
 
-static int runneld_wait_for_signal(void)
+static void runneld_signals_block(sigset_t *signals)
 {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    int result = pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    sigemptyset(signals);
+    sigaddset(signals, SIGINT);
+    sigaddset(signals, SIGTERM);
+    /* Blocked before the shards start, so they inherit the mask and only sigwait sees
+     * the signals. */
+    int result = pthread_sigmask(SIG_BLOCK, signals, NULL);
     assert(result == 0);
+}
+
+static const char *runneld_signal_name(int signal_number)
+{
+    return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+/* Runs the shards until SIGINT or SIGTERM, then drains them; a second signal forces the
+ * exit (status 1: requests in flight may be lost). */
+static int runneld_serve(const struct node_config *config, const sigset_t *signals)
+{
+    static struct echo_handler echo;
+    static struct shard_set set;
+    struct shard_set_options options;
+    shard_set_options_from_config(config, &options);
+    echo_handler_init(&echo);
+    char error_text[SHARD_ERROR_SIZE_MAX] = {0};
+    if (shard_set_start(&set, &options, &echo.handler, error_text, sizeof(error_text)) != 0) {
+        fprintf(stderr, "runneld: %s\n", error_text);
+        return 1;
+    }
+    log_info("listening", "shards=%u client_port=%u replica_port=%u", set.shard_count,
+             shard_set_port(&set, NET_PEER_CLIENT), shard_set_port(&set, NET_PEER_REPLICA));
     int signal_number = 0;
-    result = sigwait(&signals, &signal_number);
+    int result = sigwait(signals, &signal_number);
     assert(result == 0);
-    log_info("shutdown", "signal=%s", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    log_info("shutdown", "signal=%s", runneld_signal_name(signal_number));
+    shard_set_stop(&set);
+    struct timespec step = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+    /* Bounded by the shards' drain deadline; a second signal ends it sooner. */
+    for (uint32_t guard = 0; guard < UINT32_MAX && shard_set_is_running(&set); guard++) {
+        signal_number = sigtimedwait(signals, NULL, &step);
+        if (signal_number > 0) {
+            log_warn("shutdown_forced", "signal=%s", runneld_signal_name(signal_number));
+            _exit(1);
+        }
+    }
+    shard_set_join(&set);
     return 0;
 }
 
@@ -100,6 +141,8 @@ int main(int argc, char **argv)
             return 0;
         }
     }
+    sigset_t signals;
+    runneld_signals_block(&signals);
     static struct node_config config;
     int result = runneld_configure(argc, argv, &config);
     if (result != 0) {
@@ -113,7 +156,9 @@ int main(int argc, char **argv)
                 config.data_dir, strerror(errno));
         return 1;
     }
-    result = runneld_wait_for_signal();
-    log_info("stopped", NULL);
+    result = runneld_serve(&config, &signals);
+    if (result == 0) {
+        log_info("stopped", NULL);
+    }
     return result;
 }

@@ -681,7 +681,9 @@ static void runtime_uring_dispatch_one(struct runtime_uring *uring,
 {
     uint64_t tag = cqe->user_data & URING_TAG_MASK;
     if (cqe->user_data == 0) {
-        if (cqe->result < 0) {
+        /* A cancel that found nothing (-ENOENT, -EALREADY) is normal: the operation had
+         * ended on its own. Anything else is worth a line. */
+        if (cqe->result < 0 && cqe->result != -ENOENT && cqe->result != -EALREADY) {
             log_warn("uring_untracked_error", "error=\"%s\"", strerror(-cqe->result));
         }
     } else if (tag == URING_TAG_DOORBELL) {

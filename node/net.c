@@ -1,0 +1,644 @@
+/*
+ * A shard's listeners and connections (see net.h). Owns the connection table, the output
+ * buffers, the reassembly slot pool and the accept completions. Runs on its shard; only
+ * net_listener_open runs elsewhere (on the main thread, before shards start).
+ *
+ * A connection slot is freed only when none of its operations is in the kernel (no recv
+ * armed, no send in flight), so a CQE never names a reused slot.
+ */
+#include "node/net.h"
+
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "node/xshard.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void net_recv_callback(struct runtime_uring_completion *completion, int32_t result,
+                              uint32_t flags);
+static void net_send_callback(struct runtime_uring_completion *completion, int32_t result,
+                              uint32_t flags);
+static void net_accept_callback(struct runtime_uring_completion *completion, int32_t result,
+                                uint32_t flags);
+
+uint64_t net_connection_cost_bytes(const struct net_options *options)
+{
+    assert(options != NULL);
+    assert(options->send_buffer_size_bytes > 0);
+    return sizeof(struct net_connection) + options->send_buffer_size_bytes + 2 * sizeof(uint32_t);
+}
+
+int net_init(struct net *net, const struct net_options *options, struct runtime_uring *uring,
+             struct xshard *xshard, uint32_t shard_index, uint32_t shard_count,
+             struct node_handler *handler)
+{
+    assert(net != NULL && options != NULL && uring != NULL && handler != NULL);
+    assert(options->connections_max > 0 && options->send_buffer_size_bytes > 0);
+    assert(shard_index < shard_count && (xshard != NULL || shard_count == 1));
+    memset(net, 0, sizeof(*net));
+    net->options = *options;
+    net->uring = uring;
+    net->xshard = xshard;
+    net->handler = handler;
+    net->shard_index = shard_index;
+    net->shard_count = shard_count;
+    net->listeners[0] = -1;
+    net->listeners[1] = -1;
+    uint32_t count = options->connections_max;
+    net->connections = calloc(count, sizeof(net->connections[0]));
+    net->free_slots = calloc(count, sizeof(uint32_t));
+    net->dirty = calloc(count, sizeof(uint32_t));
+    net->output_memory = malloc((size_t)count * options->send_buffer_size_bytes);
+    if (net->connections == NULL || net->free_slots == NULL || net->dirty == NULL ||
+        net->output_memory == NULL ||
+        frame_pool_init(&net->pool, options->reassembly_slots_max, options->frame_size_max) != 0) {
+        net_deinit(net);
+        return -ENOMEM;
+    }
+    for (uint32_t index = 0; index < count; index++) {
+        struct net_connection *connection = &net->connections[index];
+        connection->net = net;
+        connection->slot = index;
+        connection->fd = -1;
+        connection->output = net->output_memory + (size_t)index * options->send_buffer_size_bytes;
+        connection->recv_completion.callback = net_recv_callback;
+        connection->recv_completion.context = connection;
+        connection->send_completion.callback = net_send_callback;
+        connection->send_completion.context = connection;
+        net->free_slots[index] = count - 1 - index;
+    }
+    net->free_count = count;
+    return 0;
+}
+
+void net_deinit(struct net *net)
+{
+    assert(net != NULL);
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        if (net->listeners[kind] >= 0) {
+            close(net->listeners[kind]);
+        }
+    }
+    if (net->connections != NULL) {
+        for (uint32_t index = 0; index < net->options.connections_max; index++) {
+            struct net_connection *connection = &net->connections[index];
+            if (connection->state != NET_CONNECTION_FREE) {
+                frame_reader_reset(&connection->reader);
+                if (connection->fd >= 0) {
+                    close(connection->fd);
+                }
+            }
+        }
+    }
+    if (net->pool.memory != NULL) {
+        frame_pool_deinit(&net->pool);
+    }
+    free(net->connections);
+    free(net->free_slots);
+    free(net->dirty);
+    free(net->output_memory);
+    memset(net, 0, sizeof(*net));
+}
+
+int net_listener_open(const char *address, uint32_t port, uint32_t *port_out)
+{
+    assert(address != NULL && port_out != NULL);
+    assert(port <= 65535);
+    struct sockaddr_in socket_address = {0};
+    socket_address.sin_family = AF_INET;
+    socket_address.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, address, &socket_address.sin_addr) != 1) {
+        return -EINVAL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    int one = 1;
+    socklen_t length = sizeof(socket_address);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&socket_address, sizeof(socket_address)) != 0 ||
+        listen(fd, 1024) != 0 ||
+        getsockname(fd, (struct sockaddr *)&socket_address, &length) != 0) {
+        int error = -errno;
+        close(fd);
+        return error;
+    }
+    *port_out = ntohs(socket_address.sin_port);
+    return fd;
+}
+
+void net_listen(struct net *net, int listener, enum net_peer_kind kind)
+{
+    assert(net != NULL && listener >= 0);
+    assert(kind == NET_PEER_CLIENT || kind == NET_PEER_REPLICA);
+    assert(net->listeners[kind] == -1);
+    net->listeners[kind] = listener;
+    net->accept_completions[kind].callback = net_accept_callback;
+    net->accept_completions[kind].context = net;
+    runtime_uring_accept_multishot(net->uring, &net->accept_completions[kind], listener);
+    net->is_accept_armed[kind] = true;
+}
+
+static void net_mark_dirty(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    if (connection->is_dirty) {
+        return;
+    }
+    assert(net->dirty_count < net->options.connections_max);
+    connection->is_dirty = true;
+    net->dirty[net->dirty_count++] = connection->slot;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Accept and adopt. */
+
+static void net_accept_callback(struct runtime_uring_completion *completion, int32_t result,
+                                uint32_t flags)
+{
+    struct net *net = completion->context;
+    enum net_peer_kind kind = completion == &net->accept_completions[NET_PEER_CLIENT]
+                                  ? NET_PEER_CLIENT
+                                  : NET_PEER_REPLICA;
+    assert(net->shard_index == 0);
+    if (result >= 0) {
+        net->counters.accepted++;
+        uint32_t target = net->next_shard++ % net->shard_count;
+        if (net->is_draining) {
+            close(result);
+        } else if (target == net->shard_index) {
+            (void)net_adopt(net, result, kind);
+        } else {
+            struct xshard_entry entry = {0};
+            entry.operation = NET_XSHARD_ADOPT;
+            entry.arg0 = (uint64_t)result;
+            entry.arg1 = kind;
+            if (xshard_push(net->xshard, net->shard_index, target, XSHARD_CLASS_CLIENT, &entry) !=
+                0) {
+                net->counters.accept_refused++;
+                close(result);
+            }
+        }
+    } else if (result != -ECANCELED) {
+        log_warn("accept_failed", "shard=%u error=\"%s\"", net->shard_index, strerror(-result));
+    }
+    if (!runtime_uring_is_more(flags)) {
+        net->is_accept_armed[kind] = false;
+        if (!net->is_draining && net->listeners[kind] >= 0) {
+            runtime_uring_accept_multishot(net->uring, completion, net->listeners[kind]);
+            net->is_accept_armed[kind] = true;
+        }
+    }
+}
+
+int net_adopt(struct net *net, int fd, enum net_peer_kind kind)
+{
+    assert(net != NULL && fd >= 0);
+    assert(kind == NET_PEER_CLIENT || kind == NET_PEER_REPLICA);
+    if (net->free_count == 0 || net->is_draining) {
+        net->counters.accept_refused++;
+        close(fd);
+        return -RUNNEL_EFULL;
+    }
+    uint32_t slot = net->free_slots[net->free_count - 1];
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int result = runtime_uring_file_register(net->uring, slot, fd);
+    if (result != 0) {
+        log_warn("adopt_failed", "shard=%u error=\"%s\"", net->shard_index, strerror(-result));
+        close(fd);
+        return result;
+    }
+    net->free_count--;
+    struct net_connection *connection = &net->connections[slot];
+    assert(connection->state == NET_CONNECTION_FREE);
+    connection->state = NET_CONNECTION_OPEN;
+    connection->kind = kind;
+    connection->fd = fd;
+    connection->is_paused = false;
+    connection->is_handoff = false;
+    connection->requests_in_flight = 0;
+    connection->last_active_ns = net->now_ns;
+    connection->input_head = 0;
+    connection->input_count = 0;
+    connection->output_used = 0;
+    connection->output_sending = 0;
+    connection->frames_in = 0;
+    connection->bytes_in = 0;
+    connection->bytes_out = 0;
+    connection->user = NULL;
+    frame_reader_init(&connection->reader, &net->pool, net->options.frame_size_max);
+    runtime_uring_recv_multishot(net->uring, &connection->recv_completion, slot);
+    connection->is_recv_armed = true;
+    net->counters.adopted++;
+    return 0;
+}
+
+void net_on_xshard(struct net *net, const struct xshard_entry *entry)
+{
+    assert(net != NULL && entry != NULL);
+    assert(entry->operation == NET_XSHARD_ADOPT);
+    assert(entry->arg1 == NET_PEER_CLIENT || entry->arg1 == NET_PEER_REPLICA);
+    (void)net_adopt(net, (int)entry->arg0, (enum net_peer_kind)entry->arg1);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Closing. */
+
+static void net_connection_input_release(struct net_connection *connection)
+{
+    for (uint32_t index = 0; index < connection->input_count; index++) {
+        uint32_t position = (connection->input_head + index) % NET_INPUT_SEGMENTS_MAX;
+        runtime_uring_recv_buffer_release(connection->net->uring,
+                                          connection->input[position].buffer_id);
+    }
+    connection->input_head = 0;
+    connection->input_count = 0;
+}
+
+/* Frees the slot once nothing of the connection is in the kernel. */
+static void net_connection_maybe_free(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    if (connection->state != NET_CONNECTION_CLOSING || connection->is_recv_armed ||
+        connection->is_send_in_flight) {
+        return;
+    }
+    connection->state = NET_CONNECTION_FREE;
+    assert(net->free_count < net->options.connections_max);
+    net->free_slots[net->free_count++] = connection->slot;
+}
+
+/* Ends the connection's life here; close_fd false for a hand-off. */
+static void net_connection_end(struct net_connection *connection, bool close_fd)
+{
+    struct net *net = connection->net;
+    assert(connection->state == NET_CONNECTION_OPEN);
+    connection->state = NET_CONNECTION_CLOSING;
+    if (connection->is_recv_armed) {
+        runtime_uring_cancel(net->uring, &connection->recv_completion);
+    }
+    net_connection_input_release(connection);
+    frame_reader_reset(&connection->reader);
+    int result = runtime_uring_file_unregister(net->uring, connection->slot);
+    assert(result == 0);
+    if (close_fd) {
+        if (connection->is_send_in_flight || connection->is_recv_armed) {
+            shutdown(connection->fd, SHUT_RDWR); /* ends the kernel's operations */
+        }
+        close(connection->fd);
+        net->counters.closed++;
+        if (net->handler->on_close != NULL) {
+            net->handler->on_close(net->handler, connection);
+        }
+    }
+    connection->fd = -1;
+    net_connection_maybe_free(connection);
+}
+
+void net_connection_close(struct net_connection *connection)
+{
+    assert(connection != NULL);
+    assert(connection->state != NET_CONNECTION_FREE);
+    if (connection->state == NET_CONNECTION_OPEN) {
+        net_connection_end(connection, true);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Receiving and frames. */
+
+/* Offers the frames in the input segments to the handler until paused or empty. */
+static void net_connection_process(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    uint32_t frames_max = NET_INPUT_SEGMENTS_MAX *
+                          (runtime_uring_recv_buffer_size(net->uring) / FRAME_HEADER_SIZE + 2);
+    for (uint32_t guard = 0; guard < frames_max && connection->input_count > 0; guard++) {
+        if (connection->state != NET_CONNECTION_OPEN || connection->is_paused) {
+            return;
+        }
+        struct net_input_segment *segment = &connection->input[connection->input_head];
+        const uint8_t *bytes =
+            runtime_uring_recv_buffer(net->uring, segment->buffer_id) + segment->offset;
+        uint32_t consumed = 0;
+        struct frame_view frame;
+        int result =
+            frame_reader_next(&connection->reader, bytes, segment->size_bytes, &consumed, &frame);
+        if (result == 1) {
+            if (connection->requests_in_flight >= net->options.requests_in_flight_max) {
+                result = -RUNNEL_EFULL;
+            } else {
+                result =
+                    net->handler->on_frame(net->handler, connection, frame.bytes, frame.size_bytes);
+            }
+            if (result == -RUNNEL_EFULL) {
+                connection->is_paused = true; /* stop receiving until it resumes */
+                net->counters.pauses++;
+                if (connection->is_recv_armed) {
+                    runtime_uring_cancel(net->uring, &connection->recv_completion);
+                }
+                return;
+            }
+            if (result == 0) {
+                frame_reader_done(&connection->reader);
+                connection->frames_in++;
+            }
+        }
+        if (result < 0) {
+            net->counters.closed_bad_frame += result != -RUNNEL_EFULL ? 1 : 0;
+            net_connection_close(connection);
+            return;
+        }
+        segment->offset += consumed;
+        segment->size_bytes -= consumed;
+        if (segment->size_bytes == 0) {
+            runtime_uring_recv_buffer_release(net->uring, segment->buffer_id);
+            connection->input_head = (connection->input_head + 1) % NET_INPUT_SEGMENTS_MAX;
+            connection->input_count--;
+        }
+    }
+}
+
+static void net_recv_data(struct net_connection *connection, uint16_t buffer_id, int32_t size)
+{
+    struct net *net = connection->net;
+    if (connection->state != NET_CONNECTION_OPEN ||
+        connection->input_count == NET_INPUT_SEGMENTS_MAX) {
+        runtime_uring_recv_buffer_release(net->uring, buffer_id);
+        if (connection->state == NET_CONNECTION_OPEN) {
+            net->counters.input_overrun++;
+            net_connection_close(connection);
+        }
+        return;
+    }
+    uint32_t position = (connection->input_head + connection->input_count) % NET_INPUT_SEGMENTS_MAX;
+    connection->input[position].buffer_id = buffer_id;
+    connection->input[position].offset = 0;
+    connection->input[position].size_bytes = (uint32_t)size;
+    connection->input_count++;
+    connection->bytes_in += (uint64_t)size;
+    connection->last_active_ns = net->now_ns;
+    net_connection_process(connection);
+}
+
+static void net_recv_callback(struct runtime_uring_completion *completion, int32_t result,
+                              uint32_t flags)
+{
+    struct net_connection *connection = completion->context;
+    assert(connection->state != NET_CONNECTION_FREE);
+    assert(connection->is_recv_armed);
+    uint16_t buffer_id = 0;
+    bool has_buffer = runtime_uring_buffer_id(flags, &buffer_id);
+    if (!runtime_uring_is_more(flags)) {
+        connection->is_recv_armed = false;
+    }
+    if (result > 0) {
+        assert(has_buffer);
+        net_recv_data(connection, buffer_id, result);
+    } else {
+        if (has_buffer) {
+            runtime_uring_recv_buffer_release(connection->net->uring, buffer_id);
+        }
+        /* 0: the peer closed. -ENOBUFS: the ring ran dry; re-armed at flush. */
+        if (result != -ENOBUFS && connection->state == NET_CONNECTION_OPEN) {
+            net_connection_close(connection);
+        }
+    }
+    if (!connection->is_recv_armed) {
+        if (connection->state == NET_CONNECTION_OPEN) {
+            net_mark_dirty(connection);
+        }
+        net_connection_maybe_free(connection);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Sending. */
+
+int net_connection_send(struct net_connection *connection, const void *bytes, uint32_t size_bytes)
+{
+    assert(connection != NULL && bytes != NULL);
+    assert(connection->state == NET_CONNECTION_OPEN);
+    struct net *net = connection->net;
+    if (size_bytes > net->options.send_buffer_size_bytes) {
+        return -RUNNEL_ETOOLARGE; /* can never fit: the handler must not wait for it */
+    }
+    if (size_bytes > net->options.send_buffer_size_bytes - connection->output_used) {
+        return -RUNNEL_EFULL;
+    }
+    memcpy(connection->output + connection->output_used, bytes, size_bytes);
+    connection->output_used += size_bytes;
+    net_mark_dirty(connection);
+    return 0;
+}
+
+static void net_send_callback(struct runtime_uring_completion *completion, int32_t result,
+                              uint32_t flags)
+{
+    struct net_connection *connection = completion->context;
+    (void)flags;
+    assert(connection->is_send_in_flight);
+    connection->is_send_in_flight = false;
+    if (connection->state != NET_CONNECTION_OPEN) {
+        net_connection_maybe_free(connection);
+        return;
+    }
+    if (result <= 0) {
+        net_connection_close(connection);
+        return;
+    }
+    uint32_t sent = (uint32_t)result;
+    assert(sent <= connection->output_sending &&
+           connection->output_sending <= connection->output_used);
+    memmove(connection->output, connection->output + sent, connection->output_used - sent);
+    connection->output_used -= sent;
+    connection->output_sending = 0;
+    connection->bytes_out += sent;
+    net_mark_dirty(connection);
+}
+
+void net_connection_request_begin(struct net_connection *connection)
+{
+    assert(connection != NULL);
+    assert(connection->state == NET_CONNECTION_OPEN);
+    connection->requests_in_flight++;
+}
+
+void net_connection_request_end(struct net_connection *connection)
+{
+    assert(connection != NULL);
+    assert(connection->requests_in_flight > 0);
+    connection->requests_in_flight--;
+    if (connection->state == NET_CONNECTION_OPEN) {
+        net_mark_dirty(connection);
+    }
+}
+
+uint32_t net_connection_shard(const struct net_connection *connection)
+{
+    assert(connection != NULL);
+    assert(connection->net != NULL);
+    return connection->net->shard_index;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Hand-off, flush, drain. */
+
+void net_connection_handoff(struct net_connection *connection, uint32_t target_shard)
+{
+    assert(connection != NULL && connection->state == NET_CONNECTION_OPEN);
+    assert(target_shard < connection->net->shard_count);
+    if (target_shard == connection->net->shard_index) {
+        return;
+    }
+    connection->is_handoff = true;
+    connection->handoff_shard = target_shard;
+    if (connection->is_recv_armed) {
+        runtime_uring_cancel(connection->net->uring, &connection->recv_completion);
+    }
+    net_mark_dirty(connection);
+}
+
+static bool net_connection_is_quiet(const struct net_connection *connection)
+{
+    return !connection->is_recv_armed && !connection->is_send_in_flight &&
+           connection->output_used == 0 && connection->input_count == 0 &&
+           frame_reader_is_idle(&connection->reader);
+}
+
+static void net_connection_move(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    struct xshard_entry entry = {0};
+    entry.operation = NET_XSHARD_ADOPT;
+    entry.arg0 = (uint64_t)connection->fd;
+    entry.arg1 = connection->kind;
+    if (xshard_push(net->xshard, net->shard_index, connection->handoff_shard, XSHARD_CLASS_CLIENT,
+                    &entry) != 0) {
+        net_mark_dirty(connection); /* queue full: try again next pass */
+        return;
+    }
+    net->counters.handoffs++;
+    net_connection_end(connection, false);
+}
+
+static void net_connection_flush(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    if (connection->is_paused &&
+        connection->requests_in_flight < net->options.requests_in_flight_max) {
+        connection->is_paused = false;
+        net_connection_process(connection);
+    }
+    if (connection->state != NET_CONNECTION_OPEN) {
+        return;
+    }
+    if (connection->output_used > 0 && !connection->is_send_in_flight) {
+        connection->output_sending = connection->output_used;
+        connection->is_send_in_flight = true;
+        runtime_uring_send(net->uring, &connection->send_completion, connection->slot,
+                           connection->output, connection->output_used);
+    }
+    bool is_stopping = connection->is_handoff || net->is_draining;
+    if (!connection->is_recv_armed && !connection->is_paused && !is_stopping &&
+        connection->input_count < NET_INPUT_SEGMENTS_MAX / 2) {
+        runtime_uring_recv_multishot(net->uring, &connection->recv_completion, connection->slot);
+        connection->is_recv_armed = true;
+        net->counters.recv_rearmed++;
+    }
+    if (connection->is_handoff && net_connection_is_quiet(connection)) {
+        net_connection_move(connection);
+    } else if (net->is_draining && connection->output_used == 0 && !connection->is_send_in_flight) {
+        net_connection_close(connection);
+    }
+}
+
+void net_flush(struct net *net, uint64_t now_ns)
+{
+    assert(net != NULL);
+    assert(net->dirty_count <= net->options.connections_max);
+    net->now_ns = now_ns > net->now_ns ? now_ns : net->now_ns; /* timers may read later */
+    /* Connections marked during this walk go on the next pass (bounded by the count). */
+    uint32_t count = net->dirty_count;
+    net->dirty_count = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        struct net_connection *connection = &net->connections[net->dirty[index]];
+        connection->is_dirty = false;
+        if (connection->state == NET_CONNECTION_OPEN) {
+            net_connection_flush(connection);
+        }
+    }
+}
+
+void net_sweep_idle(struct net *net, uint64_t now_ns)
+{
+    assert(net != NULL);
+    net->now_ns = now_ns > net->now_ns ? now_ns : net->now_ns;
+    if (net->options.idle_timeout_ns == 0) {
+        return;
+    }
+    for (uint32_t index = 0; index < net->options.connections_max; index++) {
+        struct net_connection *connection = &net->connections[index];
+        if (connection->state == NET_CONNECTION_OPEN &&
+            now_ns - connection->last_active_ns > net->options.idle_timeout_ns &&
+            connection->requests_in_flight == 0) {
+            net->counters.closed_idle++;
+            net_connection_close(connection);
+        }
+    }
+}
+
+void net_drain_begin(struct net *net)
+{
+    assert(net != NULL);
+    assert(!net->is_draining);
+    net->is_draining = true;
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        if (net->is_accept_armed[kind]) {
+            runtime_uring_cancel(net->uring, &net->accept_completions[kind]);
+        }
+    }
+    for (uint32_t index = 0; index < net->options.connections_max; index++) {
+        struct net_connection *connection = &net->connections[index];
+        if (connection->state == NET_CONNECTION_OPEN) {
+            if (connection->is_recv_armed) {
+                runtime_uring_cancel(net->uring, &connection->recv_completion);
+            }
+            net_mark_dirty(connection);
+        }
+    }
+}
+
+void net_close_all(struct net *net)
+{
+    assert(net != NULL);
+    assert(net->is_draining);
+    for (uint32_t index = 0; index < net->options.connections_max; index++) {
+        if (net->connections[index].state == NET_CONNECTION_OPEN) {
+            net_connection_close(&net->connections[index]);
+        }
+    }
+}
+
+uint32_t net_connections_open(const struct net *net)
+{
+    assert(net != NULL);
+    assert(net->free_count <= net->options.connections_max);
+    return net->options.connections_max - net->free_count;
+}
+
+bool net_is_drained(const struct net *net)
+{
+    assert(net != NULL);
+    return net_connections_open(net) == 0 && !net->is_accept_armed[0] && !net->is_accept_armed[1];
+}

@@ -1,0 +1,189 @@
+/*
+ * A shard's network side (DESIGN.md §3, research/iouring.md §8.2-8.3): the listeners
+ * (shard 0 only), the connections homed on this shard, and the frames flowing through
+ * them.
+ *
+ * Shard 0 accepts (multishot) on the client and replica listeners and hands each new
+ * connection to a shard round-robin (itself included) through the cross-shard queues. The
+ * home shard puts the socket in its registered file table, receives with one multishot
+ * recv into the provided-buffer ring, reassembles frames (node/frame_reader.h), passes
+ * them to the node_handler, and sends what the handler queued with one send per
+ * connection per pass from the connection's output buffer.
+ *
+ * Backpressure: a handler that refuses a frame (-RUNNEL_EFULL), a full output buffer or
+ * too many requests in flight pause the connection's input: its receive is not re-armed,
+ * and received buffers wait (at most NET_INPUT_SEGMENTS_MAX) until it resumes.
+ * Limits: frame size (closes), requests in flight (pauses), idle timeout (closes).
+ * A connection can be handed to another shard (net_connection_handoff): it moves at the
+ * next frame boundary once its output has drained.
+ *
+ * Memory: connections_max connection records and output buffers, allocated at init.
+ * Everything here runs on the owning shard's thread.
+ */
+#ifndef RUNNEL_NODE_NET_H
+#define RUNNEL_NODE_NET_H
+
+#include "node/frame_reader.h"
+#include "node/node_handler.h"
+#include "node/runtime_uring.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct xshard;
+struct xshard_entry;
+
+enum {
+    NET_INPUT_SEGMENTS_MAX = 8,
+    NET_XSHARD_ADOPT = 1, /* arg0: socket fd, arg1: enum net_peer_kind */
+};
+
+enum net_peer_kind { NET_PEER_CLIENT = 0, NET_PEER_REPLICA = 1 };
+
+enum net_connection_state {
+    NET_CONNECTION_FREE = 0,
+    NET_CONNECTION_OPEN,
+    NET_CONNECTION_CLOSING, /* waiting for its operations to end */
+};
+
+struct net_options {
+    uint32_t connections_max;        /* connections homed on this shard */
+    uint32_t send_buffer_size_bytes; /* per connection */
+    uint32_t frame_size_max;         /* bytes, header included */
+    uint32_t reassembly_slots_max;   /* frames split across buffers at once */
+    uint32_t requests_in_flight_max; /* per connection */
+    uint64_t idle_timeout_ns;        /* 0: never */
+};
+
+struct net_input_segment {
+    uint16_t buffer_id;
+    uint32_t offset;
+    uint32_t size_bytes;
+};
+
+struct net;
+
+struct net_connection {
+    struct runtime_uring_completion recv_completion;
+    struct runtime_uring_completion send_completion;
+    struct net *net;
+    enum net_connection_state state;
+    enum net_peer_kind kind;
+    uint32_t slot; /* index in the connection table and the registered file table */
+    int fd;        /* plain descriptor, kept for setsockopt and hand-off */
+    bool is_recv_armed;
+    bool is_send_in_flight;
+    bool is_paused;
+    bool is_dirty; /* on the flush list */
+    bool is_handoff;
+    uint32_t handoff_shard;
+    uint32_t requests_in_flight;
+    uint64_t last_active_ns;
+    struct net_input_segment input[NET_INPUT_SEGMENTS_MAX];
+    uint32_t input_head;
+    uint32_t input_count;
+    uint8_t *output; /* send_buffer_size_bytes */
+    uint32_t output_used;
+    uint32_t output_sending; /* bytes of output in the send in flight */
+    uint64_t frames_in;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    void *user; /* the handler's per-connection pointer */
+    struct frame_reader reader;
+};
+
+struct net_counters {
+    uint64_t accepted;
+    uint64_t accept_refused; /* handed-off queue full or no free connection */
+    uint64_t adopted;
+    uint64_t closed;
+    uint64_t closed_idle;
+    uint64_t closed_bad_frame;
+    uint64_t input_overrun; /* more receive CQEs than input segments while paused */
+    uint64_t recv_rearmed;  /* multishot receives re-armed (ENOBUFS, end, resume) */
+    uint64_t handoffs;
+    uint64_t pauses;
+};
+
+struct net {
+    struct net_options options;
+    struct runtime_uring *uring;
+    struct xshard *xshard;
+    struct node_handler *handler;
+    uint32_t shard_index;
+    uint32_t shard_count;
+    struct net_connection *connections;
+    uint32_t *free_slots;
+    uint32_t free_count;
+    uint32_t *dirty; /* slots to visit at the next flush */
+    uint32_t dirty_count;
+    uint8_t *output_memory;
+    struct frame_pool pool;
+    int listeners[2]; /* by net_peer_kind; -1: none */
+    struct runtime_uring_completion accept_completions[2];
+    bool is_accept_armed[2];
+    uint32_t next_shard;
+    bool is_draining;
+    uint64_t now_ns;
+    struct net_counters counters;
+};
+
+/* Sets net up for shard shard_index of shard_count; allocates everything. 0 or -ENOMEM. */
+int net_init(struct net *net, const struct net_options *options, struct runtime_uring *uring,
+             struct xshard *xshard, uint32_t shard_index, uint32_t shard_count,
+             struct node_handler *handler);
+
+/* Frees net's memory (after the ring is gone or every connection is closed). */
+void net_deinit(struct net *net);
+
+/* Opens a listening TCP socket on address:port (0: any free port, *port_out says which).
+ * SO_REUSEADDR, never SO_REUSEPORT. Returns the fd or -errno. Any thread. */
+int net_listener_open(const char *address, uint32_t port, uint32_t *port_out);
+
+/* Shard 0: starts accepting on listener for kind (net takes the fd). */
+void net_listen(struct net *net, int listener, enum net_peer_kind kind);
+
+/* Homes the socket fd on this shard (or closes it, counted, when the table is full). */
+int net_adopt(struct net *net, int fd, enum net_peer_kind kind);
+
+/* A cross-shard entry addressed to net (NET_XSHARD_*). */
+void net_on_xshard(struct net *net, const struct xshard_entry *entry);
+
+/* Once per loop pass: resumes paused input, starts sends, re-arms receives, moves
+ * handed-off connections. now_ns is the loop's clock reading. */
+void net_flush(struct net *net, uint64_t now_ns);
+
+/* Closes connections idle longer than the idle timeout. */
+void net_sweep_idle(struct net *net, uint64_t now_ns);
+
+/* Shutdown: stop accepting and receiving; connections close once their output is sent. */
+void net_drain_begin(struct net *net);
+
+/* Closes every connection now (drain deadline passed). */
+void net_close_all(struct net *net);
+
+/* True when no connection is open and no accept is armed. */
+bool net_is_drained(const struct net *net);
+
+uint32_t net_connections_open(const struct net *net);
+
+/* Queues size_bytes for sending on connection. 0, -RUNNEL_EFULL (does not fit now) or
+ * -RUNNEL_ETOOLARGE (larger than the whole output buffer). */
+int net_connection_send(struct net_connection *connection, const void *bytes, uint32_t size_bytes);
+
+/* Starts closing connection (idempotent). */
+void net_connection_close(struct net_connection *connection);
+
+/* A request the handler answers later: counts against requests_in_flight_max. */
+void net_connection_request_begin(struct net_connection *connection);
+void net_connection_request_end(struct net_connection *connection);
+
+/* Moves connection to shard target_shard at its next quiet point. */
+void net_connection_handoff(struct net_connection *connection, uint32_t target_shard);
+
+uint32_t net_connection_shard(const struct net_connection *connection);
+
+/* Bytes a connection costs when idle: its record and its output buffer. */
+uint64_t net_connection_cost_bytes(const struct net_options *options);
+
+#endif

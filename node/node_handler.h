@@ -1,0 +1,34 @@
+/*
+ * What runs on a connection's frames: the seam between the shard runtime (node/net.c,
+ * node/shard.c) and the broker. The runtime reassembles frames and calls on_frame on the
+ * connection's home shard; the handler answers with net_connection_send. Until the broker
+ * fills this in, runneld serves connections with node/echo_handler.c.
+ *
+ * One handler serves every shard: each call names the shard (through the connection or
+ * the shard index), and the handler keeps per-shard state itself. Calls for one shard come
+ * from that shard's thread only.
+ */
+#ifndef RUNNEL_NODE_NODE_HANDLER_H
+#define RUNNEL_NODE_NODE_HANDLER_H
+
+#include <stdint.h>
+
+struct net_connection;
+
+struct node_handler {
+    /*
+     * A whole frame (header + body, size_bytes >= 256, valid only during the call).
+     * Returns 0 when taken; -RUNNEL_EFULL when it cannot be taken now (the connection's
+     * input pauses and the same frame is offered again after output drains or
+     * net_connection_request_end); any other negative code closes the connection.
+     */
+    int (*on_frame)(struct node_handler *handler, struct net_connection *connection,
+                    const uint8_t *frame, uint32_t size_bytes);
+    /* The connection is gone (optional). */
+    void (*on_close)(struct node_handler *handler, struct net_connection *connection);
+    /* The 10 ms VSR tick on shard shard_index (optional). */
+    void (*on_tick)(struct node_handler *handler, uint32_t shard_index);
+    void *context;
+};
+
+#endif

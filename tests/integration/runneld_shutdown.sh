@@ -1,0 +1,57 @@
+#!/bin/sh
+# Integration: runneld starts on free ports with a temporary data directory, answers a
+# ping frame through the io_uring runtime, and exits 0 on SIGTERM after draining.
+# Usage: runneld_shutdown.sh PATH_TO_RUNNELD. Exits 77 when io_uring is unavailable.
+set -eu
+runneld="$1"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+ports=$(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+set -- $ports
+"$runneld" --set server.data_dir="$dir/data" --set server.client_port="$1" \
+    --set server.replica_port="$2" >"$dir/log" 2>&1 &
+pid=$!
+status=0
+python3 - "$1" "$dir/log" <<'PY' || status=$?
+import socket, struct, sys, time
+port, log = int(sys.argv[1]), sys.argv[2]
+for attempt in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        break
+    except OSError:
+        if "io_uring unavailable" in open(log).read():
+            sys.exit(77)
+        time.sleep(0.05)
+else:
+    sys.exit("runneld did not listen")
+ping = bytearray(256)
+ping[48:52] = struct.pack("<I", 256)
+ping[88] = 1
+s.sendall(ping)
+reply = b""
+while len(reply) < 256:
+    chunk = s.recv(256 - len(reply))
+    if not chunk:
+        sys.exit("connection closed before the pong")
+    reply += chunk
+assert reply[88] == 2, "expected a pong"
+PY
+if [ "$status" -ne 0 ]; then
+    kill -KILL "$pid" 2>/dev/null || true
+    cat "$dir/log"
+    exit "$status"
+fi
+kill -TERM "$pid"
+code=0
+wait "$pid" || code=$?
+if [ "$code" -ne 0 ] || ! grep -q "event=stopped" "$dir/log"; then
+    echo "runneld exited with $code"
+    cat "$dir/log"
+    exit 1
+fi
+grep -q "event=config" "$dir/log" || { echo "no effective config logged"; exit 1; }
+echo "runneld_shutdown: ok"

@@ -1,0 +1,218 @@
+/*
+ * Unit tests for node/shard + node/net + node/echo_handler: loopback TCP round trips
+ * through the runtime (accept on shard 0, hand-off round-robin, multishot receive,
+ * frames split across receive buffers and TCP writes, batched sends), the frame size
+ * limit, the idle timeout, and a drain on stop that answers what was received before
+ * closing. Exits 77 without io_uring.
+ */
+#include "lib/error.h"
+#include "node/echo_handler.h"
+#include "node/runtime_uring.h"
+#include "node/shard.h"
+
+#include "tests/unit/helper_assert.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+enum { TEST_CLIENTS = 4, TEST_ECHO_SIZE = 12000 };
+
+static int test_connect(uint32_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_port = htons((uint16_t)port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    struct timeval timeout = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static void test_frame(uint8_t *frame, uint32_t size, uint8_t command, uint8_t seed)
+{
+    for (uint32_t index = 0; index < size; index++) {
+        frame[index] = (uint8_t)(seed + index * 31u);
+    }
+    memcpy(frame + 48, &size, sizeof(size)); /* little-endian host */
+    frame[88] = command;
+}
+
+static void test_read_exact(int fd, uint8_t *buffer, uint32_t size)
+{
+    uint32_t done = 0;
+    for (uint32_t guard = 0; guard < 100000 && done < size; guard++) {
+        ssize_t result = read(fd, buffer + done, size - done);
+        if (result < 0 && errno == EINTR) {
+            continue;
+        }
+        if (result <= 0) {
+            fprintf(stderr, "read: %zd %s after %u of %u\n", result, strerror(errno), done, size);
+        }
+        assert_true(result > 0);
+        done += (uint32_t)result;
+    }
+    assert_int_equal(done, size);
+}
+
+/* read(2) of one byte, retried when a signal interrupts it. */
+static ssize_t test_read_byte(int fd, uint8_t *byte)
+{
+    ssize_t result = -1;
+    for (uint32_t attempt = 0; attempt < 100; attempt++) {
+        result = read(fd, byte, 1);
+        if (result >= 0 || errno != EINTR) {
+            break;
+        }
+    }
+    return result;
+}
+
+static void test_write_split(int fd, const uint8_t *bytes, uint32_t size, uint32_t piece)
+{
+    for (uint32_t offset = 0; offset < size; offset += piece) {
+        uint32_t count = size - offset < piece ? size - offset : piece;
+        assert_int_equal(write(fd, bytes + offset, count), (ssize_t)count);
+        usleep(200); /* let the pieces arrive as separate receives */
+    }
+}
+
+static void test_start(struct shard_set *set, struct echo_handler *echo,
+                       struct shard_set_options *options)
+{
+    echo_handler_init(echo);
+    char text[SHARD_ERROR_SIZE_MAX] = {0};
+    int result = shard_set_start(set, options, &echo->handler, text, sizeof(text));
+    if (result != 0) {
+        fprintf(stderr, "start: %s\n", text);
+    }
+    assert_int_equal(result, 0);
+}
+
+static void test_round_trips(void **state)
+{
+    (void)state;
+    static struct echo_handler echo;
+    static struct shard_set set;
+    struct shard_set_options options;
+    shard_set_options_default(&options);
+    options.uring.recv_buffer_size_bytes = 4096; /* frames span several buffers */
+    test_start(&set, &echo, &options);
+    uint32_t port = shard_set_port(&set, NET_PEER_CLIENT);
+    assert_true(port > 0);
+    int fds[TEST_CLIENTS];
+    static uint8_t frame[TEST_ECHO_SIZE], reply[TEST_ECHO_SIZE];
+    for (uint32_t client = 0; client < TEST_CLIENTS; client++) {
+        fds[client] = test_connect(port);
+    }
+    for (uint32_t client = 0; client < TEST_CLIENTS; client++) {
+        /* A ping and an echo in one write: two frames in one receive. */
+        uint8_t both[256 + 1000];
+        test_frame(both, 256, ECHO_HANDLER_COMMAND_PING, 1);
+        test_frame(both + 256, 1000, ECHO_HANDLER_COMMAND_ECHO, (uint8_t)client);
+        assert_int_equal(write(fds[client], both, sizeof(both)), (ssize_t)sizeof(both));
+        test_read_exact(fds[client], reply, 256 + 1000);
+        assert_int_equal(reply[88], ECHO_HANDLER_COMMAND_PONG);
+        assert_memory_equal(reply + 256, both + 256, 1000);
+        /* A large frame written in odd pieces: reassembled across buffers. */
+        test_frame(frame, TEST_ECHO_SIZE, ECHO_HANDLER_COMMAND_ECHO, (uint8_t)(client + 7));
+        test_write_split(fds[client], frame, TEST_ECHO_SIZE, 777);
+        test_read_exact(fds[client], reply, TEST_ECHO_SIZE);
+        assert_memory_equal(reply, frame, TEST_ECHO_SIZE);
+    }
+    /* Round-robin: both shards served connections. */
+    assert_true(echo.counters[0].frames >= 3 && echo.counters[1].frames >= 3);
+    assert_true(echo.counters[0].ticks > 0);
+    shard_set_stop(&set);
+    for (uint32_t client = 0; client < TEST_CLIENTS; client++) {
+        uint8_t byte;
+        assert_int_equal(read(fds[client], &byte, 1), 0); /* closed by the drain */
+        close(fds[client]);
+    }
+    shard_set_join(&set);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    static struct echo_handler echo;
+    static struct shard_set set;
+    struct shard_set_options options;
+    shard_set_options_default(&options);
+    options.shard_count = 1;
+    options.net.frame_size_max = 4096;
+    options.net.idle_timeout_ns = 300ull * 1000 * 1000;
+    test_start(&set, &echo, &options);
+    uint32_t port = shard_set_port(&set, NET_PEER_CLIENT);
+    /* A frame over the maximum closes the connection. */
+    int fd = test_connect(port);
+    uint8_t header[256];
+    test_frame(header, 256, ECHO_HANDLER_COMMAND_ECHO, 0);
+    uint32_t too_large = 4097;
+    memcpy(header + 48, &too_large, sizeof(too_large));
+    assert_int_equal(write(fd, header, sizeof(header)), 256);
+    uint8_t byte;
+    ssize_t result = test_read_byte(fd, &byte);
+    assert_true(result == 0 || (result < 0 && errno == ECONNRESET)); /* closed, not timed out */
+    close(fd);
+    /* An idle connection is closed by the sweep (every second). */
+    fd = test_connect(port);
+    result = test_read_byte(fd, &byte);
+    assert_true(result == 0 || (result < 0 && errno == ECONNRESET));
+    close(fd);
+    assert_int_equal(set.shards[0].net.counters.closed_bad_frame, 1);
+    assert_int_equal(set.shards[0].net.counters.closed_idle, 1);
+    shard_set_stop(&set);
+    shard_set_join(&set);
+}
+
+static void test_start_fails_with_one_line(void **state)
+{
+    (void)state;
+    static struct echo_handler echo;
+    static struct shard_set set, other;
+    struct shard_set_options options;
+    shard_set_options_default(&options);
+    options.shard_count = 1;
+    test_start(&set, &echo, &options);
+    options.client_port = shard_set_port(&set, NET_PEER_CLIENT); /* taken */
+    char text[SHARD_ERROR_SIZE_MAX] = {0};
+    assert_true(shard_set_start(&other, &options, &echo.handler, text, sizeof(text)) < 0);
+    assert_non_null(strstr(text, "cannot listen"));
+    assert_null(strchr(text, '\n'));
+    shard_set_stop(&set);
+    shard_set_join(&set);
+}
+
+int main(void)
+{
+    helper_assert_install();
+    char text[256] = {0};
+    if (runtime_uring_check_environment(4u << 20, text, sizeof(text)) != 0) {
+        fprintf(stderr, "skipped: %s\n", text);
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_start_fails_with_one_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
