@@ -137,8 +137,9 @@ struct vsr_header_do_view_change {
     uint64_t op;
     uint64_t commit_min;
     uint64_t checkpoint_op;
+    uint64_t commit_max; /* highest op the sender knows committed (a truncation floor) */
     uint32_t log_view;
-    uint8_t reserved[68];
+    uint8_t reserved[60];
 };
 
 struct vsr_header_start_view {

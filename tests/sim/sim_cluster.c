@@ -1,0 +1,731 @@
+/*
+ * The deterministic cluster simulator (see sim_cluster.h): set-up from a seed, the tick
+ * loop, fault injection, clients and the checkers. Owns one static cluster (the simulator
+ * is single-threaded); per-run buffers are allocated at set-up and freed at the end.
+ */
+#include "tests/sim/sim_cluster.h"
+
+#include "lib/assert.h"
+#include "lib/clock.h"
+#include "lib/prng.h"
+#include "tests/sim/sim_journal.h"
+#include "tests/sim/sim_network.h"
+#include "vsr/quorum.h"
+#include "vsr/replica.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    SIM_GROUPS_MAX = 3,
+    SIM_CLIENTS_MAX = 8,
+    SIM_OPS_MAX = 400,
+    SIM_KEYS = 8,
+    SIM_REPLY_SIZE = 8,
+    SIM_CLIENT_ENDPOINT = 1000,
+    SIM_OPERATION_ADD = 200,
+    SIM_REQUEST_TIMEOUT_TICKS = 40,
+    SIM_CONVERGE_TICKS_MAX = 6000,
+};
+
+struct sim_state_machine {
+    uint64_t values[SIM_KEYS];
+    uint64_t replies[SIM_OPS_MAX + 1];
+    bool applied[SIM_OPS_MAX + 1];
+};
+
+struct sim_slot {
+    struct vsr_replica replica;
+    struct sim_journal journal;
+    struct sim_superblock superblock;
+    struct sim_state_machine state_machine;
+    struct sim_cluster *cluster;
+    uint8_t group;
+    uint8_t index;
+    bool up;
+    uint64_t restart_tick;
+    uint64_t checked_commit;
+    uint32_t view_sent_max;
+};
+
+struct sim_check {
+    u128 committed[SIM_OPS_MAX + 1];
+    struct vsr_header headers[SIM_OPS_MAX + 1];
+    uint64_t expected[SIM_OPS_MAX + 1];
+    bool executed[SIM_OPS_MAX + 1];
+    uint64_t committed_max;
+    uint64_t values[SIM_KEYS];
+    uint64_t last_request[SIM_CLIENTS_MAX];
+};
+
+struct sim_client {
+    u128 id;
+    uint8_t group;
+    bool inflight;
+    uint64_t request; /* current request number, from 1 */
+    uint64_t requests_total;
+    uint64_t sent_tick;
+    uint64_t next_tick;
+    uint32_t view_hint;
+    struct vsr_header header;
+    uint8_t body[2];
+};
+
+struct sim_cluster {
+    uint64_t seed;
+    bool verbose;
+    struct prng prng;
+    uint64_t tick;
+    struct clock_fake clock;
+    struct sim_network network;
+    uint32_t replica_count;
+    uint32_t group_count;
+    uint32_t client_count;
+    struct vsr_group groups[SIM_GROUPS_MAX];
+    struct sim_slot slots[SIM_GROUPS_MAX][VSR_REPLICAS_MAX];
+    struct sim_check checks[SIM_GROUPS_MAX];
+    struct sim_client clients[SIM_CLIENTS_MAX];
+    bool faults;
+    uint32_t crash_per_mille;
+    uint32_t flip_per_mille;
+    uint32_t down_max;
+    uint64_t faulty_machines;
+    struct sim_result *result;
+};
+
+static struct sim_cluster sim_cluster;
+
+static void sim_fail(struct sim_cluster *cluster, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sim_fail(struct sim_cluster *cluster, const char *format, ...)
+{
+    assert(format != NULL);
+    if (!cluster->result->passed) {
+        return;
+    }
+    cluster->result->passed = false;
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(cluster->result->reason, sizeof(cluster->result->reason), format, arguments);
+    va_end(arguments);
+    assert(cluster->result->reason[0] != 0);
+}
+
+/* The body a client sends for a request: fixed by (client, request) so the model knows it. */
+static void sim_request_body(uint32_t client, uint64_t request, uint8_t body[2])
+{
+    uint64_t mixed = (request * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)client * 0xbf58476d1ce4e5b9ull);
+    body[0] = (uint8_t)((mixed >> 20) % SIM_KEYS);
+    body[1] = (uint8_t)(1 + (mixed >> 40) % 200);
+    assert(body[0] < SIM_KEYS);
+}
+
+static uint32_t sim_state_machine_apply(const struct vsr_header *prepare, const void *body,
+                                        void *reply_body, uint32_t reply_size_max, void *context)
+{
+    struct sim_state_machine *machine = context;
+    const uint8_t *bytes = body;
+    assert(reply_size_max >= SIM_REPLY_SIZE);
+    assert(prepare->u.prepare.op <= SIM_OPS_MAX);
+    uint64_t value = 0;
+    if (prepare->size - VSR_HEADER_SIZE >= 2) {
+        machine->values[bytes[0] % SIM_KEYS] += bytes[1];
+        value = machine->values[bytes[0] % SIM_KEYS];
+    }
+    memcpy(reply_body, &value, sizeof(value));
+    machine->replies[prepare->u.prepare.op] = value;
+    machine->applied[prepare->u.prepare.op] = true;
+    return SIM_REPLY_SIZE;
+}
+
+static void sim_state_machine_reset(void *context)
+{
+    struct sim_state_machine *machine = context;
+    assert(machine != NULL);
+    memset(machine, 0, sizeof(*machine));
+}
+
+static uint32_t sim_endpoint(uint32_t group, uint32_t replica)
+{
+    assert(group < SIM_GROUPS_MAX);
+    assert(replica < VSR_REPLICAS_MAX);
+    return group * VSR_REPLICAS_MAX + replica;
+}
+
+static void sim_bus_send(uint8_t target, const struct vsr_header *header, const void *body,
+                         void *context)
+{
+    struct sim_slot *slot = context;
+    struct sim_cluster *cluster = slot->cluster;
+    assert(slot->up);
+    assert(target < cluster->replica_count);
+    uint8_t command = header->command;
+    if (command == VSR_COMMAND_DO_VIEW_CHANGE || command == VSR_COMMAND_START_VIEW ||
+        command == VSR_COMMAND_PREPARE_OK || command == VSR_COMMAND_COMMIT) {
+        if (header->view < slot->view_sent_max) {
+            sim_fail(cluster, "group %u replica %u: view went back from %u to %u (%s)", slot->group,
+                     slot->index, slot->view_sent_max, header->view, vsr_command_name(command));
+        }
+        slot->view_sent_max = header->view;
+    }
+    sim_network_send(&cluster->network, slot->index, target, sim_endpoint(slot->group, target),
+                     header, body);
+}
+
+static void sim_bus_reply(u128 client, const struct vsr_header *header, const void *body,
+                          void *context)
+{
+    struct sim_slot *slot = context;
+    struct sim_cluster *cluster = slot->cluster;
+    assert(client >= 1 && client <= cluster->client_count);
+    assert(header->command == VSR_COMMAND_REPLY);
+    sim_network_send(&cluster->network, slot->index, -1,
+                     SIM_CLIENT_ENDPOINT + (uint32_t)(client - 1), header, body);
+}
+
+static void sim_journal_written(uint64_t op, u128 checksum, void *context)
+{
+    struct sim_slot *slot = context;
+    assert(slot->up);
+    vsr_replica_on_journal_write(&slot->replica, op, checksum);
+}
+
+static void sim_superblock_written(void *context)
+{
+    struct sim_slot *slot = context;
+    assert(slot->up);
+    vsr_replica_on_superblock_write(&slot->replica);
+}
+
+static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
+{
+    assert(!slot->up);
+    struct vsr_replica_config config = {
+        .cluster = 0x5eed,
+        .group = cluster->groups[slot->group],
+        .replica = slot->index,
+        .replica_count = (uint8_t)cluster->replica_count,
+        .pipeline_max = 8,
+        .ops_max = SIM_OPS_MAX,
+        .body_size_max = SIM_BODY_SIZE_MAX,
+        .reply_size_max = SIM_REPLY_SIZE,
+        .clients_max = SIM_CLIENTS_MAX,
+        .seed = prng_u64(&cluster->prng),
+    };
+    struct vsr_journal journal = sim_journal_interface(&slot->journal);
+    struct vsr_superblock superblock = sim_superblock_interface(&slot->superblock);
+    struct vsr_state_machine machine = {
+        .apply = sim_state_machine_apply,
+        .reset = sim_state_machine_reset,
+        .context = &slot->state_machine,
+    };
+    struct vsr_bus bus = {.send = sim_bus_send, .reply = sim_bus_reply, .context = slot};
+    slot->up = true;
+    slot->checked_commit = 0;
+    int result = vsr_replica_init(&slot->replica, &config, &slot->superblock.durable, &journal,
+                                  &superblock, &machine, &bus, &cluster->clock.clock);
+    assert(result == 0);
+}
+
+static void sim_slot_crash(struct sim_cluster *cluster, struct sim_slot *slot)
+{
+    assert(slot->up);
+    cluster->result->view_changes += slot->replica.stats.view_changes;
+    sim_journal_crash(&slot->journal);
+    sim_superblock_crash(&slot->superblock);
+    vsr_replica_deinit(&slot->replica);
+    slot->up = false;
+}
+
+static int sim_setup_slots(struct sim_cluster *cluster)
+{
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            struct sim_slot *slot = &cluster->slots[group][index];
+            memset(slot, 0, sizeof(*slot));
+            slot->cluster = cluster;
+            slot->group = (uint8_t)group;
+            slot->index = (uint8_t)index;
+            int result =
+                sim_journal_init(&slot->journal, SIM_OPS_MAX, &cluster->prng, &cluster->tick);
+            if (result != 0) {
+                return result;
+            }
+            slot->journal.callback = sim_journal_written;
+            slot->journal.callback_context = slot;
+            slot->journal.faults = ((cluster->faulty_machines >> index) & 1) != 0;
+            sim_superblock_init(&slot->superblock, &cluster->prng, &cluster->tick);
+            slot->superblock.callback = sim_superblock_written;
+            slot->superblock.callback_context = slot;
+        }
+    }
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            sim_slot_start(cluster, &cluster->slots[group][index]);
+        }
+    }
+    return 0;
+}
+
+/* Chooses the cluster shape and fault rates from the seed. */
+static void sim_setup_shape(struct sim_cluster *cluster)
+{
+    struct prng *prng = &cluster->prng;
+    cluster->replica_count = (uint32_t)prng_between(prng, 1, 5);
+    cluster->group_count = (uint32_t)prng_between(prng, 1, SIM_GROUPS_MAX);
+    cluster->client_count = (uint32_t)prng_between(prng, 1, SIM_CLIENTS_MAX);
+    sim_network_reset(&cluster->network, cluster->replica_count);
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        struct vsr_group *identity = &cluster->groups[group];
+        memset(identity, 0, sizeof(*identity));
+        if (group > 0) {
+            identity->kind = VSR_GROUP_KIND_PARTITION;
+            identity->stream_id = 1;
+            identity->topic_id = 1;
+            identity->partition_id = group;
+            identity->incarnation = 7;
+        }
+    }
+    struct sim_network_faults *faults = &cluster->network.faults;
+    faults->loss_percent = (uint32_t)prng_between(prng, 0, 20);
+    faults->duplicate_percent = (uint32_t)prng_between(prng, 0, 20);
+    faults->delay_ticks_max = (uint32_t)prng_between(prng, 1, 20);
+    faults->partition_per_mille = (uint32_t)prng_between(prng, 0, 10);
+    faults->heal_per_mille = (uint32_t)prng_between(prng, 5, 50);
+    cluster->crash_per_mille = (uint32_t)prng_between(prng, 0, 8);
+    cluster->flip_per_mille = (uint32_t)prng_between(prng, 0, 20);
+    uint32_t replication = vsr_quorum_replication(cluster->replica_count);
+    uint32_t view_change = vsr_quorum_view_change(cluster->replica_count);
+    cluster->down_max = cluster->replica_count - view_change;
+    cluster->faulty_machines = 0;
+    if (cluster->replica_count >= 3) {
+        for (uint32_t round = 0; round < 16; round++) {
+            if (vsr_quorum_count(cluster->faulty_machines) + 1 >= replication) {
+                break;
+            }
+            cluster->faulty_machines |= 1ull << prng_range(prng, cluster->replica_count);
+        }
+    }
+}
+
+static void sim_setup_clients(struct sim_cluster *cluster)
+{
+    for (uint32_t index = 0; index < cluster->client_count; index++) {
+        struct sim_client *client = &cluster->clients[index];
+        memset(client, 0, sizeof(*client));
+        client->id = index + 1;
+        client->group = (uint8_t)prng_range(&cluster->prng, cluster->group_count);
+        client->requests_total = prng_between(&cluster->prng, 5, 30);
+        client->next_tick = prng_between(&cluster->prng, 1, 50);
+    }
+    assert(cluster->client_count * 30 < SIM_OPS_MAX);
+}
+
+static void sim_client_send(struct sim_cluster *cluster, struct sim_client *client, bool all)
+{
+    uint32_t count = cluster->replica_count;
+    uint64_t group_index = vsr_group_index(&cluster->groups[client->group]);
+    uint32_t primary = (uint32_t)((client->view_hint + group_index) % count);
+    for (uint32_t target = 0; target < count; target++) {
+        if (all || target == primary) {
+            sim_network_send(&cluster->network, -1, (int32_t)target,
+                             sim_endpoint(client->group, target), &client->header, client->body);
+        }
+    }
+    client->sent_tick = cluster->tick;
+}
+
+static void sim_client_tick(struct sim_cluster *cluster, struct sim_client *client)
+{
+    if (client->inflight) {
+        if (cluster->tick - client->sent_tick >= SIM_REQUEST_TIMEOUT_TICKS) {
+            sim_client_send(cluster, client, true);
+        }
+        return;
+    }
+    if (client->request >= client->requests_total || cluster->tick < client->next_tick) {
+        return;
+    }
+    client->request++;
+    client->inflight = true;
+    uint32_t index = (uint32_t)(client->id - 1);
+    sim_request_body(index, client->request, client->body);
+    struct vsr_header *header = &client->header;
+    vsr_header_init(header, VSR_COMMAND_REQUEST, 0x5eed, client->view_hint, 0,
+                    &cluster->groups[client->group]);
+    header->u.request.client = client->id;
+    header->u.request.request = client->request;
+    header->u.request.operation = SIM_OPERATION_ADD;
+    vsr_header_seal(header, client->body, sizeof(client->body));
+    sim_client_send(cluster, client, false);
+}
+
+static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
+                                const struct vsr_header *header, const void *body)
+{
+    assert(index < cluster->client_count);
+    struct sim_client *client = &cluster->clients[index];
+    const struct vsr_header_reply *reply = &header->u.reply;
+    if (!vsr_header_is_checksum_valid(header) || header->command != VSR_COMMAND_REPLY ||
+        !vsr_header_is_body_valid(header, body)) {
+        sim_fail(cluster, "client %u: damaged reply", index);
+        return;
+    }
+    struct sim_check *check = &cluster->checks[client->group];
+    uint64_t value = 0;
+    memcpy(&value, body, sizeof(value));
+    if (reply->op == 0 || reply->op > check->committed_max) {
+        sim_fail(cluster, "client %u: reply for op %llu beyond the committed history", index,
+                 (unsigned long long)reply->op);
+        return;
+    }
+    const struct vsr_header *committed = &check->headers[reply->op];
+    if (committed->u.prepare.client != client->id ||
+        committed->u.prepare.request != reply->request || !check->executed[reply->op] ||
+        check->expected[reply->op] != value) {
+        sim_fail(cluster, "client %u: reply to request %llu (op %llu) differs from the model",
+                 index, (unsigned long long)reply->request, (unsigned long long)reply->op);
+        return;
+    }
+    if (client->inflight && reply->request == client->request) {
+        client->inflight = false;
+        client->view_hint = header->view;
+        client->next_tick = cluster->tick + prng_range(&cluster->prng, 10);
+    }
+}
+
+/* The model: applies committed op (header) once, as the replicas' at-most-once rule does. */
+static void sim_model_apply(struct sim_check *check, const struct vsr_header *header)
+{
+    const struct vsr_header_prepare *prepare = &header->u.prepare;
+    uint64_t op = prepare->op;
+    assert(op <= SIM_OPS_MAX);
+    if (prepare->operation != SIM_OPERATION_ADD || prepare->client == 0 ||
+        prepare->client > SIM_CLIENTS_MAX) {
+        return;
+    }
+    uint32_t index = (uint32_t)(prepare->client - 1);
+    if (prepare->request <= check->last_request[index]) {
+        return;
+    }
+    uint8_t body[2];
+    sim_request_body(index, prepare->request, body);
+    check->values[body[0]] += body[1];
+    check->expected[op] = check->values[body[0]];
+    check->executed[op] = true;
+    check->last_request[index] = prepare->request;
+}
+
+/* Checks op, just executed by slot, against the group's one committed history. */
+static void sim_check_commit(struct sim_cluster *cluster, struct sim_slot *slot, uint64_t op)
+{
+    struct sim_check *check = &cluster->checks[slot->group];
+    const struct vsr_replica *replica = &slot->replica;
+    assert(op >= 1 && op <= replica->commit_min);
+    const struct vsr_header *header = &replica->headers[op];
+    if (op > check->committed_max + 1) {
+        sim_fail(cluster, "group %u: op %llu committed before op %llu", slot->group,
+                 (unsigned long long)op, (unsigned long long)check->committed_max + 1);
+        return;
+    }
+    if (op == check->committed_max + 1) {
+        if (!(replica->entries[op].flags & VSR_ENTRY_HEADER) ||
+            header->u.prepare.parent != check->committed[op - 1]) {
+            sim_fail(cluster, "group %u: op %llu breaks the hash chain", slot->group,
+                     (unsigned long long)op);
+            return;
+        }
+        if (op > 1 && header->u.prepare.timestamp <= check->headers[op - 1].u.prepare.timestamp) {
+            sim_fail(cluster, "group %u: timestamp went back at op %llu", slot->group,
+                     (unsigned long long)op);
+        }
+        check->committed[op] = header->checksum;
+        check->headers[op] = *header;
+        check->committed_max = op;
+        sim_model_apply(check, header);
+        cluster->result->commits++;
+    }
+    if (check->committed[op] != replica->entries[op].checksum) {
+        sim_fail(cluster, "group %u replica %u: committed a different op %llu (fork)", slot->group,
+                 slot->index, (unsigned long long)op);
+        return;
+    }
+    const struct sim_state_machine *machine = &slot->state_machine;
+    if (machine->applied[op] != check->executed[op] ||
+        (machine->applied[op] && machine->replies[op] != check->expected[op])) {
+        sim_fail(cluster, "group %u replica %u: op %llu executed unlike the model", slot->group,
+                 slot->index, (unsigned long long)op);
+    }
+}
+
+static void sim_check_commits(struct sim_cluster *cluster)
+{
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        struct sim_check *check = &cluster->checks[group];
+        if (check->committed[0] == 0) {
+            check->committed[0] = vsr_replica_root_checksum(&cluster->slots[group][0].replica);
+        }
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            struct sim_slot *slot = &cluster->slots[group][index];
+            if (!slot->up) {
+                continue;
+            }
+            if (slot->replica.commit_min < slot->checked_commit) {
+                slot->checked_commit = 0; /* restarted: executes from op 1 again */
+            }
+            for (uint64_t op = slot->checked_commit + 1; op <= slot->replica.commit_min; op++) {
+                sim_check_commit(cluster, slot, op);
+            }
+            slot->checked_commit = slot->replica.commit_min;
+        }
+    }
+}
+
+static void sim_deliver(uint32_t target, const struct vsr_header *header, const void *body,
+                        void *context)
+{
+    struct sim_cluster *cluster = context;
+    assert(header != NULL);
+    if (target >= SIM_CLIENT_ENDPOINT) {
+        sim_client_on_reply(cluster, target - SIM_CLIENT_ENDPOINT, header, body);
+        return;
+    }
+    struct sim_slot *slot = &cluster->slots[target / VSR_REPLICAS_MAX][target % VSR_REPLICAS_MAX];
+    assert(slot->cluster == cluster);
+    if (slot->up) {
+        vsr_replica_on_message(&slot->replica, header, body);
+    }
+}
+
+static uint32_t sim_machines_down(const struct sim_cluster *cluster)
+{
+    uint32_t down = 0;
+    for (uint32_t index = 0; index < cluster->replica_count; index++) {
+        down += !cluster->slots[0][index].up;
+    }
+    assert(down <= cluster->replica_count);
+    return down;
+}
+
+/* Crashes and restarts whole machines (every group's replica on it), flips bits. */
+static void sim_faults_tick(struct sim_cluster *cluster)
+{
+    struct prng *prng = &cluster->prng;
+    for (uint32_t index = 0; index < cluster->replica_count; index++) {
+        struct sim_slot *first = &cluster->slots[0][index];
+        if (!first->up && cluster->tick >= first->restart_tick) {
+            for (uint32_t group = 0; group < cluster->group_count; group++) {
+                sim_slot_start(cluster, &cluster->slots[group][index]);
+            }
+        }
+    }
+    if (!cluster->faults) {
+        return;
+    }
+    if (sim_machines_down(cluster) < cluster->down_max &&
+        prng_chance(prng, cluster->crash_per_mille, 1000)) {
+        uint32_t index = (uint32_t)prng_range(prng, cluster->replica_count);
+        if (cluster->slots[0][index].up) {
+            uint64_t restart = cluster->tick + prng_between(prng, 5, 400);
+            for (uint32_t group = 0; group < cluster->group_count; group++) {
+                sim_slot_crash(cluster, &cluster->slots[group][index]);
+                cluster->slots[group][index].restart_tick = restart;
+            }
+            cluster->result->crashes++;
+        }
+    }
+    if (cluster->faulty_machines != 0 && prng_chance(prng, cluster->flip_per_mille, 1000)) {
+        uint32_t index = (uint32_t)prng_range(prng, cluster->replica_count);
+        uint32_t group = (uint32_t)prng_range(prng, cluster->group_count);
+        sim_journal_flip(&cluster->slots[group][index].journal);
+    }
+    if (prng_chance(prng, 1, 200)) {
+        uint64_t back_ns = prng_between(prng, 1, 2000000000ull);
+        clock_fake_set_realtime_ns(&cluster->clock, cluster->clock.now_realtime_ns - back_ns);
+    }
+}
+
+static void sim_step(struct sim_cluster *cluster)
+{
+    cluster->tick++;
+    clock_fake_advance_ns(&cluster->clock, 10000000);
+    sim_network_tick(&cluster->network);
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            struct sim_slot *slot = &cluster->slots[group][index];
+            if (slot->up) {
+                sim_journal_tick(&slot->journal);
+                sim_superblock_tick(&slot->superblock);
+                vsr_replica_tick(&slot->replica);
+            }
+        }
+    }
+    for (uint32_t index = 0; index < cluster->client_count; index++) {
+        sim_client_tick(cluster, &cluster->clients[index]);
+    }
+    sim_check_commits(cluster); /* before a crash can hide what a replica executed */
+    sim_faults_tick(cluster);
+}
+
+/* True when every client finished and every replica of every group caught up. */
+static bool sim_is_converged(const struct sim_cluster *cluster)
+{
+    for (uint32_t index = 0; index < cluster->client_count; index++) {
+        const struct sim_client *client = &cluster->clients[index];
+        if (client->inflight || client->request < client->requests_total) {
+            return false;
+        }
+    }
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        const struct sim_check *check = &cluster->checks[group];
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            const struct sim_slot *slot = &cluster->slots[group][index];
+            if (!slot->up || slot->replica.status != VSR_STATUS_NORMAL ||
+                slot->replica.commit_min != check->committed_max ||
+                slot->replica.view != cluster->slots[group][0].replica.view) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void sim_heal(struct sim_cluster *cluster)
+{
+    cluster->faults = false;
+    sim_network_heal(&cluster->network);
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            struct sim_slot *slot = &cluster->slots[group][index];
+            slot->journal.faults = false;
+            if (!slot->up) {
+                slot->restart_tick = cluster->tick + 1;
+            }
+        }
+    }
+    assert(!cluster->faults);
+}
+
+/* Prints every replica's state (verbose runs, on failure). */
+static void sim_dump(const struct sim_cluster *cluster)
+{
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        printf("group %u committed_max=%llu\n", group,
+               (unsigned long long)cluster->checks[group].committed_max);
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            const struct sim_slot *slot = &cluster->slots[group][index];
+            const struct vsr_replica *replica = &slot->replica;
+            if (!slot->up) {
+                printf("  replica %u down\n", index);
+                continue;
+            }
+            printf("  replica %u status=%d view=%u log_view=%u op=%llu commit_min=%llu "
+                   "commit_max=%llu prefix=%llu log_head=%llu durable_view=%u invalid=%llu\n",
+                   index, (int)replica->status, replica->view, replica->log_view,
+                   (unsigned long long)replica->op, (unsigned long long)replica->commit_min,
+                   (unsigned long long)replica->commit_max, (unsigned long long)replica->op_prefix,
+                   (unsigned long long)replica->log_head_op, replica->durable.view,
+                   (unsigned long long)replica->stats.messages_invalid);
+            for (uint64_t op = replica->commit_min + 1; op <= replica->op; op++) {
+                const struct vsr_entry *entry = &replica->entries[op];
+                printf("    op %llu flags=0x%x canon=%d journal_match=%d\n", (unsigned long long)op,
+                       entry->flags, entry->checksum == cluster->checks[group].committed[op],
+                       entry->journal_checksum == entry->checksum);
+            }
+        }
+    }
+    for (uint32_t index = 0; index < cluster->client_count; index++) {
+        const struct sim_client *client = &cluster->clients[index];
+        printf("  client %u group=%u request=%llu/%llu inflight=%d\n", index, client->group,
+               (unsigned long long)client->request, (unsigned long long)client->requests_total,
+               (int)client->inflight);
+    }
+}
+
+static void sim_teardown(struct sim_cluster *cluster)
+{
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            struct sim_slot *slot = &cluster->slots[group][index];
+            if (slot->up) {
+                cluster->result->view_changes += slot->replica.stats.view_changes;
+                vsr_replica_deinit(&slot->replica);
+            }
+            sim_journal_deinit(&slot->journal);
+        }
+    }
+    sim_network_deinit(&cluster->network);
+}
+
+static uint64_t sim_seed_current;
+
+static void sim_assert_hook(int result, const char *expression, const char *file, int line)
+{
+    (void)result;
+    fprintf(stderr, "runnel-sim: seed=%llu failed: assertion %s at %s:%d\n",
+            (unsigned long long)sim_seed_current, expression, file, line);
+    fflush(stderr);
+}
+
+static void sim_describe(const struct sim_cluster *cluster)
+{
+    const struct sim_network_faults *faults = &cluster->network.faults;
+    printf("seed=%llu replicas=%u groups=%u clients=%u loss=%u%% dup=%u%% delay<=%u "
+           "partition=%u/1000 crash=%u/1000 flip=%u/1000 faulty_machines=0x%llx\n",
+           (unsigned long long)cluster->seed, cluster->replica_count, cluster->group_count,
+           cluster->client_count, faults->loss_percent, faults->duplicate_percent,
+           faults->delay_ticks_max, faults->partition_per_mille, cluster->crash_per_mille,
+           cluster->flip_per_mille, (unsigned long long)cluster->faulty_machines);
+}
+
+void sim_cluster_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    assert(result != NULL);
+    struct sim_cluster *cluster = &sim_cluster;
+    memset(cluster, 0, sizeof(*cluster));
+    memset(result, 0, sizeof(*result));
+    result->passed = true;
+    cluster->result = result;
+    cluster->seed = seed;
+    cluster->verbose = verbose;
+    sim_seed_current = seed;
+    assert_hook_set(sim_assert_hook);
+    prng_init(&cluster->prng, seed);
+    clock_fake_init(&cluster->clock, 1000000000ull, 1800000000000000000ull);
+    uint32_t packet_size = VSR_HEADER_SIZE * 11 + SIM_BODY_SIZE_MAX;
+    int status = sim_network_init(&cluster->network, (packet_size + 15) / 16 * 16, &cluster->prng,
+                                  &cluster->tick);
+    assert(status == 0);
+    cluster->network.deliver = sim_deliver;
+    cluster->network.deliver_context = cluster;
+    sim_setup_shape(cluster);
+    cluster->faults = true;
+    status = sim_setup_slots(cluster);
+    assert(status == 0);
+    sim_setup_clients(cluster);
+    if (verbose) {
+        sim_describe(cluster);
+    }
+    uint64_t fault_ticks = prng_between(&cluster->prng, 1000, 4000);
+    for (uint64_t round = 0; round < fault_ticks && result->passed; round++) {
+        sim_step(cluster);
+    }
+    sim_heal(cluster);
+    for (uint64_t round = 0; round < SIM_CONVERGE_TICKS_MAX && result->passed; round++) {
+        sim_step(cluster);
+        if (sim_is_converged(cluster)) {
+            break;
+        }
+    }
+    if (result->passed && !sim_is_converged(cluster)) {
+        sim_fail(cluster, "no convergence %d ticks after the faults healed",
+                 SIM_CONVERGE_TICKS_MAX);
+    }
+    result->ticks = cluster->tick;
+    if (verbose && !result->passed) {
+        sim_dump(cluster);
+    }
+    sim_teardown(cluster);
+}

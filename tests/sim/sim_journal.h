@@ -1,0 +1,83 @@
+/*
+ * The simulator's VSR journal and superblock: an in-memory log of prepares per replica
+ * implementing struct vsr_journal, with writes that complete after a seeded delay and
+ * faults: a crash keeps, drops or tears each unsynced write; bit flips damage durable
+ * entries (reported as faulty on read, by checksum). Plus a superblock slot whose writes
+ * are atomic and complete later (a crash keeps or drops a pending write). Single thread.
+ */
+#ifndef RUNNEL_TESTS_SIM_SIM_JOURNAL_H
+#define RUNNEL_TESTS_SIM_SIM_JOURNAL_H
+
+#include "lib/prng.h"
+#include "vsr/journal.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { SIM_BODY_SIZE_MAX = 16, SIM_JOURNAL_WRITES_MAX = 256 };
+
+struct sim_journal_entry {
+    struct vsr_header header;
+    uint8_t body[SIM_BODY_SIZE_MAX];
+    bool used;
+};
+
+struct sim_journal_write {
+    struct sim_journal_entry entry;
+    uint64_t due_tick;
+    bool used;
+};
+
+/* Called when a write is durable. */
+typedef void (*sim_journal_write_callback)(uint64_t op, u128 checksum, void *context);
+
+struct sim_journal {
+    struct sim_journal_entry *entries; /* ops_max + 1 */
+    uint64_t ops_max;
+    struct sim_journal_write writes[SIM_JOURNAL_WRITES_MAX];
+    struct prng *prng;
+    const uint64_t *tick;
+    uint32_t write_ticks_max;
+    bool faults; /* may tear writes on crash and flip bits */
+    sim_journal_write_callback callback;
+    void *callback_context;
+    uint64_t bit_flips;
+    uint64_t torn_writes;
+};
+
+/* Sets up an empty journal of ops_max ops (allocates once). Returns 0 or -ENOMEM. */
+int sim_journal_init(struct sim_journal *journal, uint64_t ops_max, struct prng *prng,
+                     const uint64_t *tick);
+void sim_journal_deinit(struct sim_journal *journal);
+/* Empties the journal (a new run). */
+void sim_journal_reset(struct sim_journal *journal);
+/* The struct vsr_journal over this journal. */
+struct vsr_journal sim_journal_interface(struct sim_journal *journal);
+/* Completes writes that are due (callbacks run here). */
+void sim_journal_tick(struct sim_journal *journal);
+/* Process crash: every pending write is kept, dropped or (faults) torn; no callbacks. */
+void sim_journal_crash(struct sim_journal *journal);
+/* Flips one bit of a random durable entry (when faults are on). */
+void sim_journal_flip(struct sim_journal *journal);
+
+/* Called when a superblock write is durable. */
+typedef void (*sim_superblock_write_callback)(void *context);
+
+struct sim_superblock {
+    struct vsr_superblock_state durable;
+    struct vsr_superblock_state pending;
+    bool pending_used;
+    uint64_t due_tick;
+    struct prng *prng;
+    const uint64_t *tick;
+    sim_superblock_write_callback callback;
+    void *callback_context;
+};
+
+void sim_superblock_init(struct sim_superblock *superblock, struct prng *prng,
+                         const uint64_t *tick);
+struct vsr_superblock sim_superblock_interface(struct sim_superblock *superblock);
+void sim_superblock_tick(struct sim_superblock *superblock);
+void sim_superblock_crash(struct sim_superblock *superblock);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * What a VSR replica needs from its journal (the partition log in storage/, or the
+ * simulator's in-memory log). The journal stores prepares (header + body) by op, may
+ * overwrite an op's entry (repair, a new view's log), and reports each entry as verified,
+ * faulty (written once, now damaged: never to be nacked) or missing (never durably
+ * written). Reads are synchronous; writes complete later through
+ * vsr_replica_on_journal_write. Truncation is durable when the call returns.
+ */
+#ifndef RUNNEL_VSR_JOURNAL_H
+#define RUNNEL_VSR_JOURNAL_H
+
+#include "proto/vsr_header.h"
+
+#include <stdint.h>
+
+struct vsr_journal {
+    /*
+     * Starts writing a prepare at header->u.prepare.op, replacing any entry there. The
+     * journal copies header and body before returning. Returns 0 or a negative code
+     * (-RUNNEL_EFULL: try again later). Completion is reported to the replica later.
+     */
+    int (*write)(const struct vsr_header *header, const void *body, void *context);
+    /*
+     * Reads op's entry: 0 with header_out (and body_out, up to body_size_max bytes;
+     * body_out may be NULL for the header alone) verified by checksum; -RUNNEL_EFAULTY
+     * when the entry is damaged; -RUNNEL_ENOTFOUND when nothing was durably written.
+     */
+    int (*read)(uint64_t op, struct vsr_header *header_out, void *body_out, uint32_t body_size_max,
+                void *context);
+    /* Drops every entry at op_min and above; durable on return. */
+    void (*truncate)(uint64_t op_min, void *context);
+    /* Highest op holding any entry (verified or faulty), 0 when empty. */
+    uint64_t (*op_max)(void *context);
+    void *context;
+};
+
+/* The durable per-group view state (a slot in the per-shard superblock). */
+struct vsr_superblock_state {
+    uint32_t view;     /* highest view this replica advertised or may advertise */
+    uint32_t log_view; /* view whose log this replica holds; <= view */
+    uint64_t commit_max;
+    uint64_t log_head_op;   /* head installed when log_view began */
+    u128 log_head_checksum; /* checksum of that head's prepare header */
+};
+
+/*
+ * The superblock seam: write persists a whole state (atomically) and completes later
+ * through vsr_replica_on_superblock_write; at most one write is in flight per replica.
+ */
+struct vsr_superblock {
+    int (*write)(const struct vsr_superblock_state *state, void *context);
+    void *context;
+};
+
+/*
+ * The state machine behind a group (metadata or a partition). apply runs once per
+ * committed op, in op order, on every replica, and writes the reply body; it returns the
+ * reply size in bytes (<= reply_size_max). reset returns it to the empty state (restart).
+ */
+struct vsr_state_machine {
+    uint32_t (*apply)(const struct vsr_header *prepare, const void *body, void *reply_body,
+                      uint32_t reply_size_max, void *context);
+    void (*reset)(void *context);
+    void *context;
+};
+
+/* Where the replica's messages go: to a replica index, or (reply) to a client id. */
+struct vsr_bus {
+    void (*send)(uint8_t replica_target, const struct vsr_header *header, const void *body,
+                 void *context);
+    void (*reply)(u128 client, const struct vsr_header *header, const void *body, void *context);
+    void *context;
+};
+
+#endif

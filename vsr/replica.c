@@ -1,0 +1,574 @@
+/*
+ * The VSR replica's life cycle, message dispatch, timeouts, durable view state and
+ * in-order execution of committed ops. Owns the replica's buffers (allocated at init
+ * from the config's _max limits). Runs on the shard that owns the group.
+ */
+#include "vsr/replica.h"
+
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "vsr/quorum.h"
+#include "vsr/replica_private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t vsr_replica_window_max(const struct vsr_replica *replica)
+{
+    assert(replica->config.pipeline_max >= 1);
+    assert(replica->config.pipeline_max <= VSR_PIPELINE_MAX);
+    return replica->config.pipeline_max + 1;
+}
+
+bool vsr_replica_has(const struct vsr_replica *replica, uint64_t op, uint8_t flag)
+{
+    assert(op <= replica->config.ops_max);
+    assert(flag != 0);
+    return (replica->entries[op].flags & flag) != 0;
+}
+
+bool vsr_replica_is_durable(const struct vsr_replica *replica, uint64_t op)
+{
+    assert(op <= replica->config.ops_max);
+    const struct vsr_entry *entry = &replica->entries[op];
+    if ((entry->flags & VSR_ENTRY_CANON) == 0 || (entry->flags & VSR_ENTRY_FAULTY) != 0) {
+        return false;
+    }
+    assert(entry->checksum != 0);
+    return entry->journal_checksum == entry->checksum;
+}
+
+bool vsr_replica_view_is_durable(const struct vsr_replica *replica)
+{
+    assert(replica->durable.view <= replica->view);
+    assert(replica->log_view <= replica->view);
+    return replica->durable.view == replica->view && replica->durable.log_view == replica->log_view;
+}
+
+uint8_t vsr_replica_primary_index(const struct vsr_replica *replica, uint32_t view)
+{
+    assert(replica->config.replica_count >= 1);
+    uint64_t index = ((uint64_t)view + replica->group_index) % replica->config.replica_count;
+    assert(index < replica->config.replica_count);
+    return (uint8_t)index;
+}
+
+bool vsr_replica_is_primary(const struct vsr_replica *replica)
+{
+    assert(replica->status != 0);
+    return replica->status == VSR_STATUS_NORMAL &&
+           vsr_replica_primary_index(replica, replica->view) == replica->config.replica;
+}
+
+void vsr_replica_message_init(const struct vsr_replica *replica, struct vsr_header *header,
+                              enum vsr_command command)
+{
+    assert(header != NULL);
+    assert(command != VSR_COMMAND_PREPARE || replica->status == VSR_STATUS_NORMAL);
+    vsr_header_init(header, command, replica->config.cluster, replica->view,
+                    replica->config.replica, &replica->config.group);
+}
+
+void vsr_replica_send(struct vsr_replica *replica, uint8_t target, const struct vsr_header *header,
+                      const void *body)
+{
+    assert(target < replica->config.replica_count);
+    assert(target != replica->config.replica);
+    assert(vsr_header_is_checksum_valid(header));
+    replica->bus.send(target, header, body, replica->bus.context);
+}
+
+void vsr_replica_broadcast(struct vsr_replica *replica, const struct vsr_header *header,
+                           const void *body)
+{
+    assert(header != NULL);
+    assert(replica->config.replica_count <= VSR_REPLICAS_MAX);
+    for (uint8_t target = 0; target < replica->config.replica_count; target++) {
+        if (target != replica->config.replica) {
+            vsr_replica_send(replica, target, header, body);
+        }
+    }
+}
+
+void vsr_replica_timeout_start(struct vsr_replica *replica, struct vsr_timeout *timeout)
+{
+    assert(timeout->ticks > 0);
+    uint64_t jitter = prng_range(&replica->prng, timeout->ticks / 2 + 1);
+    timeout->deadline = replica->tick + timeout->ticks + jitter;
+    assert(timeout->deadline > replica->tick);
+}
+
+void vsr_replica_timeout_stop(struct vsr_timeout *timeout)
+{
+    assert(timeout != NULL);
+    timeout->deadline = 0;
+}
+
+bool vsr_replica_timeout_fired(struct vsr_replica *replica, struct vsr_timeout *timeout)
+{
+    assert(timeout != NULL);
+    if (timeout->deadline == 0 || replica->tick < timeout->deadline) {
+        return false;
+    }
+    vsr_replica_timeout_start(replica, timeout);
+    return true;
+}
+
+/* Writes the view state when it differs from what is durable (one write at a time). */
+void vsr_replica_persist(struct vsr_replica *replica)
+{
+    assert(replica->log_view <= replica->view);
+    assert(replica->log_head_op <= replica->op);
+    if (replica->superblock_busy) {
+        return;
+    }
+    struct vsr_superblock_state target = replica->durable;
+    if (target.view == replica->view && target.log_view == replica->log_view &&
+        target.log_head_op == replica->log_head_op &&
+        target.log_head_checksum == replica->entries[replica->log_head_op].checksum) {
+        return;
+    }
+    target.view = replica->view;
+    target.log_view = replica->log_view;
+    target.commit_max = replica->commit_max;
+    target.log_head_op = replica->log_head_op;
+    target.log_head_checksum = replica->entries[replica->log_head_op].checksum;
+    assert(target.log_head_checksum != 0);
+    assert(target.view >= replica->durable.view);
+    replica->writing = target;
+    replica->superblock_busy = true;
+    int result = replica->superblock.write(&replica->writing, replica->superblock.context);
+    assert(result == 0);
+}
+
+void vsr_replica_on_superblock_write(struct vsr_replica *replica)
+{
+    assert(replica->superblock_busy);
+    assert(replica->writing.view >= replica->durable.view);
+    assert(replica->writing.log_view >= replica->durable.log_view);
+    replica->durable = replica->writing;
+    replica->superblock_busy = false;
+    vsr_replica_persist(replica);
+    if (!vsr_replica_view_is_durable(replica)) {
+        return;
+    }
+    if (replica->status == VSR_STATUS_VIEW_CHANGE) {
+        vsr_replica_send_view_change_messages(replica);
+    } else if (vsr_replica_is_primary(replica)) {
+        for (uint8_t target = 0; target < replica->config.replica_count; target++) {
+            if (target != replica->config.replica) {
+                vsr_replica_send_start_view(replica, target);
+            }
+        }
+        vsr_replica_primary_commit(replica);
+    } else if (replica->status == VSR_STATUS_NORMAL) {
+        vsr_replica_send_prepare_ok(replica);
+    }
+}
+
+int vsr_replica_journal_read(struct vsr_replica *replica, uint64_t op,
+                             struct vsr_header *header_out, void *body_out)
+{
+    assert(op >= 1 && op <= replica->config.ops_max);
+    assert(header_out != NULL);
+    int result = replica->journal.read(op, header_out, body_out, replica->config.body_size_max,
+                                       replica->journal.context);
+    if (result == -RUNNEL_EFAULTY) {
+        replica->stats.faulty_reads++;
+        replica->entries[op].flags |= VSR_ENTRY_FAULTY;
+        replica->entries[op].journal_checksum = 0;
+        if (replica->op_prefix >= op) {
+            replica->op_prefix = op - 1;
+        }
+        return result;
+    }
+    if (result == 0 && header_out->u.prepare.op != op) {
+        return -RUNNEL_EFAULTY; /* the journal's own check failed: treat as damaged */
+    }
+    return result;
+}
+
+/* Records header as the canonical prepare of its op (header and checksum known). */
+void vsr_replica_entry_set(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    uint64_t op = header->u.prepare.op;
+    assert(op >= 1 && op <= replica->config.ops_max);
+    assert(header->command == VSR_COMMAND_PREPARE);
+    struct vsr_entry *entry = &replica->entries[op];
+    if ((entry->flags & VSR_ENTRY_CANON) != 0) {
+        assert(entry->checksum == header->checksum);
+    }
+    entry->checksum = header->checksum;
+    entry->flags |= VSR_ENTRY_CANON | VSR_ENTRY_HEADER;
+    replica->headers[op] = *header;
+}
+
+/* Starts the journal write of a canonical prepare unless it is durable or in flight. */
+void vsr_replica_journal_write(struct vsr_replica *replica, const struct vsr_header *header,
+                               const void *body)
+{
+    uint64_t op = header->u.prepare.op;
+    assert(vsr_replica_has(replica, op, VSR_ENTRY_CANON));
+    assert(replica->entries[op].checksum == header->checksum);
+    if (vsr_replica_is_durable(replica, op) || vsr_replica_has(replica, op, VSR_ENTRY_WRITING)) {
+        return;
+    }
+    int result = replica->journal.write(header, body, replica->journal.context);
+    if (result == 0) {
+        replica->entries[op].flags |= VSR_ENTRY_WRITING;
+    }
+}
+
+void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128 checksum)
+{
+    assert(op >= 1 && op <= replica->config.ops_max);
+    assert(checksum != 0);
+    struct vsr_entry *entry = &replica->entries[op];
+    entry->journal_checksum = checksum;
+    entry->flags &= (uint8_t) ~(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
+    vsr_replica_prefix_update(replica);
+    if (replica->status != VSR_STATUS_NORMAL || !vsr_replica_view_is_durable(replica)) {
+        return;
+    }
+    if (vsr_replica_is_primary(replica)) {
+        vsr_replica_primary_commit(replica);
+    } else {
+        vsr_replica_send_prepare_ok(replica);
+        vsr_replica_execute(replica);
+    }
+}
+
+/* Advances op_prefix over canonical durable ops. */
+void vsr_replica_prefix_update(struct vsr_replica *replica)
+{
+    assert(replica->op_prefix <= replica->config.ops_max);
+    assert(replica->commit_min <= replica->op);
+    if (replica->op_prefix > replica->op) {
+        replica->op_prefix = replica->op;
+    }
+    if (replica->op_prefix < replica->commit_min) {
+        replica->op_prefix = replica->commit_min; /* executed ops are committed: no ack needed */
+    }
+    while (replica->op_prefix < replica->op &&
+           vsr_replica_is_durable(replica, replica->op_prefix + 1)) {
+        replica->op_prefix++;
+    }
+    assert(replica->op_prefix <= replica->op);
+}
+
+/* Moves the head up to op; ops between the old head and op become unknown. */
+void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op)
+{
+    assert(op > replica->op);
+    assert(op <= replica->config.ops_max);
+    for (uint64_t gap = replica->op + 1; gap <= op; gap++) {
+        replica->entries[gap].flags &= (uint8_t)(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
+        replica->entries[gap].checksum = 0;
+    }
+    replica->op = op;
+}
+
+/* Finds client's session, or NULL. */
+struct vsr_client_session *vsr_replica_session_find(struct vsr_replica *replica, u128 client)
+{
+    assert(client != 0);
+    assert(replica->config.clients_max >= 1);
+    for (uint32_t index = 0; index < replica->config.clients_max; index++) {
+        if (replica->sessions[index].client == client) {
+            return &replica->sessions[index];
+        }
+    }
+    return NULL;
+}
+
+/* Returns client's session, taking a free one or evicting the oldest commit. */
+static struct vsr_client_session *vsr_replica_session_take(struct vsr_replica *replica, u128 client)
+{
+    struct vsr_client_session *session = vsr_replica_session_find(replica, client);
+    if (session != NULL) {
+        return session;
+    }
+    struct vsr_client_session *oldest = &replica->sessions[0];
+    for (uint32_t index = 0; index < replica->config.clients_max; index++) {
+        struct vsr_client_session *candidate = &replica->sessions[index];
+        if (candidate->client == 0) {
+            oldest = candidate;
+            break;
+        }
+        if (candidate->commit_op < oldest->commit_op) {
+            oldest = candidate;
+        }
+    }
+    memset(oldest, 0, sizeof(*oldest));
+    oldest->client = client;
+    assert(oldest->client != 0);
+    return oldest;
+}
+
+/* Executes one committed op whose prepare is in header/body. */
+static void vsr_replica_execute_one(struct vsr_replica *replica, const struct vsr_header *header,
+                                    const void *body)
+{
+    const struct vsr_header_prepare *prepare = &header->u.prepare;
+    assert(prepare->op == replica->commit_min + 1);
+    assert(header->checksum == replica->entries[prepare->op].checksum);
+    if (prepare->operation < VSR_OPERATION_STATE_MACHINE_MIN || prepare->client == 0) {
+        return;
+    }
+    struct vsr_client_session *session = vsr_replica_session_find(replica, prepare->client);
+    if (session != NULL && session->request >= prepare->request) {
+        return; /* a duplicate of an executed request: at most once */
+    }
+    uint32_t reply_size = replica->state_machine.apply(header, body, replica->reply_buffer,
+                                                       replica->config.reply_size_max,
+                                                       replica->state_machine.context);
+    assert(reply_size <= replica->config.reply_size_max);
+    session = vsr_replica_session_take(replica, prepare->client);
+    session->request = prepare->request;
+    session->commit_op = prepare->op;
+    session->reply_size_bytes = reply_size;
+    struct vsr_header *reply = &session->reply;
+    vsr_header_init(reply, VSR_COMMAND_REPLY, replica->config.cluster, header->view,
+                    replica->config.replica, &replica->config.group);
+    reply->u.reply.request_checksum = prepare->request_checksum;
+    reply->u.reply.context = header->checksum;
+    reply->u.reply.client = prepare->client;
+    reply->u.reply.op = prepare->op;
+    reply->u.reply.commit = prepare->op;
+    reply->u.reply.timestamp = prepare->timestamp;
+    reply->u.reply.request = prepare->request;
+    reply->u.reply.operation = prepare->operation;
+    vsr_header_seal(reply, replica->reply_buffer, reply_size);
+    uint64_t index = (uint64_t)(session - replica->sessions);
+    memcpy(replica->reply_bodies + index * replica->config.reply_size_max, replica->reply_buffer,
+           reply_size);
+    if (vsr_replica_is_primary(replica) && vsr_replica_view_is_durable(replica)) {
+        vsr_replica_reply_send(replica, session, replica->reply_buffer);
+    }
+}
+
+/* Executes committed ops in op order while their prepares are durable and canonical. */
+void vsr_replica_execute(struct vsr_replica *replica)
+{
+    assert(replica->commit_min <= replica->op_prefix || replica->commit_min <= replica->op);
+    struct vsr_header header;
+    for (uint64_t round = 0; round < replica->config.ops_max; round++) {
+        if (replica->commit_min >= replica->commit_max ||
+            replica->commit_min >= replica->op_prefix) {
+            break;
+        }
+        uint64_t op = replica->commit_min + 1;
+        if (vsr_replica_journal_read(replica, op, &header, replica->body_buffer) != 0 ||
+            header.checksum != replica->entries[op].checksum) {
+            replica->entries[op].journal_checksum = 0;
+            replica->op_prefix = op - 1;
+            break;
+        }
+        vsr_replica_entry_set(replica, &header);
+        vsr_replica_execute_one(replica, &header, replica->body_buffer);
+        replica->commit_min = op;
+    }
+    assert(replica->commit_min <= replica->op);
+}
+
+u128 vsr_replica_root_checksum(const struct vsr_replica *replica)
+{
+    assert(replica->headers != NULL);
+    assert(replica->headers[0].u.prepare.operation == VSR_OPERATION_ROOT);
+    return replica->headers[0].checksum;
+}
+
+static int vsr_replica_config_check(const struct vsr_replica_config *config)
+{
+    assert(config != NULL);
+    if (config->replica_count < 1 || config->replica_count > VSR_REPLICAS_MAX ||
+        config->replica >= config->replica_count || config->pipeline_max < 1 ||
+        config->pipeline_max > VSR_PIPELINE_MAX || config->ops_max < 1 || config->clients_max < 1 ||
+        config->ops_max > (1ull << 32)) {
+        return -RUNNEL_ECONFIG;
+    }
+    return 0;
+}
+
+static int vsr_replica_allocate(struct vsr_replica *replica)
+{
+    const struct vsr_replica_config *config = &replica->config;
+    uint64_t window = vsr_replica_window_max(replica);
+    replica->entries = calloc(config->ops_max + 1, sizeof(struct vsr_entry));
+    replica->headers = calloc(config->ops_max + 1, sizeof(struct vsr_header));
+    replica->body_buffer = calloc(1, (size_t)config->body_size_max + 1);
+    replica->reply_buffer = calloc(1, (size_t)config->reply_size_max + 1);
+    replica->dvc_headers = calloc(config->replica_count * window, sizeof(struct vsr_header));
+    replica->window = calloc(window, sizeof(struct vsr_header));
+    replica->sessions = calloc(config->clients_max, sizeof(struct vsr_client_session));
+    replica->reply_bodies = calloc(config->clients_max, (size_t)config->reply_size_max + 1);
+    if (replica->entries == NULL || replica->headers == NULL || replica->body_buffer == NULL ||
+        replica->reply_buffer == NULL || replica->dvc_headers == NULL || replica->window == NULL ||
+        replica->sessions == NULL || replica->reply_bodies == NULL) {
+        vsr_replica_deinit(replica);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int vsr_replica_init(struct vsr_replica *replica, const struct vsr_replica_config *config,
+                     const struct vsr_superblock_state *durable, const struct vsr_journal *journal,
+                     const struct vsr_superblock *superblock,
+                     const struct vsr_state_machine *state_machine, const struct vsr_bus *bus,
+                     const struct clock *clock)
+{
+    assert(replica != NULL && config != NULL && durable != NULL);
+    assert(journal != NULL && superblock != NULL && state_machine != NULL && bus != NULL);
+    int result = vsr_replica_config_check(config);
+    if (result != 0) {
+        return result;
+    }
+    memset(replica, 0, sizeof(*replica));
+    replica->config = *config;
+    replica->journal = *journal;
+    replica->superblock = *superblock;
+    replica->state_machine = *state_machine;
+    replica->bus = *bus;
+    replica->clock = clock;
+    replica->durable = *durable;
+    replica->group_index = vsr_group_index(&config->group);
+    prng_init(&replica->prng, config->seed);
+    result = vsr_replica_allocate(replica);
+    if (result != 0) {
+        return result;
+    }
+    replica->timeout_heartbeat.ticks = VSR_TIMEOUT_HEARTBEAT_TICKS;
+    replica->timeout_prepare.ticks = VSR_TIMEOUT_PREPARE_TICKS;
+    replica->timeout_normal.ticks = VSR_TIMEOUT_NORMAL_TICKS;
+    replica->timeout_view_change.ticks = VSR_TIMEOUT_VIEW_CHANGE_TICKS;
+    replica->timeout_resend.ticks = VSR_TIMEOUT_RESEND_TICKS;
+    replica->timeout_repair.ticks = VSR_TIMEOUT_REPAIR_TICKS;
+    result = vsr_replica_recover(replica);
+    assert(result == 0);
+    return 0;
+}
+
+void vsr_replica_deinit(struct vsr_replica *replica)
+{
+    assert(replica != NULL);
+    free(replica->entries);
+    free(replica->headers);
+    free(replica->body_buffer);
+    free(replica->reply_buffer);
+    free(replica->dvc_headers);
+    free(replica->window);
+    free(replica->sessions);
+    free(replica->reply_bodies);
+    replica->entries = NULL;
+    replica->headers = NULL;
+    replica->sessions = NULL;
+    assert(replica->entries == NULL);
+}
+
+void vsr_replica_tick(struct vsr_replica *replica)
+{
+    assert(replica->status != 0);
+    replica->tick++;
+    if (vsr_replica_is_primary(replica)) {
+        vsr_replica_tick_primary(replica);
+    } else if (replica->status == VSR_STATUS_NORMAL) {
+        if (vsr_replica_timeout_fired(replica, &replica->timeout_normal)) {
+            vsr_replica_vote(replica, replica->view + 1);
+        }
+    } else if (replica->status == VSR_STATUS_VIEW_CHANGE) {
+        if (vsr_replica_timeout_fired(replica, &replica->timeout_view_change)) {
+            vsr_replica_vote(replica, replica->view + 1);
+        }
+    }
+    if (vsr_replica_timeout_fired(replica, &replica->timeout_resend)) {
+        if (replica->status == VSR_STATUS_VIEW_CHANGE) {
+            vsr_replica_send_view_change_messages(replica);
+        } else if (replica->status == VSR_STATUS_RECOVERING_HEAD) {
+            for (uint8_t target = 0; target < replica->config.replica_count; target++) {
+                if (target != replica->config.replica) {
+                    vsr_replica_request_start_view(replica, target);
+                }
+            }
+        }
+        if (replica->voted && replica->vote_view > replica->view) {
+            vsr_replica_vote(replica, replica->vote_view);
+        }
+    }
+    if (vsr_replica_timeout_fired(replica, &replica->timeout_repair)) {
+        vsr_replica_repair(replica);
+    }
+}
+
+/* Validates the frame of an untrusted message; false (and counted) when it is bad. */
+static bool vsr_replica_message_is_valid(struct vsr_replica *replica,
+                                         const struct vsr_header *header, const void *body)
+{
+    uint32_t size_max = VSR_HEADER_SIZE + replica->config.body_size_max +
+                        vsr_replica_window_max(replica) * VSR_HEADER_SIZE;
+    if (vsr_header_validate(header, size_max, NULL) != 0 ||
+        header->cluster != replica->config.cluster || header->release != 0) {
+        replica->stats.messages_invalid++;
+        return false;
+    }
+    if (!vsr_group_is_equal(&header->group, &replica->config.group)) {
+        replica->stats.messages_other_group++;
+        return false;
+    }
+    if (!vsr_header_is_body_valid(header, body)) {
+        replica->stats.messages_invalid++;
+        return false;
+    }
+    if (header->command != VSR_COMMAND_REQUEST && header->command != VSR_COMMAND_PREPARE &&
+        (header->replica >= replica->config.replica_count ||
+         header->replica == replica->config.replica)) {
+        replica->stats.messages_invalid++;
+        return false;
+    }
+    return true;
+}
+
+void vsr_replica_on_message(struct vsr_replica *replica, const struct vsr_header *header,
+                            const void *body)
+{
+    assert(header != NULL);
+    assert(replica->status != 0);
+    if (!vsr_replica_message_is_valid(replica, header, body)) {
+        return;
+    }
+    if (header->command != VSR_COMMAND_REQUEST && header->command != VSR_COMMAND_PREPARE) {
+        replica->heard_tick[header->replica] = replica->tick;
+    }
+    switch (header->command) {
+    case VSR_COMMAND_REQUEST:
+        vsr_replica_on_request(replica, header, body);
+        break;
+    case VSR_COMMAND_PREPARE:
+        vsr_replica_on_prepare(replica, header, body);
+        break;
+    case VSR_COMMAND_PREPARE_OK:
+        vsr_replica_on_prepare_ok(replica, header);
+        break;
+    case VSR_COMMAND_COMMIT:
+        vsr_replica_on_commit(replica, header);
+        break;
+    case VSR_COMMAND_START_VIEW_CHANGE:
+        vsr_replica_on_start_view_change(replica, header);
+        break;
+    case VSR_COMMAND_DO_VIEW_CHANGE:
+        vsr_replica_on_do_view_change(replica, header, body);
+        break;
+    case VSR_COMMAND_START_VIEW:
+        vsr_replica_on_start_view(replica, header, body);
+        break;
+    case VSR_COMMAND_REQUEST_START_VIEW:
+        vsr_replica_on_request_start_view(replica, header);
+        break;
+    case VSR_COMMAND_REQUEST_PREPARE:
+        vsr_replica_on_request_prepare(replica, header);
+        break;
+    default:
+        replica->stats.messages_invalid++;
+        break;
+    }
+}

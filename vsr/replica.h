@@ -1,0 +1,175 @@
+/*
+ * A VSR replica of one group: a pure state machine (research/vsr.md, DESIGN.md §4). It
+ * takes messages, journal and superblock completions and ticks; it emits messages through
+ * a struct vsr_bus and storage requests through a struct vsr_journal and a struct
+ * vsr_superblock. It never reads a clock other than the one handed in and never touches a
+ * system call. Runs on the shard that owns the group.
+ *
+ * Implemented: normal operation (request, prepare, prepare_ok as a durable-prefix ack,
+ * commit piggybacked and as a heartbeat, reply, pipeline, in-order commit, timestamps
+ * max(parent + 1, realtime)), view change (start_view_change quorum, do_view_change with
+ * log_view, present and nack bitsets, log choice, nack-quorum truncation, hash-chain check,
+ * start_view), primary (v + g) mod n, durable view/log_view before advertising, restart
+ * (old primary moves to view + 1, damaged head -> recovering_head), repair along the hash
+ * chain (request_prepare/prepare), a client table (at most once per client request).
+ */
+#ifndef RUNNEL_VSR_REPLICA_H
+#define RUNNEL_VSR_REPLICA_H
+
+#include "lib/clock.h"
+#include "lib/prng.h"
+#include "proto/vsr_header.h"
+#include "vsr/journal.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { VSR_PIPELINE_MAX = 127 };
+
+enum vsr_status {
+    VSR_STATUS_NORMAL = 1,
+    VSR_STATUS_VIEW_CHANGE = 2,
+    VSR_STATUS_RECOVERING_HEAD = 3,
+};
+
+struct vsr_replica_config {
+    u128 cluster;
+    struct vsr_group group;
+    uint8_t replica;        /* this replica's index */
+    uint8_t replica_count;  /* 1..VSR_REPLICAS_MAX */
+    uint32_t pipeline_max;  /* prepares in flight, 1..VSR_PIPELINE_MAX */
+    uint64_t ops_max;       /* log capacity in ops (no wrap yet) */
+    uint32_t body_size_max; /* largest prepare body */
+    uint32_t reply_size_max;
+    uint32_t clients_max;
+    uint64_t seed; /* timeout jitter */
+};
+
+/* Per-op knowledge (index = op). */
+struct vsr_entry {
+    u128 checksum;         /* canonical checksum in the current log (valid if CANON) */
+    u128 journal_checksum; /* what the journal durably holds, 0 if nothing known */
+    uint8_t flags;         /* VSR_ENTRY_* */
+};
+
+enum {
+    VSR_ENTRY_CANON = 1u << 0,   /* checksum is the current log's */
+    VSR_ENTRY_HEADER = 1u << 1,  /* headers[op] is the canonical header */
+    VSR_ENTRY_FAULTY = 1u << 2,  /* the journal's copy is damaged: never nack */
+    VSR_ENTRY_WRITING = 1u << 3, /* a journal write of the canonical prepare is in flight */
+};
+
+struct vsr_client_session {
+    u128 client;
+    uint64_t request;   /* latest executed request number */
+    uint64_t commit_op; /* op that executed it (eviction order) */
+    struct vsr_header reply;
+    uint32_t reply_size_bytes;
+};
+
+struct vsr_timeout {
+    uint64_t ticks;    /* base duration */
+    uint64_t deadline; /* tick at which it fires; 0 = stopped */
+};
+
+struct vsr_replica_stats {
+    uint64_t messages_invalid;
+    uint64_t messages_other_group;
+    uint64_t view_changes;
+    uint64_t repairs_requested;
+    uint64_t truncated_ops;
+    uint64_t faulty_reads;
+};
+
+struct vsr_replica {
+    struct vsr_replica_config config;
+    struct vsr_journal journal;
+    struct vsr_superblock superblock;
+    struct vsr_state_machine state_machine;
+    struct vsr_bus bus;
+    const struct clock *clock;
+    struct prng prng;
+
+    enum vsr_status status;
+    uint32_t view;
+    uint32_t log_view;
+    uint64_t op;          /* head */
+    uint64_t commit_min;  /* executed */
+    uint64_t commit_max;  /* known committed */
+    uint64_t op_prefix;   /* ops (commit_min, op_prefix] are canonical and durable */
+    uint64_t log_head_op; /* install point of log_view */
+    uint64_t tick;
+    uint64_t group_index;
+
+    struct vsr_superblock_state durable; /* last state known durable */
+    struct vsr_superblock_state writing; /* state in flight */
+    bool superblock_busy;
+
+    struct vsr_entry *entries;  /* ops_max + 1 */
+    struct vsr_header *headers; /* ops_max + 1 canonical headers */
+    uint8_t *body_buffer;       /* body_size_max */
+    uint8_t *reply_buffer;      /* reply_size_max */
+
+    /* Primary: highest op acked (durable prefix) per replica in this view. */
+    uint64_t ack_op[VSR_REPLICAS_MAX];
+    uint64_t heard_tick[VSR_REPLICAS_MAX];
+
+    /* View change. */
+    uint32_t vote_view;   /* view the votes below are for */
+    uint64_t votes;       /* replicas that sent start_view_change(vote_view) */
+    bool voted;           /* this replica sent start_view_change(vote_view) */
+    uint64_t dvc_present; /* bit r: dvc_headers[r] holds r's message */
+    struct vsr_header dvc[VSR_REPLICAS_MAX];
+    struct vsr_header *dvc_headers; /* replica_count * (pipeline_max + 1) */
+    struct vsr_header *window;      /* pipeline_max + 1 scratch headers */
+
+    struct vsr_client_session *sessions; /* clients_max */
+    uint8_t *reply_bodies;               /* clients_max * reply_size_max */
+
+    struct vsr_timeout timeout_heartbeat;   /* primary: send commit */
+    struct vsr_timeout timeout_prepare;     /* primary: resend unacked prepares */
+    struct vsr_timeout timeout_normal;      /* backup: primary silent -> vote */
+    struct vsr_timeout timeout_view_change; /* view change stuck -> next view */
+    struct vsr_timeout timeout_resend;      /* resend svc / dvc / request_start_view */
+    struct vsr_timeout timeout_repair;
+
+    struct vsr_replica_stats stats;
+};
+
+/*
+ * Sets replica up (allocates every buffer from config limits) and recovers its state
+ * from the journal and the superblock state `durable` (all zero for a new replica).
+ * Returns 0, or -ENOMEM / -RUNNEL_ECONFIG. The interfaces are copied; clock must outlive.
+ */
+int vsr_replica_init(struct vsr_replica *replica, const struct vsr_replica_config *config,
+                     const struct vsr_superblock_state *durable, const struct vsr_journal *journal,
+                     const struct vsr_superblock *superblock,
+                     const struct vsr_state_machine *state_machine, const struct vsr_bus *bus,
+                     const struct clock *clock);
+
+/* Frees what init allocated. */
+void vsr_replica_deinit(struct vsr_replica *replica);
+
+/* Delivers one message (untrusted: validated here, counted and dropped if bad). */
+void vsr_replica_on_message(struct vsr_replica *replica, const struct vsr_header *header,
+                            const void *body);
+
+/* Advances time by one tick (10 ms nominal): timeouts, repair, heartbeats. */
+void vsr_replica_tick(struct vsr_replica *replica);
+
+/* The journal finished writing the prepare (op, checksum): it is durable. */
+void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128 checksum);
+
+/* The superblock write of replica->writing is durable. */
+void vsr_replica_on_superblock_write(struct vsr_replica *replica);
+
+/* Primary of view in this group: (view + group index) mod replica_count. */
+uint8_t vsr_replica_primary_index(const struct vsr_replica *replica, uint32_t view);
+
+/* True when this replica is normal and the primary of its view. */
+bool vsr_replica_is_primary(const struct vsr_replica *replica);
+
+/* The checksum of op 0 (the group's root prepare), the anchor of the hash chain. */
+u128 vsr_replica_root_checksum(const struct vsr_replica *replica);
+
+#endif

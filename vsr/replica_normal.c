@@ -1,0 +1,321 @@
+/*
+ * VSR normal operation: a primary turns client requests into hash-chained prepares
+ * (pipeline of pipeline_max), broadcasts them (star), counts durable-prefix prepare_oks and
+ * commits in op order; backups journal prepares, ack their durable prefix and learn
+ * commits from prepares and commit heartbeats. Runs on the shard that owns the group.
+ */
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "vsr/quorum.h"
+#include "vsr/replica_private.h"
+
+#include <string.h>
+
+void vsr_replica_reply_send(struct vsr_replica *replica, const struct vsr_client_session *session,
+                            const void *body)
+{
+    assert(session->client != 0);
+    assert(session->reply.command == VSR_COMMAND_REPLY);
+    replica->bus.reply(session->client, &session->reply, body, replica->bus.context);
+}
+
+/* True when client's request number is already in the uncommitted pipeline. */
+static bool vsr_replica_pipeline_has(const struct vsr_replica *replica, u128 client,
+                                     uint64_t request)
+{
+    assert(client != 0);
+    assert(replica->op >= replica->commit_max);
+    for (uint64_t op = replica->commit_max + 1; op <= replica->op; op++) {
+        const struct vsr_header *header = &replica->headers[op];
+        if (vsr_replica_has(replica, op, VSR_ENTRY_HEADER) && header->u.prepare.client == client &&
+            header->u.prepare.request >= request) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True when the primary may take a new request now. */
+static bool vsr_replica_can_prepare(const struct vsr_replica *replica)
+{
+    assert(replica->op >= replica->commit_max);
+    if (!vsr_replica_is_primary(replica) || !vsr_replica_view_is_durable(replica)) {
+        return false;
+    }
+    if (replica->op - replica->commit_max >= replica->config.pipeline_max ||
+        replica->op + 1 > replica->config.ops_max) {
+        return false;
+    }
+    return vsr_replica_has(replica, replica->op, VSR_ENTRY_HEADER);
+}
+
+void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header *header,
+                            const void *body)
+{
+    const struct vsr_header_request *request = &header->u.request;
+    assert(header->command == VSR_COMMAND_REQUEST);
+    if (request->client == 0 || request->operation < VSR_OPERATION_STATE_MACHINE_MIN ||
+        header->size - VSR_HEADER_SIZE > replica->config.body_size_max) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    if (!vsr_replica_can_prepare(replica)) {
+        return; /* the client retries; backups do not forward yet */
+    }
+    struct vsr_client_session *session = vsr_replica_session_find(replica, request->client);
+    if (session != NULL && session->request > request->request) {
+        return;
+    }
+    if (session != NULL && session->request == request->request) {
+        uint64_t index = (uint64_t)(session - replica->sessions);
+        vsr_replica_reply_send(replica, session,
+                               replica->reply_bodies + index * replica->config.reply_size_max);
+        return; /* executed already: the cached reply again, never a second execution */
+    }
+    if (vsr_replica_pipeline_has(replica, request->client, request->request)) {
+        return;
+    }
+    const struct vsr_header *parent = &replica->headers[replica->op];
+    uint64_t realtime_ns = clock_realtime_ns(replica->clock);
+    struct vsr_header prepare;
+    vsr_replica_message_init(replica, &prepare, VSR_COMMAND_PREPARE);
+    prepare.u.prepare.parent = parent->checksum;
+    prepare.u.prepare.request_checksum = header->checksum;
+    prepare.u.prepare.client = request->client;
+    prepare.u.prepare.op = replica->op + 1;
+    prepare.u.prepare.commit = replica->commit_max;
+    prepare.u.prepare.timestamp = parent->u.prepare.timestamp + 1 > realtime_ns
+                                      ? parent->u.prepare.timestamp + 1
+                                      : realtime_ns;
+    prepare.u.prepare.request = request->request;
+    prepare.u.prepare.operation = request->operation;
+    vsr_header_seal(&prepare, body, header->size - VSR_HEADER_SIZE);
+    assert(prepare.u.prepare.timestamp > parent->u.prepare.timestamp);
+    vsr_replica_head_extend(replica, replica->op + 1);
+    vsr_replica_entry_set(replica, &prepare);
+    vsr_replica_journal_write(replica, &prepare, body);
+    vsr_replica_broadcast(replica, &prepare, body);
+    if (replica->timeout_prepare.deadline == 0) {
+        vsr_replica_timeout_start(replica, &replica->timeout_prepare);
+    }
+}
+
+/* A prepare of the current view from its primary: part of the canonical log. */
+static void vsr_replica_on_prepare_current(struct vsr_replica *replica,
+                                           const struct vsr_header *header, const void *body)
+{
+    uint64_t op = header->u.prepare.op;
+    assert(header->view == replica->view);
+    assert(!vsr_replica_is_primary(replica));
+    vsr_replica_timeout_start(replica, &replica->timeout_normal);
+    if (op > replica->config.ops_max) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    if (op <= replica->op && vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
+        replica->entries[op].checksum != header->checksum) {
+        replica->stats.messages_invalid++; /* cannot happen within one view */
+        return;
+    }
+    if (op <= replica->commit_min) {
+        return;
+    }
+    if (op > replica->op) {
+        vsr_replica_head_extend(replica, op);
+    }
+    vsr_replica_entry_set(replica, header);
+    if (!vsr_replica_has(replica, op - 1, VSR_ENTRY_CANON)) {
+        replica->entries[op - 1].checksum = header->u.prepare.parent;
+        replica->entries[op - 1].flags |= VSR_ENTRY_CANON;
+    }
+    vsr_replica_journal_write(replica, header, body);
+    vsr_replica_prefix_update(replica);
+    if (vsr_replica_is_durable(replica, op)) {
+        vsr_replica_send_prepare_ok(replica);
+    }
+    if (header->u.prepare.commit > replica->commit_max) {
+        replica->commit_max = header->u.prepare.commit;
+    }
+    vsr_replica_execute(replica);
+}
+
+void vsr_replica_on_prepare(struct vsr_replica *replica, const struct vsr_header *header,
+                            const void *body)
+{
+    uint64_t op = header->u.prepare.op;
+    assert(header->command == VSR_COMMAND_PREPARE);
+    if (op == 0 || op > replica->config.ops_max ||
+        header->size - VSR_HEADER_SIZE > replica->config.body_size_max) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    if (header->view > replica->view && header->replica < replica->config.replica_count &&
+        header->replica == vsr_replica_primary_index(replica, header->view)) {
+        vsr_replica_request_start_view(replica, header->replica);
+        return;
+    }
+    if (replica->status == VSR_STATUS_NORMAL && header->view == replica->view &&
+        !vsr_replica_is_primary(replica)) {
+        vsr_replica_on_prepare_current(replica, header, body);
+        return;
+    }
+    if (replica->status == VSR_STATUS_VIEW_CHANGE && header->view == replica->view &&
+        header->replica == vsr_replica_primary_index(replica, replica->view) &&
+        header->replica != replica->config.replica) {
+        vsr_replica_request_start_view(replica, header->replica);
+        return;
+    }
+    /* Repair: accept only the prepare the canonical log names. */
+    if (op <= replica->op && vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
+        replica->entries[op].checksum == header->checksum) {
+        vsr_replica_entry_set(replica, header);
+        vsr_replica_journal_write(replica, header, body);
+        vsr_replica_chain_walk(replica);
+    }
+}
+
+/* Backup: acknowledges its durable canonical prefix to the primary. */
+void vsr_replica_send_prepare_ok(struct vsr_replica *replica)
+{
+    assert(replica->op_prefix <= replica->op);
+    if (replica->status != VSR_STATUS_NORMAL || vsr_replica_is_primary(replica) ||
+        !vsr_replica_view_is_durable(replica) || replica->op_prefix == 0) {
+        return;
+    }
+    struct vsr_header ok;
+    vsr_replica_message_init(replica, &ok, VSR_COMMAND_PREPARE_OK);
+    ok.u.prepare_ok.op = replica->op_prefix;
+    ok.u.prepare_ok.prepare_checksum = replica->entries[replica->op_prefix].checksum;
+    ok.u.prepare_ok.commit_min = replica->commit_min;
+    vsr_header_seal(&ok, NULL, 0);
+    vsr_replica_send(replica, vsr_replica_primary_index(replica, replica->view), &ok, NULL);
+}
+
+void vsr_replica_on_prepare_ok(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    uint64_t op = header->u.prepare_ok.op;
+    assert(header->command == VSR_COMMAND_PREPARE_OK);
+    if (!vsr_replica_is_primary(replica) || header->view != replica->view) {
+        return;
+    }
+    if (op > replica->op || op == 0 ||
+        replica->entries[op].checksum != header->u.prepare_ok.prepare_checksum) {
+        return; /* acks a log this primary does not hold */
+    }
+    if (op > replica->ack_op[header->replica]) {
+        replica->ack_op[header->replica] = op;
+        vsr_replica_primary_commit(replica);
+    }
+}
+
+/* Primary: commits the highest op a replication quorum holds durably, then executes. */
+void vsr_replica_primary_commit(struct vsr_replica *replica)
+{
+    assert(replica->config.replica_count <= VSR_REPLICAS_MAX);
+    if (!vsr_replica_is_primary(replica) || !vsr_replica_view_is_durable(replica)) {
+        return;
+    }
+    replica->ack_op[replica->config.replica] = replica->op_prefix;
+    uint64_t sorted[VSR_REPLICAS_MAX];
+    uint32_t count = replica->config.replica_count;
+    memcpy(sorted, replica->ack_op, sizeof(sorted));
+    for (uint32_t i = 1; i < count; i++) {
+        for (uint32_t j = i; j > 0 && sorted[j - 1] < sorted[j]; j--) {
+            uint64_t swap = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = swap;
+        }
+    }
+    uint64_t quorum_op = sorted[vsr_quorum_replication(count) - 1];
+    if (quorum_op > replica->op) {
+        quorum_op = replica->op;
+    }
+    if (quorum_op > replica->commit_max) {
+        replica->commit_max = quorum_op;
+    }
+    vsr_replica_execute(replica);
+    if (replica->commit_max == replica->op) {
+        vsr_replica_timeout_stop(&replica->timeout_prepare);
+    }
+}
+
+void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    const struct vsr_header_commit *commit = &header->u.commit;
+    assert(header->command == VSR_COMMAND_COMMIT);
+    if (header->view > replica->view ||
+        (header->view == replica->view && replica->status != VSR_STATUS_NORMAL)) {
+        vsr_replica_request_start_view(replica, header->replica);
+        return;
+    }
+    if (header->view < replica->view || vsr_replica_is_primary(replica) ||
+        header->replica != vsr_replica_primary_index(replica, replica->view)) {
+        return;
+    }
+    vsr_replica_timeout_start(replica, &replica->timeout_normal);
+    if (commit->commit > replica->config.ops_max || commit->commit_checksum == 0) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    if (commit->commit > replica->op) {
+        vsr_replica_head_extend(replica, commit->commit);
+        replica->entries[commit->commit].checksum = commit->commit_checksum;
+        replica->entries[commit->commit].flags |= VSR_ENTRY_CANON;
+    } else if (replica->entries[commit->commit].checksum != commit->commit_checksum &&
+               vsr_replica_has(replica, commit->commit, VSR_ENTRY_CANON)) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    if (commit->commit > replica->commit_max) {
+        replica->commit_max = commit->commit;
+    }
+    vsr_replica_execute(replica);
+    if (replica->op_prefix > commit->commit) {
+        vsr_replica_send_prepare_ok(replica);
+    }
+}
+
+/* Primary: resends prepares a backup has not acked, sends heartbeats, abdicates. */
+void vsr_replica_tick_primary(struct vsr_replica *replica)
+{
+    assert(vsr_replica_is_primary(replica));
+    if (!vsr_replica_view_is_durable(replica)) {
+        return;
+    }
+    uint32_t heard = 1;
+    for (uint8_t index = 0; index < replica->config.replica_count; index++) {
+        if (index != replica->config.replica &&
+            replica->heard_tick[index] + VSR_ABDICATE_TICKS >= replica->tick) {
+            heard++;
+        }
+    }
+    if (heard < vsr_quorum_replication(replica->config.replica_count)) {
+        return; /* abdicating: backups stop hearing heartbeats and depose this primary */
+    }
+    if (replica->timeout_heartbeat.deadline == 0 ||
+        vsr_replica_timeout_fired(replica, &replica->timeout_heartbeat)) {
+        vsr_replica_timeout_start(replica, &replica->timeout_heartbeat);
+        struct vsr_header commit;
+        vsr_replica_message_init(replica, &commit, VSR_COMMAND_COMMIT);
+        commit.u.commit.commit = replica->commit_max;
+        commit.u.commit.commit_checksum = replica->entries[replica->commit_max].checksum;
+        commit.u.commit.timestamp_monotonic = replica->tick;
+        vsr_header_seal(&commit, NULL, 0);
+        vsr_replica_broadcast(replica, &commit, NULL);
+    }
+    if (!vsr_replica_timeout_fired(replica, &replica->timeout_prepare)) {
+        return;
+    }
+    struct vsr_header prepare;
+    for (uint64_t op = replica->commit_max + 1; op <= replica->op; op++) {
+        if (vsr_replica_journal_read(replica, op, &prepare, replica->body_buffer) != 0 ||
+            prepare.checksum != replica->entries[op].checksum) {
+            continue;
+        }
+        for (uint8_t target = 0; target < replica->config.replica_count; target++) {
+            if (target != replica->config.replica && replica->ack_op[target] < op) {
+                vsr_replica_send(replica, target, &prepare, replica->body_buffer);
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+/*
+ * Internal functions shared by the replica's source files (replica.c: life cycle,
+ * dispatch, commit; replica_normal.c: normal operation; replica_view_change.c;
+ * replica_repair.c). Not for callers outside vsr/.
+ */
+#ifndef RUNNEL_VSR_REPLICA_PRIVATE_H
+#define RUNNEL_VSR_REPLICA_PRIVATE_H
+
+#include "vsr/replica.h"
+
+enum {
+    VSR_TIMEOUT_HEARTBEAT_TICKS = 5,
+    VSR_TIMEOUT_PREPARE_TICKS = 10,
+    VSR_TIMEOUT_NORMAL_TICKS = 40,
+    VSR_TIMEOUT_VIEW_CHANGE_TICKS = 60,
+    VSR_TIMEOUT_RESEND_TICKS = 10,
+    VSR_TIMEOUT_REPAIR_TICKS = 4,
+    VSR_ABDICATE_TICKS = 100,
+    VSR_REPAIR_REQUESTS_MAX = 8,
+};
+
+/* replica.c */
+uint32_t vsr_replica_window_max(const struct vsr_replica *replica);
+bool vsr_replica_has(const struct vsr_replica *replica, uint64_t op, uint8_t flag);
+bool vsr_replica_is_durable(const struct vsr_replica *replica, uint64_t op);
+bool vsr_replica_view_is_durable(const struct vsr_replica *replica);
+void vsr_replica_message_init(const struct vsr_replica *replica, struct vsr_header *header,
+                              enum vsr_command command);
+void vsr_replica_send(struct vsr_replica *replica, uint8_t target, const struct vsr_header *header,
+                      const void *body);
+void vsr_replica_broadcast(struct vsr_replica *replica, const struct vsr_header *header,
+                           const void *body);
+void vsr_replica_timeout_start(struct vsr_replica *replica, struct vsr_timeout *timeout);
+void vsr_replica_timeout_stop(struct vsr_timeout *timeout);
+bool vsr_replica_timeout_fired(struct vsr_replica *replica, struct vsr_timeout *timeout);
+void vsr_replica_persist(struct vsr_replica *replica);
+void vsr_replica_execute(struct vsr_replica *replica);
+void vsr_replica_prefix_update(struct vsr_replica *replica);
+int vsr_replica_journal_read(struct vsr_replica *replica, uint64_t op,
+                             struct vsr_header *header_out, void *body_out);
+void vsr_replica_entry_set(struct vsr_replica *replica, const struct vsr_header *header);
+void vsr_replica_journal_write(struct vsr_replica *replica, const struct vsr_header *header,
+                               const void *body);
+void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op);
+struct vsr_client_session *vsr_replica_session_find(struct vsr_replica *replica, u128 client);
+
+/* replica_normal.c */
+void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header *header,
+                            const void *body);
+void vsr_replica_on_prepare(struct vsr_replica *replica, const struct vsr_header *header,
+                            const void *body);
+void vsr_replica_on_prepare_ok(struct vsr_replica *replica, const struct vsr_header *header);
+void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header *header);
+void vsr_replica_send_prepare_ok(struct vsr_replica *replica);
+void vsr_replica_primary_commit(struct vsr_replica *replica);
+void vsr_replica_tick_primary(struct vsr_replica *replica);
+void vsr_replica_reply_send(struct vsr_replica *replica, const struct vsr_client_session *session,
+                            const void *body);
+
+/* replica_view_change.c */
+void vsr_replica_vote(struct vsr_replica *replica, uint32_t view);
+void vsr_replica_view_change_start(struct vsr_replica *replica, uint32_t view);
+void vsr_replica_on_start_view_change(struct vsr_replica *replica, const struct vsr_header *header);
+void vsr_replica_on_do_view_change(struct vsr_replica *replica, const struct vsr_header *header,
+                                   const void *body);
+void vsr_replica_on_start_view(struct vsr_replica *replica, const struct vsr_header *header,
+                               const void *body);
+void vsr_replica_on_request_start_view(struct vsr_replica *replica,
+                                       const struct vsr_header *header);
+void vsr_replica_send_view_change_messages(struct vsr_replica *replica);
+void vsr_replica_send_start_view(struct vsr_replica *replica, uint8_t target);
+void vsr_replica_request_start_view(struct vsr_replica *replica, uint8_t target);
+
+/* replica_repair.c */
+void vsr_replica_log_install(struct vsr_replica *replica, const struct vsr_header *window,
+                             uint64_t op_low, uint64_t op_high, u128 head_checksum);
+void vsr_replica_chain_walk(struct vsr_replica *replica);
+void vsr_replica_repair(struct vsr_replica *replica);
+void vsr_replica_on_request_prepare(struct vsr_replica *replica, const struct vsr_header *header);
+int vsr_replica_recover(struct vsr_replica *replica);
+
+#endif

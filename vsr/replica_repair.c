@@ -1,0 +1,250 @@
+/*
+ * VSR log knowledge and repair: installing a new view's log, deriving canonical checksums
+ * down the hash chain, fetching missing or faulty prepares from peers (request_prepare by
+ * op and checksum, answered only from a verified journal entry: a faulty entry is never
+ * served and never nacked), and recovering a replica's state after a restart. Runs on the
+ * shard that owns the group.
+ */
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "vsr/quorum.h"
+#include "vsr/replica_private.h"
+
+#include <string.h>
+
+void vsr_replica_log_install(struct vsr_replica *replica, const struct vsr_header *window,
+                             uint64_t op_low, uint64_t op_high, u128 head_checksum)
+{
+    assert(op_high >= replica->commit_min);
+    assert(head_checksum != 0);
+    uint64_t top = replica->op > op_high ? replica->op : op_high;
+    for (uint64_t op = replica->commit_min + 1; op <= top; op++) {
+        replica->entries[op].flags &= (uint8_t)(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
+        replica->entries[op].checksum = 0;
+    }
+    for (uint64_t op = op_low; op <= op_high; op++) {
+        const struct vsr_header *header = &window[op - op_low];
+        if (op > replica->commit_min && header->checksum != 0) {
+            vsr_replica_entry_set(replica, header);
+        }
+    }
+    replica->op = op_high;
+    if (op_high > replica->commit_min) {
+        replica->entries[op_high].checksum = head_checksum;
+        replica->entries[op_high].flags |= VSR_ENTRY_CANON;
+    }
+    if (replica->op_prefix > replica->commit_min) {
+        replica->op_prefix = replica->commit_min;
+    }
+    vsr_replica_chain_walk(replica);
+    vsr_replica_prefix_update(replica);
+    assert(replica->op == op_high);
+}
+
+/* Learns the header of a canonical op from the journal when it holds that prepare. */
+static void vsr_replica_header_load(struct vsr_replica *replica, uint64_t op)
+{
+    struct vsr_entry *entry = &replica->entries[op];
+    assert((entry->flags & VSR_ENTRY_CANON) != 0);
+    if ((entry->flags & VSR_ENTRY_HEADER) != 0 || entry->journal_checksum != entry->checksum ||
+        (entry->flags & VSR_ENTRY_FAULTY) != 0) {
+        return;
+    }
+    struct vsr_header header;
+    int result = vsr_replica_journal_read(replica, op, &header, NULL);
+    if (result == 0 && header.checksum == entry->checksum) {
+        vsr_replica_entry_set(replica, &header);
+    } else if (result == 0) {
+        entry->journal_checksum = header.checksum;
+    }
+}
+
+void vsr_replica_chain_walk(struct vsr_replica *replica)
+{
+    assert(replica->op <= replica->config.ops_max);
+    assert(replica->commit_min <= replica->op);
+    for (uint64_t op = replica->op; op > replica->commit_min; op--) {
+        struct vsr_entry *entry = &replica->entries[op];
+        if ((entry->flags & VSR_ENTRY_CANON) == 0) {
+            if (op == replica->op || !vsr_replica_has(replica, op + 1, VSR_ENTRY_HEADER)) {
+                continue;
+            }
+            entry->checksum = replica->headers[op + 1].u.prepare.parent;
+            entry->flags |= VSR_ENTRY_CANON;
+        }
+        vsr_replica_header_load(replica, op);
+    }
+}
+
+/* The peer to ask for a prepare: backups prefer the primary, primaries pick at random. */
+static uint8_t vsr_replica_repair_target(struct vsr_replica *replica)
+{
+    uint8_t count = replica->config.replica_count;
+    assert(count >= 2);
+    uint8_t primary = vsr_replica_primary_index(replica, replica->view);
+    if (primary != replica->config.replica && prng_percent(&replica->prng, 50)) {
+        return primary;
+    }
+    uint8_t target = (uint8_t)prng_range(&replica->prng, count - 1u);
+    if (target >= replica->config.replica) {
+        target++;
+    }
+    assert(target < count && target != replica->config.replica);
+    return target;
+}
+
+void vsr_replica_repair(struct vsr_replica *replica)
+{
+    assert(replica->commit_min <= replica->op);
+    if (replica->status != VSR_STATUS_NORMAL) {
+        return;
+    }
+    if (replica->op_prefix < replica->op) {
+        vsr_replica_chain_walk(replica);
+        vsr_replica_prefix_update(replica);
+        vsr_replica_execute(replica);
+    }
+    if (replica->config.replica_count == 1) {
+        return;
+    }
+    uint32_t requests = 0;
+    for (uint64_t op = 1; op <= replica->op; op++) {
+        if (requests >= VSR_REPAIR_REQUESTS_MAX) {
+            break;
+        }
+        const struct vsr_entry *entry = &replica->entries[op];
+        if ((entry->flags & VSR_ENTRY_CANON) == 0 || (entry->flags & VSR_ENTRY_WRITING) != 0 ||
+            vsr_replica_is_durable(replica, op) ||
+            (op <= replica->commit_min && (entry->flags & VSR_ENTRY_FAULTY) == 0)) {
+            continue; /* executed ops are repaired only when found damaged */
+        }
+        struct vsr_header message;
+        vsr_replica_message_init(replica, &message, VSR_COMMAND_REQUEST_PREPARE);
+        message.u.request_prepare.prepare_checksum = entry->checksum;
+        message.u.request_prepare.prepare_op = op;
+        vsr_header_seal(&message, NULL, 0);
+        vsr_replica_send(replica, vsr_replica_repair_target(replica), &message, NULL);
+        replica->stats.repairs_requested++;
+        requests++;
+    }
+}
+
+void vsr_replica_on_request_prepare(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    const struct vsr_header_request_prepare *request = &header->u.request_prepare;
+    assert(header->command == VSR_COMMAND_REQUEST_PREPARE);
+    if (request->prepare_op == 0 || request->prepare_op > replica->config.ops_max ||
+        request->prepare_checksum == 0) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    struct vsr_header prepare;
+    if (vsr_replica_journal_read(replica, request->prepare_op, &prepare, replica->body_buffer) !=
+            0 ||
+        prepare.checksum != request->prepare_checksum) {
+        return; /* missing or faulty here: stay silent, never nack */
+    }
+    vsr_replica_send(replica, header->replica, &prepare, replica->body_buffer);
+}
+
+/* Builds op 0: the group's root prepare, identical on every replica. */
+static void vsr_replica_root_init(struct vsr_replica *replica)
+{
+    struct vsr_header *root = &replica->headers[0];
+    vsr_header_init(root, VSR_COMMAND_PREPARE, replica->config.cluster, 0, 0,
+                    &replica->config.group);
+    root->u.prepare.operation = VSR_OPERATION_ROOT;
+    vsr_header_seal(root, NULL, 0);
+    replica->entries[0].checksum = root->checksum;
+    replica->entries[0].journal_checksum = root->checksum;
+    replica->entries[0].flags = VSR_ENTRY_CANON | VSR_ENTRY_HEADER;
+    assert(vsr_replica_is_durable(replica, 0));
+}
+
+/* Loads what the journal holds; returns its highest op. */
+static uint64_t vsr_replica_recover_journal(struct vsr_replica *replica)
+{
+    uint64_t op_max = replica->journal.op_max(replica->journal.context);
+    if (op_max > replica->config.ops_max) {
+        op_max = replica->config.ops_max;
+    }
+    struct vsr_header header;
+    for (uint64_t op = 1; op <= op_max; op++) {
+        int result = replica->journal.read(op, &header, NULL, 0, replica->journal.context);
+        if (result == 0 && header.u.prepare.op == op) {
+            replica->entries[op].journal_checksum = header.checksum;
+        } else if (result == -RUNNEL_EFAULTY || result == 0) {
+            replica->entries[op].flags |= VSR_ENTRY_FAULTY;
+        }
+    }
+    return op_max;
+}
+
+/*
+ * Extends the log above the installed head with journal entries prepared in log_view that
+ * chain from it. Returns true when an entry that may have been acknowledged is damaged
+ * (the head is uncertain: recovering_head).
+ */
+static bool vsr_replica_recover_head(struct vsr_replica *replica, uint64_t journal_op_max)
+{
+    struct vsr_header header;
+    uint64_t op = replica->op + 1;
+    for (; op <= journal_op_max; op++) {
+        if (replica->journal.read(op, &header, NULL, 0, replica->journal.context) != 0 ||
+            header.u.prepare.op != op || header.view != replica->log_view ||
+            header.u.prepare.parent != replica->entries[op - 1].checksum) {
+            break;
+        }
+        replica->op = op;
+        vsr_replica_entry_set(replica, &header);
+    }
+    for (; op <= journal_op_max; op++) {
+        if (vsr_replica_has(replica, op, VSR_ENTRY_FAULTY)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int vsr_replica_recover(struct vsr_replica *replica)
+{
+    assert(replica->entries != NULL);
+    assert(replica->durable.log_view <= replica->durable.view);
+    vsr_replica_root_init(replica);
+    replica->state_machine.reset(replica->state_machine.context);
+    replica->view = replica->durable.view;
+    replica->log_view = replica->durable.log_view;
+    replica->commit_max = replica->durable.commit_max;
+    replica->log_head_op = replica->durable.log_head_op;
+    if (replica->durable.log_head_checksum == 0) {
+        assert(replica->log_head_op == 0);
+        replica->durable.log_head_checksum = vsr_replica_root_checksum(replica);
+    }
+    uint64_t journal_op_max = vsr_replica_recover_journal(replica);
+    replica->op = replica->log_head_op;
+    replica->entries[replica->op].checksum = replica->durable.log_head_checksum;
+    replica->entries[replica->op].flags |= VSR_ENTRY_CANON;
+    bool head_uncertain = vsr_replica_recover_head(replica, journal_op_max);
+    if (replica->commit_max > replica->op) {
+        replica->commit_max = replica->op; /* a lower floor is only more cautious */
+    }
+    vsr_replica_chain_walk(replica);
+    vsr_replica_prefix_update(replica);
+    vsr_replica_timeout_start(replica, &replica->timeout_repair);
+    vsr_replica_timeout_start(replica, &replica->timeout_resend);
+    if (head_uncertain) {
+        replica->status = VSR_STATUS_RECOVERING_HEAD;
+    } else if (replica->log_view == replica->view &&
+               vsr_replica_primary_index(replica, replica->view) == replica->config.replica) {
+        replica->status = VSR_STATUS_NORMAL;
+        vsr_replica_view_change_start(replica, replica->view + 1);
+    } else if (replica->log_view == replica->view) {
+        replica->status = VSR_STATUS_NORMAL;
+        vsr_replica_timeout_start(replica, &replica->timeout_normal);
+    } else {
+        replica->status = VSR_STATUS_VIEW_CHANGE;
+        vsr_replica_timeout_start(replica, &replica->timeout_view_change);
+        vsr_replica_send_view_change_messages(replica);
+    }
+    return 0;
+}

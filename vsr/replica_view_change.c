@@ -1,0 +1,548 @@
+/*
+ * VSR view change: start_view_change votes (a view-change quorum is needed to leave a
+ * view), do_view_change (log_view, present and nack bitsets, the sender's top headers),
+ * the new primary's log choice (highest log_view, then op; truncation only on a nack
+ * quorum; hash-chain check) and start_view. Runs on the shard that owns the group.
+ */
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "vsr/quorum.h"
+#include "vsr/replica_private.h"
+
+#include <string.h>
+
+static void vsr_replica_send_start_view_change(struct vsr_replica *replica, uint32_t view)
+{
+    assert(view >= replica->view);
+    assert(replica->status != VSR_STATUS_RECOVERING_HEAD);
+    struct vsr_header message;
+    vsr_replica_message_init(replica, &message, VSR_COMMAND_START_VIEW_CHANGE);
+    message.view = view;
+    vsr_header_seal(&message, NULL, 0);
+    vsr_replica_broadcast(replica, &message, NULL);
+}
+
+static void vsr_replica_votes_check(struct vsr_replica *replica)
+{
+    assert(replica->vote_view > 0);
+    uint32_t quorum = vsr_quorum_view_change(replica->config.replica_count);
+    if (replica->vote_view > replica->view && vsr_quorum_count(replica->votes) >= quorum) {
+        vsr_replica_view_change_start(replica, replica->vote_view);
+    }
+}
+
+void vsr_replica_vote(struct vsr_replica *replica, uint32_t view)
+{
+    assert(view > 0);
+    if (view <= replica->view || replica->status == VSR_STATUS_RECOVERING_HEAD ||
+        view < replica->vote_view) {
+        return;
+    }
+    if (view > replica->vote_view) {
+        replica->vote_view = view;
+        replica->votes = 0;
+    }
+    replica->voted = true;
+    replica->votes |= 1ull << replica->config.replica;
+    vsr_replica_send_start_view_change(replica, view);
+    vsr_replica_votes_check(replica);
+}
+
+void vsr_replica_view_change_start(struct vsr_replica *replica, uint32_t view)
+{
+    assert(view > replica->view);
+    assert(replica->status != VSR_STATUS_RECOVERING_HEAD);
+    replica->view = view;
+    replica->status = VSR_STATUS_VIEW_CHANGE;
+    replica->dvc_present = 0;
+    replica->stats.view_changes++;
+    memset(replica->ack_op, 0, sizeof(replica->ack_op));
+    if (replica->vote_view < view) {
+        replica->vote_view = view;
+        replica->votes = 0;
+        replica->voted = false;
+    }
+    vsr_replica_timeout_stop(&replica->timeout_heartbeat);
+    vsr_replica_timeout_stop(&replica->timeout_prepare);
+    vsr_replica_timeout_stop(&replica->timeout_normal);
+    vsr_replica_timeout_start(replica, &replica->timeout_view_change);
+    vsr_replica_timeout_start(replica, &replica->timeout_resend);
+    vsr_replica_persist(replica);
+    if (vsr_replica_view_is_durable(replica)) {
+        vsr_replica_send_view_change_messages(replica);
+    }
+}
+
+/* Fills body[i] with the canonical header of op (op - i), zero when unknown; returns count. */
+static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_header *message,
+                                      struct vsr_header *body)
+{
+    uint32_t count = vsr_replica_window_max(replica);
+    if (replica->op < count) {
+        count = (uint32_t)replica->op;
+    }
+    vsr_replica_message_init(replica, message, VSR_COMMAND_DO_VIEW_CHANGE);
+    struct vsr_header_do_view_change *dvc = &message->u.do_view_change;
+    for (uint32_t index = 0; index < count; index++) {
+        uint64_t op = replica->op - index;
+        const struct vsr_entry *entry = &replica->entries[op];
+        memset(&body[index], 0, sizeof(body[index]));
+        if ((entry->flags & VSR_ENTRY_HEADER) != 0) {
+            body[index] = replica->headers[op];
+        }
+        bool faulty = (entry->flags & VSR_ENTRY_FAULTY) != 0;
+        bool canon = (entry->flags & VSR_ENTRY_CANON) != 0;
+        if (vsr_replica_is_durable(replica, op)) {
+            dvc->present_bitset |= (u128)1 << index;
+        } else if (!faulty && ((canon && entry->journal_checksum != entry->checksum) ||
+                               (!canon && entry->journal_checksum == 0))) {
+            dvc->nack_bitset |= (u128)1 << index; /* never durably held: never acked */
+        }
+    }
+    dvc->op = replica->op;
+    dvc->commit_min = replica->commit_min;
+    dvc->commit_max = replica->commit_max < replica->op ? replica->commit_max : replica->op;
+    dvc->log_view = replica->log_view;
+    vsr_header_seal(message, body, count * VSR_HEADER_SIZE);
+    assert((dvc->present_bitset & dvc->nack_bitset) == 0);
+    return count;
+}
+
+static bool vsr_replica_choose(struct vsr_replica *replica);
+
+void vsr_replica_send_view_change_messages(struct vsr_replica *replica)
+{
+    assert(replica->status == VSR_STATUS_VIEW_CHANGE);
+    assert(vsr_replica_view_is_durable(replica));
+    vsr_replica_send_start_view_change(replica, replica->view);
+    uint8_t primary = vsr_replica_primary_index(replica, replica->view);
+    uint32_t window = vsr_replica_window_max(replica);
+    uint8_t self = replica->config.replica;
+    struct vsr_header *body = &replica->dvc_headers[(uint64_t)self * window];
+    vsr_replica_dvc_build(replica, &replica->dvc[self], body);
+    if (primary == self) {
+        replica->dvc_present |= 1ull << self;
+        vsr_replica_choose(replica);
+    } else {
+        vsr_replica_send(replica, primary, &replica->dvc[self], body);
+    }
+}
+
+void vsr_replica_on_start_view_change(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    assert(header->command == VSR_COMMAND_START_VIEW_CHANGE);
+    assert(header->replica != replica->config.replica);
+    if (replica->status == VSR_STATUS_RECOVERING_HEAD || header->view <= replica->view) {
+        return;
+    }
+    if (header->view > replica->vote_view) {
+        replica->vote_view = header->view;
+        replica->votes = 0;
+        replica->voted = false;
+    }
+    if (header->view == replica->vote_view) {
+        replica->votes |= 1ull << header->replica;
+        vsr_replica_votes_check(replica);
+    }
+}
+
+/* Validates a do_view_change body: count, ops, and each present header's frame. */
+static bool vsr_replica_dvc_is_valid(const struct vsr_replica *replica,
+                                     const struct vsr_header *header, const struct vsr_header *body)
+{
+    const struct vsr_header_do_view_change *dvc = &header->u.do_view_change;
+    uint64_t count = vsr_replica_window_max(replica);
+    if (dvc->op < count) {
+        count = dvc->op;
+    }
+    if (header->size != VSR_HEADER_SIZE + count * VSR_HEADER_SIZE ||
+        dvc->op > replica->config.ops_max || dvc->commit_max > dvc->op ||
+        (dvc->present_bitset & dvc->nack_bitset) != 0) {
+        return false;
+    }
+    for (uint64_t index = 0; index < count; index++) {
+        const struct vsr_header *entry = &body[index];
+        if (entry->checksum == 0) {
+            continue;
+        }
+        if (!vsr_header_is_checksum_valid(entry) || entry->command != VSR_COMMAND_PREPARE ||
+            entry->u.prepare.op != dvc->op - index || entry->cluster != replica->config.cluster ||
+            !vsr_group_is_equal(&entry->group, &replica->config.group)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void vsr_replica_on_do_view_change(struct vsr_replica *replica, const struct vsr_header *header,
+                                   const void *body)
+{
+    assert(header->command == VSR_COMMAND_DO_VIEW_CHANGE);
+    uint8_t sender = header->replica;
+    if (replica->status == VSR_STATUS_RECOVERING_HEAD ||
+        vsr_replica_primary_index(replica, header->view) != replica->config.replica ||
+        header->view < replica->view) {
+        return;
+    }
+    if (header->view == replica->view && vsr_replica_is_primary(replica)) {
+        if (vsr_replica_view_is_durable(replica)) {
+            vsr_replica_send_start_view(replica, sender);
+        }
+        return;
+    }
+    if (!vsr_replica_dvc_is_valid(replica, header, body)) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    if (header->view > replica->view) {
+        vsr_replica_view_change_start(replica, header->view); /* the sender saw a quorum */
+    }
+    if (replica->status != VSR_STATUS_VIEW_CHANGE || header->view != replica->view) {
+        return;
+    }
+    uint32_t window = vsr_replica_window_max(replica);
+    replica->dvc[sender] = *header;
+    memcpy(&replica->dvc_headers[(uint64_t)sender * window], body, header->size - VSR_HEADER_SIZE);
+    replica->dvc_present |= 1ull << sender;
+    if (vsr_replica_view_is_durable(replica) &&
+        (replica->dvc_present & (1ull << replica->config.replica)) != 0) {
+        vsr_replica_choose(replica);
+    }
+}
+
+/* The header of op in replica r's do_view_change, or NULL when it names none. */
+static const struct vsr_header *vsr_replica_dvc_header(const struct vsr_replica *replica, uint8_t r,
+                                                       uint64_t op)
+{
+    const struct vsr_header_do_view_change *dvc = &replica->dvc[r].u.do_view_change;
+    uint64_t count = (replica->dvc[r].size - VSR_HEADER_SIZE) / VSR_HEADER_SIZE;
+    if (op > dvc->op || op + count <= dvc->op || op == 0) {
+        return NULL;
+    }
+    const struct vsr_header *header =
+        &replica->dvc_headers[(uint64_t)r * vsr_replica_window_max(replica) + (dvc->op - op)];
+    assert(header->checksum == 0 || header->u.prepare.op == op);
+    return header->checksum == 0 ? NULL : header;
+}
+
+/* True when replica r's do_view_change says r never acked canonical at op. */
+static bool vsr_replica_dvc_nacks(const struct vsr_replica *replica, uint8_t r, uint64_t op,
+                                  const struct vsr_header *canonical, uint32_t log_view_max)
+{
+    const struct vsr_header_do_view_change *dvc = &replica->dvc[r].u.do_view_change;
+    assert(op > 0);
+    if (op > dvc->op) {
+        return true;
+    }
+    uint64_t count = (replica->dvc[r].size - VSR_HEADER_SIZE) / VSR_HEADER_SIZE;
+    uint64_t index = dvc->op - op;
+    if (index >= count) {
+        return false;
+    }
+    if ((dvc->nack_bitset >> index) & 1) {
+        return true;
+    }
+    const struct vsr_header *header = vsr_replica_dvc_header(replica, r, op);
+    return dvc->log_view < log_view_max && header != NULL && canonical != NULL &&
+           header->checksum != canonical->checksum;
+}
+
+/* What the do_view_change quorum says about the log. */
+struct vsr_choice {
+    uint32_t log_view_max;
+    uint64_t head;     /* highest op among the canonical (highest log_view) messages */
+    uint64_t floor;    /* ops at or below are committed: never truncated */
+    uint64_t base;     /* lowest op of the window (replica->window[op - base]) */
+    uint64_t head_new; /* head after nack-quorum truncation */
+};
+
+static void vsr_replica_choice_scan(const struct vsr_replica *replica, struct vsr_choice *choice)
+{
+    assert(replica->dvc_present != 0);
+    memset(choice, 0, sizeof(*choice));
+    for (uint8_t r = 0; r < replica->config.replica_count; r++) {
+        if ((replica->dvc_present >> r) & 1) {
+            const struct vsr_header_do_view_change *dvc = &replica->dvc[r].u.do_view_change;
+            if (dvc->log_view > choice->log_view_max) {
+                choice->log_view_max = dvc->log_view;
+            }
+            if (dvc->commit_max > choice->floor) {
+                choice->floor = dvc->commit_max;
+            }
+        }
+    }
+    for (uint8_t r = 0; r < replica->config.replica_count; r++) {
+        const struct vsr_header_do_view_change *dvc = &replica->dvc[r].u.do_view_change;
+        if (((replica->dvc_present >> r) & 1) && dvc->log_view == choice->log_view_max &&
+            dvc->op > choice->head) {
+            choice->head = dvc->op;
+        }
+    }
+    /* The primary that prepared head had committed everything a pipeline below it. */
+    uint64_t pipeline = replica->config.pipeline_max;
+    if (choice->head > pipeline && choice->head - pipeline > choice->floor) {
+        choice->floor = choice->head - pipeline;
+    }
+    if (choice->floor > choice->head) {
+        choice->floor = choice->head;
+    }
+    uint64_t window = vsr_replica_window_max(replica);
+    choice->base = choice->head >= window ? choice->head - window + 1 : 1;
+    assert(choice->floor + 1 >= choice->base || choice->floor == 0);
+}
+
+/* Fills the window with canonical headers; false when canonical messages disagree. */
+static bool vsr_replica_choice_canonical(struct vsr_replica *replica,
+                                         const struct vsr_choice *choice)
+{
+    uint64_t window = vsr_replica_window_max(replica);
+    memset(replica->window, 0, window * sizeof(struct vsr_header));
+    for (uint64_t op = choice->base; op <= choice->head; op++) {
+        struct vsr_header *slot = &replica->window[op - choice->base];
+        for (uint8_t r = 0; r < replica->config.replica_count; r++) {
+            if (((replica->dvc_present >> r) & 1) == 0 ||
+                replica->dvc[r].u.do_view_change.log_view != choice->log_view_max) {
+                continue;
+            }
+            const struct vsr_header *header = vsr_replica_dvc_header(replica, r, op);
+            if (header == NULL) {
+                continue;
+            }
+            if (slot->checksum != 0 && slot->checksum != header->checksum) {
+                replica->stats.messages_invalid++;
+                return false; /* one log_view, two logs: refuse to choose */
+            }
+            *slot = *header;
+        }
+    }
+    return true;
+}
+
+/* Walks the uncommitted ops: truncates at the first nack quorum; false to await more. */
+static bool vsr_replica_choice_head(struct vsr_replica *replica, struct vsr_choice *choice)
+{
+    uint32_t quorum = vsr_quorum_nack(replica->config.replica_count);
+    choice->head_new = choice->head;
+    for (uint64_t op = choice->floor + 1; op <= choice->head; op++) {
+        const struct vsr_header *canonical = &replica->window[op - choice->base];
+        if (canonical->checksum == 0) {
+            canonical = NULL;
+        }
+        uint32_t nacks = 0;
+        for (uint8_t r = 0; r < replica->config.replica_count; r++) {
+            if (((replica->dvc_present >> r) & 1) &&
+                vsr_replica_dvc_nacks(replica, r, op, canonical, choice->log_view_max)) {
+                nacks++;
+            }
+        }
+        if (nacks >= quorum) {
+            choice->head_new = op - 1;
+            replica->stats.truncated_ops += choice->head - choice->head_new;
+            return true;
+        }
+        if (canonical == NULL) {
+            return false; /* no header and no proof it was never committed: wait */
+        }
+    }
+    return true;
+}
+
+/* The checksum of the new head, or 0 when nothing names it yet. */
+static u128 vsr_replica_choice_head_checksum(const struct vsr_replica *replica,
+                                             const struct vsr_choice *choice)
+{
+    uint64_t op = choice->head_new;
+    assert(op <= choice->head);
+    if (op == 0) {
+        return vsr_replica_root_checksum(replica);
+    }
+    if (op >= choice->base && replica->window[op - choice->base].checksum != 0) {
+        return replica->window[op - choice->base].checksum;
+    }
+    if (op + 1 <= choice->head && op + 1 >= choice->base &&
+        replica->window[op + 1 - choice->base].checksum != 0) {
+        return replica->window[op + 1 - choice->base].u.prepare.parent;
+    }
+    if (replica->log_view == choice->log_view_max && op <= replica->op &&
+        vsr_replica_has(replica, op, VSR_ENTRY_CANON)) {
+        return replica->entries[op].checksum;
+    }
+    return 0;
+}
+
+/* Checks parent links between neighbouring known headers of the window. */
+static bool vsr_replica_choice_chain_is_valid(const struct vsr_replica *replica,
+                                              const struct vsr_choice *choice)
+{
+    assert(choice->head_new <= choice->head);
+    for (uint64_t op = choice->base + 1; op <= choice->head_new; op++) {
+        const struct vsr_header *low = &replica->window[op - 1 - choice->base];
+        const struct vsr_header *high = &replica->window[op - choice->base];
+        if (low->checksum != 0 && high->checksum != 0 && high->u.prepare.parent != low->checksum) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool vsr_replica_choose(struct vsr_replica *replica)
+{
+    assert(replica->status == VSR_STATUS_VIEW_CHANGE);
+    assert(vsr_replica_primary_index(replica, replica->view) == replica->config.replica);
+    if (vsr_quorum_count(replica->dvc_present) <
+        vsr_quorum_view_change(replica->config.replica_count)) {
+        return false;
+    }
+    struct vsr_choice choice;
+    vsr_replica_choice_scan(replica, &choice);
+    if (!vsr_replica_choice_canonical(replica, &choice) ||
+        !vsr_replica_choice_head(replica, &choice)) {
+        return false;
+    }
+    u128 head_checksum = vsr_replica_choice_head_checksum(replica, &choice);
+    if (head_checksum == 0 || !vsr_replica_choice_chain_is_valid(replica, &choice) ||
+        choice.head_new < replica->commit_min) {
+        replica->stats.messages_invalid += head_checksum != 0;
+        return false;
+    }
+    vsr_replica_log_install(replica, replica->window, choice.base, choice.head_new, head_checksum);
+    replica->log_view = replica->view;
+    replica->log_head_op = choice.head_new;
+    replica->status = VSR_STATUS_NORMAL;
+    if (choice.floor > replica->commit_max) {
+        replica->commit_max = choice.floor;
+    }
+    memset(replica->ack_op, 0, sizeof(replica->ack_op));
+    for (uint8_t r = 0; r < replica->config.replica_count; r++) {
+        replica->heard_tick[r] = replica->tick;
+    }
+    vsr_replica_timeout_stop(&replica->timeout_view_change);
+    vsr_replica_timeout_stop(&replica->timeout_heartbeat);
+    vsr_replica_timeout_start(replica, &replica->timeout_prepare);
+    vsr_replica_persist(replica);
+    return true;
+}
+
+void vsr_replica_send_start_view(struct vsr_replica *replica, uint8_t target)
+{
+    assert(vsr_replica_is_primary(replica));
+    assert(vsr_replica_view_is_durable(replica));
+    if (!vsr_replica_has(replica, replica->op, VSR_ENTRY_HEADER) || replica->op == 0) {
+        if (replica->op != 0) {
+            return; /* the head's header is being repaired; backups ask again */
+        }
+    }
+    uint32_t count = 0;
+    uint32_t window = vsr_replica_window_max(replica);
+    struct vsr_header *body = &replica->dvc_headers[(uint64_t)replica->config.replica * window];
+    while (count < window && count < replica->op &&
+           vsr_replica_has(replica, replica->op - count, VSR_ENTRY_HEADER)) {
+        body[count] = replica->headers[replica->op - count];
+        count++;
+    }
+    struct vsr_header message;
+    vsr_replica_message_init(replica, &message, VSR_COMMAND_START_VIEW);
+    message.u.start_view.op = replica->op;
+    message.u.start_view.commit_max = replica->commit_max;
+    vsr_header_seal(&message, body, count * VSR_HEADER_SIZE);
+    vsr_replica_send(replica, target, &message, body);
+}
+
+void vsr_replica_request_start_view(struct vsr_replica *replica, uint8_t target)
+{
+    assert(replica->config.replica_count <= VSR_REPLICAS_MAX);
+    if (target >= replica->config.replica_count || target == replica->config.replica) {
+        return;
+    }
+    struct vsr_header message;
+    vsr_replica_message_init(replica, &message, VSR_COMMAND_REQUEST_START_VIEW);
+    vsr_header_seal(&message, NULL, 0);
+    vsr_replica_send(replica, target, &message, NULL);
+}
+
+void vsr_replica_on_request_start_view(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    assert(header->command == VSR_COMMAND_REQUEST_START_VIEW);
+    assert(header->replica != replica->config.replica);
+    if (vsr_replica_is_primary(replica) && vsr_replica_view_is_durable(replica) &&
+        header->view <= replica->view) {
+        vsr_replica_send_start_view(replica, header->replica);
+    }
+}
+
+/* Validates a start_view body: 1..window contiguous headers from op down, hash-chained. */
+static bool vsr_replica_start_view_is_valid(const struct vsr_replica *replica,
+                                            const struct vsr_header *header,
+                                            const struct vsr_header *body, uint64_t count)
+{
+    const struct vsr_header_start_view *start_view = &header->u.start_view;
+    if (count > vsr_replica_window_max(replica) || count > start_view->op ||
+        (count == 0 && start_view->op != 0) || start_view->op > replica->config.ops_max ||
+        (header->size - VSR_HEADER_SIZE) % VSR_HEADER_SIZE != 0) {
+        return false;
+    }
+    for (uint64_t index = 0; index < count; index++) {
+        const struct vsr_header *entry = &body[index];
+        if (!vsr_header_is_checksum_valid(entry) || entry->command != VSR_COMMAND_PREPARE ||
+            entry->u.prepare.op != start_view->op - index ||
+            entry->cluster != replica->config.cluster ||
+            !vsr_group_is_equal(&entry->group, &replica->config.group)) {
+            return false;
+        }
+        if (index > 0 && body[index - 1].u.prepare.parent != entry->checksum) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when this start_view should replace the replica's view and log. */
+static bool vsr_replica_start_view_applies(const struct vsr_replica *replica,
+                                           const struct vsr_header *header)
+{
+    assert(header->command == VSR_COMMAND_START_VIEW);
+    if (header->view < replica->view ||
+        header->replica != vsr_replica_primary_index(replica, header->view)) {
+        return false;
+    }
+    if (header->view == replica->view && replica->status == VSR_STATUS_NORMAL &&
+        (vsr_replica_is_primary(replica) || header->u.start_view.op <= replica->op)) {
+        return false;
+    }
+    return header->u.start_view.op >= replica->commit_min;
+}
+
+void vsr_replica_on_start_view(struct vsr_replica *replica, const struct vsr_header *header,
+                               const void *body)
+{
+    uint64_t count = (header->size - VSR_HEADER_SIZE) / VSR_HEADER_SIZE;
+    const struct vsr_header *headers = body;
+    if (!vsr_replica_start_view_applies(replica, header)) {
+        return;
+    }
+    if (!vsr_replica_start_view_is_valid(replica, header, headers, count)) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    uint64_t op = header->u.start_view.op;
+    for (uint64_t index = 0; index < count; index++) {
+        replica->window[count - 1 - index] = headers[index];
+    }
+    u128 head_checksum = count > 0 ? headers[0].checksum : vsr_replica_root_checksum(replica);
+    replica->view = header->view;
+    replica->log_view = header->view;
+    replica->status = VSR_STATUS_NORMAL;
+    vsr_replica_log_install(replica, replica->window, op - count + 1, op, head_checksum);
+    replica->log_head_op = op;
+    if (header->u.start_view.commit_max > replica->commit_max) {
+        replica->commit_max = header->u.start_view.commit_max;
+    }
+    memset(replica->ack_op, 0, sizeof(replica->ack_op));
+    vsr_replica_timeout_stop(&replica->timeout_view_change);
+    vsr_replica_timeout_start(replica, &replica->timeout_normal);
+    vsr_replica_persist(replica);
+    if (vsr_replica_view_is_durable(replica)) {
+        vsr_replica_send_prepare_ok(replica);
+    }
+    vsr_replica_execute(replica);
+}
