@@ -798,6 +798,8 @@ int partition_open(struct partition *partition, struct io *io)
     partition->rotate_requested = false;
     partition->flush_requested = false;
     partition->faulty_ops_overflow = 0;
+    partition->reads_in_flight = 0;
+    partition->truncate_step = PARTITION_TRUNCATE_IDLE;
     memset(&partition->flush_completion, 0, sizeof(partition->flush_completion));
     partition->is_direct =
         partition->options.direct_allowed && io_probe_direct(io, partition->options.directory);
@@ -1259,6 +1261,7 @@ static int partition_read_record(struct partition *partition, struct partition_r
         return read->size_bytes < VSR_HEADER_SIZE ? -RUNNEL_EFAULTY : -RUNNEL_ETOOLARGE;
     }
     read->read_position_bytes = from;
+    partition->reads_in_flight++;
     io_read(partition->io, &read->completion, partition->segments[read->segment].log_file,
             read->buffer, size, from, partition_read_io_callback, read);
     return 0;
@@ -1296,6 +1299,8 @@ static void partition_read_io_callback(struct io_completion *completion)
     struct partition_read *read = completion->context;
     assert(read != NULL && completion == &read->completion);
     struct partition *partition = read->partition;
+    assert(partition->reads_in_flight > 0);
+    partition->reads_in_flight--;
     if (completion->result < 0) {
         read->result = (int)completion->result;
         read->callback(read, read->context);
@@ -1357,6 +1362,7 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
         const struct partition_segment *sealed = &partition->segments[segment];
         uint64_t at = (op - sealed->op_first) * RECORD_INDEX_ENTRY_SIZE;
         read->read_position_bytes = UINT64_MAX - 1; /* marks the entry step */
+        partition->reads_in_flight++;
         io_read(partition->io, &read->completion, sealed->index_file, buffer, IO_SECTOR_SIZE,
                 align_down(at), partition_read_io_callback, read);
         return 0;
@@ -1450,4 +1456,108 @@ int partition_record_slice(const struct partition_read *read, uint64_t offset_fi
     int result = batch_slice(read->record + VSR_HEADER_SIZE, read->header.size - VSR_HEADER_SIZE,
                              (uint32_t)first, (uint32_t)end, slice_out);
     return result == 0 ? 0 : -RUNNEL_ENOTFOUND;
+}
+
+static void partition_truncate_io_callback(struct io_completion *completion);
+
+static void partition_truncate_finish(struct partition *partition, int result)
+{
+    assert(partition->truncate_step != PARTITION_TRUNCATE_IDLE);
+    partition->truncate_step = PARTITION_TRUNCATE_IDLE;
+    partition->truncate_callback(partition, result, partition->truncate_context);
+}
+
+/* Removes segments[0] from the table once its files are gone. */
+static void partition_truncate_forget_first(struct partition *partition)
+{
+    assert(partition->segment_count > 1);
+    memmove(&partition->segments[0], &partition->segments[1],
+            (partition->segment_count - 1) * sizeof(partition->segments[0]));
+    partition->segment_count--;
+    partition->truncate_remaining--;
+}
+
+static void partition_truncate_next(struct partition *partition)
+{
+    struct partition_segment *first = &partition->segments[0];
+    struct io_completion *completion = &partition->truncate_completion;
+    if (partition->truncate_remaining == 0) {
+        partition->truncate_step = PARTITION_TRUNCATE_SYNC_DIRECTORY;
+        io_fsync(partition->io, completion, partition->directory_file,
+                 partition_truncate_io_callback, partition);
+        return;
+    }
+    partition->truncate_step = PARTITION_TRUNCATE_CLOSE_LOG;
+    io_close(partition->io, completion, first->log_file, partition_truncate_io_callback, partition);
+}
+
+static void partition_truncate_io_callback(struct io_completion *completion)
+{
+    struct partition *partition = completion->context;
+    assert(partition != NULL && completion == &partition->truncate_completion);
+    struct partition_segment *first = &partition->segments[0];
+    int64_t result = completion->result;
+    if (result < 0 &&
+        !(result == -ENOENT && (partition->truncate_step == PARTITION_TRUNCATE_UNLINK_LOG ||
+                                partition->truncate_step == PARTITION_TRUNCATE_UNLINK_INDEX))) {
+        partition_truncate_finish(partition, (int)result);
+        return;
+    }
+    switch (partition->truncate_step) {
+    case PARTITION_TRUNCATE_CLOSE_LOG:
+        partition->truncate_step = PARTITION_TRUNCATE_CLOSE_INDEX;
+        io_close(partition->io, completion, first->index_file, partition_truncate_io_callback,
+                 partition);
+        return;
+    case PARTITION_TRUNCATE_CLOSE_INDEX:
+        partition->truncate_step = PARTITION_TRUNCATE_UNLINK_LOG;
+        io_unlink(partition->io, completion, first->log_path, 0, partition_truncate_io_callback,
+                  partition);
+        return;
+    case PARTITION_TRUNCATE_UNLINK_LOG:
+        /* The log goes first: an index without its log is reused, never trusted. */
+        partition->truncate_step = PARTITION_TRUNCATE_UNLINK_INDEX;
+        io_unlink(partition->io, completion, first->index_path, 0, partition_truncate_io_callback,
+                  partition);
+        return;
+    case PARTITION_TRUNCATE_UNLINK_INDEX:
+        partition_truncate_forget_first(partition);
+        partition_truncate_next(partition);
+        return;
+    case PARTITION_TRUNCATE_SYNC_DIRECTORY:
+        partition_truncate_finish(partition, 0);
+        return;
+    default:
+        break;
+    }
+    unreachable_code();
+}
+
+int partition_truncate_prefix(struct partition *partition, uint64_t log_start_offset,
+                              uint64_t checkpoint_op, partition_truncate_callback callback,
+                              void *context)
+{
+    assert(partition != NULL && callback != NULL);
+    assert(partition->segment_count > 0);
+    if (partition->failed != 0) {
+        return partition->failed;
+    }
+    if (partition->truncate_step != PARTITION_TRUNCATE_IDLE || partition->reads_in_flight > 0) {
+        return -RUNNEL_ESTATE;
+    }
+    uint32_t removable = 0;
+    for (uint32_t index = 0; index + 1 < partition->segment_count; index++) {
+        const struct partition_segment *next = &partition->segments[index + 1];
+        if (next->base_offset > log_start_offset || next->op_first == UINT64_MAX ||
+            next->op_first - 1 > checkpoint_op) {
+            break;
+        }
+        removable++;
+    }
+    partition->truncate_remaining = removable;
+    partition->truncate_callback = callback;
+    partition->truncate_context = context;
+    memset(&partition->truncate_completion, 0, sizeof(partition->truncate_completion));
+    partition_truncate_next(partition);
+    return 0;
 }

@@ -101,6 +101,17 @@ enum partition_flush_step {
     PARTITION_FLUSH_SYNC_DIRECTORY,
 };
 
+typedef void (*partition_truncate_callback)(struct partition *partition, int result, void *context);
+
+enum partition_truncate_step {
+    PARTITION_TRUNCATE_IDLE = 0,
+    PARTITION_TRUNCATE_CLOSE_LOG,
+    PARTITION_TRUNCATE_CLOSE_INDEX,
+    PARTITION_TRUNCATE_UNLINK_LOG,
+    PARTITION_TRUNCATE_UNLINK_INDEX,
+    PARTITION_TRUNCATE_SYNC_DIRECTORY,
+};
+
 /* A read of one whole record into a caller buffer; see partition_read_op. */
 struct partition_read;
 typedef void (*partition_read_callback)(struct partition_read *read, void *context);
@@ -159,6 +170,13 @@ struct partition {
     struct io_completion flush_completion;
     char path_scratch[IO_PATH_SIZE_MAX];
     char index_path_scratch[IO_PATH_SIZE_MAX];
+    /* Prefix truncation in flight. */
+    enum partition_truncate_step truncate_step;
+    struct io_completion truncate_completion;
+    uint32_t truncate_remaining; /* whole segments still to remove */
+    partition_truncate_callback truncate_callback;
+    void *truncate_context;
+    uint32_t reads_in_flight;
     uint64_t faulty_ops_overflow;
     uint64_t *faulty_ops; /* faulty_max */
     uint32_t faulty_count;
@@ -227,6 +245,17 @@ int partition_find_offset(const struct partition *partition, uint64_t offset, ui
 /* The op of the first message record with a timestamp >= timestamp_ns (tail segment). */
 int partition_find_timestamp(const struct partition *partition, uint64_t timestamp_ns,
                              uint64_t *op_out);
+
+/*
+ * Removes whole sealed segments that hold only offsets below log_start_offset and ops at
+ * or below checkpoint_op (a checkpoint durable on a replication quorum: the caller's
+ * guarantee), oldest first, then fsyncs the directory. The tail segment is never
+ * removed. Returns 0 (callback later, also when nothing is removed) or -RUNNEL_ESTATE
+ * while a truncation or a read is in flight.
+ */
+int partition_truncate_prefix(struct partition *partition, uint64_t log_start_offset,
+                              uint64_t checkpoint_op, partition_truncate_callback callback,
+                              void *context);
 
 /* Ops found damaged (recovery, reads) and not yet repaired. */
 uint32_t partition_faulty_count(const struct partition *partition);

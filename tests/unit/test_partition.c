@@ -236,6 +236,58 @@ static void test_rotation_and_reopen(void **state)
     fixture_teardown();
 }
 
+static bool truncated;
+
+static void truncate_callback(struct partition *partition, int result, void *context)
+{
+    (void)partition;
+    (void)context;
+    assert_int_equal(result, 0);
+    truncated = true;
+}
+
+static void test_truncate_prefix(void **state)
+{
+    (void)state;
+    fixture_setup(4);
+    for (uint32_t index = 0; index < 150; index++) {
+        append_batch((uint8_t)index, 4, 1000000 + index);
+        if (index % 3 == 2) {
+            assert_int_equal(partition_flush(&fixture.partition), 0);
+            run_until_idle();
+        }
+    }
+    uint32_t segments = fixture.partition.segment_count;
+    assert_true(segments >= 3);
+    /* Everything below the third segment's base offset, checkpoint far enough. */
+    uint64_t log_start = fixture.partition.segments[2].base_offset;
+    uint64_t first_kept_op = fixture.partition.segments[2].op_first;
+    truncated = false;
+    assert_int_equal(partition_truncate_prefix(&fixture.partition, log_start, first_kept_op - 1,
+                                               truncate_callback, NULL),
+                     0);
+    run_until_idle();
+    assert_true(truncated);
+    assert_int_equal(fixture.partition.segment_count, segments - 2);
+    struct partition_read read;
+    assert_int_equal(read_op(1, &read), -RUNNEL_ENOTFOUND);
+    assert_int_equal(read_op(first_kept_op - 1, &read), -RUNNEL_ENOTFOUND);
+    check_record(&read, first_kept_op, (uint8_t)(first_kept_op - 1));
+    /* A checkpoint below a segment's ops keeps it. */
+    truncated = false;
+    assert_int_equal(partition_truncate_prefix(&fixture.partition, UINT64_MAX, first_kept_op,
+                                               truncate_callback, NULL),
+                     0);
+    run_until_idle();
+    assert_int_equal(fixture.partition.segment_count, segments - 2);
+    partition_close(&fixture.partition);
+    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_int_equal(fixture.partition.segment_count, segments - 2);
+    assert_int_equal(fixture.partition.op_last, 150);
+    check_record(&read, 150, 149);
+    fixture_teardown();
+}
+
 static void test_read_of_damaged_record(void **state)
 {
     (void)state;
@@ -267,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_flush_read),
         cmocka_unit_test(test_rotation_and_reopen),
+        cmocka_unit_test(test_truncate_prefix),
         cmocka_unit_test(test_read_of_damaged_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
