@@ -39,7 +39,8 @@ static bool vsr_replica_pipeline_has(const struct vsr_replica *replica, u128 cli
 static bool vsr_replica_can_prepare(const struct vsr_replica *replica)
 {
     assert(replica->op >= replica->commit_max);
-    if (!vsr_replica_is_primary(replica) || !vsr_replica_view_is_durable(replica)) {
+    if (!vsr_replica_is_primary(replica) || !vsr_replica_view_is_durable(replica) ||
+        vsr_replica_is_abdicating(replica)) {
         return false;
     }
     if (replica->op - replica->commit_max >= replica->config.pipeline_max ||
@@ -179,7 +180,7 @@ void vsr_replica_send_prepare_ok(struct vsr_replica *replica)
 {
     assert(replica->op_prefix <= replica->op);
     if (replica->status != VSR_STATUS_NORMAL || vsr_replica_is_primary(replica) ||
-        !vsr_replica_view_is_durable(replica) || replica->op_prefix == 0) {
+        !vsr_replica_view_is_durable(replica)) {
         return;
     }
     struct vsr_header ok;
@@ -232,6 +233,7 @@ void vsr_replica_primary_commit(struct vsr_replica *replica)
     }
     if (quorum_op > replica->commit_max) {
         replica->commit_max = quorum_op;
+        replica->commit_tick = replica->tick;
     }
     vsr_replica_execute(replica);
     if (replica->commit_max == replica->op) {
@@ -270,18 +272,18 @@ void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header 
         replica->commit_max = commit->commit;
     }
     vsr_replica_execute(replica);
-    if (replica->op_prefix > commit->commit) {
-        vsr_replica_send_prepare_ok(replica);
-    }
+    vsr_replica_send_prepare_ok(replica); /* also tells the primary this backup hears it */
 }
 
-/* Primary: resends prepares a backup has not acked, sends heartbeats, abdicates. */
-void vsr_replica_tick_primary(struct vsr_replica *replica)
+/*
+ * True when the primary should step aside: it has not heard from a replication quorum
+ * lately, or its pipeline has not committed for a long time (an op only it held was
+ * lost; a view change truncates it on a nack quorum). Backups stop hearing heartbeats
+ * and depose it.
+ */
+bool vsr_replica_is_abdicating(const struct vsr_replica *replica)
 {
     assert(vsr_replica_is_primary(replica));
-    if (!vsr_replica_view_is_durable(replica)) {
-        return;
-    }
     uint32_t heard = 1;
     for (uint8_t index = 0; index < replica->config.replica_count; index++) {
         if (index != replica->config.replica &&
@@ -290,8 +292,32 @@ void vsr_replica_tick_primary(struct vsr_replica *replica)
         }
     }
     if (heard < vsr_quorum_replication(replica->config.replica_count)) {
-        return; /* abdicating: backups stop hearing heartbeats and depose this primary */
+        return true;
     }
+    return replica->config.replica_count > 1 && replica->op > replica->commit_max &&
+           replica->tick > replica->commit_tick + VSR_COMMIT_STALL_TICKS;
+}
+
+/* Primary: resends prepares a backup has not acked, sends heartbeats. */
+void vsr_replica_tick_primary(struct vsr_replica *replica)
+{
+    assert(vsr_replica_is_primary(replica));
+    if (replica->op == replica->commit_max) {
+        replica->commit_tick = replica->tick;
+    }
+    if (!vsr_replica_view_is_durable(replica)) {
+        return;
+    }
+    if (vsr_replica_is_abdicating(replica)) {
+        if (replica->timeout_normal.deadline == 0) {
+            vsr_replica_timeout_start(replica, &replica->timeout_normal);
+        }
+        if (vsr_replica_timeout_fired(replica, &replica->timeout_normal)) {
+            vsr_replica_vote(replica, replica->view + 1); /* step aside: n = 2 needs it */
+        }
+        return;
+    }
+    vsr_replica_timeout_stop(&replica->timeout_normal);
     if (replica->timeout_heartbeat.deadline == 0 ||
         vsr_replica_timeout_fired(replica, &replica->timeout_heartbeat)) {
         vsr_replica_timeout_start(replica, &replica->timeout_heartbeat);

@@ -16,6 +16,7 @@ enum {
     VSR_TIMEOUT_RESEND_TICKS = 10,
     VSR_TIMEOUT_REPAIR_TICKS = 4,
     VSR_ABDICATE_TICKS = 100,
+    VSR_COMMIT_STALL_TICKS = 400,
     VSR_REPAIR_REQUESTS_MAX = 8,
 };
 
@@ -54,6 +55,7 @@ void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header 
 void vsr_replica_send_prepare_ok(struct vsr_replica *replica);
 void vsr_replica_primary_commit(struct vsr_replica *replica);
 void vsr_replica_tick_primary(struct vsr_replica *replica);
+bool vsr_replica_is_abdicating(const struct vsr_replica *replica);
 void vsr_replica_reply_send(struct vsr_replica *replica, const struct vsr_client_session *session,
                             const void *body);
 

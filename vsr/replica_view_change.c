@@ -120,11 +120,13 @@ void vsr_replica_send_view_change_messages(struct vsr_replica *replica)
     uint8_t self = replica->config.replica;
     struct vsr_header *body = &replica->dvc_headers[(uint64_t)self * window];
     vsr_replica_dvc_build(replica, &replica->dvc[self], body);
+    /* Broadcast, not only to the new primary: a do_view_change proves its sender left
+     * the old view (a vote quorum, or a restarted primary), so replicas still in an older
+     * view follow it instead of leaving it alone in a view nobody else joins. */
+    vsr_replica_broadcast(replica, &replica->dvc[self], body);
     if (primary == self) {
         replica->dvc_present |= 1ull << self;
         vsr_replica_choose(replica);
-    } else {
-        vsr_replica_send(replica, primary, &replica->dvc[self], body);
     }
 }
 
@@ -179,9 +181,13 @@ void vsr_replica_on_do_view_change(struct vsr_replica *replica, const struct vsr
 {
     assert(header->command == VSR_COMMAND_DO_VIEW_CHANGE);
     uint8_t sender = header->replica;
-    if (replica->status == VSR_STATUS_RECOVERING_HEAD ||
-        vsr_replica_primary_index(replica, header->view) != replica->config.replica ||
-        header->view < replica->view) {
+    if (replica->status == VSR_STATUS_RECOVERING_HEAD || header->view < replica->view) {
+        return;
+    }
+    if (vsr_replica_primary_index(replica, header->view) != replica->config.replica) {
+        if (header->view > replica->view) {
+            vsr_replica_view_change_start(replica, header->view);
+        }
         return;
     }
     if (header->view == replica->view && vsr_replica_is_primary(replica)) {
@@ -413,6 +419,7 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
         replica->commit_max = choice.floor;
     }
     memset(replica->ack_op, 0, sizeof(replica->ack_op));
+    replica->commit_tick = replica->tick;
     for (uint8_t r = 0; r < replica->config.replica_count; r++) {
         replica->heard_tick[r] = replica->tick;
     }
@@ -464,6 +471,11 @@ void vsr_replica_on_request_start_view(struct vsr_replica *replica, const struct
 {
     assert(header->command == VSR_COMMAND_REQUEST_START_VIEW);
     assert(header->replica != replica->config.replica);
+    if (header->view > replica->view && replica->status != VSR_STATUS_RECOVERING_HEAD) {
+        /* A recovering replica stuck in a later view: the group must reach that view. */
+        vsr_replica_view_change_start(replica, header->view);
+        return;
+    }
     if (vsr_replica_is_primary(replica) && vsr_replica_view_is_durable(replica) &&
         header->view <= replica->view) {
         vsr_replica_send_start_view(replica, header->replica);
