@@ -747,8 +747,10 @@ void iggy_wire_permissions_decode(struct iggy_reader *reader, uint32_t size,
 uint32_t iggy_wire_permissions_size(const struct iggy_permissions *permissions)
 {
     assert(permissions != NULL);
-    assert(permissions->streams != NULL || permissions->stream_count == 0);
     uint64_t size = IGGY_PERMISSIONS_GLOBAL_COUNT + 1;
+    if (permissions->streams == NULL) {
+        return (uint32_t)size + permissions->stream_bytes.size; /* decoded form, 1:1 */
+    }
     for (uint32_t index = 0; index < permissions->stream_count; index++) {
         size += 12 + 9 * (uint64_t)permissions->streams[index].topic_count;
     }
@@ -756,13 +758,45 @@ uint32_t iggy_wire_permissions_size(const struct iggy_permissions *permissions)
     return (uint32_t)size;
 }
 
+/* Re-encodes the validated stream part of a decoded permissions value canonically
+ * (every flag byte as 0 or 1), which keeps its size. */
+static void iggy_wire_stream_bytes_encode(struct iggy_writer *writer,
+                                          const struct iggy_permissions *permissions)
+{
+    assert(permissions->streams == NULL);
+    struct iggy_reader reader;
+    iggy_reader_init(&reader, permissions->stream_bytes.bytes, permissions->stream_bytes.size);
+    for (uint32_t index = 0; index < permissions->stream_count; index++) {
+        iggy_writer_u32(writer, iggy_reader_u32(&reader));
+        for (uint32_t flag = 0; flag < IGGY_STREAM_PERMISSIONS_COUNT; flag++) {
+            iggy_writer_u8(writer, iggy_reader_u8(&reader) != 0 ? 1 : 0);
+        }
+        bool has_topic = iggy_reader_u8(&reader) != 0;
+        iggy_writer_u8(writer, has_topic ? 1 : 0);
+        while (has_topic && reader.error == 0) { /* each topic consumes 9 bytes */
+            iggy_writer_u32(writer, iggy_reader_u32(&reader));
+            for (uint32_t flag = 0; flag < IGGY_TOPIC_PERMISSIONS_COUNT; flag++) {
+                iggy_writer_u8(writer, iggy_reader_u8(&reader) != 0 ? 1 : 0);
+            }
+            has_topic = iggy_reader_u8(&reader) != 0;
+            iggy_writer_u8(writer, has_topic ? 1 : 0);
+        }
+        iggy_writer_u8(writer, iggy_reader_u8(&reader) != 0 ? 1 : 0);
+    }
+    assert(reader.error == 0); /* validated by iggy_wire_permissions_decode */
+}
+
 void iggy_wire_permissions_encode(struct iggy_writer *writer,
                                   const struct iggy_permissions *permissions)
 {
     assert(writer != NULL);
-    assert(permissions->streams != NULL || permissions->stream_count == 0);
+    assert(permissions != NULL);
     iggy_wire_flags_encode(writer, permissions->global, IGGY_PERMISSIONS_GLOBAL_COUNT);
     iggy_writer_u8(writer, permissions->stream_count > 0 ? 1 : 0);
+    if (permissions->streams == NULL) {
+        iggy_wire_stream_bytes_encode(writer, permissions);
+        return;
+    }
     for (uint32_t index = 0; index < permissions->stream_count; index++) {
         const struct iggy_stream_permissions *stream = &permissions->streams[index];
         assert(stream->topics != NULL || stream->topic_count == 0);

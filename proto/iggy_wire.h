@@ -313,6 +313,8 @@ void iggy_wire_options32_encode(struct iggy_writer *writer, struct iggy_bytes op
 /* Permissions body (no wrapper), exactly size bytes. */
 void iggy_wire_permissions_decode(struct iggy_reader *reader, uint32_t size,
                                   struct iggy_permissions *out);
+/* Encodes either form: streams[] (built by a caller) or, when streams is NULL, the
+ * validated stream_bytes of a decoded value, re-emitted with every flag as 0 or 1. */
 void iggy_wire_permissions_encode(struct iggy_writer *writer,
                                   const struct iggy_permissions *permissions);
 
