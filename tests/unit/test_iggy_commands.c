@@ -1236,6 +1236,52 @@ static void test_poll_reply_and_sentinel(void **state)
     assert_int_equal(iggy_messages_send_reply_decode(&reader, &count, &first), -RUNNEL_ETRUNCATED);
 }
 
+/* The false side of every flag survives a round trip (the table's cases set them true). */
+static void test_false_flags_round_trip(void **state)
+{
+    (void)state;
+    uint8_t buffer[128];
+    struct iggy_writer writer;
+    struct iggy_poll_messages poll;
+    memset(&poll, 0, sizeof(poll));
+    poll.consumer.kind = IGGY_CONSUMER_SINGLE;
+    poll.consumer.id = iggy_identifier_numeric(1);
+    poll.stream = iggy_identifier_numeric(2);
+    poll.topic = iggy_identifier_numeric(3);
+    poll.strategy.kind = IGGY_POLLING_LAST;
+    poll.count = 1;
+    iggy_writer_init(&writer, buffer, sizeof(buffer));
+    assert_int_equal(iggy_messages_poll_encode(&writer, &poll), 0);
+    struct iggy_poll_messages decoded;
+    assert_int_equal(iggy_messages_poll_decode(buffer, writer.size, &decoded), 0);
+    assert_false(decoded.auto_commit);
+    assert_false(decoded.partition.is_set);
+    assert_int_equal(decoded.strategy.kind, IGGY_POLLING_LAST);
+    struct iggy_flush_messages flush = {poll.stream, poll.topic, 0, false};
+    iggy_writer_init(&writer, buffer, sizeof(buffer));
+    assert_int_equal(iggy_messages_flush_encode(&writer, &flush), 0);
+    struct iggy_flush_messages flush_decoded;
+    assert_int_equal(iggy_messages_flush_decode(buffer, writer.size, &flush_decoded), 0);
+    assert_false(flush_decoded.fsync);
+    struct iggy_user_update update;
+    memset(&update, 0, sizeof(update));
+    update.user = iggy_identifier_numeric(0);
+    iggy_writer_init(&writer, buffer, sizeof(buffer));
+    assert_int_equal(iggy_users_update_encode(&writer, &update), 0);
+    assert_int_equal(writer.size, 6 + 2);
+    struct iggy_user_update update_decoded;
+    assert_int_equal(iggy_users_update_decode(buffer, writer.size, &update_decoded), 0);
+    assert_false(update_decoded.has_username || update_decoded.has_status);
+    struct iggy_user_permissions none = {
+        iggy_identifier_numeric(0), false, {{false}, NULL, 0, {NULL, 0}}};
+    iggy_writer_init(&writer, buffer, sizeof(buffer));
+    assert_int_equal(iggy_users_permissions_encode(&writer, &none), 0);
+    assert_int_equal(writer.size, 7); /* the body ends at the flag */
+    struct iggy_user_permissions none_decoded;
+    assert_int_equal(iggy_users_permissions_decode(buffer, writer.size, &none_decoded), 0);
+    assert_false(none_decoded.has_permissions);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -1246,6 +1292,7 @@ int main(void)
         cmocka_unit_test(test_register_shapes),
         cmocka_unit_test(test_partitioning_functions),
         cmocka_unit_test(test_poll_reply_and_sentinel),
+        cmocka_unit_test(test_false_flags_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
