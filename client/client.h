@@ -1,0 +1,105 @@
+/*
+ * librunnel internals shared by the client/ sources: the client struct, the allocator
+ * hook, and the request/reply call every typed command goes through. Not installed.
+ */
+#ifndef RUNNEL_CLIENT_CLIENT_H
+#define RUNNEL_CLIENT_CLIENT_H
+
+#include "client/include/runnel/runnel.h"
+#include "proto/iggy_header.h"
+#include "proto/iggy_wire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum client_login_kind { CLIENT_LOGIN_NONE = 0, CLIENT_LOGIN_PASSWORD, CLIENT_LOGIN_TOKEN };
+
+enum {
+    CLIENT_HOST_SIZE_MAX = 256,
+    CLIENT_CREDENTIAL_SIZE_MAX = 256,
+    CLIENT_TRANSIENT_RETRY_MS = 50,
+    CLIENT_SIZE_BYTES_MIN = 64 * 1024,
+};
+
+/* The Register context that opts in to exactly-once partition ops (DESIGN §10.11). */
+#define CLIENT_EXACTLY_ONCE_CONTEXT   "runnel.exactly_once=1"
+/* runneld's Register reply names its version with this prefix. */
+#define CLIENT_RUNNELD_VERSION_PREFIX "runneld"
+
+struct runnel_client {
+    char host[CLIENT_HOST_SIZE_MAX];
+    uint16_t port;
+    uint32_t connect_timeout_ms;
+    uint32_t request_timeout_ms;
+    uint32_t reconnect_attempts;
+    uint32_t reconnect_backoff_ms;
+    bool is_exactly_once_wanted;
+
+    int fd; /* -1 when not connected */
+    uint64_t connection_count;
+    iggy_u128 client_id;
+    uint64_t session;            /* 0 until logged in */
+    uint64_t request_counter;    /* the next metadata request number (1 after login) */
+    uint64_t partition_sequence; /* exactly-once: last partition request number used */
+    uint32_t user_id;
+    bool is_logged_in;
+    bool is_runneld;
+    bool has_exactly_once;
+    char server_version[RUNNEL_NAME_SIZE_MAX + 1];
+
+    enum client_login_kind login_kind;
+    char username[CLIENT_CREDENTIAL_SIZE_MAX];
+    char password[CLIENT_CREDENTIAL_SIZE_MAX];
+    char token[CLIENT_CREDENTIAL_SIZE_MAX];
+
+    uint8_t *send_buffer; /* 256-byte header + body */
+    uint32_t send_capacity_bytes;
+    uint8_t *reply_buffer;
+    uint32_t reply_capacity_bytes;
+    uint64_t random_state; /* xorshift for client and message ids */
+};
+
+/* A reply body after the status and result section were checked. */
+struct client_reply {
+    const uint8_t *body;
+    uint32_t body_size;
+    uint8_t operation;
+};
+
+/* Allocation through the hook; client_allocate returns NULL on failure. */
+void *client_allocate(size_t size_bytes);
+void client_free(void *pointer);
+
+/* The encode area for a request body (after the header). */
+void client_body_writer(struct runnel_client *client, struct iggy_writer *writer);
+
+/*
+ * Sends the body written with client_body_writer (writer->size bytes) as command code,
+ * waits for the reply and validates it: eviction, status, result section (57/58 retried),
+ * and a lost connection (reconnect, login again, resend once when reconnect_attempts).
+ * Returns 0 with reply_out filled (pointing into the reply buffer) or a negative code.
+ */
+int client_call(struct runnel_client *client, uint32_t code, const struct iggy_writer *writer,
+                struct client_reply *reply_out);
+
+/* Like client_call for commands whose reply body is ignored. */
+int client_call_simple(struct runnel_client *client, uint32_t code,
+                       const struct iggy_writer *writer);
+
+/* -(RUNNEL_SERVER_ERROR_BASE + code). */
+int client_server_error(uint32_t code);
+
+/* 64 random bits (never 0 twice in a row across calls of one client). */
+uint64_t client_random(struct runnel_client *client);
+
+/* An iggy identifier for a runnel id (the name is borrowed); -EINVAL if invalid. */
+int client_identifier(struct runnel_id id, struct iggy_identifier *out);
+
+/* Copies a slice into a NUL-terminated fixed buffer (truncating). */
+void client_copy_text(char *destination, size_t destination_size, struct iggy_bytes text);
+
+/* Closes the socket (no logout) and forgets the session. */
+void client_disconnect(struct runnel_client *client);
+
+#endif
