@@ -43,6 +43,8 @@ foreach(example_source ${runnel_examples})
     target_link_libraries(runnel-example-${example_name} PRIVATE runnel_shared)
 endforeach()
 
+# The .pc file finds its prefix from its own location, so `cmake --install --prefix` works.
+file(RELATIVE_PATH RUNNEL_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 configure_file(${CMAKE_SOURCE_DIR}/client/runnel.pc.in ${CMAKE_BINARY_DIR}/runnel.pc @ONLY)
 install(TARGETS runnel_shared runnel_static
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
