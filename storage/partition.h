@@ -7,7 +7,7 @@
  *   {base_offset:020}.log    records, sector-padded by padding records, preallocated in
  *                            chunks ahead of the tail; O_DIRECT when the filesystem allows
  *   {base_offset:020}.index  one 512-byte entry per record (storage/record.h), written only
- *                            after the record is durable
+ *                            after the record is durable; buffered (not O_DIRECT)
  *
  * Write path (no waiting inside): partition_append copies a prepare into the tail buffer;
  * partition_flush (once per loop pass) writes everything appended since the last flush as
