@@ -1,0 +1,26 @@
+# VSR simulator (runnel-sim): a fixed list of seeds (each once a failure, or a shape worth
+# keeping), plus a range of seeds derived from the commit hash at configure time, so every
+# commit explores new seeds and any failure prints a seed that replays it
+# (runnel-sim --seed S). The asan build runs fewer seeds.
+set(runnel_sim_fixed_seeds 1 7 18 52 56 90 176 597 633 719 743 1491 1743 2134 2785)
+foreach(seed ${runnel_sim_fixed_seeds})
+    add_test(NAME sim.seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --seed ${seed})
+    set_tests_properties(sim.seed_${seed} PROPERTIES TIMEOUT 60)
+endforeach()
+
+execute_process(COMMAND git rev-parse --short=8 HEAD
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+    OUTPUT_VARIABLE runnel_sim_commit OUTPUT_STRIP_TRAILING_WHITESPACE
+    RESULT_VARIABLE runnel_sim_git_result ERROR_QUIET)
+if(NOT runnel_sim_git_result EQUAL 0 OR runnel_sim_commit STREQUAL "")
+    set(runnel_sim_commit 0)
+endif()
+math(EXPR runnel_sim_seed_base "0x${runnel_sim_commit} * 1000" OUTPUT_FORMAT DECIMAL)
+if(RUNNEL_SANITIZE)
+    set(runnel_sim_seed_count 300)
+else()
+    set(runnel_sim_seed_count 4000)
+endif()
+add_test(NAME sim.seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim>
+    --seeds ${runnel_sim_seed_count} --seed-base ${runnel_sim_seed_base})
+set_tests_properties(sim.seeds_from_commit PROPERTIES TIMEOUT 300)
