@@ -2,10 +2,12 @@
  * libFuzzer harness: Iggy wire primitives (proto/iggy_wire) on raw bytes: UTF-8, TLV
  * blocks as options and as user headers, identifiers, partitioning, polling strategies
  * and permissions. Properties: an options block that validates also validates as a plain
- * TLV block and walks pair by pair to its end; decoded permissions re-encode to the same
+ * TLV block and walks pair by pair to its end; a topic options block that parses
+ * re-encodes canonically to the same typed values; decoded permissions re-encode to the same
  * size and decode again to the same shape; identifiers re-encode to the bytes read.
  */
 #include "lib/assert.h"
+#include "proto/iggy_options.h"
 #include "proto/iggy_wire.h"
 
 #include <stddef.h>
@@ -18,6 +20,44 @@ enum { FUZZ_BUFFER_SIZE = 1 << 17 };
 
 static uint8_t fuzz_buffer[FUZZ_BUFFER_SIZE];
 
+/* A topic options block that parses re-encodes (explicit block) to one that parses to
+ * the same typed values; the derived block covers exactly the other keys. */
+static void fuzz_topic_options(struct iggy_bytes block)
+{
+    struct iggy_topic_options options;
+    (void)iggy_options_topic_parse(block, true, &options);
+    if (iggy_options_topic_parse(block, false, &options) != 0) {
+        return;
+    }
+    struct iggy_writer writer;
+    iggy_writer_init(&writer, fuzz_buffer, FUZZ_BUFFER_SIZE);
+    assert(iggy_options_topic_encode(&writer, &options, false) == 0);
+    struct iggy_bytes canonical = {fuzz_buffer, writer.size};
+    assert(iggy_wire_tlv_validate(canonical, true, NULL) == 0);
+    struct iggy_topic_options again;
+    assert(iggy_options_topic_parse(canonical, false, &again) == 0);
+    iggy_options_topic_resolve(&options);
+    iggy_options_topic_resolve(&again);
+    assert(options.present == again.present && options.compression == again.compression);
+    assert(options.message_expiry_us == again.message_expiry_us);
+    assert(options.max_topic_size_bytes == again.max_topic_size_bytes);
+    assert(options.segment_size_bytes == again.segment_size_bytes);
+    assert(options.enforce_fsync == again.enforce_fsync);
+    assert(options.messages_required_to_save == again.messages_required_to_save);
+    assert(options.size_of_messages_required_to_save_bytes ==
+           again.size_of_messages_required_to_save_bytes);
+    assert(options.preallocate_segments == again.preallocate_segments);
+    (void)iggy_options_topic_check(&options, 1000);
+    uint32_t derived_pairs = 0;
+    uint32_t explicit_pairs = 0;
+    assert(iggy_wire_tlv_validate(canonical, true, &explicit_pairs) == 0);
+    iggy_writer_init(&writer, fuzz_buffer, FUZZ_BUFFER_SIZE);
+    assert(iggy_options_topic_encode(&writer, &options, true) == 0);
+    struct iggy_bytes derived = {fuzz_buffer, writer.size};
+    assert(iggy_wire_tlv_validate(derived, true, &derived_pairs) == 0);
+    assert(explicit_pairs + derived_pairs == IGGY_TOPIC_OPTION_COUNT);
+}
+
 static void fuzz_tlv(struct iggy_bytes block)
 {
     uint32_t pairs = 0;
@@ -26,6 +66,7 @@ static void fuzz_tlv(struct iggy_bytes block)
     if (iggy_wire_tlv_validate(block, true, &pairs) == 0) {
         assert(iggy_wire_tlv_validate(block, false, &plain_pairs) == 0);
         assert(pairs == plain_pairs && pairs <= IGGY_OPTIONS_PAIRS_MAX);
+        fuzz_topic_options(block);
     }
     if (iggy_wire_tlv_validate(block, false, &plain_pairs) != 0) {
         return;
