@@ -87,6 +87,39 @@ static int frame_size_check(const struct frame_reader *reader, uint32_t size)
     return size > reader->frame_size_max ? -RUNNEL_ETOOLARGE : 0;
 }
 
+/* header[] is whole: validates it and records the frame's size. */
+static int frame_reader_header_check(struct frame_reader *reader)
+{
+    if (reader->header_bytes < FRAME_HEADER_SIZE) {
+        return 0;
+    }
+    uint32_t size = frame_size_read(reader->header);
+    int result = frame_size_check(reader, size);
+    if (result != 0) {
+        return result;
+    }
+    reader->frame_size = size;
+    return 1;
+}
+
+/* A whole header of a frame with a body: takes a reassembly slot if it has none yet. A
+ * refusal leaves the reader as it was, so the caller can try again once a slot frees. */
+static int frame_reader_slot_take(struct frame_reader *reader)
+{
+    assert(reader->header_bytes == FRAME_HEADER_SIZE && reader->frame_size > FRAME_HEADER_SIZE);
+    if (reader->slot >= 0) {
+        return 0;
+    }
+    if (reader->pool->free_count == 0) {
+        reader->pool->exhausted_count++;
+        return -RUNNEL_EFULL;
+    }
+    reader->slot = (int32_t)reader->pool->free_slots[--reader->pool->free_count];
+    memcpy(frame_pool_slot(reader->pool, reader->slot), reader->header, FRAME_HEADER_SIZE);
+    reader->slot_bytes = FRAME_HEADER_SIZE;
+    return 0;
+}
+
 static int frame_reader_ready(struct frame_reader *reader, uint32_t consumed,
                               uint32_t *consumed_out, struct frame_view *frame_out)
 {
@@ -99,7 +132,7 @@ static int frame_reader_ready(struct frame_reader *reader, uint32_t consumed,
     return 1;
 }
 
-/* Completes header[] from bytes; on a whole header, validates it and takes a slot. */
+/* Completes header[] from bytes; on a whole header, validates it (1), else 0 or an error. */
 static int frame_reader_header(struct frame_reader *reader, const uint8_t *bytes,
                                uint32_t size_bytes, uint32_t *consumed)
 {
@@ -108,26 +141,7 @@ static int frame_reader_header(struct frame_reader *reader, const uint8_t *bytes
     memcpy(reader->header + reader->header_bytes, bytes, take);
     reader->header_bytes += take;
     *consumed += take;
-    if (reader->header_bytes < FRAME_HEADER_SIZE) {
-        return 0;
-    }
-    uint32_t size = frame_size_read(reader->header);
-    int result = frame_size_check(reader, size);
-    if (result != 0) {
-        return result;
-    }
-    reader->frame_size = size;
-    if (size == FRAME_HEADER_SIZE) {
-        return 1;
-    }
-    if (reader->pool->free_count == 0) {
-        reader->pool->exhausted_count++;
-        return -RUNNEL_EFULL;
-    }
-    reader->slot = (int32_t)reader->pool->free_slots[--reader->pool->free_count];
-    memcpy(frame_pool_slot(reader->pool, reader->slot), reader->header, FRAME_HEADER_SIZE);
-    reader->slot_bytes = FRAME_HEADER_SIZE;
-    return 1;
+    return frame_reader_header_check(reader);
 }
 
 int frame_reader_next(struct frame_reader *reader, const uint8_t *bytes, uint32_t size_bytes,
@@ -160,9 +174,14 @@ int frame_reader_next(struct frame_reader *reader, const uint8_t *bytes, uint32_
             *consumed_out = consumed;
             return result;
         }
-        if (reader->slot < 0) {
-            return frame_reader_ready(reader, consumed, consumed_out, frame_out);
-        }
+    }
+    if (reader->frame_size == FRAME_HEADER_SIZE) {
+        return frame_reader_ready(reader, consumed, consumed_out, frame_out);
+    }
+    int result = frame_reader_slot_take(reader);
+    if (result != 0) {
+        *consumed_out = consumed; /* the header bytes are kept in header[] */
+        return result;
     }
     uint32_t take = reader->frame_size - reader->slot_bytes;
     take = take < size_bytes - consumed ? take : size_bytes - consumed;
@@ -176,6 +195,60 @@ int frame_reader_next(struct frame_reader *reader, const uint8_t *bytes, uint32_
     assert(consumed == size_bytes);
     *consumed_out = consumed;
     return 0;
+}
+
+bool frame_reader_gap(struct frame_reader *reader, uint8_t **destination_out,
+                      uint32_t *size_bytes_out)
+{
+    assert(reader != NULL);
+    assert(destination_out != NULL && size_bytes_out != NULL);
+    if (reader->is_ready || frame_reader_is_idle(reader)) {
+        return false;
+    }
+    if (reader->header_bytes < FRAME_HEADER_SIZE) {
+        *destination_out = reader->header + reader->header_bytes;
+        *size_bytes_out = FRAME_HEADER_SIZE - reader->header_bytes;
+        return true;
+    }
+    if (frame_reader_slot_take(reader) != 0) {
+        return false;
+    }
+    *destination_out = frame_pool_slot(reader->pool, reader->slot) + reader->slot_bytes;
+    *size_bytes_out = reader->frame_size - reader->slot_bytes;
+    return *size_bytes_out > 0;
+}
+
+int frame_reader_fill(struct frame_reader *reader, uint32_t size_bytes)
+{
+    assert(reader != NULL);
+    assert(!reader->is_ready && !frame_reader_is_idle(reader));
+    if (reader->header_bytes < FRAME_HEADER_SIZE) {
+        assert(size_bytes <= FRAME_HEADER_SIZE - reader->header_bytes);
+        reader->header_bytes += size_bytes;
+        int result = frame_reader_header_check(reader);
+        if (result <= 0) {
+            return result;
+        }
+        if (reader->frame_size > FRAME_HEADER_SIZE) {
+            return 0; /* the body follows, into a slot (frame_reader_gap) */
+        }
+    } else {
+        assert(reader->slot >= 0 && size_bytes <= reader->frame_size - reader->slot_bytes);
+        reader->slot_bytes += size_bytes;
+        if (reader->slot_bytes < reader->frame_size) {
+            return 0;
+        }
+    }
+    reader->is_ready = true;
+    reader->ready_consumed = 0;
+    return 1;
+}
+
+bool frame_reader_is_ready(const struct frame_reader *reader)
+{
+    assert(reader != NULL);
+    assert(!reader->is_ready || reader->frame_size >= FRAME_HEADER_SIZE);
+    return reader->is_ready;
 }
 
 void frame_reader_reset(struct frame_reader *reader)

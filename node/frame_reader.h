@@ -63,7 +63,8 @@ void frame_reader_init(struct frame_reader *reader, struct frame_pool *pool,
  * available (*consumed_out: bytes of this call that belong to it and what came before in
  * this call); 0 when every byte was taken into the partial frame (*consumed_out ==
  * size_bytes); -RUNNEL_EFORMAT (size < 256) or -RUNNEL_ETOOLARGE (size > max) for a bad
- * header; -RUNNEL_EFULL when no reassembly slot is free. The frame stays valid until
+ * header; -RUNNEL_EFULL when no reassembly slot is free (*consumed_out bytes were kept; call
+ * again with the rest once a slot frees). The frame stays valid until
  * frame_reader_done or the bytes are released.
  */
 int frame_reader_next(struct frame_reader *reader, const uint8_t *bytes, uint32_t size_bytes,
@@ -74,6 +75,25 @@ void frame_reader_done(struct frame_reader *reader);
 
 /* Drops any partial frame (connection closing) and releases its slot. */
 void frame_reader_reset(struct frame_reader *reader);
+
+/*
+ * For a caller that must not read past the current frame (a connection about to move to
+ * another shard): where the next bytes of the partial frame go and how many complete its
+ * current part (the header, then the body). False at a frame boundary, when a frame is
+ * ready, or when the body needs a reassembly slot and none is free (try again later).
+ */
+bool frame_reader_gap(struct frame_reader *reader, uint8_t **destination_out,
+                      uint32_t *size_bytes_out);
+
+/*
+ * size_bytes (at most the gap's size) were written where frame_reader_gap said. Returns 1
+ * when the frame is whole (frame_reader_next(reader, NULL, 0, ...) then returns it), 0
+ * when more is needed, or the header errors of frame_reader_next.
+ */
+int frame_reader_fill(struct frame_reader *reader, uint32_t size_bytes);
+
+/* True when a reassembled frame waits for frame_reader_done. */
+bool frame_reader_is_ready(const struct frame_reader *reader);
 
 /* True at a frame boundary with nothing buffered. */
 bool frame_reader_is_idle(const struct frame_reader *reader);

@@ -28,6 +28,7 @@ static void net_send_callback(struct runtime_uring_completion *completion, int32
                               uint32_t flags);
 static void net_accept_callback(struct runtime_uring_completion *completion, int32_t result,
                                 uint32_t flags);
+static void net_accept_arm(struct net *net, enum net_peer_kind kind);
 
 uint64_t net_connection_cost_bytes(const struct net_options *options)
 {
@@ -56,9 +57,10 @@ int net_init(struct net *net, const struct net_options *options, struct runtime_
     net->connections = calloc(count, sizeof(net->connections[0]));
     net->free_slots = calloc(count, sizeof(uint32_t));
     net->dirty = calloc(count, sizeof(uint32_t));
+    net->waiting = calloc(count, sizeof(uint32_t));
     net->output_memory = malloc((size_t)count * options->send_buffer_size_bytes);
     if (net->connections == NULL || net->free_slots == NULL || net->dirty == NULL ||
-        net->output_memory == NULL ||
+        net->waiting == NULL || net->output_memory == NULL ||
         frame_pool_init(&net->pool, options->reassembly_slots_max, options->frame_size_max) != 0) {
         net_deinit(net);
         return -ENOMEM;
@@ -87,6 +89,9 @@ void net_deinit(struct net *net)
             close(net->listeners[kind]);
         }
     }
+    for (uint32_t index = 0; index < net->accept_pending_count; index++) {
+        close(net->accept_pending[(net->accept_pending_head + index) % NET_ACCEPT_PENDING_MAX].fd);
+    }
     if (net->connections != NULL) {
         for (uint32_t index = 0; index < net->options.connections_max; index++) {
             struct net_connection *connection = &net->connections[index];
@@ -104,6 +109,7 @@ void net_deinit(struct net *net)
     free(net->connections);
     free(net->free_slots);
     free(net->dirty);
+    free(net->waiting);
     free(net->output_memory);
     memset(net, 0, sizeof(*net));
 }
@@ -144,8 +150,7 @@ void net_listen(struct net *net, int listener, enum net_peer_kind kind)
     net->listeners[kind] = listener;
     net->accept_completions[kind].callback = net_accept_callback;
     net->accept_completions[kind].context = net;
-    runtime_uring_accept_multishot(net->uring, &net->accept_completions[kind], listener);
-    net->is_accept_armed[kind] = true;
+    net_accept_arm(net, kind);
 }
 
 static void net_mark_dirty(struct net_connection *connection)
@@ -162,6 +167,89 @@ static void net_mark_dirty(struct net_connection *connection)
 /* ---------------------------------------------------------------------------------------
  * Accept and adopt. */
 
+/* Stops accepting: new connections wait in the kernel's listen backlog. */
+static void net_accept_pause(struct net *net)
+{
+    for (uint32_t kind = 0; kind < 2; kind++) {
+        net->is_accept_paused[kind] = true;
+        if (net->is_accept_armed[kind]) {
+            runtime_uring_cancel(net->uring, &net->accept_completions[kind]);
+        }
+    }
+}
+
+static void net_accept_arm(struct net *net, enum net_peer_kind kind)
+{
+    if (net->is_accept_armed[kind] || net->is_accept_paused[kind] || net->is_draining ||
+        net->listeners[kind] < 0) {
+        return;
+    }
+    runtime_uring_accept_multishot(net->uring, &net->accept_completions[kind],
+                                   net->listeners[kind]);
+    net->is_accept_armed[kind] = true;
+}
+
+/* Hands an accepted connection to its shard, or parks it (in order) when that shard's
+ * queue is full, and then stops accepting until the parked ones have gone. */
+static void net_accept_place(struct net *net, int fd, enum net_peer_kind kind, uint32_t target)
+{
+    if (net->accept_pending_count == 0) {
+        if (target == net->shard_index) {
+            (void)net_adopt(net, fd, kind);
+            return;
+        }
+        struct xshard_entry entry = {0};
+        entry.operation = NET_XSHARD_ADOPT;
+        entry.arg0 = (uint64_t)fd;
+        entry.arg1 = kind;
+        if (xshard_push(net->xshard, net->shard_index, target, XSHARD_CLASS_CLIENT, &entry) == 0) {
+            return;
+        }
+        net_accept_pause(net);
+    }
+    if (net->accept_pending_count == NET_ACCEPT_PENDING_MAX) {
+        net->counters.accept_refused++; /* accepted before the pause took effect: too many */
+        close(fd);
+        return;
+    }
+    uint32_t position =
+        (net->accept_pending_head + net->accept_pending_count) % NET_ACCEPT_PENDING_MAX;
+    net->accept_pending[position].fd = fd;
+    net->accept_pending[position].kind = kind;
+    net->accept_pending[position].target = target;
+    net->accept_pending_count++;
+    net->counters.accept_parked++;
+}
+
+/* Each pass: retries the parked connections in order; accepts again once none is left. */
+static void net_accept_retry(struct net *net)
+{
+    for (uint32_t guard = 0; guard < NET_ACCEPT_PENDING_MAX && net->accept_pending_count > 0;
+         guard++) {
+        struct net_accept_pending *pending = &net->accept_pending[net->accept_pending_head];
+        if (pending->target != net->shard_index) {
+            struct xshard_entry entry = {0};
+            entry.operation = NET_XSHARD_ADOPT;
+            entry.arg0 = (uint64_t)pending->fd;
+            entry.arg1 = pending->kind;
+            if (xshard_push(net->xshard, net->shard_index, pending->target, XSHARD_CLASS_CLIENT,
+                            &entry) != 0) {
+                return; /* still full: next pass (the tick guarantees one) */
+            }
+        } else {
+            (void)net_adopt(net, pending->fd, (enum net_peer_kind)pending->kind);
+        }
+        net->accept_pending_head = (net->accept_pending_head + 1) % NET_ACCEPT_PENDING_MAX;
+        net->accept_pending_count--;
+    }
+    if (net->accept_pending_count == 0 && (net->is_accept_paused[0] || net->is_accept_paused[1])) {
+        for (uint32_t kind = 0; kind < 2; kind++) {
+            net->is_accept_paused[kind] = false;
+            net_accept_arm(net, (enum net_peer_kind)kind);
+        }
+    }
+}
+
 static void net_accept_callback(struct runtime_uring_completion *completion, int32_t result,
                                 uint32_t flags)
 {
@@ -172,31 +260,17 @@ static void net_accept_callback(struct runtime_uring_completion *completion, int
     assert(net->shard_index == 0);
     if (result >= 0) {
         net->counters.accepted++;
-        uint32_t target = net->next_shard++ % net->shard_count;
         if (net->is_draining) {
             close(result);
-        } else if (target == net->shard_index) {
-            (void)net_adopt(net, result, kind);
         } else {
-            struct xshard_entry entry = {0};
-            entry.operation = NET_XSHARD_ADOPT;
-            entry.arg0 = (uint64_t)result;
-            entry.arg1 = kind;
-            if (xshard_push(net->xshard, net->shard_index, target, XSHARD_CLASS_CLIENT, &entry) !=
-                0) {
-                net->counters.accept_refused++;
-                close(result);
-            }
+            net_accept_place(net, result, kind, net->next_shard++ % net->shard_count);
         }
     } else if (result != -ECANCELED) {
         log_warn("accept_failed", "shard=%u error=\"%s\"", net->shard_index, strerror(-result));
     }
     if (!runtime_uring_is_more(flags)) {
         net->is_accept_armed[kind] = false;
-        if (!net->is_draining && net->listeners[kind] >= 0) {
-            runtime_uring_accept_multishot(net->uring, completion, net->listeners[kind]);
-            net->is_accept_armed[kind] = true;
-        }
+        net_accept_arm(net, kind);
     }
 }
 
@@ -225,6 +299,9 @@ int net_adopt(struct net *net, int fd, enum net_peer_kind kind)
     connection->kind = kind;
     connection->fd = fd;
     connection->is_paused = false;
+    connection->is_recv_exact = false;
+    connection->is_starved = false;
+    connection->is_slot_wait = false;
     connection->is_handoff = false;
     connection->requests_in_flight = 0;
     connection->last_active_ns = net->now_ns;
@@ -317,61 +394,134 @@ void net_connection_close(struct net_connection *connection)
 /* ---------------------------------------------------------------------------------------
  * Receiving and frames. */
 
-/* Offers the frames in the input segments to the handler until paused or empty. */
+static const uint8_t *net_segment_bytes(const struct net_connection *connection,
+                                        const struct net_input_segment *segment)
+{
+    return runtime_uring_recv_buffer(connection->net->uring, segment->buffer_id) + segment->offset;
+}
+
+/*
+ * Bytes contiguous in memory from the head segment on. runtime_uring posts buffers in
+ * ascending address order, so when the kernel filled a buffer to its end and took the
+ * adjacent one next, the stream continues in place and a frame spanning the two is read
+ * there instead of being copied into a reassembly slot.
+ */
+static uint32_t net_connection_span(const struct net_connection *connection)
+{
+    const struct net_input_segment *head = &connection->input[connection->input_head];
+    const uint8_t *end = net_segment_bytes(connection, head) + head->size_bytes;
+    uint32_t span = head->size_bytes;
+    for (uint32_t index = 1; index < connection->input_count; index++) {
+        const struct net_input_segment *segment =
+            &connection->input[(connection->input_head + index) % NET_INPUT_SEGMENTS_MAX];
+        if (net_segment_bytes(connection, segment) != end) {
+            break;
+        }
+        span += segment->size_bytes;
+        end += segment->size_bytes;
+    }
+    assert(span >= head->size_bytes);
+    return span;
+}
+
+/* Drops consumed bytes from the front of the input, releasing the buffers it empties. */
+static void net_connection_consume(struct net_connection *connection, uint32_t consumed)
+{
+    for (uint32_t guard = 0; guard < NET_INPUT_SEGMENTS_MAX && consumed > 0; guard++) {
+        assert(connection->input_count > 0);
+        struct net_input_segment *segment = &connection->input[connection->input_head];
+        uint32_t take = consumed < segment->size_bytes ? consumed : segment->size_bytes;
+        segment->offset += take;
+        segment->size_bytes -= take;
+        consumed -= take;
+        if (segment->size_bytes == 0) {
+            runtime_uring_recv_buffer_release(connection->net->uring, segment->buffer_id);
+            connection->input_head = (connection->input_head + 1) % NET_INPUT_SEGMENTS_MAX;
+            connection->input_count--;
+        }
+    }
+    assert(consumed == 0);
+}
+
+/* Stops the connection's input until net_connection_flush resumes it. */
+static void net_connection_pause(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    connection->is_paused = true;
+    net->counters.pauses++;
+    if (connection->is_recv_armed && !connection->is_recv_exact) {
+        runtime_uring_cancel(net->uring, &connection->recv_completion);
+    }
+}
+
+/* Hands a whole frame to the handler: 0 taken, -RUNNEL_EFULL not now, other: close. */
+static int net_connection_offer(struct net_connection *connection, const struct frame_view *frame)
+{
+    struct net *net = connection->net;
+    if (connection->requests_in_flight >= net->options.requests_in_flight_max) {
+        return -RUNNEL_EFULL;
+    }
+    int result = net->handler->on_frame(net->handler, connection, frame->bytes, frame->size_bytes);
+    if (result == 0) {
+        frame_reader_done(&connection->reader);
+        connection->frames_in++;
+    }
+    return result;
+}
+
+/* Offers the frames in the input (and a frame the reader completed) to the handler until
+ * paused or empty. */
 static void net_connection_process(struct net_connection *connection)
 {
     struct net *net = connection->net;
     uint32_t frames_max = NET_INPUT_SEGMENTS_MAX *
                           (runtime_uring_recv_buffer_size(net->uring) / FRAME_HEADER_SIZE + 2);
-    for (uint32_t guard = 0; guard < frames_max && connection->input_count > 0; guard++) {
-        if (connection->state != NET_CONNECTION_OPEN || connection->is_paused) {
+    for (uint32_t guard = 0; guard < frames_max; guard++) {
+        bool has_input = connection->input_count > 0;
+        if (connection->state != NET_CONNECTION_OPEN || connection->is_paused ||
+            (!has_input && !frame_reader_is_ready(&connection->reader))) {
             return;
         }
-        struct net_input_segment *segment = &connection->input[connection->input_head];
-        const uint8_t *bytes =
-            runtime_uring_recv_buffer(net->uring, segment->buffer_id) + segment->offset;
+        const uint8_t *bytes = NULL;
+        uint32_t size = 0;
+        if (has_input) {
+            bytes = net_segment_bytes(connection, &connection->input[connection->input_head]);
+            size = frame_reader_is_idle(&connection->reader)
+                       ? net_connection_span(connection)
+                       : connection->input[connection->input_head].size_bytes;
+        }
         uint32_t consumed = 0;
         struct frame_view frame;
-        int result =
-            frame_reader_next(&connection->reader, bytes, segment->size_bytes, &consumed, &frame);
+        int result = frame_reader_next(&connection->reader, bytes, size, &consumed, &frame);
+        if (result == -RUNNEL_EFULL) { /* no reassembly slot: keep what was taken, wait */
+            net_connection_consume(connection, consumed);
+            net->counters.slot_waits++;
+            net_connection_pause(connection);
+            return;
+        }
         if (result == 1) {
-            if (connection->requests_in_flight >= net->options.requests_in_flight_max) {
-                result = -RUNNEL_EFULL;
-            } else {
-                result =
-                    net->handler->on_frame(net->handler, connection, frame.bytes, frame.size_bytes);
-            }
+            result = net_connection_offer(connection, &frame);
             if (result == -RUNNEL_EFULL) {
-                connection->is_paused = true; /* stop receiving until it resumes */
-                net->counters.pauses++;
-                if (connection->is_recv_armed) {
-                    runtime_uring_cancel(net->uring, &connection->recv_completion);
-                }
+                net_connection_pause(connection); /* the same frame is offered again */
                 return;
-            }
-            if (result == 0) {
-                frame_reader_done(&connection->reader);
-                connection->frames_in++;
             }
         }
         if (result < 0) {
-            net->counters.closed_bad_frame += result != -RUNNEL_EFULL ? 1 : 0;
+            net->counters.closed_bad_frame++;
             net_connection_close(connection);
             return;
         }
-        segment->offset += consumed;
-        segment->size_bytes -= consumed;
-        if (segment->size_bytes == 0) {
-            runtime_uring_recv_buffer_release(net->uring, segment->buffer_id);
-            connection->input_head = (connection->input_head + 1) % NET_INPUT_SEGMENTS_MAX;
-            connection->input_count--;
-        }
+        net_connection_consume(connection, consumed);
     }
 }
 
 static void net_recv_data(struct net_connection *connection, uint16_t buffer_id, int32_t size)
 {
     struct net *net = connection->net;
+    if (connection->state == NET_CONNECTION_OPEN &&
+        connection->input_count == NET_INPUT_SEGMENTS_MAX) {
+        net_connection_process(connection); /* make room */
+    }
     if (connection->state != NET_CONNECTION_OPEN ||
         connection->input_count == NET_INPUT_SEGMENTS_MAX) {
         runtime_uring_recv_buffer_release(net->uring, buffer_id);
@@ -388,7 +538,28 @@ static void net_recv_data(struct net_connection *connection, uint16_t buffer_id,
     connection->input_count++;
     connection->bytes_in += (uint64_t)size;
     connection->last_active_ns = net->now_ns;
-    net_connection_process(connection);
+    /* Processed at the flush, once every CQE of the pass is in: adjacent buffers can then
+     * be read as one span. */
+    net_mark_dirty(connection);
+}
+
+/* The one-shot receive of a connection about to move: bytes went straight into the
+ * reader's partial frame (no provided buffer), never past its end. */
+static void net_recv_exact_data(struct net_connection *connection, int32_t size)
+{
+    struct net *net = connection->net;
+    if (connection->state != NET_CONNECTION_OPEN) {
+        return;
+    }
+    connection->bytes_in += (uint64_t)size;
+    connection->last_active_ns = net->now_ns;
+    int result = frame_reader_fill(&connection->reader, (uint32_t)size);
+    if (result < 0) {
+        net->counters.closed_bad_frame++;
+        net_connection_close(connection);
+        return;
+    }
+    net_mark_dirty(connection);
 }
 
 static void net_recv_callback(struct runtime_uring_completion *completion, int32_t result,
@@ -399,20 +570,27 @@ static void net_recv_callback(struct runtime_uring_completion *completion, int32
     assert(connection->is_recv_armed);
     uint16_t buffer_id = 0;
     bool has_buffer = runtime_uring_buffer_id(flags, &buffer_id);
+    bool is_exact = connection->is_recv_exact;
     if (!runtime_uring_is_more(flags)) {
         connection->is_recv_armed = false;
+        connection->is_recv_exact = false;
     }
-    if (result > 0) {
+    if (result > 0 && is_exact) {
+        assert(!has_buffer);
+        net_recv_exact_data(connection, result);
+    } else if (result > 0) {
         assert(has_buffer);
         net_recv_data(connection, buffer_id, result);
     } else {
         if (has_buffer) {
             runtime_uring_recv_buffer_release(connection->net->uring, buffer_id);
         }
-        /* 0: the peer closed. -ENOBUFS: the ring ran dry; re-armed at flush. */
-        if (result != -ENOBUFS && connection->state == NET_CONNECTION_OPEN) {
+        /* 0: the peer closed. -ENOBUFS: every buffer is out; re-armed once some return. */
+        if (result != -ENOBUFS && result != -ECANCELED &&
+            connection->state == NET_CONNECTION_OPEN) {
             net_connection_close(connection);
         }
+        connection->net->counters.recv_no_buffers += result == -ENOBUFS ? 1 : 0;
     }
     if (!connection->is_recv_armed) {
         if (connection->state == NET_CONNECTION_OPEN) {
@@ -498,12 +676,12 @@ void net_connection_handoff(struct net_connection *connection, uint32_t target_s
 {
     assert(connection != NULL && connection->state == NET_CONNECTION_OPEN);
     assert(target_shard < connection->net->shard_count);
-    if (target_shard == connection->net->shard_index) {
+    if (target_shard == connection->net->shard_index || connection->is_handoff) {
         return;
     }
     connection->is_handoff = true;
     connection->handoff_shard = target_shard;
-    if (connection->is_recv_armed) {
+    if (connection->is_recv_armed && !connection->is_recv_exact) {
         runtime_uring_cancel(connection->net->uring, &connection->recv_completion);
     }
     net_mark_dirty(connection);
@@ -532,14 +710,73 @@ static void net_connection_move(struct net_connection *connection)
     net_connection_end(connection, false);
 }
 
+/* Puts connection on the waiting list: for a receive buffer (is_slot false) or for a
+ * reassembly slot. net_flush_waiting resumes it once one is free. */
+static void net_connection_wait(struct net_connection *connection, bool is_slot)
+{
+    struct net *net = connection->net;
+    connection->is_starved |= !is_slot;
+    connection->is_slot_wait |= is_slot;
+    if (connection->is_waiting) {
+        return;
+    }
+    assert(net->waiting_count < net->options.connections_max);
+    connection->is_waiting = true;
+    net->waiting[net->waiting_count++] = connection->slot;
+}
+
+/* A connection moving to another shard reads only the rest of its partial frame, with
+ * one-shot receives straight into the reader, so no byte past the frame is taken here. */
+static void net_connection_receive_exact(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    uint8_t *gap = NULL;
+    uint32_t gap_size = 0;
+    if (frame_reader_gap(&connection->reader, &gap, &gap_size)) {
+        runtime_uring_recv(net->uring, &connection->recv_completion, connection->slot, gap,
+                           gap_size);
+        connection->is_recv_armed = true;
+        connection->is_recv_exact = true;
+    } else if (!frame_reader_is_idle(&connection->reader) &&
+               !frame_reader_is_ready(&connection->reader)) {
+        net_connection_wait(connection, true); /* the body needs a reassembly slot */
+    }
+}
+
+/* Arms the connection's receive if it should have one: multishot into the buffer ring, or
+ * (moving) exact; waits instead when every receive buffer is out, so an exhausted ring is
+ * not re-armed over and over. */
+static void net_connection_receive(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    if (connection->is_recv_armed || connection->is_paused || net->is_draining ||
+        connection->input_count >= NET_INPUT_SEGMENTS_MAX / 2) {
+        return;
+    }
+    if (connection->is_handoff) {
+        if (connection->input_count == 0) {
+            net_connection_receive_exact(connection);
+        }
+        return;
+    }
+    if (runtime_uring_recv_buffers_available(net->uring) == 0) {
+        net_connection_wait(connection, false);
+        return;
+    }
+    connection->is_starved = false;
+    runtime_uring_recv_multishot(net->uring, &connection->recv_completion, connection->slot);
+    connection->is_recv_armed = true;
+    net->counters.recv_rearmed++;
+}
+
 static void net_connection_flush(struct net_connection *connection)
 {
     struct net *net = connection->net;
-    if (connection->is_paused &&
+    if (connection->is_paused && !connection->is_slot_wait &&
         connection->requests_in_flight < net->options.requests_in_flight_max) {
         connection->is_paused = false;
-        net_connection_process(connection);
     }
+    net_connection_process(connection);
     if (connection->state != NET_CONNECTION_OPEN) {
         return;
     }
@@ -549,13 +786,7 @@ static void net_connection_flush(struct net_connection *connection)
         runtime_uring_send(net->uring, &connection->send_completion, connection->slot,
                            connection->output, connection->output_used);
     }
-    bool is_stopping = connection->is_handoff || net->is_draining;
-    if (!connection->is_recv_armed && !connection->is_paused && !is_stopping &&
-        connection->input_count < NET_INPUT_SEGMENTS_MAX / 2) {
-        runtime_uring_recv_multishot(net->uring, &connection->recv_completion, connection->slot);
-        connection->is_recv_armed = true;
-        net->counters.recv_rearmed++;
-    }
+    net_connection_receive(connection);
     if (connection->is_handoff && net_connection_is_quiet(connection)) {
         net_connection_move(connection);
     } else if (net->is_draining && connection->output_used == 0 && !connection->is_send_in_flight) {
@@ -563,12 +794,37 @@ static void net_connection_flush(struct net_connection *connection)
     }
 }
 
-void net_flush(struct net *net, uint64_t now_ns)
+/* Resumes waiting connections whose buffer or slot is there now (marks them dirty).
+ * Returns how many. */
+static uint32_t net_flush_waiting(struct net *net)
 {
-    assert(net != NULL);
-    assert(net->dirty_count <= net->options.connections_max);
-    net->now_ns = now_ns > net->now_ns ? now_ns : net->now_ns; /* timers may read later */
-    /* Connections marked during this walk go on the next pass (bounded by the count). */
+    bool has_buffers = runtime_uring_recv_buffers_available(net->uring) > 0;
+    bool has_slots = net->pool.free_count > 0;
+    uint32_t kept = 0, resumed = 0;
+    for (uint32_t index = 0; index < net->waiting_count; index++) {
+        struct net_connection *connection = &net->connections[net->waiting[index]];
+        bool is_open = connection->state == NET_CONNECTION_OPEN;
+        bool is_ready =
+            (connection->is_starved && has_buffers) || (connection->is_slot_wait && has_slots);
+        if (is_open && !is_ready && (connection->is_starved || connection->is_slot_wait)) {
+            net->waiting[kept++] = connection->slot;
+            continue;
+        }
+        connection->is_waiting = false;
+        if (is_open && is_ready) {
+            connection->is_starved = false;
+            connection->is_slot_wait = false;
+            net_mark_dirty(connection);
+            resumed++;
+        }
+    }
+    net->waiting_count = kept;
+    return resumed;
+}
+
+static void net_flush_dirty(struct net *net)
+{
+    /* Connections marked during this walk go on the next walk (bounded by the count). */
     uint32_t count = net->dirty_count;
     net->dirty_count = 0;
     for (uint32_t index = 0; index < count; index++) {
@@ -577,6 +833,18 @@ void net_flush(struct net *net, uint64_t now_ns)
         if (connection->state == NET_CONNECTION_OPEN) {
             net_connection_flush(connection);
         }
+    }
+}
+
+void net_flush(struct net *net, uint64_t now_ns)
+{
+    assert(net != NULL);
+    assert(net->dirty_count <= net->options.connections_max);
+    net->now_ns = now_ns > net->now_ns ? now_ns : net->now_ns; /* timers may read later */
+    net_accept_retry(net);
+    net_flush_dirty(net);
+    if (net->waiting_count > 0 && net_flush_waiting(net) > 0) {
+        net_flush_dirty(net);
     }
 }
 
@@ -608,6 +876,10 @@ void net_drain_begin(struct net *net)
             runtime_uring_cancel(net->uring, &net->accept_completions[kind]);
         }
     }
+    for (uint32_t index = 0; index < net->accept_pending_count; index++) {
+        close(net->accept_pending[(net->accept_pending_head + index) % NET_ACCEPT_PENDING_MAX].fd);
+    }
+    net->accept_pending_count = 0;
     for (uint32_t index = 0; index < net->options.connections_max; index++) {
         struct net_connection *connection = &net->connections[index];
         if (connection->state == NET_CONNECTION_OPEN) {
@@ -640,5 +912,6 @@ uint32_t net_connections_open(const struct net *net)
 bool net_is_drained(const struct net *net)
 {
     assert(net != NULL);
-    return net_connections_open(net) == 0 && !net->is_accept_armed[0] && !net->is_accept_armed[1];
+    return net_connections_open(net) == 0 && net->accept_pending_count == 0 &&
+           !net->is_accept_armed[0] && !net->is_accept_armed[1];
 }

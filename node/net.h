@@ -4,18 +4,25 @@
  * them.
  *
  * Shard 0 accepts (multishot) on the client and replica listeners and hands each new
- * connection to a shard round-robin (itself included) through the cross-shard queues. The
- * home shard puts the socket in its registered file table, receives with one multishot
- * recv into the provided-buffer ring, reassembles frames (node/frame_reader.h), passes
- * them to the node_handler, and sends what the handler queued with one send per
- * connection per pass from the connection's output buffer.
+ * connection to a shard round-robin (itself included) through the cross-shard queues; when
+ * a queue is full the connection is parked (in order) and shard 0 stops accepting until
+ * the parked ones have gone, so new connections wait in the listen backlog. The home
+ * shard puts the socket in its registered file table, receives with one multishot recv
+ * into the provided-buffer ring, and at the end of the pass reads frames from what
+ * arrived (node/frame_reader.h; in place, also across adjacent buffers, or reassembled),
+ * passes them to the node_handler, and sends what the handler queued with one send per
+ * connection per pass from the connection's output buffer. When every receive buffer is
+ * out, connections whose receive ended wait on a list and are re-armed once buffers
+ * return (no re-arming of an empty ring every pass).
  *
  * Backpressure: a handler that refuses a frame (-RUNNEL_EFULL), a full output buffer or
  * too many requests in flight pause the connection's input: its receive is not re-armed,
  * and received buffers wait (at most NET_INPUT_SEGMENTS_MAX) until it resumes.
  * Limits: frame size (closes), requests in flight (pauses), idle timeout (closes).
- * A connection can be handed to another shard (net_connection_handoff): it moves at the
- * next frame boundary once its output has drained.
+ * A connection can be handed to another shard (net_connection_handoff): its multishot
+ * receive stops, what was received is served here, the rest of a partial frame is read
+ * with exact one-shot receives (never past the frame), and once its output has drained
+ * the socket moves; the target continues the byte stream where this shard stopped.
  *
  * Memory: connections_max connection records and output buffers, allocated at init.
  * Everything here runs on the owning shard's thread.
@@ -34,8 +41,9 @@ struct xshard;
 struct xshard_entry;
 
 enum {
-    NET_INPUT_SEGMENTS_MAX = 8,
-    NET_XSHARD_ADOPT = 1, /* arg0: socket fd, arg1: enum net_peer_kind */
+    NET_INPUT_SEGMENTS_MAX = 16, /* >= runtime_uring recv_buffers_posted_max (see shard.c) */
+    NET_ACCEPT_PENDING_MAX = 64, /* accepted connections parked while a queue is full */
+    NET_XSHARD_ADOPT = 1,        /* arg0: socket fd, arg1: enum net_peer_kind */
 };
 
 enum net_peer_kind { NET_PEER_CLIENT = 0, NET_PEER_REPLICA = 1 };
@@ -63,6 +71,12 @@ struct net_input_segment {
 
 struct net;
 
+struct net_accept_pending {
+    int fd;
+    uint32_t kind;   /* enum net_peer_kind */
+    uint32_t target; /* shard */
+};
+
 struct net_connection {
     struct runtime_uring_completion recv_completion;
     struct runtime_uring_completion send_completion;
@@ -72,9 +86,13 @@ struct net_connection {
     uint32_t slot; /* index in the connection table and the registered file table */
     int fd;        /* plain descriptor, kept for setsockopt and hand-off */
     bool is_recv_armed;
+    bool is_recv_exact; /* the armed receive is one-shot into the reader (moving) */
     bool is_send_in_flight;
     bool is_paused;
-    bool is_dirty; /* on the flush list */
+    bool is_dirty;     /* on the flush list */
+    bool is_waiting;   /* on the waiting list */
+    bool is_starved;   /* waits for a receive buffer (the ring ran dry) */
+    bool is_slot_wait; /* waits for a reassembly slot (input paused) */
     bool is_handoff;
     uint32_t handoff_shard;
     uint32_t requests_in_flight;
@@ -94,13 +112,16 @@ struct net_connection {
 
 struct net_counters {
     uint64_t accepted;
-    uint64_t accept_refused; /* handed-off queue full or no free connection */
+    uint64_t accept_refused; /* no free connection, or too many parked */
+    uint64_t accept_parked;  /* accepted while the target's queue was full: parked, retried */
     uint64_t adopted;
     uint64_t closed;
     uint64_t closed_idle;
     uint64_t closed_bad_frame;
-    uint64_t input_overrun; /* more receive CQEs than input segments while paused */
-    uint64_t recv_rearmed;  /* multishot receives re-armed (ENOBUFS, end, resume) */
+    uint64_t input_overrun;   /* more receive CQEs than input segments while paused */
+    uint64_t recv_rearmed;    /* multishot receives re-armed (ENOBUFS, end, resume) */
+    uint64_t recv_no_buffers; /* receives ended by -ENOBUFS (buffer ring ran dry) */
+    uint64_t slot_waits;      /* inputs paused for want of a reassembly slot */
     uint64_t handoffs;
     uint64_t pauses;
 };
@@ -117,6 +138,12 @@ struct net {
     uint32_t free_count;
     uint32_t *dirty; /* slots to visit at the next flush */
     uint32_t dirty_count;
+    uint32_t *waiting; /* slots waiting for a receive buffer or a reassembly slot */
+    uint32_t waiting_count;
+    struct net_accept_pending accept_pending[NET_ACCEPT_PENDING_MAX]; /* a FIFO */
+    uint32_t accept_pending_head;
+    uint32_t accept_pending_count;
+    bool is_accept_paused[2];
     uint8_t *output_memory;
     struct frame_pool pool;
     int listeners[2]; /* by net_peer_kind; -1: none */
@@ -162,7 +189,7 @@ void net_drain_begin(struct net *net);
 /* Closes every connection now (drain deadline passed). */
 void net_close_all(struct net *net);
 
-/* True when no connection is open and no accept is armed. */
+/* True when no connection is open or parked and no accept is armed. */
 bool net_is_drained(const struct net *net);
 
 uint32_t net_connections_open(const struct net *net);
@@ -178,7 +205,13 @@ void net_connection_close(struct net_connection *connection);
 void net_connection_request_begin(struct net_connection *connection);
 void net_connection_request_end(struct net_connection *connection);
 
-/* Moves connection to shard target_shard at its next quiet point. */
+/*
+ * Moves connection to shard target_shard (its home shard's thread; e.g. from on_frame):
+ * frames already received are still handed to this shard's handler, in order, and their
+ * replies sent; then the socket goes to the target through the cross-shard queue, which
+ * serves the next frame. No byte is lost or reordered. A second request while one is in
+ * progress, or one naming this shard, is ignored.
+ */
 void net_connection_handoff(struct net_connection *connection, uint32_t target_shard);
 
 uint32_t net_connection_shard(const struct net_connection *connection);

@@ -9,7 +9,7 @@
  *   4. the memory cost of 1,000 idle connections (RSS delta and the configured cost).
  * The last line reads `tcp_ratio=R xshard_rtt_p50_us=U`.
  *
- *   runnel-runtime-bench [--quick] [--dir PATH]
+ *   runnel-runtime-bench [--quick] [--tcp-only] [--dir PATH]
  */
 #include "lib/assert.h"
 #include "lib/histogram.h"
@@ -27,6 +27,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,8 @@ enum {
     BENCH_FRAME_SIZE = 64 * 1024,
     BENCH_COMMAND_SINK = 5,
     BENCH_IDLE_CONNECTIONS = 1000,
+    BENCH_PLAIN_BUFFER_SIZE = 4 * BENCH_FRAME_SIZE,
+    BENCH_TCP_PAIRS_MAX = 32,
 };
 
 static uint64_t bench_now_ns(void)
@@ -141,7 +145,112 @@ static double bench_xshard(uint32_t rounds)
 }
 
 /* ---------------------------------------------------------------------------------------
- * 2. TCP throughput: one connection, the runtime against a plain blocking receiver. */
+ * io-wq workers under load: a sampler thread counts this process's `iou-wrk-*` threads
+ * (/proc/self/task/N/comm) every few milliseconds and keeps the maximum per phase. */
+
+enum { BENCH_PHASE_IDLE = 0, BENCH_PHASE_TCP, BENCH_PHASE_FILE, BENCH_PHASE_COUNT };
+
+struct bench_sampler {
+    pthread_t thread;
+    atomic_uint phase;
+    atomic_bool is_stopping;
+    atomic_uint workers_max[BENCH_PHASE_COUNT];
+    atomic_uint threads_max[BENCH_PHASE_COUNT];
+};
+
+static void bench_threads_count(uint32_t *workers_out, uint32_t *threads_out)
+{
+    DIR *directory = opendir("/proc/self/task");
+    uint32_t workers = 0, threads = 0;
+    for (uint32_t guard = 0; directory != NULL && guard < 100000; guard++) {
+        struct dirent *entry = readdir(directory);
+        if (entry == NULL) {
+            break;
+        }
+        if (entry->d_name[0] == '.') {
+            continue;
+        }
+        char path[300], name[64] = {0};
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", entry->d_name);
+        FILE *comm = fopen(path, "r");
+        if (comm != NULL) {
+            threads++;
+            workers += fgets(name, sizeof(name), comm) != NULL && strncmp(name, "iou-wrk", 7) == 0;
+            fclose(comm);
+        }
+    }
+    if (directory != NULL) {
+        closedir(directory);
+    }
+    *workers_out = workers;
+    *threads_out = threads;
+}
+
+static void bench_atomic_max(atomic_uint *slot, uint32_t value)
+{
+    uint32_t seen = atomic_load(slot);
+    for (uint32_t guard = 0; guard < 64 && value > seen; guard++) {
+        if (atomic_compare_exchange_weak(slot, &seen, value)) {
+            break;
+        }
+    }
+}
+
+static void *bench_sampler_main(void *argument)
+{
+    struct bench_sampler *sampler = argument;
+    for (uint64_t guard = 0; guard < (1ull << 40) && !atomic_load(&sampler->is_stopping); guard++) {
+        uint32_t workers = 0, threads = 0;
+        bench_threads_count(&workers, &threads);
+        uint32_t phase = atomic_load(&sampler->phase);
+        bench_atomic_max(&sampler->workers_max[phase], workers);
+        bench_atomic_max(&sampler->threads_max[phase], threads);
+        usleep(5 * 1000);
+    }
+    return NULL;
+}
+
+static struct bench_sampler bench_sampler;
+
+/* ---------------------------------------------------------------------------------------
+ * 2. TCP throughput: one connection into the runtime against a plain blocking receiver.
+ *
+ * Fair by construction: the same sending code, frame size and byte count; both receivers
+ * pinned to the same CPU and the sender to the other one; both receivers parse every
+ * frame from its 256-byte header (size at 48, validated against the same maximum) and
+ * see each frame contiguous in memory (the runtime hands whole frames to its handler; the
+ * plain receiver reads into one buffer and moves a partial frame to its front). Runs
+ * alternate runtime/plain (the order flips every pair) and the median of the per-pair
+ * ratios is reported, so drifting load on the shared VM hits both sides alike. */
+
+static void bench_cpus(int32_t *receiver_cpu, int32_t *sender_cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int32_t cpus[2] = {-1, -1};
+    uint32_t count = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int32_t cpu = 0; cpu < CPU_SETSIZE && count < 2; cpu++) {
+            if (CPU_ISSET((size_t)cpu, &set)) {
+                cpus[count++] = cpu;
+            }
+        }
+    }
+    *receiver_cpu = cpus[0]; /* shard 0 of a pinned set lands on the first CPU too */
+    *sender_cpu = count > 1 ? cpus[1] : cpus[0];
+}
+
+static void bench_pin_self(int32_t cpu)
+{
+    if (cpu < 0) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET((size_t)cpu, &set);
+    int result = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    assert_msg(result == 0, "pin");
+}
 
 static int bench_connect(uint32_t port)
 {
@@ -187,18 +296,39 @@ static double bench_tcp_send(uint32_t port, uint32_t frame_count)
         received += (uint32_t)result;
     }
     uint64_t elapsed_ns = bench_now_ns() - start_ns;
+    assert(ping[88] == ECHO_HANDLER_COMMAND_PONG);
     close(fd);
     return (double)frame_count * BENCH_FRAME_SIZE * 1e9 / (double)elapsed_ns;
 }
 
-/* The plain receiver: blocking reads into one buffer, frames parsed by size, a pong for
- * the ping. */
+struct bench_plain {
+    int listener;
+    int32_t cpu;
+    uint32_t frame_size_max;
+    uint64_t frames;
+    uint64_t cpu_ns; /* the receiver thread's CPU time, accept to close */
+};
+
+static uint64_t bench_cpu_ns(clockid_t clock)
+{
+    struct timespec now;
+    int result = clock_gettime(clock, &now);
+    assert(result == 0);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* The plain receiver: blocking reads into one buffer; every frame's header parsed and its
+ * size validated like the runtime does; a partial frame moved to the buffer's front so
+ * each frame is contiguous; a pong for the ping. */
 static void *bench_plain_main(void *argument)
 {
-    int listener = *(int *)argument;
-    int fd = accept(listener, NULL, NULL);
+    struct bench_plain *plain = argument;
+    bench_pin_self(plain->cpu);
+    (void)pthread_setname_np(pthread_self(), "bench-plain");
+    int fd = accept(plain->listener, NULL, NULL);
     assert(fd >= 0);
-    static uint8_t buffer[256 * 1024];
+    uint64_t start_ns = bench_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    static uint8_t buffer[BENCH_PLAIN_BUFFER_SIZE];
     uint32_t used = 0;
     for (uint64_t guard = 0; guard < (1ull << 32); guard++) {
         ssize_t result = read(fd, buffer + used, sizeof(buffer) - used);
@@ -208,14 +338,17 @@ static void *bench_plain_main(void *argument)
         for (uint32_t frames = 0; frames < 1024 && used - offset >= 256; frames++) {
             uint32_t size = 0;
             memcpy(&size, buffer + offset + 48, sizeof(size));
+            assert_msg(size >= 256 && size <= plain->frame_size_max, "bad frame");
             if (used - offset < size) {
                 break;
             }
+            plain->frames++;
             if (buffer[offset + 88] == ECHO_HANDLER_COMMAND_PING) {
                 buffer[offset + 88] = ECHO_HANDLER_COMMAND_PONG;
                 result = write(fd, buffer + offset, 256);
                 assert(result == 256);
                 close(fd);
+                plain->cpu_ns = bench_cpu_ns(CLOCK_THREAD_CPUTIME_ID) - start_ns;
                 return NULL;
             }
             offset += size;
@@ -227,47 +360,127 @@ static void *bench_plain_main(void *argument)
     return NULL;
 }
 
-static double bench_tcp_plain(uint32_t frame_count)
+static double bench_tcp_plain(uint32_t frame_count, int32_t cpu, uint32_t frame_size_max,
+                              double *cpu_ns_per_mib)
 {
     uint32_t port = 0;
-    int listener = net_listener_open("127.0.0.1", 0, &port);
-    assert(listener >= 0);
+    struct bench_plain plain = {.cpu = cpu, .frame_size_max = frame_size_max};
+    plain.listener = net_listener_open("127.0.0.1", 0, &port);
+    assert(plain.listener >= 0);
     pthread_t thread;
-    int result = pthread_create(&thread, NULL, bench_plain_main, &listener);
+    int result = pthread_create(&thread, NULL, bench_plain_main, &plain);
     assert(result == 0);
     double rate = bench_tcp_send(port, frame_count);
     pthread_join(thread, NULL);
-    close(listener);
+    close(plain.listener);
+    assert(plain.frames == frame_count + 1);
+    *cpu_ns_per_mib = (double)plain.cpu_ns / ((double)frame_count * BENCH_FRAME_SIZE / (1 << 20));
     return rate;
 }
 
-static double bench_tcp(uint32_t frame_count)
+/* One run into the runtime, with the shard thread's CPU time per MiB. */
+static double bench_tcp_runtime(uint32_t port, uint32_t frame_count, clockid_t shard_clock,
+                                double *cpu_ns_per_mib)
+{
+    uint64_t start_ns = bench_cpu_ns(shard_clock);
+    double rate = bench_tcp_send(port, frame_count);
+    uint64_t cpu_ns = bench_cpu_ns(shard_clock) - start_ns;
+    *cpu_ns_per_mib = (double)cpu_ns / ((double)frame_count * BENCH_FRAME_SIZE / (1 << 20));
+    return rate;
+}
+
+static int bench_double_compare(const void *left, const void *right)
+{
+    double a = *(const double *)left, b = *(const double *)right;
+    return (a > b) - (a < b);
+}
+
+static double bench_median(const double *values, uint32_t count)
+{
+    double sorted[BENCH_TCP_PAIRS_MAX];
+    assert(count > 0 && count <= BENCH_TCP_PAIRS_MAX);
+    memcpy(sorted, values, count * sizeof(sorted[0]));
+    qsort(sorted, count, sizeof(sorted[0]), bench_double_compare);
+    return count % 2 == 1 ? sorted[count / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2;
+}
+
+static double bench_extreme(const double *values, uint32_t count, bool is_max)
+{
+    assert(count > 0);
+    double extreme = values[0];
+    for (uint32_t index = 1; index < count; index++) {
+        bool is_beyond = is_max ? values[index] > extreme : values[index] < extreme;
+        extreme = is_beyond ? values[index] : extreme;
+    }
+    return extreme;
+}
+
+static double bench_tcp(uint32_t frame_count, uint32_t pairs)
 {
     static struct echo_handler echo;
     static struct shard_set set;
+    assert(pairs > 0 && pairs <= BENCH_TCP_PAIRS_MAX);
+    int32_t receiver_cpu = -1, sender_cpu = -1;
+    bench_cpus(&receiver_cpu, &sender_cpu);
     struct shard_set_options options;
     shard_set_options_default(&options);
     options.shard_count = 1;
-    options.uring.recv_buffer_count = 256;
+    options.is_pinned = receiver_cpu >= 0;
+    options.uring.recv_buffer_count = 256; /* runneld's defaults */
     options.uring.recv_buffer_size_bytes = 64 * 1024;
     options.net.frame_size_max = 1u << 20;
     echo_handler_init(&echo);
     char text[SHARD_ERROR_SIZE_MAX];
     int result = shard_set_start(&set, &options, &echo.handler, text, sizeof(text));
     assert_msg(result == 0, "shard start");
-    double runtime_best = 0, plain_best = 0;
-    for (uint32_t repeat = 0; repeat < 3; repeat++) {
-        double runtime = bench_tcp_send(shard_set_port(&set, NET_PEER_CLIENT), frame_count);
-        double plain = bench_tcp_plain(frame_count);
-        runtime_best = runtime > runtime_best ? runtime : runtime_best;
-        plain_best = plain > plain_best ? plain : plain_best;
+    cpu_set_t saved;
+    result = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved);
+    assert(result == 0);
+    bench_pin_self(sender_cpu);
+    atomic_store(&bench_sampler.phase, BENCH_PHASE_TCP);
+    double runtime[BENCH_TCP_PAIRS_MAX], plain[BENCH_TCP_PAIRS_MAX], ratio[BENCH_TCP_PAIRS_MAX];
+    double runtime_cpu[BENCH_TCP_PAIRS_MAX], plain_cpu[BENCH_TCP_PAIRS_MAX];
+    uint32_t port = shard_set_port(&set, NET_PEER_CLIENT);
+    clockid_t shard_clock;
+    result = pthread_getcpuclockid(set.shards[0].thread, &shard_clock);
+    assert(result == 0);
+    uint32_t frame_size_max = options.net.frame_size_max;
+    for (uint32_t pair = 0; pair < pairs; pair++) {
+        if (pair % 2 == 0) {
+            runtime[pair] = bench_tcp_runtime(port, frame_count, shard_clock, &runtime_cpu[pair]);
+            plain[pair] =
+                bench_tcp_plain(frame_count, receiver_cpu, frame_size_max, &plain_cpu[pair]);
+        } else {
+            plain[pair] =
+                bench_tcp_plain(frame_count, receiver_cpu, frame_size_max, &plain_cpu[pair]);
+            runtime[pair] = bench_tcp_runtime(port, frame_count, shard_clock, &runtime_cpu[pair]);
+        }
+        ratio[pair] = runtime[pair] / plain[pair];
     }
+    atomic_store(&bench_sampler.phase, BENCH_PHASE_IDLE);
+    result = pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+    assert(result == 0);
+    const struct net_counters *counters = &set.shards[0].net.counters;
+    printf("tcp_runs");
+    for (uint32_t pair = 0; pair < pairs; pair++) {
+        printf(" %.0f/%.0f", runtime[pair] / (1 << 20), plain[pair] / (1 << 20));
+    }
+    printf(" (runtime/plain MiB/s)\n");
+    printf("tcp_receiver_cpu runtime_us_per_mib_median=%.1f plain_us_per_mib_median=%.1f\n",
+           bench_median(runtime_cpu, pairs) / 1000, bench_median(plain_cpu, pairs) / 1000);
+    double ratio_median = bench_median(ratio, pairs);
+    printf("tcp pairs=%u frames=%u frame_bytes=%u receiver_cpu=%d sender_cpu=%d "
+           "runtime_mib_s_median=%.0f plain_mib_s_median=%.0f ratio_median=%.3f "
+           "ratio_min=%.3f ratio_max=%.3f recv_rearmed=%llu iowq_workers_max=%u threads_max=%u\n",
+           pairs, frame_count, BENCH_FRAME_SIZE, receiver_cpu, sender_cpu,
+           bench_median(runtime, pairs) / (1 << 20), bench_median(plain, pairs) / (1 << 20),
+           ratio_median, bench_extreme(ratio, pairs, false), bench_extreme(ratio, pairs, true),
+           (unsigned long long)counters->recv_rearmed,
+           atomic_load(&bench_sampler.workers_max[BENCH_PHASE_TCP]),
+           atomic_load(&bench_sampler.threads_max[BENCH_PHASE_TCP]));
     shard_set_stop(&set);
     shard_set_join(&set);
-    double ratio = runtime_best / plain_best;
-    printf("tcp frames=%u frame_bytes=%u runtime_mib_s=%.0f plain_mib_s=%.0f ratio=%.3f\n",
-           frame_count, BENCH_FRAME_SIZE, runtime_best / (1 << 20), plain_best / (1 << 20), ratio);
-    return ratio;
+    return ratio_median;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -286,30 +499,7 @@ static void bench_file_callback(struct io_completion *completion)
     file->failed += completion->result < 0 ? 1 : 0;
 }
 
-static uint32_t bench_iowq_workers(void)
-{
-    DIR *directory = opendir("/proc/self/task");
-    uint32_t count = 0;
-    for (uint32_t guard = 0; directory != NULL && guard < 100000; guard++) {
-        struct dirent *entry = readdir(directory);
-        if (entry == NULL) {
-            break;
-        }
-        char path[300], name[64] = {0};
-        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", entry->d_name);
-        FILE *comm = fopen(path, "r");
-        if (comm != NULL) {
-            count += fgets(name, sizeof(name), comm) != NULL && strncmp(name, "iou-wrk", 7) == 0;
-            fclose(comm);
-        }
-    }
-    if (directory != NULL) {
-        closedir(directory);
-    }
-    return count;
-}
-
-static double bench_file_ring(const char *path, uint32_t chunk_count, uint32_t *workers_max)
+static double bench_file_ring(const char *path, uint32_t chunk_count)
 {
     struct runtime_uring_options options;
     runtime_uring_options_default(&options);
@@ -340,8 +530,6 @@ static double bench_file_ring(const char *path, uint32_t chunk_count, uint32_t *
             submitted++;
         }
         io_run(io, 1000 * 1000);
-        uint32_t workers = bench_iowq_workers();
-        *workers_max = workers > *workers_max ? workers : *workers_max;
     }
     io_fdatasync(io, &sync, fd, bench_file_callback, &file);
     int64_t synced = io_wait(io, &sync, 1000);
@@ -378,13 +566,15 @@ static void bench_file(const char *directory, uint32_t chunk_count)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/runtime_bench_%d.dat", directory, (int)getpid());
-    uint32_t workers_max = 0;
-    double ring = bench_file_ring(path, chunk_count, &workers_max);
+    atomic_store(&bench_sampler.phase, BENCH_PHASE_FILE);
+    double ring = bench_file_ring(path, chunk_count);
+    atomic_store(&bench_sampler.phase, BENCH_PHASE_IDLE);
     double plain = bench_file_plain(path, chunk_count);
     unlink(path);
     printf("file_write mib=%u chunk_kib=1024 ring_mib_s=%.0f plain_mib_s=%.0f "
            "iowq_workers_max=%u\n",
-           chunk_count, ring / (1 << 20), plain / (1 << 20), workers_max);
+           chunk_count, ring / (1 << 20), plain / (1 << 20),
+           atomic_load(&bench_sampler.workers_max[BENCH_PHASE_FILE]));
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -447,14 +637,17 @@ static void bench_idle(void)
 int main(int argc, char **argv)
 {
     bool is_quick = false;
+    bool is_tcp_only = false;
     const char *directory = ".";
     for (int index = 1; index < argc; index++) {
         if (strcmp(argv[index], "--quick") == 0) {
             is_quick = true;
+        } else if (strcmp(argv[index], "--tcp-only") == 0) {
+            is_tcp_only = true;
         } else if (strcmp(argv[index], "--dir") == 0 && index + 1 < argc) {
             directory = argv[++index];
         } else {
-            fprintf(stderr, "usage: runnel-runtime-bench [--quick] [--dir PATH]\n");
+            fprintf(stderr, "usage: runnel-runtime-bench [--quick] [--tcp-only] [--dir PATH]\n");
             return 2;
         }
     }
@@ -465,10 +658,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "runnel-runtime-bench: %s\n", text);
         return 77;
     }
-    double rtt_p50_us = bench_xshard(is_quick ? 2000 : 20000);
-    double ratio = bench_tcp(is_quick ? 512 : 4096);
-    bench_file(directory, is_quick ? 16 : 128);
-    bench_idle();
+    int result = pthread_create(&bench_sampler.thread, NULL, bench_sampler_main, &bench_sampler);
+    assert(result == 0);
+    double rtt_p50_us = is_tcp_only ? 0 : bench_xshard(is_quick ? 2000 : 20000);
+    double ratio = bench_tcp(is_quick ? 1024 : 4096, is_quick ? 5 : 9);
+    if (!is_tcp_only) {
+        bench_file(directory, is_quick ? 16 : 128);
+        bench_idle();
+    }
+    atomic_store(&bench_sampler.is_stopping, true);
+    pthread_join(bench_sampler.thread, NULL);
     printf("tcp_ratio=%.3f xshard_rtt_p50_us=%.1f\n", ratio, rtt_p50_us);
     return 0;
 }

@@ -51,10 +51,17 @@ struct runtime_uring_cqe {
     uint32_t flags;
 };
 
-/* A file with io writes in flight, and the syncs waiting for them. */
+/*
+ * A file with io writes in flight, and the syncs held back for them. Each held sync waits
+ * only for the writes submitted before it (not for later ones, so a steady stream of
+ * writes cannot starve it): writes carry the file's generation when submitted
+ * (backend_data[0]); a held sync records the generation it closed (backend_data[1]) and
+ * how many earlier writes are still in flight (backend_data[0]).
+ */
 struct runtime_uring_io_file {
     int32_t handle; /* -1: free entry */
     uint32_t writes_in_flight;
+    uint64_t generation;
     struct io_completion *held_head;
     struct io_completion *held_tail;
 };
@@ -71,8 +78,10 @@ struct runtime_uring {
     uint32_t cqe_count;
     struct io_uring_buf_ring *buffer_ring;
     uint8_t *recv_memory;
-    uint32_t recv_release_pending; /* added to the ring, not yet advanced */
-    uint32_t recv_held;            /* handed to callers, not yet released */
+    uint16_t *recv_free;      /* released buffer ids, a stack: the warmest on top */
+    uint32_t recv_free_count; /* ids on the stack */
+    uint32_t recv_in_ring;    /* posted to the kernel and not yet seen in a CQE */
+    uint32_t recv_held;       /* handed to callers, not yet released */
     uint8_t *fixed_memory;
     struct io_completion *local_head; /* io ops completed without the kernel */
     struct io_completion *local_tail;
@@ -95,6 +104,7 @@ void runtime_uring_options_default(struct runtime_uring_options *options)
     options->files_max = 64;
     options->recv_buffer_count = 64;
     options->recv_buffer_size_bytes = 16384;
+    options->recv_buffers_posted_max = 16;
     options->fixed_buffer_size_bytes = 1u << 20;
     options->io_files_max = 16;
     options->cpu = -1;
@@ -155,6 +165,43 @@ static void runtime_uring_memlock_text(char *error_text, size_t error_size_bytes
              what, strerror(-result));
 }
 
+/*
+ * Posts released buffers to the kernel until recv_buffers_posted_max are in its ring, the
+ * most recently released first and in ascending address order within the batch, then
+ * publishes them with one advance. Posting only a few at a time keeps receives landing in
+ * memory that is still in the cache: the kernel takes buffers in ring (FIFO) order, so
+ * posting all of them would cycle every receive through the whole pool.
+ */
+static void runtime_uring_recv_refill(struct runtime_uring *uring)
+{
+    uint32_t target = uring->options.recv_buffers_posted_max;
+    if (uring->recv_in_ring >= target || uring->recv_free_count == 0) {
+        return;
+    }
+    uint32_t want = target - uring->recv_in_ring;
+    want = want < uring->recv_free_count ? want : uring->recv_free_count;
+    uint16_t *batch = &uring->recv_free[uring->recv_free_count - want];
+    for (uint32_t index = 1; index < want && want <= 64; index++) { /* insertion sort */
+        uint16_t id = batch[index];
+        uint32_t position = index;
+        for (; position > 0 && batch[position - 1] > id; position--) {
+            batch[position] = batch[position - 1];
+        }
+        batch[position] = id;
+    }
+    int mask = io_uring_buf_ring_mask(uring->options.recv_buffer_count);
+    uint32_t size = uring->options.recv_buffer_size_bytes;
+    for (uint32_t index = 0; index < want; index++) {
+        io_uring_buf_ring_add(uring->buffer_ring, uring->recv_memory + (size_t)batch[index] * size,
+                              size, batch[index], mask, (int)index);
+    }
+    io_uring_buf_ring_advance(uring->buffer_ring, (int)want);
+    uring->recv_free_count -= want;
+    uring->recv_in_ring += want;
+    assert(uring->recv_in_ring + uring->recv_free_count + uring->recv_held ==
+           uring->options.recv_buffer_count);
+}
+
 static int runtime_uring_register_recv(struct runtime_uring *uring, char *error_text,
                                        size_t error_size_bytes)
 {
@@ -164,7 +211,8 @@ static int runtime_uring_register_recv(struct runtime_uring *uring, char *error_
         return 0;
     }
     uring->recv_memory = aligned_alloc(4096, (size_t)count * size);
-    if (uring->recv_memory == NULL) {
+    uring->recv_free = calloc(count, sizeof(uring->recv_free[0]));
+    if (uring->recv_memory == NULL || uring->recv_free == NULL) {
         snprintf(error_text, error_size_bytes, "out of memory for receive buffers");
         return -ENOMEM;
     }
@@ -176,12 +224,11 @@ static int runtime_uring_register_recv(struct runtime_uring *uring, char *error_
         runtime_uring_memlock_text(error_text, error_size_bytes, "buffer ring", result);
         return result;
     }
-    int mask = io_uring_buf_ring_mask(count);
     for (uint32_t index = 0; index < count; index++) {
-        io_uring_buf_ring_add(uring->buffer_ring, uring->recv_memory + (size_t)index * size, size,
-                              (unsigned short)index, mask, (int)index);
+        uring->recv_free[index] = (uint16_t)(count - 1 - index); /* id 0 on top */
     }
-    io_uring_buf_ring_advance(uring->buffer_ring, (int)count);
+    uring->recv_free_count = count;
+    runtime_uring_recv_refill(uring);
     return 0;
 }
 
@@ -319,6 +366,7 @@ void runtime_uring_destroy(struct runtime_uring *uring)
         io_uring_queue_exit(&uring->ring);
     }
     free(uring->recv_memory);
+    free(uring->recv_free);
     free(uring->fixed_memory);
     free(uring->cqes);
     free(uring->io_files);
@@ -482,13 +530,16 @@ void runtime_uring_recv_buffer_release(struct runtime_uring *uring, uint16_t buf
     assert(uring != NULL);
     assert(buffer_id < uring->options.recv_buffer_count);
     assert(uring->recv_held > 0);
-    int mask = io_uring_buf_ring_mask(uring->options.recv_buffer_count);
-    io_uring_buf_ring_add(uring->buffer_ring, runtime_uring_recv_buffer(uring, buffer_id),
-                          uring->options.recv_buffer_size_bytes, buffer_id, mask,
-                          (int)uring->recv_release_pending);
-    uring->recv_release_pending++;
+    assert(uring->recv_free_count < uring->options.recv_buffer_count);
+    uring->recv_free[uring->recv_free_count++] = buffer_id;
     uring->recv_held--;
-    assert(uring->recv_release_pending <= uring->options.recv_buffer_count);
+}
+
+uint32_t runtime_uring_recv_buffers_available(const struct runtime_uring *uring)
+{
+    assert(uring != NULL);
+    assert(uring->recv_in_ring + uring->recv_free_count <= uring->options.recv_buffer_count);
+    return uring->recv_in_ring + uring->recv_free_count;
 }
 
 uint32_t runtime_uring_recv_buffers_held(const struct runtime_uring *uring)
@@ -556,6 +607,19 @@ void runtime_uring_recv_multishot(struct runtime_uring *uring,
     io_uring_prep_recv_multishot(sqe, (int)slot, NULL, 0, 0);
     sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
     sqe->buf_group = URING_BUFFER_GROUP;
+    io_uring_sqe_set_data(sqe, completion);
+    uring->in_flight++;
+}
+
+void runtime_uring_recv(struct runtime_uring *uring, struct runtime_uring_completion *completion,
+                        uint32_t slot, void *buffer, uint32_t size_bytes)
+{
+    assert(uring != NULL && completion != NULL && completion->callback != NULL);
+    assert(slot < uring->options.files_max);
+    assert(buffer != NULL && size_bytes > 0);
+    struct io_uring_sqe *sqe = runtime_uring_sqe(uring);
+    io_uring_prep_recv(sqe, (int)slot, buffer, size_bytes, 0);
+    sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data(sqe, completion);
     uring->in_flight++;
 }
@@ -640,9 +704,8 @@ int runtime_uring_submit_and_wait(struct runtime_uring *uring, uint64_t wait_ns)
 {
     assert(uring != NULL);
     assert(!uring->is_dispatching);
-    if (uring->recv_release_pending > 0) {
-        io_uring_buf_ring_advance(uring->buffer_ring, (int)uring->recv_release_pending);
-        uring->recv_release_pending = 0;
+    if (uring->buffer_ring != NULL) {
+        runtime_uring_recv_refill(uring);
     }
     uring->chain_sqe = NULL;
     uring->chain_handle = -1;
@@ -703,6 +766,8 @@ static void runtime_uring_dispatch_one(struct runtime_uring *uring,
         }
         uint16_t buffer_id = 0;
         if (runtime_uring_buffer_id(cqe->flags, &buffer_id)) {
+            assert(uring->recv_in_ring > 0);
+            uring->recv_in_ring--;
             uring->recv_held++;
         }
         completion->callback(completion, cqe->result, cqe->flags);
@@ -785,6 +850,7 @@ static struct runtime_uring_io_file *runtime_uring_io_file_find(struct runtime_u
     }
     free_entry->handle = handle;
     free_entry->writes_in_flight = 0;
+    free_entry->generation = 0;
     free_entry->held_head = NULL;
     free_entry->held_tail = NULL;
     return free_entry;
@@ -831,6 +897,7 @@ static void runtime_uring_io_write(struct runtime_uring *uring, struct io_comple
                             completion->offset_bytes);
     }
     runtime_uring_io_sqe_set(sqe, completion);
+    completion->backend_data[0] = file->generation;
     file->writes_in_flight++;
     uring->chain_sqe = sqe;
     uring->chain_handle = completion->handle;
@@ -867,6 +934,8 @@ static void runtime_uring_io_sync(struct runtime_uring *uring, struct io_complet
         return;
     }
     completion->next = NULL;
+    completion->backend_data[0] = file->writes_in_flight; /* writes it waits for */
+    completion->backend_data[1] = file->generation++;
     if (file->held_tail == NULL) {
         file->held_head = completion;
     } else {
@@ -883,18 +952,26 @@ static void runtime_uring_io_write_done(struct runtime_uring *uring,
     assert(file != NULL);
     assert(file->writes_in_flight > 0);
     file->writes_in_flight--;
-    if (file->writes_in_flight > 0) {
-        return;
+    uint64_t write_generation = completion->backend_data[0];
+    for (struct io_completion *held = file->held_head; held != NULL; held = held->next) {
+        if (held->backend_data[1] >= write_generation) { /* submitted before this sync */
+            assert(held->backend_data[0] > 0);
+            held->backend_data[0]--;
+        }
     }
-    struct io_completion *held = file->held_head;
-    file->handle = -1;
-    file->held_head = NULL;
-    file->held_tail = NULL;
-    for (uint32_t guard = 0; held != NULL; guard++) {
+    /* Later syncs wait for a superset of earlier ones' writes: issue from the head. */
+    for (uint32_t guard = 0; file->held_head != NULL && file->held_head->backend_data[0] == 0;
+         guard++) {
         assert(guard < UINT32_MAX);
-        struct io_completion *next = held->next;
+        struct io_completion *held = file->held_head;
+        file->held_head = held->next;
         runtime_uring_io_sync_sqe(uring, held);
-        held = next;
+    }
+    if (file->held_head == NULL) {
+        file->held_tail = NULL;
+        if (file->writes_in_flight == 0) {
+            file->handle = -1;
+        }
     }
 }
 

@@ -42,6 +42,7 @@ struct runtime_uring_options {
     uint32_t files_max;               /* sparse registered-file table slots (sockets) */
     uint32_t recv_buffer_count;       /* provided buffers, power of two, <= 32768 */
     uint32_t recv_buffer_size_bytes;  /* each provided buffer */
+    uint32_t recv_buffers_posted_max; /* in the kernel's ring at once (> 0; capped at count) */
     uint64_t fixed_buffer_size_bytes; /* registered region for file I/O, multiple of 4096 */
     uint32_t io_files_max;            /* files with writes in flight at once (io backend) */
     int32_t cpu;                      /* io-wq workers pinned here; -1: not pinned */
@@ -113,6 +114,11 @@ void runtime_uring_accept_multishot(struct runtime_uring *uring,
 void runtime_uring_recv_multishot(struct runtime_uring *uring,
                                   struct runtime_uring_completion *completion, uint32_t slot);
 
+/* One receive of at most size_bytes into buffer (not the buffer ring) on registered slot:
+ * for reading an exact number of bytes and no more. */
+void runtime_uring_recv(struct runtime_uring *uring, struct runtime_uring_completion *completion,
+                        uint32_t slot, void *buffer, uint32_t size_bytes);
+
 /* One send of size_bytes from buffer on registered slot (may complete short). */
 void runtime_uring_send(struct runtime_uring *uring, struct runtime_uring_completion *completion,
                         uint32_t slot, const void *buffer, uint32_t size_bytes);
@@ -135,6 +141,10 @@ uint32_t runtime_uring_recv_buffer_size(const struct runtime_uring *uring);
 
 /* Gives buffer_id back to the kernel (visible at the next submit). */
 void runtime_uring_recv_buffer_release(struct runtime_uring *uring, uint16_t buffer_id);
+
+/* Buffers the kernel can still fill or that wait, released, to be posted again. Zero means
+ * every buffer is held by callers: a receive armed now would end with -ENOBUFS. */
+uint32_t runtime_uring_recv_buffers_available(const struct runtime_uring *uring);
 
 /* Buffers handed out by receives and not yet released. */
 uint32_t runtime_uring_recv_buffers_held(const struct runtime_uring *uring);

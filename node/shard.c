@@ -29,6 +29,8 @@ static void shard_options_common(struct shard_set_options *options)
 {
     runtime_uring_options_default(&options->uring);
     options->uring.iowq_workers_max = 2;
+    /* A pass can hand one connection every posted buffer: its input must hold them all. */
+    options->uring.recv_buffers_posted_max = NET_INPUT_SEGMENTS_MAX;
     options->timers_max = 1024;
     options->xshard_entries_max = 1024;
     options->tick_ns = 10 * 1000 * 1000;
@@ -284,6 +286,9 @@ static void *shard_main(void *argument)
 {
     struct shard *shard = argument;
     struct shard_set *set = shard->set;
+    char name[16];
+    snprintf(name, sizeof(name), "shard-%u", shard->index);
+    (void)pthread_setname_np(pthread_self(), name); /* for top, perf and /proc */
     shard->init_result = shard_init(shard);
     pthread_barrier_wait(&set->start_barrier);
     if (shard_set_is_ready(set)) {
