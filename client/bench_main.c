@@ -192,7 +192,7 @@ static int bench_run(const struct bench_config *config, struct bench_actor *acto
     for (uint32_t index = 0; index < count; index++) {
         if (actors[index].result != 0) {
             fprintf(stderr, "runnel-bench: actor %u: %s\n", index,
-                    runnel_client_strerror(actors[index].result));
+                    runnel_strerror(actors[index].result));
             failures++;
         }
     }

@@ -86,7 +86,7 @@ int bench_setup(const struct bench_config *config)
         }
     }
     if (result != 0) {
-        fprintf(stderr, "runnel-bench: setup: %s\n", runnel_client_strerror(result));
+        fprintf(stderr, "runnel-bench: setup: %s\n", runnel_strerror(result));
     }
     runnel_client_destroy(client);
     return result;

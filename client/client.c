@@ -82,14 +82,14 @@ int client_server_error(uint32_t code)
     return result;
 }
 
-const char *runnel_client_strerror(int code)
+const char *runnel_strerror(int code)
 {
     uint32_t server_code = runnel_server_error_code(code);
     if (server_code != 0) {
         const char *name = iggy_error_name(server_code);
         return strcmp(name, "unknown") == 0 ? "server error (unknown code)" : name;
     }
-    return runnel_strerror(code);
+    return error_text(code);
 }
 
 struct runnel_id runnel_id_number(uint32_t number)

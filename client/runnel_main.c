@@ -119,9 +119,9 @@ static void runnel_report(const char *what, int code)
     uint32_t server_code = runnel_server_error_code(code);
     if (server_code != 0) {
         fprintf(stderr, "runnel: %s: server error %u: %s\n", what, server_code,
-                runnel_client_strerror(code));
+                runnel_strerror(code));
     } else {
-        fprintf(stderr, "runnel: %s: %s\n", what, runnel_client_strerror(code));
+        fprintf(stderr, "runnel: %s: %s\n", what, runnel_strerror(code));
     }
 }
 

@@ -27,19 +27,19 @@ _Static_assert(sizeof(runnel_error_names) / sizeof(runnel_error_names[0]) ==
                "every runnel error has a name");
 _Static_assert(RUNNEL_ERROR_BASE > 4095, "runnel errors are disjoint from errno");
 
-bool runnel_error_is_runnel(int code)
+bool error_is_runnel(int code)
 {
     int positive = code < 0 ? -code : code;
     return positive >= RUNNEL_ERROR_BASE && positive < RUNNEL_ERROR_END;
 }
 
-const char *runnel_strerror(int code)
+const char *error_text(int code)
 {
     int positive = code < 0 ? -code : code;
     if (code == 0) {
         return "success";
     }
-    if (runnel_error_is_runnel(code)) {
+    if (error_is_runnel(code)) {
         const char *name = runnel_error_names[positive - RUNNEL_ERROR_BASE];
         assert(name != NULL);
         return name;

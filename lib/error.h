@@ -29,9 +29,9 @@ enum runnel_error {
 };
 
 /* Returns a static description of code (negative or positive, runnel or errno). */
-const char *runnel_strerror(int code);
+const char *error_text(int code);
 
 /* True when code (negative or positive) is one of runnel's own codes. */
-bool runnel_error_is_runnel(int code);
+bool error_is_runnel(int code);
 
 #endif

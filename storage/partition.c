@@ -827,7 +827,7 @@ int partition_open(struct partition *partition, struct io *io)
     }
     if (result != 0) {
         log_warn("partition_open_failed", "directory=%s error=\"%s\"", partition->options.directory,
-                 runnel_strerror(result));
+                 error_text(result));
         partition_close(partition);
     }
     return result;
@@ -949,7 +949,7 @@ static void partition_flush_fail(struct partition *partition, int result)
 {
     assert(result < 0);
     log_warn("partition_io_failed", "directory=%s step=%d error=\"%s\"",
-             partition->options.directory, (int)partition->flush_step, runnel_strerror(result));
+             partition->options.directory, (int)partition->flush_step, error_text(result));
     partition->failed = result;
     partition->flush_step = PARTITION_FLUSH_IDLE;
     partition->options.durable_callback(partition, partition->op_durable, result,

@@ -10,7 +10,7 @@
 
 static int fail(const char *what, int code)
 {
-    fprintf(stderr, "consumer: %s: %s\n", what, runnel_client_strerror(code));
+    fprintf(stderr, "consumer: %s: %s\n", what, runnel_strerror(code));
     return 1;
 }
 
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         received++;
     }
     printf("consumer: %d messages from partition 0 (%s)\n", received,
-           runnel_client_strerror(result));
+           runnel_strerror(result));
     int destroyed = runnel_consumer_destroy(consumer);
     runnel_client_destroy(client);
     return result == -RUNNEL_CLIENT_EEMPTY && destroyed == 0 ? 0 : 1;

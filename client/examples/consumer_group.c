@@ -11,7 +11,7 @@
 
 static int fail(const char *what, int code)
 {
-    fprintf(stderr, "consumer_group: %s: %s\n", what, runnel_client_strerror(code));
+    fprintf(stderr, "consumer_group: %s: %s\n", what, runnel_strerror(code));
     return 1;
 }
 
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
         received++;
     }
     printf("consumer_group: %d messages (partition 0: %u, 1: %u, 2: %u) (%s)\n", received,
-           per_partition[0], per_partition[1], per_partition[2], runnel_client_strerror(result));
+           per_partition[0], per_partition[1], per_partition[2], runnel_strerror(result));
     int destroyed = runnel_consumer_destroy(consumer); /* leaves the group */
     runnel_client_destroy(client);
     return result == -RUNNEL_CLIENT_EEMPTY && destroyed == 0 ? 0 : 1;

@@ -11,7 +11,7 @@
 
 static int fail(const char *what, int code)
 {
-    fprintf(stderr, "producer: %s: %s\n", what, runnel_client_strerror(code));
+    fprintf(stderr, "producer: %s: %s\n", what, runnel_strerror(code));
     return 1;
 }
 

@@ -491,7 +491,7 @@ static void test_login_failures(void **state)
     assert_int_equal(runnel_ping(client), -ENOTCONN);
     int result = runnel_connect_and_login(client, "iggy", "wrong");
     assert_int_equal(runnel_server_error_code(result), IGGY_ERROR_INVALID_CREDENTIALS);
-    assert_string_equal(runnel_client_strerror(result), "invalid_credentials");
+    assert_string_equal(runnel_strerror(result), "invalid_credentials");
     assert_false(runnel_client_is_logged_in(client));
     assert_int_equal(runnel_login_token(client, "token-1"), 0);
     assert_true(runnel_client_is_logged_in(client));
@@ -766,9 +766,9 @@ static void test_identifiers_and_errors(void **state)
     assert_int_equal(runnel_server_error_code(-EINVAL), 0);
     assert_int_equal(runnel_server_error_code(-RUNNEL_EFORMAT), 0);
     assert_int_equal(runnel_server_error_code(-(RUNNEL_SERVER_ERROR_BASE + 2010)), 2010);
-    assert_string_equal(runnel_client_strerror(-(RUNNEL_SERVER_ERROR_BASE + 2010)),
+    assert_string_equal(runnel_strerror(-(RUNNEL_SERVER_ERROR_BASE + 2010)),
                         "topic_id_not_found");
-    assert_string_equal(runnel_client_strerror(-RUNNEL_EFORMAT), "malformed input");
+    assert_string_equal(runnel_strerror(-RUNNEL_EFORMAT), "malformed input");
 }
 
 int main(void)

@@ -15,25 +15,25 @@
 static void test_runnel_codes_are_not_errno(void **state)
 {
     (void)state;
-    assert_false(runnel_error_is_runnel(-ENOENT));
-    assert_false(runnel_error_is_runnel(-EIO));
-    assert_false(runnel_error_is_runnel(0));
+    assert_false(error_is_runnel(-ENOENT));
+    assert_false(error_is_runnel(-EIO));
+    assert_false(error_is_runnel(0));
     for (int code = RUNNEL_ERROR_BASE; code < RUNNEL_ERROR_END; code++) {
-        assert_true(runnel_error_is_runnel(-code));
-        assert_true(runnel_error_is_runnel(code));
+        assert_true(error_is_runnel(-code));
+        assert_true(error_is_runnel(code));
     }
-    assert_false(runnel_error_is_runnel(RUNNEL_ERROR_END));
+    assert_false(error_is_runnel(RUNNEL_ERROR_END));
 }
 
 static void test_strerror_names_every_code(void **state)
 {
     (void)state;
-    assert_string_equal(runnel_strerror(0), "success");
-    assert_string_equal(runnel_strerror(-RUNNEL_ECHECKSUM), "checksum mismatch");
-    assert_string_equal(runnel_strerror(-ENOENT), strerror(ENOENT));
-    assert_string_equal(runnel_strerror(-(RUNNEL_ERROR_END + 5)), "unknown error");
+    assert_string_equal(error_text(0), "success");
+    assert_string_equal(error_text(-RUNNEL_ECHECKSUM), "checksum mismatch");
+    assert_string_equal(error_text(-ENOENT), strerror(ENOENT));
+    assert_string_equal(error_text(-(RUNNEL_ERROR_END + 5)), "unknown error");
     for (int code = RUNNEL_ERROR_BASE; code < RUNNEL_ERROR_END; code++) {
-        const char *name = runnel_strerror(-code);
+        const char *name = error_text(-code);
         assert_non_null(name);
         assert_true(strlen(name) > 0);
     }

@@ -21,7 +21,7 @@
  *   - -RUNNEL_CLIENT_E* for protocol problems (a malformed or truncated reply, ...);
  *   - -(RUNNEL_SERVER_ERROR_BASE + code) when the server answered with Iggy error code
  *     `code` (runnel_server_error_code() recovers it).
- * runnel_client_strerror() describes any of them. Nothing a server sends can make the
+ * runnel_strerror() describes any of them. Nothing a server sends can make the
  * library abort: every reply is validated before use.
  *
  * Memory: a client allocates its buffers once, at runnel_client_create(); calls do not
@@ -64,7 +64,7 @@ enum {
 };
 
 /* Describes any code this library returns (static text). */
-const char *runnel_client_strerror(int code);
+const char *runnel_strerror(int code);
 
 /* The Iggy error code inside a server error, 0 when code is not one. */
 uint32_t runnel_server_error_code(int code);
