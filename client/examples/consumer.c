@@ -55,8 +55,7 @@ int main(int argc, char **argv)
         }
         received++;
     }
-    printf("consumer: %d messages from partition 0 (%s)\n", received,
-           runnel_strerror(result));
+    printf("consumer: %d messages from partition 0 (%s)\n", received, runnel_strerror(result));
     int destroyed = runnel_consumer_destroy(consumer);
     runnel_client_destroy(client);
     return result == -RUNNEL_CLIENT_EEMPTY && destroyed == 0 ? 0 : 1;

@@ -766,8 +766,7 @@ static void test_identifiers_and_errors(void **state)
     assert_int_equal(runnel_server_error_code(-EINVAL), 0);
     assert_int_equal(runnel_server_error_code(-RUNNEL_EFORMAT), 0);
     assert_int_equal(runnel_server_error_code(-(RUNNEL_SERVER_ERROR_BASE + 2010)), 2010);
-    assert_string_equal(runnel_strerror(-(RUNNEL_SERVER_ERROR_BASE + 2010)),
-                        "topic_id_not_found");
+    assert_string_equal(runnel_strerror(-(RUNNEL_SERVER_ERROR_BASE + 2010)), "topic_id_not_found");
     assert_string_equal(runnel_strerror(-RUNNEL_EFORMAT), "malformed input");
 }
 
