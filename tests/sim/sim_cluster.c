@@ -27,6 +27,7 @@ enum {
     SIM_OPERATION_ADD = 200,
     SIM_REQUEST_TIMEOUT_TICKS = 40,
     SIM_CONVERGE_TICKS_MAX = 6000,
+    SIM_CLIENT_REQUESTS_MAX = 30,
 };
 
 struct sim_state_machine {
@@ -68,6 +69,7 @@ struct sim_client {
     uint64_t sent_tick;
     uint64_t next_tick;
     uint32_t view_hint;
+    uint64_t reply_op[SIM_CLIENT_REQUESTS_MAX + 1]; /* op of each acknowledged request */
     struct vsr_header header;
     uint8_t body[2];
 };
@@ -88,10 +90,13 @@ struct sim_cluster {
     struct sim_client clients[SIM_CLIENTS_MAX];
     bool faults;
     uint32_t crash_per_mille;
+    uint32_t pause_per_mille;
+    uint64_t paused_until[VSR_REPLICAS_MAX]; /* machine paused (no ticks, no input) until */
     uint32_t flip_per_mille;
     uint32_t down_max;
     uint64_t faulty_machines;
     struct sim_result *result;
+    struct sim_options options;
 };
 
 static struct sim_cluster sim_cluster;
@@ -276,6 +281,13 @@ static void sim_setup_shape(struct sim_cluster *cluster)
     cluster->replica_count = (uint32_t)prng_between(prng, 1, 5);
     cluster->group_count = (uint32_t)prng_between(prng, 1, SIM_GROUPS_MAX);
     cluster->client_count = (uint32_t)prng_between(prng, 1, SIM_CLIENTS_MAX);
+    if (cluster->options.shape_fixed) {
+        cluster->replica_count = cluster->options.replica_count;
+        cluster->group_count = cluster->options.group_count;
+        cluster->client_count = cluster->options.client_count;
+    }
+    assert(cluster->replica_count >= 1 && cluster->replica_count <= 5);
+    assert(cluster->group_count >= 1 && cluster->group_count <= SIM_GROUPS_MAX);
     sim_network_reset(&cluster->network, cluster->replica_count);
     for (uint32_t group = 0; group < cluster->group_count; group++) {
         struct vsr_group *identity = &cluster->groups[group];
@@ -296,6 +308,14 @@ static void sim_setup_shape(struct sim_cluster *cluster)
     faults->heal_per_mille = (uint32_t)prng_between(prng, 5, 50);
     cluster->crash_per_mille = (uint32_t)prng_between(prng, 0, 8);
     cluster->flip_per_mille = (uint32_t)prng_between(prng, 0, 20);
+    cluster->pause_per_mille = (uint32_t)prng_between(prng, 0, 4);
+    if (!cluster->options.faults_random) {
+        memset(faults, 0, sizeof(*faults));
+        faults->delay_ticks_max = 3;
+        cluster->crash_per_mille = 0;
+        cluster->flip_per_mille = 0;
+        cluster->pause_per_mille = 0;
+    }
     uint32_t replication = vsr_quorum_replication(cluster->replica_count);
     uint32_t view_change = vsr_quorum_view_change(cluster->replica_count);
     cluster->down_max = cluster->replica_count - view_change;
@@ -317,10 +337,10 @@ static void sim_setup_clients(struct sim_cluster *cluster)
         memset(client, 0, sizeof(*client));
         client->id = index + 1;
         client->group = (uint8_t)prng_range(&cluster->prng, cluster->group_count);
-        client->requests_total = prng_between(&cluster->prng, 5, 30);
+        client->requests_total = prng_between(&cluster->prng, 5, SIM_CLIENT_REQUESTS_MAX);
         client->next_tick = prng_between(&cluster->prng, 1, 50);
     }
-    assert(cluster->client_count * 30 < SIM_OPS_MAX);
+    assert(cluster->client_count * SIM_CLIENT_REQUESTS_MAX < SIM_OPS_MAX);
 }
 
 static void sim_client_send(struct sim_cluster *cluster, struct sim_client *client, bool all)
@@ -388,6 +408,17 @@ static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
         sim_fail(cluster, "client %u: reply to request %llu (op %llu) differs from the model",
                  index, (unsigned long long)reply->request, (unsigned long long)reply->op);
         return;
+    }
+    if (reply->request <= SIM_CLIENT_REQUESTS_MAX && client->reply_op[reply->request] != 0 &&
+        client->reply_op[reply->request] != reply->op) {
+        sim_fail(cluster, "client %u: request %llu executed twice (ops %llu and %llu)", index,
+                 (unsigned long long)reply->request,
+                 (unsigned long long)client->reply_op[reply->request],
+                 (unsigned long long)reply->op);
+        return;
+    }
+    if (reply->request <= SIM_CLIENT_REQUESTS_MAX) {
+        client->reply_op[reply->request] = reply->op;
     }
     if (client->inflight && reply->request == client->request) {
         client->inflight = false;
@@ -494,7 +525,7 @@ static void sim_deliver(uint32_t target, const struct vsr_header *header, const 
     }
     struct sim_slot *slot = &cluster->slots[target / VSR_REPLICAS_MAX][target % VSR_REPLICAS_MAX];
     assert(slot->cluster == cluster);
-    if (slot->up) {
+    if (slot->up && cluster->paused_until[slot->index] <= cluster->tick) {
         vsr_replica_on_message(&slot->replica, header, body);
     }
 }
@@ -503,7 +534,7 @@ static uint32_t sim_machines_down(const struct sim_cluster *cluster)
 {
     uint32_t down = 0;
     for (uint32_t index = 0; index < cluster->replica_count; index++) {
-        down += !cluster->slots[0][index].up;
+        down += !cluster->slots[0][index].up || cluster->paused_until[index] > cluster->tick;
     }
     assert(down <= cluster->replica_count);
     return down;
@@ -536,10 +567,21 @@ static void sim_faults_tick(struct sim_cluster *cluster)
             cluster->result->crashes++;
         }
     }
+    if (sim_machines_down(cluster) < cluster->down_max &&
+        prng_chance(prng, cluster->pause_per_mille, 1000)) {
+        uint32_t index = (uint32_t)prng_range(prng, cluster->replica_count);
+        cluster->paused_until[index] = cluster->tick + prng_between(prng, 10, 300);
+    }
     if (cluster->faulty_machines != 0 && prng_chance(prng, cluster->flip_per_mille, 1000)) {
         uint32_t index = (uint32_t)prng_range(prng, cluster->replica_count);
         uint32_t group = (uint32_t)prng_range(prng, cluster->group_count);
         sim_journal_flip(&cluster->slots[group][index].journal);
+    }
+    int32_t send_only = cluster->options.send_only_machine;
+    if (send_only >= 0 && cluster->tick == cluster->options.send_only_from_tick) {
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            cluster->network.blocked[index][send_only] = index != (uint32_t)send_only;
+        }
     }
     if (prng_chance(prng, 1, 200)) {
         uint64_t back_ns = prng_between(prng, 1, 2000000000ull);
@@ -555,7 +597,7 @@ static void sim_step(struct sim_cluster *cluster)
     for (uint32_t group = 0; group < cluster->group_count; group++) {
         for (uint32_t index = 0; index < cluster->replica_count; index++) {
             struct sim_slot *slot = &cluster->slots[group][index];
-            if (slot->up) {
+            if (slot->up && cluster->paused_until[index] <= cluster->tick) {
                 sim_journal_tick(&slot->journal);
                 sim_superblock_tick(&slot->superblock);
                 vsr_replica_tick(&slot->replica);
@@ -595,6 +637,7 @@ static bool sim_is_converged(const struct sim_cluster *cluster)
 static void sim_heal(struct sim_cluster *cluster)
 {
     cluster->faults = false;
+    memset(cluster->paused_until, 0, sizeof(cluster->paused_until));
     sim_network_heal(&cluster->network);
     for (uint32_t group = 0; group < cluster->group_count; group++) {
         for (uint32_t index = 0; index < cluster->replica_count; index++) {
@@ -673,18 +716,28 @@ static void sim_describe(const struct sim_cluster *cluster)
 {
     const struct sim_network_faults *faults = &cluster->network.faults;
     printf("seed=%llu replicas=%u groups=%u clients=%u loss=%u%% dup=%u%% delay<=%u "
-           "partition=%u/1000 crash=%u/1000 flip=%u/1000 faulty_machines=0x%llx\n",
+           "partition=%u/1000 crash=%u/1000 pause=%u/1000 flip=%u/1000 faulty_machines=0x%llx\n",
            (unsigned long long)cluster->seed, cluster->replica_count, cluster->group_count,
            cluster->client_count, faults->loss_percent, faults->duplicate_percent,
            faults->delay_ticks_max, faults->partition_per_mille, cluster->crash_per_mille,
-           cluster->flip_per_mille, (unsigned long long)cluster->faulty_machines);
+           cluster->pause_per_mille, cluster->flip_per_mille,
+           (unsigned long long)cluster->faulty_machines);
 }
 
 void sim_cluster_run(uint64_t seed, bool verbose, struct sim_result *result)
 {
+    struct sim_options options = {.faults_random = true, .send_only_machine = -1};
+    sim_cluster_run_options(seed, &options, verbose, result);
+}
+
+void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, bool verbose,
+                             struct sim_result *result)
+{
     assert(result != NULL);
+    assert(options != NULL);
     struct sim_cluster *cluster = &sim_cluster;
     memset(cluster, 0, sizeof(*cluster));
+    cluster->options = *options;
     memset(result, 0, sizeof(*result));
     result->passed = true;
     cluster->result = result;
@@ -709,8 +762,14 @@ void sim_cluster_run(uint64_t seed, bool verbose, struct sim_result *result)
         sim_describe(cluster);
     }
     uint64_t fault_ticks = prng_between(&cluster->prng, 1000, 4000);
+    if (options->fault_ticks != 0) {
+        fault_ticks = options->fault_ticks;
+    }
     for (uint64_t round = 0; round < fault_ticks && result->passed; round++) {
         sim_step(cluster);
+    }
+    for (uint32_t index = 0; index < cluster->replica_count; index++) {
+        result->views_at_heal[index] = cluster->slots[0][index].replica.view;
     }
     sim_heal(cluster);
     for (uint64_t round = 0; round < SIM_CONVERGE_TICKS_MAX && result->passed; round++) {

@@ -12,6 +12,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Overrides for named scenarios; sim_cluster_run uses the seed alone. */
+struct sim_options {
+    bool shape_fixed; /* use the counts below instead of the seed's */
+    uint32_t replica_count;
+    uint32_t group_count;
+    uint32_t client_count;
+    bool faults_random;           /* loss, duplication, partitions, crashes, pauses, flips */
+    int32_t send_only_machine;    /* -1, or a machine that receives nothing (it can send) */
+    uint64_t send_only_from_tick; /* ... from this tick until the faults heal */
+    uint64_t fault_ticks;         /* 0: from the seed */
+};
+
 struct sim_result {
     bool passed;
     char reason[256];
@@ -19,9 +31,14 @@ struct sim_result {
     uint64_t commits;
     uint64_t view_changes;
     uint64_t crashes;
+    uint32_t views_at_heal[6]; /* group 0's replica views when the faults healed */
 };
 
 /* Runs one seed to completion; result says whether every checker held. */
 void sim_cluster_run(uint64_t seed, bool verbose, struct sim_result *result);
+
+/* As sim_cluster_run, with a scenario's overrides (options may be NULL). */
+void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, bool verbose,
+                             struct sim_result *result);
 
 #endif
