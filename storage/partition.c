@@ -1560,3 +1560,108 @@ int partition_truncate_prefix(struct partition *partition, uint64_t log_start_of
     partition_truncate_next(partition);
     return 0;
 }
+
+static void partition_fault_clear(struct partition *partition, uint64_t op)
+{
+    assert(partition->faulty_count <= partition->options.faulty_max);
+    for (uint32_t index = 0; index < partition->faulty_count; index++) {
+        if (partition->faulty_ops[index] == op) {
+            partition->faulty_ops[index] = partition->faulty_ops[--partition->faulty_count];
+            return;
+        }
+    }
+}
+
+static void partition_repair_io_callback(struct io_completion *completion)
+{
+    struct partition_repair *repair = completion->context;
+    assert(repair != NULL && completion == &repair->completion);
+    struct partition *partition = repair->partition;
+    const struct vsr_header *header = repair->header;
+    int32_t log_file = partition_tail(partition)->log_file;
+    if (completion->result < 0) {
+        repair->callback(repair, (int)completion->result, repair->context);
+        return;
+    }
+    if (completion->operation == IO_OPERATION_READ) {
+        uint64_t position =
+            partition->entries[header->u.prepare.op - partition_tail(partition)->op_first]
+                .position_bytes;
+        uint8_t *at = repair->buffer + (position - repair->from_bytes);
+        memcpy(at, header, VSR_HEADER_SIZE);
+        memcpy(at + VSR_HEADER_SIZE, repair->body, header->size - VSR_HEADER_SIZE);
+        io_write(partition->io, completion, log_file, repair->buffer, repair->span_bytes,
+                 repair->from_bytes, partition_repair_io_callback, repair);
+        return;
+    }
+    if (completion->operation == IO_OPERATION_WRITE && partition->options.durability_fsync) {
+        io_fdatasync(partition->io, completion, log_file, partition_repair_io_callback, repair);
+        return;
+    }
+    struct partition_entry *entry =
+        &partition->entries[header->u.prepare.op - partition_tail(partition)->op_first];
+    entry->is_faulty = false;
+    partition_fault_clear(partition, entry->op);
+    repair->callback(repair, 0, repair->context);
+}
+
+/* The tail buffer may hold (part of) the damaged record, read back at recovery: later
+ * flushes rewrite those bytes from memory, so they are patched there too. */
+static void partition_repair_patch_memory(struct partition *partition,
+                                          const struct partition_entry *entry,
+                                          const struct vsr_header *header, const void *body)
+{
+    uint64_t first = entry->position_bytes;
+    uint64_t end = entry->position_bytes + entry->size_bytes;
+    first = first > partition->buffer_position_bytes ? first : partition->buffer_position_bytes;
+    end = end < partition->appended_bytes ? end : partition->appended_bytes;
+    for (uint64_t at = first; at < end; at++) {
+        uint64_t inside = at - entry->position_bytes;
+        uint8_t byte = inside < VSR_HEADER_SIZE ? ((const uint8_t *)header)[inside]
+                                                : ((const uint8_t *)body)[inside - VSR_HEADER_SIZE];
+        partition->buffer[at - partition->buffer_position_bytes] = byte;
+    }
+}
+
+int partition_repair(struct partition *partition, struct partition_repair *repair,
+                     const struct vsr_header *header, const void *body, uint8_t *buffer,
+                     uint64_t buffer_size_bytes, partition_repair_callback callback, void *context)
+{
+    assert(partition != NULL && repair != NULL && header != NULL && callback != NULL);
+    assert(buffer != NULL && io_is_sector_aligned((uint64_t)(uintptr_t)buffer));
+    uint64_t op = header->u.prepare.op;
+    const struct partition_segment *tail = partition_tail(partition);
+    if (!partition_is_faulty(partition, op) || tail->op_first == UINT64_MAX ||
+        op < tail->op_first || op - tail->op_first >= partition->entry_count) {
+        return -RUNNEL_ENOTFOUND;
+    }
+    struct partition_entry *entry = &partition->entries[op - tail->op_first];
+    if (entry->size_bytes == 0) {
+        return -RUNNEL_ENOTFOUND; /* position unknown: needs the index entry first */
+    }
+    if (header->checksum != entry->checksum || header->size != entry->size_bytes ||
+        !vsr_header_is_body_valid(header, body)) {
+        return -RUNNEL_EFORMAT;
+    }
+    memset(repair, 0, sizeof(*repair));
+    repair->partition = partition;
+    repair->callback = callback;
+    repair->context = context;
+    repair->header = header;
+    repair->body = body;
+    repair->buffer = buffer;
+    repair->buffer_size_bytes = buffer_size_bytes;
+    repair->from_bytes = align_down(entry->position_bytes);
+    repair->span_bytes = align_up(entry->position_bytes + entry->size_bytes) - repair->from_bytes;
+    if (repair->span_bytes > buffer_size_bytes) {
+        return -RUNNEL_ETOOLARGE;
+    }
+    if (repair->from_bytes + repair->span_bytes > align_down(partition->written_bytes) &&
+        partition->flush_step != PARTITION_FLUSH_IDLE) {
+        return -RUNNEL_ESTATE;
+    }
+    partition_repair_patch_memory(partition, entry, header, body);
+    io_read(partition->io, &repair->completion, tail->log_file, buffer, repair->span_bytes,
+            repair->from_bytes, partition_repair_io_callback, repair);
+    return 0;
+}

@@ -257,6 +257,37 @@ int partition_truncate_prefix(struct partition *partition, uint64_t log_start_of
                               uint64_t checkpoint_op, partition_truncate_callback callback,
                               void *context);
 
+/* Rewrites one faulty record of the tail segment with an intact copy (from a peer). */
+struct partition_repair;
+typedef void (*partition_repair_callback)(struct partition_repair *repair, int result,
+                                          void *context);
+
+struct partition_repair {
+    struct io_completion completion;
+    struct partition *partition;
+    partition_repair_callback callback;
+    void *context;
+    const struct vsr_header *header;
+    const void *body;
+    uint8_t *buffer; /* sector-aligned scratch: the sectors around the record */
+    uint64_t buffer_size_bytes;
+    uint64_t from_bytes; /* aligned span rewritten */
+    uint64_t span_bytes;
+    bool is_syncing;
+};
+
+/*
+ * Repairs faulty op (partition_is_faulty) of the tail segment in place: header must be
+ * the very record the index names (same checksum), body its body. Reads the sectors
+ * around it, patches them, writes them back (and fdatasyncs under `fsync`), then clears
+ * the fault. Returns 0 (callback later), -RUNNEL_ENOTFOUND (not a faulty op of the tail
+ * with a known position), -RUNNEL_EFORMAT (another record), -RUNNEL_ETOOLARGE (buffer)
+ * or -RUNNEL_ESTATE (a flush touches the same sectors: retry after it).
+ */
+int partition_repair(struct partition *partition, struct partition_repair *repair,
+                     const struct vsr_header *header, const void *body, uint8_t *buffer,
+                     uint64_t buffer_size_bytes, partition_repair_callback callback, void *context);
+
 /* Ops found damaged (recovery, reads) and not yet repaired. */
 uint32_t partition_faulty_count(const struct partition *partition);
 uint64_t partition_faulty_op(const struct partition *partition, uint32_t index);

@@ -288,6 +288,16 @@ static void test_truncate_prefix(void **state)
     fixture_teardown();
 }
 
+static bool repaired;
+
+static void repair_callback(struct partition_repair *repair, int result, void *context)
+{
+    (void)repair;
+    (void)context;
+    assert_int_equal(result, 0);
+    repaired = true;
+}
+
 static void test_read_of_damaged_record(void **state)
 {
     (void)state;
@@ -304,12 +314,35 @@ static void test_read_of_damaged_record(void **state)
     fixture.partition.buffer_position_bytes = fixture.partition.appended_bytes; /* no memory */
     char path[64];
     snprintf(path, sizeof(path), "p/%020d.log", 0);
-    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (position + 300) * 8 + 1), 0);
     struct partition_read read;
+    /* Keep an intact copy of op 2 (as a peer would send it) before damaging it. */
+    static _Alignas(16) uint8_t copy[8192];
+    assert_int_equal(read_op(2, &read), 0);
+    memcpy(copy, read.record, read.header.size);
+    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (position + 300) * 8 + 1), 0);
     assert_int_equal(read_op(2, &read), -RUNNEL_EFAULTY);
     assert_null(read.record);
     assert_true(partition_is_faulty(&fixture.partition, 2));
     check_record(&read, 3, 2); /* records after it are kept */
+    /* Repair from the intact copy; a wrong record is refused. */
+    struct vsr_header header;
+    memcpy(&header, copy, VSR_HEADER_SIZE);
+    static _Alignas(4096) uint8_t scratch[16384];
+    struct partition_repair repair;
+    struct vsr_header wrong = header;
+    wrong.u.prepare.timestamp++;
+    vsr_header_set_checksum(&wrong);
+    assert_int_equal(partition_repair(&fixture.partition, &repair, &wrong, copy + VSR_HEADER_SIZE,
+                                      scratch, sizeof(scratch), repair_callback, NULL),
+                     -RUNNEL_EFORMAT);
+    repaired = false;
+    assert_int_equal(partition_repair(&fixture.partition, &repair, &header, copy + VSR_HEADER_SIZE,
+                                      scratch, sizeof(scratch), repair_callback, NULL),
+                     0);
+    run_until_idle();
+    assert_true(repaired);
+    assert_false(partition_is_faulty(&fixture.partition, 2));
+    check_record(&read, 2, 1);
     fixture_teardown();
 }
 
