@@ -105,6 +105,7 @@ static const struct iggy_command_entry *iggy_command_find(uint32_t code)
 enum iggy_command_class iggy_command_class_of(uint32_t code)
 {
     const struct iggy_command_entry *entry = iggy_command_find(code);
+    assert(entry == NULL || entry->code == code);
     if (entry == NULL) {
         return IGGY_COMMAND_UNKNOWN;
     }
@@ -115,6 +116,7 @@ enum iggy_command_class iggy_command_class_of(uint32_t code)
 uint8_t iggy_command_operation(uint32_t code)
 {
     const struct iggy_command_entry *entry = iggy_command_find(code);
+    assert(entry == NULL || entry->code == code);
     if (entry == NULL) {
         return IGGY_OPERATION_NON_REPLICATED;
     }
@@ -124,6 +126,7 @@ uint8_t iggy_command_operation(uint32_t code)
 
 uint32_t iggy_command_for_operation(uint8_t operation)
 {
+    assert(IGGY_COMMAND_COUNT > 0);
     if (operation == IGGY_OPERATION_NON_REPLICATED) {
         return 0;
     }
@@ -139,6 +142,7 @@ uint32_t iggy_command_for_operation(uint8_t operation)
 const char *iggy_command_name(uint32_t code)
 {
     const struct iggy_command_entry *entry = iggy_command_find(code);
+    assert(entry == NULL || entry->code == code);
     if (entry == NULL) {
         return "unknown";
     }

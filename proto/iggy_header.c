@@ -87,6 +87,7 @@ iggy_u128 iggy_header_body_checksum(const void *body, uint32_t body_size)
 static uint32_t iggy_header_load_u32(const uint8_t *at)
 {
     assert(at != NULL);
+    assert(offsetof(struct iggy_header_frame, size) % 4 == 0);
     return (uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16) |
            ((uint32_t)at[3] << 24);
 }
@@ -274,6 +275,8 @@ int iggy_header_reply_check(const uint8_t *header_bytes, uint32_t size_max,
 
 uint32_t iggy_header_eviction_error(uint8_t reason, uint32_t version_max, uint32_t version_min)
 {
+    assert(IGGY_ERROR_UNAUTHENTICATED != 0);
+    assert(IGGY_EVICTION_MALFORMED_LOGIN == 15);
     switch (reason) {
     case IGGY_EVICTION_CLIENT_RELEASE_TOO_LOW:
     case IGGY_EVICTION_CLIENT_RELEASE_TOO_HIGH:

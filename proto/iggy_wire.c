@@ -61,12 +61,16 @@ static const uint8_t *iggy_reader_take(struct iggy_reader *reader, uint32_t size
 uint8_t iggy_reader_u8(struct iggy_reader *reader)
 {
     const uint8_t *at = iggy_reader_take(reader, 1);
+    assert(at == NULL || reader->offset >= 1);
+    assert(reader->offset <= reader->size);
     return at == NULL ? 0 : at[0];
 }
 
 uint16_t iggy_reader_u16(struct iggy_reader *reader)
 {
     const uint8_t *at = iggy_reader_take(reader, 2);
+    assert(at == NULL || reader->offset >= 2);
+    assert(reader->offset <= reader->size);
     if (at == NULL) {
         return 0;
     }
@@ -76,6 +80,8 @@ uint16_t iggy_reader_u16(struct iggy_reader *reader)
 uint32_t iggy_reader_u32(struct iggy_reader *reader)
 {
     const uint8_t *at = iggy_reader_take(reader, 4);
+    assert(at == NULL || reader->offset >= 4);
+    assert(reader->offset <= reader->size);
     if (at == NULL) {
         return 0;
     }
@@ -86,6 +92,8 @@ uint32_t iggy_reader_u32(struct iggy_reader *reader)
 uint64_t iggy_reader_u64(struct iggy_reader *reader)
 {
     const uint8_t *at = iggy_reader_take(reader, 8);
+    assert(at == NULL || reader->offset >= 8);
+    assert(reader->offset <= reader->size);
     uint64_t value = 0;
     for (uint32_t index = 0; at != NULL && index < 8; index++) {
         value |= (uint64_t)at[index] << (8 * index);
@@ -101,11 +109,15 @@ struct iggy_bytes iggy_reader_bytes(struct iggy_reader *reader, uint32_t size)
         slice.bytes = at;
         slice.size = size;
     }
+    assert(slice.size == 0 || slice.bytes + slice.size <= reader->bytes + reader->size);
+    assert(reader->offset <= reader->size);
     return slice;
 }
 
 struct iggy_bytes iggy_reader_rest(struct iggy_reader *reader)
 {
+    assert(reader != NULL);
+    assert(reader->offset <= reader->size);
     return iggy_reader_bytes(reader, iggy_reader_remaining(reader));
 }
 
@@ -153,11 +165,14 @@ void iggy_wire_store_u32(uint8_t *at, uint32_t value)
     for (uint32_t index = 0; index < 4; index++) {
         at[index] = (uint8_t)(value >> (8 * index));
     }
+    assert(at[0] == (uint8_t)value);
 }
 
 void iggy_writer_u8(struct iggy_writer *writer, uint8_t value)
 {
     uint8_t *at = iggy_writer_reserve(writer, 1);
+    assert(at == NULL || writer->size >= 1);
+    assert(writer->size <= writer->capacity);
     if (at != NULL) {
         at[0] = value;
     }
@@ -166,6 +181,8 @@ void iggy_writer_u8(struct iggy_writer *writer, uint8_t value)
 void iggy_writer_u16(struct iggy_writer *writer, uint16_t value)
 {
     uint8_t *at = iggy_writer_reserve(writer, 2);
+    assert(at == NULL || writer->size >= 2);
+    assert(writer->size <= writer->capacity);
     if (at != NULL) {
         at[0] = (uint8_t)value;
         at[1] = (uint8_t)(value >> 8);
@@ -175,6 +192,8 @@ void iggy_writer_u16(struct iggy_writer *writer, uint16_t value)
 void iggy_writer_u32(struct iggy_writer *writer, uint32_t value)
 {
     uint8_t *at = iggy_writer_reserve(writer, 4);
+    assert(at == NULL || writer->size >= 4);
+    assert(writer->size <= writer->capacity);
     if (at != NULL) {
         iggy_wire_store_u32(at, value);
     }
@@ -182,6 +201,8 @@ void iggy_writer_u32(struct iggy_writer *writer, uint32_t value)
 
 void iggy_writer_u64(struct iggy_writer *writer, uint64_t value)
 {
+    assert(writer != NULL);
+    assert(writer->size <= writer->capacity);
     iggy_writer_u32(writer, (uint32_t)value);
     iggy_writer_u32(writer, (uint32_t)(value >> 32));
 }
