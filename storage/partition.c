@@ -129,6 +129,18 @@ static void partition_fault(struct partition *partition, uint64_t op)
     partition->faulty_ops[partition->faulty_count++] = op;
 }
 
+int partition_directory_path(char *path, uint64_t path_size_bytes, const char *root,
+                             const struct vsr_group *group)
+{
+    assert(path != NULL && root != NULL && group != NULL);
+    assert(group->kind == VSR_GROUP_KIND_PARTITION && path_size_bytes > 0);
+    int size =
+        snprintf(path, path_size_bytes,
+                 "%s/streams/%" PRIu32 "/topics/%" PRIu32 "/partitions/%" PRIu32 ".%" PRIu64, root,
+                 group->stream_id, group->topic_id, group->partition_id, group->incarnation);
+    return size > 0 && (uint64_t)size < path_size_bytes ? 0 : -RUNNEL_ETOOLARGE;
+}
+
 int partition_init(struct partition *partition, const struct partition_options *options)
 {
     assert(partition != NULL && options != NULL && options->directory != NULL);

@@ -186,6 +186,16 @@ struct partition {
     uint64_t rebuilt_entry_count;
 };
 
+/*
+ * Writes "{root}/streams/{s}/topics/{t}/partitions/{p}.{incarnation}" (DESIGN.md §5) into
+ * path. A purge gives the partition a new incarnation: create the new directory
+ * (atomic_file_create_directory, name durable), open a fresh partition there, and once
+ * that is durable remove the old one (atomic_file_remove_directory). Returns 0 or
+ * -RUNNEL_ETOOLARGE when it does not fit path_size_bytes.
+ */
+int partition_directory_path(char *path, uint64_t path_size_bytes, const char *root,
+                             const struct vsr_group *group);
+
 /* Allocates the partition's memory from options (the directory string is copied by
  * pointer: keep it alive). Returns 0 or -ENOMEM. */
 int partition_init(struct partition *partition, const struct partition_options *options);

@@ -168,6 +168,17 @@ static void check_record(struct partition_read *read, uint64_t op, uint8_t seed)
     assert_int_equal(frame.payload[0], seed);
 }
 
+static void test_directory_path(void **state)
+{
+    (void)state;
+    char path[64];
+    struct vsr_group group = {
+        .stream_id = 1, .topic_id = 2, .partition_id = 3, .kind = 1, .incarnation = 42};
+    assert_int_equal(partition_directory_path(path, sizeof(path), "data", &group), 0);
+    assert_string_equal(path, "data/streams/1/topics/2/partitions/3.42");
+    assert_int_equal(partition_directory_path(path, 20, "data", &group), -RUNNEL_ETOOLARGE);
+}
+
 static void test_append_flush_read(void **state)
 {
     (void)state;
@@ -350,9 +361,8 @@ int main(void)
 {
     helper_assert_install();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_flush_read),
-        cmocka_unit_test(test_rotation_and_reopen),
-        cmocka_unit_test(test_truncate_prefix),
+        cmocka_unit_test(test_directory_path),         cmocka_unit_test(test_append_flush_read),
+        cmocka_unit_test(test_rotation_and_reopen),    cmocka_unit_test(test_truncate_prefix),
         cmocka_unit_test(test_read_of_damaged_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
