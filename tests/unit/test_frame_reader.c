@@ -1,5 +1,6 @@
 /* Unit tests for node/frame_reader: frames fed by hand in place and split over buffers at
- * every cut point, the idempotent retry contract, bad sizes, and slot exhaustion. */
+ * every cut point, the idempotent retry contract, bad sizes, slot exhaustion and the retry
+ * after it, and the exact gap/fill path of a moving connection. */
 #include "lib/error.h"
 #include "node/frame_reader.h"
 
@@ -161,6 +162,88 @@ static void test_bad_sizes_and_exhaustion(void **state)
     frame_pool_deinit(&pool);
 }
 
+/* A refused slot (pool empty) keeps the header taken so far; asking again once a slot is
+ * free continues the frame (before the fix the retry copied into slot -1 and asserted). */
+static void test_slot_refused_then_retried(void **state)
+{
+    (void)state;
+    struct frame_pool pool;
+    assert_int_equal(frame_pool_init(&pool, 1, 4096), 0);
+    static struct frame_reader first, second;
+    frame_reader_init(&first, &pool, 4096);
+    frame_reader_init(&second, &pool, 4096);
+    uint8_t frame[1000];
+    test_frame_make(frame, sizeof(frame), 9);
+    uint32_t consumed = 0;
+    struct frame_view view;
+    assert_int_equal(frame_reader_next(&first, frame, 500, &consumed, &view), 0); /* slot */
+    assert_int_equal(frame_reader_next(&second, frame, 400, &consumed, &view), -RUNNEL_EFULL);
+    assert_int_equal(consumed, 256); /* the header was kept */
+    assert_int_equal(frame_reader_next(&second, frame + 256, 144, &consumed, &view), -RUNNEL_EFULL);
+    assert_int_equal(consumed, 0);
+    assert_int_equal(frame_reader_next(&first, frame + 500, 500, &consumed, &view), 1);
+    frame_reader_done(&first);
+    assert_int_equal(frame_reader_next(&second, frame + 256, 744, &consumed, &view), 1);
+    assert_int_equal(consumed, 744);
+    assert_int_equal(view.size_bytes, sizeof(frame));
+    assert_memory_equal(view.bytes, frame, sizeof(frame));
+    frame_reader_done(&second);
+    frame_pool_deinit(&pool);
+}
+
+/* The exact path used by a moving connection: the gap is never larger than what the
+ * current frame still needs, and a frame completed by fill is returned by next(NULL, 0). */
+static void test_gap_and_fill(void **state)
+{
+    (void)state;
+    struct frame_pool pool;
+    assert_int_equal(frame_pool_init(&pool, 1, 4096), 0);
+    static struct frame_reader reader;
+    frame_reader_init(&reader, &pool, 4096);
+    uint8_t frame[1000], next[256];
+    test_frame_make(frame, sizeof(frame), 3);
+    test_frame_make(next, sizeof(next), 4);
+    uint8_t *gap = NULL;
+    uint32_t gap_size = 0;
+    assert_false(frame_reader_gap(&reader, &gap, &gap_size)); /* at a boundary */
+    uint32_t consumed = 0;
+    struct frame_view view;
+    assert_int_equal(frame_reader_next(&reader, frame, 100, &consumed, &view), 0);
+    assert_true(frame_reader_gap(&reader, &gap, &gap_size));
+    assert_int_equal(gap_size, 156); /* the rest of the header only */
+    memcpy(gap, frame + 100, 100);
+    assert_int_equal(frame_reader_fill(&reader, 100), 0);
+    assert_true(frame_reader_gap(&reader, &gap, &gap_size));
+    assert_int_equal(gap_size, 56);
+    memcpy(gap, frame + 200, 56);
+    assert_int_equal(frame_reader_fill(&reader, 56), 0);
+    assert_true(frame_reader_gap(&reader, &gap, &gap_size));
+    assert_int_equal(gap_size, 744); /* the body, into the slot */
+    memcpy(gap, frame + 256, 744);
+    assert_int_equal(frame_reader_fill(&reader, 744), 1);
+    assert_true(frame_reader_is_ready(&reader));
+    assert_false(frame_reader_gap(&reader, &gap, &gap_size));
+    assert_int_equal(frame_reader_next(&reader, NULL, 0, &consumed, &view), 1);
+    assert_int_equal(consumed, 0);
+    assert_memory_equal(view.bytes, frame, sizeof(frame));
+    frame_reader_done(&reader);
+    /* A header-only frame completes with its header; a bad size is an error. */
+    assert_int_equal(frame_reader_next(&reader, next, 10, &consumed, &view), 0);
+    assert_true(frame_reader_gap(&reader, &gap, &gap_size));
+    memcpy(gap, next + 10, gap_size);
+    assert_int_equal(frame_reader_fill(&reader, gap_size), 1);
+    assert_int_equal(frame_reader_next(&reader, NULL, 0, &consumed, &view), 1);
+    assert_int_equal(view.size_bytes, 256);
+    frame_reader_done(&reader);
+    next[49] = 0x20; /* 8192 + 256: over the maximum */
+    assert_int_equal(frame_reader_next(&reader, next, 10, &consumed, &view), 0);
+    assert_true(frame_reader_gap(&reader, &gap, &gap_size));
+    memcpy(gap, next + 10, gap_size);
+    assert_int_equal(frame_reader_fill(&reader, gap_size), -RUNNEL_ETOOLARGE);
+    frame_reader_reset(&reader);
+    frame_pool_deinit(&pool);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -168,6 +251,8 @@ int main(void)
         cmocka_unit_test(test_every_split),
         cmocka_unit_test(test_in_place_when_whole),
         cmocka_unit_test(test_bad_sizes_and_exhaustion),
+        cmocka_unit_test(test_slot_refused_then_retried),
+        cmocka_unit_test(test_gap_and_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

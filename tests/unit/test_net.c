@@ -1,0 +1,415 @@
+/*
+ * Unit tests for node/net driven pass by pass on the test thread (no shard threads): each
+ * "shard" is a ring plus a struct net, and the test runs their loop passes itself, so
+ * the cross-shard steps happen in a chosen order.
+ *   - an exhausted receive-buffer ring is waited on, not re-armed every pass, and the
+ *     starved connection is served once buffers return;
+ *   - a full cross-shard queue on accept parks the connection and pauses accepting
+ *     instead of closing it, and the parked ones are handed over once there is room;
+ *   - a connection handed to another shard keeps working: every frame echoed once, in
+ *     order, including one split around the hand-off point.
+ * Exits 77 without io_uring.
+ */
+#include "lib/error.h"
+#include "node/frame_reader.h"
+#include "node/net.h"
+#include "node/runtime_uring.h"
+#include "node/xshard.h"
+
+#include "tests/unit/helper_assert.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+enum {
+    TEST_COMMAND_ECHO = 2,
+    TEST_COMMAND_SINK = 5,
+    TEST_COMMAND_HOLD = 7,    /* taken, but stays in flight until the test ends it */
+    TEST_COMMAND_HANDOFF = 8, /* echoed, then the connection moves to shard frame[89] */
+    TEST_SEQUENCE_OFFSET = 96,
+};
+
+struct test_handler {
+    struct node_handler handler;
+    struct net_connection *held;
+    uint32_t frames[2]; /* by shard */
+    uint32_t next_sequence;
+    uint32_t out_of_order;
+};
+
+struct test_shard {
+    struct runtime_uring *uring;
+    struct net net;
+    uint32_t index;
+    bool has_net;
+};
+
+static struct xshard test_xshard;
+
+static int test_on_frame(struct node_handler *handler, struct net_connection *connection,
+                         const uint8_t *frame, uint32_t size_bytes)
+{
+    struct test_handler *test = handler->context;
+    uint8_t command = frame[88];
+    if (command == TEST_COMMAND_HOLD) {
+        net_connection_request_begin(connection);
+        test->held = connection;
+        return 0;
+    }
+    if (command == TEST_COMMAND_SINK) {
+        return 0;
+    }
+    uint32_t sequence = 0;
+    memcpy(&sequence, frame + TEST_SEQUENCE_OFFSET, sizeof(sequence));
+    int result = net_connection_send(connection, frame, size_bytes);
+    if (result != 0) {
+        return result;
+    }
+    test->out_of_order += sequence != test->next_sequence ? 1 : 0;
+    test->next_sequence = sequence + 1;
+    test->frames[net_connection_shard(connection)]++;
+    if (command == TEST_COMMAND_HANDOFF) {
+        net_connection_handoff(connection, frame[89]);
+    }
+    return 0;
+}
+
+static void test_handler_init(struct test_handler *test)
+{
+    memset(test, 0, sizeof(*test));
+    test->handler.on_frame = test_on_frame;
+    test->handler.context = test;
+}
+
+static void test_shard_init(struct test_shard *shard, uint32_t index, uint32_t count,
+                            const struct runtime_uring_options *uring_options,
+                            const struct net_options *net_options, struct node_handler *handler)
+{
+    memset(shard, 0, sizeof(*shard));
+    shard->index = index;
+    char text[256] = {0};
+    int result = runtime_uring_create(uring_options, &shard->uring, text, sizeof(text));
+    if (result != 0) {
+        fprintf(stderr, "ring: %s\n", text);
+    }
+    assert_int_equal(result, 0);
+    if (count > 1) {
+        xshard_ring_fd_set(&test_xshard, index, runtime_uring_ring_fd(shard->uring));
+    }
+    if (net_options != NULL) {
+        assert_int_equal(net_init(&shard->net, net_options, shard->uring,
+                                  count > 1 ? &test_xshard : NULL, index, count, handler),
+                         0);
+        shard->has_net = true;
+    }
+}
+
+static void test_shard_deinit(struct test_shard *shard)
+{
+    if (shard->has_net) {
+        net_deinit(&shard->net);
+    }
+    runtime_uring_destroy(shard->uring);
+}
+
+static void test_on_xshard(const struct xshard_entry *entry, void *context)
+{
+    struct test_shard *shard = context;
+    net_on_xshard(&shard->net, entry);
+}
+
+/* One loop pass of shard, in the order node/shard.c runs it. */
+static void test_pass(struct test_shard *shard, uint64_t wait_ns)
+{
+    runtime_uring_dispatch(shard->uring);
+    if (test_xshard.queues != NULL && shard->has_net) {
+        xshard_drain(&test_xshard, shard->index, 64, test_on_xshard, shard);
+    }
+    if (shard->has_net) {
+        net_flush(&shard->net, 0);
+    }
+    if (test_xshard.queues != NULL) {
+        xshard_flush(&test_xshard, shard->index, shard->uring);
+    }
+    assert_true(runtime_uring_submit_and_wait(shard->uring, wait_ns) >= 0);
+}
+
+static void test_frame(uint8_t *frame, uint32_t size, uint8_t command, uint32_t sequence)
+{
+    for (uint32_t index = 0; index < size; index++) {
+        frame[index] = (uint8_t)(sequence * 13u + index * 7u);
+    }
+    memcpy(frame + 48, &size, sizeof(size)); /* little-endian host */
+    frame[88] = command;
+    memcpy(frame + TEST_SEQUENCE_OFFSET, &sequence, sizeof(sequence));
+}
+
+static void test_write_all(int fd, const uint8_t *bytes, uint32_t size)
+{
+    assert_int_equal(write(fd, bytes, size), (ssize_t)size);
+}
+
+static bool test_is_open(int fd)
+{
+    struct pollfd poll_fd = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    return poll(&poll_fd, 1, 0) == 0; /* nothing to read and no hang-up */
+}
+
+static void test_options(struct runtime_uring_options *uring_options,
+                         struct net_options *net_options)
+{
+    runtime_uring_options_default(uring_options);
+    uring_options->recv_buffer_count = 16;
+    uring_options->recv_buffer_size_bytes = 4096;
+    uring_options->recv_buffers_posted_max = 16;
+    uring_options->fixed_buffer_size_bytes = 0;
+    memset(net_options, 0, sizeof(*net_options));
+    net_options->connections_max = 8;
+    net_options->send_buffer_size_bytes = 65536;
+    net_options->frame_size_max = 65536;
+    net_options->reassembly_slots_max = 4;
+    net_options->requests_in_flight_max = 1;
+}
+
+/*
+ * Connection A takes every receive buffer and pauses (a request held in flight); B's
+ * receive then ends with -ENOBUFS. B must wait, not be re-armed each pass (which spins the
+ * loop: each re-arm fails at once), and must be served once A lets its buffers go.
+ */
+static void test_exhausted_buffers_wait(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    test_handler_init(&handler);
+    struct runtime_uring_options uring_options;
+    struct net_options net_options;
+    test_options(&uring_options, &net_options);
+    uring_options.recv_buffer_count = 4;
+    uring_options.recv_buffers_posted_max = 4;
+    static struct test_shard shard;
+    test_shard_init(&shard, 0, 1, &uring_options, &net_options, &handler.handler);
+    int a[2], b[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b), 0);
+    assert_int_equal(net_adopt(&shard.net, a[0], NET_PEER_CLIENT), 0);
+    static uint8_t bytes[256 + 6 * 4000];
+    test_frame(bytes, 256, TEST_COMMAND_HOLD, 0);
+    for (uint32_t index = 0; index < 6; index++) {
+        test_frame(bytes + 256 + index * 4000, 4000, TEST_COMMAND_SINK, index);
+    }
+    test_write_all(a[1], bytes, sizeof(bytes));
+    for (uint32_t guard = 0; guard < 100 && runtime_uring_recv_buffers_available(shard.uring) > 0;
+         guard++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    assert_int_equal(runtime_uring_recv_buffers_available(shard.uring), 0);
+    assert_non_null(handler.held);
+    assert_int_equal(net_adopt(&shard.net, b[0], NET_PEER_CLIENT), 0);
+    uint8_t echo[300], reply[300];
+    test_frame(echo, sizeof(echo), TEST_COMMAND_ECHO, 0);
+    test_write_all(b[1], echo, sizeof(echo));
+    uint64_t rearmed_before = shard.net.counters.recv_rearmed;
+    for (uint32_t pass = 0; pass < 50; pass++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    /* At most one attempt after the ring ran dry; before the fix: one per pass. */
+    assert_true(shard.net.counters.recv_rearmed - rearmed_before <= 1);
+    assert_true(shard.net.counters.recv_no_buffers <= 3);
+    net_connection_request_end(handler.held); /* A resumes and releases its buffers */
+    uint32_t received = 0;
+    for (uint32_t guard = 0; guard < 200 && received < sizeof(reply); guard++) {
+        test_pass(&shard, 1000 * 1000);
+        ssize_t result = recv(b[1], reply + received, sizeof(reply) - received, MSG_DONTWAIT);
+        received += result > 0 ? (uint32_t)result : 0;
+    }
+    assert_int_equal(received, sizeof(reply));
+    assert_memory_equal(reply, echo, sizeof(echo));
+    assert_int_equal(shard.net.counters.input_overrun, 0);
+    test_shard_deinit(&shard);
+    close(a[1]);
+    close(b[1]);
+}
+
+static uint32_t test_collected_count;
+static int test_collected[16];
+
+static void test_collect(const struct xshard_entry *entry, void *context)
+{
+    (void)context;
+    assert_int_equal(entry->operation, NET_XSHARD_ADOPT);
+    assert_true(test_collected_count < 16);
+    test_collected[test_collected_count++] = (int)entry->arg0;
+}
+
+/*
+ * Shard 0 accepts 8 connections, half of them for shard 1, whose queue holds 2 and is not
+ * drained at first. The third for shard 1 must be parked and accepting paused (before the
+ * fix it was closed); once shard 1 drains, every connection arrives, none closed.
+ */
+static void test_accept_full_queue_parks(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    test_handler_init(&handler);
+    struct runtime_uring_options uring_options;
+    struct net_options net_options;
+    test_options(&uring_options, &net_options);
+    assert_int_equal(xshard_init(&test_xshard, 2, 2), 0);
+    static struct test_shard zero, one;
+    test_shard_init(&zero, 0, 2, &uring_options, &net_options, &handler.handler);
+    test_shard_init(&one, 1, 2, &uring_options, NULL, NULL); /* its queue is read by hand */
+    uint32_t port = 0;
+    int listener = net_listener_open("127.0.0.1", 0, &port);
+    assert_true(listener >= 0);
+    net_listen(&zero.net, listener, NET_PEER_CLIENT);
+    test_pass(&zero, 0);
+    int clients[8];
+    for (uint32_t index = 0; index < 8; index++) {
+        clients[index] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(clients[index], (struct sockaddr *)&address, sizeof(address)), 0);
+    }
+    for (uint32_t pass = 0; pass < 20; pass++) {
+        test_pass(&zero, 1000 * 1000);
+    }
+    assert_int_equal(zero.net.counters.accept_refused, 0);
+    assert_true(zero.net.counters.accept_parked >= 1);
+    assert_true(zero.net.is_accept_paused[NET_PEER_CLIENT]);
+    assert_int_equal(xshard_depth(&test_xshard, 0, 1), 2);
+    test_collected_count = 0;
+    for (uint32_t guard = 0;
+         guard < 200 && test_collected_count + net_connections_open(&zero.net) < 8; guard++) {
+        xshard_drain(&test_xshard, 1, 1, test_collect, NULL); /* a slow consumer */
+        test_pass(&zero, 1000 * 1000);
+    }
+    assert_int_equal(test_collected_count, 4);
+    assert_int_equal(net_connections_open(&zero.net), 4);
+    assert_int_equal(zero.net.counters.accept_refused, 0);
+    assert_int_equal(zero.net.accept_pending_count, 0);
+    assert_false(zero.net.is_accept_paused[NET_PEER_CLIENT]);
+    for (uint32_t index = 0; index < 8; index++) {
+        assert_true(test_is_open(clients[index])); /* none was closed */
+        close(clients[index]);
+    }
+    for (uint32_t index = 0; index < test_collected_count; index++) {
+        close(test_collected[index]);
+    }
+    test_shard_deinit(&zero);
+    test_shard_deinit(&one);
+    xshard_deinit(&test_xshard);
+}
+
+enum { TEST_HANDOFF_FRAMES = 12 };
+
+/* Echo frames of mixed sizes; frame 3 asks to move to shard 1. */
+static uint32_t test_handoff_stream(uint8_t *bytes, uint32_t *ends)
+{
+    uint32_t used = 0;
+    for (uint32_t index = 0; index < TEST_HANDOFF_FRAMES; index++) {
+        uint32_t size = 256 + (index * 1777u) % 9000u;
+        uint8_t command = index == 3 ? TEST_COMMAND_HANDOFF : TEST_COMMAND_ECHO;
+        test_frame(bytes + used, size, command, index);
+        bytes[used + 89] = 1;
+        used += size;
+        ends[index] = used;
+    }
+    return used;
+}
+
+static void test_handoff_passes(struct test_shard *zero, struct test_shard *one, int client,
+                                uint8_t *reply, uint32_t *received, uint32_t want)
+{
+    for (uint32_t guard = 0; guard < 400 && *received < want; guard++) {
+        test_pass(zero, 500 * 1000);
+        test_pass(one, 500 * 1000);
+        ssize_t result = recv(client, reply + *received, want - *received, MSG_DONTWAIT);
+        *received += result > 0 ? (uint32_t)result : 0;
+    }
+}
+
+/*
+ * A connection homed on shard 0 asks (frame 3) to move to shard 1 while more frames are
+ * already received and one is split: the first bytes arrive before the move, the rest
+ * after. Every frame must be echoed exactly once and in order; frames after the split one
+ * are served by shard 1; the connection keeps working there.
+ */
+static void test_handoff_keeps_stream(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    test_handler_init(&handler);
+    handler.handler.context = &handler;
+    struct runtime_uring_options uring_options;
+    struct net_options net_options;
+    test_options(&uring_options, &net_options);
+    net_options.requests_in_flight_max = 8;
+    assert_int_equal(xshard_init(&test_xshard, 2, 16), 0);
+    static struct test_shard zero, one;
+    test_shard_init(&zero, 0, 2, &uring_options, &net_options, &handler.handler);
+    test_shard_init(&one, 1, 2, &uring_options, &net_options, &handler.handler);
+    int pair[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    assert_int_equal(net_adopt(&zero.net, pair[0], NET_PEER_CLIENT), 0);
+    static uint8_t bytes[TEST_HANDOFF_FRAMES * 9300], reply[sizeof(bytes)];
+    uint32_t ends[TEST_HANDOFF_FRAMES];
+    uint32_t total = test_handoff_stream(bytes, ends);
+    uint32_t split = ends[5] + 300; /* inside frame 6, past its header */
+    test_write_all(pair[1], bytes, split);
+    uint32_t received = 0;
+    test_handoff_passes(&zero, &one, pair[1], reply, &received, ends[5]);
+    assert_int_equal(received, ends[5]); /* frames 0..5 echoed; frame 6 is partial */
+    test_write_all(pair[1], bytes + split, total - split);
+    test_handoff_passes(&zero, &one, pair[1], reply, &received, total);
+    assert_int_equal(received, total);
+    assert_memory_equal(reply, bytes, total);
+    assert_int_equal(handler.out_of_order, 0);
+    assert_int_equal(zero.net.counters.handoffs, 1);
+    assert_int_equal(one.net.counters.adopted, 1);
+    assert_int_equal(handler.frames[0], 7); /* 0..6: received before the move */
+    assert_int_equal(handler.frames[1], TEST_HANDOFF_FRAMES - 7);
+    /* Still working on shard 1. */
+    uint8_t late[700];
+    test_frame(late, sizeof(late), TEST_COMMAND_ECHO, TEST_HANDOFF_FRAMES);
+    test_write_all(pair[1], late, sizeof(late));
+    received = 0;
+    test_handoff_passes(&zero, &one, pair[1], reply, &received, sizeof(late));
+    assert_int_equal(received, sizeof(late));
+    assert_memory_equal(reply, late, sizeof(late));
+    assert_int_equal(handler.frames[1], TEST_HANDOFF_FRAMES - 6);
+    assert_int_equal(net_connections_open(&zero.net), 0);
+    assert_int_equal(net_connections_open(&one.net), 1);
+    close(pair[1]);
+    test_shard_deinit(&zero);
+    test_shard_deinit(&one);
+    xshard_deinit(&test_xshard);
+}
+
+int main(void)
+{
+    helper_assert_install();
+    char text[256] = {0};
+    if (runtime_uring_check_environment(1u << 20, text, sizeof(text)) != 0) {
+        fprintf(stderr, "skipped: %s\n", text);
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exhausted_buffers_wait),
+        cmocka_unit_test(test_accept_full_queue_parks),
+        cmocka_unit_test(test_handoff_keeps_stream),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
