@@ -181,24 +181,27 @@ static uint64_t vsr_replica_recover_journal(struct vsr_replica *replica)
 }
 
 /*
- * Extends the log above the installed head with journal entries prepared in log_view that
- * chain from it. Returns true when an entry that may have been acknowledged is damaged
- * (the head is uncertain: recovering_head).
+ * Extends the log above the installed head. Every verified journal entry above that head
+ * prepared in log_view is canonical: only log_view's primary prepares in log_view, and only
+ * above the head it installed. The new head is the highest of them; damaged entries below
+ * it are named by the chain (faulty, never nacked) and repaired. Returns true when a
+ * damaged entry lies above the new head: it may have been acknowledged, so the head is
+ * uncertain (recovering_head).
  */
 static bool vsr_replica_recover_head(struct vsr_replica *replica, uint64_t journal_op_max)
 {
+    assert(replica->op == replica->log_head_op);
     struct vsr_header header;
-    uint64_t op = replica->op + 1;
-    for (; op <= journal_op_max; op++) {
-        if (replica->journal.read(op, &header, NULL, 0, replica->journal.context) != 0 ||
-            header.u.prepare.op != op || header.view != replica->log_view ||
-            header.u.prepare.parent != replica->entries[op - 1].checksum) {
-            break;
+    uint64_t top = replica->op;
+    for (uint64_t op = replica->op + 1; op <= journal_op_max; op++) {
+        if (replica->journal.read(op, &header, NULL, 0, replica->journal.context) == 0 &&
+            header.u.prepare.op == op && header.view == replica->log_view) {
+            vsr_replica_entry_set(replica, &header);
+            top = op;
         }
-        replica->op = op;
-        vsr_replica_entry_set(replica, &header);
     }
-    for (; op <= journal_op_max; op++) {
+    replica->op = top;
+    for (uint64_t op = top + 1; op <= journal_op_max; op++) {
         if (vsr_replica_has(replica, op, VSR_ENTRY_FAULTY)) {
             return true;
         }

@@ -523,7 +523,11 @@ static void sim_deliver(uint32_t target, const struct vsr_header *header, const 
         sim_client_on_reply(cluster, target - SIM_CLIENT_ENDPOINT, header, body);
         return;
     }
-    struct sim_slot *slot = &cluster->slots[target / VSR_REPLICAS_MAX][target % VSR_REPLICAS_MAX];
+    uint32_t group = target / VSR_REPLICAS_MAX;
+    if (cluster->faults && cluster->group_count > 1 && prng_chance(&cluster->prng, 1, 100)) {
+        group = (group + 1) % cluster->group_count; /* misrouted: must be dropped, counted */
+    }
+    struct sim_slot *slot = &cluster->slots[group][target % VSR_REPLICAS_MAX];
     assert(slot->cluster == cluster);
     if (slot->up && cluster->paused_until[slot->index] <= cluster->tick) {
         vsr_replica_on_message(&slot->replica, header, body);
