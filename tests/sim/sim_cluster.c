@@ -613,6 +613,52 @@ static void sim_step(struct sim_cluster *cluster)
     }
     sim_check_commits(cluster); /* before a crash can hide what a replica executed */
     sim_faults_tick(cluster);
+    if (cluster->faults && cluster->options.script != NULL) {
+        cluster->options.script(cluster, cluster->tick, cluster->options.script_context);
+    }
+}
+
+void sim_cluster_link_block(struct sim_cluster *cluster, uint32_t from, uint32_t to, bool blocked)
+{
+    assert(from < cluster->replica_count && to < cluster->replica_count);
+    assert(from != to);
+    cluster->network.blocked[from][to] = blocked;
+}
+
+void sim_cluster_crash(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick)
+{
+    assert(machine < cluster->replica_count);
+    assert(restart_tick > cluster->tick);
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        struct sim_slot *slot = &cluster->slots[group][machine];
+        if (slot->up) {
+            sim_slot_crash(cluster, slot);
+        }
+        slot->restart_tick = restart_tick;
+    }
+    cluster->result->crashes++;
+}
+
+bool sim_cluster_corrupt(struct sim_cluster *cluster, uint32_t group, uint32_t machine, uint64_t op)
+{
+    assert(group < cluster->group_count && machine < cluster->replica_count);
+    assert(op >= 1 && op <= SIM_OPS_MAX);
+    return sim_journal_flip_op(&cluster->slots[group][machine].journal, op);
+}
+
+const struct vsr_replica *sim_cluster_replica(const struct sim_cluster *cluster, uint32_t group,
+                                              uint32_t machine)
+{
+    assert(group < cluster->group_count && machine < cluster->replica_count);
+    const struct sim_slot *slot = &cluster->slots[group][machine];
+    return slot->up ? &slot->replica : NULL;
+}
+
+uint64_t sim_cluster_committed_max(const struct sim_cluster *cluster, uint32_t group)
+{
+    assert(group < cluster->group_count);
+    assert(cluster->checks[group].committed_max <= SIM_OPS_MAX);
+    return cluster->checks[group].committed_max;
 }
 
 /* True when every client finished and every replica of every group caught up. */

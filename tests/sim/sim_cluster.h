@@ -12,6 +12,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct sim_cluster;
+struct vsr_replica;
+
+/* A scenario's script: runs at the end of every tick of the fault phase. */
+typedef void (*sim_script_callback)(struct sim_cluster *cluster, uint64_t tick, void *context);
+
 /* Overrides for named scenarios; sim_cluster_run uses the seed alone. */
 struct sim_options {
     bool shape_fixed; /* use the counts below instead of the seed's */
@@ -22,6 +28,8 @@ struct sim_options {
     int32_t send_only_machine;    /* -1, or a machine that receives nothing (it can send) */
     uint64_t send_only_from_tick; /* ... from this tick until the faults heal */
     uint64_t fault_ticks;         /* 0: from the seed */
+    sim_script_callback script;   /* NULL: none */
+    void *script_context;
 };
 
 struct sim_result {
@@ -40,5 +48,17 @@ void sim_cluster_run(uint64_t seed, bool verbose, struct sim_result *result);
 /* As sim_cluster_run, with a scenario's overrides (options may be NULL). */
 void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, bool verbose,
                              struct sim_result *result);
+
+/* Scenario actions (during the fault phase; healing undoes links and restarts machines). */
+void sim_cluster_link_block(struct sim_cluster *cluster, uint32_t from, uint32_t to, bool blocked);
+void sim_cluster_crash(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick);
+/* Damages op's durable entry in one replica's journal; false when it holds none. */
+bool sim_cluster_corrupt(struct sim_cluster *cluster, uint32_t group, uint32_t machine,
+                         uint64_t op);
+/* The replica of group on machine, or NULL while the machine is down. */
+const struct vsr_replica *sim_cluster_replica(const struct sim_cluster *cluster, uint32_t group,
+                                              uint32_t machine);
+/* The highest op of group's committed history so far. */
+uint64_t sim_cluster_committed_max(const struct sim_cluster *cluster, uint32_t group);
 
 #endif

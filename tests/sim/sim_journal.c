@@ -198,6 +198,18 @@ void sim_journal_flip(struct sim_journal *journal)
     }
 }
 
+bool sim_journal_flip_op(struct sim_journal *journal, uint64_t op)
+{
+    assert(op >= 1 && op <= journal->ops_max);
+    if (!journal->entries[op].used) {
+        return false;
+    }
+    journal->entries[op].header.checksum_body ^= 1; /* the body no longer matches */
+    vsr_header_set_checksum(&journal->entries[op].header);
+    journal->bit_flips++;
+    return true;
+}
+
 static int sim_superblock_write(const struct vsr_superblock_state *state, void *context)
 {
     struct sim_superblock *superblock = context;

@@ -59,6 +59,8 @@ void sim_journal_tick(struct sim_journal *journal);
 void sim_journal_crash(struct sim_journal *journal);
 /* Flips one bit of a random durable entry (when faults are on). */
 void sim_journal_flip(struct sim_journal *journal);
+/* Damages op's durable entry (faults on or off); false when there is none. */
+bool sim_journal_flip_op(struct sim_journal *journal, uint64_t op);
 
 /* Called when a superblock write is durable. */
 typedef void (*sim_superblock_write_callback)(void *context);

@@ -1,9 +1,11 @@
 /*
  * Named VSR scenarios on the deterministic simulator (tests/sim): a send-only replica
  * cannot depose a healthy primary; the same seed replays the same run; a fault-free
- * cluster of each size commits every request and converges.
+ * cluster of each size commits every request and converges; a committed record damaged on
+ * one replica and missing on another survives the view change.
  */
 #include "tests/sim/sim_cluster.h"
+#include "vsr/replica.h"
 
 #include "tests/unit/helper_assert.h"
 
@@ -86,6 +88,94 @@ static void test_fault_free_clusters_converge(void **state)
     }
 }
 
+struct damaged_scenario {
+    uint32_t phase;
+    uint8_t primary;
+    uint8_t acker;  /* acked the ops, then loses one to corruption */
+    uint8_t missed; /* never receives them */
+    uint64_t damaged_op;
+    uint64_t committed_op; /* the primary's commit when it crashed */
+};
+
+/* Finds the primary of group 0 once the cluster runs; blocks its link to one backup. */
+static void damaged_scenario_start(struct sim_cluster *cluster, struct damaged_scenario *scenario)
+{
+    for (uint8_t machine = 0; machine < 3; machine++) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+        if (replica != NULL && vsr_replica_is_primary(replica)) {
+            scenario->primary = machine;
+            scenario->acker = (uint8_t)((machine + 1) % 3);
+            scenario->missed = (uint8_t)((machine + 2) % 3);
+            sim_cluster_link_block(cluster, machine, scenario->missed, true);
+            scenario->phase = 1;
+            return;
+        }
+    }
+}
+
+/*
+ * Waits until the primary has committed two ops that the acking backup holds but does not
+ * yet know committed; then the primary crashes (until the faults heal), the lower of the
+ * two is damaged in the backup's journal and the backup restarts (it finds the damage).
+ */
+static void damaged_scenario_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct damaged_scenario *scenario = context;
+    if (scenario->phase == 0 && tick >= 150) {
+        damaged_scenario_start(cluster, scenario);
+        return;
+    }
+    if (scenario->phase != 1) {
+        return;
+    }
+    const struct vsr_replica *primary = sim_cluster_replica(cluster, 0, scenario->primary);
+    const struct vsr_replica *acker = sim_cluster_replica(cluster, 0, scenario->acker);
+    if (primary == NULL || acker == NULL || !vsr_replica_is_primary(primary) ||
+        primary->commit_max < acker->commit_max + 2 || acker->op_prefix < primary->commit_max) {
+        return;
+    }
+    scenario->damaged_op = acker->commit_max + 1;
+    scenario->committed_op = primary->commit_max;
+    sim_cluster_crash(cluster, scenario->primary, tick + 1000000);
+    assert_true(sim_cluster_corrupt(cluster, 0, scenario->acker, scenario->damaged_op));
+    sim_cluster_crash(cluster, scenario->acker, tick + 1);
+    scenario->phase = 2;
+}
+
+/*
+ * research/vsr.md §9: an acknowledged (here committed) record damaged on one replica while
+ * the other never received it. The damaged replica must not nack it; the survivors cannot
+ * truncate it (one nack is below the nack quorum of 2), wait for the old primary and
+ * repair it; the committed history checker fails the run if it were lost or replaced.
+ */
+static void test_damaged_acked_record_is_not_truncated(void **state)
+{
+    (void)state;
+    uint32_t triggered = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        struct damaged_scenario scenario = {0};
+        struct sim_options options = {
+            .shape_fixed = true,
+            .replica_count = 3,
+            .group_count = 1,
+            .client_count = 6,
+            .faults_random = false,
+            .send_only_machine = -1,
+            .fault_ticks = 2500,
+            .script = damaged_scenario_script,
+            .script_context = &scenario,
+        };
+        struct sim_result result;
+        sim_cluster_run_options(seed, &options, false, &result);
+        assert_true(result.passed);
+        if (scenario.phase == 2) {
+            assert_true(scenario.damaged_op < scenario.committed_op);
+            triggered++;
+        }
+    }
+    assert_true(triggered >= 10);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -93,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_send_only_replica_cannot_depose_primary),
         cmocka_unit_test(test_same_seed_replays_exactly),
         cmocka_unit_test(test_fault_free_clusters_converge),
+        cmocka_unit_test(test_damaged_acked_record_is_not_truncated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
