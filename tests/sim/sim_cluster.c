@@ -278,7 +278,7 @@ static int sim_setup_slots(struct sim_cluster *cluster)
 static void sim_setup_shape(struct sim_cluster *cluster)
 {
     struct prng *prng = &cluster->prng;
-    cluster->replica_count = (uint32_t)prng_between(prng, 1, 5);
+    cluster->replica_count = (uint32_t)prng_between(prng, 1, VSR_REPLICAS_MAX);
     cluster->group_count = (uint32_t)prng_between(prng, 1, SIM_GROUPS_MAX);
     cluster->client_count = (uint32_t)prng_between(prng, 1, SIM_CLIENTS_MAX);
     if (cluster->options.shape_fixed) {
@@ -286,7 +286,7 @@ static void sim_setup_shape(struct sim_cluster *cluster)
         cluster->group_count = cluster->options.group_count;
         cluster->client_count = cluster->options.client_count;
     }
-    assert(cluster->replica_count >= 1 && cluster->replica_count <= 5);
+    assert(cluster->replica_count >= 1 && cluster->replica_count <= VSR_REPLICAS_MAX);
     assert(cluster->group_count >= 1 && cluster->group_count <= SIM_GROUPS_MAX);
     sim_network_reset(&cluster->network, cluster->replica_count);
     for (uint32_t group = 0; group < cluster->group_count; group++) {

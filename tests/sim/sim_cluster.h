@@ -1,5 +1,5 @@
 /*
- * The deterministic cluster simulator: several VSR groups of 1..5 replicas on as many
+ * The deterministic cluster simulator: several VSR groups of 1..6 replicas on as many
  * machines, clients, the simulated network and journals, process crashes and restarts,
  * all decided by one seed. Checkers: one hash-chained committed history per group on every
  * replica, replies equal a model's, acknowledged requests are in the history exactly once,

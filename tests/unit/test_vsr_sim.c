@@ -67,11 +67,11 @@ static void test_same_seed_replays_exactly(void **state)
     }
 }
 
-/* Without faults every size from 1 to 5 commits every request of several groups. */
+/* Without faults every size from 1 to 6 commits every request of several groups. */
 static void test_fault_free_clusters_converge(void **state)
 {
     (void)state;
-    for (uint32_t count = 1; count <= 5; count++) {
+    for (uint32_t count = 1; count <= 6; count++) {
         struct sim_options options = {
             .shape_fixed = true,
             .replica_count = count,
@@ -176,6 +176,69 @@ static void test_damaged_acked_record_is_not_truncated(void **state)
     assert_true(triggered >= 10);
 }
 
+struct partition_scenario {
+    bool one_way;     /* the primary still sends but hears nothing */
+    int32_t isolated; /* the primary at tick 200, -1 before */
+    uint32_t view_before;
+};
+
+/* Cuts group 0's primary off the two backups from tick 200 to tick 1500. */
+static void partition_scenario_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct partition_scenario *scenario = context;
+    if (tick == 200) {
+        for (uint32_t machine = 0; machine < 3; machine++) {
+            const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+            if (replica != NULL && vsr_replica_is_primary(replica)) {
+                scenario->isolated = (int32_t)machine;
+                scenario->view_before = replica->view;
+            }
+        }
+    }
+    if (scenario->isolated < 0 || (tick != 200 && tick != 1500)) {
+        return;
+    }
+    uint32_t isolated = (uint32_t)scenario->isolated;
+    for (uint32_t machine = 0; machine < 3; machine++) {
+        if (machine != isolated) {
+            sim_cluster_link_block(cluster, machine, isolated, tick == 200);
+            sim_cluster_link_block(cluster, isolated, machine, tick == 200 && !scenario->one_way);
+        }
+    }
+}
+
+/*
+ * A 2-1 partition isolating the primary, symmetric and one-way (the primary can send but
+ * hears nothing: it must abdicate, or its heartbeats would keep the backups from voting).
+ * Either way the two backups elect a new primary and keep committing; after the partition
+ * heals the old primary follows.
+ */
+static void test_partition_two_one_moves_the_primary(void **state)
+{
+    (void)state;
+    for (uint32_t round = 0; round < 2; round++) {
+        struct partition_scenario scenario = {.one_way = round == 1, .isolated = -1};
+        struct sim_options options = {
+            .shape_fixed = true,
+            .replica_count = 3,
+            .group_count = 1,
+            .client_count = 4,
+            .faults_random = false,
+            .send_only_machine = -1,
+            .fault_ticks = 2500,
+            .script = partition_scenario_script,
+            .script_context = &scenario,
+        };
+        struct sim_result result;
+        sim_cluster_run_options(5 + round, &options, false, &result);
+        assert_true(result.passed);
+        assert_true(scenario.isolated >= 0);
+        for (uint32_t machine = 0; machine < 3; machine++) {
+            assert_true(result.views_at_heal[machine] > scenario.view_before);
+        }
+    }
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -184,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_replays_exactly),
         cmocka_unit_test(test_fault_free_clusters_converge),
         cmocka_unit_test(test_damaged_acked_record_is_not_truncated),
+        cmocka_unit_test(test_partition_two_one_moves_the_primary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
