@@ -274,6 +274,21 @@ static void bench_frame_header(uint8_t *frame, uint32_t size, uint8_t command)
     frame[88] = command;
 }
 
+/* A blocking send may return short (a signal, e.g. task work notification); finish it. */
+static void bench_send_all(int fd, const uint8_t *bytes, uint32_t size)
+{
+    uint32_t sent = 0;
+    for (uint32_t guard = 0; guard < 1000000 && sent < size; guard++) {
+        ssize_t result = send(fd, bytes + sent, size - sent, MSG_NOSIGNAL);
+        if (result < 0 && errno == EINTR) {
+            continue;
+        }
+        assert_msg(result > 0, "send");
+        sent += (uint32_t)result;
+    }
+    assert(sent == size);
+}
+
 /* Sends frame_count sink frames and a ping, waits for the pong; returns bytes per second. */
 static double bench_tcp_send(uint32_t port, uint32_t frame_count)
 {
@@ -282,8 +297,7 @@ static double bench_tcp_send(uint32_t port, uint32_t frame_count)
     bench_frame_header(frame, BENCH_FRAME_SIZE, BENCH_COMMAND_SINK);
     uint64_t start_ns = bench_now_ns();
     for (uint32_t index = 0; index < frame_count; index++) {
-        ssize_t result = send(fd, frame, sizeof(frame), MSG_NOSIGNAL);
-        assert_msg(result == (ssize_t)sizeof(frame), "send");
+        bench_send_all(fd, frame, sizeof(frame));
     }
     uint8_t ping[256];
     bench_frame_header(ping, 256, ECHO_HANDLER_COMMAND_PING);
