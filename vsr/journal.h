@@ -56,12 +56,20 @@ struct vsr_superblock {
  * The state machine behind a group (metadata or a partition). apply runs once per
  * committed op, in op order, on every replica, and writes the reply body; it returns the
  * reply size in bytes (<= reply_size_max). reset returns it to the empty state (restart).
+ * prepare (optional) lets the primary stamp what only it may decide (message offsets).
  */
 struct vsr_state_machine {
     uint32_t (*apply)(const struct vsr_header *prepare, const void *body, void *reply_body,
                       uint32_t reply_size_max, void *context);
     void (*reset)(void *context);
     void *context;
+    /*
+     * Optional, primary only, once per new prepare before it is sealed: fills the state
+     * machine's own prepare fields (offset, message_count) and may stamp a copy of the body
+     * into scratch (body_size_bytes fit); returns the body to journal (body or scratch).
+     */
+    const void *(*prepare)(struct vsr_header *prepare, const void *body, uint32_t body_size_bytes,
+                           void *scratch, void *context);
 };
 
 /* Where the replica's messages go: to a replica index, or (reply) to a client id. */

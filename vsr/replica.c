@@ -313,23 +313,30 @@ static void vsr_replica_execute_one(struct vsr_replica *replica, const struct vs
     const struct vsr_header_prepare *prepare = &header->u.prepare;
     assert(prepare->op == replica->commit_min + 1);
     assert(header->checksum == replica->entries[prepare->op].checksum);
-    if (prepare->operation < VSR_OPERATION_STATE_MACHINE_MIN || prepare->client == 0) {
+    if (prepare->client == 0) {
         return;
     }
+    bool is_register = prepare->operation == VSR_OPERATION_REGISTER;
     struct vsr_client_session *session = vsr_replica_session_find(replica, prepare->client);
-    if (session != NULL && session->request >= prepare->request) {
-        return; /* a duplicate of an executed request: at most once */
+    if (!is_register && (prepare->operation < VSR_OPERATION_STATE_MACHINE_MIN || session == NULL ||
+                         session->request >= prepare->request)) {
+        return; /* no session (evicted), or a duplicate of an executed request */
     }
-    uint32_t reply_size = replica->state_machine.apply(header, body, replica->reply_buffer,
-                                                       replica->config.reply_size_max,
-                                                       replica->state_machine.context);
+    uint32_t reply_size = 0;
+    if (is_register) {
+        session = vsr_replica_session_take(replica, prepare->client);
+        session->session = prepare->op; /* sessions only increase */
+    } else {
+        reply_size = replica->state_machine.apply(header, body, replica->reply_buffer,
+                                                  replica->config.reply_size_max,
+                                                  replica->state_machine.context);
+    }
     assert(reply_size <= replica->config.reply_size_max);
-    session = vsr_replica_session_take(replica, prepare->client);
     session->request = prepare->request;
     session->commit_op = prepare->op;
     session->reply_size_bytes = reply_size;
     struct vsr_header *reply = &session->reply;
-    vsr_header_init(reply, VSR_COMMAND_REPLY, replica->config.cluster, header->view,
+    vsr_header_init(reply, VSR_COMMAND_REPLY, replica->config.cluster, replica->view,
                     replica->config.replica, &replica->config.group);
     reply->u.reply.request_checksum = prepare->request_checksum;
     reply->u.reply.context = header->checksum;

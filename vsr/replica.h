@@ -11,7 +11,8 @@
  * log_view, present and nack bitsets, log choice, nack-quorum truncation, hash-chain check,
  * start_view), primary (v + g) mod n, durable view/log_view before advertising, restart
  * (old primary moves to view + 1, damaged head -> recovering_head), repair along the hash
- * chain (request_prepare/prepare), a client table (at most once per client request).
+ * chain (request_prepare/prepare), client sessions (register: session = its commit op;
+ * at most once per client request with the cached reply; eviction of the oldest).
  */
 #ifndef RUNNEL_VSR_REPLICA_H
 #define RUNNEL_VSR_REPLICA_H
@@ -25,6 +26,11 @@
 #include <stdint.h>
 
 enum { VSR_PIPELINE_MAX = 127 };
+
+enum vsr_eviction_reason {
+    VSR_EVICTION_NO_SESSION = 1,       /* never registered, or evicted */
+    VSR_EVICTION_SESSION_MISMATCH = 2, /* an older session of this client */
+};
 
 enum vsr_status {
     VSR_STATUS_NORMAL = 1,
@@ -61,6 +67,7 @@ enum {
 
 struct vsr_client_session {
     u128 client;
+    uint64_t session;   /* op that committed the client's register */
     uint64_t request;   /* latest executed request number */
     uint64_t commit_op; /* op that executed it (eviction order) */
     struct vsr_header reply;

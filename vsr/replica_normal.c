@@ -19,6 +19,19 @@ void vsr_replica_reply_send(struct vsr_replica *replica, const struct vsr_client
     replica->bus.reply(session->client, &session->reply, body, replica->bus.context);
 }
 
+/* Tells client its session is gone (a full table evicted it, or it never registered). */
+static void vsr_replica_evict(struct vsr_replica *replica, u128 client, uint8_t reason)
+{
+    assert(client != 0);
+    assert(reason == VSR_EVICTION_NO_SESSION || reason == VSR_EVICTION_SESSION_MISMATCH);
+    struct vsr_header eviction;
+    vsr_replica_message_init(replica, &eviction, VSR_COMMAND_EVICTION);
+    eviction.u.eviction.client = client;
+    eviction.u.eviction.reason = reason;
+    vsr_header_seal(&eviction, NULL, 0);
+    replica->bus.reply(client, &eviction, NULL, replica->bus.context);
+}
+
 /* True when client's request number is already in the uncommitted pipeline. */
 static bool vsr_replica_pipeline_has(const struct vsr_replica *replica, u128 client,
                                      uint64_t request)
@@ -40,7 +53,9 @@ static bool vsr_replica_can_prepare(const struct vsr_replica *replica)
 {
     assert(replica->op >= replica->commit_max);
     if (!vsr_replica_is_primary(replica) || !vsr_replica_view_is_durable(replica) ||
-        vsr_replica_is_abdicating(replica)) {
+        vsr_replica_is_abdicating(replica) || replica->commit_min != replica->commit_max ||
+        replica->commit_max < replica->log_head_op) {
+        /* Sessions are committed state: commit and execute the previous views' ops first. */
         return false;
     }
     if (replica->op - replica->commit_max >= replica->config.pipeline_max ||
@@ -55,8 +70,10 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
 {
     const struct vsr_header_request *request = &header->u.request;
     assert(header->command == VSR_COMMAND_REQUEST);
-    if (request->client == 0 || request->operation < VSR_OPERATION_STATE_MACHINE_MIN ||
-        header->size - VSR_HEADER_SIZE > replica->config.body_size_max) {
+    bool is_register = request->operation == VSR_OPERATION_REGISTER;
+    if (request->client == 0 || header->size - VSR_HEADER_SIZE > replica->config.body_size_max ||
+        (!is_register && request->operation < VSR_OPERATION_STATE_MACHINE_MIN) ||
+        (is_register && (request->request != 0 || header->size != VSR_HEADER_SIZE))) {
         replica->stats.messages_invalid++;
         return;
     }
@@ -64,6 +81,15 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
         return; /* the client retries; backups do not forward yet */
     }
     struct vsr_client_session *session = vsr_replica_session_find(replica, request->client);
+    if (!is_register && session == NULL && vsr_replica_pipeline_has(replica, request->client, 0)) {
+        return; /* its register is still in the pipeline (a stale primary's, maybe) */
+    }
+    if (!is_register && (session == NULL || session->session != request->session)) {
+        vsr_replica_evict(replica, request->client,
+                          session == NULL ? VSR_EVICTION_NO_SESSION
+                                          : VSR_EVICTION_SESSION_MISMATCH);
+        return;
+    }
     if (session != NULL && session->request > request->request) {
         return;
     }
@@ -90,6 +116,10 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
                                       : realtime_ns;
     prepare.u.prepare.request = request->request;
     prepare.u.prepare.operation = request->operation;
+    if (replica->state_machine.prepare != NULL) {
+        body = replica->state_machine.prepare(&prepare, body, header->size - VSR_HEADER_SIZE,
+                                              replica->body_buffer, replica->state_machine.context);
+    }
     vsr_header_seal(&prepare, body, header->size - VSR_HEADER_SIZE);
     assert(prepare.u.prepare.timestamp > parent->u.prepare.timestamp);
     vsr_replica_head_extend(replica, replica->op + 1);

@@ -64,6 +64,7 @@ struct sim_client {
     u128 id;
     uint8_t group;
     bool inflight;
+    uint64_t session; /* 0 until the register commits */
     uint64_t request; /* current request number, from 1 */
     uint64_t requests_total;
     uint64_t sent_tick;
@@ -185,7 +186,7 @@ static void sim_bus_reply(u128 client, const struct vsr_header *header, const vo
     struct sim_slot *slot = context;
     struct sim_cluster *cluster = slot->cluster;
     assert(client >= 1 && client <= cluster->client_count);
-    assert(header->command == VSR_COMMAND_REPLY);
+    assert(header->command == VSR_COMMAND_REPLY || header->command == VSR_COMMAND_EVICTION);
     sim_network_send(&cluster->network, slot->index, -1,
                      SIM_CLIENT_ENDPOINT + (uint32_t)(client - 1), header, body);
 }
@@ -368,18 +369,51 @@ static void sim_client_tick(struct sim_cluster *cluster, struct sim_client *clie
     if (client->request >= client->requests_total || cluster->tick < client->next_tick) {
         return;
     }
-    client->request++;
-    client->inflight = true;
-    uint32_t index = (uint32_t)(client->id - 1);
-    sim_request_body(index, client->request, client->body);
     struct vsr_header *header = &client->header;
     vsr_header_init(header, VSR_COMMAND_REQUEST, 0x5eed, client->view_hint, 0,
                     &cluster->groups[client->group]);
     header->u.request.client = client->id;
+    client->inflight = true;
+    if (client->session == 0) {
+        header->u.request.operation = VSR_OPERATION_REGISTER;
+        vsr_header_seal(header, NULL, 0);
+        sim_client_send(cluster, client, false);
+        return;
+    }
+    client->request++;
+    uint32_t index = (uint32_t)(client->id - 1);
+    sim_request_body(index, client->request, client->body);
+    header->u.request.session = client->session;
     header->u.request.request = client->request;
     header->u.request.operation = SIM_OPERATION_ADD;
     vsr_header_seal(header, client->body, sizeof(client->body));
     sim_client_send(cluster, client, false);
+}
+
+/* A register's reply: the session is the op that committed it. */
+static void sim_client_on_register(struct sim_cluster *cluster, struct sim_client *client,
+                                   const struct vsr_header *header)
+{
+    const struct sim_check *check = &cluster->checks[client->group];
+    uint64_t op = header->u.reply.op;
+    assert(header->u.reply.operation == VSR_OPERATION_REGISTER);
+    if (op == 0 || op > check->committed_max || check->headers[op].u.prepare.client != client->id ||
+        check->headers[op].u.prepare.operation != VSR_OPERATION_REGISTER) {
+        sim_fail(cluster, "client %llu: register reply for op %llu not in the history",
+                 (unsigned long long)client->id, (unsigned long long)op);
+        return;
+    }
+    if (client->session != 0 && client->session != op) {
+        sim_fail(cluster, "client %llu: registered twice (sessions %llu and %llu)",
+                 (unsigned long long)client->id, (unsigned long long)client->session,
+                 (unsigned long long)op);
+        return;
+    }
+    if (client->inflight && client->session == 0) {
+        client->session = op;
+        client->inflight = false;
+        client->view_hint = header->view;
+    }
 }
 
 static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
@@ -388,12 +422,25 @@ static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
     assert(index < cluster->client_count);
     struct sim_client *client = &cluster->clients[index];
     const struct vsr_header_reply *reply = &header->u.reply;
-    if (!vsr_header_is_checksum_valid(header) || header->command != VSR_COMMAND_REPLY ||
+    if (!vsr_header_is_checksum_valid(header) ||
+        (header->command != VSR_COMMAND_REPLY && header->command != VSR_COMMAND_EVICTION) ||
         !vsr_header_is_body_valid(header, body)) {
         sim_fail(cluster, "client %u: damaged reply", index);
         return;
     }
+    if (header->command == VSR_COMMAND_EVICTION && header->view < client->view_hint) {
+        return; /* from a primary of an older view that never saw this session */
+    }
+    if (header->command == VSR_COMMAND_EVICTION) {
+        sim_fail(cluster, "client %u evicted (reason %u) with a table for every client", index,
+                 header->u.eviction.reason);
+        return;
+    }
     struct sim_check *check = &cluster->checks[client->group];
+    if (reply->operation == VSR_OPERATION_REGISTER) {
+        sim_client_on_register(cluster, client, header);
+        return;
+    }
     uint64_t value = 0;
     memcpy(&value, body, sizeof(value));
     if (reply->op == 0 || reply->op > check->committed_max) {
