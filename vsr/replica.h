@@ -106,7 +106,8 @@ struct vsr_replica {
     uint64_t op_prefix;   /* ops (commit_min, op_prefix] are canonical and durable */
     uint64_t log_head_op; /* install point of log_view */
     uint64_t tick;
-    uint64_t commit_tick; /* primary: last tick commit_max advanced or the pipeline was empty */
+    uint64_t commit_tick;  /* primary: last tick commit_max advanced or the pipeline was empty */
+    uint64_t primary_tick; /* tick this replica last became primary */
     uint64_t group_index;
 
     struct vsr_superblock_state durable; /* last state known durable */

@@ -328,6 +328,35 @@ bool vsr_replica_is_abdicating(const struct vsr_replica *replica)
            replica->tick > replica->commit_tick + VSR_COMMIT_STALL_TICKS;
 }
 
+/*
+ * The preferred primary of a group leads view 0 ((0 + g) mod n), so partition primaries
+ * spread over the nodes. Once it has caught up (holds everything committed, answers
+ * heartbeats) and this primary has led for a while with an idle pipeline, this primary
+ * moves the group to the next view the preferred replica leads (its do_view_change is
+ * broadcast, so the others follow). Returns true when it did.
+ */
+static bool vsr_replica_hand_back(struct vsr_replica *replica)
+{
+    uint8_t preferred = vsr_replica_primary_index(replica, 0);
+    assert(vsr_replica_is_primary(replica));
+    if (preferred == replica->config.replica ||
+        replica->tick < replica->primary_tick + VSR_HAND_BACK_TICKS ||
+        replica->op != replica->commit_max || replica->ack_op[preferred] < replica->commit_max ||
+        replica->heard_tick[preferred] + 2 * VSR_TIMEOUT_HEARTBEAT_TICKS < replica->tick) {
+        return false;
+    }
+    uint32_t view = replica->view + 1;
+    for (uint32_t round = 0; round < VSR_REPLICAS_MAX; round++) {
+        if (vsr_replica_primary_index(replica, view) == preferred) {
+            break;
+        }
+        view++;
+    }
+    assert(vsr_replica_primary_index(replica, view) == preferred);
+    vsr_replica_view_change_start(replica, view);
+    return true;
+}
+
 /* Primary: resends prepares a backup has not acked, sends heartbeats. */
 void vsr_replica_tick_primary(struct vsr_replica *replica)
 {
@@ -348,6 +377,9 @@ void vsr_replica_tick_primary(struct vsr_replica *replica)
         return;
     }
     vsr_replica_timeout_stop(&replica->timeout_normal);
+    if (vsr_replica_hand_back(replica)) {
+        return;
+    }
     if (replica->timeout_heartbeat.deadline == 0 ||
         vsr_replica_timeout_fired(replica, &replica->timeout_heartbeat)) {
         vsr_replica_timeout_start(replica, &replica->timeout_heartbeat);

@@ -420,6 +420,7 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
     }
     memset(replica->ack_op, 0, sizeof(replica->ack_op));
     replica->commit_tick = replica->tick;
+    replica->primary_tick = replica->tick;
     for (uint8_t r = 0; r < replica->config.replica_count; r++) {
         replica->heard_tick[r] = replica->tick;
     }

@@ -20,8 +20,9 @@
 /*
  * Three replicas, no random faults; from tick 300 replica 2 receives nothing but can still
  * send (its start_view_change votes reach everyone). A vote alone is not a view-change
- * quorum, so replicas 0 and 1 stay in the view they reached at start-up, and after the
- * link heals replica 2 catches up.
+ * quorum, so replicas 0 and 1 end in the same view as in the same run without the fault
+ * (start-up, then the hand-back to the preferred primary), and after the link heals
+ * replica 2 catches up.
  */
 static void test_send_only_replica_cannot_depose_primary(void **state)
 {
@@ -47,7 +48,6 @@ static void test_send_only_replica_cannot_depose_primary(void **state)
     assert_true(result.commits > 0);
     assert_int_equal(result.views_at_heal[0], healthy.views_at_heal[0]);
     assert_int_equal(result.views_at_heal[1], healthy.views_at_heal[1]);
-    assert_true(result.views_at_heal[0] <= 1);
 }
 
 /* One seed decides everything: two runs of it agree on every figure. */
