@@ -20,6 +20,8 @@ enum {
     PARTITION_WAIT_ITERATIONS = 1u << 20,
     PARTITION_ENTRIES_PER_SECTOR = IO_SECTOR_SIZE / RECORD_INDEX_ENTRY_SIZE,
     PARTITION_LIST_NAME_SIZE = 32,
+    PARTITION_INDEX_ZERO_MIN = 16 * 1024, /* index zero-fill chunk bounds */
+    PARTITION_INDEX_ZERO_MAX = 256 * 1024,
 };
 
 static uint64_t align_down(uint64_t value)
@@ -152,7 +154,10 @@ int partition_init(struct partition *partition, const struct partition_options *
     assert(options->segments_max > 0 && options->faulty_max > 0);
     memset(partition, 0, sizeof(*partition));
     partition->options = *options;
-    partition->index_buffer_entries_max = options->flush_records_max + PARTITION_ENTRIES_PER_SECTOR;
+    /* Entries not yet index-durable: the index lane's flush, the log lane's and the
+     * appends since, plus the partial sector they start in. */
+    partition->index_buffer_entries_max =
+        3 * options->flush_records_max + PARTITION_ENTRIES_PER_SECTOR;
     uint64_t buffer_size = align_up(options->buffer_size_bytes);
     uint64_t index_size = (uint64_t)partition->index_buffer_entries_max * RECORD_INDEX_ENTRY_SIZE;
     partition->options.buffer_size_bytes = buffer_size;
@@ -162,8 +167,17 @@ int partition_init(struct partition *partition, const struct partition_options *
     partition->buffer = aligned_alloc(IO_SECTOR_SIZE, buffer_size);
     partition->index_buffer = aligned_alloc(IO_SECTOR_SIZE, align_up(index_size));
     partition->index_write_buffer = aligned_alloc(IO_SECTOR_SIZE, align_up(index_size));
-    if (!partition->index_write_buffer || !partition->segments || !partition->entries ||
-        !partition->faulty_ops || !partition->buffer || !partition->index_buffer) {
+    /* The index is preallocated in proportion to the log (an entry per record of ~256+
+     * bytes at most), within bounds, and by at least one index write. */
+    uint64_t zero_size = align_up(options->preallocate_bytes / 256);
+    zero_size = zero_size < PARTITION_INDEX_ZERO_MIN ? PARTITION_INDEX_ZERO_MIN : zero_size;
+    zero_size = zero_size > PARTITION_INDEX_ZERO_MAX ? PARTITION_INDEX_ZERO_MAX : zero_size;
+    zero_size = zero_size < align_up(index_size) ? align_up(index_size) : zero_size;
+    partition->index_zero_size_bytes = options->preallocate_bytes > 0 ? zero_size : 0;
+    partition->index_zero_buffer = calloc(1, options->preallocate_bytes > 0 ? zero_size : 1);
+    if (!partition->index_write_buffer || !partition->index_zero_buffer || !partition->segments ||
+        !partition->entries || !partition->faulty_ops || !partition->buffer ||
+        !partition->index_buffer) {
         partition_deinit(partition);
         return -ENOMEM;
     }
@@ -180,6 +194,7 @@ void partition_deinit(struct partition *partition)
     free(partition->buffer);
     free(partition->index_buffer);
     free(partition->index_write_buffer);
+    free(partition->index_zero_buffer);
     memset(partition, 0, sizeof(*partition));
 }
 
@@ -731,6 +746,7 @@ static int partition_recover_finish(struct partition *partition, uint64_t end)
         return result;
     }
     partition->entry_durable_count = partition->entry_count;
+    partition->entry_log_durable_count = partition->entry_count;
     partition->appended_bytes = end;
     partition->written_bytes = end;
     partition->flush_end_bytes = end;
@@ -751,6 +767,12 @@ static int partition_recover_finish(struct partition *partition, uint64_t end)
         return (int)size;
     }
     partition->allocated_bytes = align_down(completion.size_bytes_out);
+    io_size(partition->io, &completion, tail->index_file, partition_wait_callback, NULL);
+    size = partition_wait(partition, &completion);
+    if (size < 0) {
+        return (int)size;
+    }
+    partition->index_allocated_bytes = align_down(completion.size_bytes_out);
     partition->op_durable = partition->op_last;
     if (partition->entry_count > 0 && tail->op_first == UINT64_MAX) {
         tail->op_first = partition->entries[0].op;
@@ -807,12 +829,16 @@ int partition_open(struct partition *partition, struct io *io)
     /* Forget everything a previous life left in flight (a crash abandons completions). */
     partition->failed = 0;
     partition->flush_step = PARTITION_FLUSH_IDLE;
+    partition->index_step = PARTITION_INDEX_IDLE;
     partition->rotate_requested = false;
     partition->flush_requested = false;
     partition->faulty_ops_overflow = 0;
     partition->reads_in_flight = 0;
     partition->truncate_step = PARTITION_TRUNCATE_IDLE;
     memset(&partition->flush_completion, 0, sizeof(partition->flush_completion));
+    memset(&partition->index_completion, 0, sizeof(partition->index_completion));
+    memset(&partition->flush_sync_completion, 0, sizeof(partition->flush_sync_completion));
+    memset(&partition->index_sync_completion, 0, sizeof(partition->index_sync_completion));
     partition->is_direct =
         partition->options.direct_allowed && io_probe_direct(io, partition->options.directory);
     int64_t directory =
@@ -848,8 +874,9 @@ int partition_open(struct partition *partition, struct io *io)
 void partition_close(struct partition *partition)
 {
     assert(partition != NULL);
-    assert(partition->flush_step == PARTITION_FLUSH_IDLE || partition->failed != 0 ||
-           partition->io == NULL);
+    assert((partition->flush_step == PARTITION_FLUSH_IDLE &&
+            partition->index_step == PARTITION_INDEX_IDLE) ||
+           partition->failed != 0 || partition->io == NULL);
     for (uint32_t index = 0; partition->io != NULL && index < partition->segment_count; index++) {
         partition_close_sync(partition, partition->segments[index].log_file);
         partition_close_sync(partition, partition->segments[index].index_file);
@@ -903,6 +930,54 @@ static void partition_buffer_compact(struct partition *partition)
     partition->buffer_position_bytes = keep_from;
 }
 
+/* Why an append of size_bytes must wait (-RUNNEL_EFULL), or 0. Compacts the tail buffer
+ * when that makes room and compact is set. */
+static int partition_append_check(struct partition *partition, uint64_t size_bytes, bool compact)
+{
+    assert(partition != NULL);
+    assert(size_bytes <= partition->options.record_size_bytes_max);
+    if (partition->failed != 0) {
+        return partition->failed;
+    }
+    if (partition->rotate_requested ||
+        partition->appended_bytes + size_bytes + IO_SECTOR_SIZE + VSR_HEADER_SIZE >
+            partition->options.segment_size_bytes ||
+        partition->entry_count == partition->options.index_entries_max) {
+        if (compact) {
+            partition->rotate_requested = partition->entry_count > 0;
+            assert(partition->rotate_requested);
+        }
+        return -RUNNEL_EFULL;
+    }
+    if (partition->entry_count + 1 - partition->index_buffer_first >
+        partition->index_buffer_entries_max) {
+        return -RUNNEL_EFULL;
+    }
+    if (partition_buffer_has_room(partition, size_bytes)) {
+        return 0;
+    }
+    if (partition->flush_step != PARTITION_FLUSH_IDLE) {
+        return -RUNNEL_EFULL;
+    }
+    uint64_t kept = partition->appended_bytes - align_down(partition->written_bytes);
+    if (kept + size_bytes + IO_SECTOR_SIZE + VSR_HEADER_SIZE >
+        partition->options.buffer_size_bytes) {
+        return -RUNNEL_EFULL;
+    }
+    if (compact) {
+        partition_buffer_compact(partition);
+        assert(partition_buffer_has_room(partition, size_bytes));
+    }
+    return 0;
+}
+
+bool partition_can_append(struct partition *partition, uint32_t size_bytes)
+{
+    assert(partition != NULL);
+    assert(size_bytes >= VSR_HEADER_SIZE);
+    return partition_append_check(partition, size_bytes, false) == 0;
+}
+
 int partition_append(struct partition *partition, const struct vsr_header *header, const void *body)
 {
     assert(partition != NULL && header != NULL);
@@ -910,30 +985,10 @@ int partition_append(struct partition *partition, const struct vsr_header *heade
     assert(header->size <= partition->options.record_size_bytes_max);
     assert(!partition->is_chain_known || (header->u.prepare.op == partition->op_last + 1 &&
                                           header->u.prepare.parent == partition->checksum_last));
-    if (partition->failed != 0) {
-        return partition->failed;
-    }
     uint64_t size = header->size;
-    if (partition->rotate_requested ||
-        partition->appended_bytes + size + IO_SECTOR_SIZE + VSR_HEADER_SIZE >
-            partition->options.segment_size_bytes ||
-        partition->entry_count == partition->options.index_entries_max) {
-        partition->rotate_requested = partition->entry_count > 0;
-        assert(partition->rotate_requested);
-        return -RUNNEL_EFULL;
-    }
-    if (partition->entry_count + 1 - partition->index_buffer_first >
-        partition->index_buffer_entries_max) {
-        return -RUNNEL_EFULL;
-    }
-    if (!partition_buffer_has_room(partition, size)) {
-        if (partition->flush_step != PARTITION_FLUSH_IDLE) {
-            return -RUNNEL_EFULL;
-        }
-        partition_buffer_compact(partition);
-        if (!partition_buffer_has_room(partition, size)) {
-            return -RUNNEL_EFULL;
-        }
+    int check = partition_append_check(partition, size, true);
+    if (check != 0) {
+        return check;
     }
     uint8_t *at =
         partition->buffer + (partition->appended_bytes - partition->buffer_position_bytes);
@@ -956,16 +1011,42 @@ int partition_append(struct partition *partition, const struct vsr_header *heade
 }
 
 static void partition_flush_callback(struct io_completion *completion);
+static void partition_index_callback(struct io_completion *completion);
 
+/* An I/O error in either lane fails the partition; the other lane's completion, when it
+ * arrives, only marks its lane idle. */
 static void partition_flush_fail(struct partition *partition, int result)
 {
     assert(result < 0);
-    log_warn("partition_io_failed", "directory=%s step=%d error=\"%s\"",
-             partition->options.directory, (int)partition->flush_step, error_text(result));
+    log_warn("partition_io_failed", "directory=%s step=%d index_step=%d error=\"%s\"",
+             partition->options.directory, (int)partition->flush_step, (int)partition->index_step,
+             error_text(result));
+    bool was_failed = partition->failed != 0;
     partition->failed = result;
-    partition->flush_step = PARTITION_FLUSH_IDLE;
-    partition->options.durable_callback(partition, partition->op_durable, result,
-                                        partition->options.context);
+    if (!was_failed) {
+        partition->options.durable_callback(partition, partition->op_durable, result,
+                                            partition->options.context);
+    }
+}
+
+/* Submits the log write of [align_down(written), flush_end) and, under `fsync`, the
+ * fdatasync that covers it, together. */
+static void partition_flush_write_log(struct partition *partition)
+{
+    assert(partition->flush_end_bytes > partition->written_bytes);
+    assert(io_is_sector_aligned(partition->flush_end_bytes));
+    struct partition_segment *tail = partition_tail(partition);
+    uint64_t from = align_down(partition->written_bytes);
+    partition->flush_step = PARTITION_FLUSH_WRITE_LOG;
+    partition->flush_pending = partition->options.durability_fsync ? 2 : 1;
+    partition->flush_pending_result = 0;
+    io_write(partition->io, &partition->flush_completion, tail->log_file,
+             partition->buffer + (from - partition->buffer_position_bytes),
+             partition->flush_end_bytes - from, from, partition_flush_callback, partition);
+    if (partition->options.durability_fsync) {
+        io_fdatasync(partition->io, &partition->flush_sync_completion, tail->log_file,
+                     partition_flush_callback, partition);
+    }
 }
 
 /* Pads the appended records to the sector and starts writing them. */
@@ -1001,20 +1082,45 @@ static void partition_flush_start(struct partition *partition)
                      partition->allocated_bytes, chunk, partition_flush_callback, partition);
         return;
     }
-    uint64_t from = align_down(partition->written_bytes);
-    partition->flush_step = PARTITION_FLUSH_WRITE_LOG;
-    io_write(partition->io, &partition->flush_completion, tail->log_file,
-             partition->buffer + (from - partition->buffer_position_bytes),
-             partition->flush_end_bytes - from, from, partition_flush_callback, partition);
+    partition_flush_write_log(partition);
 }
 
-/* Writes the index sectors of entries [entry_durable_count, flush_entry_end). */
-static void partition_flush_write_index(struct partition *partition)
+/* Writes index_write_buffer (prepared by partition_index_start). */
+static void partition_index_write(struct partition *partition)
 {
     uint32_t first = partition->entry_durable_count -
                      partition->entry_durable_count % PARTITION_ENTRIES_PER_SECTOR;
+    uint64_t size =
+        align_up((uint64_t)(partition->index_flush_end - first) * RECORD_INDEX_ENTRY_SIZE);
+    assert(partition->index_zero_size_bytes == 0 ||
+           (uint64_t)first * RECORD_INDEX_ENTRY_SIZE + size <= partition->index_allocated_bytes);
+    partition->index_step = PARTITION_INDEX_WRITE;
+    partition->index_pending = partition->options.durability_fsync ? 2 : 1;
+    partition->index_pending_result = 0;
+    int32_t file = partition_tail(partition)->index_file;
+    io_write(partition->io, &partition->index_completion, file, partition->index_write_buffer, size,
+             (uint64_t)first * RECORD_INDEX_ENTRY_SIZE, partition_index_callback, partition);
+    if (partition->options.durability_fsync) {
+        io_fdatasync(partition->io, &partition->index_sync_completion, file,
+                     partition_index_callback, partition);
+    }
+}
+
+/* Starts the index lane for entries [entry_durable_count, entry_log_durable_count): their
+ * records are durable. Rewrites from the sector holding the first one. */
+static void partition_index_start(struct partition *partition)
+{
+    assert(partition->index_step == PARTITION_INDEX_IDLE);
+    assert(partition->entry_log_durable_count >= partition->entry_durable_count);
+    if (partition->failed != 0 ||
+        partition->entry_log_durable_count == partition->entry_durable_count) {
+        return;
+    }
+    uint32_t first = partition->entry_durable_count -
+                     partition->entry_durable_count % PARTITION_ENTRIES_PER_SECTOR;
     assert(first >= partition->index_buffer_first);
-    uint32_t count = partition->flush_entry_end - first;
+    uint32_t count = partition->entry_log_durable_count - first;
+    assert(count <= partition->index_buffer_entries_max);
     uint64_t size = align_up((uint64_t)count * RECORD_INDEX_ENTRY_SIZE);
     memcpy(partition->index_write_buffer,
            partition->index_buffer +
@@ -1022,20 +1128,26 @@ static void partition_flush_write_index(struct partition *partition)
            (uint64_t)count * RECORD_INDEX_ENTRY_SIZE);
     memset(partition->index_write_buffer + (uint64_t)count * RECORD_INDEX_ENTRY_SIZE, 0,
            size - (uint64_t)count * RECORD_INDEX_ENTRY_SIZE);
-    partition->flush_step = PARTITION_FLUSH_WRITE_INDEX;
-    io_write(partition->io, &partition->flush_completion, partition_tail(partition)->index_file,
-             partition->index_write_buffer, size, (uint64_t)first * RECORD_INDEX_ENTRY_SIZE,
-             partition_flush_callback, partition);
+    partition->index_flush_end = partition->entry_log_durable_count;
+    uint64_t end = (uint64_t)first * RECORD_INDEX_ENTRY_SIZE + size;
+    if (partition->index_zero_size_bytes > 0 && end > partition->index_allocated_bytes) {
+        partition->index_step = PARTITION_INDEX_ZERO;
+        io_write(partition->io, &partition->index_completion, partition_tail(partition)->index_file,
+                 partition->index_zero_buffer, partition->index_zero_size_bytes,
+                 partition->index_allocated_bytes, partition_index_callback, partition);
+        return;
+    }
+    partition_index_write(partition);
 }
 
-/* Records and index entries of the flush are durable: report them. */
-static void partition_flush_durable(struct partition *partition)
+/* Records and index entries up to index_flush_end are durable: report them. */
+static void partition_index_durable(struct partition *partition)
 {
-    assert(partition->flush_entry_end >= partition->entry_durable_count);
-    partition->written_bytes = partition->flush_end_bytes;
-    partition->entry_durable_count = partition->flush_entry_end;
-    if (partition->flush_entry_end > 0) {
-        partition->op_durable = partition->entries[partition->flush_entry_end - 1].op;
+    assert(partition->index_flush_end >= partition->entry_durable_count);
+    assert(partition->index_flush_end <= partition->entry_log_durable_count);
+    partition->entry_durable_count = partition->index_flush_end;
+    if (partition->index_flush_end > 0) {
+        partition->op_durable = partition->entries[partition->index_flush_end - 1].op;
     }
     uint32_t keep = partition->entry_durable_count -
                     partition->entry_durable_count % PARTITION_ENTRIES_PER_SECTOR;
@@ -1044,7 +1156,7 @@ static void partition_flush_durable(struct partition *partition)
             partition->index_buffer + (uint64_t)shift * RECORD_INDEX_ENTRY_SIZE,
             (uint64_t)(partition->entry_count - keep) * RECORD_INDEX_ENTRY_SIZE);
     partition->index_buffer_first = keep;
-    partition->flush_step = PARTITION_FLUSH_IDLE;
+    partition->index_step = PARTITION_INDEX_IDLE;
     partition->options.durable_callback(partition, partition->op_durable, 0,
                                         partition->options.context);
 }
@@ -1062,6 +1174,19 @@ static void partition_rotate_step(struct partition *partition)
                     partition_flush_callback, partition);
         return;
     case PARTITION_FLUSH_SEAL_TRUNCATE:
+        /* A sealed index ends with its last entry (zeros ahead of it are cut), durably: the
+         * next open reads its entry count from its last sector. */
+        partition->flush_step = PARTITION_FLUSH_SEAL_INDEX;
+        io_truncate(partition->io, completion, tail->index_file,
+                    align_up((uint64_t)partition->entry_count * RECORD_INDEX_ENTRY_SIZE),
+                    partition_flush_callback, partition);
+        return;
+    case PARTITION_FLUSH_SEAL_INDEX:
+        partition->flush_step = PARTITION_FLUSH_SEAL_INDEX_SYNC;
+        io_fdatasync(partition->io, completion, tail->index_file, partition_flush_callback,
+                     partition);
+        return;
+    case PARTITION_FLUSH_SEAL_INDEX_SYNC:
         memset(next, 0, sizeof(*next));
         next->base_offset = partition->offset_next;
         next->op_first = UINT64_MAX;
@@ -1100,22 +1225,26 @@ static void partition_rotate_step(struct partition *partition)
 static void partition_rotate_done(struct partition *partition)
 {
     assert(partition->segment_count < partition->options.segments_max);
+    assert(partition->index_step == PARTITION_INDEX_IDLE);
     partition_tail(partition)->entry_count = partition->entry_count;
     partition->segment_count++;
     partition->entry_count = 0;
     partition->entry_durable_count = 0;
+    partition->entry_log_durable_count = 0;
     partition->index_buffer_first = 0;
     partition->buffer_position_bytes = 0;
     partition->appended_bytes = 0;
     partition->written_bytes = 0;
     partition->flush_end_bytes = 0;
     partition->allocated_bytes = 0;
+    partition->index_allocated_bytes = 0;
     partition->rotate_requested = false;
     partition->flush_step = PARTITION_FLUSH_IDLE;
     partition->options.durable_callback(partition, partition->op_durable, 0,
                                         partition->options.context);
 }
 
+/* Starts the log lane's next flush, or the rotation once both lanes are drained. */
 static void partition_flush_next(struct partition *partition)
 {
     assert(partition->flush_step == PARTITION_FLUSH_IDLE);
@@ -1126,7 +1255,8 @@ static void partition_flush_next(struct partition *partition)
         (partition->flush_requested || partition->rotate_requested)) {
         partition->flush_requested = false;
         partition_flush_start(partition);
-    } else if (partition->rotate_requested) {
+    } else if (partition->rotate_requested && partition->index_step == PARTITION_INDEX_IDLE &&
+               partition->entry_durable_count == partition->entry_count) {
         if (partition->segment_count == partition->options.segments_max) {
             partition_flush_fail(partition, -RUNNEL_EFULL);
             return;
@@ -1135,48 +1265,65 @@ static void partition_flush_next(struct partition *partition)
     }
 }
 
+/* The log lane's flush is done: its records are durable (written, under `replicated`). */
+static void partition_flush_log_done(struct partition *partition)
+{
+    assert(partition->flush_entry_end >= partition->entry_log_durable_count);
+    assert(partition->flush_end_bytes >= partition->written_bytes);
+    partition->written_bytes = partition->flush_end_bytes;
+    partition->entry_log_durable_count = partition->flush_entry_end;
+    partition->flush_step = PARTITION_FLUSH_IDLE;
+    /* The tail buffer moves only while no log write is in flight: make room for the next
+     * record now, so appends keep flowing while the next flush is in flight. */
+    if (!partition_buffer_has_room(partition, partition->options.record_size_bytes_max)) {
+        partition_buffer_compact(partition);
+    }
+    if (partition->index_step == PARTITION_INDEX_IDLE) {
+        partition_index_start(partition);
+    }
+}
+
+/* Folds one completion of a two-completion step into its lane; true when the step is
+ * complete, with *result the first error (or 0). */
+static bool partition_step_collect(uint32_t *pending, int *pending_result, int64_t result)
+{
+    assert(pending != NULL && pending_result != NULL);
+    assert(*pending > 0);
+    if (result < 0 && *pending_result == 0) {
+        *pending_result = (int)result;
+    }
+    (*pending)--;
+    return *pending == 0;
+}
+
 static void partition_flush_callback(struct io_completion *completion)
 {
     struct partition *partition = completion->context;
-    assert(partition != NULL && completion == &partition->flush_completion);
+    assert(partition != NULL && (completion == &partition->flush_completion ||
+                                 completion == &partition->flush_sync_completion));
     assert(partition->flush_step != PARTITION_FLUSH_IDLE);
-    struct partition_segment *tail = partition_tail(partition);
-    if (completion->result < 0) {
-        partition_flush_fail(partition, (int)completion->result);
+    int64_t result = completion->result;
+    if (partition->flush_step == PARTITION_FLUSH_WRITE_LOG) {
+        if (!partition_step_collect(&partition->flush_pending, &partition->flush_pending_result,
+                                    result)) {
+            return;
+        }
+        result = partition->flush_pending_result;
+    }
+    if (result < 0 || partition->failed != 0) {
+        partition->flush_step = PARTITION_FLUSH_IDLE;
+        if (result < 0) {
+            partition_flush_fail(partition, (int)result);
+        }
         return;
     }
-    uint64_t from = align_down(partition->written_bytes);
     switch (partition->flush_step) {
     case PARTITION_FLUSH_ALLOCATE:
         partition->allocated_bytes += completion->size_bytes;
-        partition->flush_step = PARTITION_FLUSH_WRITE_LOG;
-        io_write(partition->io, completion, tail->log_file,
-                 partition->buffer + (from - partition->buffer_position_bytes),
-                 partition->flush_end_bytes - from, from, partition_flush_callback, partition);
+        partition_flush_write_log(partition);
         return;
     case PARTITION_FLUSH_WRITE_LOG:
-        if (partition->options.durability_fsync) {
-            partition->flush_step = PARTITION_FLUSH_SYNC_LOG;
-            io_fdatasync(partition->io, completion, tail->log_file, partition_flush_callback,
-                         partition);
-            return;
-        }
-        partition_flush_write_index(partition);
-        return;
-    case PARTITION_FLUSH_SYNC_LOG:
-        partition_flush_write_index(partition);
-        return;
-    case PARTITION_FLUSH_WRITE_INDEX:
-        if (partition->options.durability_fsync) {
-            partition->flush_step = PARTITION_FLUSH_SYNC_INDEX;
-            io_fdatasync(partition->io, completion, tail->index_file, partition_flush_callback,
-                         partition);
-            return;
-        }
-        partition_flush_durable(partition);
-        break;
-    case PARTITION_FLUSH_SYNC_INDEX:
-        partition_flush_durable(partition);
+        partition_flush_log_done(partition);
         break;
     case PARTITION_FLUSH_SYNC_DIRECTORY:
         partition_rotate_done(partition);
@@ -1187,6 +1334,42 @@ static void partition_flush_callback(struct io_completion *completion)
     }
     if (partition->flush_step == PARTITION_FLUSH_IDLE) {
         partition_flush_next(partition); /* unless the durable callback started one */
+    }
+}
+
+static void partition_index_callback(struct io_completion *completion)
+{
+    struct partition *partition = completion->context;
+    assert(partition != NULL && (completion == &partition->index_completion ||
+                                 completion == &partition->index_sync_completion));
+    assert(partition->index_step != PARTITION_INDEX_IDLE);
+    int64_t result = completion->result;
+    if (partition->index_step == PARTITION_INDEX_WRITE) {
+        if (!partition_step_collect(&partition->index_pending, &partition->index_pending_result,
+                                    result)) {
+            return;
+        }
+        result = partition->index_pending_result;
+    }
+    if (result < 0 || partition->failed != 0) {
+        partition->index_step = PARTITION_INDEX_IDLE;
+        if (result < 0) {
+            partition_flush_fail(partition, (int)result);
+        }
+        return;
+    }
+    if (partition->index_step == PARTITION_INDEX_ZERO) {
+        partition->index_allocated_bytes += partition->index_zero_size_bytes;
+        partition_index_write(partition);
+        return;
+    }
+    partition_index_durable(partition);
+    /* The callback may have appended and flushed; more records may be durable already. */
+    if (partition->index_step == PARTITION_INDEX_IDLE) {
+        partition_index_start(partition);
+    }
+    if (partition->flush_step == PARTITION_FLUSH_IDLE) {
+        partition_flush_next(partition); /* a rotation waits for the index lane */
     }
 }
 
@@ -1207,7 +1390,15 @@ int partition_flush(struct partition *partition)
 bool partition_is_flushing(const struct partition *partition)
 {
     assert(partition != NULL);
-    return partition->flush_step != PARTITION_FLUSH_IDLE;
+    return partition->flush_step != PARTITION_FLUSH_IDLE ||
+           partition->index_step != PARTITION_INDEX_IDLE;
+}
+
+bool partition_has_unflushed(const struct partition *partition)
+{
+    assert(partition != NULL);
+    assert(partition->appended_bytes >= partition->written_bytes);
+    return partition->appended_bytes > partition->flush_end_bytes;
 }
 uint32_t partition_faulty_count(const struct partition *partition)
 {

@@ -7,12 +7,20 @@
  *   {base_offset:020}.log    records, sector-padded by padding records, preallocated in
  *                            chunks ahead of the tail; O_DIRECT when the filesystem allows
  *   {base_offset:020}.index  one 512-byte entry per record (storage/record.h), written only
- *                            after the record is durable; buffered (not O_DIRECT)
+ *                            after the record is durable; buffered (not O_DIRECT). With
+ *                            preallocation on, the tail index is extended with zeros in
+ *                            chunks ahead of its entries, so that an entry write overwrites
+ *                            allocated blocks and its fdatasync commits no metadata; a
+ *                            sealed index is cut to its entries
  *
  * Write path (no waiting inside): partition_append copies a prepare into the tail buffer;
  * partition_flush (once per loop pass) writes everything appended since the last flush as
  * one aligned write, fdatasyncs it when durability is fsync, then writes and syncs the
  * index entries, and only then reports the ops durable through options.durable_callback.
+ * The log and the index are two lanes: once flush N's records are durable, its index
+ * write (and sync) runs while flush N+1's log write (and sync) goes on, so the index costs
+ * no extra device round trip per flush in steady state. Order per record is unchanged:
+ * record durable, then its index entry written and durable, then reported.
  * A record that does not fit the segment makes append return -RUNNEL_EFULL; the next
  * flush seals the segment and opens the next, after which the append can be retried.
  * An I/O error fails the partition (every later call returns it): the owner reopens it,
@@ -90,15 +98,21 @@ struct partition_segment {
 enum partition_flush_step {
     PARTITION_FLUSH_IDLE = 0,
     PARTITION_FLUSH_ALLOCATE,
-    PARTITION_FLUSH_WRITE_LOG,
-    PARTITION_FLUSH_SYNC_LOG,
-    PARTITION_FLUSH_WRITE_INDEX,
-    PARTITION_FLUSH_SYNC_INDEX,
+    PARTITION_FLUSH_WRITE_LOG, /* records written and (fsync) synced, together */
     PARTITION_FLUSH_SEAL_TRUNCATE,
+    PARTITION_FLUSH_SEAL_INDEX,
+    PARTITION_FLUSH_SEAL_INDEX_SYNC,
     PARTITION_FLUSH_OPEN_LOG,
     PARTITION_FLUSH_OPEN_INDEX,
     PARTITION_FLUSH_TRUNCATE_INDEX,
     PARTITION_FLUSH_SYNC_DIRECTORY,
+};
+
+/* The index lane: entries of records already durable, written then synced. */
+enum partition_index_step {
+    PARTITION_INDEX_IDLE = 0,
+    PARTITION_INDEX_ZERO,  /* extends the index with zeros ahead of the entries */
+    PARTITION_INDEX_WRITE, /* entries written and (fsync) synced, together */
 };
 
 typedef void (*partition_truncate_callback)(struct partition *partition, int result, void *context);
@@ -143,19 +157,23 @@ struct partition {
     struct partition_segment *segments; /* segments_max, by base offset */
     uint32_t segment_count;
     /* Tail segment. */
-    struct partition_entry *entries; /* index_entries_max */
-    uint32_t entry_count;            /* appended (durable or not) */
-    uint32_t entry_durable_count;    /* entries written and synced */
-    uint8_t *buffer;                 /* tail buffer, sector-aligned */
-    uint64_t buffer_position_bytes;  /* segment position of buffer[0], sector-aligned */
-    uint64_t appended_bytes;         /* end of appended records */
-    uint64_t written_bytes;          /* end of records durable on disk */
-    uint64_t flush_end_bytes;        /* end of the flush in flight */
-    uint64_t allocated_bytes;        /* file size reserved */
-    uint8_t *index_buffer;           /* entries from the last partial sector on */
-    uint32_t index_buffer_first;     /* entry number of index_buffer's first entry */
+    struct partition_entry *entries;  /* index_entries_max */
+    uint32_t entry_count;             /* appended (durable or not) */
+    uint32_t entry_durable_count;     /* entries whose index entry is durable: reported */
+    uint32_t entry_log_durable_count; /* entries whose record is durable (log lane) */
+    uint8_t *buffer;                  /* tail buffer, sector-aligned */
+    uint64_t buffer_position_bytes;   /* segment position of buffer[0], sector-aligned */
+    uint64_t appended_bytes;          /* end of appended records */
+    uint64_t written_bytes;           /* end of records durable on disk (log lane) */
+    uint64_t flush_end_bytes;         /* end of the flush in flight */
+    uint64_t allocated_bytes;         /* file size reserved */
+    uint8_t *index_buffer;            /* entries from the last partial sector on */
+    uint32_t index_buffer_first;      /* entry number of index_buffer's first entry */
     uint32_t index_buffer_entries_max;
     uint8_t *index_write_buffer; /* what one index write sends (no undurable entries) */
+    uint8_t *index_zero_buffer;  /* index_zero_size_bytes of zeros */
+    uint64_t index_zero_size_bytes;
+    uint64_t index_allocated_bytes; /* tail index bytes already on disk (entries or zeros) */
     /* Chain state. */
     uint64_t op_last;    /* last chained op appended */
     u128 checksum_last;  /* its header checksum */
@@ -163,11 +181,23 @@ struct partition {
     uint64_t timestamp_last;
     uint64_t offset_next; /* next message offset */
     uint64_t op_durable;
-    uint32_t flush_entry_end; /* entry count covered by the flush in flight */
+    uint32_t flush_entry_end; /* entry count covered by the log flush in flight */
     bool rotate_requested;
     bool flush_requested;
-    enum partition_flush_step flush_step;
+    enum partition_flush_step flush_step; /* the log lane (and rotation) */
     struct io_completion flush_completion;
+    /* A write and the fdatasync covering it are submitted together (a sync covers the
+     * writes to its file submitted before it, on every lib/io.h backend): the step ends
+     * when both are in. */
+    struct io_completion flush_sync_completion;
+    uint32_t flush_pending; /* completions of the step still out */
+    int flush_pending_result;
+    enum partition_index_step index_step; /* the index lane */
+    uint32_t index_flush_end;             /* entry count covered by the index write in flight */
+    struct io_completion index_completion;
+    struct io_completion index_sync_completion;
+    uint32_t index_pending;
+    int index_pending_result;
     char path_scratch[IO_PATH_SIZE_MAX];
     char index_path_scratch[IO_PATH_SIZE_MAX];
     /* Prefix truncation in flight. */
@@ -231,12 +261,20 @@ void partition_prepare(struct partition *partition, struct vsr_header *header, u
 int partition_append(struct partition *partition, const struct vsr_header *header,
                      const void *body);
 
+/* True when partition_append of a record of size_bytes would be accepted now (not
+ * -RUNNEL_EFULL, not failed): lets the primary skip sealing a prepare that must wait. */
+bool partition_can_append(struct partition *partition, uint32_t size_bytes);
+
 /* Starts a group commit of everything appended (no-op when nothing is). When a flush is
  * in flight, another one follows it. Returns 0 or the partition's failure. */
 int partition_flush(struct partition *partition);
 
-/* True while a flush (or rotation) is in flight. */
+/* True while a flush (either lane) or a rotation is in flight. */
 bool partition_is_flushing(const struct partition *partition);
+
+/* True when records were appended that no started flush covers yet (a partition_flush
+ * now, or when the log lane frees, writes them). */
+bool partition_has_unflushed(const struct partition *partition);
 
 /*
  * Reads op's record, verified, into buffer (IO_SECTOR_SIZE-aligned, at least record

@@ -1,15 +1,22 @@
 /*
  * runnel-storage-bench: partition log throughput on the real disk (issue 3 item 9), next
- * to raw O_DIRECT figures measured in the same run and through the same blocking I/O
- * backend (lib/io_blocking):
+ * to raw O_DIRECT figures measured in the same run through the same I/O backend (the
+ * shard's io_uring runtime by default, as runneld uses it; --backend blocking for plain
+ * system calls):
  *   1. raw O_DIRECT sequential writes of the size one flushed batch occupies, with and
- *      without an fdatasync after each;
+ *      without an fdatasync after each, to a file preallocated exactly as segments are
+ *      (--preallocate-bytes chunks ahead of the tail); the raw loop is also run with plain
+ *      blocking system calls and the faster of the two raw figures is the denominator;
  *   2. one partition appending 1000-message batches of 1000-byte messages, one batch per
- *      flush (group commit of one loop pass), durability fsync and replicated, counting
- *      heap allocations during the steady state and timing the reopen (recovery);
+ *      flush (group commit of one loop pass; the next batch is prepared while the previous
+ *      one is written), durability fsync and replicated, counting heap allocations during
+ *      the steady state and timing the reopen (recovery);
  *   3. N partitions (default 1000) receiving 10-message batches round-robin, one batch
  *      per partition per loop pass, then one flush per partition.
- * Last line: ratio_fsync=R1 ratio_replicated=R2 (append MB/s over raw MB/s, one partition).
+ * Raw and append runs alternate for --rounds rounds; medians are reported.
+ * Last line: ratio_fsync=R1 ratio_replicated=R2 (median append MB/s over median raw MB/s,
+ * one partition). --recovery-write GIB / --recovery-open time the recovery of a large
+ * partition (the caller drops the page cache in between for a cold figure).
  * A program, not a test: it prints figures and passes or fails nothing. Single thread.
  */
 #include "lib/assert.h"
@@ -17,6 +24,7 @@
 #include "lib/error.h"
 #include "lib/io_blocking.h"
 #include "lib/log.h"
+#include "node/runtime_uring.h"
 #include "proto/batch.h"
 #include "storage/atomic_file.h"
 #include "storage/partition.h"
@@ -72,6 +80,8 @@ enum {
     BENCH_MESSAGE_SIZE = 1000,
     BENCH_RECORD_LARGE_MAX = (1 << 20) + 64 * 1024,
     BENCH_RECORD_SMALL_MAX = 16 * 1024,
+    BENCH_ROUNDS_MAX = 15,
+    BENCH_LOOP_MAX = 1u << 30,
 };
 
 struct bench_options {
@@ -79,15 +89,23 @@ struct bench_options {
     uint64_t size_bytes;       /* single-partition data per run */
     uint64_t multi_size_bytes; /* data of the many-partition run (per durability) */
     uint32_t partitions;
-    uint64_t preallocate_bytes; /* single-partition fallocate chunk; 0: none */
+    uint64_t preallocate_bytes; /* single-partition fallocate chunk (and raw's); 0: none */
+    uint32_t rounds;
+    bool backend_blocking;
+    uint64_t recovery_write_gib; /* > 0: only write a partition of this size and exit */
+    bool recovery_open;          /* only time the reopen of that partition */
+    bool recovery_remove;        /* remove it afterwards */
 };
 
 struct bench {
     struct io_blocking blocking;
+    struct runtime_uring *uring;
+    struct io *io; /* the backend partitions and raw runs use */
     struct clock clock;
     struct bench_options options;
     uint8_t *body; /* the batch appended (restamped each append) */
     uint64_t body_size_bytes;
+    uint64_t write_size_bytes; /* bytes one flushed batch occupies */
     uint64_t op_durable;
     int durable_result;
 };
@@ -110,9 +128,10 @@ static void bench_wait_callback(struct io_completion *completion)
     assert(completion != NULL && completion->done);
 }
 
-static int64_t bench_wait(struct io_completion *completion)
+static int64_t bench_wait(struct io *io, struct io_completion *completion)
 {
-    return io_wait(&bench.blocking.io, completion, 1u << 20);
+    assert(io != NULL && completion != NULL);
+    return io_wait(io, completion, 1u << 24);
 }
 
 static double bench_seconds_since(uint64_t start_ns)
@@ -137,39 +156,60 @@ static void bench_batch_build(uint32_t count)
     bench.body_size_bytes = batch_builder_finish(&builder);
 }
 
-/* Raw O_DIRECT writes of write_size_bytes until total; returns MB/s (1e6 bytes). */
-static double bench_raw(uint64_t write_size_bytes, uint64_t total_bytes, bool sync)
+/* One raw operation through io, waited for. */
+static int64_t bench_raw_operation(struct io *io, struct io_completion *completion)
+{
+    int64_t result = bench_wait(io, completion);
+    assert_msg(result >= 0, "raw I/O failed");
+    return result;
+}
+
+/* Raw O_DIRECT writes of write_size_bytes until total, preallocated like a segment;
+ * returns MB/s (1e6 bytes) of the writes (fallocate included, as appends pay it). */
+static double bench_raw(struct io *io, uint64_t total_bytes, bool sync)
 {
     char path[IO_PATH_SIZE_MAX];
     snprintf(path, sizeof(path), "%s/raw.data", bench.options.directory);
-    struct io *io = &bench.blocking.io;
+    uint64_t write_size = bench.write_size_bytes;
     struct io_completion completion = {0};
+    struct io_completion sync_completion = {0};
     io_open(io, &completion, path, IO_OPEN_CREATE | IO_OPEN_DIRECT, bench_wait_callback, NULL);
-    int64_t file = bench_wait(&completion);
-    assert_msg(file >= 0, "raw file open (O_DIRECT) failed");
-    io_truncate(io, &completion, (int32_t)file, 0, bench_wait_callback, NULL);
-    bench_wait(&completion);
-    uint8_t *buffer = aligned_alloc(IO_SECTOR_SIZE, write_size_bytes);
+    int32_t file = (int32_t)bench_raw_operation(io, &completion);
+    io_truncate(io, &completion, file, 0, bench_wait_callback, NULL);
+    bench_raw_operation(io, &completion);
+    uint8_t *buffer = aligned_alloc(IO_SECTOR_SIZE, write_size);
     assert(buffer != NULL);
-    memset(buffer, 'w', write_size_bytes);
-    uint64_t writes = total_bytes / write_size_bytes;
+    memset(buffer, 'w', write_size);
+    uint64_t writes = total_bytes / write_size;
+    uint64_t allocated = 0;
+    uint64_t chunk = bench.options.preallocate_bytes;
     uint64_t start = clock_monotonic_ns(&bench.clock);
     for (uint64_t index = 0; index < writes; index++) {
-        io_write(io, &completion, (int32_t)file, buffer, write_size_bytes, index * write_size_bytes,
-                 bench_wait_callback, NULL);
-        assert(bench_wait(&completion) == (int64_t)write_size_bytes);
+        uint64_t end = (index + 1) * write_size;
+        if (chunk > 0 && allocated < end) {
+            uint64_t size = chunk > end - allocated ? chunk : end - allocated;
+            io_fallocate(io, &completion, file, allocated, size, bench_wait_callback, NULL);
+            bench_raw_operation(io, &completion);
+            allocated += size;
+        }
+        io_write(io, &completion, file, buffer, write_size, index * write_size, bench_wait_callback,
+                 NULL);
         if (sync) {
-            io_fdatasync(io, &completion, (int32_t)file, bench_wait_callback, NULL);
-            assert(bench_wait(&completion) == 0);
+            /* Queued in the same pass: the ring links it behind the write. */
+            io_fdatasync(io, &sync_completion, file, bench_wait_callback, NULL);
+        }
+        assert(bench_raw_operation(io, &completion) == (int64_t)write_size);
+        if (sync) {
+            bench_raw_operation(io, &sync_completion);
         }
     }
     double seconds = bench_seconds_since(start);
-    io_close(io, &completion, (int32_t)file, bench_wait_callback, NULL);
-    bench_wait(&completion);
+    io_close(io, &completion, file, bench_wait_callback, NULL);
+    bench_raw_operation(io, &completion);
     io_unlink(io, &completion, path, 0, bench_wait_callback, NULL);
-    bench_wait(&completion);
+    bench_raw_operation(io, &completion);
     free(buffer);
-    return (double)(writes * write_size_bytes) / seconds / 1e6;
+    return (double)(writes * write_size) / seconds / 1e6;
 }
 
 static void bench_removed_callback(struct atomic_file *file, int result, void *context)
@@ -184,10 +224,10 @@ static void bench_remove_directory(const char *path)
     static char names[1 << 16];
     static struct atomic_file file;
     int done = 0;
-    assert(atomic_file_remove_directory(&file, &bench.blocking.io, path, names, sizeof(names),
+    assert(atomic_file_remove_directory(&file, bench.io, path, names, sizeof(names),
                                         bench_removed_callback, &done) == 0);
-    for (uint32_t round = 0; round < 1000000 && done == 0; round++) {
-        io_run(&bench.blocking.io, 1000000);
+    for (uint32_t round = 0; round < BENCH_LOOP_MAX && done == 0; round++) {
+        io_run(bench.io, 1000000);
     }
     assert(done != 0);
 }
@@ -213,24 +253,58 @@ static void bench_partition_options(struct partition_options *options, const cha
     options->durable_callback = bench_durable_callback;
 }
 
-/* Appends one batch (retrying once after the flush that rotates a full segment). */
-static void bench_append(struct partition *partition, uint64_t timestamp_ns)
+/* Tries to append one batch: 0, or -RUNNEL_EFULL (a flush or rotation must finish). */
+static int bench_try_append(struct partition *partition, uint64_t timestamp_ns)
 {
     struct vsr_header header;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        partition_prepare(partition, &header, VSR_OPERATION_MESSAGES, bench.body,
-                          (uint32_t)bench.body_size_bytes, timestamp_ns);
-        int result = partition_append(partition, &header, bench.body);
-        if (result == 0) {
+    partition_prepare(partition, &header, VSR_OPERATION_MESSAGES, bench.body,
+                      (uint32_t)bench.body_size_bytes, timestamp_ns);
+    int result = partition_append(partition, &header, bench.body);
+    assert(result == 0 || result == -RUNNEL_EFULL);
+    return result;
+}
+
+/* Appends one batch, waiting for the flush or rotation that makes room. */
+static void bench_append(struct partition *partition, uint64_t timestamp_ns)
+{
+    for (uint32_t attempt = 0; attempt < BENCH_LOOP_MAX; attempt++) {
+        if (bench_try_append(partition, timestamp_ns) == 0) {
             return;
         }
-        assert(result == -RUNNEL_EFULL);
         assert(partition_flush(partition) == 0);
-        for (uint32_t round = 0; round < 1000 && partition_is_flushing(partition); round++) {
-            io_run(&bench.blocking.io, 0);
-        }
+        io_run(bench.io, 1000000);
     }
-    assert_msg(false, "append refused twice");
+    assert_msg(false, "append refused");
+}
+
+/*
+ * The single-partition loop: one batch per flush (the write size the raw runs use). The
+ * next batch is prepared and appended while the previous flush is in flight, then flushed
+ * as soon as the log lane is free, as a loop pass of a busy shard would.
+ */
+static void bench_single_loop(struct partition *partition, uint64_t batches, uint64_t start_ns)
+{
+    uint64_t appended = 0;
+    for (uint64_t guard = 0; guard < BENCH_LOOP_MAX && bench.op_durable < batches; guard++) {
+        uint32_t size = (uint32_t)(VSR_HEADER_SIZE + bench.body_size_bytes);
+        if (appended < batches && !partition_has_unflushed(partition) &&
+            partition_can_append(partition, size)) {
+            assert(bench_try_append(partition, start_ns + appended) == 0);
+            appended++;
+            assert(partition_flush(partition) == 0);
+            io_run(bench.io, 0); /* submit the flush before preparing the next batch */
+            continue;
+        }
+        if (appended < batches && !partition_has_unflushed(partition) &&
+            !partition_is_flushing(partition)) {
+            /* A full segment: the append asks for the rotation, the flush starts it. */
+            assert(bench_try_append(partition, start_ns + appended) == -RUNNEL_EFULL);
+            assert(partition_flush(partition) == 0);
+        }
+        io_run(bench.io, 1000000);
+        io_run(bench.io, 0); /* submit what the callbacks queued before more CPU work */
+    }
+    assert(bench.durable_result == 0 && bench.op_durable == batches);
 }
 
 struct bench_single_result {
@@ -247,27 +321,21 @@ static void bench_single(bool fsync, struct bench_single_result *result_out)
     snprintf(directory, sizeof(directory), "%s/partition-single", bench.options.directory);
     struct partition_options options;
     bench_partition_options(&options, directory, 0, fsync, true);
-    assert(atomic_file_create_directory(&bench.blocking.io, directory) == 0);
+    assert(atomic_file_create_directory(bench.io, directory) == 0);
     assert(partition_init(&partition, &options) == 0);
-    assert(partition_open(&partition, &bench.blocking.io) == 0);
+    assert(partition_open(&partition, bench.io) == 0);
     uint64_t batches = bench.options.size_bytes / bench.body_size_bytes;
+    bench.op_durable = 0;
     uint64_t allocations = bench_allocation_count;
     uint64_t start = clock_monotonic_ns(&bench.clock);
-    for (uint64_t index = 0; index < batches; index++) {
-        bench_append(&partition, start + index);
-        assert(partition_flush(&partition) == 0);
-        for (uint32_t round = 0; round < 1000 && partition_is_flushing(&partition); round++) {
-            io_run(&bench.blocking.io, 0);
-        }
-    }
+    bench_single_loop(&partition, batches, start);
     double seconds = bench_seconds_since(start);
     result_out->allocation_count = bench_allocation_count - allocations;
-    assert(bench.durable_result == 0 && bench.op_durable == batches);
     result_out->append_mb_per_second = (double)(batches * bench.body_size_bytes) / seconds / 1e6;
     result_out->segment_count = partition.segment_count;
     partition_close(&partition);
     uint64_t recovery_start = clock_monotonic_ns(&bench.clock);
-    assert(partition_open(&partition, &bench.blocking.io) == 0);
+    assert(partition_open(&partition, bench.io) == 0);
     result_out->recovery_ms = bench_seconds_since(recovery_start) * 1e3;
     assert(partition.op_last == batches);
     partition_close(&partition);
@@ -287,9 +355,9 @@ static double bench_multi(bool fsync)
                  index);
         struct partition_options options;
         bench_partition_options(&options, directories[index], index, fsync, false);
-        assert(atomic_file_create_directory(&bench.blocking.io, directories[index]) == 0);
+        assert(atomic_file_create_directory(bench.io, directories[index]) == 0);
         assert(partition_init(&partitions[index], &options) == 0);
-        assert(partition_open(&partitions[index], &bench.blocking.io) == 0);
+        assert(partition_open(&partitions[index], bench.io) == 0);
     }
     uint64_t passes = bench.options.multi_size_bytes / (bench.body_size_bytes * count);
     passes = passes == 0 ? 1 : passes;
@@ -301,9 +369,9 @@ static double bench_multi(bool fsync)
         for (uint32_t index = 0; index < count; index++) {
             assert(partition_flush(&partitions[index]) == 0);
         }
-        for (uint32_t round = 0; round < 1000000 && io_pending_count(&bench.blocking.io) > 0;
+        for (uint32_t round = 0; round < BENCH_LOOP_MAX && io_pending_count(bench.io) > 0;
              round++) {
-            io_run(&bench.blocking.io, 0);
+            io_run(bench.io, 1000000);
         }
     }
     double seconds = bench_seconds_since(start);
@@ -318,6 +386,34 @@ static double bench_multi(bool fsync)
     return (double)(passes * count * bench.body_size_bytes) / seconds / 1e6;
 }
 
+static int bench_parse_value(struct bench_options *options, const char *name, const char *value)
+{
+    if (strcmp(name, "--dir") == 0) {
+        options->directory = value;
+    } else if (strcmp(name, "--size-bytes") == 0) {
+        options->size_bytes = strtoull(value, NULL, 10);
+    } else if (strcmp(name, "--multi-size-bytes") == 0) {
+        options->multi_size_bytes = strtoull(value, NULL, 10);
+    } else if (strcmp(name, "--preallocate-bytes") == 0) {
+        options->preallocate_bytes = strtoull(value, NULL, 10);
+    } else if (strcmp(name, "--partitions") == 0) {
+        options->partitions = (uint32_t)strtoul(value, NULL, 10);
+    } else if (strcmp(name, "--rounds") == 0) {
+        options->rounds = (uint32_t)strtoul(value, NULL, 10);
+    } else if (strcmp(name, "--backend") == 0) {
+        options->backend_blocking = strcmp(value, "blocking") == 0;
+        return strcmp(value, "blocking") == 0 || strcmp(value, "uring") == 0 ? 0 : -1;
+    } else if (strcmp(name, "--recovery-write") == 0) {
+        options->recovery_write_gib = strtoull(value, NULL, 10);
+    } else if (strcmp(name, "--recovery-open") == 0) {
+        options->recovery_open = true;
+        options->recovery_remove = strcmp(value, "remove") == 0;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
 static int bench_parse(int argc, char **argv, struct bench_options *options)
 {
     options->directory = "./bench-data";
@@ -325,42 +421,180 @@ static int bench_parse(int argc, char **argv, struct bench_options *options)
     options->multi_size_bytes = 64ull << 20;
     options->partitions = 1000;
     options->preallocate_bytes = 64ull << 20;
+    options->rounds = 3;
     for (int index = 1; index + 1 < argc; index += 2) {
-        const char *name = argv[index];
-        const char *value = argv[index + 1];
-        if (strcmp(name, "--dir") == 0) {
-            options->directory = value;
-        } else if (strcmp(name, "--size-bytes") == 0) {
-            options->size_bytes = strtoull(value, NULL, 10);
-        } else if (strcmp(name, "--multi-size-bytes") == 0) {
-            options->multi_size_bytes = strtoull(value, NULL, 10);
-        } else if (strcmp(name, "--preallocate-bytes") == 0) {
-            options->preallocate_bytes = strtoull(value, NULL, 10);
-        } else if (strcmp(name, "--partitions") == 0) {
-            options->partitions = (uint32_t)strtoul(value, NULL, 10);
-        } else {
+        if (bench_parse_value(options, argv[index], argv[index + 1]) != 0) {
             return -1;
         }
     }
-    if ((argc - 1) % 2 != 0 || options->size_bytes < (8ull << 20) || options->partitions == 0) {
+    if ((argc - 1) % 2 != 0 || options->size_bytes < (8ull << 20) || options->partitions == 0 ||
+        options->rounds == 0 || options->rounds > BENCH_ROUNDS_MAX) {
         return -1;
     }
     return 0;
+}
+
+/* The io the runs use: the io_uring runtime unless --backend blocking or unavailable. */
+static void bench_backend_init(void)
+{
+    io_blocking_init(&bench.blocking);
+    bench.io = &bench.blocking.io;
+    if (bench.options.backend_blocking) {
+        return;
+    }
+    struct runtime_uring_options options;
+    runtime_uring_options_default(&options);
+    options.sq_entries = 4096;
+    options.cq_entries = 8192;
+    options.recv_buffer_count = 0;
+    options.fixed_buffer_size_bytes = 0;
+    options.io_files_max = 2 * bench.options.partitions + 16;
+    options.iowq_workers_max = 4; /* a log sync and an index sync may be in flight at once */
+    char text[256];
+    if (runtime_uring_create(&options, &bench.uring, text, sizeof(text)) != 0) {
+        fprintf(stderr, "runnel-storage-bench: ring unavailable (%s): blocking backend\n",
+                text);
+        bench.uring = NULL;
+        return;
+    }
+    bench.io = runtime_uring_io(bench.uring);
+}
+
+static double bench_median(double *values, uint32_t count)
+{
+    assert(count > 0 && count <= BENCH_ROUNDS_MAX);
+    for (uint32_t index = 1; index < count; index++) {
+        for (uint32_t at = index; at > 0 && values[at - 1] > values[at]; at--) {
+            double swap = values[at];
+            values[at] = values[at - 1];
+            values[at - 1] = swap;
+        }
+    }
+    return count % 2 == 1 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
+}
+
+/* Writes a partition of recovery_write_gib GiB in 1 GiB segments and leaves it. */
+static void bench_recovery_write(const char *directory)
+{
+    static struct partition partition;
+    struct partition_options options;
+    bench_partition_options(&options, directory, 0, false, true);
+    assert(atomic_file_create_directory(bench.io, directory) == 0);
+    assert(partition_init(&partition, &options) == 0);
+    assert(partition_open(&partition, bench.io) == 0);
+    uint64_t batches = (bench.options.recovery_write_gib << 30) / bench.body_size_bytes;
+    bench.op_durable = 0;
+    uint64_t start = clock_monotonic_ns(&bench.clock);
+    bench_single_loop(&partition, batches, start);
+    printf("recovery_written_gib=%" PRIu64 " segments=%u ops=%" PRIu64 " seconds=%.1f\n",
+           bench.options.recovery_write_gib, partition.segment_count, batches,
+           bench_seconds_since(start));
+    partition_close(&partition);
+    partition_deinit(&partition);
+}
+
+/* Times partition_open of the partition bench_recovery_write left (optionally removes it). */
+static void bench_recovery_open(const char *directory)
+{
+    static struct partition partition;
+    struct partition_options options;
+    bench_partition_options(&options, directory, 0, false, true);
+    assert(partition_init(&partition, &options) == 0);
+    uint64_t start = clock_monotonic_ns(&bench.clock);
+    int result = partition_open(&partition, bench.io);
+    double milliseconds = bench_seconds_since(start) * 1e3;
+    assert_msg(result == 0, "recovery: partition_open failed");
+    printf("recovery_open_ms=%.1f segments=%u op_last=%" PRIu64 " faulty=%u\n", milliseconds,
+           partition.segment_count, partition.op_last, partition_faulty_count(&partition));
+    partition_close(&partition);
+    partition_deinit(&partition);
+    if (bench.options.recovery_remove) {
+        bench_remove_directory(directory);
+    }
+}
+
+struct bench_round {
+    double raw_sync[2]; /* [0] the backend's, [1] plain blocking system calls */
+    double raw[2];
+    struct bench_single_result fsync;
+    struct bench_single_result replicated;
+};
+
+/* One round: raw runs right before the append run they are compared with. */
+static void bench_round_run(struct bench_round *round, uint32_t number)
+{
+    uint64_t size = bench.options.size_bytes;
+    round->raw_sync[0] = bench_raw(bench.io, size, true);
+    round->raw_sync[1] = bench.io == &bench.blocking.io ? round->raw_sync[0]
+                                                        : bench_raw(&bench.blocking.io, size, true);
+    bench_single(true, &round->fsync);
+    round->raw[0] = bench_raw(bench.io, size, false);
+    round->raw[1] =
+        bench.io == &bench.blocking.io ? round->raw[0] : bench_raw(&bench.blocking.io, size, false);
+    bench_single(false, &round->replicated);
+    printf("round=%u raw_direct_fdatasync_mb_s=%.1f/%.1f append_fsync_mb_s=%.1f"
+           " raw_direct_mb_s=%.1f/%.1f append_replicated_mb_s=%.1f segments=%u"
+           " recovery_ms=%.1f/%.1f steady_allocations=%" PRIu64 "/%" PRIu64 "%s\n",
+           number, round->raw_sync[0], round->raw_sync[1], round->fsync.append_mb_per_second,
+           round->raw[0], round->raw[1], round->replicated.append_mb_per_second,
+           round->fsync.segment_count, round->fsync.recovery_ms, round->replicated.recovery_ms,
+           round->fsync.allocation_count, round->replicated.allocation_count,
+           BENCH_COUNTS_ALLOCATIONS ? "" : " (not counted under ASan)");
+    fflush(stdout);
+}
+
+static void bench_rounds(void)
+{
+    static struct bench_round rounds[BENCH_ROUNDS_MAX];
+    uint32_t count = bench.options.rounds;
+    double raw_sync[BENCH_ROUNDS_MAX];
+    double raw[BENCH_ROUNDS_MAX];
+    double append_fsync[BENCH_ROUNDS_MAX];
+    double append_replicated[BENCH_ROUNDS_MAX];
+    for (uint32_t index = 0; index < count; index++) {
+        struct bench_round *round = &rounds[index];
+        bench_round_run(round, index + 1);
+        /* The denominator is the faster raw figure of the two backends. */
+        raw_sync[index] =
+            round->raw_sync[0] > round->raw_sync[1] ? round->raw_sync[0] : round->raw_sync[1];
+        raw[index] = round->raw[0] > round->raw[1] ? round->raw[0] : round->raw[1];
+        append_fsync[index] = round->fsync.append_mb_per_second;
+        append_replicated[index] = round->replicated.append_mb_per_second;
+    }
+    double median_raw_sync = bench_median(raw_sync, count);
+    double median_raw = bench_median(raw, count);
+    double median_fsync = bench_median(append_fsync, count);
+    double median_replicated = bench_median(append_replicated, count);
+    printf("median raw_direct_fdatasync_mb_s=%.1f append_fsync_mb_s=%.1f raw_direct_mb_s=%.1f"
+           " append_replicated_mb_s=%.1f rounds=%u\n",
+           median_raw_sync, median_fsync, median_raw, median_replicated, count);
+    bench_batch_build(BENCH_MESSAGES_SMALL);
+    double multi_fsync = bench_multi(true);
+    printf("partitions=%u batch_messages=%u multi_fsync_mb_s=%.1f\n", bench.options.partitions,
+           BENCH_MESSAGES_SMALL, multi_fsync);
+    fflush(stdout);
+    double multi_replicated = bench_multi(false);
+    printf("partitions=%u batch_messages=%u multi_replicated_mb_s=%.1f\n", bench.options.partitions,
+           BENCH_MESSAGES_SMALL, multi_replicated);
+    printf("ratio_fsync=%.3f ratio_replicated=%.3f\n", median_fsync / median_raw_sync,
+           median_replicated / median_raw);
 }
 
 int main(int argc, char **argv)
 {
     if (bench_parse(argc, argv, &bench.options) != 0) {
         fprintf(stderr, "usage: runnel-storage-bench [--dir DIR] [--size-bytes N (>= 8 MiB)]"
-                        " [--multi-size-bytes N] [--partitions N] [--preallocate-bytes N]\n");
+                        " [--multi-size-bytes N] [--partitions N] [--preallocate-bytes N]"
+                        " [--rounds N (1..15)] [--backend uring|blocking]"
+                        " [--recovery-write GIB | --recovery-open keep|remove]\n");
         return 2;
     }
     log_level_set(LOG_LEVEL_WARN);
     clock_system_init(&bench.clock);
-    io_blocking_init(&bench.blocking);
-    int made = atomic_file_create_directory(&bench.blocking.io, bench.options.directory);
+    bench_backend_init();
+    int made = atomic_file_create_directory(bench.io, bench.options.directory);
     assert_msg(made == 0 || made == -EEXIST, "cannot create --dir");
-    if (!io_probe_direct(&bench.blocking.io, bench.options.directory)) {
+    if (!io_probe_direct(bench.io, bench.options.directory)) {
         fprintf(stderr, "runnel-storage-bench: %s does not accept O_DIRECT\n",
                 bench.options.directory);
         return 77;
@@ -372,42 +606,26 @@ int main(int argc, char **argv)
     uint64_t record = VSR_HEADER_SIZE + bench.body_size_bytes;
     uint64_t write_size = (record + IO_SECTOR_SIZE - 1) / IO_SECTOR_SIZE * IO_SECTOR_SIZE;
     write_size += write_size - record < VSR_HEADER_SIZE ? IO_SECTOR_SIZE : 0;
-    printf("batch_bytes=%" PRIu64 " write_bytes=%" PRIu64 " size_bytes=%" PRIu64 "\n",
-           bench.body_size_bytes, write_size, bench.options.size_bytes);
-    fflush(stdout);
-    /* Each raw figure is measured right before the append run it is compared with, so
-     * both meet the same background writeback of the earlier phases. */
-    double raw_sync = bench_raw(write_size, bench.options.size_bytes, true);
-    printf("raw_direct_fdatasync_mb_s=%.1f\n", raw_sync);
-    fflush(stdout);
-    struct bench_single_result fsync_result;
-    struct bench_single_result replicated_result;
-    bench_single(true, &fsync_result);
-    printf("append_fsync_mb_s=%.1f segments=%u recovery_ms=%.1f steady_allocations=%" PRIu64 "%s\n",
-           fsync_result.append_mb_per_second, fsync_result.segment_count, fsync_result.recovery_ms,
-           fsync_result.allocation_count,
-           BENCH_COUNTS_ALLOCATIONS ? "" : " (not counted under ASan)");
-    fflush(stdout);
-    double raw = bench_raw(write_size, bench.options.size_bytes, false);
-    printf("raw_direct_mb_s=%.1f\n", raw);
-    fflush(stdout);
-    bench_single(false, &replicated_result);
-    printf("append_replicated_mb_s=%.1f segments=%u recovery_ms=%.1f steady_allocations=%" PRIu64
-           "\n",
-           replicated_result.append_mb_per_second, replicated_result.segment_count,
-           replicated_result.recovery_ms, replicated_result.allocation_count);
-    fflush(stdout);
-    bench_batch_build(BENCH_MESSAGES_SMALL);
-    double multi_fsync = bench_multi(true);
-    printf("partitions=%u batch_messages=%u multi_fsync_mb_s=%.1f\n", bench.options.partitions,
-           BENCH_MESSAGES_SMALL, multi_fsync);
-    fflush(stdout);
-    double multi_replicated = bench_multi(false);
-    printf("partitions=%u batch_messages=%u multi_replicated_mb_s=%.1f\n", bench.options.partitions,
-           BENCH_MESSAGES_SMALL, multi_replicated);
-    printf("ratio_fsync=%.3f ratio_replicated=%.3f\n", fsync_result.append_mb_per_second / raw_sync,
-           replicated_result.append_mb_per_second / raw);
+    bench.write_size_bytes = write_size;
+    char recovery_directory[IO_PATH_SIZE_MAX];
+    snprintf(recovery_directory, sizeof(recovery_directory), "%s/partition-recovery",
+             bench.options.directory);
+    if (bench.options.recovery_write_gib > 0) {
+        bench_recovery_write(recovery_directory);
+    } else if (bench.options.recovery_open) {
+        bench_recovery_open(recovery_directory);
+    } else {
+        printf("backend=%s batch_bytes=%" PRIu64 " write_bytes=%" PRIu64 " size_bytes=%" PRIu64
+               " preallocate_bytes=%" PRIu64 "\n",
+               bench.uring != NULL ? "uring" : "blocking", bench.body_size_bytes, write_size,
+               bench.options.size_bytes, bench.options.preallocate_bytes);
+        fflush(stdout);
+        bench_rounds();
+    }
     free(bench.body);
+    if (bench.uring != NULL) {
+        runtime_uring_destroy(bench.uring);
+    }
     io_blocking_deinit(&bench.blocking);
     return 0;
 }

@@ -39,6 +39,9 @@ struct harness {
 };
 
 static struct harness harness;
+/* Pipelined workload: flushes are not drained, so the index lane of one flush overlaps
+ * the log lane of the next and appends arrive while both are in flight. */
+static bool pipelined;
 static uint32_t damage_seen_count; /* bit-flip rounds where damage was reported */
 static _Alignas(4096) uint8_t read_buffer[16 * 1024];
 
@@ -170,7 +173,11 @@ static void workload(uint32_t count)
             if (partition_flush(&harness.partition) != 0) {
                 return;
             }
-            run_io();
+            if (pipelined && index + 1 < count) {
+                io_run(&harness.disk.io, 1);
+            } else {
+                run_io();
+            }
         }
     }
 }
@@ -243,7 +250,7 @@ static void check_recovered(bool damage_allowed)
     partition_close(partition);
 }
 
-static void clean_run_counts(uint64_t *operations_out, uint64_t *syncs_out)
+static void clean_run_counts_once(uint64_t *operations_out, uint64_t *syncs_out)
 {
     harness_setup(0);
     struct sim_disk_faults faults = {.fail_operation_mask = sim_disk_mask_files()};
@@ -259,6 +266,20 @@ static void clean_run_counts(uint64_t *operations_out, uint64_t *syncs_out)
     harness_teardown();
 }
 
+/* The larger counts of a drained and a pipelined clean run. */
+static void clean_run_counts(uint64_t *operations_out, uint64_t *syncs_out)
+{
+    uint64_t operations[2] = {0, 0};
+    uint64_t syncs[2] = {0, 0};
+    for (int mode = 0; mode < 2; mode++) {
+        pipelined = mode == 1;
+        clean_run_counts_once(&operations[mode], &syncs[mode]);
+    }
+    pipelined = false;
+    *operations_out = operations[0] > operations[1] ? operations[0] : operations[1];
+    *syncs_out = syncs[0] > syncs[1] ? syncs[0] : syncs[1];
+}
+
 static void test_nth_operation_fails(void **state)
 {
     (void)state;
@@ -269,6 +290,7 @@ static void test_nth_operation_fails(void **state)
     for (uint64_t nth = 1; nth <= operations; nth++) {
         for (int persistent = 0; persistent < 2; persistent++) {
             harness_setup(nth);
+            pipelined = nth % 2 == 1;
             struct sim_disk_faults faults = {
                 .fail_operation_at = nth,
                 .fail_operation_mask = sim_disk_mask_files(),
@@ -303,15 +325,17 @@ static void test_crash_at_nth_sync(void **state)
     static const enum sim_disk_crash_mode modes[] = {SIM_DISK_CRASH_KEEP, SIM_DISK_CRASH_DROP,
                                                      SIM_DISK_CRASH_TEAR, SIM_DISK_CRASH_TEAR};
     for (uint64_t nth = 1; nth <= syncs; nth++) {
-        for (size_t mode = 0; mode < sizeof(modes) / sizeof(modes[0]); mode++) {
+        for (size_t mode = 0; mode < 2 * sizeof(modes) / sizeof(modes[0]); mode++) {
             harness_setup(nth * 8 + mode);
-            struct sim_disk_faults faults = {.crash_at_sync = nth};
+            pipelined = mode % 2 == 1;
+            struct sim_disk_faults faults = {.crash_at_sync = nth,
+                                             .latency_steps_max = pipelined ? 2 : 0};
             sim_disk_faults_set(&harness.disk, &faults);
             if (partition_open(&harness.partition, &harness.disk.io) == 0) {
                 workload(WORKLOAD_RECORDS);
             }
             assert_true(sim_disk_is_crashed(&harness.disk) || harness.acknowledged > 0);
-            sim_disk_crash(&harness.disk, modes[mode]);
+            sim_disk_crash(&harness.disk, modes[mode / 2]);
             check_recovered(false);
             harness_teardown();
         }
