@@ -10,11 +10,14 @@
 #include "lib/prng.h"
 #include "tests/sim/sim_journal.h"
 #include "tests/sim/sim_network.h"
+#include "tests/sim/sim_storage.h"
 #include "vsr/quorum.h"
 #include "vsr/replica.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -41,6 +44,7 @@ struct sim_slot {
     struct sim_journal journal;
     struct sim_superblock superblock;
     struct sim_state_machine state_machine;
+    struct sim_storage *storage; /* NULL: the in-memory journal */
     struct sim_cluster *cluster;
     uint8_t group;
     uint8_t index;
@@ -221,6 +225,10 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .seed = prng_u64(&cluster->prng),
     };
     struct vsr_journal journal = sim_journal_interface(&slot->journal);
+    if (slot->storage != NULL) {
+        int opened = sim_storage_open(slot->storage, &journal);
+        assert(opened == 0);
+    }
     struct vsr_superblock superblock = sim_superblock_interface(&slot->superblock);
     struct vsr_state_machine machine = {
         .apply = sim_state_machine_apply,
@@ -233,6 +241,9 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
     int result = vsr_replica_init(&slot->replica, &config, &slot->superblock.durable, &journal,
                                   &superblock, &machine, &bus, &cluster->clock.clock);
     assert(result == 0);
+    if (slot->storage != NULL) {
+        sim_storage_attach(slot->storage, &slot->replica);
+    }
 }
 
 static void sim_slot_crash(struct sim_cluster *cluster, struct sim_slot *slot)
@@ -240,6 +251,9 @@ static void sim_slot_crash(struct sim_cluster *cluster, struct sim_slot *slot)
     assert(slot->up);
     cluster->result->view_changes += slot->replica.stats.view_changes;
     sim_journal_crash(&slot->journal);
+    if (slot->storage != NULL) {
+        sim_storage_crash(slot->storage, (enum sim_disk_crash_mode)prng_range(&cluster->prng, 3));
+    }
     sim_superblock_crash(&slot->superblock);
     vsr_replica_deinit(&slot->replica);
     slot->up = false;
@@ -263,6 +277,17 @@ static int sim_setup_slots(struct sim_cluster *cluster)
             slot->journal.callback_context = slot;
             slot->journal.faults = ((cluster->faulty_machines >> index) & 1) != 0;
             sim_superblock_init(&slot->superblock, &cluster->prng, &cluster->tick);
+            if (cluster->options.storage) {
+                slot->storage = calloc(1, sizeof(*slot->storage));
+                if (slot->storage == NULL) {
+                    return -ENOMEM;
+                }
+                result = sim_storage_init(slot->storage, prng_u64(&cluster->prng),
+                                          &cluster->groups[group], 0x5eed);
+                if (result != 0) {
+                    return result;
+                }
+            }
             slot->superblock.callback = sim_superblock_written;
             slot->superblock.callback_context = slot;
         }
@@ -286,6 +311,9 @@ static void sim_setup_shape(struct sim_cluster *cluster)
         cluster->replica_count = cluster->options.replica_count;
         cluster->group_count = cluster->options.group_count;
         cluster->client_count = cluster->options.client_count;
+    }
+    if (cluster->options.storage) {
+        cluster->replica_count = 1; /* see sim_storage.h */
     }
     assert(cluster->replica_count >= 1 && cluster->replica_count <= VSR_REPLICAS_MAX);
     assert(cluster->group_count >= 1 && cluster->group_count <= SIM_GROUPS_MAX);
@@ -320,6 +348,9 @@ static void sim_setup_shape(struct sim_cluster *cluster)
     uint32_t replication = vsr_quorum_replication(cluster->replica_count);
     uint32_t view_change = vsr_quorum_view_change(cluster->replica_count);
     cluster->down_max = cluster->replica_count - view_change;
+    if (cluster->down_max == 0) {
+        cluster->down_max = 1; /* n = 1, 2: a crash stops the group until the restart */
+    }
     cluster->faulty_machines = 0;
     if (cluster->replica_count >= 3) {
         for (uint32_t round = 0; round < 16; round++) {
@@ -649,6 +680,9 @@ static void sim_step(struct sim_cluster *cluster)
         for (uint32_t index = 0; index < cluster->replica_count; index++) {
             struct sim_slot *slot = &cluster->slots[group][index];
             if (slot->up && cluster->paused_until[index] <= cluster->tick) {
+                if (slot->storage != NULL) {
+                    sim_storage_tick(slot->storage);
+                }
                 sim_journal_tick(&slot->journal);
                 sim_superblock_tick(&slot->superblock);
                 vsr_replica_tick(&slot->replica);
@@ -794,6 +828,11 @@ static void sim_teardown(struct sim_cluster *cluster)
                 vsr_replica_deinit(&slot->replica);
             }
             sim_journal_deinit(&slot->journal);
+            if (slot->storage != NULL) {
+                sim_storage_deinit(slot->storage);
+                free(slot->storage);
+                slot->storage = NULL;
+            }
         }
     }
     sim_network_deinit(&cluster->network);

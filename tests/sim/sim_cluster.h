@@ -28,6 +28,7 @@ struct sim_options {
     int32_t send_only_machine;    /* -1, or a machine that receives nothing (it can send) */
     uint64_t send_only_from_tick; /* ... from this tick until the faults heal */
     uint64_t fault_ticks;         /* 0: from the seed */
+    bool storage;                 /* single-replica groups on storage/partition + sim_disk */
     sim_script_callback script;   /* NULL: none */
     void *script_context;
 };

@@ -2,7 +2,9 @@
  * runnel-sim: runs the deterministic cluster simulator over one seed (--seed S) or a range
  * (--seeds N [--seed-base B]). Prints each failing seed with its reason, then a last line
  * "seeds_passed=N seeds_failed=M"; exits 1 when any seed failed. --verbose describes each
- * seed's cluster and faults. `runnel-sim --seed S` replays a failure exactly.
+ * seed's cluster and faults; --storage runs single-replica groups whose journal is the real
+ * partition log (storage/) over the simulated disk. `runnel-sim --seed S` replays a failure
+ * exactly.
  */
 #include "tests/sim/sim_cluster.h"
 
@@ -15,7 +17,8 @@
 
 static int sim_main_usage(void)
 {
-    fprintf(stderr, "usage: runnel-sim [--seed S | --seeds N [--seed-base B]] [--verbose]\n");
+    fprintf(stderr, "usage: runnel-sim [--seed S | --seeds N [--seed-base B]] [--storage] "
+                    "[--verbose]\n");
     return 2;
 }
 
@@ -39,11 +42,14 @@ int main(int argc, char **argv)
     uint64_t seed_base = 0;
     uint64_t seed_count = 1;
     bool verbose = false;
+    bool storage = false;
     for (int index = 1; index < argc; index++) {
         const char *argument = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
         if (strcmp(argument, "--verbose") == 0) {
             verbose = true;
+        } else if (strcmp(argument, "--storage") == 0) {
+            storage = true;
         } else if (strcmp(argument, "--seed") == 0 && sim_main_parse_u64(value, &seed_base)) {
             seed_count = 1;
             index++;
@@ -61,7 +67,9 @@ int main(int argc, char **argv)
     for (uint64_t offset = 0; offset < seed_count; offset++) {
         struct sim_result result;
         uint64_t seed = seed_base + offset;
-        sim_cluster_run(seed, verbose, &result);
+        struct sim_options options = {
+            .faults_random = true, .send_only_machine = -1, .storage = storage};
+        sim_cluster_run_options(seed, &options, verbose, &result);
         if (result.passed) {
             passed++;
         } else {

@@ -24,3 +24,14 @@ endif()
 add_test(NAME sim.seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim>
     --seeds ${runnel_sim_seed_count} --seed-base ${runnel_sim_seed_base})
 set_tests_properties(sim.seeds_from_commit PROPERTIES TIMEOUT 300)
+
+# Single-replica groups whose VSR journal is the real partition log (storage/) over the
+# simulated disk, with process crashes that keep, drop or tear unsynced writes.
+if(RUNNEL_SANITIZE)
+    set(runnel_sim_storage_seed_count 100)
+else()
+    set(runnel_sim_storage_seed_count 1000)
+endif()
+add_test(NAME sim.storage_seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim> --storage
+    --seeds ${runnel_sim_storage_seed_count} --seed-base ${runnel_sim_seed_base})
+set_tests_properties(sim.storage_seeds_from_commit PROPERTIES TIMEOUT 300)
