@@ -252,11 +252,13 @@ static int partition_list_segments(struct partition *partition)
     return 0;
 }
 
+/* Opens a segment's files; a sealed segment's log without O_DIRECT (page cache). */
 static int partition_segment_open(struct partition *partition, struct partition_segment *segment,
-                                  bool create)
+                                  bool create, bool sealed)
 {
+    assert(!(create && sealed));
     uint32_t flags = (create ? IO_OPEN_CREATE | IO_OPEN_EXCLUSIVE : 0) |
-                     (partition->is_direct ? IO_OPEN_DIRECT : 0);
+                     (partition->is_direct && !sealed ? IO_OPEN_DIRECT : 0);
     int64_t log_file = partition_open_sync(partition, segment->log_path, flags);
     if (log_file < 0) {
         return (int)log_file;
@@ -281,6 +283,8 @@ static void partition_sealed_count(struct partition *partition, struct partition
 {
     struct io_completion completion = {0};
     segment->entry_count = 0;
+    segment->timestamp_first = 0;
+    segment->timestamp_last = UINT64_MAX;
     io_size(partition->io, &completion, segment->index_file, partition_wait_callback, NULL);
     if (partition_wait(partition, &completion) != 0 || completion.size_bytes_out == 0) {
         return;
@@ -299,6 +303,7 @@ static void partition_sealed_count(struct partition *partition, struct partition
                                         &partition->options.group, partition->options.cluster,
                                         &header, &position) == 0) {
             segment->entry_count = (uint32_t)(last_sector / RECORD_INDEX_ENTRY_SIZE + index);
+            segment->timestamp_last = header.u.prepare.timestamp;
             return;
         }
     }
@@ -320,6 +325,7 @@ static void partition_sealed_load(struct partition *partition, struct partition_
                                     &partition->options.group, partition->options.cluster, &header,
                                     &position) == 0) {
         segment->op_first = header.u.prepare.op;
+        segment->timestamp_first = header.u.prepare.timestamp;
         return;
     }
     /* The first entry is damaged: the first record's header names the first op. */
@@ -351,7 +357,7 @@ static int partition_segment_create(struct partition *partition, uint64_t base_o
     memset(segment, 0, sizeof(*segment));
     segment->base_offset = base_offset;
     partition_segment_paths(partition, segment);
-    int result = partition_segment_open(partition, segment, true);
+    int result = partition_segment_open(partition, segment, true, false);
     if (result != 0) {
         return result;
     }
@@ -851,7 +857,8 @@ int partition_open(struct partition *partition, struct io *io)
     uint32_t listed = partition->segment_count;
     for (uint32_t index = 0; result == 0 && index < listed; index++) {
         partition->segment_count = index;
-        result = partition_segment_open(partition, &partition->segments[index], false);
+        result = partition_segment_open(partition, &partition->segments[index], false,
+                                        index + 1 < listed);
         partition->segment_count = index + 1;
         if (result == 0 && index + 1 < listed) {
             partition_sealed_load(partition, &partition->segments[index]);
@@ -1187,6 +1194,17 @@ static void partition_rotate_step(struct partition *partition)
                      partition);
         return;
     case PARTITION_FLUSH_SEAL_INDEX_SYNC:
+        partition->flush_step = PARTITION_FLUSH_SEAL_REOPEN;
+        io_open(partition->io, completion, tail->log_path, 0, partition_flush_callback, partition);
+        return;
+    case PARTITION_FLUSH_SEAL_REOPEN:
+        partition->flush_step = PARTITION_FLUSH_SEAL_CLOSE;
+        partition->seal_direct_file = tail->log_file;
+        tail->log_file = (int32_t)completion->result;
+        io_close(partition->io, completion, partition->seal_direct_file, partition_flush_callback,
+                 partition);
+        return;
+    case PARTITION_FLUSH_SEAL_CLOSE:
         memset(next, 0, sizeof(*next));
         next->base_offset = partition->offset_next;
         next->op_first = UINT64_MAX;
@@ -1226,7 +1244,10 @@ static void partition_rotate_done(struct partition *partition)
 {
     assert(partition->segment_count < partition->options.segments_max);
     assert(partition->index_step == PARTITION_INDEX_IDLE);
-    partition_tail(partition)->entry_count = partition->entry_count;
+    struct partition_segment *sealed = partition_tail(partition);
+    sealed->entry_count = partition->entry_count;
+    sealed->timestamp_first = partition->entries[0].timestamp;
+    sealed->timestamp_last = partition->entries[partition->entry_count - 1].timestamp;
     partition->segment_count++;
     partition->entry_count = 0;
     partition->entry_durable_count = 0;

@@ -31,6 +31,8 @@
  * reported durable: the log is cut there. A bad record covered by a durable entry is
  * damage: its op is listed faulty (partition_faulty_ops) for VSR to repair, never cut.
  * Reads verify every record and return -RUNNEL_EFAULTY for a damaged one, never its bytes.
+ * Sealed segments are read through the page cache (a buffered handle), the tail from its
+ * buffer or with O_DIRECT.
  *
  * Memory: everything is allocated by partition_init from options; nothing afterwards.
  * Runs on the shard that owns the partition; all I/O goes through the seam (lib/io.h).
@@ -85,12 +87,16 @@ struct partition_entry {
     u128 checksum;  /* the record header's checksum */
 };
 
+/* A segment; sealed ones keep a small summary in memory for lookups (partition_find.h):
+ * their offsets are [base_offset, next segment's base_offset). */
 struct partition_segment {
     uint64_t base_offset; /* from the file name */
     uint64_t op_first;    /* UINT64_MAX: unknown (first entry unreadable) or empty */
-    int32_t log_file;
+    int32_t log_file;     /* sealed: a buffered (page-cache) handle */
     int32_t index_file;
-    uint32_t entry_count; /* sealed: from the index size */
+    uint32_t entry_count;     /* sealed: from the index's last valid entry */
+    uint64_t timestamp_first; /* sealed: of the first entry; 0 when unknown */
+    uint64_t timestamp_last;  /* sealed: of the last entry; UINT64_MAX when unknown */
     char log_path[IO_PATH_SIZE_MAX];
     char index_path[IO_PATH_SIZE_MAX];
 };
@@ -102,6 +108,8 @@ enum partition_flush_step {
     PARTITION_FLUSH_SEAL_TRUNCATE,
     PARTITION_FLUSH_SEAL_INDEX,
     PARTITION_FLUSH_SEAL_INDEX_SYNC,
+    PARTITION_FLUSH_SEAL_REOPEN, /* the sealed log: a buffered handle replaces O_DIRECT */
+    PARTITION_FLUSH_SEAL_CLOSE,
     PARTITION_FLUSH_OPEN_LOG,
     PARTITION_FLUSH_OPEN_INDEX,
     PARTITION_FLUSH_TRUNCATE_INDEX,
@@ -198,6 +206,7 @@ struct partition {
     struct io_completion index_sync_completion;
     uint32_t index_pending;
     int index_pending_result;
+    int32_t seal_direct_file; /* rotation: the sealed log's O_DIRECT handle being closed */
     char path_scratch[IO_PATH_SIZE_MAX];
     char index_path_scratch[IO_PATH_SIZE_MAX];
     /* Prefix truncation in flight. */

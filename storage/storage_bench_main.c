@@ -452,8 +452,7 @@ static void bench_backend_init(void)
     options.iowq_workers_max = 4; /* a log sync and an index sync may be in flight at once */
     char text[256];
     if (runtime_uring_create(&options, &bench.uring, text, sizeof(text)) != 0) {
-        fprintf(stderr, "runnel-storage-bench: ring unavailable (%s): blocking backend\n",
-                text);
+        fprintf(stderr, "runnel-storage-bench: ring unavailable (%s): blocking backend\n", text);
         bench.uring = NULL;
         return;
     }
