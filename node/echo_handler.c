@@ -30,8 +30,13 @@ static int echo_handler_on_frame(struct node_handler *handler, struct net_connec
         pong[FRAME_SIZE_OFFSET + 2] = 0;
         pong[FRAME_SIZE_OFFSET + 3] = 0;
         result = net_connection_send(connection, pong, sizeof(pong));
-    } else if (command == ECHO_HANDLER_COMMAND_ECHO) {
+    } else if (command == ECHO_HANDLER_COMMAND_ECHO || command == ECHO_HANDLER_COMMAND_MOVE) {
         result = net_connection_send(connection, frame, size_bytes);
+        if (result == 0 && command == ECHO_HANDLER_COMMAND_MOVE) {
+            uint32_t target = frame[ECHO_HANDLER_MOVE_SHARD_OFFSET] %
+                              net_connection_shard_count(connection); /* untrusted byte */
+            net_connection_handoff(connection, target);
+        }
     }
     if (result == 0) {
         echo->counters[shard].frames++;

@@ -2,7 +2,9 @@
  * The stand-in node_handler runneld uses until the broker exists (and the runtime's tests
  * and benchmark use): a frame whose command byte (offset 88, VSR framing) is PING gets a
  * 256-byte PONG with the same header otherwise; command 0 (reserved) is echoed back whole;
- * every other frame is consumed and counted. Stateless but for per-shard counters.
+ * MOVE is echoed back whole and then the connection moves to shard (byte 89 modulo the
+ * shard count), standing in for runnel's move-connection request; every other frame is
+ * consumed and counted. Stateless but for per-shard counters.
  */
 #ifndef RUNNEL_NODE_ECHO_HANDLER_H
 #define RUNNEL_NODE_ECHO_HANDLER_H
@@ -16,6 +18,8 @@ enum {
     ECHO_HANDLER_COMMAND_ECHO = 0,
     ECHO_HANDLER_COMMAND_PING = 1,
     ECHO_HANDLER_COMMAND_PONG = 2,
+    ECHO_HANDLER_COMMAND_MOVE = 3,
+    ECHO_HANDLER_MOVE_SHARD_OFFSET = 89,
     ECHO_HANDLER_SHARDS_MAX = 256,
 };
 

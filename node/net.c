@@ -29,6 +29,7 @@ static void net_send_callback(struct runtime_uring_completion *completion, int32
 static void net_accept_callback(struct runtime_uring_completion *completion, int32_t result,
                                 uint32_t flags);
 static void net_accept_arm(struct net *net, enum net_peer_kind kind);
+static void net_connection_wait(struct net_connection *connection, bool is_slot);
 
 uint64_t net_connection_cost_bytes(const struct net_options *options)
 {
@@ -497,6 +498,7 @@ static void net_connection_process(struct net_connection *connection)
             net_connection_consume(connection, consumed);
             net->counters.slot_waits++;
             net_connection_pause(connection);
+            net_connection_wait(connection, true);
             return;
         }
         if (result == 1) {
@@ -669,6 +671,13 @@ uint32_t net_connection_shard(const struct net_connection *connection)
     return connection->net->shard_index;
 }
 
+uint32_t net_connection_shard_count(const struct net_connection *connection)
+{
+    assert(connection != NULL);
+    assert(connection->net != NULL && connection->net->shard_count > 0);
+    return connection->net->shard_count;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Hand-off, flush, drain. */
 
@@ -676,14 +685,16 @@ void net_connection_handoff(struct net_connection *connection, uint32_t target_s
 {
     assert(connection != NULL && connection->state == NET_CONNECTION_OPEN);
     assert(target_shard < connection->net->shard_count);
-    if (target_shard == connection->net->shard_index || connection->is_handoff) {
+    if (target_shard == connection->net->shard_index) {
+        connection->is_handoff = false; /* a later request wins: stay (receives resume) */
+        net_mark_dirty(connection);
         return;
     }
-    connection->is_handoff = true;
     connection->handoff_shard = target_shard;
-    if (connection->is_recv_armed && !connection->is_recv_exact) {
+    if (!connection->is_handoff && connection->is_recv_armed && !connection->is_recv_exact) {
         runtime_uring_cancel(connection->net->uring, &connection->recv_completion);
     }
+    connection->is_handoff = true;
     net_mark_dirty(connection);
 }
 

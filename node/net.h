@@ -209,12 +209,15 @@ void net_connection_request_end(struct net_connection *connection);
  * Moves connection to shard target_shard (its home shard's thread; e.g. from on_frame):
  * frames already received are still handed to this shard's handler, in order, and their
  * replies sent; then the socket goes to the target through the cross-shard queue, which
- * serves the next frame. No byte is lost or reordered. A second request while one is in
- * progress, or one naming this shard, is ignored.
+ * serves the next frame. No byte is lost or reordered. A later request before the move
+ * replaces the target; one naming this shard cancels the move.
  */
 void net_connection_handoff(struct net_connection *connection, uint32_t target_shard);
 
 uint32_t net_connection_shard(const struct net_connection *connection);
+
+/* Shards of the node (targets of net_connection_handoff are below it). */
+uint32_t net_connection_shard_count(const struct net_connection *connection);
 
 /* Bytes a connection costs when idle: its record and its output buffer. */
 uint64_t net_connection_cost_bytes(const struct net_options *options);

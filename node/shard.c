@@ -198,7 +198,12 @@ static void shard_loop(struct shard *shard)
             break;
         }
         xshard_flush(&set->xshard, shard->index, shard->uring);
-        int result = runtime_uring_submit_and_wait(shard->uring, shard_wait_ns(shard, now_ns));
+        uint64_t wait_ns = shard_wait_ns(shard, now_ns);
+        if (wait_ns > 0 && !xshard_sleep_begin(&set->xshard, shard->index)) {
+            wait_ns = 0; /* entries arrived since the drain */
+        }
+        int result = runtime_uring_submit_and_wait(shard->uring, wait_ns);
+        xshard_sleep_end(&set->xshard, shard->index);
         if (result < 0) {
             log_error("shard_ring_failed", "shard=%u error=\"%s\"", shard->index,
                       strerror(-result));

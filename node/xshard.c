@@ -27,9 +27,11 @@ int xshard_init(struct xshard *xshard, uint32_t shard_count, uint32_t entry_coun
     xshard->counters = calloc(pairs, sizeof(struct xshard_counters));
     xshard->doorbell_pending = calloc(pairs, sizeof(bool));
     xshard->ring_fds = calloc(shard_count, sizeof(int));
+    xshard->sleeps =
+        aligned_alloc(SPSC_CACHE_LINE_SIZE_BYTES, shard_count * sizeof(struct xshard_sleep));
     xshard->memory = aligned_alloc(SPSC_CACHE_LINE_SIZE_BYTES, pairs * queue_bytes);
     if (xshard->queues == NULL || xshard->counters == NULL || xshard->doorbell_pending == NULL ||
-        xshard->ring_fds == NULL || xshard->memory == NULL) {
+        xshard->ring_fds == NULL || xshard->memory == NULL || xshard->sleeps == NULL) {
         xshard_deinit(xshard);
         return -ENOMEM;
     }
@@ -41,6 +43,7 @@ int xshard_init(struct xshard *xshard, uint32_t shard_count, uint32_t entry_coun
     }
     for (uint32_t shard = 0; shard < shard_count; shard++) {
         xshard->ring_fds[shard] = -1;
+        atomic_init(&xshard->sleeps[shard].is_sleeping, true);
     }
     return 0;
 }
@@ -53,6 +56,7 @@ void xshard_deinit(struct xshard *xshard)
     free(xshard->doorbell_pending);
     free(xshard->ring_fds);
     free(xshard->memory);
+    free(xshard->sleeps);
     memset(xshard, 0, sizeof(*xshard));
 }
 
@@ -88,17 +92,46 @@ uint32_t xshard_flush(struct xshard *xshard, uint32_t from, struct runtime_uring
 {
     assert(xshard != NULL && uring != NULL);
     assert(from < xshard->shard_count);
+    /* Orders this pass's pushes before the reads of the sleeping flags (pairs with the
+     * fence in xshard_sleep_begin). */
+    atomic_thread_fence(memory_order_seq_cst);
     uint32_t doorbells = 0;
     for (uint32_t to = 0; to < xshard->shard_count; to++) {
         bool *pending = &xshard->doorbell_pending[from * xshard->shard_count + to];
-        if (*pending) {
-            assert(xshard->ring_fds[to] >= 0);
-            runtime_uring_doorbell(uring, xshard->ring_fds[to], from);
-            *pending = false;
-            doorbells++;
+        if (!*pending) {
+            continue;
         }
+        *pending = false;
+        if (!atomic_load_explicit(&xshard->sleeps[to].is_sleeping, memory_order_relaxed)) {
+            xshard->counters[from * xshard->shard_count + to].doorbells_skipped++;
+            continue;
+        }
+        assert(xshard->ring_fds[to] >= 0);
+        runtime_uring_doorbell(uring, xshard->ring_fds[to], from);
+        doorbells++;
     }
     return doorbells;
+}
+
+bool xshard_sleep_begin(struct xshard *xshard, uint32_t shard)
+{
+    assert(xshard != NULL);
+    assert(shard < xshard->shard_count);
+    atomic_store_explicit(&xshard->sleeps[shard].is_sleeping, true, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence in xshard_flush */
+    for (uint32_t from = 0; from < xshard->shard_count; from++) {
+        if (from != shard && spsc_count(&xshard->queues[shard * xshard->shard_count + from]) > 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void xshard_sleep_end(struct xshard *xshard, uint32_t shard)
+{
+    assert(xshard != NULL);
+    assert(shard < xshard->shard_count);
+    atomic_store_explicit(&xshard->sleeps[shard].is_sleeping, false, memory_order_relaxed);
 }
 
 uint32_t xshard_drain(struct xshard *xshard, uint32_t to, uint32_t batch_max,

@@ -12,12 +12,20 @@
  * Consensus traffic: the entry is dropped and counted (VSR retransmits; DESIGN.md §10.2).
  * Why no wakeup is lost: the doorbell is a CQE left in the target's ring, so a target
  * that checked its queues, found them empty and then waits still wakes at once.
+ * Doorbells to awake shards are skipped (Seastar's sleeping flag): a shard about to wait
+ * sets its flag, fences and looks at its queues once more (xshard_sleep_begin); a
+ * producer pushes, fences and rings only if the flag is set. With a full fence on each
+ * side, either the shard sees the entry and does not wait, or the producer sees the flag
+ * and rings. A shard that never uses the protocol keeps its flag set and always gets
+ * doorbells.
  */
 #ifndef RUNNEL_NODE_XSHARD_H
 #define RUNNEL_NODE_XSHARD_H
 
 #include "lib/spsc.h"
 
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,12 +48,19 @@ _Static_assert(sizeof(struct xshard_entry) == 64, "an entry is one cache line");
 
 struct xshard_counters {
     uint64_t pushed;
-    uint64_t stalls; /* client pushes refused by a full queue */
-    uint64_t drops;  /* consensus entries dropped on a full queue */
+    uint64_t doorbells_skipped; /* the destination was awake: it drains without one */
+    uint64_t stalls;            /* client pushes refused by a full queue */
+    uint64_t drops;             /* consensus entries dropped on a full queue */
+};
+
+/* A shard's "may be asleep" flag, alone on its cache line. */
+struct xshard_sleep {
+    alignas(SPSC_CACHE_LINE_SIZE_BYTES) atomic_bool is_sleeping;
 };
 
 struct xshard {
     uint32_t shard_count;
+    struct xshard_sleep *sleeps;      /* [shard]; true until the shard first says it is awake */
     struct spsc *queues;              /* [to * shard_count + from] */
     struct xshard_counters *counters; /* [from * shard_count + to] */
     bool *doorbell_pending;           /* [from * shard_count + to], producer-owned */
@@ -70,8 +85,20 @@ int xshard_push(struct xshard *xshard, uint32_t from, uint32_t to, enum xshard_c
                 const struct xshard_entry *entry);
 
 /* On shard from, once per loop pass: queues one doorbell per destination pushed to since
- * the last flush on uring (from's ring). Returns doorbells queued. */
+ * the last flush on uring (from's ring), skipping destinations that are awake. Returns
+ * doorbells queued. */
 uint32_t xshard_flush(struct xshard *xshard, uint32_t from, struct runtime_uring *uring);
+
+/*
+ * On shard (the consumer), just before it would wait in io_uring_enter: marks it asleep,
+ * then checks its inbound queues. True when they are empty and it may wait; false when
+ * entries arrived (wait 0). Either way call xshard_sleep_end after the enter.
+ */
+bool xshard_sleep_begin(struct xshard *xshard, uint32_t shard);
+
+/* On shard, after the enter: awake again (producers skip its doorbell until the next
+ * xshard_sleep_begin; its next pass drains what they push). */
+void xshard_sleep_end(struct xshard *xshard, uint32_t shard);
 
 typedef void (*xshard_callback)(const struct xshard_entry *entry, void *context);
 

@@ -7,7 +7,8 @@
  *   - a full cross-shard queue on accept parks the connection and pauses accepting
  *     instead of closing it, and the parked ones are handed over once there is room;
  *   - a connection handed to another shard keeps working: every frame echoed once, in
- *     order, including one split around the hand-off point.
+ *     order, including one split around the hand-off point;
+ *   - a frame that needs a reassembly slot while none is free waits for one.
  * Exits 77 without io_uring.
  */
 #include "lib/error.h"
@@ -283,8 +284,12 @@ static void test_accept_full_queue_parks(void **state)
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         assert_int_equal(connect(clients[index], (struct sockaddr *)&address, sizeof(address)), 0);
     }
-    for (uint32_t pass = 0; pass < 20; pass++) {
+    /* Until one is parked: the third for shard 1 (the first two fill its queue). */
+    for (uint32_t pass = 0; pass < 1000 && zero.net.accept_pending_count == 0; pass++) {
         test_pass(&zero, 1000 * 1000);
+    }
+    for (uint32_t pass = 0; pass < 5; pass++) {
+        test_pass(&zero, 1000 * 1000); /* parked ones stay parked while the queue is full */
     }
     assert_int_equal(zero.net.counters.accept_refused, 0);
     assert_true(zero.net.counters.accept_parked >= 1);
@@ -398,6 +403,61 @@ static void test_handoff_keeps_stream(void **state)
     xshard_deinit(&test_xshard);
 }
 
+/*
+ * Two connections each start a frame split across receives while the shard has one
+ * reassembly slot: the second waits (its input paused, counted) instead of failing, and
+ * continues once the first frame is done. Before the fix the retry copied into a slot it
+ * did not have and asserted.
+ */
+static void test_reassembly_slot_wait(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    test_handler_init(&handler);
+    struct runtime_uring_options uring_options;
+    struct net_options net_options;
+    test_options(&uring_options, &net_options);
+    net_options.reassembly_slots_max = 1;
+    static struct test_shard shard;
+    test_shard_init(&shard, 0, 1, &uring_options, &net_options, &handler.handler);
+    int a[2], b[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b), 0);
+    assert_int_equal(net_adopt(&shard.net, a[0], NET_PEER_CLIENT), 0);
+    assert_int_equal(net_adopt(&shard.net, b[0], NET_PEER_CLIENT), 0);
+    static uint8_t frame_a[6000], frame_b[6000], reply[6000];
+    test_frame(frame_a, sizeof(frame_a), TEST_COMMAND_SINK, 1);
+    test_frame(frame_b, sizeof(frame_b), TEST_COMMAND_ECHO, 0);
+    test_write_all(a[1], frame_a, 1000); /* A takes the only slot */
+    for (uint32_t pass = 0; pass < 5; pass++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    test_write_all(b[1], frame_b, 1000); /* B's body needs a slot: it waits */
+    for (uint32_t pass = 0; pass < 1000 && shard.net.counters.slot_waits == 0; pass++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    assert_true(shard.net.counters.slot_waits >= 1);
+    test_write_all(b[1], frame_b + 1000, sizeof(frame_b) - 1000);
+    for (uint32_t pass = 0; pass < 5; pass++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    assert_int_equal(recv(b[1], reply, sizeof(reply), MSG_DONTWAIT), -1); /* still waiting */
+    test_write_all(a[1], frame_a + 1000, sizeof(frame_a) - 1000);         /* A's frame ends */
+    uint32_t received = 0;
+    for (uint32_t guard = 0; guard < 200 && received < sizeof(reply); guard++) {
+        test_pass(&shard, 1000 * 1000);
+        ssize_t result = recv(b[1], reply + received, sizeof(reply) - received, MSG_DONTWAIT);
+        received += result > 0 ? (uint32_t)result : 0;
+    }
+    assert_int_equal(received, sizeof(reply));
+    assert_memory_equal(reply, frame_b, sizeof(frame_b));
+    assert_int_equal(shard.net.counters.closed_bad_frame, 0);
+    assert_int_equal(net_connections_open(&shard.net), 2);
+    test_shard_deinit(&shard);
+    close(a[1]);
+    close(b[1]);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -410,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_exhausted_buffers_wait),
         cmocka_unit_test(test_accept_full_queue_parks),
         cmocka_unit_test(test_handoff_keeps_stream),
+        cmocka_unit_test(test_reassembly_slot_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
