@@ -1490,31 +1490,106 @@ static int partition_read_record(struct partition *partition, struct partition_r
     return 0;
 }
 
+/* The index entry of op is damaged: locate the record after the previous entry's
+ * record (or at 0 for the segment's first op) and read a span that holds it. */
+static int partition_read_by_neighbour(struct partition *partition, struct partition_read *read,
+                                       uint64_t inside)
+{
+    struct partition_segment *segment = &partition->segments[read->segment];
+    partition->index_entry_damaged_count++;
+    log_warn("partition_index_entry_bad", "file=%s position=%" PRIu64 " op=%" PRIu64,
+             segment->index_path, (read->op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE,
+             read->op);
+    uint64_t position = 0;
+    read->has_parent_expected = false;
+    if (read->op > segment->op_first) {
+        struct vsr_header previous;
+        uint64_t previous_position = 0;
+        if (inside < RECORD_INDEX_ENTRY_SIZE ||
+            record_index_entry_validate(read->buffer + inside - RECORD_INDEX_ENTRY_SIZE,
+                                        partition->options.record_size_bytes_max,
+                                        &partition->options.group, partition->options.cluster,
+                                        &previous, &previous_position) != 0 ||
+            previous.u.prepare.op + 1 != read->op) {
+            return -RUNNEL_EFAULTY;
+        }
+        position = previous_position + previous.size;
+        read->has_parent_expected = true;
+        read->parent_expected = previous.checksum;
+    }
+    read->is_located_by_neighbour = true;
+    read->position_bytes = position;
+    read->read_position_bytes = align_down(position);
+    uint64_t size = align_down(read->buffer_size_bytes);
+    partition->reads_in_flight++;
+    io_read(partition->io, &read->completion, segment->log_file, read->buffer, size,
+            read->read_position_bytes, partition_read_io_callback, read);
+    return 0;
+}
+
 static void partition_read_entry_done(struct partition *partition, struct partition_read *read)
 {
     struct partition_segment *segment = &partition->segments[read->segment];
     uint64_t at = (read->op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE;
-    uint64_t inside = at - align_down(at);
+    uint64_t inside = at - read->entry_read_position_bytes;
     uint64_t position = 0;
+    int result = 0;
     if (read->completion.result < (int64_t)(inside + RECORD_INDEX_ENTRY_SIZE) ||
         record_index_entry_validate(read->buffer + inside, partition->options.record_size_bytes_max,
                                     &partition->options.group, partition->options.cluster,
                                     &read->header, &position) != 0 ||
         read->header.u.prepare.op != read->op) {
-        log_warn("partition_index_entry_bad", "file=%s position=%" PRIu64 " op=%" PRIu64,
-                 segment->index_path, at, read->op);
-        read->result = -RUNNEL_EFAULTY;
-        read->callback(read, read->context);
-        return;
+        result = read->completion.result >= (int64_t)inside
+                     ? partition_read_by_neighbour(partition, read, inside)
+                     : -RUNNEL_EFAULTY;
+    } else {
+        read->position_bytes = position;
+        read->size_bytes = read->header.size;
+        read->read_position_bytes = UINT64_MAX; /* marks the record step */
+        result = partition_read_record(partition, read);
     }
-    read->position_bytes = position;
-    read->size_bytes = read->header.size;
-    read->read_position_bytes = UINT64_MAX; /* marks the record step */
-    int result = partition_read_record(partition, read);
     if (result != 0) {
         read->result = result;
         read->callback(read, read->context);
     }
+}
+
+/* Neighbour mode: skips a padding record, then takes the record of op if it is intact
+ * and continues the chain. */
+static void partition_read_neighbour_verify(struct partition *partition,
+                                            struct partition_read *read, uint64_t got_bytes)
+{
+    const struct partition_options *options = &partition->options;
+    const char *reason = "record after the previous one not found";
+    for (uint32_t step = 0; step < 2; step++) {
+        uint64_t inside = read->position_bytes - read->read_position_bytes;
+        uint64_t available = got_bytes > inside ? got_bytes - inside : 0;
+        int result =
+            record_validate(read->buffer + inside, available, options->record_size_bytes_max,
+                            &options->group, options->cluster, &read->header, &reason);
+        if (result != 0) {
+            break;
+        }
+        if (!record_is_chained(&read->header)) {
+            read->position_bytes += read->header.size;
+            continue;
+        }
+        if (read->header.u.prepare.op == read->op &&
+            (!read->has_parent_expected ||
+             read->header.u.prepare.parent == read->parent_expected)) {
+            read->record = read->buffer + inside;
+            read->size_bytes = read->header.size;
+            read->result = 0;
+            return;
+        }
+        reason = "record after the previous one is another op or off the chain";
+        break;
+    }
+    log_warn("partition_record_faulty", "file=%s position=%" PRIu64 " op=%" PRIu64 " reason=\"%s\"",
+             partition->segments[read->segment].log_path, read->position_bytes, read->op, reason);
+    partition_fault(partition, read->op);
+    read->record = NULL;
+    read->result = -RUNNEL_EFAULTY;
 }
 
 static void partition_read_io_callback(struct io_completion *completion)
@@ -1535,6 +1610,11 @@ static void partition_read_io_callback(struct io_completion *completion)
     }
     uint64_t inside = read->position_bytes - read->read_position_bytes;
     uint64_t got = (uint64_t)completion->result;
+    if (read->is_located_by_neighbour) {
+        partition_read_neighbour_verify(partition, read, got);
+        read->callback(read, read->context);
+        return;
+    }
     read->record = read->buffer + inside;
     u128 expected = read->header.checksum; /* the index's copy */
     partition_read_verify(partition, read, got > inside ? got - inside : 0, expected,
@@ -1584,10 +1664,14 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
     if ((uint32_t)segment + 1 < partition->segment_count) {
         const struct partition_segment *sealed = &partition->segments[segment];
         uint64_t at = (op - sealed->op_first) * RECORD_INDEX_ENTRY_SIZE;
+        /* The previous entry too: it locates the record if this entry is damaged. */
+        uint64_t from = align_down(op > sealed->op_first ? at - RECORD_INDEX_ENTRY_SIZE : at);
+        read->entry_read_position_bytes = from;
         read->read_position_bytes = UINT64_MAX - 1; /* marks the entry step */
         partition->reads_in_flight++;
-        io_read(partition->io, &read->completion, sealed->index_file, buffer, IO_SECTOR_SIZE,
-                align_down(at), partition_read_io_callback, read);
+        io_read(partition->io, &read->completion, sealed->index_file, buffer,
+                align_up(at + RECORD_INDEX_ENTRY_SIZE) - from, from, partition_read_io_callback,
+                read);
         return 0;
     }
     const struct partition_entry *entry =

@@ -148,8 +148,14 @@ struct partition_read {
     uint64_t op;
     uint32_t segment;
     uint64_t position_bytes;
-    uint64_t read_position_bytes; /* aligned start of the disk read */
+    uint64_t read_position_bytes;       /* aligned start of the disk read */
+    uint64_t entry_read_position_bytes; /* sealed: aligned start of the index read */
     uint32_t size_bytes;
+    /* A damaged sealed index entry: the record is found after the previous one instead,
+     * and trusted only if intact, of this op and (when known) chained to its parent. */
+    bool is_located_by_neighbour;
+    bool has_parent_expected;
+    u128 parent_expected;
     /* Result: 0, -RUNNEL_EFAULTY (damaged: ask for repair), -RUNNEL_ENOTFOUND or -errno. */
     int result;
     const uint8_t *record; /* into buffer: header + body, verified */
@@ -223,6 +229,7 @@ struct partition {
     uint64_t flush_count;
     uint64_t truncated_bytes; /* cut at recovery */
     uint64_t rebuilt_entry_count;
+    uint64_t index_entry_damaged_count; /* sealed entries found damaged on read */
 };
 
 /*
