@@ -338,13 +338,246 @@ static void partition_sealed_load(struct partition *partition, struct partition_
             header.command == VSR_COMMAND_PREPARE && record_is_chained(&header) &&
             vsr_group_is_equal(&header.group, &partition->options.group)) {
             segment->op_first = header.u.prepare.op;
+            segment->is_index_damaged = true;
             log_warn("partition_index_entry_bad", "file=%s position=0 reason=first_entry_invalid",
                      segment->index_path);
             return;
         }
     }
+    segment->is_index_damaged = true;
     log_warn("partition_segment_unreadable", "file=%s position=0 reason=\"%s\"", segment->log_path,
              reason);
+}
+
+/* A sealed index being rebuilt from its log: entries are staged in index_write_buffer
+ * and written a multiple of sectors at a time; log bytes are read into the tail buffer
+ * (start-up, before the tail is recovered). */
+struct partition_rebuild {
+    struct partition_segment *segment;
+    uint32_t count;        /* entries produced */
+    uint32_t staged_first; /* entry number of the staging buffer's first slot */
+    uint32_t staged_max;   /* a multiple of the entries per sector */
+    bool has_chain;
+    uint64_t op_next; /* UINT64_MAX: unknown */
+    u128 checksum_last;
+    uint64_t log_size_bytes;
+    uint64_t chunk_position_bytes;
+    uint64_t chunk_size_bytes;
+    struct vsr_header header_first;
+    struct vsr_header header_last;
+};
+
+static int partition_rebuild_write(struct partition *partition, struct partition_rebuild *rebuild)
+{
+    uint32_t staged = rebuild->count - rebuild->staged_first;
+    assert(staged <= rebuild->staged_max);
+    if (staged == 0) {
+        return 0;
+    }
+    uint64_t size = align_up((uint64_t)staged * RECORD_INDEX_ENTRY_SIZE);
+    memset(partition->index_write_buffer + (uint64_t)staged * RECORD_INDEX_ENTRY_SIZE, 0,
+           size - (uint64_t)staged * RECORD_INDEX_ENTRY_SIZE);
+    int result =
+        partition_write_sync(partition, rebuild->segment->index_file, partition->index_write_buffer,
+                             size, (uint64_t)rebuild->staged_first * RECORD_INDEX_ENTRY_SIZE);
+    rebuild->staged_first = rebuild->count;
+    return result;
+}
+
+/* Adds the next entry (header NULL: an op whose record is damaged, a zero entry). */
+static int partition_rebuild_add(struct partition *partition, struct partition_rebuild *rebuild,
+                                 const struct vsr_header *header, uint64_t position_bytes)
+{
+    if (rebuild->count == partition->options.index_entries_max) {
+        return -RUNNEL_EFULL;
+    }
+    uint8_t *slot = partition->index_write_buffer +
+                    (uint64_t)(rebuild->count - rebuild->staged_first) * RECORD_INDEX_ENTRY_SIZE;
+    if (header != NULL) {
+        record_index_entry_init((struct record_index_entry *)(void *)slot, header, position_bytes);
+        rebuild->header_first = rebuild->count == 0 ? *header : rebuild->header_first;
+        rebuild->header_last = *header;
+    } else {
+        memset(slot, 0, RECORD_INDEX_ENTRY_SIZE);
+    }
+    rebuild->count++;
+    return rebuild->count - rebuild->staged_first == rebuild->staged_max
+               ? partition_rebuild_write(partition, rebuild)
+               : 0;
+}
+
+/* Validates the record at position (reading log chunks as needed): 0 intact, 1 damaged
+ * or past the end, <0 an I/O error. */
+static int partition_rebuild_check(struct partition *partition, struct partition_rebuild *rebuild,
+                                   uint64_t position, struct vsr_header *header)
+{
+    const struct partition_options *options = &partition->options;
+    for (uint32_t attempt = 0; attempt < 2; attempt++) {
+        uint64_t end = rebuild->chunk_position_bytes + rebuild->chunk_size_bytes;
+        if (attempt == 1 || position < rebuild->chunk_position_bytes || position >= end) {
+            uint64_t read = 0;
+            rebuild->chunk_position_bytes = align_down(position);
+            int result = partition_read_sync(partition, rebuild->segment->log_file,
+                                             partition->buffer, options->buffer_size_bytes,
+                                             rebuild->chunk_position_bytes, &read);
+            if (result != 0) {
+                return result;
+            }
+            rebuild->chunk_size_bytes = read;
+            end = rebuild->chunk_position_bytes + read;
+        }
+        const char *reason = NULL;
+        int result =
+            position >= end
+                ? -RUNNEL_ETRUNCATED
+                : record_validate(partition->buffer + (position - rebuild->chunk_position_bytes),
+                                  end - position, options->record_size_bytes_max, &options->group,
+                                  options->cluster, header, &reason);
+        if (result != -RUNNEL_ETRUNCATED || end >= rebuild->log_size_bytes || attempt == 1) {
+            return result == 0 ? 0 : 1;
+        }
+    }
+    return 1;
+}
+
+/* One record of the scan: chained records continuing the chain become entries (ops
+ * skipped over by damage become zero entries, faulty); padding is stepped over. Returns
+ * the position after it, or 0 to resynchronise at the next sector. */
+static int partition_rebuild_take(struct partition *partition, struct partition_rebuild *rebuild,
+                                  const struct vsr_header *header, uint64_t position,
+                                  uint64_t *next_out)
+{
+    *next_out = position + header->size;
+    if (!record_is_chained(header)) {
+        return 0;
+    }
+    uint64_t op = header->u.prepare.op;
+    bool continues = rebuild->has_chain && op == rebuild->op_next &&
+                     header->u.prepare.parent == rebuild->checksum_last;
+    bool is_after_gap =
+        !rebuild->has_chain &&
+        (rebuild->op_next == UINT64_MAX ||
+         (op >= rebuild->op_next && op - rebuild->op_next <= partition->options.index_entries_max));
+    if (!continues && !is_after_gap) {
+        *next_out = 0; /* stale or misdirected: keep looking */
+        return 0;
+    }
+    for (uint64_t missing = rebuild->op_next;
+         is_after_gap && rebuild->op_next != UINT64_MAX && missing < op; missing++) {
+        partition_fault(partition, missing);
+        int result = partition_rebuild_add(partition, rebuild, NULL, 0);
+        if (result != 0) {
+            return result;
+        }
+    }
+    rebuild->has_chain = true;
+    rebuild->op_next = op + 1;
+    rebuild->checksum_last = header->checksum;
+    return partition_rebuild_add(partition, rebuild, header, position);
+}
+
+/* Rebuilds a sealed segment's index from its log (start-up), durably. */
+static int partition_rebuild_index(struct partition *partition, struct partition_segment *segment)
+{
+    struct partition_rebuild rebuild;
+    memset(&rebuild, 0, sizeof(rebuild));
+    rebuild.segment = segment;
+    rebuild.staged_max = partition->index_buffer_entries_max -
+                         partition->index_buffer_entries_max % PARTITION_ENTRIES_PER_SECTOR;
+    rebuild.op_next = segment->op_first;
+    rebuild.chunk_position_bytes = UINT64_MAX / 2;
+    struct io_completion completion = {0};
+    io_size(partition->io, &completion, segment->log_file, partition_wait_callback, NULL);
+    int result = (int)partition_wait(partition, &completion);
+    rebuild.log_size_bytes = completion.size_bytes_out;
+    uint64_t position = 0;
+    for (uint64_t guard = 0; result == 0 && guard <= rebuild.log_size_bytes / VSR_HEADER_SIZE &&
+                             position + VSR_HEADER_SIZE <= rebuild.log_size_bytes;
+         guard++) {
+        struct vsr_header header;
+        int check = partition_rebuild_check(partition, &rebuild, position, &header);
+        uint64_t next = 0;
+        if (check < 0) {
+            result = check;
+        } else if (check == 0) {
+            result = partition_rebuild_take(partition, &rebuild, &header, position, &next);
+        }
+        if (next == 0) {
+            rebuild.has_chain = false; /* damage: resynchronise at a flush boundary */
+            next = align_down(position) + IO_SECTOR_SIZE;
+        }
+        position = next;
+    }
+    if (result == 0) {
+        result = partition_rebuild_write(partition, &rebuild);
+    }
+    if (result == 0) {
+        io_truncate(partition->io, &completion, segment->index_file,
+                    align_up((uint64_t)rebuild.count * RECORD_INDEX_ENTRY_SIZE),
+                    partition_wait_callback, NULL);
+        result = (int)partition_wait(partition, &completion);
+    }
+    if (result == 0) {
+        result = partition_sync_sync(partition, segment->index_file, false);
+    }
+    if (result != 0 || rebuild.count == 0) {
+        return result;
+    }
+    segment->entry_count = rebuild.count;
+    segment->op_first = rebuild.header_first.u.prepare.op;
+    segment->timestamp_first = rebuild.header_first.u.prepare.timestamp;
+    segment->timestamp_last = rebuild.header_last.u.prepare.timestamp;
+    segment->is_index_damaged = false;
+    partition->rebuilt_entry_count += rebuild.count;
+    log_warn("partition_index_rebuilt", "file=%s entries=%" PRIu32, segment->index_path,
+             rebuild.count);
+    return 0;
+}
+
+/* The first op of segment index + 1 as its index or first record says (UINT64_MAX when
+ * unknown): checks the entry count of sealed segment index. */
+static uint64_t partition_op_first_hint(struct partition *partition, uint32_t index)
+{
+    assert(index + 1 < partition->segment_count);
+    if (index + 2 < partition->segment_count) {
+        return partition->segments[index + 1].op_first;
+    }
+    /* The tail (not recovered yet): its first index entry, when intact. */
+    uint64_t read = 0;
+    struct vsr_header header;
+    uint64_t position = 0;
+    if (partition_read_sync(partition, partition->segments[index + 1].index_file, partition->buffer,
+                            IO_SECTOR_SIZE, 0, &read) == 0 &&
+        read >= RECORD_INDEX_ENTRY_SIZE &&
+        record_index_entry_validate(partition->buffer, partition->options.record_size_bytes_max,
+                                    &partition->options.group, partition->options.cluster, &header,
+                                    &position) == 0) {
+        return header.u.prepare.op;
+    }
+    return UINT64_MAX;
+}
+
+/* Rebuilds every sealed index that is missing, torn, damaged at its first entry, or whose
+ * entry count disagrees with the next segment's first op. listed includes the tail. */
+static int partition_rebuild_sealed(struct partition *partition, uint32_t listed)
+{
+    for (uint32_t index = 0; index + 1 < listed; index++) {
+        struct partition_segment *segment = &partition->segments[index];
+        uint64_t next_first = partition_op_first_hint(partition, index);
+        bool disagrees = next_first != UINT64_MAX && segment->op_first != UINT64_MAX &&
+                         segment->op_first + segment->entry_count != next_first;
+        if (segment->entry_count > 0 && !segment->is_index_damaged && !disagrees) {
+            continue;
+        }
+        log_warn("partition_index_damaged", "file=%s entries=%" PRIu32 " reason=%s",
+                 segment->index_path, segment->entry_count,
+                 disagrees ? "entry_count_vs_next_segment" : "missing_or_torn");
+        int result = partition_rebuild_index(partition, segment);
+        if (result != 0) {
+            return result;
+        }
+    }
+    return 0;
 }
 
 /* Creates the first (or next) segment's files and makes their names durable. */
@@ -791,7 +1024,6 @@ static int partition_recover_tail(struct partition *partition)
     struct partition_recovery recovery;
     memset(&recovery, 0, sizeof(recovery));
     partition->entry_count = 0;
-    partition->faulty_count = 0;
     partition->is_chain_known = false;
     partition->op_last = 0;
     partition->offset_next = partition_tail(partition)->base_offset;
@@ -866,6 +1098,10 @@ int partition_open(struct partition *partition, struct io *io)
     }
     if (result == 0 && listed == 0) {
         result = partition_segment_create(partition, partition->options.log_start_offset);
+    }
+    if (result == 0) {
+        partition->faulty_count = 0;
+        result = partition_rebuild_sealed(partition, listed);
     }
     if (result == 0) {
         result = partition_recover_tail(partition);

@@ -27,7 +27,10 @@
  * which runs recovery, exactly as after a crash.
  *
  * Recovery (partition_open) reads only the tail segment's index and the records from the
- * last durable index entry on. A bad record past the last durable entry was never
+ * last durable index entry on, plus the first and last entries of each sealed index; a
+ * sealed index that is missing, torn or disagrees with its neighbours (entry count vs the
+ * next segment's first op) is rebuilt from its log (logged; ops whose records are damaged
+ * are listed faulty). A bad record past the last durable entry was never
  * reported durable: the log is cut there. A bad record covered by a durable entry is
  * damage: its op is listed faulty (partition_faulty_ops) for VSR to repair, never cut.
  * Reads verify every record and return -RUNNEL_EFAULTY for a damaged one, never its bytes.
@@ -97,6 +100,7 @@ struct partition_segment {
     uint32_t entry_count;     /* sealed: from the index's last valid entry */
     uint64_t timestamp_first; /* sealed: of the first entry; 0 when unknown */
     uint64_t timestamp_last;  /* sealed: of the last entry; UINT64_MAX when unknown */
+    bool is_index_damaged;    /* sealed: the first entry was unreadable at open */
     char log_path[IO_PATH_SIZE_MAX];
     char index_path[IO_PATH_SIZE_MAX];
 };

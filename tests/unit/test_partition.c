@@ -388,7 +388,8 @@ static void test_sealed_damaged_entry_reads_record(void **state)
     /* Where op_first + 5 lies, to damage the record itself too. */
     assert_int_equal(read_op(op_first + 5, &read), 0);
     uint64_t position = read.position_bytes;
-    uint64_t entries[] = {0, 3, 5, 8, 12, 20, 21};
+    /* (A damaged first entry makes the open rebuild the index: see the next test.) */
+    uint64_t entries[] = {3, 5, 8, 12, 20, 21};
     for (uint32_t index = 0; index < sizeof(entries) / sizeof(entries[0]); index++) {
         damage_entry(0, entries[index]);
     }
@@ -406,7 +407,82 @@ static void test_sealed_damaged_entry_reads_record(void **state)
         }
         check_record(&read, op, (uint8_t)(op - 1));
     }
-    assert_true(fixture.partition.index_entry_damaged_count >= 7);
+    assert_true(fixture.partition.index_entry_damaged_count >= 6);
+    assert_int_equal(fixture.partition.rebuilt_entry_count, 0);
+    fixture_teardown();
+}
+
+static void fill_150(void)
+{
+    for (uint32_t index = 0; index < 150; index++) {
+        append_batch((uint8_t)index, 4, 1000000 + index);
+        if (index % 3 == 2) {
+            assert_int_equal(partition_flush(&fixture.partition), 0);
+            run_until_idle();
+        }
+    }
+    assert_int_equal(partition_flush(&fixture.partition), 0);
+    run_until_idle();
+    assert_true(fixture.partition.segment_count >= 3);
+}
+
+static _Alignas(16) uint8_t index_saved[64 * 1024];
+static _Alignas(16) uint8_t index_now[64 * 1024];
+
+/* A missing, then a torn sealed index is rebuilt from its log at open, byte for byte; a
+ * damaged record met by the rebuild leaves its op (and the ops it hides) faulty. */
+static void test_sealed_index_rebuilt(void **state)
+{
+    (void)state;
+    fixture_setup(6);
+    fill_150();
+    struct partition_read read;
+    for (uint32_t segment = 0; segment < 2; segment++) {
+        char path[IO_PATH_SIZE_MAX];
+        snprintf(path, sizeof(path), "%s", fixture.partition.segments[segment].index_path);
+        uint64_t size = 0;
+        assert_int_equal(sim_disk_file_size(&fixture.disk, path, &size), 0);
+        assert_true(size > 0 && size <= sizeof(index_saved));
+        uint64_t got = 0;
+        assert_int_equal(sim_disk_file_read(&fixture.disk, path, index_saved, size, 0, &got), 0);
+        partition_close(&fixture.partition);
+        /* Segment 0: missing (empty); segment 1: torn to its first sector. */
+        assert_int_equal(sim_disk_file_truncate(&fixture.disk, path, segment == 0 ? 0 : 4096), 0);
+        uint64_t rebuilt = fixture.partition.rebuilt_entry_count;
+        assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+        assert_true(fixture.partition.rebuilt_entry_count > rebuilt);
+        uint64_t size_now = 0;
+        assert_int_equal(sim_disk_file_size(&fixture.disk, path, &size_now), 0);
+        assert_int_equal(size_now, size);
+        assert_int_equal(sim_disk_file_read(&fixture.disk, path, index_now, size, 0, &got), 0);
+        assert_memory_equal(index_now, index_saved, size);
+        assert_int_equal(partition_faulty_count(&fixture.partition), 0);
+        for (uint64_t op = 1; op <= 150; op++) {
+            check_record(&read, op, (uint8_t)(op - 1));
+        }
+    }
+    /* A damaged record and a missing index: the rebuild marks the op faulty. */
+    const struct partition_segment *sealed = &fixture.partition.segments[0];
+    uint64_t op_damaged = sealed->op_first + 6;
+    assert_int_equal(read_op(op_damaged, &read), 0);
+    char path[IO_PATH_SIZE_MAX];
+    snprintf(path, sizeof(path), "%s", sealed->log_path);
+    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (read.position_bytes + 700) * 8), 0);
+    snprintf(path, sizeof(path), "%s", sealed->index_path);
+    partition_close(&fixture.partition);
+    assert_int_equal(sim_disk_file_truncate(&fixture.disk, path, 0), 0);
+    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_true(partition_is_faulty(&fixture.partition, op_damaged));
+    uint32_t faulty = partition_faulty_count(&fixture.partition);
+    assert_true(faulty >= 1 && faulty <= 3); /* the rest of its flush cannot be located */
+    for (uint64_t op = 1; op <= 150; op++) {
+        if (partition_is_faulty(&fixture.partition, op)) {
+            assert_true(op >= op_damaged && op < op_damaged + 3);
+            assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
+        } else {
+            check_record(&read, op, (uint8_t)(op - 1));
+        }
+    }
     fixture_teardown();
 }
 
@@ -420,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_truncate_prefix),
         cmocka_unit_test(test_read_of_damaged_record),
         cmocka_unit_test(test_sealed_damaged_entry_reads_record),
+        cmocka_unit_test(test_sealed_index_rebuilt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
