@@ -592,7 +592,10 @@ static void net_recv_callback(struct runtime_uring_completion *completion, int32
             connection->state == NET_CONNECTION_OPEN) {
             net_connection_close(connection);
         }
-        connection->net->counters.recv_no_buffers += result == -ENOBUFS ? 1 : 0;
+        if (result == -ENOBUFS && connection->state == NET_CONNECTION_OPEN) {
+            connection->net->counters.recv_no_buffers++;
+            net_connection_wait(connection, false); /* re-armed by net_flush_waiting */
+        }
     }
     if (!connection->is_recv_armed) {
         if (connection->state == NET_CONNECTION_OPEN) {
@@ -770,11 +773,10 @@ static void net_connection_receive(struct net_connection *connection)
         }
         return;
     }
-    if (runtime_uring_recv_buffers_available(net->uring) == 0) {
-        net_connection_wait(connection, false);
+    if (connection->is_starved || runtime_uring_recv_buffers_available(net->uring) == 0) {
+        net_connection_wait(connection, false); /* its turn comes in net_flush_waiting */
         return;
     }
-    connection->is_starved = false;
     runtime_uring_recv_multishot(net->uring, &connection->recv_completion, connection->slot);
     connection->is_recv_armed = true;
     net->counters.recv_rearmed++;
@@ -805,24 +807,32 @@ static void net_connection_flush(struct net_connection *connection)
     }
 }
 
-/* Resumes waiting connections whose buffer or slot is there now (marks them dirty).
- * Returns how many. */
+/*
+ * Resumes waiting connections whose buffer or slot is there now (marks them dirty), in
+ * the order they started waiting: starved receives only as many as there are buffers, so
+ * an exhausted ring is not answered by re-arming every waiting connection at once. Asks
+ * the ring to post a buffer for each starved connection, resumed or still waiting.
+ * Returns how many were resumed.
+ */
 static uint32_t net_flush_waiting(struct net *net)
 {
-    bool has_buffers = runtime_uring_recv_buffers_available(net->uring) > 0;
-    bool has_slots = net->pool.free_count > 0;
-    uint32_t kept = 0, resumed = 0;
+    uint32_t buffers = runtime_uring_recv_buffers_available(net->uring);
+    uint32_t slots = net->pool.free_count;
+    uint32_t kept = 0, resumed = 0, starved = 0;
     for (uint32_t index = 0; index < net->waiting_count; index++) {
         struct net_connection *connection = &net->connections[net->waiting[index]];
         bool is_open = connection->state == NET_CONNECTION_OPEN;
         bool is_ready =
-            (connection->is_starved && has_buffers) || (connection->is_slot_wait && has_slots);
+            (connection->is_starved && buffers > 0) || (connection->is_slot_wait && slots > 0);
+        starved += is_open && connection->is_starved ? 1 : 0;
         if (is_open && !is_ready && (connection->is_starved || connection->is_slot_wait)) {
             net->waiting[kept++] = connection->slot;
             continue;
         }
         connection->is_waiting = false;
         if (is_open && is_ready) {
+            buffers -= connection->is_starved ? 1 : 0;
+            slots -= connection->is_slot_wait && slots > 0 ? 1 : 0;
             connection->is_starved = false;
             connection->is_slot_wait = false;
             net_mark_dirty(connection);
@@ -830,6 +840,8 @@ static uint32_t net_flush_waiting(struct net *net)
         }
     }
     net->waiting_count = kept;
+    runtime_uring_recv_demand(net->uring, starved);
+    net->has_recv_demand = starved > 0; /* walk again next pass to withdraw it */
     return resumed;
 }
 
@@ -854,7 +866,7 @@ void net_flush(struct net *net, uint64_t now_ns)
     net->now_ns = now_ns > net->now_ns ? now_ns : net->now_ns; /* timers may read later */
     net_accept_retry(net);
     net_flush_dirty(net);
-    if (net->waiting_count > 0 && net_flush_waiting(net) > 0) {
+    if ((net->waiting_count > 0 || net->has_recv_demand) && net_flush_waiting(net) > 0) {
         net_flush_dirty(net);
     }
 }

@@ -140,6 +140,7 @@ struct net {
     uint32_t dirty_count;
     uint32_t *waiting; /* slots waiting for a receive buffer or a reassembly slot */
     uint32_t waiting_count;
+    bool has_recv_demand; /* the ring was asked for extra buffers (cleared once none wait) */
     struct net_accept_pending accept_pending[NET_ACCEPT_PENDING_MAX]; /* a FIFO */
     uint32_t accept_pending_head;
     uint32_t accept_pending_count;

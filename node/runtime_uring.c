@@ -82,6 +82,7 @@ struct runtime_uring {
     uint32_t recv_free_count; /* ids on the stack */
     uint32_t recv_in_ring;    /* posted to the kernel and not yet seen in a CQE */
     uint32_t recv_held;       /* handed to callers, not yet released */
+    uint32_t recv_demand;     /* extra buffers to post this pass (receives waiting for one) */
     uint8_t *fixed_memory;
     struct io_completion *local_head; /* io ops completed without the kernel */
     struct io_completion *local_tail;
@@ -166,7 +167,8 @@ static void runtime_uring_memlock_text(char *error_text, size_t error_size_bytes
 }
 
 /*
- * Posts released buffers to the kernel until recv_buffers_posted_max are in its ring, the
+ * Posts released buffers to the kernel until recv_buffers_posted_max (plus the demand the
+ * caller declared for this pass) are in its ring, the
  * most recently released first and in ascending address order within the batch, then
  * publishes them with one advance. Posting only a few at a time keeps receives landing in
  * memory that is still in the cache: the kernel takes buffers in ring (FIFO) order, so
@@ -174,7 +176,7 @@ static void runtime_uring_memlock_text(char *error_text, size_t error_size_bytes
  */
 static void runtime_uring_recv_refill(struct runtime_uring *uring)
 {
-    uint32_t target = uring->options.recv_buffers_posted_max;
+    uint32_t target = uring->options.recv_buffers_posted_max + uring->recv_demand;
     if (uring->recv_in_ring >= target || uring->recv_free_count == 0) {
         return;
     }
@@ -533,6 +535,14 @@ void runtime_uring_recv_buffer_release(struct runtime_uring *uring, uint16_t buf
     assert(uring->recv_free_count < uring->options.recv_buffer_count);
     uring->recv_free[uring->recv_free_count++] = buffer_id;
     uring->recv_held--;
+}
+
+void runtime_uring_recv_demand(struct runtime_uring *uring, uint32_t buffer_count)
+{
+    assert(uring != NULL);
+    assert(uring->buffer_ring != NULL);
+    uint32_t count = uring->options.recv_buffer_count;
+    uring->recv_demand = buffer_count < count ? buffer_count : count;
 }
 
 uint32_t runtime_uring_recv_buffers_available(const struct runtime_uring *uring)

@@ -142,6 +142,11 @@ uint32_t runtime_uring_recv_buffer_size(const struct runtime_uring *uring);
 /* Gives buffer_id back to the kernel (visible at the next submit). */
 void runtime_uring_recv_buffer_release(struct runtime_uring *uring, uint16_t buffer_id);
 
+/* Asks for buffer_count buffers more than recv_buffers_posted_max in the kernel's ring
+ * from the next submit on (until changed): receives re-armed after -ENOBUFS each need
+ * one, and many connections receiving at once should not be fed a few at a time. */
+void runtime_uring_recv_demand(struct runtime_uring *uring, uint32_t buffer_count);
+
 /* Buffers the kernel can still fill or that wait, released, to be posted again. Zero means
  * every buffer is held by callers: a receive armed now would end with -ENOBUFS. */
 uint32_t runtime_uring_recv_buffers_available(const struct runtime_uring *uring);

@@ -8,7 +8,8 @@
  *     instead of closing it, and the parked ones are handed over once there is room;
  *   - a connection handed to another shard keeps working: every frame echoed once, in
  *     order, including one split around the hand-off point;
- *   - a frame that needs a reassembly slot while none is free waits for one.
+ *   - a frame that needs a reassembly slot while none is free waits for one;
+ *   - many connections receiving at once get buffers posted for them, not a few a pass.
  * Exits 77 without io_uring.
  */
 #include "lib/error.h"
@@ -47,6 +48,7 @@ struct test_handler {
     struct node_handler handler;
     struct net_connection *held;
     uint32_t frames[2]; /* by shard */
+    uint32_t sinks;
     uint32_t next_sequence;
     uint32_t out_of_order;
 };
@@ -71,6 +73,7 @@ static int test_on_frame(struct node_handler *handler, struct net_connection *co
         return 0;
     }
     if (command == TEST_COMMAND_SINK) {
+        test->sinks++;
         return 0;
     }
     uint32_t sequence = 0;
@@ -458,6 +461,51 @@ static void test_reassembly_slot_wait(void **state)
     close(b[1]);
 }
 
+/*
+ * Many connections receive at once while only a few buffers are posted: the starved ones
+ * are re-armed together with extra buffers posted for them, not a few per pass (before,
+ * every pass re-armed all of them and most failed again: about n^2 / posted re-arms).
+ */
+static void test_many_receivers_not_fed_a_few_at_a_time(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    test_handler_init(&handler);
+    struct runtime_uring_options uring_options;
+    struct net_options net_options;
+    test_options(&uring_options, &net_options);
+    enum { CONNECTIONS = 32 };
+    uring_options.recv_buffer_count = 64;
+    uring_options.recv_buffers_posted_max = 4;
+    net_options.connections_max = CONNECTIONS;
+    static struct test_shard shard;
+    test_shard_init(&shard, 0, 1, &uring_options, &net_options, &handler.handler);
+    int peers[CONNECTIONS];
+    for (uint32_t index = 0; index < CONNECTIONS; index++) {
+        int pair[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+        assert_int_equal(net_adopt(&shard.net, pair[0], NET_PEER_CLIENT), 0);
+        peers[index] = pair[1];
+    }
+    test_pass(&shard, 1000 * 1000); /* every receive armed, 4 buffers posted */
+    uint8_t frame[300];
+    test_frame(frame, sizeof(frame), TEST_COMMAND_SINK, 0);
+    for (uint32_t index = 0; index < CONNECTIONS; index++) {
+        test_write_all(peers[index], frame, sizeof(frame));
+    }
+    uint64_t rearmed_before = shard.net.counters.recv_rearmed;
+    for (uint32_t guard = 0; guard < 100 && handler.sinks < CONNECTIONS; guard++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    assert_int_equal(handler.sinks, CONNECTIONS);
+    uint64_t rearmed = shard.net.counters.recv_rearmed - rearmed_before;
+    assert_true(rearmed <= CONNECTIONS + CONNECTIONS / 4); /* 24 here; before the fix 100 */
+    for (uint32_t index = 0; index < CONNECTIONS; index++) {
+        close(peers[index]);
+    }
+    test_shard_deinit(&shard);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -471,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_accept_full_queue_parks),
         cmocka_unit_test(test_handoff_keeps_stream),
         cmocka_unit_test(test_reassembly_slot_wait),
+        cmocka_unit_test(test_many_receivers_not_fed_a_few_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
