@@ -2116,22 +2116,69 @@ static void partition_fault_clear(struct partition *partition, uint64_t op)
     }
 }
 
+static void partition_repair_finish(struct partition_repair *repair, int result)
+{
+    struct partition *partition = repair->partition;
+    assert(partition->reads_in_flight > 0);
+    partition->reads_in_flight--;
+    if (result == 0) {
+        uint64_t op = repair->header->u.prepare.op;
+        if (repair->segment + 1 == partition->segment_count) {
+            partition->entries[op - partition_tail(partition)->op_first].is_faulty = false;
+        }
+        partition_fault_clear(partition, op);
+    }
+    repair->callback(repair, result, repair->context);
+}
+
+/* Sealed: the index entry read; it must name this very record. */
+static int partition_repair_locate(struct partition_repair *repair)
+{
+    struct partition *partition = repair->partition;
+    const struct partition_segment *segment = &partition->segments[repair->segment];
+    uint64_t at = (repair->header->u.prepare.op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE;
+    uint64_t inside = at - align_down(at);
+    struct vsr_header entry;
+    uint64_t position = 0;
+    if (repair->completion.result < (int64_t)(inside + RECORD_INDEX_ENTRY_SIZE) ||
+        record_index_entry_validate(
+            repair->buffer + inside, partition->options.record_size_bytes_max,
+            &partition->options.group, partition->options.cluster, &entry, &position) != 0) {
+        return -RUNNEL_ENOTFOUND;
+    }
+    if (entry.checksum != repair->header->checksum || entry.size != repair->header->size) {
+        return -RUNNEL_EFORMAT;
+    }
+    repair->position_bytes = position;
+    repair->from_bytes = align_down(position);
+    repair->span_bytes = align_up(position + entry.size) - repair->from_bytes;
+    return repair->span_bytes > repair->buffer_size_bytes ? -RUNNEL_ETOOLARGE : 0;
+}
+
 static void partition_repair_io_callback(struct io_completion *completion)
 {
     struct partition_repair *repair = completion->context;
     assert(repair != NULL && completion == &repair->completion);
     struct partition *partition = repair->partition;
     const struct vsr_header *header = repair->header;
-    int32_t log_file = partition_tail(partition)->log_file;
+    int32_t log_file = partition->segments[repair->segment].log_file;
     if (completion->result < 0) {
-        repair->callback(repair, (int)completion->result, repair->context);
+        partition_repair_finish(repair, (int)completion->result);
+        return;
+    }
+    if (repair->is_entry_step) {
+        repair->is_entry_step = false;
+        int result = partition_repair_locate(repair);
+        if (result != 0) {
+            partition_repair_finish(repair, result);
+            return;
+        }
+        io_read(partition->io, completion, log_file, repair->buffer, repair->span_bytes,
+                repair->from_bytes, partition_repair_io_callback, repair);
         return;
     }
     if (completion->operation == IO_OPERATION_READ) {
-        uint64_t position =
-            partition->entries[header->u.prepare.op - partition_tail(partition)->op_first]
-                .position_bytes;
-        uint8_t *at = repair->buffer + (position - repair->from_bytes);
+        uint8_t *at = repair->buffer + (repair->position_bytes - repair->from_bytes);
         memcpy(at, header, VSR_HEADER_SIZE);
         memcpy(at + VSR_HEADER_SIZE, repair->body, header->size - VSR_HEADER_SIZE);
         io_write(partition->io, completion, log_file, repair->buffer, repair->span_bytes,
@@ -2142,11 +2189,7 @@ static void partition_repair_io_callback(struct io_completion *completion)
         io_fdatasync(partition->io, completion, log_file, partition_repair_io_callback, repair);
         return;
     }
-    struct partition_entry *entry =
-        &partition->entries[header->u.prepare.op - partition_tail(partition)->op_first];
-    entry->is_faulty = false;
-    partition_fault_clear(partition, entry->op);
-    repair->callback(repair, 0, repair->context);
+    partition_repair_finish(repair, 0);
 }
 
 /* The tail buffer may hold (part of) the damaged record, read back at recovery: later
@@ -2167,6 +2210,24 @@ static void partition_repair_patch_memory(struct partition *partition,
     }
 }
 
+/* Sealed segment: starts with the index entry's sector. */
+static int partition_repair_sealed(struct partition *partition, struct partition_repair *repair)
+{
+    const struct partition_segment *segment = &partition->segments[repair->segment];
+    uint64_t at = (repair->header->u.prepare.op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE;
+    if (!vsr_header_is_body_valid(repair->header, repair->body)) {
+        return -RUNNEL_EFORMAT;
+    }
+    if (repair->buffer_size_bytes < IO_SECTOR_SIZE) {
+        return -RUNNEL_ETOOLARGE;
+    }
+    repair->is_entry_step = true;
+    partition->reads_in_flight++;
+    io_read(partition->io, &repair->completion, segment->index_file, repair->buffer, IO_SECTOR_SIZE,
+            align_down(at), partition_repair_io_callback, repair);
+    return 0;
+}
+
 int partition_repair(struct partition *partition, struct partition_repair *repair,
                      const struct vsr_header *header, const void *body, uint8_t *buffer,
                      uint64_t buffer_size_bytes, partition_repair_callback callback, void *context)
@@ -2174,18 +2235,12 @@ int partition_repair(struct partition *partition, struct partition_repair *repai
     assert(partition != NULL && repair != NULL && header != NULL && callback != NULL);
     assert(buffer != NULL && io_is_sector_aligned((uint64_t)(uintptr_t)buffer));
     uint64_t op = header->u.prepare.op;
-    const struct partition_segment *tail = partition_tail(partition);
-    if (!partition_is_faulty(partition, op) || tail->op_first == UINT64_MAX ||
-        op < tail->op_first || op - tail->op_first >= partition->entry_count) {
+    int32_t segment = partition_segment_of_op(partition, op);
+    if (!partition_is_faulty(partition, op) || segment < 0) {
         return -RUNNEL_ENOTFOUND;
     }
-    struct partition_entry *entry = &partition->entries[op - tail->op_first];
-    if (entry->size_bytes == 0) {
-        return -RUNNEL_ENOTFOUND; /* position unknown: needs the index entry first */
-    }
-    if (header->checksum != entry->checksum || header->size != entry->size_bytes ||
-        !vsr_header_is_body_valid(header, body)) {
-        return -RUNNEL_EFORMAT;
+    if (partition->truncate_step != PARTITION_TRUNCATE_IDLE) {
+        return -RUNNEL_ESTATE;
     }
     memset(repair, 0, sizeof(*repair));
     repair->partition = partition;
@@ -2195,6 +2250,20 @@ int partition_repair(struct partition *partition, struct partition_repair *repai
     repair->body = body;
     repair->buffer = buffer;
     repair->buffer_size_bytes = buffer_size_bytes;
+    repair->segment = (uint32_t)segment;
+    if ((uint32_t)segment + 1 < partition->segment_count) {
+        return partition_repair_sealed(partition, repair);
+    }
+    const struct partition_segment *tail = partition_tail(partition);
+    struct partition_entry *entry = &partition->entries[op - tail->op_first];
+    if (entry->size_bytes == 0) {
+        return -RUNNEL_ENOTFOUND; /* position unknown: needs the index entry first */
+    }
+    if (header->checksum != entry->checksum || header->size != entry->size_bytes ||
+        !vsr_header_is_body_valid(header, body)) {
+        return -RUNNEL_EFORMAT;
+    }
+    repair->position_bytes = entry->position_bytes;
     repair->from_bytes = align_down(entry->position_bytes);
     repair->span_bytes = align_up(entry->position_bytes + entry->size_bytes) - repair->from_bytes;
     if (repair->span_bytes > buffer_size_bytes) {
@@ -2205,6 +2274,7 @@ int partition_repair(struct partition *partition, struct partition_repair *repai
         return -RUNNEL_ESTATE;
     }
     partition_repair_patch_memory(partition, entry, header, body);
+    partition->reads_in_flight++;
     io_read(partition->io, &repair->completion, tail->log_file, buffer, repair->span_bytes,
             repair->from_bytes, partition_repair_io_callback, repair);
     return 0;

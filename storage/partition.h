@@ -342,15 +342,21 @@ struct partition_repair {
     uint64_t from_bytes; /* aligned span rewritten */
     uint64_t span_bytes;
     bool is_syncing;
+    uint32_t segment;        /* holding the op */
+    uint64_t position_bytes; /* of the record in its segment */
+    bool is_entry_step;      /* sealed: reading the index entry that locates the record */
 };
 
 /*
- * Repairs faulty op (partition_is_faulty) of the tail segment in place: header must be
- * the very record the index names (same checksum), body its body. Reads the sectors
- * around it, patches them, writes them back (and fdatasyncs under `fsync`), then clears
- * the fault. Returns 0 (callback later), -RUNNEL_ENOTFOUND (not a faulty op of the tail
- * with a known position), -RUNNEL_EFORMAT (another record), -RUNNEL_ETOOLARGE (buffer)
- * or -RUNNEL_ESTATE (a flush touches the same sectors: retry after it).
+ * Repairs faulty op (partition_is_faulty) in place, in any segment: header must be the
+ * very record the index names (same checksum), body its body. For a sealed segment the
+ * index entry is read first (an intact entry locates the record; a damaged one makes the
+ * callback report -RUNNEL_ENOTFOUND: the index is rebuilt at the next open). Reads the
+ * sectors around the record, patches them, writes them back (and fdatasyncs under
+ * `fsync`), then clears the fault. Returns 0 (callback later), -RUNNEL_ENOTFOUND (not a
+ * faulty op, or the tail's position unknown), -RUNNEL_EFORMAT (another record),
+ * -RUNNEL_ETOOLARGE (buffer) or -RUNNEL_ESTATE (a flush touches the same sectors, or a
+ * truncation runs: retry after it).
  */
 int partition_repair(struct partition *partition, struct partition_repair *repair,
                      const struct vsr_header *header, const void *body, uint8_t *buffer,

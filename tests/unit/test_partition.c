@@ -486,6 +486,44 @@ static void test_sealed_index_rebuilt(void **state)
     fixture_teardown();
 }
 
+/* A damaged record of a sealed segment is repaired in place from an intact copy. */
+static void test_repair_sealed_record(void **state)
+{
+    (void)state;
+    fixture_setup(7);
+    fill_150();
+    const struct partition_segment *sealed = &fixture.partition.segments[1];
+    uint64_t op = sealed->op_first + 3;
+    struct partition_read read;
+    assert_int_equal(read_op(op, &read), 0);
+    static _Alignas(16) uint8_t copy[8192];
+    assert_true(read.header.size <= sizeof(copy));
+    memcpy(copy, read.record, read.header.size);
+    struct vsr_header header;
+    memcpy(&header, copy, VSR_HEADER_SIZE);
+    char path[IO_PATH_SIZE_MAX];
+    snprintf(path, sizeof(path), "%s", sealed->log_path);
+    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (read.position_bytes + 1000) * 8), 0);
+    assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
+    assert_true(partition_is_faulty(&fixture.partition, op));
+    static _Alignas(4096) uint8_t scratch[16384];
+    struct partition_repair repair;
+    repaired = false;
+    assert_int_equal(partition_repair(&fixture.partition, &repair, &header, copy + VSR_HEADER_SIZE,
+                                      scratch, sizeof(scratch), repair_callback, NULL),
+                     0);
+    run_until_idle();
+    assert_true(repaired);
+    assert_int_equal(partition_faulty_count(&fixture.partition), 0);
+    for (int reopen = 0; reopen < 2; reopen++) {
+        assert_int_equal(read_op(op, &read), 0);
+        assert_memory_equal(read.record, copy, header.size);
+        partition_close(&fixture.partition);
+        assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    }
+    fixture_teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -497,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_read_of_damaged_record),
         cmocka_unit_test(test_sealed_damaged_entry_reads_record),
         cmocka_unit_test(test_sealed_index_rebuilt),
+        cmocka_unit_test(test_repair_sealed_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
