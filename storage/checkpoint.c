@@ -132,3 +132,28 @@ int checkpoint_decode(const uint8_t *bytes, uint64_t size_bytes, struct checkpoi
     assert((uint64_t)(cursor - bytes) == size_bytes);
     return 0;
 }
+
+int checkpoint_decode_summary(const uint8_t *bytes, uint64_t size_bytes,
+                              struct checkpoint *checkpoint)
+{
+    assert(bytes != NULL && checkpoint != NULL);
+    memset(checkpoint, 0, sizeof(*checkpoint));
+    int result = checkpoint_check_frame(bytes, size_bytes);
+    if (result != 0) {
+        return result;
+    }
+    const uint8_t *cursor = bytes + 32;
+    cursor = get(cursor, &checkpoint->op, 8);
+    cursor = get(cursor, &checkpoint->anchor_checksum, 16);
+    cursor = get(cursor, &checkpoint->anchor_timestamp, 8);
+    cursor = get(cursor, &checkpoint->log_start_offset, 8);
+    cursor = get(cursor, &checkpoint->offset_next, 8);
+    cursor = get(cursor, &checkpoint->consumer_offset_count, 4);
+    cursor = get(cursor, &checkpoint->sessions_size_bytes, 4);
+    assert(cursor <= bytes + size_bytes);
+    if (checkpoint_size_bytes(checkpoint) != size_bytes ||
+        checkpoint->log_start_offset > checkpoint->offset_next) {
+        return -RUNNEL_EFORMAT;
+    }
+    return 0;
+}

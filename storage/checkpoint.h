@@ -51,4 +51,12 @@ int checkpoint_encode(const struct checkpoint *checkpoint, uint8_t *buffer, uint
 int checkpoint_decode(const uint8_t *bytes, uint64_t size_bytes, struct checkpoint *checkpoint,
                       uint32_t consumer_offsets_max, uint32_t sessions_size_max);
 
+/*
+ * Decodes only the fixed part of untrusted bytes (the whole frame is still verified):
+ * op, anchor, log start, offset_next and the two counts; consumer_offsets and sessions are
+ * left NULL. For the partition log, which needs no more. Errors as checkpoint_decode.
+ */
+int checkpoint_decode_summary(const uint8_t *bytes, uint64_t size_bytes,
+                              struct checkpoint *checkpoint);
+
 #endif

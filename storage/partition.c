@@ -182,7 +182,50 @@ int partition_init(struct partition *partition, const struct partition_options *
         return -ENOMEM;
     }
     partition->directory_file = -1;
+    int size = snprintf(partition->checkpoint_path, sizeof(partition->checkpoint_path),
+                        "%s/checkpoint", options->directory);
+    assert(size > 0 && (size_t)size < sizeof(partition->checkpoint_path));
     return 0;
+}
+
+/* Loads {directory}/checkpoint's summary (start-up). Absent: none; damaged: logged. */
+static int partition_checkpoint_load(struct partition *partition)
+{
+    uint64_t size = 0;
+    partition->has_checkpoint = false;
+    int result = atomic_file_read(partition->io, partition->checkpoint_path, partition->buffer,
+                                  partition->options.buffer_size_bytes, &size);
+    if (result == -ENOENT) {
+        return 0;
+    }
+    if (result == 0) {
+        result = checkpoint_decode_summary(partition->buffer, size, &partition->checkpoint);
+    }
+    if (result == 0) {
+        partition->has_checkpoint = true;
+        return 0;
+    }
+    if (result > -RUNNEL_ERROR_BASE && result != -RUNNEL_ETOOLARGE) {
+        return result; /* an I/O error: the open fails, as for the log */
+    }
+    log_warn("partition_checkpoint_damaged", "file=%s error=\"%s\"", partition->checkpoint_path,
+             error_text(result));
+    return 0;
+}
+
+/* With no record before the tail's first, the chain resumes from the checkpoint. */
+static void partition_recover_chain_from_checkpoint(struct partition *partition)
+{
+    const struct checkpoint *checkpoint = &partition->checkpoint;
+    if (!partition->has_checkpoint || partition->entry_count > 0 ||
+        (partition->is_chain_known && partition->op_last >= checkpoint->op)) {
+        return;
+    }
+    partition->op_last = checkpoint->op;
+    partition->checksum_last = checkpoint->anchor_checksum;
+    partition->timestamp_last = checkpoint->anchor_timestamp;
+    partition->offset_next = checkpoint->offset_next;
+    partition->is_chain_known = true;
 }
 
 void partition_deinit(struct partition *partition)
@@ -1056,6 +1099,7 @@ static int partition_recover_tail(struct partition *partition)
     if (result == 0 && partition->faulty_ops_overflow > 0) {
         result = -RUNNEL_EFULL;
     }
+    partition_recover_chain_from_checkpoint(partition);
     return result != 0 ? result : partition_recover_finish(partition, end);
 }
 
@@ -1075,6 +1119,8 @@ int partition_open(struct partition *partition, struct io *io)
     partition->truncate_step = PARTITION_TRUNCATE_IDLE;
     memset(&partition->flush_completion, 0, sizeof(partition->flush_completion));
     memset(&partition->index_completion, 0, sizeof(partition->index_completion));
+    memset(&partition->checkpoint_file, 0, sizeof(partition->checkpoint_file));
+    partition->checkpoint_callback = NULL;
     memset(&partition->flush_sync_completion, 0, sizeof(partition->flush_sync_completion));
     memset(&partition->index_sync_completion, 0, sizeof(partition->index_sync_completion));
     partition->is_direct =
@@ -1098,6 +1144,9 @@ int partition_open(struct partition *partition, struct io *io)
     }
     if (result == 0 && listed == 0) {
         result = partition_segment_create(partition, partition->options.log_start_offset);
+    }
+    if (result == 0) {
+        result = partition_checkpoint_load(partition);
     }
     if (result == 0) {
         partition->faulty_count = 0;
@@ -2088,6 +2137,14 @@ int partition_truncate_prefix(struct partition *partition, uint64_t log_start_of
     if (partition->truncate_step != PARTITION_TRUNCATE_IDLE || partition->reads_in_flight > 0) {
         return -RUNNEL_ESTATE;
     }
+    /* Never above the partition's own durable checkpoint. */
+    const struct checkpoint *local = &partition->checkpoint;
+    checkpoint_op = !partition->has_checkpoint  ? 0
+                    : checkpoint_op < local->op ? checkpoint_op
+                                                : local->op;
+    log_start_offset = !partition->has_checkpoint                   ? 0
+                       : log_start_offset < local->log_start_offset ? log_start_offset
+                                                                    : local->log_start_offset;
     uint32_t removable = 0;
     for (uint32_t index = 0; index + 1 < partition->segment_count; index++) {
         const struct partition_segment *next = &partition->segments[index + 1];
@@ -2278,4 +2335,72 @@ int partition_repair(struct partition *partition, struct partition_repair *repai
     io_read(partition->io, &repair->completion, tail->log_file, buffer, repair->span_bytes,
             repair->from_bytes, partition_repair_io_callback, repair);
     return 0;
+}
+
+static void partition_checkpoint_written(struct atomic_file *file, int result, void *context)
+{
+    struct partition *partition = context;
+    assert(partition != NULL && file == &partition->checkpoint_file);
+    assert(partition->checkpoint_callback != NULL);
+    if (result == 0) {
+        partition->checkpoint = partition->checkpoint_pending;
+        partition->has_checkpoint = true;
+    }
+    partition_checkpoint_callback callback = partition->checkpoint_callback;
+    partition->checkpoint_callback = NULL;
+    callback(partition, result, partition->checkpoint_context);
+}
+
+int partition_checkpoint_write(struct partition *partition, const struct checkpoint *checkpoint,
+                               uint8_t *buffer, uint64_t buffer_size_bytes,
+                               partition_checkpoint_callback callback, void *context)
+{
+    assert(partition != NULL && checkpoint != NULL && callback != NULL);
+    assert(checkpoint->log_start_offset <= checkpoint->offset_next);
+    assert(!partition->has_checkpoint || checkpoint->op >= partition->checkpoint.op);
+    if (partition->checkpoint_callback != NULL) {
+        return -RUNNEL_ESTATE;
+    }
+    uint64_t size = 0;
+    int result = checkpoint_encode(checkpoint, buffer, buffer_size_bytes, &size);
+    if (result != 0) {
+        return result;
+    }
+    result =
+        atomic_file_write(&partition->checkpoint_file, partition->io, partition->checkpoint_path,
+                          buffer, size, partition_checkpoint_written, partition);
+    if (result != 0) {
+        return result;
+    }
+    partition->checkpoint_pending = *checkpoint;
+    partition->checkpoint_pending.consumer_offsets = NULL;
+    partition->checkpoint_pending.sessions = NULL;
+    partition->checkpoint_callback = callback;
+    partition->checkpoint_context = context;
+    return 0;
+}
+
+int partition_purge_open(struct partition *partition, struct io *io)
+{
+    assert(partition != NULL && io != NULL);
+    assert(partition->segment_count == 0);
+    int result = atomic_file_create_directory(io, partition->options.directory);
+    if (result != 0 && result != -EEXIST) {
+        log_warn("partition_purge_failed", "directory=%s error=\"%s\"",
+                 partition->options.directory, error_text(result));
+        return result;
+    }
+    return partition_open(partition, io);
+}
+
+int partition_purge_remove_old(const struct partition *partition, struct atomic_file *file,
+                               const char *old_directory, char *names, uint64_t names_size_bytes,
+                               atomic_file_callback callback, void *context)
+{
+    assert(partition != NULL && file != NULL && old_directory != NULL);
+    /* The new incarnation is open: its directory and first segment are durable. */
+    assert(partition->segment_count > 0 && partition->directory_file >= 0);
+    assert(strcmp(old_directory, partition->options.directory) != 0);
+    return atomic_file_remove_directory(file, partition->io, old_directory, names, names_size_bytes,
+                                        callback, context);
 }

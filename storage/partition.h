@@ -46,6 +46,8 @@
 #include "lib/io.h"
 #include "proto/batch.h"
 #include "proto/vsr_header.h"
+#include "storage/atomic_file.h"
+#include "storage/checkpoint.h"
 #include "storage/record.h"
 
 #include <stdbool.h>
@@ -137,6 +139,9 @@ enum partition_truncate_step {
     PARTITION_TRUNCATE_UNLINK_INDEX,
     PARTITION_TRUNCATE_SYNC_DIRECTORY,
 };
+
+typedef void (*partition_checkpoint_callback)(struct partition *partition, int result,
+                                              void *context);
 
 /* A read of one whole record into a caller buffer; see partition_read_op. */
 struct partition_read;
@@ -234,6 +239,15 @@ struct partition {
     uint64_t truncated_bytes; /* cut at recovery */
     uint64_t rebuilt_entry_count;
     uint64_t index_entry_damaged_count; /* sealed entries found damaged on read */
+    /* The latest locally durable checkpoint ({directory}/checkpoint): loaded at open,
+     * replaced by partition_checkpoint_write. */
+    bool has_checkpoint;
+    struct checkpoint checkpoint;         /* summary only: no consumer offsets or sessions */
+    struct checkpoint checkpoint_pending; /* being written */
+    struct atomic_file checkpoint_file;
+    partition_checkpoint_callback checkpoint_callback;
+    void *checkpoint_context;
+    char checkpoint_path[IO_PATH_SIZE_MAX];
 };
 
 /*
@@ -252,13 +266,37 @@ int partition_init(struct partition *partition, const struct partition_options *
 void partition_deinit(struct partition *partition);
 
 /*
- * Opens (creating the directory contents when empty) and recovers the partition.
+ * Opens (creating the directory contents when empty) and recovers the partition. Loads
+ * the checkpoint first: when no record before the tail names the chain (an empty tail
+ * after truncation, or a checkpoint installed by state transfer), the chain, the next op
+ * and the next offset resume from the checkpoint's anchor. A damaged checkpoint file is
+ * logged and not trusted.
  * Synchronous: runs io with io_wait, so call it at start-up or from outside any io
  * callback. The directory must exist. Returns 0, -errno from I/O, or -RUNNEL_EFULL when
  * more ops are faulty than faulty_max (the log is left untouched). Damage is logged with
  * file, position and reason.
  */
 int partition_open(struct partition *partition, struct io *io);
+
+/*
+ * Purge (DESIGN.md §4), step 1: creates the new incarnation's directory
+ * (options.directory, from partition_directory_path with the new incarnation), makes its
+ * name durable, then opens the partition there (its first segment is made durable).
+ * Synchronous, like partition_open. -EEXIST is accepted (a purge resumed after a crash).
+ * Returns what partition_open returns, or -errno from the directory.
+ */
+int partition_purge_open(struct partition *partition, struct io *io);
+
+/*
+ * Purge, step 2: once the new incarnation is open (partition, after partition_purge_open),
+ * removes old_directory and its files, then fsyncs its parent (storage/atomic_file). A
+ * crash before this completes leaves the old directory: the broker removes incarnations
+ * that are not current at start-up with the same call. Returns 0 (callback later) or
+ * -RUNNEL_ESTATE (file busy).
+ */
+int partition_purge_remove_old(const struct partition *partition, struct atomic_file *file,
+                               const char *old_directory, char *names, uint64_t names_size_bytes,
+                               atomic_file_callback callback, void *context);
 
 /* Closes the partition's files (synchronously, as partition_open). */
 void partition_close(struct partition *partition);
@@ -315,11 +353,22 @@ int partition_find_timestamp(const struct partition *partition, uint64_t timesta
                              uint64_t *op_out);
 
 /*
+ * Writes the partition's checkpoint atomically to {directory}/checkpoint (encoded into
+ * buffer, which must stay untouched until the callback); once durable it becomes the
+ * partition's checkpoint (prefix truncation and the next open use it). Returns 0
+ * (callback later), -RUNNEL_ETOOLARGE (buffer) or -RUNNEL_ESTATE (a write in flight).
+ */
+int partition_checkpoint_write(struct partition *partition, const struct checkpoint *checkpoint,
+                               uint8_t *buffer, uint64_t buffer_size_bytes,
+                               partition_checkpoint_callback callback, void *context);
+
+/*
  * Removes whole sealed segments that hold only offsets below log_start_offset and ops at
  * or below checkpoint_op (a checkpoint durable on a replication quorum: the caller's
- * guarantee), oldest first, then fsyncs the directory. The tail segment is never
- * removed. Returns 0 (callback later, also when nothing is removed) or -RUNNEL_ESTATE
- * while a truncation or a read is in flight.
+ * guarantee), and never above the partition's own durable checkpoint (its op and log
+ * start: nothing is removed without one), oldest first, then fsyncs the directory. The
+ * tail segment is never removed. Returns 0 (callback later, also when nothing is
+ * removed) or -RUNNEL_ESTATE while a truncation or a read is in flight.
  */
 int partition_truncate_prefix(struct partition *partition, uint64_t log_start_offset,
                               uint64_t checkpoint_op, partition_truncate_callback callback,

@@ -257,6 +257,39 @@ static void truncate_callback(struct partition *partition, int result, void *con
     truncated = true;
 }
 
+static bool checkpointed;
+
+static void checkpoint_callback(struct partition *partition, int result, void *context)
+{
+    (void)partition;
+    (void)context;
+    assert_int_equal(result, 0);
+    checkpointed = true;
+}
+
+/* Writes a checkpoint at op (anchor from its record) with log start offset, durably. */
+static void checkpoint_write_at(uint64_t op, uint64_t log_start)
+{
+    struct partition_read read;
+    assert_int_equal(read_op(op, &read), 0);
+    struct checkpoint checkpoint = {
+        .op = op,
+        .anchor_checksum = read.header.checksum,
+        .anchor_timestamp = read.header.u.prepare.timestamp,
+        .log_start_offset = log_start,
+        .offset_next = read.header.u.prepare.offset + read.header.u.prepare.message_count,
+    };
+    static uint8_t buffer[4096];
+    checkpointed = false;
+    assert_int_equal(partition_checkpoint_write(&fixture.partition, &checkpoint, buffer,
+                                                sizeof(buffer), checkpoint_callback, NULL),
+                     0);
+    run_until_idle();
+    assert_true(checkpointed);
+    assert_true(fixture.partition.has_checkpoint);
+    assert_int_equal(fixture.partition.checkpoint.op, op);
+}
+
 static void test_truncate_prefix(void **state)
 {
     (void)state;
@@ -273,6 +306,15 @@ static void test_truncate_prefix(void **state)
     /* Everything below the third segment's base offset, checkpoint far enough. */
     uint64_t log_start = fixture.partition.segments[2].base_offset;
     uint64_t first_kept_op = fixture.partition.segments[2].op_first;
+    /* Without a durable checkpoint of its own, the partition removes nothing. */
+    truncated = false;
+    assert_int_equal(partition_truncate_prefix(&fixture.partition, log_start, first_kept_op - 1,
+                                               truncate_callback, NULL),
+                     0);
+    run_until_idle();
+    assert_true(truncated);
+    assert_int_equal(fixture.partition.segment_count, segments);
+    checkpoint_write_at(first_kept_op - 1, log_start);
     truncated = false;
     assert_int_equal(partition_truncate_prefix(&fixture.partition, log_start, first_kept_op - 1,
                                                truncate_callback, NULL),
@@ -524,6 +566,103 @@ static void test_repair_sealed_record(void **state)
     fixture_teardown();
 }
 
+/* A partition whose log starts after a checkpoint (state transfer installed it, or
+ * truncation removed everything before an empty tail) resumes the chain from its anchor. */
+static void test_open_resumes_from_checkpoint(void **state)
+{
+    (void)state;
+    fixture_setup(8);
+    partition_close(&fixture.partition);
+    struct checkpoint checkpoint = {
+        .op = 100,
+        .anchor_checksum = 0x1234,
+        .anchor_timestamp = 5000000,
+        .log_start_offset = 400,
+        .offset_next = 400,
+    };
+    static uint8_t buffer[4096];
+    uint64_t size = 0;
+    assert_int_equal(checkpoint_encode(&checkpoint, buffer, sizeof(buffer), &size), 0);
+    struct io_completion completion = {0};
+    io_open(&fixture.disk.io, &completion, "p/checkpoint", IO_OPEN_CREATE, noop_callback, NULL);
+    int64_t file = io_wait(&fixture.disk.io, &completion, 10);
+    assert_true(file >= 0);
+    io_close(&fixture.disk.io, &completion, (int32_t)file, noop_callback, NULL);
+    assert_int_equal(io_wait(&fixture.disk.io, &completion, 10), 0);
+    assert_int_equal(sim_disk_file_write(&fixture.disk, "p/checkpoint", buffer, size, 0), 0);
+    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_true(fixture.partition.has_checkpoint);
+    assert_int_equal(fixture.partition.op_last, 100);
+    assert_int_equal(fixture.partition.offset_next, 400);
+    append_batch(1, 4, 1);
+    struct partition_read read;
+    assert_int_equal(partition_flush(&fixture.partition), 0);
+    run_until_idle();
+    assert_int_equal(fixture.op_durable, 101);
+    assert_int_equal(read_op(101, &read), 0);
+    assert_true(read.header.u.prepare.parent == checkpoint.anchor_checksum);
+    assert_int_equal(read.header.u.prepare.offset, 400);
+    assert_true(read.header.u.prepare.timestamp > checkpoint.anchor_timestamp);
+    /* A damaged checkpoint file is reported and not trusted. */
+    partition_close(&fixture.partition);
+    assert_int_equal(sim_disk_flip_bit(&fixture.disk, "p/checkpoint", 40 * 8), 0);
+    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_false(fixture.partition.has_checkpoint);
+    assert_int_equal(fixture.partition.op_last, 101);
+    fixture_teardown();
+}
+
+static int removed;
+
+static void removed_callback(struct atomic_file *file, int result, void *context)
+{
+    (void)file;
+    (void)context;
+    removed = result == 0 ? 1 : result;
+}
+
+/* Purge: a fresh incarnation directory, durable before the old one is removed. */
+static void test_purge(void **state)
+{
+    (void)state;
+    fixture_setup(9);
+    append_batch(1, 4, 1);
+    assert_int_equal(partition_flush(&fixture.partition), 0);
+    run_until_idle();
+    static struct partition fresh;
+    struct partition_options options = fixture.partition.options;
+    options.directory = "q";
+    options.group.incarnation++;
+    assert_int_equal(partition_init(&fresh, &options), 0);
+    assert_int_equal(partition_purge_open(&fresh, &fixture.disk.io), 0);
+    assert_int_equal(fresh.op_last, 0);
+    /* A crash now keeps both: nothing is lost, the broker finishes the purge. */
+    partition_close(&fixture.partition);
+    sim_disk_crash(&fixture.disk, SIM_DISK_CRASH_DROP);
+    assert_true(sim_disk_exists(&fixture.disk, "p") && sim_disk_exists(&fixture.disk, "q"));
+    fresh.segment_count = 0;
+    assert_int_equal(partition_purge_open(&fresh, &fixture.disk.io), 0); /* -EEXIST accepted */
+    static struct atomic_file file;
+    static char names[4096];
+    removed = 0;
+    assert_int_equal(partition_purge_remove_old(&fresh, &file, "p", names, sizeof(names),
+                                                removed_callback, NULL),
+                     0);
+    for (int round = 0; round < 1000 && removed == 0; round++) {
+        io_run(&fixture.disk.io, 1);
+    }
+    assert_int_equal(removed, 1);
+    partition_close(&fresh);
+    sim_disk_crash(&fixture.disk, SIM_DISK_CRASH_DROP); /* the removal is durable */
+    assert_false(sim_disk_exists(&fixture.disk, "p"));
+    assert_true(sim_disk_exists(&fixture.disk, "q"));
+    partition_deinit(&fresh);
+    fixture.partition.segment_count = 0;
+    fixture.partition.io = NULL;
+    partition_deinit(&fixture.partition);
+    sim_disk_deinit(&fixture.disk);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -536,6 +675,8 @@ int main(void)
         cmocka_unit_test(test_sealed_damaged_entry_reads_record),
         cmocka_unit_test(test_sealed_index_rebuilt),
         cmocka_unit_test(test_repair_sealed_record),
+        cmocka_unit_test(test_open_resumes_from_checkpoint),
+        cmocka_unit_test(test_purge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
