@@ -51,6 +51,7 @@ enum vsr_operation {
     VSR_OPERATION_RESERVED = 0,
     VSR_OPERATION_ROOT = 1,     /* op 0 of every group: the hash-chain anchor */
     VSR_OPERATION_REGISTER = 2, /* client session registration */
+    VSR_OPERATION_LOGOUT = 3,   /* releases the client's session (and exactly-once replies) */
     VSR_OPERATION_NOOP = 6,     /* a new primary's first op; padding records use it too */
     VSR_OPERATION_PADDING = 7,  /* storage: explicit sector padding record, never replicated */
     VSR_OPERATION_STATE_MACHINE_MIN = 128,
@@ -83,8 +84,9 @@ struct vsr_header_prepare {
     uint64_t request;   /* client's request number (exactly-once: its own sequence) */
     uint64_t offset;    /* messages: first offset; other ops: next offset at this op */
     uint32_t message_count;
-    uint8_t operation; /* enum vsr_operation */
-    uint8_t reserved[19];
+    uint8_t operation;     /* enum vsr_operation */
+    uint8_t request_flags; /* register: the request's VSR_REQUEST_FLAG_* */
+    uint8_t reserved[18];
 };
 
 struct vsr_header_prepare_ok {
@@ -115,7 +117,13 @@ struct vsr_header_request {
     uint64_t timestamp;
     uint64_t request;
     uint8_t operation;
-    uint8_t reserved[71];
+    uint8_t flags; /* VSR_REQUEST_FLAG_*, register only */
+    uint8_t reserved[70];
+};
+
+enum {
+    /* Register: partition ops of this session are exactly-once (DESIGN.md §10.11). */
+    VSR_REQUEST_FLAG_EXACTLY_ONCE = 1u << 0,
 };
 
 struct vsr_header_reply {
@@ -127,7 +135,14 @@ struct vsr_header_reply {
     uint64_t timestamp;
     uint64_t request;
     uint8_t operation;
-    uint8_t reserved[47];
+    uint8_t status; /* enum vsr_reply_status */
+    uint8_t reserved[46];
+};
+
+enum vsr_reply_status {
+    VSR_REPLY_STATUS_OK = 0,
+    /* Exactly-once: the number is older than the client's window; nothing was executed. */
+    VSR_REPLY_STATUS_REQUEST_TOO_OLD = 1,
 };
 
 /* start_view_change carries only the frame (view). */

@@ -269,92 +269,6 @@ void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op)
     replica->op = op;
 }
 
-/* Finds client's session, or NULL. */
-struct vsr_client_session *vsr_replica_session_find(struct vsr_replica *replica, u128 client)
-{
-    assert(client != 0);
-    assert(replica->config.clients_max >= 1);
-    for (uint32_t index = 0; index < replica->config.clients_max; index++) {
-        if (replica->sessions[index].client == client) {
-            return &replica->sessions[index];
-        }
-    }
-    return NULL;
-}
-
-/* Returns client's session, taking a free one or evicting the oldest commit. */
-static struct vsr_client_session *vsr_replica_session_take(struct vsr_replica *replica, u128 client)
-{
-    struct vsr_client_session *session = vsr_replica_session_find(replica, client);
-    if (session != NULL) {
-        return session;
-    }
-    struct vsr_client_session *oldest = &replica->sessions[0];
-    for (uint32_t index = 0; index < replica->config.clients_max; index++) {
-        struct vsr_client_session *candidate = &replica->sessions[index];
-        if (candidate->client == 0) {
-            oldest = candidate;
-            break;
-        }
-        if (candidate->commit_op < oldest->commit_op) {
-            oldest = candidate;
-        }
-    }
-    memset(oldest, 0, sizeof(*oldest));
-    oldest->client = client;
-    assert(oldest->client != 0);
-    return oldest;
-}
-
-/* Executes one committed op whose prepare is in header/body. */
-static void vsr_replica_execute_one(struct vsr_replica *replica, const struct vsr_header *header,
-                                    const void *body)
-{
-    const struct vsr_header_prepare *prepare = &header->u.prepare;
-    assert(prepare->op == replica->commit_min + 1);
-    assert(header->checksum == replica->entries[prepare->op].checksum);
-    if (prepare->client == 0) {
-        return;
-    }
-    bool is_register = prepare->operation == VSR_OPERATION_REGISTER;
-    struct vsr_client_session *session = vsr_replica_session_find(replica, prepare->client);
-    if (!is_register && (prepare->operation < VSR_OPERATION_STATE_MACHINE_MIN || session == NULL ||
-                         session->request >= prepare->request)) {
-        return; /* no session (evicted), or a duplicate of an executed request */
-    }
-    uint32_t reply_size = 0;
-    if (is_register) {
-        session = vsr_replica_session_take(replica, prepare->client);
-        session->session = prepare->op; /* sessions only increase */
-    } else {
-        reply_size = replica->state_machine.apply(header, body, replica->reply_buffer,
-                                                  replica->config.reply_size_max,
-                                                  replica->state_machine.context);
-    }
-    assert(reply_size <= replica->config.reply_size_max);
-    session->request = prepare->request;
-    session->commit_op = prepare->op;
-    session->reply_size_bytes = reply_size;
-    struct vsr_header *reply = &session->reply;
-    vsr_header_init(reply, VSR_COMMAND_REPLY, replica->config.cluster, replica->view,
-                    replica->config.replica, &replica->config.group);
-    reply->u.reply.request_checksum = prepare->request_checksum;
-    reply->u.reply.context = header->checksum;
-    reply->u.reply.client = prepare->client;
-    reply->u.reply.op = prepare->op;
-    reply->u.reply.commit = prepare->op;
-    reply->u.reply.timestamp = prepare->timestamp;
-    reply->u.reply.request = prepare->request;
-    reply->u.reply.operation = prepare->operation;
-    vsr_header_seal(reply, replica->reply_buffer, reply_size);
-    uint64_t index = (uint64_t)(session - replica->sessions);
-    memcpy(replica->reply_bodies + index * replica->config.reply_size_max, replica->reply_buffer,
-           reply_size);
-    if (vsr_replica_is_primary(replica) && vsr_replica_view_is_durable(replica)) {
-        vsr_replica_reply_send(replica, session, replica->reply_buffer);
-    }
-}
-
 /* Executes committed ops in op order while their prepares are durable and canonical. */
 void vsr_replica_execute(struct vsr_replica *replica)
 {
@@ -392,7 +306,7 @@ static int vsr_replica_config_check(const struct vsr_replica_config *config)
     if (config->replica_count < 1 || config->replica_count > VSR_REPLICAS_MAX ||
         config->replica >= config->replica_count || config->pipeline_max < 1 ||
         config->pipeline_max > VSR_PIPELINE_MAX || config->ops_max < 1 || config->clients_max < 1 ||
-        config->ops_max > (1ull << 32)) {
+        config->ops_max > (1ull << 32) || config->exactly_once_window_max > VSR_WINDOW_MAX) {
         return -RUNNEL_ECONFIG;
     }
     return 0;
@@ -410,7 +324,11 @@ static int vsr_replica_allocate(struct vsr_replica *replica)
     replica->window = calloc(window, sizeof(struct vsr_header));
     replica->sessions = calloc(config->clients_max, sizeof(struct vsr_client_session));
     replica->reply_bodies = calloc(config->clients_max, (size_t)config->reply_size_max + 1);
-    if (replica->entries == NULL || replica->headers == NULL || replica->body_buffer == NULL ||
+    uint64_t window_count = (uint64_t)config->clients_max * config->exactly_once_window_max + 1;
+    replica->window_entries = calloc(window_count, sizeof(struct vsr_window_entry));
+    replica->window_bodies = calloc(window_count, (size_t)config->reply_size_max + 1);
+    if (replica->window_entries == NULL || replica->window_bodies == NULL ||
+        replica->entries == NULL || replica->headers == NULL || replica->body_buffer == NULL ||
         replica->reply_buffer == NULL || replica->dvc_headers == NULL || replica->window == NULL ||
         replica->sessions == NULL || replica->reply_bodies == NULL) {
         vsr_replica_deinit(replica);
@@ -467,6 +385,9 @@ void vsr_replica_deinit(struct vsr_replica *replica)
     free(replica->window);
     free(replica->sessions);
     free(replica->reply_bodies);
+    free(replica->window_entries);
+    free(replica->window_bodies);
+    replica->window_entries = NULL;
     replica->entries = NULL;
     replica->headers = NULL;
     replica->sessions = NULL;
@@ -489,7 +410,8 @@ void vsr_replica_tick(struct vsr_replica *replica)
         }
     }
     if (vsr_replica_timeout_fired(replica, &replica->timeout_resend)) {
-        if (replica->status == VSR_STATUS_VIEW_CHANGE) {
+        /* Not before the view is durable: a slow superblock write outlives the timeout. */
+        if (replica->status == VSR_STATUS_VIEW_CHANGE && vsr_replica_view_is_durable(replica)) {
             vsr_replica_send_view_change_messages(replica);
         } else if (replica->status == VSR_STATUS_RECOVERING_HEAD) {
             for (uint8_t target = 0; target < replica->config.replica_count; target++) {

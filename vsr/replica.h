@@ -12,7 +12,9 @@
  * start_view), primary (v + g) mod n, durable view/log_view before advertising, restart
  * (old primary moves to view + 1, damaged head -> recovering_head), repair along the hash
  * chain (request_prepare/prepare), client sessions (register: session = its commit op;
- * at most once per client request with the cached reply; eviction of the oldest).
+ * at most once per client request with the cached reply; eviction of the oldest; logout;
+ * exactly-once sessions with a window of replies, "request too old" below it, and a TTL
+ * in log time).
  */
 #ifndef RUNNEL_VSR_REPLICA_H
 #define RUNNEL_VSR_REPLICA_H
@@ -25,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { VSR_PIPELINE_MAX = 127 };
+enum { VSR_PIPELINE_MAX = 127, VSR_WINDOW_MAX = 1024 };
 
 enum vsr_eviction_reason {
     VSR_EVICTION_NO_SESSION = 1,       /* never registered, or evicted */
@@ -48,7 +50,9 @@ struct vsr_replica_config {
     uint32_t body_size_max; /* largest prepare body */
     uint32_t reply_size_max;
     uint32_t clients_max;
-    uint64_t seed; /* timeout jitter */
+    uint32_t exactly_once_window_max; /* replies kept per exactly-once client; 0: no opt-in */
+    uint64_t session_ttl_ns; /* exactly-once sessions idle this long (log time) end; 0: never */
+    uint64_t seed;           /* timeout jitter */
 };
 
 /* Per-op knowledge (index = op). */
@@ -67,11 +71,21 @@ enum {
 
 struct vsr_client_session {
     u128 client;
-    uint64_t session;   /* op that committed the client's register */
-    uint64_t request;   /* latest executed request number */
-    uint64_t commit_op; /* op that executed it (eviction order) */
-    struct vsr_header reply;
+    uint64_t session;        /* op that committed the client's register */
+    uint64_t request;        /* highest executed request number */
+    uint64_t commit_op;      /* op of its latest committed op (eviction order) */
+    uint64_t timestamp;      /* log time of that op, ns (exactly-once TTL) */
+    uint64_t request_floor;  /* exactly-once: numbers at or below, not in the window, too old */
+    bool exactly_once;       /* opted in at register (DESIGN.md §10.11) */
+    struct vsr_header reply; /* at-most-once: the reply of request */
     uint32_t reply_size_bytes;
+};
+
+/* One kept reply of an exactly-once session (request 0: a free slot). */
+struct vsr_window_entry {
+    uint64_t request;
+    uint32_t reply_size_bytes;
+    struct vsr_header reply;
 };
 
 struct vsr_timeout {
@@ -86,6 +100,7 @@ struct vsr_replica_stats {
     uint64_t repairs_requested;
     uint64_t truncated_ops;
     uint64_t faulty_reads;
+    uint64_t cached_replies; /* duplicate requests answered with the kept reply */
 };
 
 struct vsr_replica {
@@ -132,8 +147,10 @@ struct vsr_replica {
     struct vsr_header *dvc_headers; /* replica_count * (pipeline_max + 1) */
     struct vsr_header *window;      /* pipeline_max + 1 scratch headers */
 
-    struct vsr_client_session *sessions; /* clients_max */
-    uint8_t *reply_bodies;               /* clients_max * reply_size_max */
+    struct vsr_client_session *sessions;     /* clients_max */
+    uint8_t *reply_bodies;                   /* clients_max * reply_size_max */
+    struct vsr_window_entry *window_entries; /* clients_max * exactly_once_window_max */
+    uint8_t *window_bodies;                  /* one reply_size_max body per window entry */
 
     struct vsr_timeout timeout_heartbeat;   /* primary: send commit */
     struct vsr_timeout timeout_prepare;     /* primary: resend unacked prepares */

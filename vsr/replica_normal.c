@@ -32,20 +32,73 @@ static void vsr_replica_evict(struct vsr_replica *replica, u128 client, uint8_t 
     replica->bus.reply(client, &eviction, NULL, replica->bus.context);
 }
 
-/* True when client's request number is already in the uncommitted pipeline. */
+/*
+ * True when the uncommitted pipeline holds a prepare of client numbered request (exact) or
+ * at least request (!exact).
+ */
 static bool vsr_replica_pipeline_has(const struct vsr_replica *replica, u128 client,
-                                     uint64_t request)
+                                     uint64_t request, bool exact)
 {
     assert(client != 0);
     assert(replica->op >= replica->commit_max);
     for (uint64_t op = replica->commit_max + 1; op <= replica->op; op++) {
         const struct vsr_header *header = &replica->headers[op];
         if (vsr_replica_has(replica, op, VSR_ENTRY_HEADER) && header->u.prepare.client == client &&
-            header->u.prepare.request >= request) {
+            (exact ? header->u.prepare.request == request : header->u.prepare.request >= request)) {
             return true;
         }
     }
     return false;
+}
+
+/* Answers an exactly-once request from the group's state; false when it is new. */
+static bool vsr_replica_exactly_once_answered(struct vsr_replica *replica,
+                                              const struct vsr_client_session *session,
+                                              const struct vsr_header *header)
+{
+    const struct vsr_header_request *request = &header->u.request;
+    assert(session->exactly_once);
+    assert(request->request != 0);
+    const struct vsr_window_entry *entry =
+        vsr_replica_window_find(replica, session, request->request);
+    if (entry != NULL) {
+        vsr_replica_window_reply_send(replica, session, entry); /* the original reply */
+        replica->stats.cached_replies++;
+        return true;
+    }
+    if (request->request <= session->request_floor) {
+        struct vsr_header prepare;
+        vsr_replica_message_init(replica, &prepare, VSR_COMMAND_PREPARE);
+        prepare.u.prepare.client = request->client;
+        prepare.u.prepare.request_checksum = header->checksum;
+        prepare.u.prepare.request = request->request;
+        prepare.u.prepare.operation = request->operation;
+        prepare.u.prepare.op = replica->commit_min;
+        prepare.u.prepare.timestamp = replica->headers[replica->op].u.prepare.timestamp;
+        struct vsr_header reply;
+        vsr_replica_reply_build(replica, &reply, &prepare, 0, VSR_REPLY_STATUS_REQUEST_TOO_OLD);
+        replica->bus.reply(request->client, &reply, NULL, replica->bus.context);
+        return true;
+    }
+    return vsr_replica_pipeline_has(replica, request->client, request->request, true);
+}
+
+/* Validates a request's fields beyond the frame; false (counted) when it is malformed. */
+static bool vsr_replica_request_is_valid(struct vsr_replica *replica,
+                                         const struct vsr_header *header)
+{
+    const struct vsr_header_request *request = &header->u.request;
+    bool is_register = request->operation == VSR_OPERATION_REGISTER;
+    bool is_logout = request->operation == VSR_OPERATION_LOGOUT;
+    if (request->client == 0 || header->size - VSR_HEADER_SIZE > replica->config.body_size_max ||
+        (!is_register && !is_logout && request->operation < VSR_OPERATION_STATE_MACHINE_MIN) ||
+        (is_register && (request->request != 0 || header->size != VSR_HEADER_SIZE)) ||
+        (!is_register && (request->flags != 0 || request->request == 0)) ||
+        (request->flags & ~VSR_REQUEST_FLAG_EXACTLY_ONCE) != 0) {
+        replica->stats.messages_invalid++;
+        return false;
+    }
+    return true;
 }
 
 /* True when the primary may take a new request now. */
@@ -71,17 +124,12 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
     const struct vsr_header_request *request = &header->u.request;
     assert(header->command == VSR_COMMAND_REQUEST);
     bool is_register = request->operation == VSR_OPERATION_REGISTER;
-    if (request->client == 0 || header->size - VSR_HEADER_SIZE > replica->config.body_size_max ||
-        (!is_register && request->operation < VSR_OPERATION_STATE_MACHINE_MIN) ||
-        (is_register && (request->request != 0 || header->size != VSR_HEADER_SIZE))) {
-        replica->stats.messages_invalid++;
-        return;
-    }
-    if (!vsr_replica_can_prepare(replica)) {
+    if (!vsr_replica_request_is_valid(replica, header) || !vsr_replica_can_prepare(replica)) {
         return; /* the client retries; backups do not forward yet */
     }
     struct vsr_client_session *session = vsr_replica_session_find(replica, request->client);
-    if (!is_register && session == NULL && vsr_replica_pipeline_has(replica, request->client, 0)) {
+    if (!is_register && session == NULL &&
+        vsr_replica_pipeline_has(replica, request->client, 0, false)) {
         return; /* its register is still in the pipeline (a stale primary's, maybe) */
     }
     if (!is_register && (session == NULL || session->session != request->session)) {
@@ -90,16 +138,25 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
                                           : VSR_EVICTION_SESSION_MISMATCH);
         return;
     }
-    if (session != NULL && session->request > request->request) {
+    if (session != NULL && session->exactly_once) {
+        if (is_register) {
+            vsr_replica_reply_send(replica, session, NULL); /* a reconnect: the same session */
+            return;
+        }
+        if (vsr_replica_exactly_once_answered(replica, session, header)) {
+            return;
+        }
+    } else if (session != NULL && session->request > request->request) {
         return;
-    }
-    if (session != NULL && session->request == request->request) {
+    } else if (session != NULL && session->request == request->request) {
         uint64_t index = (uint64_t)(session - replica->sessions);
         vsr_replica_reply_send(replica, session,
                                replica->reply_bodies + index * replica->config.reply_size_max);
+        replica->stats.cached_replies++;
         return; /* executed already: the cached reply again, never a second execution */
     }
-    if (vsr_replica_pipeline_has(replica, request->client, request->request)) {
+    if (vsr_replica_pipeline_has(replica, request->client, request->request,
+                                 session != NULL && session->exactly_once && !is_register)) {
         return;
     }
     const struct vsr_header *parent = &replica->headers[replica->op];
@@ -116,7 +173,9 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
                                       : realtime_ns;
     prepare.u.prepare.request = request->request;
     prepare.u.prepare.operation = request->operation;
-    if (replica->state_machine.prepare != NULL) {
+    prepare.u.prepare.request_flags = request->flags;
+    if (replica->state_machine.prepare != NULL &&
+        request->operation >= VSR_OPERATION_STATE_MACHINE_MIN) {
         body = replica->state_machine.prepare(&prepare, body, header->size - VSR_HEADER_SIZE,
                                               replica->body_buffer, replica->state_machine.context);
     }

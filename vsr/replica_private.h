@@ -44,7 +44,20 @@ void vsr_replica_entry_set(struct vsr_replica *replica, const struct vsr_header 
 void vsr_replica_journal_write(struct vsr_replica *replica, const struct vsr_header *header,
                                const void *body);
 void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op);
+
+/* replica_sessions.c */
 struct vsr_client_session *vsr_replica_session_find(struct vsr_replica *replica, u128 client);
+struct vsr_window_entry *vsr_replica_window_find(struct vsr_replica *replica,
+                                                 const struct vsr_client_session *session,
+                                                 uint64_t request);
+void vsr_replica_window_reply_send(struct vsr_replica *replica,
+                                   const struct vsr_client_session *session,
+                                   const struct vsr_window_entry *entry);
+void vsr_replica_reply_build(struct vsr_replica *replica, struct vsr_header *reply,
+                             const struct vsr_header *prepare_header, uint32_t reply_size,
+                             uint8_t status);
+void vsr_replica_execute_one(struct vsr_replica *replica, const struct vsr_header *header,
+                             const void *body);
 
 /* replica_normal.c */
 void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header *header,

@@ -15,6 +15,7 @@
 #include "vsr/replica.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,9 @@ enum {
     SIM_REQUEST_TIMEOUT_TICKS = 40,
     SIM_CONVERGE_TICKS_MAX = 6000,
     SIM_CLIENT_REQUESTS_MAX = 30,
+    SIM_SEQUENCE_MAX = 2 * SIM_CLIENT_REQUESTS_MAX + 2, /* exactly-once numbers skip some */
+    SIM_WINDOW = 4,                                     /* exactly-once replies kept per client */
+    SIM_INFLIGHT_MAX = 6, /* exactly-once requests in flight per client */
 };
 
 struct sim_state_machine {
@@ -62,6 +66,20 @@ struct sim_check {
     uint64_t committed_max;
     uint64_t values[SIM_KEYS];
     uint64_t last_request[SIM_CLIENTS_MAX];
+    /* The exactly-once model (DESIGN.md §10.11), per client. */
+    bool registered[SIM_CLIENTS_MAX];
+    bool exactly_once[SIM_CLIENTS_MAX];
+    uint64_t window[SIM_CLIENTS_MAX][SIM_WINDOW];
+    uint64_t floor[SIM_CLIENTS_MAX];
+};
+
+/* An exactly-once request in flight. */
+struct sim_request {
+    bool used;
+    uint64_t sequence;
+    uint64_t sent_tick;
+    struct vsr_header header;
+    uint8_t body[2];
 };
 
 struct sim_client {
@@ -74,9 +92,18 @@ struct sim_client {
     uint64_t sent_tick;
     uint64_t next_tick;
     uint32_t view_hint;
-    uint64_t reply_op[SIM_CLIENT_REQUESTS_MAX + 1]; /* op of each acknowledged request */
+    uint64_t reply_op[SIM_SEQUENCE_MAX + 1]; /* op of each acknowledged request */
     struct vsr_header header;
     uint8_t body[2];
+    /* Exactly-once: several numbered requests in flight, then a logout. */
+    bool exactly_once;
+    uint32_t inflight_max;
+    uint64_t sequence; /* last number used */
+    uint64_t issued;   /* requests sent so far (request counts them for at-most-once) */
+    struct sim_request requests[SIM_INFLIGHT_MAX];
+    bool logging_out;
+    bool logged_out;
+    uint64_t too_old;
 };
 
 struct sim_cluster {
@@ -98,8 +125,10 @@ struct sim_cluster {
     uint32_t pause_per_mille;
     uint64_t paused_until[VSR_REPLICAS_MAX]; /* machine paused (no ticks, no input) until */
     uint32_t flip_per_mille;
+    uint32_t misdirect_per_mille; /* faulty machines: a journal write lands on another op */
     uint32_t down_max;
     uint64_t faulty_machines;
+    bool replies_dropped[VSR_REPLICAS_MAX]; /* scenario: this machine's replies are lost */
     struct sim_result *result;
     struct sim_options options;
 };
@@ -191,6 +220,9 @@ static void sim_bus_reply(u128 client, const struct vsr_header *header, const vo
     struct sim_cluster *cluster = slot->cluster;
     assert(client >= 1 && client <= cluster->client_count);
     assert(header->command == VSR_COMMAND_REPLY || header->command == VSR_COMMAND_EVICTION);
+    if (cluster->replies_dropped[slot->index]) {
+        return;
+    }
     sim_network_send(&cluster->network, slot->index, -1,
                      SIM_CLIENT_ENDPOINT + (uint32_t)(client - 1), header, body);
 }
@@ -222,6 +254,8 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .body_size_max = SIM_BODY_SIZE_MAX,
         .reply_size_max = SIM_REPLY_SIZE,
         .clients_max = SIM_CLIENTS_MAX,
+        .exactly_once_window_max = SIM_WINDOW,
+        .session_ttl_ns = cluster->options.session_ttl_ns,
         .seed = prng_u64(&cluster->prng),
     };
     struct vsr_journal journal = sim_journal_interface(&slot->journal);
@@ -250,6 +284,7 @@ static void sim_slot_crash(struct sim_cluster *cluster, struct sim_slot *slot)
 {
     assert(slot->up);
     cluster->result->view_changes += slot->replica.stats.view_changes;
+    cluster->result->cached_replies += slot->replica.stats.cached_replies;
     sim_journal_crash(&slot->journal);
     if (slot->storage != NULL) {
         sim_storage_crash(slot->storage, (enum sim_disk_crash_mode)prng_range(&cluster->prng, 3));
@@ -276,6 +311,7 @@ static int sim_setup_slots(struct sim_cluster *cluster)
             slot->journal.callback = sim_journal_written;
             slot->journal.callback_context = slot;
             slot->journal.faults = ((cluster->faulty_machines >> index) & 1) != 0;
+            slot->journal.misdirect_per_mille = cluster->misdirect_per_mille;
             sim_superblock_init(&slot->superblock, &cluster->prng, &cluster->tick);
             if (cluster->options.storage) {
                 slot->storage = calloc(1, sizeof(*slot->storage));
@@ -338,8 +374,13 @@ static void sim_setup_shape(struct sim_cluster *cluster)
     cluster->crash_per_mille = (uint32_t)prng_between(prng, 0, 8);
     cluster->flip_per_mille = (uint32_t)prng_between(prng, 0, 20);
     cluster->pause_per_mille = (uint32_t)prng_between(prng, 0, 4);
+    faults->clog_per_mille = (uint32_t)prng_between(prng, 0, 20);
+    faults->clog_ticks_mean = (uint32_t)prng_between(prng, 5, 100);
+    faults->link_capacity = prng_percent(prng, 50) ? 0 : (uint32_t)prng_between(prng, 16, 128);
+    cluster->misdirect_per_mille = (uint32_t)prng_between(prng, 0, 30);
     if (!cluster->options.faults_random) {
         memset(faults, 0, sizeof(*faults));
+        cluster->misdirect_per_mille = 0;
         faults->delay_ticks_max = 3;
         cluster->crash_per_mille = 0;
         cluster->flip_per_mille = 0;
@@ -371,26 +412,114 @@ static void sim_setup_clients(struct sim_cluster *cluster)
         client->group = (uint8_t)prng_range(&cluster->prng, cluster->group_count);
         client->requests_total = prng_between(&cluster->prng, 5, SIM_CLIENT_REQUESTS_MAX);
         client->next_tick = prng_between(&cluster->prng, 1, 50);
+        client->exactly_once = prng_percent(&cluster->prng, 50);
+        client->inflight_max = (uint32_t)prng_between(&cluster->prng, 1, SIM_INFLIGHT_MAX);
+        if (cluster->options.exactly_once_all) {
+            client->exactly_once = true;
+        }
     }
     assert(cluster->client_count * SIM_CLIENT_REQUESTS_MAX < SIM_OPS_MAX);
 }
 
-static void sim_client_send(struct sim_cluster *cluster, struct sim_client *client, bool all)
+static void sim_client_send_message(struct sim_cluster *cluster, struct sim_client *client,
+                                    const struct vsr_header *header, const void *body, bool all)
 {
     uint32_t count = cluster->replica_count;
     uint64_t group_index = vsr_group_index(&cluster->groups[client->group]);
     uint32_t primary = (uint32_t)((client->view_hint + group_index) % count);
+    assert(header->command == VSR_COMMAND_REQUEST);
     for (uint32_t target = 0; target < count; target++) {
         if (all || target == primary) {
             sim_network_send(&cluster->network, -1, (int32_t)target,
-                             sim_endpoint(client->group, target), &client->header, client->body);
+                             sim_endpoint(client->group, target), header, body);
         }
     }
+}
+
+static void sim_client_send(struct sim_cluster *cluster, struct sim_client *client, bool all)
+{
+    assert(client->inflight);
+    sim_client_send_message(cluster, client, &client->header, client->body, all);
     client->sent_tick = cluster->tick;
+}
+
+/* Exactly-once: true when nothing is in flight and every request was answered. */
+static bool sim_client_is_idle(const struct sim_client *client)
+{
+    assert(client->exactly_once);
+    for (uint32_t index = 0; index < SIM_INFLIGHT_MAX; index++) {
+        if (client->requests[index].used) {
+            return false;
+        }
+    }
+    return !client->inflight;
+}
+
+/* Exactly-once: resends what timed out, numbers new requests, logs out at the end. */
+static void sim_client_tick_exactly_once(struct sim_cluster *cluster, struct sim_client *client)
+{
+    uint32_t used = 0;
+    for (uint32_t index = 0; index < SIM_INFLIGHT_MAX; index++) {
+        struct sim_request *request = &client->requests[index];
+        if (request->used && cluster->tick - request->sent_tick >= SIM_REQUEST_TIMEOUT_TICKS) {
+            sim_client_send_message(cluster, client, &request->header, request->body, true);
+            request->sent_tick = cluster->tick;
+        }
+        used += request->used;
+    }
+    if (client->issued >= client->requests_total) {
+        if (sim_client_is_idle(client) && !client->logged_out) {
+            struct vsr_header *header = &client->header;
+            vsr_header_init(header, VSR_COMMAND_REQUEST, 0x5eed, client->view_hint, 0,
+                            &cluster->groups[client->group]);
+            header->u.request.client = client->id;
+            header->u.request.session = client->session;
+            header->u.request.request = ++client->sequence;
+            header->u.request.operation = VSR_OPERATION_LOGOUT;
+            vsr_header_seal(header, NULL, 0);
+            client->inflight = true;
+            client->logging_out = true;
+            sim_client_send(cluster, client, false);
+        }
+        return;
+    }
+    if (used >= client->inflight_max || cluster->tick < client->next_tick) {
+        return;
+    }
+    struct sim_request *request = NULL;
+    for (uint32_t index = 0; index < SIM_INFLIGHT_MAX && request == NULL; index++) {
+        request = client->requests[index].used ? NULL : &client->requests[index];
+    }
+    assert(request != NULL);
+    client->sequence += prng_between(&cluster->prng, 1, 2); /* gaps: other partitions */
+    client->issued++;
+    request->used = true;
+    request->sequence = client->sequence;
+    request->sent_tick = cluster->tick;
+    sim_request_body((uint32_t)(client->id - 1), request->sequence, request->body);
+    struct vsr_header *header = &request->header;
+    vsr_header_init(header, VSR_COMMAND_REQUEST, 0x5eed, client->view_hint, 0,
+                    &cluster->groups[client->group]);
+    header->u.request.client = client->id;
+    header->u.request.session = client->session;
+    header->u.request.request = request->sequence;
+    header->u.request.operation = SIM_OPERATION_ADD;
+    vsr_header_seal(header, request->body, sizeof(request->body));
+    sim_client_send_message(cluster, client, header, request->body, false);
+    client->next_tick = cluster->tick + prng_range(&cluster->prng, 5);
 }
 
 static void sim_client_tick(struct sim_cluster *cluster, struct sim_client *client)
 {
+    if (client->exactly_once && client->session != 0) {
+        if (client->inflight && cluster->tick - client->sent_tick >= SIM_REQUEST_TIMEOUT_TICKS) {
+            sim_client_send(cluster, client, true);
+        }
+        if (!client->logging_out) {
+            sim_client_tick_exactly_once(cluster, client);
+        }
+        return;
+    }
     if (client->inflight) {
         if (cluster->tick - client->sent_tick >= SIM_REQUEST_TIMEOUT_TICKS) {
             sim_client_send(cluster, client, true);
@@ -407,6 +536,7 @@ static void sim_client_tick(struct sim_cluster *cluster, struct sim_client *clie
     client->inflight = true;
     if (client->session == 0) {
         header->u.request.operation = VSR_OPERATION_REGISTER;
+        header->u.request.flags = client->exactly_once ? VSR_REQUEST_FLAG_EXACTLY_ONCE : 0;
         vsr_header_seal(header, NULL, 0);
         sim_client_send(cluster, client, false);
         return;
@@ -447,6 +577,58 @@ static void sim_client_on_register(struct sim_cluster *cluster, struct sim_clien
     }
 }
 
+/* Exactly-once: the request numbered sequence is answered (no longer in flight). */
+static void sim_client_request_done(struct sim_client *client, uint64_t sequence)
+{
+    assert(client->exactly_once);
+    assert(sequence != 0);
+    for (uint32_t index = 0; index < SIM_INFLIGHT_MAX; index++) {
+        if (client->requests[index].used && client->requests[index].sequence == sequence) {
+            client->requests[index].used = false;
+        }
+    }
+}
+
+/* True when the model's window of client holds sequence (its reply is kept). */
+static bool sim_model_window_has(const struct sim_check *check, uint32_t client, uint64_t sequence)
+{
+    assert(client < SIM_CLIENTS_MAX);
+    assert(sequence != 0);
+    for (uint32_t index = 0; index < SIM_WINDOW; index++) {
+        if (check->window[client][index] == sequence) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * "Request too old": right only for a number the group no longer keeps a reply for (a
+ * number in the model's window must get its original reply); the request ends unacked.
+ */
+static void sim_client_on_too_old(struct sim_cluster *cluster, struct sim_client *client,
+                                  const struct vsr_header *header)
+{
+    const struct sim_check *check = &cluster->checks[client->group];
+    uint64_t sequence = header->u.reply.request;
+    uint32_t index = (uint32_t)(client->id - 1);
+    bool waiting = false;
+    for (uint32_t slot = 0; slot < SIM_INFLIGHT_MAX; slot++) {
+        waiting |= client->requests[slot].used && client->requests[slot].sequence == sequence;
+    }
+    if (!client->exactly_once || header->size != VSR_HEADER_SIZE ||
+        (waiting &&
+         (sim_model_window_has(check, index, sequence) || sequence > check->floor[index]))) {
+        sim_fail(cluster, "client %u: request %llu called too old (floor %llu)", index,
+                 (unsigned long long)sequence, (unsigned long long)check->floor[index]);
+        return;
+    }
+    if (waiting) {
+        client->too_old++; /* answered: never executed, and never will be */
+        sim_client_request_done(client, sequence);
+    }
+}
+
 static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
                                 const struct vsr_header *header, const void *body)
 {
@@ -459,8 +641,17 @@ static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
         sim_fail(cluster, "client %u: damaged reply", index);
         return;
     }
-    if (header->command == VSR_COMMAND_EVICTION && header->view < client->view_hint) {
-        return; /* from a primary of an older view that never saw this session */
+    if (client->logged_out ||
+        (header->command == VSR_COMMAND_EVICTION && header->view < client->view_hint)) {
+        return; /* a stale copy after the logout, or from a primary of an older view */
+    }
+    if (client->logging_out &&
+        ((header->command == VSR_COMMAND_EVICTION &&
+          header->u.eviction.reason == VSR_EVICTION_NO_SESSION) ||
+         (header->command == VSR_COMMAND_REPLY && reply->operation == VSR_OPERATION_LOGOUT))) {
+        client->logged_out = true; /* an eviction: the logout ran, its reply was lost */
+        client->inflight = false;
+        return;
     }
     if (header->command == VSR_COMMAND_EVICTION) {
         sim_fail(cluster, "client %u evicted (reason %u) with a table for every client", index,
@@ -470,6 +661,10 @@ static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
     struct sim_check *check = &cluster->checks[client->group];
     if (reply->operation == VSR_OPERATION_REGISTER) {
         sim_client_on_register(cluster, client, header);
+        return;
+    }
+    if (reply->status == VSR_REPLY_STATUS_REQUEST_TOO_OLD) {
+        sim_client_on_too_old(cluster, client, header);
         return;
     }
     uint64_t value = 0;
@@ -487,7 +682,7 @@ static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
                  index, (unsigned long long)reply->request, (unsigned long long)reply->op);
         return;
     }
-    if (reply->request <= SIM_CLIENT_REQUESTS_MAX && client->reply_op[reply->request] != 0 &&
+    if (reply->request <= SIM_SEQUENCE_MAX && client->reply_op[reply->request] != 0 &&
         client->reply_op[reply->request] != reply->op) {
         sim_fail(cluster, "client %u: request %llu executed twice (ops %llu and %llu)", index,
                  (unsigned long long)reply->request,
@@ -495,28 +690,80 @@ static void sim_client_on_reply(struct sim_cluster *cluster, uint32_t index,
                  (unsigned long long)reply->op);
         return;
     }
-    if (reply->request <= SIM_CLIENT_REQUESTS_MAX) {
+    if (reply->request <= SIM_SEQUENCE_MAX) {
         client->reply_op[reply->request] = reply->op;
     }
-    if (client->inflight && reply->request == client->request) {
+    if (client->exactly_once) {
+        sim_client_request_done(client, reply->request);
+        client->view_hint = header->view > client->view_hint ? header->view : client->view_hint;
+    } else if (client->inflight && reply->request == client->request) {
         client->inflight = false;
         client->view_hint = header->view;
         client->next_tick = cluster->tick + prng_range(&cluster->prng, 10);
     }
 }
 
-/* The model: applies committed op (header) once, as the replicas' at-most-once rule does. */
+/* The model's session ops: register (opt-in) and logout (releases the window). */
+static void sim_model_session(struct sim_check *check, const struct vsr_header_prepare *prepare)
+{
+    uint32_t index = (uint32_t)(prepare->client - 1);
+    assert(index < SIM_CLIENTS_MAX);
+    bool exactly_once = (prepare->request_flags & VSR_REQUEST_FLAG_EXACTLY_ONCE) != 0;
+    if (prepare->operation == VSR_OPERATION_REGISTER) {
+        if (!check->registered[index] || !exactly_once || !check->exactly_once[index]) {
+            memset(check->window[index], 0, sizeof(check->window[index]));
+            check->floor[index] = 0;
+            check->last_request[index] = 0;
+        }
+        check->registered[index] = true;
+        check->exactly_once[index] = exactly_once;
+    } else if (prepare->operation == VSR_OPERATION_LOGOUT && check->registered[index]) {
+        check->registered[index] = false;
+        memset(check->window[index], 0, sizeof(check->window[index]));
+        check->floor[index] = 0;
+    }
+}
+
+/* The exactly-once model: false for a kept or too-old number; else keeps it (lowest out). */
+static bool sim_model_exactly_once(struct sim_check *check, uint32_t index, uint64_t sequence)
+{
+    assert(index < SIM_CLIENTS_MAX);
+    if (sequence <= check->floor[index] || sim_model_window_has(check, index, sequence)) {
+        return false;
+    }
+    uint32_t lowest = 0;
+    for (uint32_t slot = 1; slot < SIM_WINDOW; slot++) {
+        if (check->window[index][slot] < check->window[index][lowest]) {
+            lowest = slot;
+        }
+    }
+    if (check->window[index][lowest] > check->floor[index]) {
+        check->floor[index] = check->window[index][lowest];
+    }
+    check->window[index][lowest] = sequence;
+    return true;
+}
+
+/* The model: applies committed op (header) as the session rules say, at most once. */
 static void sim_model_apply(struct sim_check *check, const struct vsr_header *header)
 {
     const struct vsr_header_prepare *prepare = &header->u.prepare;
     uint64_t op = prepare->op;
     assert(op <= SIM_OPS_MAX);
-    if (prepare->operation != SIM_OPERATION_ADD || prepare->client == 0 ||
-        prepare->client > SIM_CLIENTS_MAX) {
+    if (prepare->client == 0 || prepare->client > SIM_CLIENTS_MAX) {
         return;
     }
     uint32_t index = (uint32_t)(prepare->client - 1);
-    if (prepare->request <= check->last_request[index]) {
+    if (prepare->operation == VSR_OPERATION_REGISTER ||
+        prepare->operation == VSR_OPERATION_LOGOUT) {
+        sim_model_session(check, prepare);
+        return;
+    }
+    if (prepare->operation != SIM_OPERATION_ADD || !check->registered[index]) {
+        return;
+    }
+    if (check->exactly_once[index] ? !sim_model_exactly_once(check, index, prepare->request)
+                                   : prepare->request <= check->last_request[index]) {
         return;
     }
     uint8_t body[2];
@@ -524,7 +771,9 @@ static void sim_model_apply(struct sim_check *check, const struct vsr_header *he
     check->values[body[0]] += body[1];
     check->expected[op] = check->values[body[0]];
     check->executed[op] = true;
-    check->last_request[index] = prepare->request;
+    if (!check->exactly_once[index]) {
+        check->last_request[index] = prepare->request;
+    }
 }
 
 /* Checks op, just executed by slot, against the group's one committed history. */
@@ -706,6 +955,13 @@ void sim_cluster_link_block(struct sim_cluster *cluster, uint32_t from, uint32_t
     cluster->network.blocked[from][to] = blocked;
 }
 
+void sim_cluster_replies_drop(struct sim_cluster *cluster, uint32_t machine, bool dropped)
+{
+    assert(machine < cluster->replica_count);
+    assert(cluster->faults);
+    cluster->replies_dropped[machine] = dropped;
+}
+
 void sim_cluster_crash(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick)
 {
     assert(machine < cluster->replica_count);
@@ -747,7 +1003,8 @@ static bool sim_is_converged(const struct sim_cluster *cluster)
 {
     for (uint32_t index = 0; index < cluster->client_count; index++) {
         const struct sim_client *client = &cluster->clients[index];
-        if (client->inflight || client->request < client->requests_total) {
+        if (client->exactly_once ? !client->logged_out
+                                 : client->inflight || client->request < client->requests_total) {
             return false;
         }
     }
@@ -769,6 +1026,7 @@ static void sim_heal(struct sim_cluster *cluster)
 {
     cluster->faults = false;
     memset(cluster->paused_until, 0, sizeof(cluster->paused_until));
+    memset(cluster->replies_dropped, 0, sizeof(cluster->replies_dropped));
     sim_network_heal(&cluster->network);
     for (uint32_t group = 0; group < cluster->group_count; group++) {
         for (uint32_t index = 0; index < cluster->replica_count; index++) {
@@ -825,8 +1083,10 @@ static void sim_teardown(struct sim_cluster *cluster)
             struct sim_slot *slot = &cluster->slots[group][index];
             if (slot->up) {
                 cluster->result->view_changes += slot->replica.stats.view_changes;
+                cluster->result->cached_replies += slot->replica.stats.cached_replies;
                 vsr_replica_deinit(&slot->replica);
             }
+            cluster->result->misdirected_writes += slot->journal.misdirected_writes;
             sim_journal_deinit(&slot->journal);
             if (slot->storage != NULL) {
                 sim_storage_deinit(slot->storage);
@@ -835,28 +1095,49 @@ static void sim_teardown(struct sim_cluster *cluster)
             }
         }
     }
+    cluster->result->clogs = cluster->network.clogs;
+    for (uint32_t index = 0; index < cluster->client_count; index++) {
+        cluster->result->too_old += cluster->clients[index].too_old;
+    }
+    cluster->result->dropped_full = cluster->network.dropped_full;
     sim_network_deinit(&cluster->network);
 }
 
 static uint64_t sim_seed_current;
+static jmp_buf sim_assert_jump;
+static bool sim_assert_armed;
+static char sim_assert_text[200];
 
+/*
+ * An assertion inside the run (vsr/, storage/ or the simulator) fails this seed only: the
+ * hook prints the seed and jumps back to sim_cluster_run_options, which records the
+ * failure and frees the run; a --seeds run goes on with the next seed.
+ */
 static void sim_assert_hook(int result, const char *expression, const char *file, int line)
 {
     (void)result;
     fprintf(stderr, "runnel-sim: seed=%llu failed: assertion %s at %s:%d\n",
             (unsigned long long)sim_seed_current, expression, file, line);
     fflush(stderr);
+    if (sim_assert_armed) {
+        sim_assert_armed = false;
+        snprintf(sim_assert_text, sizeof(sim_assert_text), "assertion %s at %s:%d", expression,
+                 file, line);
+        longjmp(sim_assert_jump, 1);
+    }
 }
 
 static void sim_describe(const struct sim_cluster *cluster)
 {
     const struct sim_network_faults *faults = &cluster->network.faults;
     printf("seed=%llu replicas=%u groups=%u clients=%u loss=%u%% dup=%u%% delay<=%u "
-           "partition=%u/1000 crash=%u/1000 pause=%u/1000 flip=%u/1000 faulty_machines=0x%llx\n",
+           "partition=%u/1000 clog=%u/1000 (mean %u) capacity=%u crash=%u/1000 pause=%u/1000 "
+           "flip=%u/1000 misdirect=%u/1000 faulty_machines=0x%llx\n",
            (unsigned long long)cluster->seed, cluster->replica_count, cluster->group_count,
            cluster->client_count, faults->loss_percent, faults->duplicate_percent,
-           faults->delay_ticks_max, faults->partition_per_mille, cluster->crash_per_mille,
-           cluster->pause_per_mille, cluster->flip_per_mille,
+           faults->delay_ticks_max, faults->partition_per_mille, faults->clog_per_mille,
+           faults->clog_ticks_mean, faults->link_capacity, cluster->crash_per_mille,
+           cluster->pause_per_mille, cluster->flip_per_mille, cluster->misdirect_per_mille,
            (unsigned long long)cluster->faulty_machines);
 }
 
@@ -866,22 +1147,12 @@ void sim_cluster_run(uint64_t seed, bool verbose, struct sim_result *result)
     sim_cluster_run_options(seed, &options, verbose, result);
 }
 
-void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, bool verbose,
-                             struct sim_result *result)
+/* Sets the cluster up from the seed, runs the fault phase, heals and awaits convergence. */
+static void sim_cluster_play(struct sim_cluster *cluster, const struct sim_options *options)
 {
-    assert(result != NULL);
-    assert(options != NULL);
-    struct sim_cluster *cluster = &sim_cluster;
-    memset(cluster, 0, sizeof(*cluster));
-    cluster->options = *options;
-    memset(result, 0, sizeof(*result));
-    result->passed = true;
-    cluster->result = result;
-    cluster->seed = seed;
-    cluster->verbose = verbose;
-    sim_seed_current = seed;
-    assert_hook_set(sim_assert_hook);
-    prng_init(&cluster->prng, seed);
+    struct sim_result *result = cluster->result;
+    assert(result != NULL && options != NULL);
+    prng_init(&cluster->prng, cluster->seed);
     clock_fake_init(&cluster->clock, 1000000000ull, 1800000000000000000ull);
     uint32_t packet_size = VSR_HEADER_SIZE * 11 + SIM_BODY_SIZE_MAX;
     int status = sim_network_init(&cluster->network, (packet_size + 15) / 16 * 16, &cluster->prng,
@@ -894,7 +1165,7 @@ void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, b
     status = sim_setup_slots(cluster);
     assert(status == 0);
     sim_setup_clients(cluster);
-    if (verbose) {
+    if (cluster->verbose) {
         sim_describe(cluster);
     }
     uint64_t fault_ticks = prng_between(&cluster->prng, 1000, 4000);
@@ -918,6 +1189,30 @@ void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, b
         sim_fail(cluster, "no convergence %d ticks after the faults healed",
                  SIM_CONVERGE_TICKS_MAX);
     }
+}
+
+void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, bool verbose,
+                             struct sim_result *result)
+{
+    assert(result != NULL);
+    assert(options != NULL);
+    struct sim_cluster *cluster = &sim_cluster;
+    memset(cluster, 0, sizeof(*cluster));
+    cluster->options = *options;
+    memset(result, 0, sizeof(*result));
+    result->passed = true;
+    cluster->result = result;
+    cluster->seed = seed;
+    cluster->verbose = verbose;
+    sim_seed_current = seed;
+    assert_hook_set(sim_assert_hook);
+    sim_assert_armed = true;
+    if (setjmp(sim_assert_jump) == 0) {
+        sim_cluster_play(cluster, options);
+    } else {
+        sim_fail(cluster, "%s", sim_assert_text); /* the hook disarmed itself */
+    }
+    sim_assert_armed = false;
     result->ticks = cluster->tick;
     if (verbose && !result->passed) {
         sim_dump(cluster);

@@ -29,6 +29,8 @@ struct sim_options {
     uint64_t send_only_from_tick; /* ... from this tick until the faults heal */
     uint64_t fault_ticks;         /* 0: from the seed */
     bool storage;                 /* single-replica groups on storage/partition + sim_disk */
+    bool exactly_once_all;        /* every client opts in to exactly-once (else the seed's) */
+    uint64_t session_ttl_ns;      /* exactly-once session TTL in log time; 0: none */
     sim_script_callback script;   /* NULL: none */
     void *script_context;
 };
@@ -40,6 +42,11 @@ struct sim_result {
     uint64_t commits;
     uint64_t view_changes;
     uint64_t crashes;
+    uint64_t misdirected_writes;
+    uint64_t clogs;
+    uint64_t dropped_full;     /* packets dropped at a full link */
+    uint64_t too_old;          /* exactly-once requests answered "request too old" */
+    uint64_t cached_replies;   /* duplicate requests answered with their original reply */
     uint32_t views_at_heal[6]; /* group 0's replica views when the faults healed */
 };
 
@@ -53,6 +60,8 @@ void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, b
 /* Scenario actions (during the fault phase; healing undoes links and restarts machines). */
 void sim_cluster_link_block(struct sim_cluster *cluster, uint32_t from, uint32_t to, bool blocked);
 void sim_cluster_crash(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick);
+/* Loses every reply (to clients) that machine sends, until the faults heal. */
+void sim_cluster_replies_drop(struct sim_cluster *cluster, uint32_t machine, bool dropped);
 /* Damages op's durable entry in one replica's journal; false when it holds none. */
 bool sim_cluster_corrupt(struct sim_cluster *cluster, uint32_t group, uint32_t machine,
                          uint64_t op);

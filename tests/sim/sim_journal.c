@@ -44,6 +44,8 @@ void sim_journal_reset(struct sim_journal *journal)
     journal->torn_writes = 0;
 }
 
+static void sim_journal_misdirect(struct sim_journal *journal, uint64_t op);
+
 static int sim_journal_write(const struct vsr_header *header, const void *body, void *context)
 {
     struct sim_journal *journal = context;
@@ -139,6 +141,10 @@ void sim_journal_tick(struct sim_journal *journal)
         uint64_t op = write->entry.header.u.prepare.op;
         journal->entries[op] = write->entry;
         write->used = false;
+        if (journal->faults && op > 1 &&
+            prng_chance(journal->prng, journal->misdirect_per_mille, 1000)) {
+            sim_journal_misdirect(journal, op);
+        }
         journal->callback(op, write->entry.header.checksum, journal->callback_context);
     }
 }
@@ -158,6 +164,21 @@ static void sim_journal_entry_flip(struct sim_journal *journal, struct sim_journ
     if (bit / 8 >= VSR_HEADER_SIZE && bit / 8 - VSR_HEADER_SIZE >= SIM_BODY_SIZE_MAX / 2) {
         entry->header.checksum ^= 1;
     }
+}
+
+/*
+ * The write of op went to a lower op's place: that entry now holds op's prepare (read as
+ * faulty: the op does not match its place) and op's own entry is damaged. The write still
+ * completes as durable, as a misdirected write does on a real disk.
+ */
+static void sim_journal_misdirect(struct sim_journal *journal, uint64_t op)
+{
+    assert(op > 1 && op <= journal->ops_max);
+    assert(journal->entries[op].used);
+    uint64_t victim = prng_between(journal->prng, 1, op - 1);
+    journal->entries[victim] = journal->entries[op];
+    journal->entries[op].header.checksum ^= 1; /* what the record's place holds is not it */
+    journal->misdirected_writes++;
 }
 
 void sim_journal_crash(struct sim_journal *journal)

@@ -2,7 +2,10 @@
  * The simulator's VSR journal and superblock: an in-memory log of prepares per replica
  * implementing struct vsr_journal, with writes that complete after a seeded delay and
  * faults: a crash keeps, drops or tears each unsynced write; bit flips damage durable
- * entries (reported as faulty on read, by checksum). Plus a superblock slot whose writes
+ * entries (reported as faulty on read, by checksum); a misdirected write lands on a lower
+ * op's entry (faulty there: the op does not match) and leaves its own entry damaged (the
+ * partition log's second header copy in the index says a record is due there, so the
+ * entry reads as faulty, never as missing). Plus a superblock slot whose writes
  * are atomic and complete later (a crash keeps or drops a pending write). Single thread.
  */
 #ifndef RUNNEL_TESTS_SIM_SIM_JOURNAL_H
@@ -38,11 +41,13 @@ struct sim_journal {
     struct prng *prng;
     const uint64_t *tick;
     uint32_t write_ticks_max;
-    bool faults; /* may tear writes on crash and flip bits */
+    bool faults;                  /* may tear writes on crash, flip bits and misdirect writes */
+    uint32_t misdirect_per_mille; /* with faults: chance that a write lands elsewhere */
     sim_journal_write_callback callback;
     void *callback_context;
     uint64_t bit_flips;
     uint64_t torn_writes;
+    uint64_t misdirected_writes;
 };
 
 /* Sets up an empty journal of ops_max ops (allocates once). Returns 0 or -ENOMEM. */

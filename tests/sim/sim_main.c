@@ -78,10 +78,13 @@ int main(int argc, char **argv)
                    (unsigned long long)seed, result.reason, (unsigned long long)seed);
         }
         if (verbose) {
-            printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu\n",
+            printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu "
+                   "misdirected_writes=%llu clogs=%llu dropped_full=%llu too_old=%llu\n",
                    (unsigned long long)seed, result.passed ? "passed" : "FAILED",
                    (unsigned long long)result.ticks, (unsigned long long)result.commits,
-                   (unsigned long long)result.view_changes, (unsigned long long)result.crashes);
+                   (unsigned long long)result.view_changes, (unsigned long long)result.crashes,
+                   (unsigned long long)result.misdirected_writes, (unsigned long long)result.clogs,
+                   (unsigned long long)result.dropped_full, (unsigned long long)result.too_old);
         }
         fflush(stdout);
     }

@@ -19,7 +19,7 @@ math(EXPR runnel_sim_seed_base "0x${runnel_sim_commit} * 1000" OUTPUT_FORMAT DEC
 if(RUNNEL_SANITIZE)
     set(runnel_sim_seed_count 300)
 else()
-    set(runnel_sim_seed_count 4000)
+    set(runnel_sim_seed_count 3500)
 endif()
 add_test(NAME sim.seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim>
     --seeds ${runnel_sim_seed_count} --seed-base ${runnel_sim_seed_base})

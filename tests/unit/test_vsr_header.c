@@ -240,7 +240,7 @@ static void test_prepare_fields_rejected(void **state)
     header.u.prepare.commit = UINT64_MAX;
     expect_rejected(&header, "prepare commit not below op");
     header = golden;
-    header.u.prepare.reserved[18] = 1;
+    header.u.prepare.reserved[17] = 1;
     expect_rejected(&header, "command reserved bytes not zero");
 }
 
