@@ -168,24 +168,16 @@ static int bench_run(const struct bench_config *config, struct bench_actor *acto
         return 1;
     }
     uint64_t start_ns = bench_now_ns();
-    for (uint32_t index = 0; index < count; index++) {
-        actors[index].samples = calloc(config->message_batches, sizeof(struct bench_sample));
-        actors[index].start_ns = start_ns;
-        if (actors[index].samples == NULL ||
-            pthread_create(&actors[index].thread, NULL, bench_actor_main, &actors[index]) != 0) {
-            fprintf(stderr, "runnel-bench: cannot start actor %u\n", index);
-            exit(1);
-        }
+    int started = bench_actors_start(actors, count);
+    if (started != 0) {
+        fprintf(stderr, "runnel-bench: cannot start the actors: %s\n", runnel_strerror(started));
     }
     bool is_running = true;
     for (uint32_t round = 0; is_running && round < 100000000; round++) {
         struct timespec delay = {.tv_sec = 0, .tv_nsec = 250000000};
         nanosleep(&delay, NULL);
         bench_progress(actors, count, start_ns);
-        is_running = false;
-        for (uint32_t index = 0; index < count; index++) {
-            is_running = is_running || pthread_tryjoin_np(actors[index].thread, NULL) != 0;
-        }
+        is_running = bench_actors_reap(actors, count);
     }
     fprintf(stderr, "\n");
     int failures = 0;
@@ -196,7 +188,7 @@ static int bench_run(const struct bench_config *config, struct bench_actor *acto
             failures++;
         }
     }
-    return failures > 0 ? 1 : 0;
+    return failures > 0 || started != 0 ? 1 : 0;
 }
 
 static void bench_print(const struct bench_summary *summary, const char *label)
@@ -207,6 +199,31 @@ static void bench_print(const struct bench_summary *summary, const char *label)
         printf("  %s %.3f", bench_percentile_names[index], summary->latency_percentiles_ms[index]);
     }
     printf(" ms\n");
+}
+
+/* One line per role when the workload mixes producers and consumers (as iggy-bench's
+ * "Producers Results" and "Consumers Results"). */
+static void bench_print_roles(const struct bench_actor *actors, uint32_t count)
+{
+    static const char *const labels[] = {"", "producers", "consumers", "consumers", "producing"};
+    bool is_mixed = false;
+    for (uint32_t index = 1; index < count; index++) {
+        is_mixed = is_mixed || actors[index].role != actors[0].role;
+    }
+    for (int role = BENCH_PRODUCER; is_mixed && role <= BENCH_PRODUCING_CONSUMER; role++) {
+        struct bench_summary group = {0};
+        uint32_t members = 0;
+        for (uint32_t index = 0; index < count; index++) {
+            if ((int)actors[index].role == role) {
+                bench_group_add(&group, &actors[index].summary);
+                members++;
+            }
+        }
+        if (members > 0) {
+            bench_group_finish(&group, members);
+            bench_print(&group, labels[role]);
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -246,6 +263,7 @@ int main(int argc, char **argv)
     }
     bench_group_finish(&total, count);
     printf("%s: %u actors\n", config.kind_name, count);
+    bench_print_roles(actors, count);
     bench_print(&total, "total");
     if (output != NULL && bench_report_write(output, &config, actors, count, &total) != 0) {
         fprintf(stderr, "runnel-bench: cannot write %s\n", output);

@@ -34,34 +34,94 @@ static int bench_compare(const void *left, const void *right)
     return (a > b) - (a < b);
 }
 
-/* Mean of the SMA-smoothed per-bucket series of value per second. */
+/* value rounded half away from zero to 3 decimals, as Iggy rounds its points (a
+ * negative value, only ever float drift around 0, counts as 0). */
+static double bench_round_milli(double value)
+{
+    double positive = value > 0 ? value : 0;
+    double rounded = (double)(uint64_t)(positive * 1000.0 + 0.5) / 1000.0;
+    assert(rounded >= 0);
+    assert(rounded <= positive + 0.001);
+    return rounded;
+}
+
+/*
+ * Iggy's throughput series (time_series/calculators/throughput.rs): the records are
+ * cumulative at elapsed µs since the actor started; the amount between two consecutive
+ * records is spread evenly over the interval between them, rounded per 10 ms bucket
+ * overlapped (the first record's own amount therefore counts only as a starting point).
+ * Fills values (bucket_count entries, zeroed by the caller).
+ */
+static void bench_bucket_values(const struct bench_sample *samples, uint32_t count, bool is_bytes,
+                                uint64_t *values, uint64_t bucket_count)
+{
+    assert(count >= 2);
+    assert(values != NULL);
+    const uint64_t bucket_us = BENCH_BUCKET_NS / 1000;
+    for (uint32_t index = 1; index < count; index++) {
+        uint64_t previous_us = samples[index - 1].end_ns / 1000;
+        uint64_t current_us = samples[index].end_ns / 1000;
+        uint64_t amount = is_bytes ? samples[index].bytes : samples[index].messages;
+        if (current_us <= previous_us) {
+            continue;
+        }
+        double per_us = (double)amount / (double)(current_us - previous_us);
+        uint64_t cursor_us = previous_us;
+        for (uint64_t round = 0; cursor_us < current_us && round < bucket_count; round++) {
+            uint64_t bucket = cursor_us / bucket_us;
+            if (bucket >= bucket_count) {
+                break;
+            }
+            uint64_t bucket_end_us = (bucket + 1) * bucket_us;
+            uint64_t overlap_end_us = current_us < bucket_end_us ? current_us : bucket_end_us;
+            values[bucket] += (uint64_t)(per_us * (double)(overlap_end_us - cursor_us) + 0.5);
+            cursor_us = overlap_end_us;
+        }
+    }
+}
+
+/*
+ * Mean of the series after Iggy's moving average (processors/moving_average.rs): empty
+ * buckets are not points, the window is partial at the start, every point is rounded
+ * to 3 decimals. Falls back to total / elapsed time when there are no points, as Iggy.
+ */
 static double bench_smoothed_rate(const struct bench_sample *samples, uint32_t count, bool is_bytes)
 {
-    uint64_t end_ns = samples[count - 1].end_ns;
-    uint64_t first_ns = samples[0].end_ns - samples[0].latency_ns;
-    uint32_t bucket_first = (uint32_t)(first_ns / BENCH_BUCKET_NS);
-    uint32_t bucket_count = (uint32_t)(end_ns / BENCH_BUCKET_NS) - bucket_first + 1;
-    double *series = calloc(bucket_count, sizeof(double));
-    if (series == NULL) {
-        return 0;
-    }
+    assert(count > 0);
+    uint64_t total = 0;
     for (uint32_t index = 0; index < count; index++) {
-        uint32_t bucket = (uint32_t)(samples[index].end_ns / BENCH_BUCKET_NS) - bucket_first;
-        double amount = is_bytes ? samples[index].bytes / 1e6 : samples[index].messages;
-        series[bucket] += amount / (BENCH_BUCKET_NS / 1e9);
+        total += is_bytes ? samples[index].bytes : samples[index].messages;
     }
-    double total = 0;
+    double scale = is_bytes ? 1e6 : 1.0; /* MB = 10^6 bytes */
+    double elapsed_s = (double)(samples[count - 1].end_ns / 1000) / 1e6;
+    double fallback = elapsed_s > 0 ? (double)total / scale / elapsed_s : 0;
+    uint64_t bucket_us = BENCH_BUCKET_NS / 1000;
+    uint64_t bucket_count = (samples[count - 1].end_ns / 1000 + bucket_us - 1) / bucket_us;
+    uint64_t *values =
+        count >= 2 && bucket_count > 0 ? calloc(bucket_count, sizeof(*values)) : NULL;
+    if (values == NULL) {
+        return fallback;
+    }
+    bench_bucket_values(samples, count, is_bytes, values, bucket_count);
+    double window[BENCH_SMA_WINDOW];
     double window_sum = 0;
-    for (uint32_t index = 0; index < bucket_count; index++) {
-        window_sum += series[index];
-        if (index >= BENCH_SMA_WINDOW) {
-            window_sum -= series[index - BENCH_SMA_WINDOW];
+    double sum = 0;
+    uint64_t points = 0;
+    for (uint64_t bucket = 0; bucket < bucket_count; bucket++) {
+        if (values[bucket] == 0) {
+            continue;
         }
-        uint32_t window = index + 1 < BENCH_SMA_WINDOW ? index + 1 : BENCH_SMA_WINDOW;
-        total += window_sum / window;
+        double rate = bench_round_milli((double)values[bucket] / scale / ((double)bucket_us / 1e6));
+        uint64_t slot = points % BENCH_SMA_WINDOW;
+        window_sum -= points >= BENCH_SMA_WINDOW ? window[slot] : 0;
+        window[slot] = rate;
+        window_sum += rate;
+        points++;
+        uint64_t filled = points < BENCH_SMA_WINDOW ? points : BENCH_SMA_WINDOW;
+        sum += bench_round_milli(window_sum / (double)filled);
     }
-    free(series);
-    return total / bucket_count;
+    free(values);
+    return points > 0 ? sum / (double)points : fallback;
 }
 
 void bench_summarise(const struct bench_sample *samples, uint32_t count, double *scratch,
@@ -87,8 +147,7 @@ void bench_summarise(const struct bench_sample *samples, uint32_t count, double 
     }
     summary_out->latency_avg_ms = latency_sum / count;
     summary_out->batches = count;
-    summary_out->duration_s =
-        (double)(samples[count - 1].end_ns - (samples[0].end_ns - samples[0].latency_ns)) / 1e9;
+    summary_out->duration_s = (double)samples[count - 1].end_ns / 1e9; /* Iggy: last elapsed */
     summary_out->throughput_mb_s = bench_smoothed_rate(samples, count, true);
     summary_out->messages_per_s = bench_smoothed_rate(samples, count, false);
 }

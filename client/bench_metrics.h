@@ -1,8 +1,11 @@
 /*
  * runnel-bench metrics, with iggy-bench's definitions: latency per batch (one send or
- * poll round trip), percentiles by linear interpolation over the sorted raw latencies,
- * throughput as the mean of the 10 ms bucket MB/s series after a 20-bucket moving
- * average, MB = 10^6 bytes. Group figures: throughput summed, percentiles averaged.
+ * poll round trip; for consumers of produced-while-consumed data, now minus the first
+ * message's origin timestamp), percentiles by linear interpolation over the sorted raw
+ * latencies, throughput as the mean of the 10 ms bucket MB/s series (each interval
+ * between two batches spread over the buckets it overlaps, empty buckets dropped) after
+ * a 20-point moving average, MB = 10^6 bytes. Group figures: throughput summed,
+ * percentiles averaged.
  */
 #ifndef RUNNEL_CLIENT_BENCH_METRICS_H
 #define RUNNEL_CLIENT_BENCH_METRICS_H
@@ -17,7 +20,7 @@ enum {
 
 /* One batch as an actor saw it. */
 struct bench_sample {
-    uint64_t end_ns;     /* since the benchmark started */
+    uint64_t end_ns;     /* since the actor started (after its login, as Iggy) */
     uint64_t latency_ns; /* round trip */
     uint32_t bytes;      /* payload bytes moved */
     uint32_t messages;

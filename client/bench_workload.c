@@ -92,17 +92,19 @@ int bench_setup(const struct bench_config *config)
     return result;
 }
 
-static void bench_record(struct bench_actor *actor, uint64_t start_ns, uint32_t messages)
+static void bench_record(struct bench_actor *actor, uint64_t latency_ns, uint64_t bytes,
+                         uint32_t messages)
 {
-    uint64_t end_ns = bench_now_ns();
+    assert(actor != NULL);
+    assert(messages > 0);
     uint32_t index = actor->sample_count;
     if (index >= actor->config->message_batches) {
         return;
     }
     actor->samples[index] = (struct bench_sample){
-        .end_ns = end_ns - actor->start_ns,
-        .latency_ns = end_ns - start_ns,
-        .bytes = messages * actor->config->message_size_bytes,
+        .end_ns = bench_now_ns() - actor->start_ns,
+        .latency_ns = latency_ns,
+        .bytes = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes,
         .messages = messages,
     };
     actor->sample_count = index + 1;
@@ -121,8 +123,26 @@ static int bench_produce(struct bench_actor *actor, struct runnel_client *client
                                 &partitioning, messages, config->messages_per_batch, NULL);
 }
 
+/* Wall-clock µs now minus the first message's origin timestamp, in ns (Iggy's
+ * origin-timestamp latency for consumers of data produced while they consume). */
+static uint64_t bench_origin_latency_ns(struct runnel_polled *polled)
+{
+    assert(polled != NULL);
+    struct runnel_message first;
+    if (!runnel_polled_next(polled, &first)) {
+        return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+    uint64_t latency_us =
+        now_us > first.origin_timestamp_us ? now_us - first.origin_timestamp_us : 0;
+    assert(latency_us <= now_us);
+    return latency_us * 1000u;
+}
+
 static int bench_poll(struct bench_actor *actor, struct runnel_client *client, uint64_t offset,
-                      uint32_t *received_out)
+                      uint32_t *received_out, uint64_t *origin_latency_ns_out)
 {
     char stream[64];
     snprintf(stream, sizeof(stream), "bench-stream-%u", actor->stream);
@@ -138,6 +158,7 @@ static int bench_poll(struct bench_actor *actor, struct runnel_client *client, u
     struct runnel_polled polled;
     int result = runnel_poll_messages(client, &request, &polled);
     *received_out = result == 0 ? polled.message_count : 0;
+    *origin_latency_ns_out = *received_out > 0 ? bench_origin_latency_ns(&polled) : 0;
     return result;
 }
 
@@ -150,32 +171,67 @@ static int bench_group_poll(struct bench_actor *actor, struct runnel_consumer *c
     return result < 0 ? result : 0;
 }
 
+/* True for consumers whose latency is Iggy's origin-timestamp latency. */
+static bool bench_uses_origin_latency(const struct bench_actor *actor)
+{
+    return actor->role == BENCH_PRODUCING_CONSUMER ||
+           (actor->role == BENCH_CONSUMER &&
+            actor->config->kind == BENCH_PINNED_PRODUCER_AND_CONSUMER);
+}
+
+/*
+ * As iggy-bench's actors: a producer records each send; a consumer each non-empty poll;
+ * a producing consumer sends a batch, then polls until it gets data (it sends again
+ * only after that, Iggy's require_reply) and records per poll the bytes sent and
+ * received since its last record.
+ */
 static int bench_loop(struct bench_actor *actor, struct runnel_client *client,
                       const struct runnel_message_out *messages, struct runnel_consumer *consumer)
 {
     const struct bench_config *config = actor->config;
+    uint64_t batch_bytes = (uint64_t)config->messages_per_batch * config->message_size_bytes;
     uint64_t offset = 0;
     uint32_t empty_polls = 0;
+    uint32_t sent_batches = 0;
+    bool is_awaiting = false;
     int result = 0;
     while (result == 0 && actor->sample_count < config->message_batches &&
            empty_polls < BENCH_EMPTY_POLLS_MAX) {
         uint64_t start_ns = bench_now_ns();
-        uint32_t received = config->messages_per_batch;
-        if (actor->role == BENCH_PRODUCER || actor->role == BENCH_PRODUCING_CONSUMER) {
-            result = bench_produce(actor, client, messages, actor->sample_count);
+        bool is_producing = actor->role == BENCH_PRODUCER ||
+                            (actor->role == BENCH_PRODUCING_CONSUMER && !is_awaiting);
+        if (is_producing) {
+            result = bench_produce(actor, client, messages, sent_batches);
+            sent_batches += result == 0 ? 1 : 0;
+            is_awaiting = actor->role == BENCH_PRODUCING_CONSUMER;
         }
-        if (result == 0 && actor->role == BENCH_GROUP_CONSUMER) {
-            result = bench_group_poll(actor, consumer, &received);
-        } else if (result == 0 && actor->role != BENCH_PRODUCER) {
-            result = bench_poll(actor, client, offset, &received);
-        }
-        if (result == 0 && received == 0) {
-            empty_polls++;
+        if (result != 0 || actor->role == BENCH_PRODUCER) {
+            if (result == 0) {
+                bench_record(actor, bench_now_ns() - start_ns, batch_bytes,
+                             config->messages_per_batch);
+            }
             continue;
         }
+        uint32_t received = 0;
+        uint64_t origin_latency_ns = 0;
+        if (actor->role == BENCH_GROUP_CONSUMER) {
+            result = bench_group_poll(actor, consumer, &received);
+        } else {
+            result = bench_poll(actor, client, offset, &received, &origin_latency_ns);
+        }
+        if (result != 0 || received == 0) {
+            empty_polls += result == 0 ? 1 : 0;
+            continue;
+        }
+        uint64_t latency_ns =
+            bench_uses_origin_latency(actor) ? origin_latency_ns : bench_now_ns() - start_ns;
+        uint64_t bytes = (uint64_t)received * config->message_size_bytes;
+        bool is_e2e = actor->role == BENCH_PRODUCING_CONSUMER;
+        bench_record(actor, latency_ns, bytes + (is_e2e ? batch_bytes : 0),
+                     received + (is_e2e ? config->messages_per_batch : 0));
         offset += received;
         empty_polls = 0;
-        bench_record(actor, start_ns, received);
+        is_awaiting = false;
     }
     return result != 0 ? result : (empty_polls > 0 ? -ETIMEDOUT : 0);
 }
@@ -211,6 +267,7 @@ void *bench_actor_main(void *argument)
         actor->result = runnel_consumer_create(client, &options, &consumer);
     }
     if (actor->result == 0) {
+        actor->start_ns = bench_now_ns(); /* Iggy's actors start their clock after setup */
         actor->result = bench_loop(actor, client, messages, consumer);
     }
     runnel_consumer_destroy(consumer);
@@ -218,4 +275,41 @@ void *bench_actor_main(void *argument)
     free(messages);
     free(payload);
     return NULL;
+}
+
+int bench_actors_start(struct bench_actor *actors, uint32_t count)
+{
+    assert(actors != NULL);
+    assert(count > 0);
+    uint64_t start_ns = bench_now_ns();
+    for (uint32_t index = 0; index < count; index++) {
+        struct bench_actor *actor = &actors[index];
+        actor->samples = calloc(actor->config->message_batches, sizeof(struct bench_sample));
+        if (actor->samples == NULL) {
+            return -ENOMEM;
+        }
+        actor->start_ns = start_ns;
+        int result = pthread_create(&actor->thread, NULL, bench_actor_main, actor);
+        if (result != 0) {
+            return -result;
+        }
+        actor->is_started = true;
+        actor->is_joined = false;
+    }
+    return 0;
+}
+
+bool bench_actors_reap(struct bench_actor *actors, uint32_t count)
+{
+    assert(actors != NULL);
+    bool is_running = false;
+    for (uint32_t index = 0; index < count; index++) {
+        struct bench_actor *actor = &actors[index];
+        if (actor->is_started && !actor->is_joined) {
+            actor->is_joined = pthread_tryjoin_np(actor->thread, NULL) == 0;
+        }
+        is_running = is_running || (actor->is_started && !actor->is_joined);
+    }
+    assert(is_running || count == 0 || !actors[0].is_started || actors[0].is_joined);
+    return is_running;
 }

@@ -55,6 +55,8 @@ struct bench_actor {
     volatile uint32_t sample_count;
     volatile uint64_t messages_done;
     int result;
+    bool is_started; /* its thread was created */
+    bool is_joined;  /* ... and joined */
     uint64_t start_ns;
     struct bench_summary summary;
 };
@@ -67,6 +69,13 @@ int bench_setup(const struct bench_config *config);
 
 /* Thread body of one actor. */
 void *bench_actor_main(void *argument);
+
+/* Allocates each actor's samples and starts its thread. 0, or -ENOMEM / -errno (the
+ * actors started so far keep running: reap them). */
+int bench_actors_start(struct bench_actor *actors, uint32_t count);
+
+/* Joins the actors that have finished (each once); true while any still runs. */
+bool bench_actors_reap(struct bench_actor *actors, uint32_t count);
 
 /* Monotonic ns. */
 uint64_t bench_now_ns(void);

@@ -279,17 +279,113 @@ bool cli_is_command(const char *name)
     return cli_find(name) != NULL;
 }
 
-bool cli_is_bare_flag(const char *name)
+static bool cli_is_listed(const char *const *names, uint32_t count, const char *name)
 {
-    static const char *const flags[] = {"--json",        "--first",    "--last",   "--next",
-                                        "--auto-commit", "--inactive", "--gzip",   "--all",
-                                        "--none",        "--help",     "--version"};
-    for (uint32_t index = 0; index < sizeof(flags) / sizeof(flags[0]); index++) {
-        if (strcmp(flags[index], name) == 0) {
+    assert(names != NULL);
+    assert(name != NULL);
+    for (uint32_t index = 0; index < count; index++) {
+        if (strcmp(names[index], name) == 0) {
             return true;
         }
     }
     return false;
+}
+
+bool cli_is_bare_flag(const char *name)
+{
+    static const char *const flags[] = {"--json",        "--first",    "--last",    "--next",
+                                        "--auto-commit", "--inactive", "--gzip",    "--all",
+                                        "--none",        "--help",     "--version", "--group"};
+    return cli_is_listed(flags, sizeof(flags) / sizeof(flags[0]), name);
+}
+
+/* True for the command options that take a value. */
+static bool cli_is_value_option(const char *name)
+{
+    static const char *const options[] = {
+        "--offset",       "--timestamp", "--count",          "--consumer",      "--key",
+        "--partition-id", "--max-size",  "--message-expiry", "--enforce-fsync", "--expiry-us"};
+    return cli_is_listed(options, sizeof(options) / sizeof(options[0]), name);
+}
+
+/* The global option's slot in arguments, NULL when word is not one. */
+static const char **cli_global(struct cli_arguments *arguments, const char *word)
+{
+    assert(arguments != NULL);
+    assert(word != NULL);
+    if (strcmp(word, "--host") == 0) {
+        return &arguments->host;
+    }
+    if (strcmp(word, "--port") == 0) {
+        return &arguments->port;
+    }
+    if (strcmp(word, "-u") == 0 || strcmp(word, "--username") == 0) {
+        return &arguments->username;
+    }
+    if (strcmp(word, "-p") == 0 || strcmp(word, "--password") == 0) {
+        return &arguments->password;
+    }
+    if (strcmp(word, "-t") == 0 || strcmp(word, "--token") == 0) {
+        return &arguments->token;
+    }
+    return NULL;
+}
+
+/* Sorts one word (and its value, when it takes one); returns the words used or -EINVAL. */
+static int cli_parse_word(const char *word, const char *next, struct cli_arguments *arguments,
+                          struct cli_context *context)
+{
+    const char **global = cli_global(arguments, word);
+    bool is_flag = cli_is_bare_flag(word);
+    bool is_option = global != NULL || cli_is_value_option(word);
+    if (!is_flag && !is_option && word[0] == '-' && word[1] != '\0') {
+        fprintf(stderr, "runnel: unknown option %s (see runnel --help)\n", word);
+        return -EINVAL;
+    }
+    if (is_option && next == NULL) {
+        fprintf(stderr, "runnel: %s needs a value\n", word);
+        return -EINVAL;
+    }
+    if (global != NULL) {
+        *global = next;
+        return 2;
+    }
+    if (is_flag || is_option) {
+        if (context->option_count >= CLI_OPTIONS_MAX) {
+            fprintf(stderr, "runnel: too many options\n");
+            return -EINVAL;
+        }
+        context->option_names[context->option_count] = word;
+        context->option_values[context->option_count++] = is_flag ? NULL : next;
+        context->is_json = context->is_json || strcmp(word, "--json") == 0;
+        return is_flag ? 1 : 2;
+    }
+    if (context->word_count >= CLI_WORDS_MAX) {
+        fprintf(stderr, "runnel: too many arguments\n");
+        return -EINVAL;
+    }
+    context->words[context->word_count++] = word;
+    return 1;
+}
+
+int cli_parse(int argc, char **argv, struct cli_arguments *arguments, struct cli_context *context)
+{
+    assert(argv != NULL && arguments != NULL);
+    assert(context != NULL);
+    for (int index = 1; index < argc;) {
+        int used = cli_parse_word(argv[index], index + 1 < argc ? argv[index + 1] : NULL, arguments,
+                                  context);
+        if (used < 0) {
+            return used;
+        }
+        index += used;
+    }
+    if (context->word_count == 0 || !cli_is_command(context->words[0])) {
+        fprintf(stderr, "runnel: unknown command \"%s\" (see runnel --help)\n",
+                context->word_count > 0 ? context->words[0] : "");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 int cli_run(struct cli_context *context)

@@ -22,8 +22,25 @@ struct cli_context {
     uint32_t option_count;
 };
 
+/* Global options: connection and credentials (NULL when not given). */
+struct cli_arguments {
+    const char *host;
+    const char *port;
+    const char *username;
+    const char *password;
+    const char *token;
+};
+
 /* True for option names that take no value. */
 bool cli_is_bare_flag(const char *name);
+
+/*
+ * Sorts argv into global options (arguments), command options and positional words
+ * (context; sets is_json). Returns 0, or -EINVAL after printing why on stderr: an
+ * option without its value, an unknown option, an unknown or missing command, more
+ * words or options than fit.
+ */
+int cli_parse(int argc, char **argv, struct cli_arguments *arguments, struct cli_context *context);
 
 /* Runs words[0] (words[1] is its action). Returns 0, -EINVAL after printing usage, or a
  * librunnel error. */

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { CLI_SEND_MAX = 32, CLI_GROUPS_MAX = 256 };
+enum { CLI_SEND_MAX = 32, CLI_GROUPS_MAX = 256, CLI_PAYLOAD_SHOWN_MAX = 80 };
 
 static int cli_message_send(struct cli_context *context, struct runnel_id stream,
                             struct runnel_id topic)
@@ -45,13 +45,29 @@ static int cli_message_send(struct cli_context *context, struct runnel_id stream
         runnel_send_messages(context->client, stream, topic, &partitioning, messages, count, &sent);
     if (result == 0) {
         static const struct cli_column columns[] = {
-            {"messages", true}, {"partition", true}, {"base_offset", false}};
+            {"messages", true}, {"partition", true}, {"base_offset", true}};
         cli_output_begin(context->is_json, columns, 3);
-        cli_output_row("%u\t%u\t%s", count, sent.partition_id,
-                       sent.has_offset ? "confirmed" : "not reported");
+        char offset[24] = "-"; /* the server may not report it */
+        if (sent.has_offset) {
+            snprintf(offset, sizeof(offset), "%llu", (unsigned long long)sent.base_offset);
+        }
+        cli_output_row("%u\t%u\t%s", count, sent.partition_id, offset);
         cli_output_end();
     }
     return result;
+}
+
+/* The first bytes of a payload with control characters (tabs, NULs, escapes) and
+ * bytes over 0x7E shown as '.', so they cannot break the table or the terminal. */
+static void cli_printable(const uint8_t *payload, uint32_t size, char *text, size_t text_size)
+{
+    assert(text != NULL);
+    assert(text_size > 0);
+    size_t count = size < text_size - 1 ? size : text_size - 1;
+    for (size_t index = 0; index < count; index++) {
+        text[index] = payload[index] >= 0x20 && payload[index] < 0x7F ? (char)payload[index] : '.';
+    }
+    text[count] = '\0';
 }
 
 static void cli_poll_strategy(const struct cli_context *context,
@@ -105,10 +121,10 @@ static int cli_message_poll(struct cli_context *context, struct runnel_id stream
     struct runnel_message message;
     for (uint32_t index = 0; index < CLI_ROWS_MAX && runnel_polled_next(&polled, &message);
          index++) {
-        int shown = message.payload_size_bytes > 80 ? 80 : (int)message.payload_size_bytes;
-        cli_output_row("%llu\t%llu\t%u\t%.*s", (unsigned long long)message.offset,
-                       (unsigned long long)message.timestamp_us, message.payload_size_bytes, shown,
-                       (const char *)message.payload);
+        char shown[CLI_PAYLOAD_SHOWN_MAX + 1];
+        cli_printable(message.payload, message.payload_size_bytes, shown, sizeof(shown));
+        cli_output_row("%llu\t%llu\t%u\t%s", (unsigned long long)message.offset,
+                       (unsigned long long)message.timestamp_us, message.payload_size_bytes, shown);
     }
     cli_output_end();
     return 0;

@@ -253,6 +253,9 @@ static int connection_reply(struct runnel_client *client, const struct iggy_repl
     }
     uint32_t body_size = info->size - IGGY_HEADER_SIZE;
     if (info->status != 0) {
+        /* Iggy's SDK replays 57/58 whether they come as the status or the result
+         * section (a partition not yet routable answers status 58). */
+        *result_code_out = info->status;
         return client_server_error(info->status);
     }
     reply_out->body = client->reply_buffer + IGGY_HEADER_SIZE;

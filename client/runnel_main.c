@@ -13,14 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct runnel_arguments {
-    const char *host;
-    const char *port;
-    const char *username;
-    const char *password;
-    const char *token;
-};
-
 static void runnel_usage(FILE *stream)
 {
     fprintf(stream, "usage: runnel [--help] [--version] [options] <command> [arguments]\n"
@@ -47,52 +39,20 @@ static const char *runnel_environment(const char *first, const char *second)
     return value != NULL && value[0] != '\0' ? value : NULL;
 }
 
-/* Sorts argv into global options, command options and positional words. */
-static int runnel_parse(int argc, char **argv, struct runnel_arguments *arguments,
-                        struct cli_context *context)
-{
-    for (int index = 1; index < argc; index++) {
-        const char *word = argv[index];
-        const char *next = index + 1 < argc ? argv[index + 1] : NULL;
-        const char **global = NULL;
-        if (strcmp(word, "--host") == 0) {
-            global = &arguments->host;
-        } else if (strcmp(word, "--port") == 0) {
-            global = &arguments->port;
-        } else if (strcmp(word, "-u") == 0 || strcmp(word, "--username") == 0) {
-            global = &arguments->username;
-        } else if (strcmp(word, "-p") == 0 || strcmp(word, "--password") == 0) {
-            global = &arguments->password;
-        } else if (strcmp(word, "-t") == 0 || strcmp(word, "--token") == 0) {
-            global = &arguments->token;
-        }
-        if (global != NULL || (strncmp(word, "--", 2) == 0 && !cli_is_bare_flag(word))) {
-            if (next == NULL) {
-                fprintf(stderr, "runnel: %s needs a value\n", word);
-                return -EINVAL;
-            }
-            index++;
-        }
-        if (global != NULL) {
-            *global = next;
-        } else if (strncmp(word, "--", 2) == 0 && context->option_count < CLI_OPTIONS_MAX) {
-            context->option_names[context->option_count] = word;
-            context->option_values[context->option_count++] = cli_is_bare_flag(word) ? NULL : next;
-        } else if (context->word_count < CLI_WORDS_MAX) {
-            context->words[context->word_count++] = word;
-        }
-    }
-    return 0;
-}
-
-static int runnel_connect(const struct runnel_arguments *arguments, struct runnel_client **out)
+static int runnel_connect(const struct cli_arguments *arguments, struct runnel_client **out)
 {
     struct runnel_client_options options;
     runnel_client_options_init(&options);
     const char *host = arguments->host ? arguments->host : runnel_environment("RUNNEL_HOST", NULL);
     const char *port = arguments->port ? arguments->port : runnel_environment("RUNNEL_PORT", NULL);
     options.host = host != NULL ? host : "127.0.0.1";
-    options.port = (uint16_t)(port != NULL ? atoi(port) : RUNNEL_DEFAULT_PORT);
+    uint64_t port_number = RUNNEL_DEFAULT_PORT;
+    if (port != NULL &&
+        (!cli_number(port, &port_number) || port_number == 0 || port_number > UINT16_MAX)) {
+        fprintf(stderr, "runnel: bad port \"%s\"\n", port);
+        return -EINVAL;
+    }
+    options.port = (uint16_t)port_number;
     int result = runnel_client_create(&options, out);
     if (result == 0) {
         result = runnel_client_connect(*out);
@@ -136,31 +96,23 @@ int main(int argc, char **argv)
         return 0;
     }
     static struct cli_context context;
-    struct runnel_arguments arguments = {0};
-    if (runnel_parse(argc, argv, &arguments, &context) != 0 || context.word_count == 0 ||
-        !cli_is_command(context.words[0])) {
-        fprintf(stderr, "runnel: unknown command \"%s\" (see runnel --help)\n",
-                context.word_count > 0 ? context.words[0] : "");
-        return 2;
-    }
-    for (uint32_t index = 0; index < context.option_count; index++) {
-        context.is_json = context.is_json || strcmp(context.option_names[index], "--json") == 0;
+    struct cli_arguments arguments = {0};
+    if (cli_parse(argc, argv, &arguments, &context) != 0) {
+        return 2; /* cli_parse said why */
     }
     int result = runnel_connect(&arguments, &context.client);
     if (result != 0) {
         runnel_report("login", result);
         runnel_client_destroy(context.client);
-        return 1;
+        return result == -EINVAL ? 2 : 1;
     }
     result = cli_run(&context);
     (void)runnel_logout(context.client);
     runnel_client_destroy(context.client);
-    if (result == -EINVAL) {
-        return 2;
-    }
     if (result != 0) {
+        /* -EINVAL after a usage line, or an argument librunnel refused (name too long). */
         runnel_report(context.words[0], result);
-        return 1;
+        return result == -EINVAL ? 2 : 1;
     }
     return 0;
 }

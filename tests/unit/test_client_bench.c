@@ -50,12 +50,45 @@ static void test_summary_and_group(void **state)
     assert_true(group.latency_avg_ms > 0.999 && group.latency_avg_ms < 1.001);
 }
 
+/* Iggy's throughput: the amount between consecutive batches spread over the 10 ms
+ * buckets the interval overlaps (the first batch only starts the series), empty buckets
+ * dropped, 20-point moving average, mean. Records at 5, 15, 25 ms of 1 MB each give
+ * buckets of 0.5, 1, 0.5 MB = 50, 100, 50 MB/s; SMA 50, 75, 66.667; mean 63.889. */
+static void test_throughput_as_iggy(void **state)
+{
+    (void)state;
+    static struct bench_sample samples[3];
+    static double scratch[3];
+    for (uint32_t index = 0; index < 3; index++) {
+        samples[index] = (struct bench_sample){.end_ns = (5 + 10 * (uint64_t)index) * 1000000,
+                                               .latency_ns = 1000000,
+                                               .bytes = 1000000,
+                                               .messages = 1000};
+    }
+    struct bench_summary summary;
+    bench_summarise(samples, 3, scratch, &summary);
+    assert_true(summary.throughput_mb_s > 63.888 && summary.throughput_mb_s < 63.890);
+    assert_true(summary.messages_per_s > 63888.0 && summary.messages_per_s < 63890.0);
+    assert_true(summary.duration_s > 0.0249 && summary.duration_s < 0.0251);
+    /* A gap: 1 MB over 40 ms (5..45 ms) is 12.5, 25, 25, 25, 12.5 MB/s, not one spike
+     * followed by empty buckets. */
+    samples[1].end_ns = 45000000;
+    bench_summarise(samples, 2, scratch, &summary);
+    double expected = (12.5 + 18.75 + 62.5 / 3 + 21.875 + 20.0) / 5;
+    assert_true(summary.throughput_mb_s > expected - 0.002 &&
+                summary.throughput_mb_s < expected + 0.002);
+    /* One record: no interval, Iggy falls back to total / elapsed. */
+    bench_summarise(samples, 1, scratch, &summary);
+    assert_true(summary.throughput_mb_s > 199.9 && summary.throughput_mb_s < 200.1);
+}
+
 int main(void)
 {
     helper_assert_install();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentile_interpolates),
         cmocka_unit_test(test_summary_and_group),
+        cmocka_unit_test(test_throughput_as_iggy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
