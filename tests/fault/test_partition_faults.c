@@ -46,6 +46,8 @@ static bool pipelined;
  * record and its index entry land elsewhere): VSR repairs it from peers. Reads must still
  * never return bad bytes. */
 static bool misdirecting;
+/* An op whose repair was reported done: it must read back intact (0: none). */
+static uint64_t op_repaired;
 static uint32_t damage_seen_count; /* bit-flip rounds where damage was reported */
 static _Alignas(4096) uint8_t read_buffer[16 * 1024];
 
@@ -238,6 +240,7 @@ static void check_recovered(bool damage_allowed)
             continue;
         }
         result = read_op(op, &read);
+        assert_true(op != op_repaired || result == 0);
         if (result == -RUNNEL_EFAULTY || (damage_allowed && result == -RUNNEL_ENOTFOUND)) {
             assert_true(damage_allowed);
             damage_seen = true;
@@ -509,6 +512,98 @@ static void test_misdirected_writes(void **state)
     assert_true(misdirected_rounds >= 30);
 }
 
+static bool repair_done;
+
+static void repair_callback(struct partition_repair *repair, int result, void *context)
+{
+    (void)repair;
+    (void)context;
+    repair_done = result == 0;
+}
+
+/* Damages a record of the second segment (synced data) and reads it (faulty); returns
+ * the op, its intact copy in copy_out. */
+static uint64_t damage_sealed_record(uint8_t *copy_out, uint64_t copy_size_bytes)
+{
+    struct partition *partition = &harness.partition;
+    assert_true(partition->segment_count >= 3);
+    uint64_t op = partition->segments[1].op_first + 1;
+    struct partition_read read;
+    assert_int_equal(read_op(op, &read), 0);
+    assert_true(read.header.size <= copy_size_bytes);
+    memcpy(copy_out, read.record, read.header.size);
+    char path[IO_PATH_SIZE_MAX];
+    snprintf(path, sizeof(path), "%s", partition->segments[1].log_path);
+    assert_int_equal(sim_disk_flip_bit(&harness.disk, path, (read.position_bytes + 400) * 8), 0);
+    assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
+    return op;
+}
+
+/* Repairs it; returns whether the repair was reported done. */
+static bool repair_record(const uint8_t *copy)
+{
+    static _Alignas(4096) uint8_t scratch[16384];
+    static struct partition_repair repair;
+    static struct vsr_header header;
+    memcpy(&header, copy, VSR_HEADER_SIZE);
+    repair_done = false;
+    if (partition_repair(&harness.partition, &repair, &header, copy + VSR_HEADER_SIZE, scratch,
+                         sizeof(scratch), repair_callback, NULL) != 0) {
+        return false;
+    }
+    run_io();
+    return repair_done;
+}
+
+/* A sealed record's repair under the Nth failing operation or a crash at the Nth sync:
+ * after recovery the op reads back intact or is reported damaged, never bad bytes; a
+ * repair reported done survives the crash. */
+static void test_repair_faults(void **state)
+{
+    (void)state;
+    static _Alignas(16) uint8_t copy[8192];
+    harness_setup(0);
+    assert_int_equal(partition_open(&harness.partition, &harness.disk.io), 0);
+    workload(WORKLOAD_RECORDS);
+    damage_sealed_record(copy, sizeof(copy));
+    struct sim_disk_faults counting = {.fail_operation_mask = sim_disk_mask_files()};
+    sim_disk_faults_set(&harness.disk, &counting);
+    assert_true(repair_record(copy));
+    uint64_t operations = harness.disk.operation_count;
+    uint64_t syncs = harness.disk.sync_count;
+    partition_close(&harness.partition);
+    harness_teardown();
+    assert_true(operations >= 3 && syncs >= 1);
+    uint32_t repaired_rounds = 0;
+    /* The last nth injects nothing: the repair completes, then the crash (kept, dropped,
+     * torn) must not undo it. */
+    for (uint64_t nth = 1; nth <= operations + syncs + 1; nth++) {
+        for (int mode = 0; mode < 3; mode++) {
+            harness_setup(nth * 4 + (uint64_t)mode);
+            assert_int_equal(partition_open(&harness.partition, &harness.disk.io), 0);
+            workload(WORKLOAD_RECORDS);
+            uint64_t op = damage_sealed_record(copy, sizeof(copy));
+            bool is_crash = nth > operations;
+            struct sim_disk_faults faults = {
+                .fail_operation_at = is_crash ? 0 : nth,
+                .fail_operation_mask = sim_disk_mask_files(),
+                .fail_persistent = mode == 1,
+                .fail_error = -EIO,
+                .crash_at_sync = is_crash && nth <= operations + syncs ? nth - operations : 0,
+            };
+            sim_disk_faults_set(&harness.disk, &faults);
+            op_repaired = repair_record(copy) ? op : 0;
+            repaired_rounds += op_repaired != 0 ? 1 : 0;
+            sim_disk_crash(&harness.disk,
+                           is_crash ? (enum sim_disk_crash_mode)mode : SIM_DISK_CRASH_KEEP);
+            check_recovered(true);
+            op_repaired = 0;
+            harness_teardown();
+        }
+    }
+    assert_int_equal(repaired_rounds, 3);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -519,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_bit_flips),
         cmocka_unit_test(test_checkpoint_truncate_faults),
         cmocka_unit_test(test_misdirected_writes),
+        cmocka_unit_test(test_repair_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
