@@ -11,9 +11,11 @@
 #ifndef RUNNEL_NODE_NODE_HANDLER_H
 #define RUNNEL_NODE_NODE_HANDLER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct net_connection;
+struct xshard_entry;
 
 struct node_handler {
     /*
@@ -28,6 +30,19 @@ struct node_handler {
     void (*on_close)(struct node_handler *handler, struct net_connection *connection);
     /* The 10 ms VSR tick on shard shard_index (optional). */
     void (*on_tick)(struct node_handler *handler, uint32_t shard_index);
+    /*
+     * Optional, on the shard's thread after its ring exists and before any listener or
+     * connection is armed (recovery may run io_wait on the shard's io here). A negative
+     * return fails the start with error_text.
+     */
+    int (*on_start)(struct node_handler *handler, uint32_t shard_index, char *error_text,
+                    size_t error_size_bytes);
+    /* Optional, once per loop pass, outside completion dispatch, before the network
+     * flush: deferred completions and group commits run here. */
+    void (*on_pass)(struct node_handler *handler, uint32_t shard_index);
+    /* Optional: a cross-shard entry whose operation is not the runtime's own. */
+    void (*on_xshard)(struct node_handler *handler, uint32_t shard_index,
+                      const struct xshard_entry *entry);
     void *context;
 };
 

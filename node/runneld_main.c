@@ -1,20 +1,23 @@
 /*
- * runneld: the runnel broker node. Parses the command line and configuration, then runs
- * the shards (node/shard.h) until SIGINT or SIGTERM, drains them and exits 0. Until the
- * broker exists, connections are served by node/echo_handler.c. Runs on the main thread,
- * which only handles signals once the shards are up.
+ * runneld: the runnel broker node. Parses the command line and configuration, formats the
+ * data directory when it is new (or on `runneld format`), then runs the broker
+ * (node/broker.h) on the shards (node/shard.h) until SIGINT or SIGTERM, drains them and
+ * exits 0. Runs on the main thread, which only handles signals once the shards are up.
  *
- *   runneld [--config FILE] [--set section.key=value ...]
+ *   runneld [format] [--config FILE] [--set section.key=value ...]
  */
 #include "lib/assert.h"
 #include "lib/config.h"
 #include "lib/log.h"
-#include "node/echo_handler.h"
+#include "node/broker.h"
 #include "node/node_config.h"
 #include "node/shard.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,11 +27,14 @@
 
 static void runneld_usage(FILE *stream)
 {
-    fprintf(stream, "usage: runneld [--config FILE] [--set section.key=value]...\n"
+    fprintf(stream, "usage: runneld [format] [--config FILE] [--set section.key=value]...\n"
                     "       runneld --help | --help-config | --version\n"
                     "\n"
                     "Starts a runnel broker node. Without --config or --set it uses built-in\n"
-                    "defaults: data in ./data, clients on 127.0.0.1:8090.\n"
+                    "defaults: data in ./data, clients on 127.0.0.1:8090. A new data directory is\n"
+                    "formatted on first start; `runneld format` only formats it and exits.\n"
+                    "The root user comes from RUNNEL_ROOT_USERNAME / RUNNEL_ROOT_PASSWORD, else\n"
+                    "\"iggy\" with a random password printed once.\n"
                     "\n"
                     "  --config FILE           load settings from an INI file\n"
                     "  --set section.key=value override one setting (repeatable, applied in order\n"
@@ -44,6 +50,9 @@ static int runneld_configure(int argc, char **argv, struct node_config *config)
     node_config_defaults(config);
     const char *config_path = NULL;
     for (int index = 1; index < argc; index++) {
+        if (index == 1 && strcmp(argv[index], "format") == 0) {
+            continue;
+        }
         if (strcmp(argv[index], "--config") == 0 && index + 1 < argc) {
             config_path = argv[++index];
         } else if (strcmp(argv[index], "--set") == 0 && index + 1 < argc) {
@@ -91,17 +100,94 @@ static const char *runneld_signal_name(int signal_number)
     return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
-/* Runs the shards until SIGINT or SIGTERM, then drains them; a second signal forces the
- * exit (status 1: requests in flight may be lost). */
-static int runneld_serve(const struct node_config *config, const sigset_t *signals)
+/* The shard count the node runs with: configured, else one per CPU of the mask. */
+static uint32_t runneld_shard_count(const struct node_config *config)
 {
-    static struct echo_handler echo;
+    if (config->shard_count > 0) {
+        return config->shard_count;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int count = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    return count > 0 ? (uint32_t)count : 1;
+}
+
+/*
+ * Formats a new data directory (DESIGN.md §10.10): writes data/cluster (cluster id,
+ * replica index and count, shard count). Shard superblocks and the metadata journal are
+ * created by their owners at first start. Returns 0, or 1 with a line on stderr.
+ */
+static int runneld_format(const struct node_config *config, uint32_t shard_count)
+{
+    char path[NODE_CONFIG_PATH_SIZE_MAX + 16];
+    snprintf(path, sizeof(path), "%s/cluster", config->data_dir);
+    if (access(path, F_OK) == 0) {
+        fprintf(stderr, "runneld: %s is already formatted\n", config->data_dir);
+        return 1;
+    }
+    uint64_t cluster[2];
+    randombytes_buf(cluster, sizeof(cluster));
+    char temporary[NODE_CONFIG_PATH_SIZE_MAX + 32];
+    snprintf(temporary, sizeof(temporary), "%s.tmp", path);
+    FILE *file = fopen(temporary, "w");
+    if (file == NULL) {
+        fprintf(stderr, "runneld: cannot format %s: %s\n", config->data_dir, strerror(errno));
+        return 1;
+    }
+    fprintf(file,
+            "cluster=%016" PRIx64 "%016" PRIx64 "\nreplica_index=%u\nreplica_count=%u\n"
+            "shard_count=%u\n",
+            cluster[1], cluster[0], config->replica_index, config->replica_count, shard_count);
+    bool is_written = fflush(file) == 0 && fsync(fileno(file)) == 0;
+    is_written = fclose(file) == 0 && is_written;
+    if (!is_written || rename(temporary, path) != 0) {
+        fprintf(stderr, "runneld: cannot format %s: %s\n", config->data_dir, strerror(errno));
+        return 1;
+    }
+    log_info("formatted", "data_dir=%s shards=%u", config->data_dir, shard_count);
+    return 0;
+}
+
+/* Reads the cluster id of a formatted directory. Returns 0, or 1 with a line on stderr. */
+static int runneld_cluster_load(const struct node_config *config, u128 *cluster_out)
+{
+    char path[NODE_CONFIG_PATH_SIZE_MAX + 16];
+    snprintf(path, sizeof(path), "%s/cluster", config->data_dir);
+    FILE *file = fopen(path, "r");
+    uint64_t high = 0;
+    uint64_t low = 0;
+    int matched = file != NULL ? fscanf(file, "cluster=%16" SCNx64 "%16" SCNx64, &high, &low) : 0;
+    if (file != NULL) {
+        fclose(file);
+    }
+    if (matched != 2) {
+        fprintf(stderr, "runneld: %s is not a formatted data directory (run runneld format)\n",
+                config->data_dir);
+        return 1;
+    }
+    *cluster_out = ((u128)high << 64) | low;
+    return 0;
+}
+
+/* Runs the broker until SIGINT or SIGTERM, then drains the shards; a second signal forces
+ * the exit (status 1: requests in flight may be lost). */
+static int runneld_serve(const struct node_config *config, const sigset_t *signals,
+                         uint32_t shard_count, u128 cluster)
+{
+    static struct broker broker;
     static struct shard_set set;
     struct shard_set_options options;
     shard_set_options_from_config(config, &options);
-    echo_handler_init(&echo);
+    options.shard_count = shard_count;
+    options.net.requests_in_flight_max = 1; /* one request per connection (lockstep SDKs) */
+    uint64_t reply_bytes = config->poll_reply_bytes_max + 64 * 1024;
+    if (options.net.send_buffer_size_bytes < reply_bytes) {
+        options.net.send_buffer_size_bytes = (uint32_t)reply_bytes;
+    }
     char error_text[SHARD_ERROR_SIZE_MAX] = {0};
-    if (shard_set_start(&set, &options, &echo.handler, error_text, sizeof(error_text)) != 0) {
+    if (broker_init(&broker, config, &set, shard_count, cluster, error_text, sizeof(error_text)) !=
+            0 ||
+        shard_set_start(&set, &options, &broker.handler, error_text, sizeof(error_text)) != 0) {
         fprintf(stderr, "runneld: %s\n", error_text);
         return 1;
     }
@@ -122,6 +208,7 @@ static int runneld_serve(const struct node_config *config, const sigset_t *signa
         }
     }
     shard_set_join(&set);
+    broker_deinit(&broker);
     return 0;
 }
 
@@ -156,7 +243,25 @@ int main(int argc, char **argv)
                 config.data_dir, strerror(errno));
         return 1;
     }
-    result = runneld_serve(&config, &signals);
+    uint32_t shard_count = runneld_shard_count(&config);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "runneld: libsodium failed to initialise\n");
+        return 1;
+    }
+    char cluster_path[NODE_CONFIG_PATH_SIZE_MAX + 16];
+    snprintf(cluster_path, sizeof(cluster_path), "%s/cluster", config.data_dir);
+    bool is_format_only = argc > 1 && strcmp(argv[1], "format") == 0;
+    if (is_format_only || access(cluster_path, F_OK) != 0) {
+        result = runneld_format(&config, shard_count);
+        if (result != 0 || is_format_only) {
+            return result;
+        }
+    }
+    u128 cluster = 0;
+    if (runneld_cluster_load(&config, &cluster) != 0) {
+        return 1;
+    }
+    result = runneld_serve(&config, &signals, shard_count, cluster);
     if (result == 0) {
         log_info("stopped", NULL);
     }

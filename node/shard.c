@@ -134,8 +134,12 @@ static void shard_on_xshard(const struct xshard_entry *entry, void *context)
     case NET_XSHARD_ADOPT:
         net_on_xshard(&shard->net, entry);
         break;
-    default:
-        unreachable_code();
+    default: {
+        struct node_handler *handler = shard->set->handler;
+        assert(handler->on_xshard != NULL);
+        handler->on_xshard(handler, shard->index, entry);
+        break;
+    }
     }
 }
 
@@ -192,6 +196,9 @@ static void shard_loop(struct shard *shard)
         timer_heap_expire(&shard->timers, now_ns, SHARD_TIMERS_FIRED_MAX);
         if (!shard->is_draining && atomic_load(&set->is_stop_requested)) {
             shard_drain_begin(shard, now_ns);
+        }
+        if (set->handler->on_pass != NULL) {
+            set->handler->on_pass(set->handler, shard->index);
         }
         net_flush(&shard->net, now_ns);
         if (shard_is_done(shard)) {
@@ -295,6 +302,10 @@ static void *shard_main(void *argument)
     snprintf(name, sizeof(name), "shard-%u", shard->index);
     (void)pthread_setname_np(pthread_self(), name); /* for top, perf and /proc */
     shard->init_result = shard_init(shard);
+    if (shard->init_result == 0 && set->handler->on_start != NULL) {
+        shard->init_result = set->handler->on_start(set->handler, shard->index, shard->init_error,
+                                                    sizeof(shard->init_error));
+    }
     pthread_barrier_wait(&set->start_barrier);
     if (shard_set_is_ready(set)) {
         if (shard->index == 0) {

@@ -76,6 +76,11 @@ static int journal_partition_write(const struct vsr_header *header, const void *
     if (journal->has_held || journal->writes_count == journal->writes_max) {
         return -RUNNEL_EFULL;
     }
+    static const uint8_t empty[1] = {0};
+    if (body == NULL) {
+        assert(header->size == VSR_HEADER_SIZE);
+        body = empty; /* a bodiless prepare (register): never a NULL for memcpy */
+    }
     int result = partition_append(journal->partition, header, body);
     if (result == -RUNNEL_EFULL) {
         /* A full segment or buffer: hold the record, rotate or drain, append in the pass. */

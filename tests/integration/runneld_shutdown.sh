@@ -1,6 +1,6 @@
 #!/bin/sh
-# Integration: runneld starts on free ports with a temporary data directory, answers a
-# ping frame through the io_uring runtime, and exits 0 on SIGTERM after draining.
+# Integration: runneld starts on free ports with a temporary data directory, answers an
+# Iggy ping frame through the io_uring runtime, and exits 0 on SIGTERM after draining.
 # Usage: runneld_shutdown.sh PATH_TO_RUNNELD. Exits 77 when io_uring is unavailable.
 set -eu
 runneld="$1"
@@ -28,9 +28,12 @@ for attempt in range(100):
         time.sleep(0.05)
 else:
     sys.exit("runneld did not listen")
-ping = bytearray(256)
+ping = bytearray(256)  # an Iggy ping: request (5), NonReplicated (2), code 1, client != 0
 ping[48:52] = struct.pack("<I", 256)
-ping[88] = 1
+ping[60] = 5
+ping[128] = 7
+ping[176] = 2
+ping[196:200] = struct.pack("<I", 1)
 s.sendall(ping)
 reply = b""
 while len(reply) < 256:
@@ -38,7 +41,7 @@ while len(reply) < 256:
     if not chunk:
         sys.exit("connection closed before the pong")
     reply += chunk
-assert reply[88] == 2, "expected a pong"
+assert reply[60] == 8 and reply[216:220] == bytes(4), "expected a status-0 reply"
 PY
 if [ "$status" -ne 0 ]; then
     kill -KILL "$pid" 2>/dev/null || true

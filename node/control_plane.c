@@ -1,0 +1,433 @@
+/*
+ * The metadata VSR group on shard 0 (see control_plane.h). Owns the metadata tables, the
+ * metadata journal (a storage partition) and the replica. Runs on shard 0; other shards
+ * only take the read lock.
+ */
+#include "node/control_plane.h"
+
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "node/data_plane.h"
+#include "proto/metadata.pb-c.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum {
+    CONTROL_PLANE_OPS_MAX = 1u << 20,
+    CONTROL_PLANE_CLIENTS_MAX = 64,
+    CONTROL_PLANE_RECORD_MAX = METADATA_OP_BODY_SIZE_MAX + 2 * VSR_HEADER_SIZE,
+    CONTROL_PLANE_START_ROUNDS_MAX = 20000,
+};
+
+int control_plane_init(struct control_plane *plane, struct broker *broker,
+                       const struct node_config *config)
+{
+    assert(plane != NULL && broker != NULL && config != NULL);
+    memset(plane, 0, sizeof(*plane));
+    plane->broker = broker;
+    plane->superblock_slot = -1;
+    struct metadata_config metadata_config;
+    metadata_config_defaults(&metadata_config);
+    metadata_config.durability = config->durability == NODE_DURABILITY_FSYNC
+                                     ? METADATA_DURABILITY_FSYNC
+                                     : METADATA_DURABILITY_REPLICATED;
+    if (pthread_rwlock_init(&plane->lock, NULL) != 0) {
+        return -ENOMEM;
+    }
+    int result = metadata_init(&plane->metadata, &metadata_config);
+    assert(result <= 0);
+    return result;
+}
+
+void control_plane_deinit(struct control_plane *plane)
+{
+    assert(plane != NULL);
+    assert(plane->broker != NULL);
+    if (plane->is_replica_ready) {
+        vsr_replica_deinit(&plane->replica);
+    }
+    if (plane->is_log_open) {
+        journal_partition_deinit(&plane->journal); /* files close at exit (ring gone) */
+        partition_deinit(&plane->log);
+    }
+    metadata_deinit(&plane->metadata);
+    pthread_rwlock_destroy(&plane->lock);
+}
+
+void control_plane_read_begin(struct control_plane *plane)
+{
+    assert(plane != NULL);
+    int result = pthread_rwlock_rdlock(&plane->lock);
+    assert(result == 0);
+}
+
+void control_plane_read_end(struct control_plane *plane)
+{
+    assert(plane != NULL);
+    int result = pthread_rwlock_unlock(&plane->lock);
+    assert(result == 0);
+}
+
+/* ---- the state machine ---- */
+
+static uint32_t control_plane_apply(const struct vsr_header *prepare, const void *body,
+                                    void *reply_body, uint32_t reply_size_max, void *context)
+{
+    struct control_plane *plane = context;
+    assert(plane != NULL && prepare != NULL);
+    assert(reply_size_max >= METADATA_REPLY_SIZE_MAX);
+    uint32_t body_size = prepare->size - VSR_HEADER_SIZE;
+    const uint8_t *bytes = body;
+    struct metadata_apply_context apply = {
+        .op = prepare->u.prepare.op,
+        .timestamp_us = prepare->u.prepare.timestamp / 1000,
+        .client = 0,
+        .user_id = METADATA_ROOT_USER_ID,
+    };
+    if (body_size >= BROKER_METADATA_PREFIX_SIZE) {
+        memcpy(&apply.user_id, bytes, sizeof(apply.user_id));
+        memcpy(&apply.client, bytes + 8, sizeof(apply.client));
+        bytes += BROKER_METADATA_PREFIX_SIZE;
+        body_size -= BROKER_METADATA_PREFIX_SIZE;
+    } else {
+        body_size = 0; /* never sent by this node: a committed rejection (code 3) */
+    }
+    uint32_t reply_size = 0;
+    int result = pthread_rwlock_wrlock(&plane->lock);
+    assert(result == 0);
+    result = metadata_apply(&plane->metadata, &apply, bytes, body_size, reply_body, reply_size_max,
+                            &reply_size);
+    assert(result == 0);
+    result = pthread_rwlock_unlock(&plane->lock);
+    assert(result == 0);
+    return reply_size;
+}
+
+static void control_plane_reset(void *context)
+{
+    struct control_plane *plane = context;
+    assert(plane != NULL);
+    int result = pthread_rwlock_wrlock(&plane->lock);
+    assert(result == 0);
+    metadata_reset(&plane->metadata);
+    result = pthread_rwlock_unlock(&plane->lock);
+    assert(result == 0);
+}
+
+static void control_plane_bus_send(uint8_t replica_target, const struct vsr_header *header,
+                                   const void *body, void *context)
+{
+    /* A cluster of one has no peers: the replica never sends to another replica. */
+    (void)replica_target;
+    (void)body;
+    assert(context != NULL && header != NULL);
+    unreachable_code();
+}
+
+static void control_plane_bus_reply(u128 client, const struct vsr_header *header, const void *body,
+                                    void *context)
+{
+    struct control_plane *plane = context;
+    assert(plane != NULL && header != NULL);
+    assert(client != 0);
+    if (client != plane->client) {
+        plane->replies_orphaned++; /* a previous boot's client, replayed */
+        return;
+    }
+    if (header->command == VSR_COMMAND_EVICTION) {
+        log_error("metadata_session_evicted", "reason=%u", header->u.eviction.reason);
+        plane->session = 0;
+        return;
+    }
+    if (header->u.reply.operation == VSR_OPERATION_REGISTER) {
+        plane->session = header->u.reply.op;
+        return;
+    }
+    for (uint32_t index = 0; index < plane->in_flight_count; index++) {
+        struct broker_request *request = plane->in_flight[index];
+        if (request->vsr_request != header->u.reply.request) {
+            continue;
+        }
+        plane->in_flight[index] = plane->in_flight[--plane->in_flight_count];
+        uint32_t size = header->size - VSR_HEADER_SIZE;
+        assert(size <= request->buffer_capacity);
+        memcpy(request->buffer, body, size);
+        request->reply_size = size;
+        request->reply_status = 0;
+        request->has_reply = true;
+        broker_request_complete(plane->broker, 0, request);
+        return;
+    }
+    plane->replies_orphaned++; /* replayed ops after a restart: nobody waits */
+}
+
+static void control_plane_durable(struct partition *partition, uint64_t op_durable, int result,
+                                  void *context)
+{
+    struct control_plane *plane = context;
+    assert(plane != NULL && partition == &plane->log);
+    journal_partition_on_durable(&plane->journal, op_durable, result);
+}
+
+/* ---- start-up ---- */
+
+static int control_plane_open_log(struct control_plane *plane, struct io *io)
+{
+    const struct node_config *config = plane->broker->config;
+    int written =
+        snprintf(plane->directory, sizeof(plane->directory), "%s/metadata", config->data_dir);
+    if (written < 0 || (size_t)written + 16 >= sizeof(plane->directory)) {
+        return -RUNNEL_ETOOLARGE;
+    }
+    (void)mkdir(plane->directory, 0750);
+    memcpy(plane->directory + written, "/journal", sizeof("/journal"));
+    if (mkdir(plane->directory, 0750) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    struct partition_options options = {
+        .directory = plane->directory,
+        .group = {.kind = VSR_GROUP_KIND_METADATA},
+        .cluster = plane->broker->cluster,
+        .segment_size_bytes = 64u << 20,
+        .preallocate_bytes = 0,
+        .index_entries_max = 65536,
+        .record_size_bytes_max = CONTROL_PLANE_RECORD_MAX,
+        .buffer_size_bytes = 4u << 20,
+        .flush_records_max = 4096,
+        .segments_max = 4096,
+        .faulty_max = 64,
+        .durability_fsync = true,
+        .direct_allowed = config->direct_io,
+        .durable_callback = control_plane_durable,
+        .context = plane,
+    };
+    int result = partition_init(&plane->log, &options);
+    if (result != 0) {
+        return result;
+    }
+    result = partition_open(&plane->log, io);
+    if (result != 0) {
+        partition_deinit(&plane->log);
+        return result;
+    }
+    result = journal_partition_init(&plane->journal, &plane->log, CONTROL_PLANE_RECORD_MAX,
+                                    VSR_PIPELINE_MAX + 2);
+    assert(result == 0 || result == -ENOMEM);
+    plane->is_log_open = result == 0;
+    return result;
+}
+
+static int control_plane_open_replica(struct control_plane *plane)
+{
+    struct vsr_replica_config config = {
+        .cluster = plane->broker->cluster,
+        .group = {.kind = VSR_GROUP_KIND_METADATA},
+        .replica = 0,
+        .replica_count = 1,
+        .pipeline_max = 16,
+        .ops_max = CONTROL_PLANE_OPS_MAX,
+        .body_size_max = METADATA_OP_BODY_SIZE_MAX + BROKER_METADATA_PREFIX_SIZE,
+        .reply_size_max = METADATA_REPLY_SIZE_MAX,
+        .clients_max = CONTROL_PLANE_CLIENTS_MAX,
+        .seed = plane->broker->boot_nonce,
+    };
+    struct vsr_superblock_state durable;
+    int slot = superblock_storage_slot_open(plane->superblocks, &config.group, &durable);
+    if (slot < 0) {
+        return slot;
+    }
+    plane->superblock_slot = slot;
+    struct vsr_journal journal = journal_partition_interface(&plane->journal);
+    struct vsr_superblock superblock =
+        superblock_storage_interface(plane->superblocks, (uint32_t)slot);
+    struct vsr_state_machine machine = {
+        .apply = control_plane_apply, .reset = control_plane_reset, .context = plane};
+    struct vsr_bus bus = {
+        .send = control_plane_bus_send, .reply = control_plane_bus_reply, .context = plane};
+    int result = vsr_replica_init(&plane->replica, &config, &durable, &journal, &superblock,
+                                  &machine, &bus, broker_shard_clock(plane->broker, 0));
+    if (result != 0) {
+        return result;
+    }
+    plane->is_replica_ready = true;
+    journal_partition_attach(&plane->journal, &plane->replica);
+    superblock_storage_slot_attach(plane->superblocks, (uint32_t)slot, &plane->replica);
+    return 0;
+}
+
+/* True when the replica leads, has executed every op it holds and nothing is pending. */
+static bool control_plane_is_settled(const struct control_plane *plane)
+{
+    const struct vsr_replica *replica = &plane->replica;
+    return plane->session != 0 && vsr_replica_is_primary(replica) &&
+           replica->commit_min == replica->op && !journal_partition_is_busy(&plane->journal) &&
+           !superblock_storage_is_busy(plane->superblocks) && plane->queue_head == NULL &&
+           plane->in_flight_count == 0;
+}
+
+/* Start-up: runs the replica (I/O, durability reports, ticks) until it settles. */
+static int control_plane_settle(struct control_plane *plane, struct io *io)
+{
+    assert(plane->is_replica_ready);
+    for (uint32_t round = 0; round < CONTROL_PLANE_START_ROUNDS_MAX; round++) {
+        const struct vsr_replica *replica = &plane->replica;
+        if (plane->session == 0 && round % 8 == 0 && vsr_replica_is_primary(replica) &&
+            replica->commit_min == replica->op) {
+            broker_vsr_register(&plane->replica, plane->client); /* repeated until taken */
+        }
+        (void)io_run(io, 1000 * 1000);
+        control_plane_pass(plane);
+        (void)superblock_storage_pass(plane->superblocks);
+        control_plane_pass(plane);
+        if (control_plane_is_settled(plane)) {
+            return 0;
+        }
+        if (round % 5 == 4) {
+            vsr_replica_tick(&plane->replica);
+        }
+    }
+    return -ETIMEDOUT;
+}
+
+static int control_plane_bootstrap(struct control_plane *plane, struct io *io)
+{
+    struct broker *broker = plane->broker;
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, broker->root_password, strlen(broker->root_password),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        return -ENOMEM;
+    }
+    Runnel__Metadata__Bootstrap bootstrap = RUNNEL__METADATA__BOOTSTRAP__INIT;
+    bootstrap.username.data = (uint8_t *)broker->root_username;
+    bootstrap.username.len = strlen(broker->root_username);
+    bootstrap.password_hash.data = (uint8_t *)hash;
+    bootstrap.password_hash.len = strlen(hash);
+    Runnel__Metadata__MetadataOperation operation = RUNNEL__METADATA__METADATA_OPERATION__INIT;
+    operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_BOOTSTRAP;
+    operation.bootstrap = &bootstrap;
+    int result = broker_server_op_submit(broker, 0, &operation, BROKER_PURPOSE_BOOTSTRAP, 0);
+    if (result != 0) {
+        return result;
+    }
+    result = control_plane_settle(plane, io);
+    if (result == 0 && broker->is_root_password_random) {
+        /* Printed once: the hash is all that is kept. */
+        printf("runneld: root user \"%s\" created with password \"%s\" "
+               "(set RUNNEL_ROOT_USERNAME/RUNNEL_ROOT_PASSWORD to choose)\n",
+               broker->root_username, broker->root_password);
+        fflush(stdout);
+    }
+    explicit_bzero(broker->root_password, sizeof(broker->root_password));
+    return result;
+}
+
+int control_plane_start(struct control_plane *plane, struct io *io,
+                        struct superblock_storage *superblocks, char *error_out,
+                        size_t error_size_bytes)
+{
+    assert(plane != NULL && io != NULL && superblocks != NULL);
+    assert(!plane->is_started);
+    plane->superblocks = superblocks;
+    plane->client = broker_vsr_client_next(plane->broker, 0);
+    int result = control_plane_open_log(plane, io);
+    if (result == 0) {
+        result = control_plane_open_replica(plane);
+    }
+    if (result == 0) {
+        result = control_plane_settle(plane, io);
+    }
+    if (result == 0 && !plane->metadata.is_bootstrapped) {
+        result = control_plane_bootstrap(plane, io);
+    }
+    if (result != 0) {
+        snprintf(error_out, error_size_bytes,
+                 "cannot recover the metadata group under %s (%s): check the data directory",
+                 plane->directory, error_text(result));
+        return result;
+    }
+    plane->is_started = true;
+    log_info("metadata_ready", "op=%llu commit=%llu view=%u streams=%u users=%u",
+             (unsigned long long)plane->replica.op, (unsigned long long)plane->replica.commit_min,
+             plane->replica.view, plane->metadata.streams_count, plane->metadata.users_count);
+    return 0;
+}
+
+/* ---- steady state ---- */
+
+void control_plane_submit(struct control_plane *plane, struct broker_request *request)
+{
+    assert(plane != NULL && request != NULL);
+    assert(request->kind == BROKER_REQUEST_METADATA && request->next == NULL);
+    if (plane->queue_tail == NULL) {
+        plane->queue_head = request;
+    } else {
+        plane->queue_tail->next = request;
+    }
+    plane->queue_tail = request;
+}
+
+/* Hands queued requests to the replica while it takes them. */
+static void control_plane_pump(struct control_plane *plane)
+{
+    struct vsr_replica *replica = &plane->replica;
+    for (uint32_t round = 0; round < VSR_PIPELINE_MAX && plane->queue_head != NULL; round++) {
+        if (plane->session == 0 || !vsr_replica_is_primary(replica) ||
+            journal_partition_is_blocked(&plane->journal) ||
+            plane->in_flight_count == VSR_PIPELINE_MAX ||
+            replica->op - replica->commit_max >= replica->config.pipeline_max) {
+            return;
+        }
+        struct broker_request *request = plane->queue_head;
+        struct vsr_header header;
+        vsr_header_init(&header, VSR_COMMAND_REQUEST, plane->broker->cluster, replica->view, 0,
+                        &replica->config.group);
+        request->vsr_client = plane->client;
+        request->vsr_request = plane->request_last + 1;
+        header.u.request.client = plane->client;
+        header.u.request.session = plane->session;
+        header.u.request.request = request->vsr_request;
+        header.u.request.operation = CONTROL_PLANE_OPERATION;
+        const uint8_t *body = request->buffer + request->body_offset;
+        vsr_header_seal(&header, body, request->body_size);
+        uint64_t op_before = replica->op;
+        vsr_replica_on_message(replica, &header, body);
+        if (replica->op != op_before + 1) {
+            return; /* not taken now: retried next pass */
+        }
+        plane->request_last++;
+        plane->queue_head = request->next;
+        if (plane->queue_head == NULL) {
+            plane->queue_tail = NULL;
+        }
+        request->next = NULL;
+        plane->in_flight[plane->in_flight_count++] = request;
+    }
+}
+
+void control_plane_pass(struct control_plane *plane)
+{
+    assert(plane != NULL);
+    if (!plane->is_replica_ready) {
+        return;
+    }
+    int result = journal_partition_pass(&plane->journal);
+    if (result != 0) {
+        log_error("metadata_journal_failed", "error=\"%s\"", error_text(result));
+    }
+    control_plane_pump(plane);
+}
+
+void control_plane_tick(struct control_plane *plane)
+{
+    assert(plane != NULL);
+    if (plane->is_replica_ready) {
+        vsr_replica_tick(&plane->replica);
+    }
+}

@@ -1,0 +1,83 @@
+/*
+ * The control plane on shard 0 (DESIGN.md §4): the metadata VSR group (one replica per
+ * node; a single node is a cluster of one) whose journal is a storage partition under
+ * data/metadata/journal and whose state machine is node/metadata.h. Requests from any
+ * shard arrive as struct broker_request (packed MetadataOperation behind a 24-byte prefix
+ * carrying the acting user and the Iggy client id); each is handed to the replica as a
+ * VSR request of a one-shot client, and the committed reply goes back to the request's
+ * home shard.
+ *
+ * Other shards read the metadata under `lock` (read side) without waiting for shard 0's
+ * queue; shard 0 takes the write side only around metadata_apply.
+ *
+ * Memory: the metadata tables, the journal partition and the replica are allocated by
+ * control_plane_start. Runs on shard 0 only (except the read lock).
+ */
+#ifndef RUNNEL_NODE_CONTROL_PLANE_H
+#define RUNNEL_NODE_CONTROL_PLANE_H
+
+#include "lib/io.h"
+#include "node/broker.h"
+#include "node/metadata.h"
+#include "storage/partition.h"
+#include "vsr/journal_partition.h"
+#include "vsr/replica.h"
+#include "vsr/superblock_storage.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { CONTROL_PLANE_OPERATION = VSR_OPERATION_STATE_MACHINE_MIN };
+
+struct control_plane {
+    struct broker *broker;
+    struct metadata metadata;
+    pthread_rwlock_t lock;
+    struct partition log;
+    struct journal_partition journal;
+    struct vsr_replica replica;
+    struct superblock_storage *superblocks;
+    int32_t superblock_slot;
+    char directory[IO_PATH_SIZE_MAX];
+    struct broker_request *queue_head; /* waiting for the replica */
+    struct broker_request *queue_tail;
+    u128 client;           /* this node's VSR client of the group (registered at start) */
+    uint64_t session;      /* its session (the register's commit op), 0 until registered */
+    uint64_t request_last; /* its last request number */
+    struct broker_request *in_flight[VSR_PIPELINE_MAX];
+    uint32_t in_flight_count;
+    bool is_started;
+    bool is_log_open;
+    bool is_replica_ready;
+    uint64_t replies_orphaned;
+};
+
+/* Allocates the metadata tables from config (main thread, before the shards start). */
+int control_plane_init(struct control_plane *plane, struct broker *broker,
+                       const struct node_config *config);
+void control_plane_deinit(struct control_plane *plane);
+
+/*
+ * Shard 0's on_start: opens the journal, recovers the replica (replaying the metadata
+ * log), becomes primary and bootstraps the root user on a fresh directory. Uses io_wait:
+ * start-up only. Returns 0 or a negative code with error_text set.
+ */
+int control_plane_start(struct control_plane *plane, struct io *io,
+                        struct superblock_storage *superblocks, char *error_text,
+                        size_t error_size_bytes);
+
+/* Shard 0: queues a metadata request for the replica. */
+void control_plane_submit(struct control_plane *plane, struct broker_request *request);
+
+/* Shard 0, once per loop pass: journal group commit and durability, queued requests. */
+void control_plane_pass(struct control_plane *plane);
+
+/* Shard 0, every tick. */
+void control_plane_tick(struct control_plane *plane);
+
+/* Read lock for other shards' lookups (and shard 0's own reads need none). */
+void control_plane_read_begin(struct control_plane *plane);
+void control_plane_read_end(struct control_plane *plane);
+
+#endif

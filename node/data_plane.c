@@ -1,0 +1,796 @@
+/*
+ * A shard's partition groups (see data_plane.h): opening and recovery, the partition
+ * state machine (prepare stamping, apply), writes through the replica, and the pass and
+ * tick. Polls are in data_plane_poll.c. Runs on the owning shard only.
+ */
+#include "node/data_plane.h"
+
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "node/data_plane_internal.h"
+#include "proto/batch.h"
+#include "proto/iggy_error.h"
+#include "proto/iggy_wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { DATA_PLANE_SETTLE_ROUNDS_MAX = 200000, DATA_PLANE_CLIENTS_MAX = 64 };
+
+uint32_t data_plane_owner(uint32_t stream_id, uint32_t topic_id, uint32_t partition_id,
+                          uint32_t shard_count)
+{
+    assert(shard_count > 0);
+    uint64_t key = ((uint64_t)stream_id << 40) ^ ((uint64_t)topic_id << 20) ^ partition_id;
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    uint32_t owner = (uint32_t)(key % shard_count);
+    assert(owner < shard_count);
+    return owner;
+}
+
+int data_plane_init(struct data_plane *plane, struct broker *broker, uint32_t shard_index,
+                    uint32_t metadata_slots_max)
+{
+    assert(plane != NULL && broker != NULL);
+    assert(metadata_slots_max > 0);
+    memset(plane, 0, sizeof(*plane));
+    plane->broker = broker;
+    plane->shard_index = shard_index;
+    plane->partitions_max = broker->config->partitions_max;
+    plane->ops_max = broker->config->partition_ops_max;
+    plane->record_size_bytes_max = (uint32_t)broker->config->batch_size_bytes_max + 512;
+    plane->partitions = calloc(plane->partitions_max, sizeof(struct data_partition));
+    plane->by_metadata_slot = malloc(sizeof(int32_t) * metadata_slots_max);
+    if (plane->partitions == NULL || plane->by_metadata_slot == NULL) {
+        data_plane_deinit(plane);
+        return -ENOMEM;
+    }
+    plane->metadata_slots_max = metadata_slots_max;
+    for (uint32_t index = 0; index < metadata_slots_max; index++) {
+        plane->by_metadata_slot[index] = -1;
+    }
+    return 0;
+}
+
+static void data_partition_close(struct data_partition *partition)
+{
+    assert(partition->is_used);
+    assert(partition->plane != NULL);
+    if (partition->superblock_slot >= 0) {
+        vsr_replica_deinit(&partition->replica);
+        superblock_storage_slot_close(&partition->plane->storage,
+                                      (uint32_t)partition->superblock_slot);
+    }
+    /* No partition_close: the shard's ring is gone by now; the process exits and every
+     * acknowledged write is already durable. */
+    journal_partition_deinit(&partition->journal);
+    partition_deinit(&partition->log);
+    free(partition->op_offset);
+    free(partition->op_count);
+    free(partition->op_timestamp_us);
+    free(partition->poll_buffer);
+    partition->is_used = false;
+}
+
+void data_plane_deinit(struct data_plane *plane)
+{
+    assert(plane != NULL);
+    for (uint32_t index = 0; plane->partitions != NULL && index < plane->partitions_max; index++) {
+        if (plane->partitions[index].is_used) {
+            data_partition_close(&plane->partitions[index]);
+        }
+    }
+    if (plane->has_superblock) {
+        superblock_storage_deinit(&plane->storage);
+        superblock_deinit(&plane->superblock);
+    }
+    free(plane->partitions);
+    free(plane->by_metadata_slot);
+    plane->partitions = NULL;
+    plane->by_metadata_slot = NULL;
+    assert(plane->partitions == NULL);
+}
+
+static void data_plane_superblock_callback(struct superblock *superblock, uint64_t sequence,
+                                           int result, void *context)
+{
+    struct data_plane *plane = context;
+    assert(plane != NULL && superblock == &plane->superblock);
+    superblock_storage_on_write(&plane->storage, sequence, result);
+}
+
+int data_plane_start(struct data_plane *plane, struct io *io, char *error_out,
+                     size_t error_size_bytes)
+{
+    assert(plane != NULL && io != NULL);
+    const struct node_config *config = plane->broker->config;
+    plane->io = io;
+    int written = snprintf(plane->superblock_path, sizeof(plane->superblock_path), "%s/shard-%u",
+                           config->data_dir, plane->shard_index);
+    if (written < 0 || (size_t)written + 16 >= sizeof(plane->superblock_path)) {
+        snprintf(error_out, error_size_bytes, "data directory path too long");
+        return -RUNNEL_ETOOLARGE;
+    }
+    (void)mkdir(plane->superblock_path, 0750);
+    memcpy(plane->superblock_path + written, "/superblock", sizeof("/superblock"));
+    struct superblock_options options = {
+        .path = plane->superblock_path,
+        .cluster = plane->broker->cluster,
+        .shard_count = plane->broker->shard_count,
+        .groups_max = plane->partitions_max + 1,
+        .callback = data_plane_superblock_callback,
+        .context = plane,
+    };
+    int result = superblock_init(&plane->superblock, &options);
+    if (result == 0) {
+        result = superblock_open(&plane->superblock, io);
+        if (result == -ENOENT || result == -RUNNEL_ENOTFOUND) {
+            result = superblock_format(&plane->superblock, io);
+        }
+    }
+    if (result == 0) {
+        result =
+            superblock_storage_init(&plane->storage, &plane->superblock, plane->partitions_max + 1);
+    }
+    if (result != 0) {
+        snprintf(error_out, error_size_bytes,
+                 result == -RUNNEL_ECONFIG
+                     ? "%s was formatted with another shard count: start with the same "
+                       "shards.count"
+                     : "cannot open the shard superblock %s",
+                 plane->superblock_path);
+        return result;
+    }
+    plane->has_superblock = true;
+    return 0;
+}
+
+/* ---- the partition state machine ---- */
+
+static const void *data_partition_prepare(struct vsr_header *prepare, const void *body,
+                                          uint32_t body_size_bytes, void *scratch, void *context)
+{
+    struct data_partition *partition = context;
+    assert(partition != NULL && prepare != NULL);
+    assert(prepare->command == VSR_COMMAND_PREPARE);
+    prepare->u.prepare.offset = partition->offset_prepared_next;
+    if (prepare->u.prepare.operation != VSR_OPERATION_MESSAGES) {
+        return body;
+    }
+    memcpy(scratch, body, body_size_bytes);
+    uint32_t count = batch_message_count(scratch);
+    batch_stamp(scratch, body_size_bytes, partition->group.partition_id,
+                partition->offset_prepared_next, prepare->u.prepare.timestamp / 1000);
+    prepare->u.prepare.message_count = count;
+    partition->offset_prepared_next += count;
+    return scratch;
+}
+
+static struct data_offset *data_partition_offset_find(struct data_partition *partition,
+                                                      uint8_t kind, uint32_t id, bool is_create)
+{
+    assert(partition != NULL);
+    assert(kind == 1 || kind == 2);
+    struct data_offset *free_entry = NULL;
+    for (uint32_t index = 0; index < DATA_PLANE_OFFSETS_MAX; index++) {
+        struct data_offset *entry = &partition->offsets[index];
+        if (entry->is_used && entry->kind == kind && entry->id == id) {
+            return entry;
+        }
+        if (!entry->is_used && free_entry == NULL) {
+            free_entry = entry;
+        }
+    }
+    if (!is_create || free_entry == NULL) {
+        return NULL;
+    }
+    memset(free_entry, 0, sizeof(*free_entry));
+    free_entry->is_used = true;
+    free_entry->kind = kind;
+    free_entry->id = id;
+    return free_entry;
+}
+
+struct data_offset *data_partition_offset(struct data_partition *partition, uint8_t kind,
+                                          uint32_t id, bool is_create)
+{
+    assert(partition != NULL);
+    assert(partition->is_used);
+    return data_partition_offset_find(partition, kind, id, is_create);
+}
+
+/* Offset ops carry [kind u8][id u32][offset u64]. */
+static uint32_t data_partition_apply_offset(struct data_partition *partition,
+                                            const struct vsr_header *prepare, const uint8_t *body,
+                                            uint8_t *reply)
+{
+    uint32_t body_size = prepare->size - VSR_HEADER_SIZE;
+    struct iggy_writer writer;
+    iggy_writer_init(&writer, reply, DATA_PLANE_REPLY_SIZE_MAX);
+    if (body_size < 13) {
+        iggy_wire_result_encode(&writer, IGGY_ERROR_INVALID_COMMAND);
+        return writer.size;
+    }
+    uint32_t id = 0;
+    uint64_t offset = 0;
+    memcpy(&id, body + 1, sizeof(id));
+    memcpy(&offset, body + 5, sizeof(offset));
+    bool is_store = prepare->u.prepare.operation == VSR_OPERATION_OFFSET_STORE;
+    struct data_offset *entry = data_partition_offset_find(partition, body[0], id, is_store);
+    uint32_t code = 0;
+    if (is_store && entry != NULL) {
+        entry->has_offset = true;
+        entry->offset = offset;
+    } else if (!is_store && entry != NULL && entry->has_offset) {
+        memset(entry, 0, sizeof(*entry));
+    } else {
+        code = is_store ? IGGY_ERROR_ERROR : IGGY_ERROR_CONSUMER_OFFSET_NOT_FOUND;
+    }
+    iggy_wire_result_encode(&writer, code);
+    return writer.size;
+}
+
+static uint32_t data_partition_apply(const struct vsr_header *prepare, const void *body,
+                                     void *reply_body, uint32_t reply_size_max, void *context)
+{
+    struct data_partition *partition = context;
+    assert(partition != NULL && prepare != NULL);
+    assert(reply_size_max >= DATA_PLANE_REPLY_SIZE_MAX);
+    uint64_t op = prepare->u.prepare.op;
+    assert(op <= partition->plane->ops_max);
+    assert(op > partition->op_indexed);
+    for (uint64_t skipped = partition->op_indexed + 1; skipped < op; skipped++) {
+        /* ops the state machine never sees (registers) hold no messages */
+        partition->op_offset[skipped] = prepare->u.prepare.offset;
+        partition->op_count[skipped] = 0;
+        partition->op_timestamp_us[skipped] = prepare->u.prepare.timestamp / 1000;
+    }
+    partition->op_indexed = op;
+    partition->op_offset[op] = prepare->u.prepare.offset;
+    partition->op_timestamp_us[op] = prepare->u.prepare.timestamp / 1000;
+    partition->op_count[op] = 0;
+    if (prepare->u.prepare.operation != VSR_OPERATION_MESSAGES) {
+        return data_partition_apply_offset(partition, prepare, body, reply_body);
+    }
+    uint32_t count = prepare->u.prepare.message_count;
+    partition->op_count[op] = count;
+    partition->commit_offset_next = prepare->u.prepare.offset + count;
+    partition->messages_count += count;
+    partition->size_bytes += prepare->size - VSR_HEADER_SIZE;
+    struct iggy_writer writer;
+    iggy_writer_init(&writer, reply_body, DATA_PLANE_REPLY_SIZE_MAX);
+    iggy_writer_u32(&writer, 1);
+    iggy_writer_u32(&writer, partition->group.stream_id);
+    iggy_writer_u32(&writer, partition->group.topic_id);
+    iggy_writer_u32(&writer, partition->group.partition_id);
+    iggy_writer_u64(&writer, prepare->u.prepare.offset);
+    assert(writer.error == 0);
+    return writer.size;
+}
+
+static void data_partition_reset(void *context)
+{
+    struct data_partition *partition = context;
+    assert(partition != NULL);
+    assert(partition->op_offset != NULL);
+    memset(partition->offsets, 0, sizeof(partition->offsets));
+    partition->op_indexed = 0;
+    partition->commit_offset_next = 0;
+    partition->messages_count = 0;
+    partition->size_bytes = 0;
+}
+
+static void data_partition_bus_send(uint8_t replica_target, const struct vsr_header *header,
+                                    const void *body, void *context)
+{
+    (void)replica_target;
+    (void)body;
+    assert(context != NULL && header != NULL);
+    unreachable_code(); /* a cluster of one has no peers */
+}
+
+static void data_partition_bus_reply(u128 client, const struct vsr_header *header, const void *body,
+                                     void *context)
+{
+    struct data_partition *partition = context;
+    assert(partition != NULL && header != NULL);
+    if (client != partition->client) {
+        partition->plane->replies_orphaned++; /* a previous boot's client, replayed */
+        return;
+    }
+    if (header->command == VSR_COMMAND_EVICTION) {
+        log_error("partition_session_evicted", "directory=%s", partition->directory);
+        partition->session = 0;
+        return;
+    }
+    if (header->u.reply.operation == VSR_OPERATION_REGISTER) {
+        partition->session = header->u.reply.op;
+        return;
+    }
+    struct broker_request *request = NULL;
+    for (uint32_t index = 0; request == NULL && index < partition->in_flight_count; index++) {
+        if (partition->in_flight[index]->vsr_request == header->u.reply.request) {
+            request = partition->in_flight[index];
+            partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
+        }
+    }
+    if (request == NULL) {
+        partition->plane->replies_orphaned++; /* a server op (auto-commit) */
+        return;
+    }
+    uint32_t size = header->size - VSR_HEADER_SIZE;
+    assert(size <= request->buffer_capacity);
+    memcpy(request->buffer, body, size);
+    request->reply_size = size;
+    request->reply_status = 0;
+    request->has_reply = true;
+    broker_request_complete(partition->plane->broker, partition->plane->shard_index, request);
+}
+
+static void data_partition_durable(struct partition *log, uint64_t op_durable, int result,
+                                   void *context)
+{
+    struct data_partition *partition = context;
+    assert(partition != NULL && log == &partition->log);
+    journal_partition_on_durable(&partition->journal, op_durable, result);
+}
+
+/* ---- opening a partition (in the pass: io_wait, outside dispatch) ---- */
+
+static int data_plane_mkdirs(char *path)
+{
+    assert(path != NULL && path[0] != '\0');
+    size_t size = strlen(path);
+    assert(size < IO_PATH_SIZE_MAX);
+    for (size_t index = 1; index <= size; index++) {
+        if (path[index] != '/' && path[index] != '\0') {
+            continue;
+        }
+        char saved = path[index];
+        path[index] = '\0';
+        int result = mkdir(path, 0750);
+        path[index] = saved;
+        if (result != 0 && errno != EEXIST) {
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+static int data_partition_open_log(struct data_partition *partition,
+                                   const struct broker_partition_target *target)
+{
+    struct data_plane *plane = partition->plane;
+    const struct node_config *config = plane->broker->config;
+    int result = partition_directory_path(partition->directory, sizeof(partition->directory),
+                                          config->data_dir, &target->group);
+    if (result == 0) {
+        result = data_plane_mkdirs(partition->directory);
+    }
+    if (result != 0) {
+        return result;
+    }
+    uint64_t segment_size = target->segment_size_bytes;
+    if (segment_size < 4ull * plane->record_size_bytes_max) {
+        segment_size = 4ull * plane->record_size_bytes_max;
+    }
+    struct partition_options options = {
+        .directory = partition->directory,
+        .group = target->group,
+        .cluster = plane->broker->cluster,
+        .segment_size_bytes = segment_size,
+        .preallocate_bytes = config->preallocate_bytes,
+        .index_entries_max = 65536,
+        .record_size_bytes_max = plane->record_size_bytes_max,
+        .buffer_size_bytes = 2ull * plane->record_size_bytes_max + 4 * IO_SECTOR_SIZE,
+        .flush_records_max = 4096,
+        .segments_max = 4096,
+        .faulty_max = 64,
+        .durability_fsync = target->is_fsync,
+        .direct_allowed = config->direct_io,
+        .durable_callback = data_partition_durable,
+        .context = partition,
+    };
+    result = partition_init(&partition->log, &options);
+    if (result != 0) {
+        return result;
+    }
+    result = partition_open(&partition->log, plane->io);
+    if (result == 0) {
+        result = journal_partition_init(&partition->journal, &partition->log,
+                                        plane->record_size_bytes_max, VSR_PIPELINE_MAX + 2);
+    }
+    if (result != 0) {
+        partition_deinit(&partition->log);
+    }
+    return result;
+}
+
+static int data_partition_open_replica(struct data_partition *partition)
+{
+    struct data_plane *plane = partition->plane;
+    struct vsr_replica_config config = {
+        .cluster = plane->broker->cluster,
+        .group = partition->group,
+        .replica = 0,
+        .replica_count = 1,
+        .pipeline_max = plane->broker->config->pipeline_depth_max,
+        .ops_max = plane->ops_max,
+        .body_size_max = plane->record_size_bytes_max - VSR_HEADER_SIZE,
+        .reply_size_max = DATA_PLANE_REPLY_SIZE_MAX,
+        .clients_max = DATA_PLANE_CLIENTS_MAX,
+        .seed = plane->broker->boot_nonce ^ partition->group.incarnation,
+    };
+    struct vsr_superblock_state durable;
+    int slot = superblock_storage_slot_open(&plane->storage, &partition->group, &durable);
+    if (slot < 0) {
+        return slot;
+    }
+    struct vsr_journal journal = journal_partition_interface(&partition->journal);
+    struct vsr_superblock superblock =
+        superblock_storage_interface(&plane->storage, (uint32_t)slot);
+    struct vsr_state_machine machine = {.apply = data_partition_apply,
+                                        .reset = data_partition_reset,
+                                        .context = partition,
+                                        .prepare = data_partition_prepare};
+    struct vsr_bus bus = {
+        .send = data_partition_bus_send, .reply = data_partition_bus_reply, .context = partition};
+    int result =
+        vsr_replica_init(&partition->replica, &config, &durable, &journal, &superblock, &machine,
+                         &bus, broker_shard_clock(plane->broker, plane->shard_index));
+    if (result != 0) {
+        superblock_storage_slot_close(&plane->storage, (uint32_t)slot);
+        return result;
+    }
+    partition->superblock_slot = slot;
+    journal_partition_attach(&partition->journal, &partition->replica);
+    superblock_storage_slot_attach(&plane->storage, (uint32_t)slot, &partition->replica);
+    return 0;
+}
+
+/* Runs the new replica until it leads and has replayed its log. */
+static int data_partition_settle(struct data_partition *partition)
+{
+    struct data_plane *plane = partition->plane;
+    struct vsr_replica *replica = &partition->replica;
+    for (uint32_t round = 0; round < DATA_PLANE_SETTLE_ROUNDS_MAX; round++) {
+        (void)journal_partition_pass(&partition->journal);
+        (void)superblock_storage_pass(&plane->storage);
+        bool is_caught_up = vsr_replica_is_primary(replica) && replica->commit_min == replica->op &&
+                            !journal_partition_is_busy(&partition->journal);
+        if (is_caught_up && partition->session == 0 && round % 8 == 0) {
+            partition->offset_prepared_next = partition->log.offset_next;
+            broker_vsr_register(replica, partition->client); /* repeated until taken */
+        }
+        if (is_caught_up && partition->session != 0) {
+            partition->offset_prepared_next = partition->log.offset_next;
+            return 0;
+        }
+        (void)io_run(plane->io, 1000 * 1000);
+        if (round % 5 == 4) {
+            vsr_replica_tick(replica);
+        }
+    }
+    return -ETIMEDOUT;
+}
+
+static int data_partition_allocate(struct data_partition *partition)
+{
+    uint64_t count = partition->plane->ops_max + 1;
+    partition->op_offset = calloc(count, sizeof(uint64_t));
+    partition->op_count = calloc(count, sizeof(uint32_t));
+    partition->op_timestamp_us = calloc(count, sizeof(uint64_t));
+    partition->poll_buffer_size_bytes =
+        ((uint64_t)partition->plane->record_size_bytes_max + 3 * IO_SECTOR_SIZE) &
+        ~(uint64_t)(IO_SECTOR_SIZE - 1);
+    partition->poll_buffer = aligned_alloc(IO_SECTOR_SIZE, partition->poll_buffer_size_bytes);
+    if (partition->op_offset == NULL || partition->op_count == NULL ||
+        partition->op_timestamp_us == NULL || partition->poll_buffer == NULL) {
+        free(partition->op_offset);
+        free(partition->op_count);
+        free(partition->op_timestamp_us);
+        free(partition->poll_buffer);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Opens the partition a request names (its directory, log, replica); -1 on failure. */
+static int32_t data_plane_open(struct data_plane *plane,
+                               const struct broker_partition_target *target)
+{
+    int32_t free_index = -1;
+    for (uint32_t index = 0; index < plane->partitions_max && free_index < 0; index++) {
+        free_index = plane->partitions[index].is_used ? -1 : (int32_t)index;
+    }
+    if (free_index < 0) {
+        return -1;
+    }
+    struct data_partition *partition = &plane->partitions[free_index];
+    memset(partition, 0, sizeof(*partition));
+    partition->plane = plane;
+    partition->group = target->group;
+    partition->metadata_slot = target->metadata_slot;
+    partition->superblock_slot = -1;
+    partition->client = broker_vsr_client_next(plane->broker, plane->shard_index);
+    int result = data_partition_allocate(partition);
+    if (result == 0) {
+        result = data_partition_open_log(partition, target);
+        if (result != 0) {
+            free(partition->op_offset);
+            free(partition->op_count);
+            free(partition->op_timestamp_us);
+            free(partition->poll_buffer);
+        }
+    }
+    partition->is_used = result == 0;
+    if (result == 0) {
+        result = data_partition_open_replica(partition);
+        result = result == 0 ? data_partition_settle(partition) : result;
+    }
+    if (result != 0) {
+        log_error("partition_open_failed", "directory=%s error=\"%s\"", partition->directory,
+                  error_text(result));
+        if (partition->is_used) {
+            data_partition_close(partition);
+        }
+        return -1;
+    }
+    log_info("partition_open", "directory=%s op=%llu next_offset=%llu", partition->directory,
+             (unsigned long long)partition->replica.op,
+             (unsigned long long)partition->commit_offset_next);
+    plane->by_metadata_slot[target->metadata_slot] = free_index;
+    return free_index;
+}
+
+/* ---- requests ---- */
+
+void data_plane_reply_status(struct data_plane *plane, struct broker_request *request,
+                             uint32_t status)
+{
+    assert(plane != NULL && request != NULL);
+    assert(status != 0);
+    request->reply_status = status;
+    request->reply_size = 0;
+    request->has_reply = true;
+    broker_request_complete(plane->broker, plane->shard_index, request);
+}
+
+static struct data_partition *data_plane_find(struct data_plane *plane,
+                                              const struct broker_partition_target *target)
+{
+    assert(target->metadata_slot < plane->metadata_slots_max);
+    int32_t index = plane->by_metadata_slot[target->metadata_slot];
+    if (index < 0) {
+        return NULL;
+    }
+    struct data_partition *partition = &plane->partitions[index];
+    if (!partition->is_used || !vsr_group_is_equal(&partition->group, &target->group)) {
+        return NULL;
+    }
+    return partition;
+}
+
+static void data_plane_queue(struct broker_request **head, struct broker_request **tail,
+                             struct broker_request *request)
+{
+    assert(request->next == NULL);
+    assert((*head == NULL) == (*tail == NULL));
+    if (*tail == NULL) {
+        *head = request;
+    } else {
+        (*tail)->next = request;
+    }
+    *tail = request;
+}
+
+static struct broker_request *data_plane_dequeue(struct broker_request **head,
+                                                 struct broker_request **tail)
+{
+    struct broker_request *request = *head;
+    assert(request != NULL);
+    *head = request->next;
+    if (*head == NULL) {
+        *tail = NULL;
+    }
+    request->next = NULL;
+    return request;
+}
+
+/* Offset ops carry [kind u8][id u32][offset u64] in the request's buffer. */
+static void data_plane_offset_body(struct broker_request *request)
+{
+    assert(request->buffer_capacity >= 13);
+    request->buffer[0] = (uint8_t)request->partition.consumer_kind;
+    memcpy(request->buffer + 1, &request->partition.consumer_id, sizeof(uint32_t));
+    memcpy(request->buffer + 5, &request->partition.offset, sizeof(uint64_t));
+    request->body_offset = 0;
+    request->body_size = 13;
+}
+
+static void data_partition_write_submit(struct data_partition *partition,
+                                        struct broker_request *request)
+{
+    struct vsr_replica *replica = &partition->replica;
+    if (replica->op + replica->config.pipeline_max + 1 >= replica->config.ops_max) {
+        log_warn("partition_ops_exhausted", "directory=%s op=%llu (limits.partition_ops_max)",
+                 partition->directory, (unsigned long long)replica->op);
+        data_plane_reply_status(partition->plane, request, IGGY_ERROR_ERROR);
+        return;
+    }
+    if (request->kind != BROKER_REQUEST_SEND) {
+        data_plane_offset_body(request);
+    }
+    data_plane_queue(&partition->queue_head, &partition->queue_tail, request);
+}
+
+void data_plane_submit(struct data_plane *plane, struct broker_request *request)
+{
+    assert(plane != NULL && request != NULL);
+    assert(request->next == NULL);
+    struct data_partition *partition = data_plane_find(plane, &request->partition);
+    if (partition == NULL) {
+        data_plane_queue(&plane->open_head, &plane->open_tail, request);
+        return;
+    }
+    switch (request->kind) {
+    case BROKER_REQUEST_POLL:
+        data_plane_poll_submit(partition, request);
+        break;
+    case BROKER_REQUEST_OFFSET_GET:
+        data_plane_offset_get(partition, request);
+        break;
+    default:
+        data_partition_write_submit(partition, request);
+        break;
+    }
+}
+
+/* Hands one queued write to the replica; false when it cannot take one now. */
+static bool data_partition_pump_one(struct data_partition *partition)
+{
+    struct vsr_replica *replica = &partition->replica;
+    struct broker_request *request = partition->queue_head;
+    if (partition->session == 0 || !vsr_replica_is_primary(replica) ||
+        journal_partition_is_blocked(&partition->journal) ||
+        partition->in_flight_count == VSR_PIPELINE_MAX ||
+        replica->op - replica->commit_max >= replica->config.pipeline_max) {
+        return false;
+    }
+    static const uint8_t operations[] = {
+        [BROKER_REQUEST_SEND] = VSR_OPERATION_MESSAGES,
+        [BROKER_REQUEST_OFFSET_STORE] = VSR_OPERATION_OFFSET_STORE,
+        [BROKER_REQUEST_OFFSET_DELETE] = VSR_OPERATION_OFFSET_DELETE,
+    };
+    assert(request->kind < sizeof(operations) && operations[request->kind] != 0);
+    struct vsr_header header;
+    vsr_header_init(&header, VSR_COMMAND_REQUEST, replica->config.cluster, replica->view, 0,
+                    &partition->group);
+    request->vsr_client = partition->client;
+    request->vsr_request = partition->request_last + 1;
+    header.u.request.client = partition->client;
+    header.u.request.session = partition->session;
+    header.u.request.request = request->vsr_request;
+    header.u.request.operation = operations[request->kind];
+    const uint8_t *body = request->buffer + request->body_offset;
+    vsr_header_seal(&header, body, request->body_size);
+    uint64_t op_before = replica->op;
+    partition->submitting = request;
+    (void)data_plane_dequeue(&partition->queue_head, &partition->queue_tail);
+    vsr_replica_on_message(replica, &header, body);
+    if (partition->submitting == NULL) {
+        return true; /* answered from the replica's client table (exactly-once duplicate) */
+    }
+    partition->submitting = NULL;
+    if (replica->op == op_before + 1) {
+        partition->request_last++;
+        partition->in_flight[partition->in_flight_count++] = request;
+        return true;
+    }
+    /* Refused with room to take it: an exactly-once number older than the window. */
+    data_plane_reply_status(partition->plane, request, IGGY_ERROR_REQUEST_ALREADY_APPLIED);
+    return true;
+}
+
+static void data_partition_pump(struct data_partition *partition)
+{
+    assert(partition->is_used);
+    for (uint32_t round = 0; round < VSR_PIPELINE_MAX && partition->queue_head != NULL; round++) {
+        if (!data_partition_pump_one(partition)) {
+            return;
+        }
+    }
+}
+
+static void data_plane_open_pending(struct data_plane *plane)
+{
+    for (uint32_t round = 0; round < 64 && plane->open_head != NULL; round++) {
+        struct broker_request *request = data_plane_dequeue(&plane->open_head, &plane->open_tail);
+        if (data_plane_find(plane, &request->partition) == NULL &&
+            data_plane_open(plane, &request->partition) < 0) {
+            data_plane_reply_status(plane, request, IGGY_ERROR_ERROR);
+            continue;
+        }
+        data_plane_submit(plane, request);
+    }
+}
+
+void data_plane_pass(struct data_plane *plane)
+{
+    assert(plane != NULL);
+    if (!plane->has_superblock) {
+        return;
+    }
+    data_plane_open_pending(plane);
+    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+        struct data_partition *partition = &plane->partitions[index];
+        if (!partition->is_used) {
+            continue;
+        }
+        int result = journal_partition_pass(&partition->journal);
+        if (result != 0) {
+            log_error("partition_failed", "directory=%s error=\"%s\"", partition->directory,
+                      error_text(result));
+        }
+        data_partition_pump(partition);
+        data_plane_poll_pump(partition);
+    }
+    (void)superblock_storage_pass(&plane->storage);
+}
+
+/* Submits the coalesced auto-commits of a partition, at most one op per tick. */
+static void data_partition_auto_commit(struct data_partition *partition)
+{
+    struct vsr_replica *replica = &partition->replica;
+    if (!partition->has_dirty_offsets || partition->queue_head != NULL || partition->session == 0 ||
+        !vsr_replica_is_primary(replica) || journal_partition_is_blocked(&partition->journal) ||
+        replica->op - replica->commit_max >= replica->config.pipeline_max ||
+        replica->op + replica->config.pipeline_max + 1 >= replica->config.ops_max) {
+        return;
+    }
+    for (uint32_t index = 0; index < DATA_PLANE_OFFSETS_MAX; index++) {
+        struct data_offset *entry = &partition->offsets[index];
+        if (!entry->is_used || !entry->is_dirty) {
+            continue;
+        }
+        uint8_t body[13];
+        body[0] = entry->kind;
+        memcpy(body + 1, &entry->id, sizeof(entry->id));
+        memcpy(body + 5, &entry->pending, sizeof(entry->pending));
+        struct vsr_header header;
+        vsr_header_init(&header, VSR_COMMAND_REQUEST, replica->config.cluster, replica->view, 0,
+                        &partition->group);
+        header.u.request.client = partition->client;
+        header.u.request.session = partition->session;
+        header.u.request.request = partition->request_last + 1;
+        header.u.request.operation = VSR_OPERATION_OFFSET_STORE;
+        vsr_header_seal(&header, body, sizeof(body));
+        uint64_t op_before = replica->op;
+        vsr_replica_on_message(replica, &header, body);
+        if (replica->op == op_before + 1) {
+            partition->request_last++;
+            entry->is_dirty = false;
+        }
+        return; /* one op per partition per tick; the others follow */
+    }
+    partition->has_dirty_offsets = false;
+}
+
+void data_plane_tick(struct data_plane *plane)
+{
+    assert(plane != NULL);
+    assert(plane->partitions != NULL);
+    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+        struct data_partition *partition = &plane->partitions[index];
+        if (partition->is_used) {
+            vsr_replica_tick(&partition->replica);
+            data_partition_auto_commit(partition);
+        }
+    }
+}

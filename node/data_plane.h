@@ -1,0 +1,135 @@
+/*
+ * The data plane of one shard (DESIGN.md §3-§5): the partition VSR groups this shard owns
+ * (partition -> shard is a fixed hash of (stream, topic, partition) modulo the shard
+ * count), each a replica whose journal is the partition's storage log under
+ * data/streams/{s}/topics/{t}/partitions/{p}.{incarnation}/, plus the shard's superblock
+ * (data/shard-{i}/superblock) holding every group's view state.
+ *
+ * Writes (SendMessages, consumer-offset store and delete) become prepares: the primary
+ * stamps offsets and the broker timestamp into the batch (vsr_state_machine.prepare), the
+ * journal appends it, the loop pass group-commits (fdatasync under `fsync` durability)
+ * and the commit executes it (apply: the offset index, the commit point, consumer
+ * offsets) and answers. Polls read committed records only (never past the commit point),
+ * from the tail buffer or from sealed segments, and are capped in bytes; auto-commit is
+ * coalesced per partition and submitted on the tick without delaying the poll.
+ *
+ * A partition is opened on first use (its replica recovers and replays its log; start-up
+ * cost grows with the log until checkpoints exist). Memory per partition is allocated
+ * when it opens; runs on the owning shard only.
+ */
+#ifndef RUNNEL_NODE_DATA_PLANE_H
+#define RUNNEL_NODE_DATA_PLANE_H
+
+#include "node/broker.h"
+#include "storage/partition.h"
+#include "storage/superblock.h"
+#include "vsr/journal_partition.h"
+#include "vsr/replica.h"
+#include "vsr/superblock_storage.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { DATA_PLANE_OFFSETS_MAX = 1024, DATA_PLANE_REPLY_SIZE_MAX = 64 };
+
+struct data_offset {
+    bool is_used;
+    uint8_t kind; /* 1 consumer, 2 consumer group */
+    uint32_t id;
+    bool has_offset; /* committed */
+    uint64_t offset;
+    bool has_pending; /* auto-commit polled up to here (read-your-writes floor) */
+    uint64_t pending;
+    bool is_dirty; /* pending not yet submitted */
+};
+
+struct data_plane;
+
+struct data_partition {
+    bool is_used;
+    struct data_plane *plane;
+    struct vsr_group group;
+    uint32_t metadata_slot;
+    char directory[IO_PATH_SIZE_MAX];
+    struct partition log;
+    struct journal_partition journal;
+    struct vsr_replica replica;
+    int32_t superblock_slot;
+    uint64_t *op_offset;       /* [ops_max + 1]: first offset (next offset for other ops) */
+    uint32_t *op_count;        /* [ops_max + 1]: messages in the op */
+    uint64_t *op_timestamp_us; /* [ops_max + 1] */
+    uint64_t op_indexed;       /* ops up to here are in the three arrays above */
+    u128 client;               /* this node's VSR client of the group */
+    uint64_t session;          /* 0 until its register committed */
+    uint64_t request_last;
+    uint64_t offset_prepared_next;
+    uint64_t commit_offset_next; /* offsets below are committed */
+    uint64_t messages_count;
+    uint64_t size_bytes;
+    struct data_offset offsets[DATA_PLANE_OFFSETS_MAX];
+    bool has_dirty_offsets;
+    struct broker_request *queue_head; /* writes waiting for the replica */
+    struct broker_request *queue_tail;
+    struct broker_request *in_flight[VSR_PIPELINE_MAX];
+    uint32_t in_flight_count;
+    struct broker_request *submitting; /* during vsr_replica_on_message */
+    struct broker_request *poll_head;  /* polls waiting for the active one */
+    struct broker_request *poll_tail;
+    struct broker_request *poll_active;
+    uint64_t poll_op;
+    uint64_t poll_offset;
+    uint32_t poll_remaining;
+    uint32_t poll_messages;
+    uint32_t poll_position;
+    uint32_t poll_capacity;
+    struct partition_read poll_read;
+    uint8_t *poll_buffer;
+    uint64_t poll_buffer_size_bytes;
+};
+
+struct data_plane {
+    struct broker *broker;
+    uint32_t shard_index;
+    struct io *io;
+    struct superblock superblock;
+    struct superblock_storage storage;
+    bool has_superblock;
+    char superblock_path[IO_PATH_SIZE_MAX];
+    struct data_partition *partitions; /* [partitions_max] */
+    uint32_t partitions_max;
+    int32_t *by_metadata_slot; /* [metadata partitions_max] -> index or -1 */
+    uint32_t metadata_slots_max;
+    struct broker_request *open_head; /* requests whose partition opens in the next pass */
+    struct broker_request *open_tail;
+    uint64_t ops_max;
+    uint32_t record_size_bytes_max;
+    uint64_t polls_served;
+    uint64_t replies_orphaned;
+};
+
+/* Allocates the tables (main thread). Returns 0 or -ENOMEM. */
+int data_plane_init(struct data_plane *plane, struct broker *broker, uint32_t shard_index,
+                    uint32_t metadata_slots_max);
+void data_plane_deinit(struct data_plane *plane);
+
+/*
+ * on_start of its shard: opens (formats when absent) data/shard-{i}/superblock. Returns 0,
+ * or a negative code with error_text set (-RUNNEL_ECONFIG: another shard count).
+ */
+int data_plane_start(struct data_plane *plane, struct io *io, char *error_out,
+                     size_t error_size_bytes);
+
+/* A partition request (send, poll, offsets) arrived at its owning shard. */
+void data_plane_submit(struct data_plane *plane, struct broker_request *request);
+
+/* Once per loop pass: opens partitions, group commits, durability, queued writes. */
+void data_plane_pass(struct data_plane *plane);
+
+/* Every tick: replica ticks, coalesced auto-commits. */
+void data_plane_tick(struct data_plane *plane);
+
+/* The owning shard of a partition of (stream, topic, partition) among shard_count. */
+uint32_t data_plane_owner(uint32_t stream_id, uint32_t topic_id, uint32_t partition_id,
+                          uint32_t shard_count);
+
+#endif

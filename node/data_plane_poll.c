@@ -1,0 +1,307 @@
+/*
+ * Polls and consumer-offset reads on a partition's owning shard (see data_plane.h):
+ * resolves the start offset (Offset, Timestamp, First, Last, Next), walks the committed
+ * records from the op holding it (tail from memory, sealed segments through async reads,
+ * one poll per partition at a time), slices each batch to the requested messages and
+ * caps the reply in bytes. Auto-commit is recorded as a pending offset (read-your-writes
+ * on this primary) and submitted on the next tick. Runs on the owning shard.
+ */
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "node/data_plane_internal.h"
+#include "proto/batch.h"
+#include "proto/iggy_messages.h"
+#include "proto/iggy_wire.h"
+
+#include <string.h>
+
+/* First committed op whose end offset is above offset (the op holding it, or the next). */
+static uint64_t data_poll_find_offset(const struct data_partition *partition, uint64_t offset)
+{
+    uint64_t low = 1;
+    uint64_t high = partition->op_indexed + 1;
+    assert(high >= low);
+    for (uint32_t round = 0; round < 64 && low < high; round++) {
+        uint64_t middle = low + (high - low) / 2;
+        uint64_t end = partition->op_offset[middle] + partition->op_count[middle];
+        if (end > offset) {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    assert(low <= partition->op_indexed + 1);
+    return low;
+}
+
+/* First committed op with a timestamp at or after timestamp_us. */
+static uint64_t data_poll_find_timestamp(const struct data_partition *partition,
+                                         uint64_t timestamp_us)
+{
+    uint64_t low = 1;
+    uint64_t high = partition->op_indexed + 1;
+    assert(high >= low);
+    for (uint32_t round = 0; round < 64 && low < high; round++) {
+        uint64_t middle = low + (high - low) / 2;
+        if (partition->op_timestamp_us[middle] >= timestamp_us) {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    return low;
+}
+
+static uint64_t data_poll_stored_next(struct data_partition *partition,
+                                      const struct broker_partition_target *target)
+{
+    struct data_offset *entry = data_partition_offset(partition, (uint8_t)target->consumer_kind,
+                                                      target->consumer_id, false);
+    if (entry == NULL || (!entry->has_offset && !entry->has_pending)) {
+        return 0;
+    }
+    uint64_t stored = entry->has_offset ? entry->offset : 0;
+    if (entry->has_pending && entry->pending > stored) {
+        stored = entry->pending;
+    }
+    return stored + 1;
+}
+
+/* The start offset of a poll; false when the poll is empty by construction. */
+static bool data_poll_start(struct data_partition *partition, struct broker_request *request,
+                            uint64_t *offset_out, uint64_t *op_out)
+{
+    const struct broker_partition_target *target = &request->partition;
+    uint64_t next = partition->commit_offset_next;
+    uint64_t offset = 0;
+    switch (target->strategy.kind) {
+    case IGGY_POLLING_OFFSET:
+        offset = target->strategy.value;
+        break;
+    case IGGY_POLLING_LAST:
+        offset = next > target->count ? next - target->count : 0;
+        break;
+    case IGGY_POLLING_NEXT:
+        offset = data_poll_stored_next(partition, target);
+        break;
+    case IGGY_POLLING_TIMESTAMP: {
+        uint64_t op = data_poll_find_timestamp(partition, target->strategy.value);
+        offset = op <= partition->op_indexed ? partition->op_offset[op] : next;
+        break;
+    }
+    default: /* first */
+        offset = 0;
+        break;
+    }
+    *offset_out = offset;
+    *op_out = data_poll_find_offset(partition, offset);
+    return target->count > 0 && offset < next;
+}
+
+static void data_poll_finish(struct data_partition *partition);
+
+/* Appends the selected messages of the record just read; false when the reply is full. */
+static bool data_poll_consume(struct data_partition *partition)
+{
+    const struct partition_read *read = &partition->poll_read;
+    uint64_t op = partition->poll_op;
+    if (read->result != 0 || read->header.u.prepare.op != op) {
+        log_warn("poll_read_failed", "directory=%s op=%llu error=\"%s\"", partition->directory,
+                 (unsigned long long)op, error_text(read->result));
+        return false;
+    }
+    const uint8_t *body = read->record + VSR_HEADER_SIZE;
+    uint64_t body_size = read->header.size - VSR_HEADER_SIZE;
+    uint64_t base = partition->op_offset[op];
+    uint32_t first = partition->poll_offset > base ? (uint32_t)(partition->poll_offset - base) : 0;
+    uint32_t end = partition->op_count[op];
+    if (end - first > partition->poll_remaining) {
+        end = first + partition->poll_remaining;
+    }
+    struct batch_slice slice;
+    if (batch_slice(body, body_size, first, end, &slice) != 0) {
+        return false;
+    }
+    uint64_t piece = BATCH_HEADER_SIZE + slice.frames_size_bytes;
+    if (partition->poll_position + piece > partition->poll_capacity) {
+        return false;
+    }
+    uint8_t *at = partition->poll_active->buffer + partition->poll_position;
+    memcpy(at, slice.header, BATCH_HEADER_SIZE);
+    memcpy(at + BATCH_HEADER_SIZE, slice.frames, slice.frames_size_bytes);
+    partition->poll_position += (uint32_t)piece;
+    partition->poll_messages += slice.message_count;
+    partition->poll_remaining -= slice.message_count;
+    partition->poll_offset = base + end;
+    partition->poll_op++;
+    return partition->poll_remaining > 0;
+}
+
+static void data_poll_read_callback(struct partition_read *read, void *context);
+
+/* Reads records until the poll is complete or a read goes asynchronous. */
+static void data_poll_continue(struct data_partition *partition)
+{
+    for (uint32_t round = 0; round < 1u << 20; round++) {
+        uint64_t op = partition->poll_op;
+        if (op > partition->op_indexed) {
+            break;
+        }
+        if (partition->op_count[op] == 0) {
+            partition->poll_op++;
+            continue;
+        }
+        int result = partition_read_op(&partition->log, &partition->poll_read, op,
+                                       partition->poll_buffer, partition->poll_buffer_size_bytes,
+                                       data_poll_read_callback, partition);
+        if (result == 0) {
+            return; /* the callback continues */
+        }
+        if (result < 0) {
+            partition->poll_read.result = result;
+        }
+        if (!data_poll_consume(partition)) {
+            break;
+        }
+    }
+    data_poll_finish(partition);
+}
+
+static void data_poll_read_callback(struct partition_read *read, void *context)
+{
+    struct data_partition *partition = context;
+    assert(partition != NULL && read == &partition->poll_read);
+    assert(partition->poll_active != NULL);
+    if (data_poll_consume(partition)) {
+        data_poll_continue(partition);
+        return;
+    }
+    data_poll_finish(partition);
+}
+
+static void data_poll_begin(struct data_partition *partition)
+{
+    struct broker_request *request = partition->poll_active;
+    assert(request != NULL && request->kind == BROKER_REQUEST_POLL);
+    uint32_t capacity = request->buffer_capacity;
+    uint64_t limit = partition->plane->broker->config->poll_reply_bytes_max;
+    partition->poll_capacity = limit < capacity ? (uint32_t)limit : capacity;
+    partition->poll_position = IGGY_POLL_REPLY_HEADER_SIZE;
+    partition->poll_messages = 0;
+    partition->poll_remaining = request->partition.count;
+    uint64_t offset = 0;
+    uint64_t op = 0;
+    if (!data_poll_start(partition, request, &offset, &op)) {
+        data_poll_finish(partition);
+        return;
+    }
+    partition->poll_offset = offset;
+    partition->poll_op = op;
+    data_poll_continue(partition);
+}
+
+static void data_poll_auto_commit(struct data_partition *partition,
+                                  const struct broker_partition_target *target)
+{
+    if (!target->auto_commit || partition->poll_messages == 0) {
+        return;
+    }
+    struct data_offset *entry =
+        data_partition_offset(partition, (uint8_t)target->consumer_kind, target->consumer_id, true);
+    if (entry == NULL) {
+        return; /* offsets table full: the commit is skipped (counted by the log) */
+    }
+    uint64_t last = partition->poll_offset - 1;
+    if (!entry->has_pending || last > entry->pending) {
+        entry->pending = last;
+        entry->has_pending = true;
+        entry->is_dirty = true;
+        partition->has_dirty_offsets = true;
+    }
+}
+
+static void data_poll_finish(struct data_partition *partition)
+{
+    struct broker_request *request = partition->poll_active;
+    assert(request != NULL);
+    struct iggy_writer writer;
+    iggy_writer_init(&writer, request->buffer, IGGY_POLL_REPLY_HEADER_SIZE);
+    struct iggy_poll_reply reply = {
+        .partition_id = partition->group.partition_id,
+        .current_offset = partition->commit_offset_next > 0 ? partition->commit_offset_next - 1 : 0,
+        .message_count = partition->poll_messages,
+    };
+    int result = iggy_messages_poll_reply_encode(&writer, &reply);
+    assert(result == 0);
+    data_poll_auto_commit(partition, &request->partition);
+    request->reply_size = partition->poll_position;
+    request->reply_status = 0;
+    request->reply_operation = IGGY_OPERATION_NON_REPLICATED;
+    request->has_reply = true;
+    partition->poll_active = NULL;
+    partition->plane->polls_served++;
+    broker_request_complete(partition->plane->broker, partition->plane->shard_index, request);
+}
+
+void data_plane_poll_pump(struct data_partition *partition)
+{
+    assert(partition != NULL);
+    assert(partition->is_used);
+    if (partition->poll_active != NULL || partition->poll_head == NULL) {
+        return;
+    }
+    partition->poll_active = partition->poll_head;
+    partition->poll_head = partition->poll_head->next;
+    if (partition->poll_head == NULL) {
+        partition->poll_tail = NULL;
+    }
+    partition->poll_active->next = NULL;
+    data_poll_begin(partition);
+}
+
+void data_plane_poll_submit(struct data_partition *partition, struct broker_request *request)
+{
+    assert(partition != NULL && request != NULL);
+    assert(request->kind == BROKER_REQUEST_POLL);
+    if (partition->poll_active != NULL) {
+        if (partition->poll_tail == NULL) {
+            partition->poll_head = request;
+        } else {
+            partition->poll_tail->next = request;
+        }
+        partition->poll_tail = request;
+        return;
+    }
+    partition->poll_active = request;
+    data_poll_begin(partition);
+}
+
+void data_plane_offset_get(struct data_partition *partition, struct broker_request *request)
+{
+    assert(partition != NULL && request != NULL);
+    assert(request->kind == BROKER_REQUEST_OFFSET_GET);
+    const struct broker_partition_target *target = &request->partition;
+    struct data_offset *entry = data_partition_offset(partition, (uint8_t)target->consumer_kind,
+                                                      target->consumer_id, false);
+    request->reply_size = 0;
+    if (entry != NULL && (entry->has_offset || entry->has_pending)) {
+        struct iggy_writer writer;
+        iggy_writer_init(&writer, request->buffer, request->buffer_capacity);
+        struct iggy_offset_reply reply = {
+            .partition_id = partition->group.partition_id,
+            .current_offset =
+                partition->commit_offset_next > 0 ? partition->commit_offset_next - 1 : 0,
+            .stored_offset =
+                entry->has_offset && (!entry->has_pending || entry->offset >= entry->pending)
+                    ? entry->offset
+                    : entry->pending,
+        };
+        (void)iggy_messages_offset_reply_encode(&writer, &reply);
+        request->reply_size = writer.size;
+    }
+    request->reply_status = 0;
+    request->reply_operation = IGGY_OPERATION_NON_REPLICATED;
+    request->has_reply = true;
+    broker_request_complete(partition->plane->broker, partition->plane->shard_index, request);
+}

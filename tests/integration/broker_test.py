@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""runneld as a single-node Iggy broker, end to end (tests/integration).
+
+Starts runneld on 127.0.0.1 (a free port, a temporary data directory) and drives it with
+the runnel CLI (librunnel) and with raw Iggy frames:
+  - streams, topics, send (PartitionId, Balanced, MessagesKey), poll (offset, first, last,
+    next with auto-commit), consumer offsets (set, get);
+  - a user without permissions is refused (status 41) and changes nothing;
+  - bad frames: unknown command code (status 3), bad message checksum (4027), send body
+    whose metadata does not decode (20), a request before login (40), a frame whose size
+    field is below 256 and one above the frame limit (connection closed); none changes a
+    partition's messages;
+  - a restart (SIGTERM) keeps streams, topics, messages, offsets and users;
+  - kill -9 during a send loop loses no acknowledged message.
+Usage: broker_test.py RUNNELD RUNNEL. Exits 0 on success, 77 when io_uring is unavailable.
+"""
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+RUNNELD, RUNNEL = sys.argv[1], sys.argv[2]
+ENV = dict(os.environ, RUNNEL_ROOT_USERNAME="iggy", RUNNEL_ROOT_PASSWORD="iggy")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Node:
+    def __init__(self, data):
+        self.data = data
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        log = open(os.path.join(os.path.dirname(self.data), "runneld.log"), "a")
+        self.process = subprocess.Popen(
+            [RUNNELD, "--set", "server.data_dir=" + self.data,
+             "--set", "server.client_port=%d" % self.port,
+             "--set", "server.replica_port=%d" % free_port(),
+             "--set", "limits.connections_max=64", "--set", "runtime.pin_threads=false",
+             "--set", "shards.count=2", "--set", "storage.preallocate_bytes=0",
+             "--set", "server.log_level=warn"],
+            env=ENV, stdout=log, stderr=log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                text = open(os.path.join(os.path.dirname(self.data), "runneld.log")).read()
+                if "io_uring" in text:
+                    print("skip: io_uring unavailable")
+                    sys.exit(77)
+                raise SystemExit("runneld exited: " + text[-2000:])
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("runneld did not listen")
+
+    def stop(self, sig=signal.SIGTERM):
+        self.process.send_signal(sig)
+        status = self.process.wait(timeout=20)
+        if sig == signal.SIGTERM:
+            check(status == 0, "clean exit after SIGTERM (status %d)" % status)
+
+    def cli(self, *args, user="iggy", password="iggy", expect=0):
+        result = subprocess.run([RUNNEL, "--port", str(self.port), "-u", user, "-p", password,
+                                 "--json"] + list(args), capture_output=True, text=True,
+                                timeout=30)
+        if expect is not None and result.returncode != expect:
+            raise SystemExit("runnel %s: exit %d, want %d\n%s%s" % (
+                " ".join(args), result.returncode, expect, result.stdout, result.stderr))
+        return result.stdout + result.stderr
+
+
+def check(condition, what, detail=""):
+    if not condition:
+        raise SystemExit("FAILED: " + what + ("\n" + detail if detail else ""))
+    print("ok:", what)
+
+
+def payloads(output):
+    """Payload strings of a `message poll --json` output, in order."""
+    import json
+    try:
+        document = json.loads(output)
+    except ValueError:
+        return []
+    rows = document if isinstance(document, list) else document.get("messages", [])
+    return [row.get("payload") for row in rows]
+
+
+# ---- raw frames ----------------------------------------------------------------------
+
+def request(operation, body=b"", code=0, client=7, session=0, request_number=0, size=None):
+    header = bytearray(256)
+    struct.pack_into("<I", header, 48, size if size is not None else 256 + len(body))
+    header[60] = 5
+    struct.pack_into("<QQ", header, 128, client, 0)
+    struct.pack_into("<Q", header, 168, request_number)
+    header[176] = operation
+    struct.pack_into("<Q", header, 184, session)
+    struct.pack_into("<I", header, 196, code)
+    return bytes(header) + body
+
+
+def read_frame(sock):
+    data = b""
+    while len(data) < 256:
+        chunk = sock.recv(256 - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    size = struct.unpack_from("<I", data, 48)[0]
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def status_of(frame):
+    return struct.unpack_from("<I", frame, 216)[0]
+
+
+def login(sock):
+    name = b"py"
+    body = struct.pack("<I", 11264) + bytes([len(name)]) + name + b"\x01" + b"1"
+    body += b"\x04iggy\x04iggy" + struct.pack("<I", 0)
+    sock.sendall(request(1, body))
+    reply = read_frame(sock)
+    check(reply is not None and reply[60] == 8 and status_of(reply) == 0, "raw login")
+    return struct.unpack_from("<Q", reply, 256 + 8)[0]
+
+
+def xxh3(data):
+    """XXH3-64 through the runnel CLI is not exposed; use libxxhash via ctypes."""
+    import ctypes
+    import ctypes.util
+    library = ctypes.CDLL(ctypes.util.find_library("xxhash") or "libxxhash.so.0")
+    library.XXH3_64bits.restype = ctypes.c_uint64
+    library.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    return library.XXH3_64bits(data, len(data))
+
+
+def send_body(stream_id, topic_id, partition_id, payload, corrupt=False):
+    frame_rest = struct.pack("<QQIIIIQ", 1, 0, 0, 0, 0, len(payload), 0) + payload
+    checksum = xxh3(frame_rest)
+    if corrupt:
+        checksum ^= 1
+    frame = struct.pack("<Q", checksum) + frame_rest
+    fields = struct.pack("<QQQQQ", 0, 0, 0, 0, 256 + len(frame)) + struct.pack("<I", 1)
+    batch_checksum = xxh3(fields + struct.pack("<Q", checksum))
+    header = struct.pack("<QQQQQQI", 0, 0, 0, 0, 256 + len(frame), batch_checksum, 1)
+    header += bytes(256 - len(header))
+    metadata = (b"\x01\x04" + struct.pack("<I", stream_id) + b"\x01\x04" +
+                struct.pack("<I", topic_id) + b"\x02\x04" + struct.pack("<I", partition_id) +
+                struct.pack("<I", 1))
+    return struct.pack("<I", len(metadata)) + metadata + header + frame
+
+
+def bad_frames(node):
+    with socket.create_connection(("127.0.0.1", node.port), timeout=10) as sock:
+        sock.sendall(request(2, code=10))  # stats before login
+        check(status_of(read_frame(sock)) == 40, "a read before login gets status 40")
+        session = login(sock)
+        sock.sendall(request(2, code=9999, session=session, request_number=1))
+        check(status_of(read_frame(sock)) == 3, "unknown command code gets status 3")
+        sock.sendall(request(160, send_body(0, 0, 0, b"bad", corrupt=True), session=session,
+                             request_number=1))
+        check(status_of(read_frame(sock)) == 4027, "bad message checksum gets status 4027")
+        sock.sendall(request(160, struct.pack("<I", 500) + b"\x01\x04", session=session,
+                             request_number=1))
+        check(status_of(read_frame(sock)) == 20, "undecodable send metadata gets status 20")
+        sock.sendall(request(160, send_body(0, 0, 0, b"raw-ok"), session=session,
+                             request_number=1))
+        reply = read_frame(sock)
+        check(status_of(reply) == 0, "a well-formed raw send is accepted")
+    with socket.create_connection(("127.0.0.1", node.port), timeout=10) as sock:
+        sock.sendall(request(2, code=1, size=100))
+        check(read_frame(sock) is None, "a size field below 256 closes the connection")
+    with socket.create_connection(("127.0.0.1", node.port), timeout=10) as sock:
+        sock.sendall(request(2, code=1, size=1 << 30)[:256])
+        check(read_frame(sock) is None, "a frame over the limit closes the connection")
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="runneld-it-")
+    data = os.path.join(root, "data")
+    node = Node(data)
+    try:
+        node.start()
+        node.cli("stream", "create", "orders")
+        node.cli("topic", "create", "orders", "events", "3", "none")
+        node.cli("message", "send", "orders", "events", "--partition-id", "1", "a", "b", "c")
+        node.cli("message", "send", "orders", "events", "--partition-id", "1", "d")
+        node.cli("message", "send", "orders", "events", "balanced")
+        node.cli("message", "send", "orders", "events", "--key", "k", "keyed")
+        out = node.cli("message", "poll", "orders", "events", "1", "--offset", "0", "--count", "10")
+        # MessagesKey "k" lands on partition XXH32("k") % 3 = 1, after "d".
+        check(payloads(out) == ["a", "b", "c", "d", "keyed"], "poll by offset returns what was sent",
+              out)
+        out = node.cli("message", "poll", "orders", "events", "1", "--last", "--count", "2")
+        check(payloads(out) == ["d", "keyed"], "poll last")
+        first = node.cli("message", "poll", "orders", "events", "1", "--next", "--count", "3",
+                         "--consumer", "5", "--auto-commit")
+        second = node.cli("message", "poll", "orders", "events", "1", "--next", "--count", "3",
+                          "--consumer", "5", "--auto-commit")
+        check(payloads(first) == ["a", "b", "c"] and payloads(second) == ["d", "keyed"],
+              "poll next with auto-commit resumes after the last served message")
+        node.cli("consumer-offset", "set", "9", "orders", "events", "1", "2")
+        out = node.cli("consumer-offset", "get", "9", "orders", "events", "1")
+        check('"stored_offset":2' in out.replace(" ", ""), "consumer offset set and get")
+        node.cli("user", "create", "reader", "secret1")
+        out = node.cli("stream", "create", "denied", user="reader", password="secret1", expect=1)
+        check("41" in out or "unauthorized" in out.lower(), "a user without permissions gets 41")
+        out = node.cli("stream", "list")
+        check("denied" not in out, "the denied create changed nothing")
+        bad_frames(node)
+        out = node.cli("message", "poll", "orders", "events", "0", "--offset", "0", "--count", "10")
+        before = payloads(out)
+        check(before[-1] == "raw-ok" and len(before) == 2, "bad frames appended nothing")
+        node.stop()
+        node.start()
+        out = node.cli("message", "poll", "orders", "events", "1", "--offset", "0", "--count", "10")
+        check(payloads(out) == ["a", "b", "c", "d", "keyed"], "messages survive a restart", out)
+        out = node.cli("consumer-offset", "get", "9", "orders", "events", "1")
+        check('"stored_offset":2' in out.replace(" ", ""), "offsets survive a restart")
+        out = node.cli("stream", "list", user="reader", password="secret1", expect=1)
+        check("41" in out or "unauthorized" in out.lower(), "users survive a restart", out)
+        check("orders" in node.cli("stream", "list"), "streams survive a restart")
+        acked = []
+        for index in range(1000):
+            if index == 25:
+                node.process.send_signal(signal.SIGKILL)
+            result = subprocess.run([RUNNEL, "--port", str(node.port), "-u", "iggy", "-p",
+                                     "iggy", "message", "send", "orders", "events",
+                                     "--partition-id", "2", "m%d" % index],
+                                    capture_output=True, text=True, timeout=30)
+            if result.returncode != 0:
+                break
+            acked.append("m%d" % index)
+        node.process.wait(timeout=20)
+        node.start()
+        out = node.cli("message", "poll", "orders", "events", "2", "--offset", "0", "--count",
+                       "2000")
+        stored = payloads(out)
+        check(len(acked) >= 20 and stored[:len(acked)] == acked,
+              "kill -9 during a send loop lost none of %d acknowledged messages" % len(acked))
+        node.stop()
+    finally:
+        if node.process is not None and node.process.poll() is None:
+            node.process.kill()
+        shutil.rmtree(root, ignore_errors=True)
+    print("broker integration: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
