@@ -130,6 +130,9 @@ static uint32_t bench_plan(const struct bench_config *config, struct bench_actor
     enum bench_role consumer_role = kind == BENCH_BALANCED_CONSUMER_GROUP ? BENCH_GROUP_CONSUMER
                                     : kind == BENCH_END_TO_END            ? BENCH_PRODUCING_CONSUMER
                                                                           : BENCH_CONSUMER;
+    static int64_t group_batches_left;
+    group_batches_left = (int64_t)consumers * config->message_batches;
+    bool is_shared = kind == BENCH_BALANCED_CONSUMER_GROUP;
     uint32_t count = 0;
     for (uint32_t index = 0; index < producers + consumers; index++) {
         bool is_producer = index < producers;
@@ -139,6 +142,8 @@ static uint32_t bench_plan(const struct bench_config *config, struct bench_actor
             .role = is_producer ? BENCH_PRODUCER : consumer_role,
             .index = role_index + 1,
             .stream = role_index % config->streams + 1,
+            .samples_max = is_shared ? consumers * config->message_batches : 0,
+            .shared_batches_left = is_shared ? &group_batches_left : NULL,
         };
     }
     return count;
@@ -252,7 +257,7 @@ int main(int argc, char **argv)
     }
     struct bench_summary total = {0};
     for (uint32_t index = 0; index < count; index++) {
-        double *scratch = calloc(config.message_batches, sizeof(double));
+        double *scratch = calloc(actors[index].samples_max + 1, sizeof(double));
         if (scratch == NULL) {
             return 1;
         }

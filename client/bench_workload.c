@@ -14,7 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-enum { BENCH_EMPTY_POLLS_MAX = 20000 };
+/* An actor that records nothing while its group's budget does not move either for this
+ * long gives up with -ETIMEDOUT (nothing left to poll). */
+#define BENCH_STALL_NS (10ull * 1000 * 1000 * 1000)
 
 uint64_t bench_now_ns(void)
 {
@@ -98,7 +100,7 @@ static void bench_record(struct bench_actor *actor, uint64_t latency_ns, uint64_
     assert(actor != NULL);
     assert(messages > 0);
     uint32_t index = actor->sample_count;
-    if (index >= actor->config->message_batches) {
+    if (index >= actor->samples_max) {
         return;
     }
     actor->samples[index] = (struct bench_sample){
@@ -185,18 +187,55 @@ static bool bench_uses_origin_latency(const struct bench_actor *actor)
  * only after that, Iggy's require_reply) and records per poll the bytes sent and
  * received since its last record.
  */
+/* True while the actor (or its group) has batches left to do. */
+static bool bench_has_work(const struct bench_actor *actor)
+{
+    assert(actor != NULL);
+    if (actor->shared_batches_left != NULL) {
+        return __atomic_load_n(actor->shared_batches_left, __ATOMIC_ACQUIRE) > 0 &&
+               actor->sample_count < actor->samples_max;
+    }
+    return actor->sample_count < actor->config->message_batches;
+}
+
+struct bench_progress {
+    uint64_t last_ns;
+    uint32_t samples;
+    int64_t left;
+};
+
+/* False once neither the actor's samples nor its group's budget moved for
+ * BENCH_STALL_NS. */
+static bool bench_is_progressing(const struct bench_actor *actor, struct bench_progress *progress)
+{
+    assert(actor != NULL && progress != NULL);
+    int64_t left = actor->shared_batches_left != NULL
+                       ? __atomic_load_n(actor->shared_batches_left, __ATOMIC_ACQUIRE)
+                       : -1;
+    uint64_t now_ns = bench_now_ns();
+    if (actor->sample_count != progress->samples || left != progress->left) {
+        progress->samples = actor->sample_count;
+        progress->left = left;
+        progress->last_ns = now_ns;
+    }
+    assert(now_ns >= progress->last_ns);
+    return now_ns - progress->last_ns < BENCH_STALL_NS;
+}
+
 static int bench_loop(struct bench_actor *actor, struct runnel_client *client,
                       const struct runnel_message_out *messages, struct runnel_consumer *consumer)
 {
     const struct bench_config *config = actor->config;
     uint64_t batch_bytes = (uint64_t)config->messages_per_batch * config->message_size_bytes;
     uint64_t offset = 0;
-    uint32_t empty_polls = 0;
     uint32_t sent_batches = 0;
     bool is_awaiting = false;
     int result = 0;
-    while (result == 0 && actor->sample_count < config->message_batches &&
-           empty_polls < BENCH_EMPTY_POLLS_MAX) {
+    struct bench_progress progress = {.last_ns = bench_now_ns(), .left = -1};
+    while (result == 0 && bench_has_work(actor)) {
+        if (!bench_is_progressing(actor, &progress)) {
+            return -ETIMEDOUT;
+        }
         uint64_t start_ns = bench_now_ns();
         bool is_producing = actor->role == BENCH_PRODUCER ||
                             (actor->role == BENCH_PRODUCING_CONSUMER && !is_awaiting);
@@ -220,7 +259,6 @@ static int bench_loop(struct bench_actor *actor, struct runnel_client *client,
             result = bench_poll(actor, client, offset, &received, &origin_latency_ns);
         }
         if (result != 0 || received == 0) {
-            empty_polls += result == 0 ? 1 : 0;
             continue;
         }
         uint64_t latency_ns =
@@ -230,10 +268,12 @@ static int bench_loop(struct bench_actor *actor, struct runnel_client *client,
         bench_record(actor, latency_ns, bytes + (is_e2e ? batch_bytes : 0),
                      received + (is_e2e ? config->messages_per_batch : 0));
         offset += received;
-        empty_polls = 0;
         is_awaiting = false;
+        if (actor->shared_batches_left != NULL) {
+            __atomic_sub_fetch(actor->shared_batches_left, 1, __ATOMIC_ACQ_REL);
+        }
     }
-    return result != 0 ? result : (empty_polls > 0 ? -ETIMEDOUT : 0);
+    return result;
 }
 
 void *bench_actor_main(void *argument)
@@ -284,7 +324,10 @@ int bench_actors_start(struct bench_actor *actors, uint32_t count)
     uint64_t start_ns = bench_now_ns();
     for (uint32_t index = 0; index < count; index++) {
         struct bench_actor *actor = &actors[index];
-        actor->samples = calloc(actor->config->message_batches, sizeof(struct bench_sample));
+        if (actor->samples_max == 0) {
+            actor->samples_max = actor->config->message_batches;
+        }
+        actor->samples = calloc(actor->samples_max, sizeof(struct bench_sample));
         if (actor->samples == NULL) {
             return -ENOMEM;
         }

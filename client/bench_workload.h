@@ -51,7 +51,12 @@ struct bench_actor {
     enum bench_role role;
     uint32_t index;               /* 1-based among its role */
     uint32_t stream;              /* 1-based: bench-stream-N */
-    struct bench_sample *samples; /* message_batches entries */
+    struct bench_sample *samples; /* samples_max entries */
+    uint32_t samples_max;         /* message_batches, or the group's total when shared */
+    /* Group consumers share one budget of batches, as iggy-bench's Shared finish
+     * condition: the group stops after consumers x message_batches polls in all (NULL:
+     * this actor does message_batches on its own). */
+    int64_t *shared_batches_left;
     volatile uint32_t sample_count;
     volatile uint64_t messages_done;
     int result;
