@@ -142,7 +142,11 @@ static uint32_t bench_plan(const struct bench_config *config, struct bench_actor
             .role = is_producer ? BENCH_PRODUCER : consumer_role,
             .index = role_index + 1,
             .stream = role_index % config->streams + 1,
-            .samples_max = is_shared ? consumers * config->message_batches : 0,
+            .samples_max = is_shared ? consumers * config->message_batches
+                           : kind == BENCH_PINNED_PRODUCER_AND_CONSUMER
+                               ? config->message_batches * (producers + consumers) /
+                                     (is_producer ? producers : consumers)
+                               : 0,
             .shared_batches_left = is_shared ? &group_batches_left : NULL,
         };
     }

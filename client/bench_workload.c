@@ -195,7 +195,7 @@ static bool bench_has_work(const struct bench_actor *actor)
         return __atomic_load_n(actor->shared_batches_left, __ATOMIC_ACQUIRE) > 0 &&
                actor->sample_count < actor->samples_max;
     }
-    return actor->sample_count < actor->config->message_batches;
+    return actor->sample_count < actor->samples_max;
 }
 
 struct bench_progress {

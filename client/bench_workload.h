@@ -52,7 +52,10 @@ struct bench_actor {
     uint32_t index;               /* 1-based among its role */
     uint32_t stream;              /* 1-based: bench-stream-N */
     struct bench_sample *samples; /* samples_max entries */
-    uint32_t samples_max;         /* message_batches, or the group's total when shared */
+    /* Its batches: message_batches (0 means that), the group's total when shared, and
+     * for pinned-producer-and-consumer message_batches x (producers + consumers) / the
+     * actors of its role, as iggy-bench's finish conditions (2000 each by default). */
+    uint32_t samples_max;
     /* Group consumers share one budget of batches, as iggy-bench's Shared finish
      * condition: the group stops after consumers x message_batches polls in all (NULL:
      * this actor does message_batches on its own). */
