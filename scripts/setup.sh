@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="build-essential cmake ninja-build pkg-config \
 liburing-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev \
-libcmocka-dev libxxhash-dev libinih-dev clang clang-format libclang-rt-14-dev"
+libcmocka-dev libxxhash-dev libinih-dev clang clang-format libclang-rt-14-dev \
+python3 git"
 
 missing=""
 for package in $PACKAGES; do
