@@ -20,7 +20,7 @@ import socket, struct, sys, time
 port, log = int(sys.argv[1]), sys.argv[2]
 for attempt in range(100):
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)  # start-up hashes the root password (argon2id), slow under ASan
         break
     except OSError:
         if "io_uring unavailable" in open(log).read():
