@@ -5,10 +5,9 @@ add_test(NAME integration.runneld_shutdown
 set_tests_properties(integration.runneld_shutdown PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
 # broker: runneld as a single-node Iggy broker driven by the runnel CLI and raw frames
 # (streams, topics, send, poll, offsets, a permission denial, bad frames, restart, kill -9).
-find_program(RUNNEL_PYTHON3 python3)
-if(RUNNEL_PYTHON3)
-    add_test(NAME integration.broker
-        COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/broker_test.py
-            $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
-    set_tests_properties(integration.broker PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
-endif()
+# python3 is installed by scripts/setup.sh: a missing interpreter is an error, not a skip.
+find_program(RUNNEL_PYTHON3 python3 REQUIRED)
+add_test(NAME integration.broker
+    COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/broker_test.py
+        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
+set_tests_properties(integration.broker PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
