@@ -14,7 +14,8 @@
 enum {
     NODE_CONFIG_PATH_SIZE_MAX = 512,
     NODE_CONFIG_ADDRESS_SIZE_MAX = 64,
-    NODE_CONFIG_PEERS_SIZE_MAX = 1024
+    NODE_CONFIG_PEERS_SIZE_MAX = 1024,
+    NODE_CONFIG_CLUSTER_ID_SIZE_MAX = 33 /* 32 hex digits and the NUL */
 };
 
 enum node_durability { NODE_DURABILITY_FSYNC = 0, NODE_DURABILITY_REPLICATED = 1 };
@@ -33,6 +34,12 @@ struct node_config {
     uint32_t replica_index;
     uint32_t replica_count;
     char peers[NODE_CONFIG_PEERS_SIZE_MAX]; /* comma-separated host:port, by replica index */
+    char cluster_id[NODE_CONFIG_CLUSTER_ID_SIZE_MAX]; /* hex; "": random at format (n = 1) */
+    char cluster_key_file[NODE_CONFIG_PATH_SIZE_MAX]; /* 64 hex digits; needed when n > 1 */
+    uint32_t ping_interval_ms;                        /* replica bus keep-alive per link */
+    uint32_t peer_timeout_ms;          /* a link silent this long is closed and redialed */
+    uint32_t reconnect_backoff_max_ms; /* redial backoff doubles up to this */
+    uint32_t forward_credit_max;       /* forwarded client requests in flight per link */
     /* [storage] */
     uint32_t durability; /* enum node_durability: topic default */
     uint64_t segment_size_bytes;

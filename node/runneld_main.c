@@ -10,6 +10,9 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "node/broker.h"
+#include "node/cluster.h"
+#include "node/cluster_config.h"
+#include "node/format.h"
 #include "node/node_config.h"
 #include "node/shard.h"
 
@@ -112,70 +115,15 @@ static uint32_t runneld_shard_count(const struct node_config *config)
     return count > 0 ? (uint32_t)count : 1;
 }
 
-/*
- * Formats a new data directory (DESIGN.md §10.10): writes data/cluster (cluster id,
- * replica index and count, shard count). Shard superblocks and the metadata journal are
- * created by their owners at first start. Returns 0, or 1 with a line on stderr.
- */
-static int runneld_format(const struct node_config *config, uint32_t shard_count)
-{
-    char path[NODE_CONFIG_PATH_SIZE_MAX + 16];
-    snprintf(path, sizeof(path), "%s/cluster", config->data_dir);
-    if (access(path, F_OK) == 0) {
-        fprintf(stderr, "runneld: %s is already formatted\n", config->data_dir);
-        return 1;
-    }
-    uint64_t cluster[2];
-    randombytes_buf(cluster, sizeof(cluster));
-    char temporary[NODE_CONFIG_PATH_SIZE_MAX + 32];
-    snprintf(temporary, sizeof(temporary), "%s.tmp", path);
-    FILE *file = fopen(temporary, "w");
-    if (file == NULL) {
-        fprintf(stderr, "runneld: cannot format %s: %s\n", config->data_dir, strerror(errno));
-        return 1;
-    }
-    fprintf(file,
-            "cluster=%016" PRIx64 "%016" PRIx64 "\nreplica_index=%u\nreplica_count=%u\n"
-            "shard_count=%u\n",
-            cluster[1], cluster[0], config->replica_index, config->replica_count, shard_count);
-    bool is_written = fflush(file) == 0 && fsync(fileno(file)) == 0;
-    is_written = fclose(file) == 0 && is_written;
-    if (!is_written || rename(temporary, path) != 0) {
-        fprintf(stderr, "runneld: cannot format %s: %s\n", config->data_dir, strerror(errno));
-        return 1;
-    }
-    log_info("formatted", "data_dir=%s shards=%u", config->data_dir, shard_count);
-    return 0;
-}
-
-/* Reads the cluster id of a formatted directory. Returns 0, or 1 with a line on stderr. */
-static int runneld_cluster_load(const struct node_config *config, u128 *cluster_out)
-{
-    char path[NODE_CONFIG_PATH_SIZE_MAX + 16];
-    snprintf(path, sizeof(path), "%s/cluster", config->data_dir);
-    FILE *file = fopen(path, "r");
-    uint64_t high = 0;
-    uint64_t low = 0;
-    int matched = file != NULL ? fscanf(file, "cluster=%16" SCNx64 "%16" SCNx64, &high, &low) : 0;
-    if (file != NULL) {
-        fclose(file);
-    }
-    if (matched != 2) {
-        fprintf(stderr, "runneld: %s is not a formatted data directory (run runneld format)\n",
-                config->data_dir);
-        return 1;
-    }
-    *cluster_out = ((u128)high << 64) | low;
-    return 0;
-}
-
 /* Runs the broker until SIGINT or SIGTERM, then drains the shards; a second signal forces
  * the exit (status 1: requests in flight may be lost). */
 static int runneld_serve(const struct node_config *config, const sigset_t *signals,
-                         uint32_t shard_count, u128 cluster)
+                         uint32_t shard_count, const struct format_identity *identity)
 {
     static struct broker broker;
     static struct shard_set set;
+    static struct cluster_node cluster_node;
+    u128 cluster = identity->cluster;
     struct shard_set_options options;
     shard_set_options_from_config(config, &options);
     options.shard_count = shard_count;
@@ -187,7 +135,10 @@ static int runneld_serve(const struct node_config *config, const sigset_t *signa
     char error_text[SHARD_ERROR_SIZE_MAX] = {0};
     if (broker_init(&broker, config, &set, shard_count, cluster, error_text, sizeof(error_text)) !=
             0 ||
-        shard_set_start(&set, &options, &broker.handler, error_text, sizeof(error_text)) != 0) {
+        cluster_node_init(&cluster_node, config, identity, &set, &broker.handler, NULL, NULL,
+                          error_text, sizeof(error_text)) != 0 ||
+        shard_set_start(&set, &options, cluster_node_handler(&cluster_node), error_text,
+                        sizeof(error_text)) != 0) {
         fprintf(stderr, "runneld: %s\n", error_text);
         return 1;
     }
@@ -208,6 +159,7 @@ static int runneld_serve(const struct node_config *config, const sigset_t *signa
         }
     }
     shard_set_join(&set);
+    cluster_node_deinit(&cluster_node);
     broker_deinit(&broker);
     return 0;
 }
@@ -248,20 +200,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "runneld: libsodium failed to initialise\n");
         return 1;
     }
-    char cluster_path[NODE_CONFIG_PATH_SIZE_MAX + 16];
-    snprintf(cluster_path, sizeof(cluster_path), "%s/cluster", config.data_dir);
-    bool is_format_only = argc > 1 && strcmp(argv[1], "format") == 0;
-    if (is_format_only || access(cluster_path, F_OK) != 0) {
-        result = runneld_format(&config, shard_count);
-        if (result != 0 || is_format_only) {
-            return result;
-        }
-    }
-    u128 cluster = 0;
-    if (runneld_cluster_load(&config, &cluster) != 0) {
+    struct config_error config_error;
+    if (cluster_config_validate(&config, &config_error) != 0) {
+        fprintf(stderr, "runneld: %s\n", config_error.text);
         return 1;
     }
-    result = runneld_serve(&config, &signals, shard_count, cluster);
+    char error_text[FORMAT_ERROR_SIZE_MAX];
+    struct format_identity identity;
+    if (argc > 1 && strcmp(argv[1], "format") == 0) {
+        result = format_command(&config, shard_count, error_text, sizeof(error_text));
+    } else {
+        result = format_prepare(&config, shard_count, &identity, error_text, sizeof(error_text));
+    }
+    if (result != 0) {
+        fprintf(stderr, "runneld: %s\n", error_text);
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "format") == 0) {
+        return 0;
+    }
+    result = runneld_serve(&config, &signals, shard_count, &identity);
     if (result == 0) {
         log_info("stopped", NULL);
     }

@@ -1,0 +1,450 @@
+/*
+ * Unit tests for node/replica_bus: two or three shard sets ("nodes") in one process on
+ * loopback ports. They dial, authenticate with the cluster key and exchange VSR prepares
+ * (every message arrives once, on the owning shard, body intact); shard counts that
+ * differ (2 and 3) still deliver each group to its owner there; a node with another key
+ * is refused on both sides and never linked; a node whose shards stop reading fills its
+ * links and drops are counted, while every message to the other node still arrives; a
+ * node that stops and restarts on the same port is redialed and used again. Sends run on
+ * the owning shard's thread from the inner handler's tick. Exits 77 without io_uring.
+ */
+#include "lib/error.h"
+#include "node/data_plane.h"
+#include "node/replica_bus.h"
+#include "node/runtime_uring.h"
+#include "node/shard.h"
+
+#include "tests/unit/helper_assert.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+enum {
+    TEST_NODES_MAX = 3,
+    TEST_SHARDS_MAX = 3,
+    TEST_BODY_SIZE_MAX = 8192,
+    TEST_WAIT_MS_MAX = 10000,
+};
+
+static const u128 test_cluster = ((u128)0x1234 << 64) | 0x5678;
+
+struct test_node {
+    struct shard_set set;
+    struct replica_bus bus;
+    struct node_handler inner;
+    uint32_t index;
+    uint32_t shard_count;
+    bool is_running;
+    atomic_bool is_paused; /* every shard blocks in its tick: stops reading */
+    /* The script: shard send_shard sends send_count prepares of group to each target. */
+    atomic_uint send_count[TEST_NODES_MAX];
+    uint32_t send_shard;
+    struct vsr_group send_group;
+    uint32_t body_size;
+    uint32_t per_tick;
+    uint64_t op_next[TEST_NODES_MAX];
+    atomic_uint sent_ok[TEST_NODES_MAX];
+    atomic_uint sent_failed[TEST_NODES_MAX];
+    /* What arrived, per author and shard. */
+    atomic_uint received[TEST_NODES_MAX][TEST_SHARDS_MAX];
+    atomic_uint received_bad;
+};
+
+static struct test_node test_nodes[TEST_NODES_MAX];
+static uint32_t test_ports[TEST_NODES_MAX];
+
+static void test_sleep_ms(uint32_t milliseconds)
+{
+    struct timespec duration = {milliseconds / 1000, (long)(milliseconds % 1000) * 1000000L};
+    nanosleep(&duration, NULL);
+}
+
+static void test_body_fill(uint8_t *body, uint32_t size, uint64_t op)
+{
+    for (uint32_t index = 0; index < size; index++) {
+        body[index] = (uint8_t)(op * 131u + index);
+    }
+}
+
+static void test_prepare(struct test_node *node, uint8_t target, struct vsr_header *header,
+                         uint8_t *body)
+{
+    uint64_t op = ++node->op_next[target];
+    vsr_header_init(header, VSR_COMMAND_PREPARE, test_cluster, 1, (uint8_t)node->index,
+                    &node->send_group);
+    header->u.prepare.op = op;
+    header->u.prepare.commit = op - 1;
+    header->u.prepare.operation = VSR_OPERATION_MESSAGES;
+    test_body_fill(body, node->body_size, op);
+    vsr_header_seal(header, body, node->body_size);
+}
+
+static int test_on_frame(struct node_handler *handler, struct net_connection *connection,
+                         const uint8_t *frame, uint32_t size_bytes)
+{
+    (void)handler;
+    (void)connection;
+    (void)frame;
+    (void)size_bytes;
+    return 0;
+}
+
+/* The inner handler's tick: pauses, or sends this tick's share of the script. */
+static void test_on_tick(struct node_handler *handler, uint32_t shard_index)
+{
+    struct test_node *node = handler->context;
+    for (uint32_t round = 0; round < 100000 && atomic_load(&node->is_paused); round++) {
+        test_sleep_ms(1);
+    }
+    if (shard_index != node->send_shard) {
+        return;
+    }
+    static _Thread_local uint8_t body[TEST_BODY_SIZE_MAX];
+    for (uint8_t target = 0; target < TEST_NODES_MAX; target++) {
+        for (uint32_t round = 0;
+             round < node->per_tick && atomic_load(&node->send_count[target]) > 0; round++) {
+            struct vsr_header header;
+            test_prepare(node, target, &header, body);
+            int result = replica_bus_send(&node->bus, shard_index, target, &header, body);
+            atomic_fetch_add(result == 0 ? &node->sent_ok[target] : &node->sent_failed[target], 1);
+            atomic_fetch_sub(&node->send_count[target], 1);
+        }
+    }
+}
+
+static void test_receive(uint32_t shard_index, const struct vsr_header *header, const void *body,
+                         void *context)
+{
+    struct test_node *node = context;
+    uint8_t expected[TEST_BODY_SIZE_MAX];
+    uint32_t body_size = header->size - VSR_HEADER_SIZE;
+    bool is_good = header->command == VSR_COMMAND_PREPARE && header->replica < TEST_NODES_MAX &&
+                   shard_index < TEST_SHARDS_MAX && body_size <= TEST_BODY_SIZE_MAX;
+    if (is_good && body_size > 0) {
+        test_body_fill(expected, body_size, header->u.prepare.op);
+        is_good = memcmp(expected, body, body_size) == 0;
+    }
+    if (!is_good) {
+        atomic_fetch_add(&node->received_bad, 1);
+        return;
+    }
+    atomic_fetch_add(&node->received[header->replica][shard_index], 1);
+}
+
+static uint32_t test_free_port(void)
+{
+    uint32_t port = 0;
+    int fd = net_listener_open("127.0.0.1", 0, &port);
+    assert_true(fd >= 0);
+    close(fd);
+    return port;
+}
+
+static void test_options(uint32_t index, uint32_t node_count, uint32_t shard_count,
+                         uint8_t key_byte, struct replica_bus_options *options)
+{
+    memset(options, 0, sizeof(*options));
+    options->cluster = test_cluster;
+    options->replica_index = (uint8_t)index;
+    options->replica_count = (uint8_t)node_count;
+    for (uint32_t peer = 0; peer < node_count; peer++) {
+        snprintf(options->peers[peer].address, sizeof(options->peers[peer].address), "127.0.0.1");
+        options->peers[peer].port = test_ports[peer];
+    }
+    memset(options->key, key_byte, sizeof(options->key));
+    options->shard_count = shard_count;
+    options->peer_shard_count_max = 8;
+    options->frame_size_max = 1u << 20;
+    options->ping_interval_ns = 50ull * 1000 * 1000;
+    options->peer_timeout_ns = 30ull * 1000 * 1000 * 1000;
+    options->handshake_timeout_ns = 1000ull * 1000 * 1000;
+    options->backoff_min_ns = 20ull * 1000 * 1000;
+    options->backoff_max_ns = 200ull * 1000 * 1000;
+    options->forward_credit_max = 4;
+    options->seed = index + 1;
+}
+
+static void test_node_start(uint32_t index, uint32_t node_count, uint32_t shard_count,
+                            uint8_t key_byte)
+{
+    struct test_node *node = &test_nodes[index];
+    memset(node, 0, sizeof(*node));
+    node->index = index;
+    node->shard_count = shard_count;
+    node->send_shard = UINT32_MAX;
+    node->inner.on_frame = test_on_frame;
+    node->inner.on_tick = test_on_tick;
+    node->inner.context = node;
+    struct replica_bus_options bus_options;
+    test_options(index, node_count, shard_count, key_byte, &bus_options);
+    assert_int_equal(
+        replica_bus_init(&node->bus, &bus_options, &node->set, &node->inner, test_receive, node),
+        0);
+    struct shard_set_options options;
+    shard_set_options_default(&options);
+    options.shard_count = shard_count;
+    options.replica_port = test_ports[index];
+    options.net.send_buffer_size_bytes = 256 * 1024;
+    char error_text[SHARD_ERROR_SIZE_MAX];
+    int result =
+        shard_set_start(&node->set, &options, &node->bus.handler, error_text, sizeof(error_text));
+    assert_int_equal(result, 0);
+    node->is_running = true;
+}
+
+static void test_node_stop(uint32_t index)
+{
+    struct test_node *node = &test_nodes[index];
+    if (!node->is_running) {
+        return;
+    }
+    atomic_store(&node->is_paused, false);
+    shard_set_stop(&node->set);
+    shard_set_join(&node->set);
+    replica_bus_deinit(&node->bus);
+    node->is_running = false;
+}
+
+static bool test_wait_links(uint32_t index, uint64_t links)
+{
+    for (uint32_t waited = 0; waited < TEST_WAIT_MS_MAX; waited += 10) {
+        if (replica_bus_counter(&test_nodes[index].bus, REPLICA_BUS_LINKS_UP) == links) {
+            return true;
+        }
+        test_sleep_ms(10);
+    }
+    return false;
+}
+
+static bool test_wait_received(uint32_t index, uint32_t author, uint32_t shard, uint32_t count)
+{
+    for (uint32_t waited = 0; waited < TEST_WAIT_MS_MAX; waited += 10) {
+        if (atomic_load(&test_nodes[index].received[author][shard]) >= count) {
+            return true;
+        }
+        test_sleep_ms(10);
+    }
+    return false;
+}
+
+/* A partition group whose owner among shard_count shards is shard. */
+static struct vsr_group test_group_owned_by(uint32_t shard, uint32_t shard_count)
+{
+    struct vsr_group group = {.stream_id = 1, .topic_id = 1, .kind = VSR_GROUP_KIND_PARTITION};
+    for (uint32_t partition = 1; partition < 1000; partition++) {
+        group.partition_id = partition;
+        group.incarnation = 7;
+        if (replica_bus_group_key(&group) % shard_count == shard) {
+            return group;
+        }
+    }
+    fail_msg("no partition owned by shard %u", shard);
+    return group;
+}
+
+static void test_script(uint32_t index, uint32_t shard, struct vsr_group group, uint32_t body_size,
+                        uint32_t per_tick)
+{
+    struct test_node *node = &test_nodes[index];
+    node->send_group = group;
+    node->body_size = body_size;
+    node->per_tick = per_tick;
+    node->send_shard = shard;
+}
+
+static int test_uring_available(void)
+{
+    char error_text[256];
+    return runtime_uring_check_environment(0, error_text, sizeof(error_text)) == 0;
+}
+
+static void test_three_nodes_exchange(void **state)
+{
+    (void)state;
+    for (uint32_t index = 0; index < 3; index++) {
+        test_ports[index] = test_free_port();
+    }
+    for (uint32_t index = 0; index < 3; index++) {
+        test_node_start(index, 3, 2, 0x5a);
+    }
+    for (uint32_t index = 0; index < 3; index++) {
+        assert_true(test_wait_links(index, 4)); /* 2 shards x 2 peers, shard s to shard s */
+    }
+    struct vsr_group metadata = {0};
+    test_script(0, 0, metadata, 1000, 4);
+    struct vsr_group partition = test_group_owned_by(1, 2);
+    test_script(2, 1, partition, 3000, 4);
+    atomic_store(&test_nodes[2].send_count[0], 50);
+    atomic_store(&test_nodes[0].send_count[1], 100);
+    atomic_store(&test_nodes[0].send_count[2], 100);
+    assert_true(test_wait_received(1, 0, 0, 100));
+    assert_true(test_wait_received(2, 0, 0, 100));
+    assert_true(test_wait_received(0, 2, 1, 50));
+    test_sleep_ms(50);
+    assert_int_equal(atomic_load(&test_nodes[1].received[0][0]), 100);
+    assert_int_equal(atomic_load(&test_nodes[0].received[2][1]), 50);
+    assert_int_equal(atomic_load(&test_nodes[1].received[0][1]), 0); /* owner shard only */
+    assert_int_equal(atomic_load(&test_nodes[0].sent_failed[1]), 0);
+    for (uint32_t index = 0; index < 3; index++) {
+        assert_int_equal(atomic_load(&test_nodes[index].received_bad), 0);
+        assert_int_equal(replica_bus_counter(&test_nodes[index].bus, REPLICA_BUS_RECEIVED_INVALID),
+                         0);
+        assert_int_equal(replica_bus_counter(&test_nodes[index].bus, REPLICA_BUS_REFUSED), 0);
+    }
+    for (uint32_t index = 0; index < 3; index++) {
+        test_node_stop(index);
+    }
+}
+
+static void test_shard_counts_differ(void **state)
+{
+    (void)state;
+    test_ports[0] = test_free_port();
+    test_ports[1] = test_free_port();
+    test_node_start(0, 2, 2, 0x11);
+    test_node_start(1, 2, 3, 0x11);
+    /* gcd(2, 3) = 1: every shard of one node links to every shard of the other. */
+    assert_true(test_wait_links(0, 6));
+    assert_true(test_wait_links(1, 6));
+    struct vsr_group group = test_group_owned_by(1, 2);
+    uint32_t owner_there = (uint32_t)(replica_bus_group_key(&group) % 3);
+    test_script(0, 1, group, 500, 8);
+    atomic_store(&test_nodes[0].send_count[1], 40);
+    assert_true(test_wait_received(1, 0, owner_there, 40));
+    assert_int_equal(replica_bus_counter(&test_nodes[1].bus, REPLICA_BUS_RECEIVED_MISROUTED), 0);
+    assert_int_equal(atomic_load(&test_nodes[1].received_bad), 0);
+    test_node_stop(0);
+    test_node_stop(1);
+}
+
+static void test_wrong_key_refused(void **state)
+{
+    (void)state;
+    test_ports[0] = test_free_port();
+    test_ports[1] = test_free_port();
+    test_node_start(0, 2, 1, 0x22);
+    test_node_start(1, 2, 1, 0x33); /* another cluster key */
+    for (uint32_t waited = 0; waited < TEST_WAIT_MS_MAX; waited += 10) {
+        if (replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_REFUSED) >= 2) {
+            break;
+        }
+        test_sleep_ms(10);
+    }
+    /* The dialer refuses the challenge; redials are refused again (backoff). */
+    assert_true(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_REFUSED) >= 2);
+    assert_true(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_DIALS) >= 2);
+    assert_int_equal(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_HANDSHAKES), 0);
+    assert_int_equal(replica_bus_counter(&test_nodes[1].bus, REPLICA_BUS_HANDSHAKES), 0);
+    test_node_stop(0);
+    test_node_stop(1);
+}
+
+static void test_stalled_peer_does_not_block(void **state)
+{
+    (void)state;
+    for (uint32_t index = 0; index < 3; index++) {
+        test_ports[index] = test_free_port();
+    }
+    for (uint32_t index = 0; index < 3; index++) {
+        test_node_start(index, 3, 1, 0x44);
+    }
+    for (uint32_t index = 0; index < 3; index++) {
+        assert_true(test_wait_links(index, 2));
+    }
+    atomic_store(&test_nodes[2].is_paused, true); /* node 2 stops reading */
+    struct vsr_group metadata = {0};
+    test_script(0, 0, metadata, TEST_BODY_SIZE_MAX - 256, 8);
+    atomic_store(&test_nodes[0].send_count[2], 2000); /* 16 MiB to the stalled node */
+    atomic_store(&test_nodes[0].send_count[1], 2000);
+    for (uint32_t waited = 0; waited < 30000 && (atomic_load(&test_nodes[0].send_count[1]) > 0 ||
+                                                 atomic_load(&test_nodes[0].send_count[2]) > 0);
+         waited += 10) {
+        test_sleep_ms(10);
+    }
+    assert_int_equal(atomic_load(&test_nodes[0].send_count[2]), 0);
+    uint64_t dropped = replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_FULL_CONSENSUS);
+    assert_true(dropped > 0);
+    assert_int_equal(atomic_load(&test_nodes[0].sent_failed[2]), dropped);
+    /* Every send to the live node was taken and arrives. */
+    assert_int_equal(atomic_load(&test_nodes[0].sent_failed[1]), 0);
+    assert_true(test_wait_received(1, 0, 0, 2000));
+    print_message("stalled peer: %llu of 2000 dropped, 2000 of 2000 delivered to the live one\n",
+                  (unsigned long long)dropped);
+    atomic_store(&test_nodes[2].is_paused, false);
+    for (uint32_t index = 0; index < 3; index++) {
+        test_node_stop(index);
+    }
+}
+
+static void test_reconnect_after_restart(void **state)
+{
+    (void)state;
+    test_ports[0] = test_free_port();
+    test_ports[1] = test_free_port();
+    test_node_start(0, 2, 1, 0x55);
+    test_node_start(1, 2, 1, 0x55);
+    assert_true(test_wait_links(0, 1));
+    assert_true(test_wait_links(1, 1));
+    test_node_stop(1);
+    assert_true(test_wait_links(0, 0));
+    assert_true(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_DISCONNECTS) >= 1);
+    test_sleep_ms(300); /* a few refused redials */
+    test_node_start(1, 2, 1, 0x55);
+    assert_true(test_wait_links(0, 1));
+    assert_true(test_wait_links(1, 1));
+    struct vsr_group metadata = {0};
+    test_script(0, 0, metadata, 100, 4);
+    atomic_store(&test_nodes[0].send_count[1], 20);
+    assert_true(test_wait_received(1, 0, 0, 20));
+    assert_int_equal(atomic_load(&test_nodes[0].sent_failed[1]), 0);
+    test_node_stop(0);
+    test_node_stop(1);
+}
+
+/* The bus routes with the data plane's owner hash, so a node's owner of a partition is the
+ * shard its replica runs on. */
+static void test_group_key_matches_data_plane(void **state)
+{
+    (void)state;
+    struct vsr_group metadata = {0};
+    assert_int_equal(replica_bus_group_key(&metadata), 0);
+    for (uint32_t id = 1; id < 200; id++) {
+        struct vsr_group group = {.stream_id = id % 7 + 1,
+                                  .topic_id = id % 5 + 1,
+                                  .partition_id = id,
+                                  .kind = VSR_GROUP_KIND_PARTITION,
+                                  .incarnation = id};
+        for (uint32_t shard_count = 1; shard_count <= 9; shard_count++) {
+            assert_int_equal(
+                replica_bus_group_key(&group) % shard_count,
+                data_plane_owner(group.stream_id, group.topic_id, group.partition_id, shard_count));
+        }
+    }
+}
+
+int main(void)
+{
+    helper_assert_install();
+    if (!test_uring_available()) {
+        return 77; /* the key test alone is not worth a partial pass */
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_group_key_matches_data_plane),
+        cmocka_unit_test(test_three_nodes_exchange),
+        cmocka_unit_test(test_shard_counts_differ),
+        cmocka_unit_test(test_wrong_key_refused),
+        cmocka_unit_test(test_stalled_peer_does_not_block),
+        cmocka_unit_test(test_reconnect_after_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
