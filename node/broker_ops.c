@@ -1043,6 +1043,17 @@ static int broker_partition_route(struct broker_shard *shard, struct net_connect
     request->body_offset = 0;
     request->body_size = batch.size;
     request->reply_operation = header->operation;
+    struct session *session = broker_session(shard, connection);
+    bool is_write = kind == BROKER_REQUEST_SEND || kind == BROKER_REQUEST_OFFSET_STORE ||
+                    kind == BROKER_REQUEST_OFFSET_DELETE;
+    if (is_write && session->is_exactly_once) {
+        /* DESIGN.md §10.11: the group deduplicates by the client's id (kept across its
+         * reconnects) and its own sequence in the request field (never 0: §1.7 check 8). */
+        assert(session->client != 0 && header->request != 0);
+        request->is_exactly_once = true;
+        request->vsr_client = session->client;
+        request->vsr_request = header->request;
+    }
     broker_request_route(shard->broker, shard->index, request);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "lib/error.h"
 #include "lib/log.h"
 #include "node/data_plane_internal.h"
+#include "node/data_plane_sessions.h"
 #include "proto/batch.h"
 #include "proto/iggy_error.h"
 #include "proto/iggy_wire.h"
@@ -295,42 +296,93 @@ static void data_partition_bus_send(uint8_t replica_target, const struct vsr_hea
     unreachable_code(); /* a cluster of one has no peers */
 }
 
+/* Completes every in-flight request of (client, number) with reply (a resend waits on its
+ * original's prepare, so one reply may answer two requests); returns how many. */
+static uint32_t data_partition_answer(struct data_partition *partition, u128 client,
+                                      uint64_t number, const struct vsr_header *reply,
+                                      const void *body, uint32_t status)
+{
+    assert(reply->command == VSR_COMMAND_REPLY || reply->command == VSR_COMMAND_EVICTION);
+    assert(partition->in_flight_count <= VSR_PIPELINE_MAX);
+    uint32_t size = reply->size - VSR_HEADER_SIZE;
+    uint32_t answered = 0;
+    for (uint32_t index = 0; index < partition->in_flight_count;) {
+        struct broker_request *request = partition->in_flight[index];
+        if (request->vsr_client != client || request->vsr_request != number) {
+            index++;
+            continue;
+        }
+        partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
+        if (request == partition->submitting) {
+            partition->submitting = NULL; /* answered during vsr_replica_on_message */
+        }
+        assert(size <= request->buffer_capacity);
+        request->reply_status = status;
+        request->reply_size = status == 0 ? size : 0;
+        if (status == 0 && size > 0) {
+            memcpy(request->buffer, body, size);
+        }
+        request->has_reply = true;
+        broker_request_complete(partition->plane->broker, partition->plane->shard_index, request);
+        answered++;
+    }
+    return answered;
+}
+
+/* A reply to an exactly-once client of the group (data_plane_sessions.h). */
+static void data_partition_bus_reply_exactly_once(struct data_partition *partition, u128 client,
+                                                  const struct vsr_header *header, const void *body)
+{
+    assert(client != partition->client);
+    if (header->command == VSR_COMMAND_EVICTION) {
+        /* Its session was evicted between the lookup and the request: the client replays
+         * the same number (status 58), which registers it again. */
+        for (uint32_t round = 0; round <= VSR_PIPELINE_MAX; round++) {
+            uint64_t number = 0;
+            for (uint32_t index = 0; index < partition->in_flight_count && number == 0; index++) {
+                if (partition->in_flight[index]->vsr_client == client) {
+                    number = partition->in_flight[index]->vsr_request;
+                }
+            }
+            if (number == 0) {
+                return;
+            }
+            (void)data_partition_answer(partition, client, number, header, NULL,
+                                        IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
+        }
+        return;
+    }
+    if (header->u.reply.operation == VSR_OPERATION_REGISTER) {
+        return; /* the group's session exists now; the waiting op goes in the next pass */
+    }
+    uint32_t status = data_plane_sessions_reply_status(header);
+    if (data_partition_answer(partition, client, header->u.reply.request, header, body, status) ==
+        0) {
+        partition->plane->replies_orphaned++; /* its connection and resends are gone */
+    }
+}
+
 static void data_partition_bus_reply(u128 client, const struct vsr_header *header, const void *body,
                                      void *context)
 {
     struct data_partition *partition = context;
     assert(partition != NULL && header != NULL);
     if (client != partition->client) {
-        partition->plane->replies_orphaned++; /* a previous boot's client, replayed */
+        data_partition_bus_reply_exactly_once(partition, client, header, body);
         return;
     }
     if (header->command == VSR_COMMAND_EVICTION) {
-        log_error("partition_session_evicted", "directory=%s", partition->directory);
-        partition->session = 0;
+        log_warn("partition_session_evicted", "directory=%s", partition->directory);
+        partition->session = 0; /* registered again by the pump */
         return;
     }
     if (header->u.reply.operation == VSR_OPERATION_REGISTER) {
         partition->session = header->u.reply.op;
         return;
     }
-    struct broker_request *request = NULL;
-    for (uint32_t index = 0; request == NULL && index < partition->in_flight_count; index++) {
-        if (partition->in_flight[index]->vsr_request == header->u.reply.request) {
-            request = partition->in_flight[index];
-            partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
-        }
-    }
-    if (request == NULL) {
+    if (data_partition_answer(partition, client, header->u.reply.request, header, body, 0) == 0) {
         partition->plane->replies_orphaned++; /* a server op (auto-commit) */
-        return;
     }
-    uint32_t size = header->size - VSR_HEADER_SIZE;
-    assert(size <= request->buffer_capacity);
-    memcpy(request->buffer, body, size);
-    request->reply_size = size;
-    request->reply_status = 0;
-    request->has_reply = true;
-    broker_request_complete(partition->plane->broker, partition->plane->shard_index, request);
 }
 
 static void data_partition_durable(struct partition *log, uint64_t op_durable, int result,
@@ -425,6 +477,8 @@ static int data_partition_open_replica(struct data_partition *partition)
         .body_size_max = plane->record_size_bytes_max - VSR_HEADER_SIZE,
         .reply_size_max = DATA_PLANE_REPLY_SIZE_MAX,
         .clients_max = DATA_PLANE_CLIENTS_MAX,
+        .exactly_once_window_max = DATA_PLANE_SESSIONS_WINDOW_MAX,
+        .session_ttl_ns = DATA_PLANE_SESSIONS_TTL_NS,
         .seed = plane->broker->boot_nonce ^ partition->group.incarnation,
     };
     struct vsr_superblock_state durable;
@@ -652,6 +706,74 @@ void data_plane_submit(struct data_plane *plane, struct broker_request *request)
     }
 }
 
+static uint8_t data_plane_operation_of(enum broker_request_kind kind)
+{
+    static const uint8_t operations[] = {
+        [BROKER_REQUEST_SEND] = VSR_OPERATION_MESSAGES,
+        [BROKER_REQUEST_OFFSET_STORE] = VSR_OPERATION_OFFSET_STORE,
+        [BROKER_REQUEST_OFFSET_DELETE] = VSR_OPERATION_OFFSET_DELETE,
+    };
+    assert(kind < sizeof(operations) && operations[kind] != 0);
+    assert(operations[kind] >= VSR_OPERATION_STATE_MACHINE_MIN);
+    return operations[kind];
+}
+
+/* Takes back a write the replica did not take (it cannot prepare now, e.g. while it
+ * executes the previous view's ops): out of in_flight, first in the queue again. */
+static void data_partition_requeue(struct data_partition *partition, struct broker_request *request)
+{
+    assert(partition->in_flight_count > 0);
+    for (uint32_t index = 0; index < partition->in_flight_count; index++) {
+        if (partition->in_flight[index] == request) {
+            partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
+            break;
+        }
+    }
+    request->next = partition->queue_head;
+    partition->queue_head = request;
+    if (partition->queue_tail == NULL) {
+        partition->queue_tail = request;
+    }
+    assert(partition->queue_head == request);
+}
+
+/*
+ * An exactly-once client's write (data_plane_sessions.h): registers the client with the
+ * group first when it has no session there (the write stays queued), then hands the write
+ * over with the client's own number. A resend of a number still in the pipeline waits in
+ * in_flight for that prepare's reply; a kept or too-old number is answered at once.
+ * False when the replica cannot take it now.
+ */
+static bool data_partition_pump_exactly_once(struct data_partition *partition,
+                                             struct broker_request *request)
+{
+    struct vsr_replica *replica = &partition->replica;
+    assert(request->is_exactly_once && request->vsr_client != 0);
+    const uint8_t *body = request->buffer + request->body_offset;
+    struct vsr_header header;
+    if (!data_plane_sessions_request(replica, request->vsr_client, request->vsr_request,
+                                     data_plane_operation_of(request->kind), body,
+                                     request->body_size, &header)) {
+        vsr_replica_on_message(replica, &header, NULL); /* the implicit register */
+        return false;
+    }
+    uint64_t op_before = replica->op;
+    (void)data_plane_dequeue(&partition->queue_head, &partition->queue_tail);
+    partition->in_flight[partition->in_flight_count++] = request;
+    partition->submitting = request;
+    vsr_replica_on_message(replica, &header, body);
+    if (partition->submitting == NULL) {
+        return true; /* the kept reply, or "too old": answered in on_message */
+    }
+    partition->submitting = NULL;
+    if (replica->op == op_before + 1 ||
+        data_plane_sessions_is_pending(replica, request->vsr_client, request->vsr_request)) {
+        return true; /* a new prepare, or a resend joined to its original */
+    }
+    data_partition_requeue(partition, request);
+    return false;
+}
+
 /* Hands one queued write to the replica; false when it cannot take one now. */
 static bool data_partition_pump_one(struct data_partition *partition)
 {
@@ -661,14 +783,14 @@ static bool data_partition_pump_one(struct data_partition *partition)
         journal_partition_is_blocked(&partition->journal) ||
         partition->in_flight_count == VSR_PIPELINE_MAX ||
         replica->op - replica->commit_max >= replica->config.pipeline_max) {
+        if (partition->session == 0 && vsr_replica_is_primary(replica)) {
+            broker_vsr_register(replica, partition->client); /* evicted: register again */
+        }
         return false;
     }
-    static const uint8_t operations[] = {
-        [BROKER_REQUEST_SEND] = VSR_OPERATION_MESSAGES,
-        [BROKER_REQUEST_OFFSET_STORE] = VSR_OPERATION_OFFSET_STORE,
-        [BROKER_REQUEST_OFFSET_DELETE] = VSR_OPERATION_OFFSET_DELETE,
-    };
-    assert(request->kind < sizeof(operations) && operations[request->kind] != 0);
+    if (request->is_exactly_once) {
+        return data_partition_pump_exactly_once(partition, request);
+    }
     struct vsr_header header;
     vsr_header_init(&header, VSR_COMMAND_REQUEST, replica->config.cluster, replica->view, 0,
                     &partition->group);
@@ -677,25 +799,25 @@ static bool data_partition_pump_one(struct data_partition *partition)
     header.u.request.client = partition->client;
     header.u.request.session = partition->session;
     header.u.request.request = request->vsr_request;
-    header.u.request.operation = operations[request->kind];
+    header.u.request.operation = data_plane_operation_of(request->kind);
     const uint8_t *body = request->buffer + request->body_offset;
     vsr_header_seal(&header, body, request->body_size);
     uint64_t op_before = replica->op;
-    partition->submitting = request;
     (void)data_plane_dequeue(&partition->queue_head, &partition->queue_tail);
+    partition->in_flight[partition->in_flight_count++] = request;
+    partition->submitting = request;
     vsr_replica_on_message(replica, &header, body);
     if (partition->submitting == NULL) {
-        return true; /* answered from the replica's client table (exactly-once duplicate) */
+        return true; /* answered from the replica's client table */
     }
     partition->submitting = NULL;
     if (replica->op == op_before + 1) {
         partition->request_last++;
-        partition->in_flight[partition->in_flight_count++] = request;
         return true;
     }
-    /* Refused with room to take it: an exactly-once number older than the window. */
-    data_plane_reply_status(partition->plane, request, IGGY_ERROR_REQUEST_ALREADY_APPLIED);
-    return true;
+    /* Not taken: the node's own numbers never repeat, so the replica cannot prepare now. */
+    data_partition_requeue(partition, request);
+    return false;
 }
 
 static void data_partition_pump(struct data_partition *partition)

@@ -174,8 +174,9 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
     prepare.u.prepare.request = request->request;
     prepare.u.prepare.operation = request->operation;
     prepare.u.prepare.request_flags = request->flags;
-    if (replica->state_machine.prepare != NULL &&
-        request->operation >= VSR_OPERATION_STATE_MACHINE_MIN) {
+    if (replica->state_machine.prepare != NULL) {
+        /* Every op, registers and logouts too: a partition's records all carry its next
+         * offset, so a log that ends in a register still tells where offsets resume. */
         body = replica->state_machine.prepare(&prepare, body, header->size - VSR_HEADER_SIZE,
                                               replica->body_buffer, replica->state_machine.context);
     }

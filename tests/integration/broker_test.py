@@ -10,6 +10,10 @@ the runnel CLI (librunnel) and with raw Iggy frames:
     whose metadata does not decode (20), a request before login (40), a frame whose size
     field is below 256 and one above the frame limit (connection closed); none changes a
     partition's messages;
+  - exactly-once (Register context runnel.exactly_once=1, a fixed client id, the client's
+    own sequence in the request field): a send resent after the connection dropped, and
+    again, is appended once and answered with the original base offset; a number below the
+    window gets status 59; the window survives a restart;
   - a restart (SIGTERM) keeps streams, topics, messages, offsets and users;
   - kill -9 during a send loop loses no acknowledged message.
 Usage: broker_test.py RUNNELD RUNNEL. Exits 0 on success, 77 when io_uring is unavailable.
@@ -152,7 +156,16 @@ def xxh3(data):
     return library.XXH3_64bits(data, len(data))
 
 
-def send_body(stream_id, topic_id, partition_id, payload, corrupt=False):
+def numeric(value):
+    return b"\x01\x04" + struct.pack("<I", value)
+
+
+def named(name):
+    return b"\x02" + bytes([len(name)]) + name
+
+
+def send_body(stream_id, topic_id, partition_id, payload, corrupt=False, stream=None,
+              topic=None):
     frame_rest = struct.pack("<QQIIIIQ", 1, 0, 0, 0, 0, len(payload), 0) + payload
     checksum = xxh3(frame_rest)
     if corrupt:
@@ -162,10 +175,82 @@ def send_body(stream_id, topic_id, partition_id, payload, corrupt=False):
     batch_checksum = xxh3(fields + struct.pack("<Q", checksum))
     header = struct.pack("<QQQQQQI", 0, 0, 0, 0, 256 + len(frame), batch_checksum, 1)
     header += bytes(256 - len(header))
-    metadata = (b"\x01\x04" + struct.pack("<I", stream_id) + b"\x01\x04" +
-                struct.pack("<I", topic_id) + b"\x02\x04" + struct.pack("<I", partition_id) +
-                struct.pack("<I", 1))
+    metadata = ((stream if stream is not None else numeric(stream_id)) +
+                (topic if topic is not None else numeric(topic_id)) +
+                b"\x02\x04" + struct.pack("<I", partition_id) + struct.pack("<I", 1))
     return struct.pack("<I", len(metadata)) + metadata + header + frame
+
+
+# ---- exactly-once sessions (DESIGN.md §10.11) -------------------------------------------
+
+EXACTLY_ONCE_CLIENT = 0x5eed0000c0ffee01
+EXACTLY_ONCE_WINDOW = 8  # node/data_plane_sessions.h
+
+
+def login_exactly_once(node):
+    """A raw connection that opts in (Register context), with the fixed client id."""
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+    context = b"runnel.exactly_once=1"
+    name = b"py"
+    body = struct.pack("<I", 11264) + bytes([len(name)]) + name + b"\x01" + b"1"
+    body += b"\x04iggy\x04iggy" + struct.pack("<I", len(context)) + context
+    sock.sendall(request(1, body, client=EXACTLY_ONCE_CLIENT))
+    reply = read_frame(sock)
+    check(reply is not None and reply[60] == 8 and status_of(reply) == 0,
+          "exactly-once login")
+    return sock, struct.unpack_from("<Q", reply, 256 + 8)[0]
+
+
+def send_numbered(sock, session, sequence, payload, read=True):
+    """SendMessages to exact/t partition 0 numbered with the client's own sequence;
+    returns (status, base offset) of the reply, or None when read is False."""
+    body = send_body(0, 0, 0, payload, stream=named(b"exact"), topic=named(b"t"))
+    sock.sendall(request(160, body, client=EXACTLY_ONCE_CLIENT, session=session,
+                         request_number=sequence))
+    if not read:
+        return None
+    reply = read_frame(sock)
+    check(reply is not None and reply[60] == 8, "send %d answered" % sequence)
+    status = status_of(reply)
+    offset = struct.unpack_from("<Q", reply, 256 + 16)[0] if status == 0 else None
+    return status, offset
+
+
+def exactly_once(node):
+    node.cli("stream", "create", "exact")
+    node.cli("topic", "create", "exact", "t", "1", "none")
+    sock, session = login_exactly_once(node)
+    check(send_numbered(sock, session, 1, b"e1") == (0, 0), "exactly-once send 1 at offset 0")
+    send_numbered(sock, session, 2, b"e2", read=False)
+    time.sleep(0.5)  # appended and answered by now, but the reply is never read:
+    sock.close()  # the connection drops before the client sees it
+    sock, session = login_exactly_once(node)
+    check(send_numbered(sock, session, 2, b"e2") == (0, 1),
+          "the resend after a reconnect gets the original reply (base offset 1)")
+    check(send_numbered(sock, session, 2, b"e2") == (0, 1), "a second resend: the same reply")
+    check(send_numbered(sock, session, 1, b"e1") == (0, 0), "a resend of 1: offset 0 again")
+    out = node.cli("message", "poll", "exact", "t", "0", "--offset", "0", "--count", "10")
+    check(payloads(out) == ["e1", "e2"], "resends appended nothing", out)
+    for sequence in range(3, 4 + EXACTLY_ONCE_WINDOW):
+        check(send_numbered(sock, session, sequence, b"e%d" % sequence) == (0, sequence - 1),
+              "new sequence %d appended once" % sequence)
+    status, _ = send_numbered(sock, session, 2, b"e2")
+    check(status == 59, "a number below the window gets status 59 (request too old)")
+    out = node.cli("message", "poll", "exact", "t", "0", "--offset", "0", "--count", "20")
+    check(len(payloads(out)) == 3 + EXACTLY_ONCE_WINDOW, "too old appended nothing", out)
+    sock.close()
+
+
+def exactly_once_after_restart(node):
+    sock, session = login_exactly_once(node)
+    last = 3 + EXACTLY_ONCE_WINDOW
+    check(send_numbered(sock, session, last, b"e%d" % last) == (0, last - 1),
+          "the window survives a restart (same base offset for a resend)")
+    result = send_numbered(sock, session, last + 1, b"new")
+    check(result == (0, last), "a new number after the restart is appended %r" % (result,))
+    check(True,
+          "a new number after the restart is appended")
+    sock.close()
 
 
 def bad_frames(node):
@@ -226,6 +311,7 @@ def main():
         out = node.cli("stream", "list")
         check("denied" not in out, "the denied create changed nothing")
         bad_frames(node)
+        exactly_once(node)
         out = node.cli("message", "poll", "orders", "events", "0", "--offset", "0", "--count", "10")
         before = payloads(out)
         check(before[-1] == "raw-ok" and len(before) == 2, "bad frames appended nothing")
@@ -238,6 +324,7 @@ def main():
         out = node.cli("stream", "list", user="reader", password="secret1", expect=1)
         check("41" in out or "unauthorized" in out.lower(), "users survive a restart", out)
         check("orders" in node.cli("stream", "list"), "streams survive a restart")
+        exactly_once_after_restart(node)
         acked = []
         for index in range(1000):
             if index == 25:

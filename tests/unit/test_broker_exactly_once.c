@@ -1,0 +1,318 @@
+/*
+ * Unit tests for the broker's exactly-once partition path (node/data_plane_sessions.h)
+ * over one partition replica (replica_count 1, the simulator's in-memory journal): the
+ * implicit register, a resend answered with the original reply and executed once, a resend
+ * of an op still in the pipeline recognised as pending (no second prepare), a number below
+ * the window refused with status 59 and never executed, the TTL releasing the session.
+ */
+#include "lib/clock.h"
+#include "lib/prng.h"
+#include "node/data_plane_sessions.h"
+#include "proto/iggy_error.h"
+#include "tests/sim/sim_journal.h"
+#include "vsr/replica.h"
+
+#include "tests/unit/helper_assert.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+enum { FIXTURE_OPS_MAX = 128, FIXTURE_ROUNDS_MAX = 200 };
+
+static const u128 fixture_client = ((u128)0xc0ffee << 64) | 0x1234;
+
+struct fixture {
+    struct prng prng;
+    uint64_t tick;
+    struct clock_fake clock;
+    struct sim_journal journal;
+    struct sim_superblock superblock;
+    struct vsr_replica replica;
+    uint64_t applied;        /* state machine executions */
+    uint64_t offset_next;    /* the state machine's "base offset" */
+    uint32_t replies;        /* replies seen by the bus */
+    struct vsr_header reply; /* the latest reply */
+    uint64_t reply_offset;   /* its body */
+};
+
+static uint32_t fixture_apply(const struct vsr_header *prepare, const void *body, void *reply_body,
+                              uint32_t reply_size_max, void *context)
+{
+    struct fixture *fixture = context;
+    assert_true(reply_size_max >= 8);
+    assert_int_equal(prepare->size - VSR_HEADER_SIZE, 8);
+    (void)body;
+    fixture->applied++;
+    memcpy(reply_body, &fixture->offset_next, 8); /* like a send reply's base offset */
+    fixture->offset_next += 10;
+    return 8;
+}
+
+static void fixture_reset(void *context)
+{
+    struct fixture *fixture = context;
+    fixture->applied = 0;
+    fixture->offset_next = 0;
+}
+
+static void fixture_send(uint8_t target, const struct vsr_header *header, const void *body,
+                         void *context)
+{
+    (void)target;
+    (void)header;
+    (void)body;
+    (void)context;
+    fail_msg("a cluster of one sends nothing to peers");
+}
+
+static void fixture_reply(u128 client, const struct vsr_header *header, const void *body,
+                          void *context)
+{
+    struct fixture *fixture = context;
+    assert_true(client != 0);
+    if (client != fixture_client) {
+        return;
+    }
+    fixture->replies++;
+    fixture->reply = *header;
+    fixture->reply_offset = UINT64_MAX;
+    if (header->size == VSR_HEADER_SIZE + 8) {
+        memcpy(&fixture->reply_offset, body, 8);
+    }
+}
+
+static void fixture_journal_written(uint64_t op, u128 checksum, void *context)
+{
+    vsr_replica_on_journal_write(&((struct fixture *)context)->replica, op, checksum);
+}
+
+static void fixture_superblock_written(void *context)
+{
+    vsr_replica_on_superblock_write(&((struct fixture *)context)->replica);
+}
+
+/* Runs ticks until the replica has committed everything it holds (bounded). */
+static void fixture_settle(struct fixture *fixture)
+{
+    for (uint32_t round = 0; round < FIXTURE_ROUNDS_MAX; round++) {
+        fixture->tick++;
+        clock_fake_advance_ns(&fixture->clock, 10 * 1000 * 1000);
+        sim_journal_tick(&fixture->journal);
+        sim_superblock_tick(&fixture->superblock);
+        vsr_replica_tick(&fixture->replica);
+        if (vsr_replica_is_primary(&fixture->replica) && !fixture->replica.superblock_busy &&
+            fixture->replica.commit_min == fixture->replica.op && round > 4) {
+            return;
+        }
+    }
+    fail_msg("the replica did not settle");
+}
+
+static int fixture_setup(void **state)
+{
+    static struct fixture fixture;
+    memset(&fixture, 0, sizeof(fixture));
+    prng_init(&fixture.prng, 42);
+    clock_fake_init(&fixture.clock, 1000000000ull, 1800000000000000000ull);
+    assert_int_equal(
+        sim_journal_init(&fixture.journal, FIXTURE_OPS_MAX, &fixture.prng, &fixture.tick), 0);
+    fixture.journal.callback = fixture_journal_written;
+    fixture.journal.callback_context = &fixture;
+    sim_superblock_init(&fixture.superblock, &fixture.prng, &fixture.tick);
+    fixture.superblock.callback = fixture_superblock_written;
+    fixture.superblock.callback_context = &fixture;
+    struct vsr_replica_config config = {
+        .cluster = 7,
+        .group = {.stream_id = 1,
+                  .topic_id = 1,
+                  .partition_id = 0,
+                  .kind = VSR_GROUP_KIND_PARTITION,
+                  .incarnation = 3},
+        .replica = 0,
+        .replica_count = 1,
+        .pipeline_max = 8,
+        .ops_max = FIXTURE_OPS_MAX,
+        .body_size_max = SIM_BODY_SIZE_MAX,
+        .reply_size_max = 64,
+        .clients_max = 4,
+        .exactly_once_window_max = DATA_PLANE_SESSIONS_WINDOW_MAX,
+        .session_ttl_ns = DATA_PLANE_SESSIONS_TTL_NS,
+        .seed = 1,
+    };
+    struct vsr_journal journal = sim_journal_interface(&fixture.journal);
+    struct vsr_superblock superblock = sim_superblock_interface(&fixture.superblock);
+    struct vsr_state_machine machine = {
+        .apply = fixture_apply, .reset = fixture_reset, .context = &fixture};
+    struct vsr_bus bus = {.send = fixture_send, .reply = fixture_reply, .context = &fixture};
+    assert_int_equal(vsr_replica_init(&fixture.replica, &config, &fixture.superblock.durable,
+                                      &journal, &superblock, &machine, &bus, &fixture.clock.clock),
+                     0);
+    fixture_settle(&fixture);
+    *state = &fixture;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    struct fixture *fixture = *state;
+    vsr_replica_deinit(&fixture->replica);
+    sim_journal_deinit(&fixture->journal);
+    return 0;
+}
+
+/* Hands client's op numbered sequence to the replica as the data plane does: registers
+ * first when needed. Returns true when the op itself was delivered. */
+static bool fixture_submit(struct fixture *fixture, uint64_t sequence)
+{
+    uint8_t body[8];
+    memcpy(body, &sequence, sizeof(body));
+    struct vsr_header header;
+    bool is_op = data_plane_sessions_request(&fixture->replica, fixture_client, sequence,
+                                             VSR_OPERATION_MESSAGES, body, sizeof(body), &header);
+    vsr_replica_on_message(&fixture->replica, &header, is_op ? body : NULL);
+    return is_op;
+}
+
+/* Submits sequence (registering first when the group has no session) and settles. */
+static void fixture_submit_settled(struct fixture *fixture, uint64_t sequence)
+{
+    if (!fixture_submit(fixture, sequence)) {
+        fixture_settle(fixture);
+        assert_true(data_plane_sessions_find(&fixture->replica, fixture_client) != 0);
+        assert_true(fixture_submit(fixture, sequence));
+    }
+    fixture_settle(fixture);
+}
+
+static void test_first_op_registers_then_runs_once(void **state)
+{
+    struct fixture *fixture = *state;
+    assert_int_equal(data_plane_sessions_find(&fixture->replica, fixture_client), 0);
+    assert_false(fixture_submit(fixture, 1)); /* the implicit register goes first */
+    assert_int_equal(fixture->applied, 0);
+    fixture_settle(fixture);
+    uint64_t session = data_plane_sessions_find(&fixture->replica, fixture_client);
+    assert_true(session != 0);
+    assert_true(fixture_submit(fixture, 1));
+    fixture_settle(fixture);
+    assert_int_equal(fixture->applied, 1);
+    assert_int_equal(fixture->reply.u.reply.request, 1);
+    assert_int_equal(data_plane_sessions_reply_status(&fixture->reply), 0);
+    assert_int_equal(fixture->reply_offset, 0);
+    /* A register again (another shard's first op after a reconnect) keeps the session
+     * and its window. */
+    struct vsr_header header;
+    vsr_header_init(&header, VSR_COMMAND_REQUEST, 7, fixture->replica.view, 0,
+                    &fixture->replica.config.group);
+    header.u.request.client = fixture_client;
+    header.u.request.operation = VSR_OPERATION_REGISTER;
+    header.u.request.flags = VSR_REQUEST_FLAG_EXACTLY_ONCE;
+    vsr_header_seal(&header, NULL, 0);
+    vsr_replica_on_message(&fixture->replica, &header, NULL);
+    fixture_settle(fixture);
+    assert_int_equal(data_plane_sessions_find(&fixture->replica, fixture_client), session);
+    assert_true(fixture_submit(fixture, 1));
+    fixture_settle(fixture);
+    assert_int_equal(fixture->applied, 1);
+    assert_int_equal(fixture->reply_offset, 0);
+}
+
+static void test_resend_gets_the_original_reply(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_submit_settled(fixture, 5);
+    uint64_t applied = fixture->applied;
+    uint64_t offset = fixture->reply_offset;
+    uint64_t op = fixture->replica.op;
+    fixture_submit_settled(fixture, 6);
+    assert_int_equal(fixture->applied, applied + 1);
+    uint32_t replies = fixture->replies;
+    assert_true(fixture_submit(fixture, 5)); /* a resend after a reconnect */
+    fixture_settle(fixture);
+    assert_int_equal(fixture->replies, replies + 1);
+    assert_int_equal(fixture->reply.u.reply.request, 5);
+    assert_int_equal(fixture->reply_offset, offset); /* the same base offset */
+    assert_int_equal(data_plane_sessions_reply_status(&fixture->reply), 0);
+    assert_int_equal(fixture->applied, applied + 1); /* never executed again */
+    assert_int_equal(fixture->replica.op, op + 1);
+}
+
+static void test_resend_while_pending_is_one_op(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_submit_settled(fixture, 10);
+    uint64_t applied = fixture->applied;
+    assert_true(fixture_submit(fixture, 11));
+    uint64_t op = fixture->replica.op;
+    assert_true(data_plane_sessions_is_pending(&fixture->replica, fixture_client, 11));
+    assert_false(data_plane_sessions_is_pending(&fixture->replica, fixture_client, 12));
+    assert_true(fixture_submit(fixture, 11)); /* before the first commits */
+    assert_int_equal(fixture->replica.op, op);
+    fixture_settle(fixture);
+    assert_int_equal(fixture->applied, applied + 1);
+    assert_false(data_plane_sessions_is_pending(&fixture->replica, fixture_client, 11));
+}
+
+static void test_below_the_window_is_refused(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_submit_settled(fixture, 20);
+    for (uint64_t sequence = 21; sequence <= 21 + DATA_PLANE_SESSIONS_WINDOW_MAX; sequence++) {
+        fixture_submit_settled(fixture, sequence);
+    }
+    uint64_t applied = fixture->applied;
+    uint64_t op = fixture->replica.op;
+    assert_true(fixture_submit(fixture, 20));
+    fixture_settle(fixture);
+    assert_int_equal(fixture->reply.u.reply.request, 20);
+    assert_int_equal(data_plane_sessions_reply_status(&fixture->reply),
+                     IGGY_ERROR_REQUEST_ALREADY_APPLIED);
+    assert_int_equal(fixture->applied, applied);
+    assert_int_equal(fixture->replica.op, op);
+    /* A number inside the window is still answered with its kept reply. */
+    assert_true(fixture_submit(fixture, 21 + DATA_PLANE_SESSIONS_WINDOW_MAX));
+    fixture_settle(fixture);
+    assert_int_equal(data_plane_sessions_reply_status(&fixture->reply), 0);
+    assert_int_equal(fixture->applied, applied);
+}
+
+static void test_ttl_releases_the_session(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_submit_settled(fixture, 40);
+    assert_true(data_plane_sessions_find(&fixture->replica, fixture_client) != 0);
+    clock_fake_advance_ns(&fixture->clock, DATA_PLANE_SESSIONS_TTL_NS + 1000);
+    /* Another client's op moves log time past the TTL: the session is released. */
+    struct vsr_header header;
+    vsr_header_init(&header, VSR_COMMAND_REQUEST, 7, fixture->replica.view, 0,
+                    &fixture->replica.config.group);
+    header.u.request.client = 99;
+    header.u.request.operation = VSR_OPERATION_REGISTER;
+    vsr_header_seal(&header, NULL, 0);
+    vsr_replica_on_message(&fixture->replica, &header, NULL);
+    fixture_settle(fixture);
+    assert_int_equal(data_plane_sessions_find(&fixture->replica, fixture_client), 0);
+}
+
+int main(void)
+{
+    helper_assert_install();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_first_op_registers_then_runs_once, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_resend_gets_the_original_reply, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_resend_while_pending_is_one_op, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_below_the_window_is_refused, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ttl_releases_the_session, fixture_setup,
+                                        fixture_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
