@@ -96,8 +96,11 @@ struct partition_entry {
  * their offsets are [base_offset, next segment's base_offset). */
 struct partition_segment {
     uint64_t base_offset; /* from the file name */
-    uint64_t op_first;    /* UINT64_MAX: unknown (first entry unreadable) or empty */
-    int32_t log_file;     /* sealed: a buffered (page-cache) handle */
+    /* 0: "{base_offset:020}.log"; n > 0: "{base_offset:020}_{n:06}.log", a segment opened
+     * when the one before it (same base offset) held no message: names stay unique. */
+    uint32_t name_sequence;
+    uint64_t op_first; /* UINT64_MAX: unknown (first entry unreadable) or empty */
+    int32_t log_file;  /* sealed: a buffered (page-cache) handle */
     int32_t index_file;
     uint32_t entry_count;     /* sealed: from the index's last valid entry */
     uint64_t timestamp_first; /* sealed: of the first entry; 0 when unknown */
@@ -232,7 +235,8 @@ struct partition {
     void *truncate_context;
     uint32_t reads_in_flight;
     uint64_t faulty_ops_overflow;
-    uint64_t *faulty_ops; /* faulty_max */
+    uint64_t *faulty_ops;  /* faulty_max */
+    uint64_t *faulty_kept; /* faulty_max: kept across a suffix truncation's reopen */
     uint32_t faulty_count;
     /* Counters. */
     uint64_t flush_count;
@@ -373,6 +377,23 @@ int partition_checkpoint_write(struct partition *partition, const struct checkpo
 int partition_truncate_prefix(struct partition *partition, uint64_t log_start_offset,
                               uint64_t checkpoint_op, partition_truncate_callback callback,
                               void *context);
+
+/*
+ * Suffix truncation for VSR: drops every record at op_min and above, with its index entry,
+ * in any segment, durably before it returns. Synchronous (io_wait, like partition_open):
+ * call it from outside I/O dispatch (the journal's loop pass). Records appended below
+ * op_min are flushed first; segments above the one holding op_min are removed (last
+ * first, each name change made durable); that segment's index is cut, then its log (a
+ * crash in between leaves old records after op_min, which recovery keeps: a prefix of
+ * the old log, never a hole below op_min); then the partition is reopened, so the tail,
+ * the chain and the buffers are rebuilt by recovery. Faulty ops below op_min stay
+ * faulty. Returns 0 (also when op_min is above the last op), -RUNNEL_ESTATE while a read,
+ * repair, prefix truncation or checkpoint write is in flight (retry once idle),
+ * -RUNNEL_ENOTFOUND when op_min is below the log or in a segment whose first op is
+ * unknown, -RUNNEL_EFAULTY when the record before op_min has no known position, or the
+ * I/O error (the partition is then failed: reopen it).
+ */
+int partition_truncate_suffix(struct partition *partition, uint64_t op_min);
 
 /* Rewrites one faulty record of the tail segment with an intact copy (from a peer). */
 struct partition_repair;

@@ -1,7 +1,7 @@
 /*
  * The VSR journal over a storage partition (see journal_partition.h). Owns the read
- * buffer, the held record and the ring of unreported writes. Runs on the shard that owns
- * the group; all I/O goes through the partition (lib/io.h).
+ * buffer, the parked records, the repair scratch and the rings of unreported writes. Runs
+ * on the shard that owns the group; all I/O goes through the partition (lib/io.h).
  */
 #include "vsr/journal_partition.h"
 
@@ -15,35 +15,63 @@
 
 enum { JOURNAL_PARTITION_WAIT_ROUNDS_MAX = 100000 };
 
-int journal_partition_init(struct journal_partition *journal, struct partition *partition,
-                           uint32_t record_size_bytes_max, uint32_t writes_max)
+int journal_partition_init_parked(struct journal_partition *journal, struct partition *partition,
+                                  uint32_t record_size_bytes_max, uint32_t writes_max,
+                                  uint32_t parked_max)
 {
     assert(journal != NULL && partition != NULL);
-    assert(record_size_bytes_max >= VSR_HEADER_SIZE && writes_max >= 2);
+    assert(record_size_bytes_max >= VSR_HEADER_SIZE && writes_max >= 2 && parked_max >= 1);
     memset(journal, 0, sizeof(*journal));
     journal->partition = partition;
+    journal->record_size_bytes_max = record_size_bytes_max;
     journal->read_buffer_size_bytes =
         ((uint64_t)record_size_bytes_max + 3 * IO_SECTOR_SIZE) & ~(uint64_t)(IO_SECTOR_SIZE - 1);
     journal->read_buffer = aligned_alloc(IO_SECTOR_SIZE, journal->read_buffer_size_bytes);
-    journal->held = malloc(record_size_bytes_max);
+    journal->repair_buffer = aligned_alloc(IO_SECTOR_SIZE, journal->read_buffer_size_bytes);
     journal->writes = calloc(writes_max, sizeof(struct journal_partition_write));
+    /* A report comes from a ring entry or a parked record, each at most once. */
+    journal->reports =
+        calloc((size_t)writes_max + parked_max, sizeof(struct journal_partition_write));
+    journal->parked = calloc(parked_max, sizeof(struct journal_partition_parked));
     journal->writes_max = writes_max;
-    if (journal->read_buffer == NULL || journal->held == NULL || journal->writes == NULL) {
+    journal->parked_max = parked_max;
+    bool ok = journal->read_buffer != NULL && journal->repair_buffer != NULL &&
+              journal->writes != NULL && journal->reports != NULL && journal->parked != NULL;
+    for (uint32_t index = 0; ok && index < parked_max; index++) {
+        journal->parked[index].record = malloc(record_size_bytes_max);
+        ok = journal->parked[index].record != NULL;
+    }
+    if (!ok) {
         journal_partition_deinit(journal);
         return -ENOMEM;
     }
     return 0;
 }
 
+int journal_partition_init(struct journal_partition *journal, struct partition *partition,
+                           uint32_t record_size_bytes_max, uint32_t writes_max)
+{
+    assert(journal != NULL && partition != NULL);
+    assert(writes_max >= 2);
+    return journal_partition_init_parked(journal, partition, record_size_bytes_max, writes_max, 1);
+}
+
 void journal_partition_deinit(struct journal_partition *journal)
 {
     assert(journal != NULL);
+    for (uint32_t index = 0; journal->parked != NULL && index < journal->parked_max; index++) {
+        free(journal->parked[index].record);
+    }
+    free(journal->parked);
     free(journal->read_buffer);
-    free(journal->held);
+    free(journal->repair_buffer);
     free(journal->writes);
+    free(journal->reports);
+    journal->parked = NULL;
     journal->read_buffer = NULL;
-    journal->held = NULL;
+    journal->repair_buffer = NULL;
     journal->writes = NULL;
+    journal->reports = NULL;
     assert(journal->writes == NULL);
 }
 
@@ -65,6 +93,59 @@ static void journal_partition_writes_push(struct journal_partition *journal,
     journal->writes_count++;
 }
 
+/* Queues a report for the next pass (checksum as given: see journal_partition.h). */
+static void journal_partition_report(struct journal_partition *journal, uint64_t op, u128 checksum)
+{
+    assert(journal->reports_count < journal->writes_max + journal->parked_max);
+    assert(op > 0 && checksum != 0);
+    journal->reports[journal->reports_count].op = op;
+    journal->reports[journal->reports_count].checksum = checksum;
+    journal->reports_count++;
+}
+
+/* The journal gave up on a write of (op, checksum): report that it holds no such prepare. */
+static void journal_partition_report_lost(struct journal_partition *journal, uint64_t op,
+                                          u128 checksum)
+{
+    assert(op > 0);
+    u128 lost = checksum ^ 1;
+    journal->given_up_count++;
+    journal_partition_report(journal, op, lost != 0 ? lost : 2);
+}
+
+static bool journal_partition_continues(const struct partition *partition,
+                                        const struct vsr_header *header)
+{
+    return header->u.prepare.op == partition->op_last + 1 &&
+           (!partition->is_chain_known || header->u.prepare.parent == partition->checksum_last);
+}
+
+static bool journal_partition_has_room(const struct journal_partition *journal)
+{
+    assert(journal->writes_count <= journal->writes_max);
+    assert(journal->reports_count <= journal->writes_max + journal->parked_max);
+    return journal->writes_count + journal->reports_count + 1 < journal->writes_max;
+}
+
+static int journal_partition_park(struct journal_partition *journal,
+                                  const struct vsr_header *header, const void *body)
+{
+    assert(header->size <= journal->record_size_bytes_max);
+    for (uint32_t index = 0; index < journal->parked_max; index++) {
+        struct journal_partition_parked *parked = &journal->parked[index];
+        if (!parked->used) {
+            memcpy(parked->record, header, VSR_HEADER_SIZE);
+            memcpy(parked->record + VSR_HEADER_SIZE, body, header->size - VSR_HEADER_SIZE);
+            parked->used = true;
+            parked->is_repairing = false;
+            parked->passes = 0;
+            journal->parked_count++;
+            return 0;
+        }
+    }
+    return -RUNNEL_EFULL;
+}
+
 static int journal_partition_write(const struct vsr_header *header, const void *body, void *context)
 {
     struct journal_partition *journal = context;
@@ -73,7 +154,7 @@ static int journal_partition_write(const struct vsr_header *header, const void *
     if (journal->failed != 0) {
         return journal->failed;
     }
-    if (journal->has_held || journal->writes_count == journal->writes_max) {
+    if (!journal_partition_has_room(journal) || journal->parked_count == journal->parked_max) {
         return -RUNNEL_EFULL;
     }
     static const uint8_t empty[1] = {0};
@@ -81,14 +162,14 @@ static int journal_partition_write(const struct vsr_header *header, const void *
         assert(header->size == VSR_HEADER_SIZE);
         body = empty; /* a bodiless prepare (register): never a NULL for memcpy */
     }
+    if (journal->parked_count > 0 || !journal_partition_continues(journal->partition, header)) {
+        return journal_partition_park(journal, header, body);
+    }
     int result = partition_append(journal->partition, header, body);
     if (result == -RUNNEL_EFULL) {
-        /* A full segment or buffer: hold the record, rotate or drain, append in the pass. */
-        memcpy(journal->held, header, VSR_HEADER_SIZE);
-        memcpy(journal->held + VSR_HEADER_SIZE, body, header->size - VSR_HEADER_SIZE);
-        journal->has_held = true;
+        /* A full segment or buffer: park the record, rotate or drain, append in the pass. */
         (void)partition_flush(journal->partition);
-        result = 0;
+        return journal_partition_park(journal, header, body);
     }
     if (result != 0) {
         journal->failed = result;
@@ -121,11 +202,11 @@ static int journal_partition_read_wait(struct journal_partition *journal)
     return -ETIMEDOUT;
 }
 
-static int journal_partition_read(uint64_t op, struct vsr_header *header_out, void *body_out,
-                                  uint32_t body_size_max, void *context)
+/* Reads op's record into read_buffer: 0 (journal->read.record), -RUNNEL_EFAULTY,
+ * -RUNNEL_ENOTFOUND or an I/O error. */
+static int journal_partition_read_record(struct journal_partition *journal, uint64_t op)
 {
-    struct journal_partition *journal = context;
-    assert(journal != NULL && header_out != NULL);
+    assert(journal != NULL && op > 0);
     journal->is_read_done = false;
     int result = partition_read_op(journal->partition, &journal->read, op, journal->read_buffer,
                                    journal->read_buffer_size_bytes, journal_partition_read_callback,
@@ -135,8 +216,17 @@ static int journal_partition_read(uint64_t op, struct vsr_header *header_out, vo
     } else if (result == 1) {
         result = journal->read.result;
     }
+    return result == -RUNNEL_ECHECKSUM ? -RUNNEL_EFAULTY : result;
+}
+
+static int journal_partition_read(uint64_t op, struct vsr_header *header_out, void *body_out,
+                                  uint32_t body_size_max, void *context)
+{
+    struct journal_partition *journal = context;
+    assert(journal != NULL && header_out != NULL);
+    int result = journal_partition_read_record(journal, op);
     if (result != 0) {
-        return result == -RUNNEL_ECHECKSUM ? -RUNNEL_EFAULTY : result;
+        return result;
     }
     memcpy(header_out, journal->read.record, VSR_HEADER_SIZE);
     uint32_t body_size = header_out->size - VSR_HEADER_SIZE;
@@ -149,20 +239,254 @@ static int journal_partition_read(uint64_t op, struct vsr_header *header_out, vo
     return 0;
 }
 
+/* What the partition holds at op (<= op_last): 0 with *checksum_out (verified), or
+ * -RUNNEL_EFAULTY (*checksum_out: the index's copy when known, else 0). */
+static int journal_partition_held(struct journal_partition *journal, uint64_t op,
+                                  u128 *checksum_out)
+{
+    struct partition *partition = journal->partition;
+    assert(op >= 1 && op <= partition->op_last);
+    *checksum_out = 0;
+    struct partition_segment *tail = &partition->segments[partition->segment_count - 1];
+    bool in_tail = tail->op_first != UINT64_MAX && op >= tail->op_first &&
+                   op - tail->op_first < partition->entry_count;
+    if (in_tail) {
+        const struct partition_entry *entry = &partition->entries[op - tail->op_first];
+        *checksum_out = entry->checksum;
+        return entry->is_faulty || partition_is_faulty(partition, op) ? -RUNNEL_EFAULTY : 0;
+    }
+    int result = journal_partition_read_record(journal, op);
+    if (result == 0) {
+        *checksum_out = journal->read.header.checksum;
+    }
+    return result;
+}
+
+/* Drops every unreported append at op_min and above: reported as not held. */
+static void journal_partition_writes_cut(struct journal_partition *journal, uint64_t op_min)
+{
+    assert(journal->writes_count <= journal->writes_max);
+    for (uint32_t round = 0; round < journal->writes_max && journal->writes_count > 0; round++) {
+        uint32_t last = (journal->writes_head + journal->writes_count - 1) % journal->writes_max;
+        if (journal->writes[last].op < op_min) {
+            break;
+        }
+        journal_partition_report_lost(journal, journal->writes[last].op,
+                                      journal->writes[last].checksum);
+        journal->writes_count--;
+    }
+}
+
+/* Cuts the log at op_min (synchronous, outside dispatch); 0 or -RUNNEL_ESTATE to retry. */
+static int journal_partition_cut(struct journal_partition *journal, uint64_t op_min)
+{
+    assert(op_min > 0);
+    if (journal->is_repairing) {
+        return -RUNNEL_ESTATE;
+    }
+    int result = partition_truncate_suffix(journal->partition, op_min);
+    if (result == -RUNNEL_ESTATE) {
+        return result;
+    }
+    if (result != 0) {
+        journal->failed = result;
+        return result;
+    }
+    journal->truncations_count++;
+    journal->op_durable = journal->partition->op_durable;
+    journal_partition_writes_cut(journal, op_min);
+    return 0;
+}
+
+static void journal_partition_parked_free(struct journal_partition *journal,
+                                          struct journal_partition_parked *parked)
+{
+    assert(parked->used && journal->parked_count > 0);
+    assert(!parked->is_repairing);
+    parked->used = false;
+    journal->parked_count--;
+}
+
+static void journal_partition_repair_callback(struct partition_repair *repair, int result,
+                                              void *context)
+{
+    struct journal_partition *journal = context;
+    assert(journal != NULL && repair == &journal->repair);
+    assert(journal->is_repairing);
+    journal->is_repairing = false;
+    for (uint32_t index = 0; index < journal->parked_max; index++) {
+        struct journal_partition_parked *parked = &journal->parked[index];
+        if (parked->used && parked->is_repairing) {
+            const struct vsr_header *header = (const void *)parked->record;
+            parked->is_repairing = false;
+            if (result == 0) {
+                journal->repairs_count++;
+                journal_partition_report(journal, header->u.prepare.op, header->checksum);
+                journal_partition_parked_free(journal, parked);
+            }
+            return; /* otherwise it stays parked: retried, or given up after a while */
+        }
+    }
+    unreachable_code();
+}
+
+/* op <= last, same checksum: held (reported once durable) or faulty (repaired in place).
+ * Returns true when the parked record is done with. */
+static bool journal_partition_land_same(struct journal_partition *journal,
+                                        struct journal_partition_parked *parked, int held)
+{
+    const struct vsr_header *header = (const void *)parked->record;
+    uint64_t op = header->u.prepare.op;
+    if (held == 0) {
+        if (op > journal->op_durable) {
+            return false; /* its append is still in the write ring: reported from there */
+        }
+        journal_partition_report(journal, op, header->checksum);
+        return true;
+    }
+    if (journal->is_repairing || partition_is_flushing(journal->partition)) {
+        return false;
+    }
+    int result = partition_repair(journal->partition, &journal->repair, header,
+                                  parked->record + VSR_HEADER_SIZE, journal->repair_buffer,
+                                  journal->read_buffer_size_bytes,
+                                  journal_partition_repair_callback, journal);
+    if (result == 0) {
+        journal->is_repairing = true;
+        parked->is_repairing = true;
+    }
+    return false;
+}
+
+/* Tries to land one parked record; true when it is done with (appended or reported). */
+static bool journal_partition_land(struct journal_partition *journal,
+                                   struct journal_partition_parked *parked)
+{
+    struct partition *partition = journal->partition;
+    const struct vsr_header *header = (const void *)parked->record;
+    uint64_t op = header->u.prepare.op;
+    if (op <= partition->op_last) {
+        u128 checksum = 0;
+        int held = journal_partition_held(journal, op, &checksum);
+        if (held != 0 && held != -RUNNEL_EFAULTY) {
+            return false;
+        }
+        if (checksum == header->checksum) {
+            return journal_partition_land_same(journal, parked, held);
+        }
+        u128 parent = 0;
+        if (op > 1 && (journal_partition_held(journal, op - 1, &parent) != 0 ||
+                       parent != header->u.prepare.parent)) {
+            return false; /* the entry below is not this record's parent (yet) */
+        }
+        if (partition_is_flushing(partition) || journal_partition_cut(journal, op) != 0) {
+            return false;
+        }
+    }
+    if (!journal_partition_continues(partition, header) ||
+        journal->writes_count + journal->reports_count + 1 >= journal->writes_max) {
+        return false;
+    }
+    int result = partition_append(partition, header, parked->record + VSR_HEADER_SIZE);
+    if (result == -RUNNEL_EFULL) {
+        (void)partition_flush(partition); /* rotates; retried next pass */
+        return false;
+    }
+    if (result != 0) {
+        journal->failed = result;
+        return false;
+    }
+    journal_partition_writes_push(journal, header);
+    return true;
+}
+
+/* Gives up on a record parked too long, unless the journal holds its op faulty. */
+static bool journal_partition_give_up(struct journal_partition *journal,
+                                      struct journal_partition_parked *parked)
+{
+    const struct vsr_header *header = (const void *)parked->record;
+    uint64_t op = header->u.prepare.op;
+    if (parked->is_repairing || parked->passes < JOURNAL_PARTITION_PARKED_PASSES_MAX ||
+        partition_is_faulty(journal->partition, op) ||
+        journal->reports_count + journal->writes_count + 1 >= journal->writes_max) {
+        return false;
+    }
+    journal_partition_report_lost(journal, op, header->checksum);
+    return true;
+}
+
+/* The parked record with the lowest op above after (NULL: none). */
+static struct journal_partition_parked *
+journal_partition_parked_next(struct journal_partition *journal, uint64_t after)
+{
+    struct journal_partition_parked *lowest = NULL;
+    uint64_t lowest_op = UINT64_MAX;
+    for (uint32_t index = 0; index < journal->parked_max; index++) {
+        struct journal_partition_parked *parked = &journal->parked[index];
+        uint64_t op = ((const struct vsr_header *)(void *)parked->record)->u.prepare.op;
+        if (parked->used && !parked->is_repairing && op > after && op < lowest_op) {
+            lowest = parked;
+            lowest_op = op;
+        }
+    }
+    assert(lowest == NULL || lowest_op > after);
+    return lowest;
+}
+
+/* Tries every parked record once, in op order (what lands may let the next land). */
+static void journal_partition_land_parked(struct journal_partition *journal)
+{
+    uint64_t after = 0;
+    for (uint32_t round = 0; round < journal->parked_max && journal->failed == 0; round++) {
+        struct journal_partition_parked *parked = journal_partition_parked_next(journal, after);
+        if (parked == NULL) {
+            return;
+        }
+        after = ((const struct vsr_header *)(void *)parked->record)->u.prepare.op;
+        if (journal_partition_land(journal, parked)) {
+            journal_partition_parked_free(journal, parked);
+        }
+    }
+}
+
+static void journal_partition_age_parked(struct journal_partition *journal)
+{
+    for (uint32_t index = 0; index < journal->parked_max; index++) {
+        struct journal_partition_parked *parked = &journal->parked[index];
+        if (!parked->used) {
+            continue;
+        }
+        parked->passes++;
+        if (journal_partition_give_up(journal, parked)) {
+            journal_partition_parked_free(journal, parked);
+        }
+    }
+}
+
 static void journal_partition_truncate(uint64_t op_min, void *context)
 {
     struct journal_partition *journal = context;
     assert(journal != NULL);
     assert(op_min > 0);
-    if (op_min > journal->partition->op_last) {
-        return;
+    for (uint32_t index = 0; index < journal->parked_max; index++) {
+        struct journal_partition_parked *parked = &journal->parked[index];
+        const struct vsr_header *header = (const void *)parked->record;
+        if (parked->used && !parked->is_repairing && header->u.prepare.op >= op_min) {
+            journal_partition_report_lost(journal, header->u.prepare.op, header->checksum);
+            journal_partition_parked_free(journal, parked);
+        }
     }
-    /* The storage partition has no suffix truncation yet: only a multi-replica view change
-     * asks for it. Counted and logged; the entries stay (they are canonical at n = 1). */
-    journal->truncate_refused_count++;
-    log_warn("journal_truncate_refused", "directory=%s op_min=%llu op_last=%llu",
-             journal->partition->options.directory, (unsigned long long)op_min,
-             (unsigned long long)journal->partition->op_last);
+    /* Durable on return: wait out a repair or a read in flight (outside dispatch only). */
+    for (uint32_t round = 0; round < JOURNAL_PARTITION_WAIT_ROUNDS_MAX && journal->failed == 0;
+         round++) {
+        if (op_min > journal->partition->op_last || journal_partition_cut(journal, op_min) == 0) {
+            return;
+        }
+        (void)io_run(journal->partition->io, 1000 * 1000);
+    }
+    log_error("journal_truncate_failed", "directory=%s op_min=%llu error=\"%s\"",
+              journal->partition->options.directory, (unsigned long long)op_min,
+              error_text(journal->failed));
 }
 
 static uint64_t journal_partition_op_max(void *context)
@@ -206,37 +530,16 @@ void journal_partition_on_durable(struct journal_partition *journal, uint64_t op
     }
 }
 
-/* Appends the held record once the rotation made room. */
-static int journal_partition_retry_held(struct journal_partition *journal)
+/* Reports queued reports, then appends that became durable (in op order). */
+static void journal_partition_report_all(struct journal_partition *journal)
 {
-    assert(journal->has_held);
-    const struct vsr_header *header = (const struct vsr_header *)(void *)journal->held;
-    assert(header->command == VSR_COMMAND_PREPARE);
-    if (partition_is_flushing(journal->partition)) {
-        return 0;
+    for (uint32_t index = 0; index < journal->reports_count; index++) {
+        if (journal->replica != NULL) {
+            vsr_replica_on_journal_write(journal->replica, journal->reports[index].op,
+                                         journal->reports[index].checksum);
+        }
     }
-    int result = partition_append(journal->partition, header, journal->held + VSR_HEADER_SIZE);
-    if (result == 0) {
-        journal->has_held = false;
-        return 0;
-    }
-    if (result == -RUNNEL_EFULL) {
-        return partition_flush(journal->partition); /* rotates, then retried next pass */
-    }
-    return result;
-}
-
-int journal_partition_pass(struct journal_partition *journal)
-{
-    assert(journal != NULL);
-    assert(journal->writes_count <= journal->writes_max);
-    if (journal->failed == 0 && journal->has_held) {
-        journal->failed = journal_partition_retry_held(journal);
-    }
-    if (journal->failed == 0) {
-        int result = partition_flush(journal->partition);
-        journal->failed = result;
-    }
+    journal->reports_count = 0;
     for (uint32_t round = 0; round < journal->writes_max && journal->writes_count > 0; round++) {
         struct journal_partition_write write = journal->writes[journal->writes_head];
         if (write.op > journal->op_durable) {
@@ -248,6 +551,21 @@ int journal_partition_pass(struct journal_partition *journal)
             vsr_replica_on_journal_write(journal->replica, write.op, write.checksum);
         }
     }
+}
+
+int journal_partition_pass(struct journal_partition *journal)
+{
+    assert(journal != NULL);
+    assert(journal->writes_count <= journal->writes_max);
+    if (journal->failed == 0 && journal->parked_count > 0) {
+        journal_partition_land_parked(journal);
+        journal_partition_age_parked(journal);
+    }
+    if (journal->failed == 0) {
+        int result = partition_flush(journal->partition);
+        journal->failed = result;
+    }
+    journal_partition_report_all(journal);
     return journal->failed;
 }
 
@@ -255,14 +573,14 @@ bool journal_partition_is_blocked(const struct journal_partition *journal)
 {
     assert(journal != NULL);
     assert(journal->writes_count <= journal->writes_max);
-    return journal->has_held || journal->failed != 0 ||
-           journal->writes_count + 1 >= journal->writes_max;
+    return journal->parked_count == journal->parked_max || journal->failed != 0 ||
+           journal->writes_count + journal->reports_count + 1 >= journal->writes_max;
 }
 
 bool journal_partition_is_busy(const struct journal_partition *journal)
 {
     assert(journal != NULL);
     assert(journal->partition != NULL);
-    return journal->writes_count > 0 || journal->has_held ||
-           partition_is_flushing(journal->partition);
+    return journal->writes_count > 0 || journal->parked_count > 0 || journal->reports_count > 0 ||
+           journal->is_repairing || partition_is_flushing(journal->partition);
 }

@@ -4,14 +4,33 @@
  * prepares in the same segments that serve polls (DESIGN.md §4: the partition log is the
  * VSR journal).
  *
- * Writes append to the partition's tail buffer at once; the owner calls
+ * Writes that continue the log's hash chain append to the partition's tail buffer at once;
+ * the owner calls
  * journal_partition_pass once per loop pass (outside completion dispatch), which starts
  * the group commit (partition_flush) and reports every op the partition made durable to
  * the replica (vsr_replica_on_journal_write), in op order. Reporting from the pass rather
  * than from the I/O callback keeps the replica's reactions (commit, execute, journal
- * reads) out of the ring's dispatch. A record refused by a full segment is held (one at a
- * time) and appended after the rotation; while one is held, journal_partition_is_blocked
- * is true and the owner must not hand the replica new requests.
+ * reads) out of the ring's dispatch. A record refused by a full segment is parked and
+ * appended after the rotation; while the parking is full, journal_partition_is_blocked is
+ * true and the owner must not hand the replica new requests.
+ *
+ * A multi-replica journal (journal_partition_init_parked) also takes writes out of op
+ * order, as repair and a new view's log make them. The partition log stays a hash-chained
+ * prefix; a write is parked (copied, up to parked_max) until the pass can land it:
+ *   - op = last + 1 continuing the chain: appended;
+ *   - op <= last with the same checksum: the entry is there (reported once durable), or
+ *     it is faulty and is repaired in place (partition_repair);
+ *   - op <= last with another checksum whose parent is the entry below: the log is cut at
+ *     op (partition_truncate_suffix: every entry above is chained to the replaced one, so
+ *     none of them is in the replica's canonical log), then the record is appended;
+ *   - anything else (a gap below it, a parent not held yet) waits parked.
+ * Every accepted write is reported once to vsr_replica_on_journal_write. A write the
+ * journal gave up on (cut by a later truncation, or parked longer than
+ * JOURNAL_PARTITION_PARKED_PASSES_MAX passes without a way to land) is reported with a
+ * checksum that names no prepare (the prepare's own checksum with its low bit flipped):
+ * the replica sees the entry as not durable and repairs it again, and the journal never
+ * claims to hold what it does not. Such a report is never made for an op the journal
+ * holds faulty (the replica must keep it faulty: never nacked).
  *
  * Reads are synchronous in the interface: the tail is served from memory; an older record
  * (restart replay) is read with io_wait, so call the replica's execute paths only from
@@ -30,9 +49,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+enum { JOURNAL_PARTITION_PARKED_PASSES_MAX = 40 };
+
 struct journal_partition_write {
     uint64_t op;
     u128 checksum;
+};
+
+/* A write waiting to land (see above); record is header + body. */
+struct journal_partition_parked {
+    bool used;
+    bool is_repairing; /* partition_repair of the faulty entry in flight */
+    uint32_t passes;   /* passes spent parked */
+    uint8_t *record;   /* record_size_bytes_max */
 };
 
 struct journal_partition {
@@ -46,12 +75,21 @@ struct journal_partition {
     uint32_t writes_max;
     uint32_t writes_head;
     uint32_t writes_count;
-    uint64_t op_durable; /* highest op the partition reported durable */
-    uint8_t *held;       /* header + body of the record waiting for a rotation */
-    bool has_held;
+    struct journal_partition_write *reports; /* writes_max: to report in the next pass */
+    uint32_t reports_count;
+    uint64_t op_durable;                     /* highest op the partition reported durable */
+    struct journal_partition_parked *parked; /* parked_max */
+    uint32_t parked_max;
+    uint32_t parked_count;
+    uint32_t record_size_bytes_max;
+    struct partition_repair repair; /* one in-place repair at a time */
+    uint8_t *repair_buffer;         /* sector-aligned, read_buffer_size_bytes */
+    bool is_repairing;
     int failed;
     uint64_t reads_blocking_count;
-    uint64_t truncate_refused_count;
+    uint64_t truncations_count; /* suffix truncations (a different prepare at an op) */
+    uint64_t repairs_count;     /* faulty entries rewritten in place */
+    uint64_t given_up_count;    /* writes reported as not held (see above) */
 };
 
 /*
@@ -61,6 +99,15 @@ struct journal_partition {
  */
 int journal_partition_init(struct journal_partition *journal, struct partition *partition,
                            uint32_t record_size_bytes_max, uint32_t writes_max);
+
+/*
+ * As journal_partition_init, for a replica of a multi-replica group: up to parked_max
+ * (>= 1) writes that cannot land yet are held in memory (parked_max records of
+ * record_size_bytes_max bytes). journal_partition_init parks one (a rotation).
+ */
+int journal_partition_init_parked(struct journal_partition *journal, struct partition *partition,
+                                  uint32_t record_size_bytes_max, uint32_t writes_max,
+                                  uint32_t parked_max);
 void journal_partition_deinit(struct journal_partition *journal);
 
 /* The vsr_journal interface over journal (context = journal). */
@@ -80,7 +127,7 @@ void journal_partition_on_durable(struct journal_partition *journal, uint64_t op
  */
 int journal_partition_pass(struct journal_partition *journal);
 
-/* True while a record waits for a rotation: hand the replica no new request. */
+/* True while no more writes can be parked: hand the replica no new request. */
 bool journal_partition_is_blocked(const struct journal_partition *journal);
 
 /* True while writes are unreported or a flush is in flight (for start-up loops). */

@@ -348,9 +348,6 @@ static void sim_setup_shape(struct sim_cluster *cluster)
         cluster->group_count = cluster->options.group_count;
         cluster->client_count = cluster->options.client_count;
     }
-    if (cluster->options.storage) {
-        cluster->replica_count = 1; /* see sim_storage.h */
-    }
     assert(cluster->replica_count >= 1 && cluster->replica_count <= VSR_REPLICAS_MAX);
     assert(cluster->group_count >= 1 && cluster->group_count <= SIM_GROUPS_MAX);
     sim_network_reset(&cluster->network, cluster->replica_count);

@@ -28,7 +28,7 @@ struct sim_options {
     int32_t send_only_machine;    /* -1, or a machine that receives nothing (it can send) */
     uint64_t send_only_from_tick; /* ... from this tick until the faults heal */
     uint64_t fault_ticks;         /* 0: from the seed */
-    bool storage;                 /* single-replica groups on storage/partition + sim_disk */
+    bool storage;                 /* journals on storage/partition + sim_disk (any size) */
     bool exactly_once_all;        /* every client opts in to exactly-once (else the seed's) */
     uint64_t session_ttl_ns;      /* exactly-once session TTL in log time; 0: none */
     sim_script_callback script;   /* NULL: none */

@@ -2,7 +2,7 @@
  * runnel-sim: runs the deterministic cluster simulator over one seed (--seed S) or a range
  * (--seeds N [--seed-base B]). Prints each failing seed with its reason, then a last line
  * "seeds_passed=N seeds_failed=M"; exits 1 when any seed failed. --verbose describes each
- * seed's cluster and faults; --storage runs single-replica groups whose journal is the real
+ * seed's cluster and faults; --storage runs groups (any size) whose journal is the real
  * partition log (storage/) over the simulated disk. `runnel-sim --seed S` replays a failure
  * exactly.
  */

@@ -57,9 +57,9 @@ int sim_storage_init(struct sim_storage *storage, uint64_t seed, const struct vs
     options->directory = "p";
     options->group = *group;
     options->cluster = cluster;
-    options->segment_size_bytes = 4 << 20; /* no rotation: non-message ops keep offset 0 */
+    options->segment_size_bytes = 64 * 1024; /* rotates every ~16 flushes */
     options->preallocate_bytes = 16 * 1024;
-    options->index_entries_max = 512; /* > SIM_OPS_MAX: one segment per run */
+    options->index_entries_max = 512;
     options->record_size_bytes_max = VSR_HEADER_SIZE + IO_SECTOR_SIZE;
     options->buffer_size_bytes = 32 * 1024;
     options->flush_records_max = 64;
@@ -93,8 +93,9 @@ int sim_storage_open(struct sim_storage *storage, struct vsr_journal *journal_ou
     }
     result = partition_open(&storage->partition, &storage->disk.io);
     if (result == 0) {
-        result = journal_partition_init(&storage->journal, &storage->partition,
-                                        storage->options.record_size_bytes_max, 64);
+        result = journal_partition_init_parked(&storage->journal, &storage->partition,
+                                               storage->options.record_size_bytes_max, 64,
+                                               SIM_STORAGE_PARKED_MAX);
     }
     if (result != 0) {
         partition_deinit(&storage->partition);

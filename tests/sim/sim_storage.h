@@ -1,8 +1,9 @@
 /*
  * A simulated replica's journal on the real storage code: storage/partition.c over the
- * simulated disk (sim_disk.h), behind vsr/journal_partition.c. The simulator uses it for
- * single-replica groups (the partition log appends in op order and has no suffix
- * truncation yet, so it cannot back a replica that repairs or truncates). A crash keeps,
+ * simulated disk (sim_disk.h), behind vsr/journal_partition.c, for groups of any size:
+ * writes out of op order (repair, a new view's log) are parked and landed by the
+ * adapter, a different prepare at an op cuts the log there (suffix truncation), faulty
+ * entries are repaired in place, and small segments make the log rotate. A crash keeps,
  * drops or tears what was not durable on the disk, then the partition is reopened
  * (recovered) exactly as after a process crash. Single thread.
  */
@@ -15,6 +16,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+enum { SIM_STORAGE_PARKED_MAX = 32 };
 
 struct sim_storage {
     struct sim_disk disk;

@@ -25,12 +25,18 @@ add_test(NAME sim.seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim>
     --seeds ${runnel_sim_seed_count} --seed-base ${runnel_sim_seed_base})
 set_tests_properties(sim.seeds_from_commit PROPERTIES TIMEOUT 300)
 
-# Single-replica groups whose VSR journal is the real partition log (storage/) over the
-# simulated disk, with process crashes that keep, drop or tear unsynced writes.
+# Groups of 1 to 6 replicas whose VSR journal is the real partition log (storage/) over the
+# simulated disk (out-of-order writes, suffix truncation, in-place repair, rotation), with
+# process crashes that keep, drop or tear unsynced writes. Fixed seeds: 4, 5, 2 and 3 replicas.
+set(runnel_sim_storage_fixed_seeds 0 1 4 23)
+foreach(seed ${runnel_sim_storage_fixed_seeds})
+    add_test(NAME sim.storage_seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --storage --seed ${seed})
+    set_tests_properties(sim.storage_seed_${seed} PROPERTIES TIMEOUT 60)
+endforeach()
 if(RUNNEL_SANITIZE)
-    set(runnel_sim_storage_seed_count 100)
+    set(runnel_sim_storage_seed_count 30)
 else()
-    set(runnel_sim_storage_seed_count 1000)
+    set(runnel_sim_storage_seed_count 300)
 endif()
 add_test(NAME sim.storage_seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim> --storage
     --seeds ${runnel_sim_storage_seed_count} --seed-base ${runnel_sim_seed_base})

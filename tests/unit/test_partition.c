@@ -663,6 +663,133 @@ static void test_purge(void **state)
     sim_disk_deinit(&fixture.disk);
 }
 
+/* Appends a non-message op (a consumer-offset store) with a small body. */
+static void append_other(uint8_t seed)
+{
+    uint8_t body[600];
+    memset(body, seed, sizeof(body));
+    struct vsr_header header;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        partition_prepare(&fixture.partition, &header, VSR_OPERATION_STATE_MACHINE_MIN + 1, body,
+                          sizeof(body), 5);
+        int result = partition_append(&fixture.partition, &header, body);
+        if (result == 0) {
+            return;
+        }
+        assert_int_equal(result, -RUNNEL_EFULL);
+        assert_int_equal(partition_flush(&fixture.partition), 0);
+        run_until_idle();
+    }
+    fail();
+}
+
+/* Segments that hold no message share their base offset: names stay unique, in order. */
+static void test_rotation_without_messages(void **state)
+{
+    (void)state;
+    fixture_setup(11);
+    append_batch(1, 4, 1000);
+    for (uint32_t index = 0; index < 200; index++) {
+        append_other((uint8_t)index);
+        if (index % 5 == 4) {
+            assert_int_equal(partition_flush(&fixture.partition), 0);
+            run_until_idle();
+        }
+    }
+    append_batch(2, 4, 2000);
+    assert_int_equal(partition_flush(&fixture.partition), 0);
+    run_until_idle();
+    assert_int_equal(fixture.op_durable, 202);
+    uint32_t segments = fixture.partition.segment_count;
+    assert_true(segments >= 3);
+    assert_int_equal(fixture.partition.segments[1].base_offset, 4);
+    assert_int_equal(fixture.partition.segments[2].base_offset, 4);
+    assert_int_equal(fixture.partition.segments[1].name_sequence, 0);
+    assert_int_equal(fixture.partition.segments[2].name_sequence, 1);
+    partition_close(&fixture.partition);
+    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_int_equal(fixture.partition.segment_count, segments);
+    assert_int_equal(fixture.partition.op_last, 202);
+    assert_int_equal(fixture.partition.offset_next, 8);
+    struct partition_read read;
+    for (uint64_t op = 1; op <= 202; op++) {
+        assert_int_equal(read_op(op, &read), 0);
+    }
+    check_record(&read, 202, 2);
+    fixture_teardown();
+}
+
+/* Suffix truncation in the tail: later ops vanish (also after a reopen), the op can be
+ * written again with different content, and ops below are untouched. */
+static void test_truncate_suffix_tail(void **state)
+{
+    (void)state;
+    fixture_setup(12);
+    for (uint32_t index = 0; index < 20; index++) {
+        append_batch((uint8_t)index, 2, 1000 + index);
+        if (index % 4 == 3) {
+            assert_int_equal(partition_flush(&fixture.partition), 0);
+            run_until_idle();
+        }
+    }
+    /* ops 19 and 20 are appended, not flushed: the truncation flushes what it keeps. */
+    assert_int_equal(partition_truncate_suffix(&fixture.partition, 12), 0);
+    assert_int_equal(fixture.partition.op_last, 11);
+    assert_int_equal(fixture.partition.offset_next, 22);
+    struct partition_read read;
+    assert_int_equal(read_op(12, &read), -RUNNEL_ENOTFOUND);
+    for (uint32_t index = 0; index < 11; index++) {
+        check_record(&read, index + 1, (uint8_t)index);
+    }
+    append_batch(99, 3, 5000);
+    assert_int_equal(partition_flush(&fixture.partition), 0);
+    run_until_idle();
+    assert_int_equal(fixture.op_durable, 12);
+    partition_close(&fixture.partition);
+    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_int_equal(fixture.partition.op_last, 12);
+    check_record(&read, 12, 99);
+    assert_int_equal(read.header.u.prepare.message_count, 3);
+    assert_int_equal(partition_truncate_suffix(&fixture.partition, 13), 0); /* nothing */
+    assert_int_equal(partition_truncate_suffix(&fixture.partition, 1), 0);  /* everything */
+    assert_int_equal(fixture.partition.op_last, 0);
+    assert_int_equal(read_op(1, &read), -RUNNEL_ENOTFOUND);
+    fixture_teardown();
+}
+
+/* Suffix truncation into a sealed segment removes every later segment; that segment
+ * becomes the tail and takes new appends; faulty ops below stay faulty. */
+static void test_truncate_suffix_sealed(void **state)
+{
+    (void)state;
+    fixture_setup(13);
+    fill_150();
+    uint64_t first = fixture.partition.segments[1].op_first;
+    uint64_t op_min = first + 3;
+    assert_int_equal(
+        sim_disk_flip_bit(&fixture.disk, fixture.partition.segments[1].log_path, 8 * 300),
+        0); /* damages the segment's first record (op first) */
+    struct partition_read read;
+    assert_int_equal(read_op(first, &read), -RUNNEL_EFAULTY);
+    assert_int_equal(partition_truncate_suffix(&fixture.partition, op_min), 0);
+    assert_int_equal(fixture.partition.segment_count, 2);
+    assert_int_equal(fixture.partition.op_last, op_min - 1);
+    assert_true(partition_is_faulty(&fixture.partition, first));
+    assert_int_equal(read_op(op_min, &read), -RUNNEL_ENOTFOUND);
+    check_record(&read, op_min - 1, (uint8_t)(op_min - 2));
+    check_record(&read, 1, 0);
+    append_batch(77, 4, 1);
+    assert_int_equal(partition_flush(&fixture.partition), 0);
+    run_until_idle();
+    assert_int_equal(fixture.op_durable, op_min);
+    partition_close(&fixture.partition);
+    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_int_equal(fixture.partition.segment_count, 2);
+    assert_int_equal(fixture.partition.op_last, op_min);
+    check_record(&read, op_min, 77);
+    fixture_teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -677,6 +804,9 @@ int main(void)
         cmocka_unit_test(test_repair_sealed_record),
         cmocka_unit_test(test_open_resumes_from_checkpoint),
         cmocka_unit_test(test_purge),
+        cmocka_unit_test(test_rotation_without_messages),
+        cmocka_unit_test(test_truncate_suffix_tail),
+        cmocka_unit_test(test_truncate_suffix_sealed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,801 @@
+/*
+ * Recovery of a partition log at open (storage/partition.h): sealed segments' summaries
+ * (first op, entry count, timestamps), rebuilding a missing, torn or disagreeing sealed
+ * index from its log, and the tail segment's recovery (its index, then the records from
+ * the last durable entry on: torn records cut, damaged durable ones listed faulty).
+ * Synchronous (io_wait): start-up and truncation only. Runs on the shard that owns the
+ * partition.
+ */
+#include "storage/partition_private.h"
+
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* With no record before the tail's first, the chain resumes from the checkpoint. */
+static void partition_recover_chain_from_checkpoint(struct partition *partition)
+{
+    const struct checkpoint *checkpoint = &partition->checkpoint;
+    if (!partition->has_checkpoint || partition->entry_count > 0 ||
+        (partition->is_chain_known && partition->op_last >= checkpoint->op)) {
+        return;
+    }
+    partition->op_last = checkpoint->op;
+    partition->checksum_last = checkpoint->anchor_checksum;
+    partition->timestamp_last = checkpoint->anchor_timestamp;
+    partition->offset_next = checkpoint->offset_next;
+    partition->is_chain_known = true;
+}
+
+/* A sealed segment's entry count: up to its index's last valid entry (the file is
+ * sector-rounded, so its size alone overcounts). */
+static void partition_sealed_count(struct partition *partition, struct partition_segment *segment)
+{
+    struct io_completion completion = {0};
+    segment->entry_count = 0;
+    segment->timestamp_first = 0;
+    segment->timestamp_last = UINT64_MAX;
+    io_size(partition->io, &completion, segment->index_file, partition_wait_callback, NULL);
+    if (partition_wait(partition, &completion) != 0 || completion.size_bytes_out == 0) {
+        return;
+    }
+    uint64_t last_sector = align_down(completion.size_bytes_out - 1);
+    uint64_t read = 0;
+    if (partition_read_sync(partition, segment->index_file, partition->buffer, IO_SECTOR_SIZE,
+                            last_sector, &read) != 0) {
+        return;
+    }
+    struct vsr_header header;
+    uint64_t position = 0;
+    for (uint64_t index = read / RECORD_INDEX_ENTRY_SIZE; index > 0; index--) {
+        if (record_index_entry_validate(partition->buffer + (index - 1) * RECORD_INDEX_ENTRY_SIZE,
+                                        partition->options.record_size_bytes_max,
+                                        &partition->options.group, partition->options.cluster,
+                                        &header, &position) == 0) {
+            segment->entry_count = (uint32_t)(last_sector / RECORD_INDEX_ENTRY_SIZE + index);
+            segment->timestamp_last = header.u.prepare.timestamp;
+            return;
+        }
+    }
+    log_warn("partition_index_entry_bad", "file=%s position=%" PRIu64 " reason=last_sector",
+             segment->index_path, last_sector);
+}
+
+/* Reads a sealed segment's first index entry for its first op and its entry count. */
+void partition_sealed_load(struct partition *partition, struct partition_segment *segment)
+{
+    uint64_t read = 0;
+    struct vsr_header header;
+    uint64_t position = 0;
+    partition_sealed_count(partition, segment);
+    if (partition_read_sync(partition, segment->index_file, partition->buffer, IO_SECTOR_SIZE, 0,
+                            &read) == 0 &&
+        read >= RECORD_INDEX_ENTRY_SIZE &&
+        record_index_entry_validate(partition->buffer, partition->options.record_size_bytes_max,
+                                    &partition->options.group, partition->options.cluster, &header,
+                                    &position) == 0) {
+        segment->op_first = header.u.prepare.op;
+        segment->timestamp_first = header.u.prepare.timestamp;
+        return;
+    }
+    /* The first entry is damaged: the first record's header names the first op. */
+    const char *reason = "first index entry and first record header invalid";
+    if (partition_read_sync(partition, segment->log_file, partition->buffer, IO_SECTOR_SIZE, 0,
+                            &read) == 0 &&
+        read >= VSR_HEADER_SIZE) {
+        memcpy(&header, partition->buffer, VSR_HEADER_SIZE);
+        if (vsr_header_validate(&header, partition->options.record_size_bytes_max, &reason) == 0 &&
+            header.command == VSR_COMMAND_PREPARE && record_is_chained(&header) &&
+            vsr_group_is_equal(&header.group, &partition->options.group)) {
+            segment->op_first = header.u.prepare.op;
+            segment->is_index_damaged = true;
+            log_warn("partition_index_entry_bad", "file=%s position=0 reason=first_entry_invalid",
+                     segment->index_path);
+            return;
+        }
+    }
+    segment->is_index_damaged = true;
+    log_warn("partition_segment_unreadable", "file=%s position=0 reason=\"%s\"", segment->log_path,
+             reason);
+}
+
+/* A sealed index being rebuilt from its log: entries are staged in index_write_buffer
+ * and written a multiple of sectors at a time; log bytes are read into the tail buffer
+ * (start-up, before the tail is recovered). */
+struct partition_rebuild {
+    struct partition_segment *segment;
+    uint32_t count;        /* entries produced */
+    uint32_t staged_first; /* entry number of the staging buffer's first slot */
+    uint32_t staged_max;   /* a multiple of the entries per sector */
+    bool has_chain;
+    uint64_t op_next; /* UINT64_MAX: unknown */
+    u128 checksum_last;
+    uint64_t log_size_bytes;
+    uint64_t chunk_position_bytes;
+    uint64_t chunk_size_bytes;
+    struct vsr_header header_first;
+    struct vsr_header header_last;
+};
+
+static int partition_rebuild_write(struct partition *partition, struct partition_rebuild *rebuild)
+{
+    uint32_t staged = rebuild->count - rebuild->staged_first;
+    assert(staged <= rebuild->staged_max);
+    if (staged == 0) {
+        return 0;
+    }
+    uint64_t size = align_up((uint64_t)staged * RECORD_INDEX_ENTRY_SIZE);
+    memset(partition->index_write_buffer + (uint64_t)staged * RECORD_INDEX_ENTRY_SIZE, 0,
+           size - (uint64_t)staged * RECORD_INDEX_ENTRY_SIZE);
+    int result =
+        partition_write_sync(partition, rebuild->segment->index_file, partition->index_write_buffer,
+                             size, (uint64_t)rebuild->staged_first * RECORD_INDEX_ENTRY_SIZE);
+    rebuild->staged_first = rebuild->count;
+    return result;
+}
+
+/* Adds the next entry (header NULL: an op whose record is damaged, a zero entry). */
+static int partition_rebuild_add(struct partition *partition, struct partition_rebuild *rebuild,
+                                 const struct vsr_header *header, uint64_t position_bytes)
+{
+    if (rebuild->count == partition->options.index_entries_max) {
+        return -RUNNEL_EFULL;
+    }
+    uint8_t *slot = partition->index_write_buffer +
+                    (uint64_t)(rebuild->count - rebuild->staged_first) * RECORD_INDEX_ENTRY_SIZE;
+    if (header != NULL) {
+        record_index_entry_init((struct record_index_entry *)(void *)slot, header, position_bytes);
+        rebuild->header_first = rebuild->count == 0 ? *header : rebuild->header_first;
+        rebuild->header_last = *header;
+    } else {
+        memset(slot, 0, RECORD_INDEX_ENTRY_SIZE);
+    }
+    rebuild->count++;
+    return rebuild->count - rebuild->staged_first == rebuild->staged_max
+               ? partition_rebuild_write(partition, rebuild)
+               : 0;
+}
+
+/* Validates the record at position (reading log chunks as needed): 0 intact, 1 damaged
+ * or past the end, <0 an I/O error. */
+static int partition_rebuild_check(struct partition *partition, struct partition_rebuild *rebuild,
+                                   uint64_t position, struct vsr_header *header)
+{
+    const struct partition_options *options = &partition->options;
+    for (uint32_t attempt = 0; attempt < 2; attempt++) {
+        uint64_t end = rebuild->chunk_position_bytes + rebuild->chunk_size_bytes;
+        if (attempt == 1 || position < rebuild->chunk_position_bytes || position >= end) {
+            uint64_t read = 0;
+            rebuild->chunk_position_bytes = align_down(position);
+            int result = partition_read_sync(partition, rebuild->segment->log_file,
+                                             partition->buffer, options->buffer_size_bytes,
+                                             rebuild->chunk_position_bytes, &read);
+            if (result != 0) {
+                return result;
+            }
+            rebuild->chunk_size_bytes = read;
+            end = rebuild->chunk_position_bytes + read;
+        }
+        const char *reason = NULL;
+        int result =
+            position >= end
+                ? -RUNNEL_ETRUNCATED
+                : record_validate(partition->buffer + (position - rebuild->chunk_position_bytes),
+                                  end - position, options->record_size_bytes_max, &options->group,
+                                  options->cluster, header, &reason);
+        if (result != -RUNNEL_ETRUNCATED || end >= rebuild->log_size_bytes || attempt == 1) {
+            return result == 0 ? 0 : 1;
+        }
+    }
+    return 1;
+}
+
+/* One record of the scan: chained records continuing the chain become entries (ops
+ * skipped over by damage become zero entries, faulty); padding is stepped over. Returns
+ * the position after it, or 0 to resynchronise at the next sector. */
+static int partition_rebuild_take(struct partition *partition, struct partition_rebuild *rebuild,
+                                  const struct vsr_header *header, uint64_t position,
+                                  uint64_t *next_out)
+{
+    *next_out = position + header->size;
+    if (!record_is_chained(header)) {
+        return 0;
+    }
+    uint64_t op = header->u.prepare.op;
+    bool continues = rebuild->has_chain && op == rebuild->op_next &&
+                     header->u.prepare.parent == rebuild->checksum_last;
+    bool is_after_gap =
+        !rebuild->has_chain &&
+        (rebuild->op_next == UINT64_MAX ||
+         (op >= rebuild->op_next && op - rebuild->op_next <= partition->options.index_entries_max));
+    if (!continues && !is_after_gap) {
+        *next_out = 0; /* stale or misdirected: keep looking */
+        return 0;
+    }
+    for (uint64_t missing = rebuild->op_next;
+         is_after_gap && rebuild->op_next != UINT64_MAX && missing < op; missing++) {
+        partition_fault(partition, missing);
+        int result = partition_rebuild_add(partition, rebuild, NULL, 0);
+        if (result != 0) {
+            return result;
+        }
+    }
+    rebuild->has_chain = true;
+    rebuild->op_next = op + 1;
+    rebuild->checksum_last = header->checksum;
+    return partition_rebuild_add(partition, rebuild, header, position);
+}
+
+/* Rebuilds a sealed segment's index from its log (start-up), durably. */
+static int partition_rebuild_index(struct partition *partition, struct partition_segment *segment)
+{
+    struct partition_rebuild rebuild;
+    memset(&rebuild, 0, sizeof(rebuild));
+    rebuild.segment = segment;
+    rebuild.staged_max = partition->index_buffer_entries_max -
+                         partition->index_buffer_entries_max % PARTITION_ENTRIES_PER_SECTOR;
+    rebuild.op_next = segment->op_first;
+    rebuild.chunk_position_bytes = UINT64_MAX / 2;
+    struct io_completion completion = {0};
+    io_size(partition->io, &completion, segment->log_file, partition_wait_callback, NULL);
+    int result = (int)partition_wait(partition, &completion);
+    rebuild.log_size_bytes = completion.size_bytes_out;
+    uint64_t position = 0;
+    for (uint64_t guard = 0; result == 0 && guard <= rebuild.log_size_bytes / VSR_HEADER_SIZE &&
+                             position + VSR_HEADER_SIZE <= rebuild.log_size_bytes;
+         guard++) {
+        struct vsr_header header;
+        int check = partition_rebuild_check(partition, &rebuild, position, &header);
+        uint64_t next = 0;
+        if (check < 0) {
+            result = check;
+        } else if (check == 0) {
+            result = partition_rebuild_take(partition, &rebuild, &header, position, &next);
+        }
+        if (next == 0) {
+            rebuild.has_chain = false; /* damage: resynchronise at a flush boundary */
+            next = align_down(position) + IO_SECTOR_SIZE;
+        }
+        position = next;
+    }
+    if (result == 0) {
+        result = partition_rebuild_write(partition, &rebuild);
+    }
+    if (result == 0) {
+        io_truncate(partition->io, &completion, segment->index_file,
+                    align_up((uint64_t)rebuild.count * RECORD_INDEX_ENTRY_SIZE),
+                    partition_wait_callback, NULL);
+        result = (int)partition_wait(partition, &completion);
+    }
+    if (result == 0) {
+        result = partition_sync_sync(partition, segment->index_file, false);
+    }
+    if (result != 0 || rebuild.count == 0) {
+        return result;
+    }
+    segment->entry_count = rebuild.count;
+    segment->op_first = rebuild.header_first.u.prepare.op;
+    segment->timestamp_first = rebuild.header_first.u.prepare.timestamp;
+    segment->timestamp_last = rebuild.header_last.u.prepare.timestamp;
+    segment->is_index_damaged = false;
+    partition->rebuilt_entry_count += rebuild.count;
+    log_warn("partition_index_rebuilt", "file=%s entries=%" PRIu32, segment->index_path,
+             rebuild.count);
+    return 0;
+}
+
+/* The first op of segment index + 1 as its index or first record says (UINT64_MAX when
+ * unknown): checks the entry count of sealed segment index. */
+static uint64_t partition_op_first_hint(struct partition *partition, uint32_t index)
+{
+    assert(index + 1 < partition->segment_count);
+    if (index + 2 < partition->segment_count) {
+        return partition->segments[index + 1].op_first;
+    }
+    /* The tail (not recovered yet): its first index entry, when intact. */
+    uint64_t read = 0;
+    struct vsr_header header;
+    uint64_t position = 0;
+    if (partition_read_sync(partition, partition->segments[index + 1].index_file, partition->buffer,
+                            IO_SECTOR_SIZE, 0, &read) == 0 &&
+        read >= RECORD_INDEX_ENTRY_SIZE &&
+        record_index_entry_validate(partition->buffer, partition->options.record_size_bytes_max,
+                                    &partition->options.group, partition->options.cluster, &header,
+                                    &position) == 0) {
+        return header.u.prepare.op;
+    }
+    return UINT64_MAX;
+}
+
+/* Rebuilds every sealed index that is missing, torn, damaged at its first entry, or whose
+ * entry count disagrees with the next segment's first op. listed includes the tail. */
+int partition_rebuild_sealed(struct partition *partition, uint32_t listed)
+{
+    for (uint32_t index = 0; index + 1 < listed; index++) {
+        struct partition_segment *segment = &partition->segments[index];
+        uint64_t next_first = partition_op_first_hint(partition, index);
+        bool disagrees = next_first != UINT64_MAX && segment->op_first != UINT64_MAX &&
+                         segment->op_first + segment->entry_count != next_first;
+        if (segment->entry_count > 0 && !segment->is_index_damaged && !disagrees) {
+            continue;
+        }
+        log_warn("partition_index_damaged", "file=%s entries=%" PRIu32 " reason=%s",
+                 segment->index_path, segment->entry_count,
+                 disagrees ? "entry_count_vs_next_segment" : "missing_or_torn");
+        int result = partition_rebuild_index(partition, segment);
+        if (result != 0) {
+            return result;
+        }
+    }
+    return 0;
+}
+
+/* What the tail segment's index says, before the log is scanned. */
+struct partition_recovery {
+    uint32_t prefix_count;  /* entries [0, prefix) valid and op-consecutive */
+    bool has_durable;       /* some valid entry exists */
+    uint32_t durable_index; /* the last valid entry */
+    struct vsr_header durable_header;
+    uint64_t durable_position_bytes;
+    uint64_t chunk_position_bytes; /* log bytes held in partition->buffer */
+    uint64_t chunk_size_bytes;
+    bool chunk_is_short; /* the chunk read hit the end of the file */
+};
+
+void partition_entry_set(struct partition_entry *entry, const struct vsr_header *header,
+                         uint64_t position_bytes)
+{
+    assert(entry != NULL && header != NULL);
+    assert(header->command == VSR_COMMAND_PREPARE);
+    entry->op = header->u.prepare.op;
+    entry->offset = header->u.prepare.offset;
+    entry->timestamp = header->u.prepare.timestamp;
+    entry->position_bytes = position_bytes;
+    entry->size_bytes = header->size;
+    entry->message_count = header->u.prepare.message_count;
+    entry->operation = header->u.prepare.operation;
+    entry->is_faulty = false;
+    entry->checksum = header->checksum;
+}
+
+/* Parses one index entry i of the tail segment into recovery. */
+static void partition_recover_entry(struct partition *partition,
+                                    struct partition_recovery *recovery, uint32_t index,
+                                    const uint8_t *bytes)
+{
+    struct vsr_header header;
+    uint64_t position = 0;
+    const struct partition_options *options = &partition->options;
+    if (record_index_entry_validate(bytes, options->record_size_bytes_max, &options->group,
+                                    options->cluster, &header, &position) != 0 ||
+        position >= options->segment_size_bytes) {
+        return;
+    }
+    recovery->has_durable = true;
+    recovery->durable_index = index;
+    recovery->durable_header = header;
+    recovery->durable_position_bytes = position;
+    if (recovery->prefix_count == index) {
+        const struct partition_entry *previous = index > 0 ? &partition->entries[index - 1] : NULL;
+        if (previous == NULL || (header.u.prepare.op == previous->op + 1 &&
+                                 position >= previous->position_bytes + previous->size_bytes)) {
+            partition_entry_set(&partition->entries[index], &header, position);
+            recovery->prefix_count++;
+        }
+    }
+}
+
+static int partition_recover_index(struct partition *partition, struct partition_recovery *recovery)
+{
+    struct partition_segment *tail = partition_tail(partition);
+    struct io_completion completion = {0};
+    io_size(partition->io, &completion, tail->index_file, partition_wait_callback, NULL);
+    int64_t result = partition_wait(partition, &completion);
+    if (result < 0) {
+        return (int)result;
+    }
+    uint64_t entry_total = completion.size_bytes_out / RECORD_INDEX_ENTRY_SIZE;
+    if (entry_total > partition->options.index_entries_max) {
+        entry_total = partition->options.index_entries_max;
+    }
+    uint64_t chunk_entries = partition->options.buffer_size_bytes / RECORD_INDEX_ENTRY_SIZE;
+    for (uint64_t first = 0; first < entry_total; first += chunk_entries) {
+        uint64_t count = entry_total - first < chunk_entries ? entry_total - first : chunk_entries;
+        uint64_t read = 0;
+        int read_result = partition_read_sync(partition, tail->index_file, partition->buffer,
+                                              align_up(count * RECORD_INDEX_ENTRY_SIZE),
+                                              first * RECORD_INDEX_ENTRY_SIZE, &read);
+        if (read_result != 0) {
+            return read_result;
+        }
+        for (uint64_t index = 0; index < count && (index + 1) * RECORD_INDEX_ENTRY_SIZE <= read;
+             index++) {
+            partition_recover_entry(partition, recovery, (uint32_t)(first + index),
+                                    partition->buffer + index * RECORD_INDEX_ENTRY_SIZE);
+        }
+    }
+    return 0;
+}
+
+/* Writes index_buffer's entries [index_buffer_first, entry_count) and keeps the last
+ * partial sector at the front. Synchronous (recovery). */
+static int partition_recover_index_write(struct partition *partition)
+{
+    uint32_t used = partition->entry_count - partition->index_buffer_first;
+    if (used == 0) {
+        return 0;
+    }
+    uint64_t size = align_up((uint64_t)used * RECORD_INDEX_ENTRY_SIZE);
+    int result = partition_write_sync(
+        partition, partition_tail(partition)->index_file, partition->index_buffer, size,
+        (uint64_t)partition->index_buffer_first * RECORD_INDEX_ENTRY_SIZE);
+    if (result != 0) {
+        return result;
+    }
+    uint32_t keep_first =
+        partition->entry_count - partition->entry_count % PARTITION_ENTRIES_PER_SECTOR;
+    uint32_t shift = keep_first - partition->index_buffer_first;
+    memmove(partition->index_buffer,
+            partition->index_buffer + (uint64_t)shift * RECORD_INDEX_ENTRY_SIZE, IO_SECTOR_SIZE);
+    partition->index_buffer_first = keep_first;
+    return 0;
+}
+
+/* Adds entry k = entry_count (header NULL: a faulty op with no known header: zero entry). */
+static int partition_recover_add(struct partition *partition, const struct vsr_header *header,
+                                 uint64_t op, uint64_t position_bytes)
+{
+    if (partition->entry_count == partition->options.index_entries_max) {
+        return -RUNNEL_EFULL;
+    }
+    if (partition->entry_count - partition->index_buffer_first ==
+        partition->index_buffer_entries_max) {
+        int result = partition_recover_index_write(partition);
+        if (result != 0) {
+            return result;
+        }
+    }
+    struct partition_entry *entry = &partition->entries[partition->entry_count];
+    uint8_t *slot = partition->index_buffer +
+                    (uint64_t)(partition->entry_count - partition->index_buffer_first) *
+                        RECORD_INDEX_ENTRY_SIZE;
+    if (header != NULL) {
+        partition_entry_set(entry, header, position_bytes);
+        record_index_entry_init((struct record_index_entry *)(void *)slot, header, position_bytes);
+    } else {
+        memset(entry, 0, sizeof(*entry));
+        entry->op = op;
+        entry->is_faulty = true;
+        memset(slot, 0, RECORD_INDEX_ENTRY_SIZE);
+    }
+    partition->entry_count++;
+    return 0;
+}
+
+/* Makes sure [position, position + need) is in the buffer; returns the bytes available
+ * from position (fewer than need only at the end of the file), or a negative error. */
+static int64_t partition_recover_fetch(struct partition *partition,
+                                       struct partition_recovery *recovery, uint64_t position,
+                                       uint64_t need)
+{
+    uint64_t chunk_end = recovery->chunk_position_bytes + recovery->chunk_size_bytes;
+    bool inside = position >= recovery->chunk_position_bytes && position <= chunk_end;
+    if (!inside || (position + need > chunk_end && !recovery->chunk_is_short)) {
+        uint64_t start = align_down(position);
+        uint64_t read = 0;
+        int result =
+            partition_read_sync(partition, partition_tail(partition)->log_file, partition->buffer,
+                                partition->options.buffer_size_bytes, start, &read);
+        if (result != 0) {
+            return result;
+        }
+        recovery->chunk_position_bytes = start;
+        recovery->chunk_size_bytes = read;
+        recovery->chunk_is_short = read < partition->options.buffer_size_bytes;
+        chunk_end = start + read;
+    }
+    return position >= chunk_end ? 0 : (int64_t)(chunk_end - position);
+}
+
+/* Validates the record at position: 0 when it is intact and continues the chain. */
+static int partition_recover_check(struct partition *partition, struct partition_recovery *recovery,
+                                   uint64_t position, struct vsr_header *header,
+                                   const char **reason)
+{
+    int64_t available = partition_recover_fetch(partition, recovery, position, VSR_HEADER_SIZE);
+    if (available < 0) {
+        return (int)available;
+    }
+    const uint8_t *bytes = partition->buffer + (position - recovery->chunk_position_bytes);
+    const struct partition_options *options = &partition->options;
+    int result = record_validate(bytes, (uint64_t)available, options->record_size_bytes_max,
+                                 &options->group, options->cluster, header, reason);
+    if (result == -RUNNEL_ETRUNCATED && (uint64_t)available >= VSR_HEADER_SIZE) {
+        available = partition_recover_fetch(partition, recovery, position, header->size);
+        if (available < 0) {
+            return (int)available;
+        }
+        bytes = partition->buffer + (position - recovery->chunk_position_bytes);
+        result = record_validate(bytes, (uint64_t)available, options->record_size_bytes_max,
+                                 &options->group, options->cluster, header, reason);
+    }
+    if (result == 0 && record_is_chained(header) && partition->is_chain_known &&
+        (header->u.prepare.op != partition->op_last + 1 ||
+         header->u.prepare.parent != partition->checksum_last)) {
+        *reason = "record does not continue the hash chain";
+        result = -RUNNEL_EFORMAT;
+    }
+    return result < 0 && result > -RUNNEL_ERROR_BASE ? result : (result < 0 ? 1 : 0);
+}
+
+void partition_chain_advance(struct partition *partition, const struct vsr_header *header)
+{
+    assert(record_is_chained(header));
+    partition->op_last = header->u.prepare.op;
+    partition->checksum_last = header->checksum;
+    partition->timestamp_last = header->u.prepare.timestamp;
+    partition->offset_next = header->u.prepare.offset;
+    if (header->u.prepare.operation == VSR_OPERATION_MESSAGES) {
+        partition->offset_next += header->u.prepare.message_count;
+    }
+    partition->is_chain_known = true;
+}
+
+/* Chain state from the previous segment's last entry when the tail segment is empty. */
+static int partition_recover_chain_from_sealed(struct partition *partition)
+{
+    if (partition->segment_count < 2) {
+        return 0;
+    }
+    struct partition_segment *sealed = &partition->segments[partition->segment_count - 2];
+    if (sealed->entry_count == 0) {
+        return 0;
+    }
+    uint64_t at = (uint64_t)(sealed->entry_count - 1) * RECORD_INDEX_ENTRY_SIZE;
+    uint64_t read = 0;
+    struct vsr_header header;
+    uint64_t position = 0;
+    /* An I/O error fails the open (a guessed chain would restart the ops at 1). */
+    int result = partition_read_sync(partition, sealed->index_file, partition->buffer,
+                                     IO_SECTOR_SIZE, align_down(at), &read);
+    if (result != 0) {
+        return result;
+    }
+    if (read >= at - align_down(at) + RECORD_INDEX_ENTRY_SIZE &&
+        record_index_entry_validate(
+            partition->buffer + (at - align_down(at)), partition->options.record_size_bytes_max,
+            &partition->options.group, partition->options.cluster, &header, &position) == 0) {
+        partition_chain_advance(partition, &header);
+    }
+    return 0;
+}
+
+/* Faulty ops with no usable entry up to the durable entry, then the durable record. */
+static int partition_recover_to_durable(struct partition *partition,
+                                        struct partition_recovery *recovery, uint64_t *position)
+{
+    const struct vsr_header *durable = &recovery->durable_header;
+    uint64_t op_durable = durable->u.prepare.op;
+    uint64_t op_next = partition->is_chain_known ? partition->op_last + 1 : op_durable;
+    if (op_next > op_durable ||
+        op_durable - op_next != recovery->durable_index - partition->entry_count) {
+        log_warn("partition_index_disagrees", "file=%s entry=%" PRIu32 " reason=op_gap",
+                 partition_tail(partition)->index_path, recovery->durable_index);
+        return -RUNNEL_EFORMAT;
+    }
+    for (uint64_t op = op_next; op < op_durable; op++) {
+        partition_fault(partition, op);
+        int result = partition_recover_add(partition, NULL, op, 0);
+        if (result != 0) {
+            return result;
+        }
+    }
+    struct vsr_header header;
+    const char *reason = "";
+    int check = partition_recover_check(partition, recovery, recovery->durable_position_bytes,
+                                        &header, &reason);
+    if (check < 0) {
+        return check;
+    }
+    int result =
+        partition_recover_add(partition, durable, op_durable, recovery->durable_position_bytes);
+    if (result != 0) {
+        return result;
+    }
+    if (check != 0 || header.checksum != durable->checksum) {
+        log_warn("partition_record_faulty",
+                 "file=%s position=%" PRIu64 " op=%" PRIu64 " reason=\"%s\"",
+                 partition_tail(partition)->log_path, recovery->durable_position_bytes, op_durable,
+                 check ? reason : "index mismatch");
+        partition_fault(partition, op_durable);
+        partition->entries[partition->entry_count - 1].is_faulty = true;
+    }
+    partition_chain_advance(partition, durable);
+    *position = recovery->durable_position_bytes + durable->size;
+    return 0;
+}
+
+/* One step at a record already covered by a valid prefix entry. */
+static int partition_recover_known(struct partition *partition, struct partition_recovery *recovery,
+                                   uint64_t *position)
+{
+    struct partition_entry *entry = &partition->entries[partition->entry_count];
+    struct vsr_header header;
+    const char *reason = "";
+    int check =
+        partition_recover_check(partition, recovery, entry->position_bytes, &header, &reason);
+    if (check < 0) {
+        return check;
+    }
+    if (check == 0 && header.checksum == entry->checksum) {
+        partition_chain_advance(partition, &header);
+    } else {
+        log_warn("partition_record_faulty",
+                 "file=%s position=%" PRIu64 " op=%" PRIu64 " reason=\"%s\"",
+                 partition_tail(partition)->log_path, entry->position_bytes, entry->op,
+                 check ? reason : "index mismatch");
+        partition_fault(partition, entry->op);
+        entry->is_faulty = true;
+        partition->op_last = entry->op;
+        partition->checksum_last = entry->checksum;
+        partition->timestamp_last = entry->timestamp;
+        partition->offset_next =
+            entry->offset + (entry->operation == VSR_OPERATION_MESSAGES ? entry->message_count : 0);
+        partition->is_chain_known = true;
+    }
+    *position = entry->position_bytes + entry->size_bytes;
+    partition->entry_count++;
+    return 0;
+}
+
+/* Walks the tail from the last valid prefix entry; returns the end of the log. */
+static int partition_recover_scan(struct partition *partition, struct partition_recovery *recovery,
+                                  uint64_t *end_out)
+{
+    uint32_t known = recovery->prefix_count;
+    uint64_t position = 0;
+    partition->entry_count = known > 0 ? known - 1 : 0;
+    if (known > 0) {
+        partition->is_chain_known = false; /* the resumed record is checked by its entry */
+    }
+    uint64_t limit = partition->options.segment_size_bytes;
+    for (uint64_t guard = 0; guard <= limit / VSR_HEADER_SIZE; guard++) {
+        int result = 0;
+        if (partition->entry_count < known) {
+            result = partition_recover_known(partition, recovery, &position);
+            if (result != 0) {
+                return result;
+            }
+            continue;
+        }
+        struct vsr_header header;
+        const char *reason = "end of segment";
+        int check = position + VSR_HEADER_SIZE <= limit
+                        ? partition_recover_check(partition, recovery, position, &header, &reason)
+                        : 1;
+        if (check < 0) {
+            return check;
+        }
+        bool is_durable_slot =
+            recovery->has_durable && recovery->durable_index == partition->entry_count;
+        if (check == 0 && !record_is_chained(&header)) {
+            position += header.size;
+            continue;
+        }
+        if (check == 0 &&
+            (!is_durable_slot || header.checksum == recovery->durable_header.checksum)) {
+            result = partition_recover_add(partition, &header, header.u.prepare.op, position);
+            partition_chain_advance(partition, &header);
+            position += header.size;
+        } else if (recovery->has_durable && recovery->durable_index >= partition->entry_count) {
+            result = partition_recover_to_durable(partition, recovery, &position);
+        } else {
+            log_debug("partition_tail_end", "file=%s position=%" PRIu64 " reason=\"%s\"",
+                      partition_tail(partition)->log_path, position, reason);
+            break;
+        }
+        if (result != 0) {
+            return result;
+        }
+    }
+    *end_out = position;
+    return 0;
+}
+
+static int partition_recover_finish(struct partition *partition, uint64_t end)
+{
+    struct partition_segment *tail = partition_tail(partition);
+    int result = partition_sync_sync(partition, tail->log_file, false);
+    if (result == 0) {
+        result = partition_recover_index_write(partition);
+    }
+    if (result == 0) {
+        result = partition_sync_sync(partition, tail->index_file, false);
+    }
+    if (result != 0) {
+        return result;
+    }
+    partition->entry_durable_count = partition->entry_count;
+    partition->entry_log_durable_count = partition->entry_count;
+    partition->appended_bytes = end;
+    partition->written_bytes = end;
+    partition->flush_end_bytes = end;
+    partition->buffer_position_bytes = align_down(end);
+    memset(partition->buffer, 0, IO_SECTOR_SIZE);
+    uint64_t read = 0;
+    if (end > partition->buffer_position_bytes) {
+        result = partition_read_sync(partition, tail->log_file, partition->buffer, IO_SECTOR_SIZE,
+                                     partition->buffer_position_bytes, &read);
+        if (result != 0) {
+            return result;
+        }
+    }
+    struct io_completion completion = {0};
+    io_size(partition->io, &completion, tail->log_file, partition_wait_callback, NULL);
+    int64_t size = partition_wait(partition, &completion);
+    if (size < 0) {
+        return (int)size;
+    }
+    partition->allocated_bytes = align_down(completion.size_bytes_out);
+    io_size(partition->io, &completion, tail->index_file, partition_wait_callback, NULL);
+    size = partition_wait(partition, &completion);
+    if (size < 0) {
+        return (int)size;
+    }
+    partition->index_allocated_bytes = align_down(completion.size_bytes_out);
+    partition->op_durable = partition->op_last;
+    if (partition->entry_count > 0 && tail->op_first == UINT64_MAX) {
+        tail->op_first = partition->entries[0].op;
+    }
+    return 0;
+}
+
+int partition_recover_tail(struct partition *partition)
+{
+    struct partition_recovery recovery;
+    memset(&recovery, 0, sizeof(recovery));
+    partition->entry_count = 0;
+    partition->is_chain_known = false;
+    partition->op_last = 0;
+    partition->offset_next = partition_tail(partition)->base_offset;
+    int result = partition_recover_chain_from_sealed(partition);
+    if (result != 0) {
+        return result;
+    }
+    if (partition->segment_count > 1 && !partition->is_chain_known) {
+        log_warn("partition_chain_unknown", "file=%s reason=\"previous segment's last entry\"",
+                 partition->segments[partition->segment_count - 2].index_path);
+    }
+    result = partition_recover_index(partition, &recovery);
+    if (result != 0) {
+        return result;
+    }
+    /* Start the index buffer at the sector holding the first entry to (re)write. */
+    uint32_t first = recovery.prefix_count;
+    partition->index_buffer_first = first - first % PARTITION_ENTRIES_PER_SECTOR;
+    memset(partition->index_buffer, 0, IO_SECTOR_SIZE);
+    uint64_t read = 0;
+    result = partition_read_sync(
+        partition, partition_tail(partition)->index_file, partition->index_buffer, IO_SECTOR_SIZE,
+        (uint64_t)partition->index_buffer_first * RECORD_INDEX_ENTRY_SIZE, &read);
+    if (result != 0) {
+        return result;
+    }
+    uint64_t keep = (uint64_t)(first - partition->index_buffer_first) * RECORD_INDEX_ENTRY_SIZE;
+    memset(partition->index_buffer + keep, 0, IO_SECTOR_SIZE - keep);
+    recovery.chunk_size_bytes = 0;
+    recovery.chunk_position_bytes = UINT64_MAX / 2;
+    uint64_t end = 0;
+    result = partition_recover_scan(partition, &recovery, &end);
+    if (result == 0 && partition->faulty_ops_overflow > 0) {
+        result = -RUNNEL_EFULL;
+    }
+    partition_recover_chain_from_checkpoint(partition);
+    return result != 0 ? result : partition_recover_finish(partition, end);
+}

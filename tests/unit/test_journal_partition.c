@@ -1,0 +1,258 @@
+/* Unit tests for vsr/journal_partition (the VSR journal on the partition log) over the
+ * simulated disk: writes out of op order, a different prepare at an op (suffix
+ * truncation), in-place repair of a faulty entry, missing vs faulty reads, a parked write
+ * given up, and what survives a reopen. */
+#include "vsr/journal_partition.h"
+
+#include "lib/error.h"
+#include "tests/sim/sim_disk.h"
+#include "tests/unit/helper_assert.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+enum { BODY_SIZE = 300 };
+
+struct fixture {
+    struct sim_disk disk;
+    struct partition partition;
+    struct partition_options options;
+    struct journal_partition journal;
+    struct vsr_journal interface;
+};
+
+static struct fixture fixture;
+static const struct vsr_group group = {
+    .stream_id = 1, .topic_id = 1, .partition_id = 2, .kind = 1, .incarnation = 5};
+
+static void durable_callback(struct partition *partition, uint64_t op_durable, int result,
+                             void *context)
+{
+    (void)partition;
+    (void)context;
+    journal_partition_on_durable(&fixture.journal, op_durable, result);
+}
+
+static void noop_callback(struct io_completion *completion)
+{
+    (void)completion;
+}
+
+static void journal_open(void)
+{
+    assert_int_equal(partition_init(&fixture.partition, &fixture.options), 0);
+    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_int_equal(journal_partition_init_parked(&fixture.journal, &fixture.partition,
+                                                   VSR_HEADER_SIZE + IO_SECTOR_SIZE, 16, 8),
+                     0);
+    fixture.interface = journal_partition_interface(&fixture.journal);
+}
+
+static void journal_close(void)
+{
+    partition_close(&fixture.partition);
+    journal_partition_deinit(&fixture.journal);
+    partition_deinit(&fixture.partition);
+}
+
+static void fixture_setup(void)
+{
+    memset(&fixture, 0, sizeof(fixture));
+    struct sim_disk_options disk_options = {
+        .seed = 3,
+        .files_max = 64,
+        .handles_max = 64,
+        .pending_max = 64,
+        .file_size_bytes_max = 1 << 22,
+        .direct_supported = true,
+    };
+    assert_int_equal(sim_disk_init(&fixture.disk, &disk_options), 0);
+    struct io_completion completion = {0};
+    io_mkdir(&fixture.disk.io, &completion, "p", noop_callback, NULL);
+    assert_int_equal(io_wait(&fixture.disk.io, &completion, 10), 0);
+    fixture.options = (struct partition_options){
+        .directory = "p",
+        .group = group,
+        .cluster = 9,
+        .segment_size_bytes = 64 * 1024,
+        .preallocate_bytes = 16 * 1024,
+        .index_entries_max = 64,
+        .record_size_bytes_max = VSR_HEADER_SIZE + IO_SECTOR_SIZE,
+        .buffer_size_bytes = 32 * 1024,
+        .flush_records_max = 16,
+        .segments_max = 32,
+        .faulty_max = 16,
+        .durability_fsync = true,
+        .direct_allowed = true,
+        .durable_callback = durable_callback,
+    };
+    journal_open();
+}
+
+static void fixture_teardown(void)
+{
+    journal_close();
+    sim_disk_deinit(&fixture.disk);
+}
+
+/* A prepare at op chained to parent, body bytes from seed. */
+static void prepare_make(struct vsr_header *header, uint8_t *body, uint64_t op, u128 parent,
+                         uint8_t seed)
+{
+    memset(body, seed, BODY_SIZE);
+    vsr_header_init(header, VSR_COMMAND_PREPARE, 9, 0, 0, &group);
+    header->u.prepare.op = op;
+    header->u.prepare.parent = parent;
+    header->u.prepare.timestamp = 1000 + op;
+    header->u.prepare.operation = VSR_OPERATION_OFFSET_STORE;
+    vsr_header_seal(header, body, BODY_SIZE);
+}
+
+/* Runs passes and the disk until the journal is idle. */
+static void settle(void)
+{
+    for (int round = 0; round < 2000; round++) {
+        assert_int_equal(journal_partition_pass(&fixture.journal), 0);
+        io_run(&fixture.disk.io, 1);
+        if (!journal_partition_is_busy(&fixture.journal) &&
+            io_pending_count(&fixture.disk.io) == 0) {
+            return;
+        }
+    }
+    fail_msg("journal not idle");
+}
+
+static void check_read(uint64_t op, u128 checksum, uint8_t seed)
+{
+    struct vsr_header header;
+    uint8_t body[BODY_SIZE];
+    assert_int_equal(
+        fixture.interface.read(op, &header, body, sizeof(body), fixture.interface.context), 0);
+    assert_true(header.checksum == checksum);
+    assert_int_equal(body[0], seed);
+}
+
+static int read_result(uint64_t op)
+{
+    struct vsr_header header;
+    return fixture.interface.read(op, &header, NULL, 0, fixture.interface.context);
+}
+
+/* Chain of count prepares from op 1 with seeds seed + op. */
+static void chain_make(struct vsr_header *headers, uint8_t (*bodies)[BODY_SIZE], uint32_t count,
+                       uint8_t seed)
+{
+    u128 parent = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        prepare_make(&headers[index], bodies[index], index + 1, parent, (uint8_t)(seed + index));
+        parent = headers[index].checksum;
+    }
+}
+
+static void test_out_of_order_and_replace(void **state)
+{
+    (void)state;
+    fixture_setup();
+    struct vsr_header headers[8];
+    uint8_t bodies[8][BODY_SIZE];
+    chain_make(headers, bodies, 8, 10);
+    const uint32_t order[8] = {0, 3, 2, 1, 7, 4, 6, 5}; /* ops 1, 4, 3, 2, 8, 5, 7, 6 */
+    for (uint32_t index = 0; index < 8; index++) {
+        uint32_t at = order[index];
+        assert_int_equal(
+            fixture.interface.write(&headers[at], bodies[at], fixture.interface.context), 0);
+        assert_int_equal(journal_partition_pass(&fixture.journal), 0);
+    }
+    settle();
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 8);
+    for (uint32_t index = 0; index < 8; index++) {
+        check_read(index + 1, headers[index].checksum, (uint8_t)(10 + index));
+    }
+    /* A new view's log differs from op 6 on: written top down, landed bottom up. */
+    struct vsr_header fork[3];
+    uint8_t fork_bodies[3][BODY_SIZE];
+    prepare_make(&fork[0], fork_bodies[0], 6, headers[4].checksum, 60);
+    prepare_make(&fork[1], fork_bodies[1], 7, fork[0].checksum, 61);
+    prepare_make(&fork[2], fork_bodies[2], 8, fork[1].checksum, 62);
+    for (uint32_t index = 3; index > 0; index--) {
+        assert_int_equal(fixture.interface.write(&fork[index - 1], fork_bodies[index - 1],
+                                                 fixture.interface.context),
+                         0);
+    }
+    settle();
+    assert_int_equal(fixture.journal.truncations_count, 1);
+    for (uint32_t index = 0; index < 3; index++) {
+        check_read(6 + index, fork[index].checksum, (uint8_t)(60 + index));
+    }
+    check_read(5, headers[4].checksum, 14);
+    journal_close();
+    journal_open();
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 8);
+    check_read(8, fork[2].checksum, 62);
+    /* The journal's own truncation (vsr_journal.truncate): durable on return. */
+    fixture.interface.truncate(7, fixture.interface.context);
+    assert_int_equal(read_result(7), -RUNNEL_ENOTFOUND);
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 6);
+    journal_close();
+    journal_open();
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 6);
+    fixture_teardown();
+}
+
+static void test_faulty_repaired_and_missing(void **state)
+{
+    (void)state;
+    fixture_setup();
+    struct vsr_header headers[6];
+    uint8_t bodies[6][BODY_SIZE];
+    chain_make(headers, bodies, 6, 20);
+    for (uint32_t index = 0; index < 5; index++) {
+        assert_int_equal(
+            fixture.interface.write(&headers[index], bodies[index], fixture.interface.context), 0);
+    }
+    settle();
+    /* Damage op 3's record on disk: faulty (never missing), also after a reopen. */
+    uint64_t position = fixture.partition.entries[2].position_bytes;
+    assert_int_equal(sim_disk_flip_bit(&fixture.disk, fixture.partition.segments[0].log_path,
+                                       8 * (position + VSR_HEADER_SIZE + 7)),
+                     0);
+    journal_close();
+    journal_open();
+    assert_int_equal(read_result(3), -RUNNEL_EFAULTY);
+    assert_int_equal(read_result(6), -RUNNEL_ENOTFOUND);
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 5);
+    /* The same prepare from a peer repairs it in place. */
+    assert_int_equal(fixture.interface.write(&headers[2], bodies[2], fixture.interface.context), 0);
+    settle();
+    assert_int_equal(fixture.journal.repairs_count, 1);
+    check_read(3, headers[2].checksum, 22);
+    check_read(4, headers[3].checksum, 23);
+    /* A write above a gap that never fills is given up (reported as not held). */
+    struct vsr_header far;
+    uint8_t far_body[BODY_SIZE];
+    prepare_make(&far, far_body, 9, 77, 90);
+    assert_int_equal(fixture.interface.write(&far, far_body, fixture.interface.context), 0);
+    for (uint32_t round = 0; round <= JOURNAL_PARTITION_PARKED_PASSES_MAX; round++) {
+        assert_int_equal(journal_partition_pass(&fixture.journal), 0);
+    }
+    assert_int_equal(fixture.journal.given_up_count, 1);
+    assert_int_equal(fixture.journal.parked_count, 0);
+    assert_int_equal(read_result(9), -RUNNEL_ENOTFOUND);
+    fixture_teardown();
+}
+
+int main(void)
+{
+    helper_assert_install();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_out_of_order_and_replace),
+        cmocka_unit_test(test_faulty_repaired_and_missing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
