@@ -78,6 +78,12 @@ void shard_set_options_from_config(const struct node_config *config,
     options->uring.recv_buffer_size_bytes = config->recv_buffer_size_bytes;
     options->uring.fixed_buffer_size_bytes = config->fixed_buffer_size_bytes;
     options->uring.iowq_workers_max = config->iowq_workers_max;
+    /* Each open partition group (and the metadata group) may write its log and its index
+     * at once: two files each; a write beyond io_files_max fails (-RUNNEL_EFULL) and
+     * fails its partition, so size it from the partitions a shard may hold (capped: the
+     * table is scanned per write). */
+    uint64_t io_files = 2ull * config->partitions_max + 8;
+    options->uring.io_files_max = io_files < 1024 ? (uint32_t)io_files : 1024;
     options->net.send_buffer_size_bytes = config->send_buffer_size_bytes;
     options->net.frame_size_max = (uint32_t)config->frame_size_bytes_max;
     options->net.reassembly_slots_max = config->reassembly_slots_max;
