@@ -269,6 +269,59 @@ static bool partition_segment_is_after(const struct partition_segment *a, uint64
            (a->base_offset == base_offset && a->name_sequence > sequence);
 }
 
+static bool partition_name_ends_with(const char *name, const char *suffix)
+{
+    assert(name != NULL && suffix != NULL);
+    size_t size = strlen(name);
+    return size >= strlen(suffix) && strcmp(name + size - strlen(suffix), suffix) == 0;
+}
+
+/* Why the listing skips name, or NULL: a name that looks like a segment file but is not
+ * one, or an index whose log is missing (its records are lost: VSR repairs them). */
+static const char *partition_list_skip_reason(const struct partition *partition, const char *name)
+{
+    char log_name[48]; /* longer names are not segment names */
+    uint64_t base = 0;
+    uint32_t sequence = 0;
+    size_t size = strlen(name);
+    if (partition_name_ends_with(name, ".log")) {
+        return partition_parse_log_name(name, &base, &sequence)
+                   ? NULL
+                   : "not a segment name ({base_offset:020}.log): ignored";
+    }
+    if (!partition_name_ends_with(name, ".index")) {
+        return NULL;
+    }
+    int written = snprintf(log_name, sizeof(log_name), "%.*s.log", (int)(size - 6), name);
+    if (written <= 0 || (size_t)written >= sizeof(log_name) ||
+        !partition_parse_log_name(log_name, &base, &sequence)) {
+        return "not a segment name ({base_offset:020}.index): ignored";
+    }
+    for (uint32_t index = 0; index < partition->segment_count; index++) {
+        const struct partition_segment *segment = &partition->segments[index];
+        if (segment->base_offset == base && segment->name_sequence == sequence) {
+            return NULL;
+        }
+    }
+    return "index without its log: the segment's records are lost";
+}
+
+/* Reports what the listing skips (names: used bytes of NUL-terminated strings). */
+static void partition_list_report(const struct partition *partition, const char *names,
+                                  int64_t used)
+{
+    assert(partition != NULL && names != NULL);
+    for (int64_t at = 0; at < used;) {
+        const char *name = names + at;
+        at += (int64_t)strlen(name) + 1;
+        const char *reason = partition_list_skip_reason(partition, name);
+        if (reason != NULL) {
+            log_warn("partition_file_ignored", "file=%s/%s position=0 reason=\"%s\"",
+                     partition->options.directory, name, reason);
+        }
+    }
+}
+
 /* Lists the directory and fills segments sorted by base offset (insertion sort). */
 int partition_list_segments(struct partition *partition)
 {
@@ -303,6 +356,7 @@ int partition_list_segments(struct partition *partition)
         partition->segments[slot].name_sequence = sequence;
         partition_segment_paths(partition, &partition->segments[slot]);
     }
+    partition_list_report(partition, names, used);
     return 0;
 }
 
@@ -391,7 +445,13 @@ int partition_open(struct partition *partition, struct io *io)
                                         index + 1 < listed);
         partition->segment_count = index + 1;
         if (result == 0 && index + 1 < listed) {
-            partition_sealed_load(partition, &partition->segments[index]);
+            const struct partition_segment *previous =
+                index > 0 ? &partition->segments[index - 1] : NULL;
+            bool is_known =
+                previous != NULL && previous->op_first != UINT64_MAX && previous->entry_count > 0;
+            partition_sealed_load(partition, &partition->segments[index],
+                                  is_known ? previous->op_first + previous->entry_count
+                                           : UINT64_MAX);
         }
     }
     if (result == 0 && listed == 0) {

@@ -50,7 +50,8 @@ int partition_segment_create(struct partition *partition, uint64_t base_offset);
 void partition_fault(struct partition *partition, uint64_t op);
 
 /* partition_recover.c */
-void partition_sealed_load(struct partition *partition, struct partition_segment *segment);
+void partition_sealed_load(struct partition *partition, struct partition_segment *segment,
+                           uint64_t op_expected);
 int partition_rebuild_sealed(struct partition *partition, uint32_t listed);
 int partition_recover_tail(struct partition *partition);
 void partition_entry_set(struct partition_entry *entry, const struct vsr_header *header,

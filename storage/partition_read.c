@@ -67,7 +67,8 @@ static int partition_read_by_neighbour(struct partition *partition, struct parti
 {
     struct partition_segment *segment = &partition->segments[read->segment];
     partition->index_entry_damaged_count++;
-    log_warn("partition_index_entry_bad", "file=%s position=%" PRIu64 " op=%" PRIu64,
+    log_warn("partition_index_entry_bad",
+             "file=%s position=%" PRIu64 " op=%" PRIu64 " reason=entry_invalid_or_not_this_op",
              segment->index_path, (read->op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE,
              read->op);
     uint64_t position = 0;

@@ -33,8 +33,19 @@ static void partition_recover_chain_from_checkpoint(struct partition *partition)
     partition->is_chain_known = true;
 }
 
+static bool partition_is_zero(const uint8_t *bytes, uint64_t size_bytes)
+{
+    assert(bytes != NULL);
+    for (uint64_t index = 0; index < size_bytes; index++) {
+        if (bytes[index] != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* A sealed segment's entry count: up to its index's last valid entry (the file is
- * sector-rounded, so its size alone overcounts). */
+ * sector-rounded, so its size alone overcounts; what follows that entry must be zeros). */
 static void partition_sealed_count(struct partition *partition, struct partition_segment *segment)
 {
     struct io_completion completion = {0};
@@ -53,54 +64,91 @@ static void partition_sealed_count(struct partition *partition, struct partition
     }
     struct vsr_header header;
     uint64_t position = 0;
+    uint64_t garbage = 0; /* entries after the last valid one that are not zeros */
     for (uint64_t index = read / RECORD_INDEX_ENTRY_SIZE; index > 0; index--) {
-        if (record_index_entry_validate(partition->buffer + (index - 1) * RECORD_INDEX_ENTRY_SIZE,
-                                        partition->options.record_size_bytes_max,
+        const uint8_t *bytes = partition->buffer + (index - 1) * RECORD_INDEX_ENTRY_SIZE;
+        if (record_index_entry_validate(bytes, partition->options.record_size_bytes_max,
                                         &partition->options.group, partition->options.cluster,
                                         &header, &position) == 0) {
             segment->entry_count = (uint32_t)(last_sector / RECORD_INDEX_ENTRY_SIZE + index);
             segment->timestamp_last = header.u.prepare.timestamp;
+            if (garbage > 0) {
+                log_warn("partition_index_entry_bad",
+                         "file=%s position=%" PRIu64 " reason=garbage_after_last_entry",
+                         segment->index_path, last_sector + index * RECORD_INDEX_ENTRY_SIZE);
+            }
             return;
         }
+        garbage += partition_is_zero(bytes, RECORD_INDEX_ENTRY_SIZE) ? 0 : 1;
     }
     log_warn("partition_index_entry_bad", "file=%s position=%" PRIu64 " reason=last_sector",
              segment->index_path, last_sector);
 }
 
-/* Reads a sealed segment's first index entry for its first op and its entry count. */
-void partition_sealed_load(struct partition *partition, struct partition_segment *segment)
+/* The header of a sealed segment's first record (read from its log), when intact. */
+static bool partition_sealed_first_record(struct partition *partition,
+                                          struct partition_segment *segment,
+                                          struct vsr_header *header_out, const char **reason)
+{
+    uint64_t read = 0;
+    if (partition_read_sync(partition, segment->log_file, partition->buffer, IO_SECTOR_SIZE, 0,
+                            &read) != 0 ||
+        read < VSR_HEADER_SIZE) {
+        *reason = "first record unreadable";
+        return false;
+    }
+    memcpy(header_out, partition->buffer, VSR_HEADER_SIZE);
+    return vsr_header_validate(header_out, partition->options.record_size_bytes_max, reason) == 0 &&
+           header_out->command == VSR_COMMAND_PREPARE && record_is_chained(header_out) &&
+           vsr_group_is_equal(&header_out->group, &partition->options.group);
+}
+
+/* Reads a sealed segment's first index entry for its first op and its entry count. When
+ * the entry and the log's first record disagree, the one naming op_expected (the previous
+ * segment's end; UINT64_MAX: unknown) wins, else the entry; a record that wins makes the
+ * index rebuilt from the log. */
+void partition_sealed_load(struct partition *partition, struct partition_segment *segment,
+                           uint64_t op_expected)
 {
     uint64_t read = 0;
     struct vsr_header header;
+    struct vsr_header record;
     uint64_t position = 0;
     partition_sealed_count(partition, segment);
-    if (partition_read_sync(partition, segment->index_file, partition->buffer, IO_SECTOR_SIZE, 0,
+    bool has_entry =
+        partition_read_sync(partition, segment->index_file, partition->buffer, IO_SECTOR_SIZE, 0,
                             &read) == 0 &&
         read >= RECORD_INDEX_ENTRY_SIZE &&
         record_index_entry_validate(partition->buffer, partition->options.record_size_bytes_max,
                                     &partition->options.group, partition->options.cluster, &header,
-                                    &position) == 0) {
+                                    &position) == 0;
+    const char *reason = "first index entry and first record header invalid";
+    bool has_record = partition_sealed_first_record(partition, segment, &record, &reason);
+    if (has_entry && has_record && record.checksum != header.checksum) {
+        log_warn("partition_index_disagrees",
+                 "file=%s position=0 reason=\"first entry names op %" PRIu64
+                 ", the log's first record op %" PRIu64 "\"",
+                 segment->index_path, header.u.prepare.op, record.u.prepare.op);
+        has_entry = record.u.prepare.op != op_expected;
+    }
+    if (has_entry) {
         segment->op_first = header.u.prepare.op;
         segment->timestamp_first = header.u.prepare.timestamp;
+        if (header.u.prepare.offset != segment->base_offset) {
+            log_warn("partition_segment_base_mismatch",
+                     "file=%s position=0 reason=\"first record's offset %" PRIu64
+                     " is not the base offset in the name\"",
+                     segment->log_path, header.u.prepare.offset);
+        }
         return;
     }
-    /* The first entry is damaged: the first record's header names the first op. */
-    const char *reason = "first index entry and first record header invalid";
-    if (partition_read_sync(partition, segment->log_file, partition->buffer, IO_SECTOR_SIZE, 0,
-                            &read) == 0 &&
-        read >= VSR_HEADER_SIZE) {
-        memcpy(&header, partition->buffer, VSR_HEADER_SIZE);
-        if (vsr_header_validate(&header, partition->options.record_size_bytes_max, &reason) == 0 &&
-            header.command == VSR_COMMAND_PREPARE && record_is_chained(&header) &&
-            vsr_group_is_equal(&header.group, &partition->options.group)) {
-            segment->op_first = header.u.prepare.op;
-            segment->is_index_damaged = true;
-            log_warn("partition_index_entry_bad", "file=%s position=0 reason=first_entry_invalid",
-                     segment->index_path);
-            return;
-        }
-    }
     segment->is_index_damaged = true;
+    if (has_record) { /* the first record's header names the first op */
+        segment->op_first = record.u.prepare.op;
+        log_warn("partition_index_entry_bad", "file=%s position=0 reason=first_entry_not_used",
+                 segment->index_path);
+        return;
+    }
     log_warn("partition_segment_unreadable", "file=%s position=0 reason=\"%s\"", segment->log_path,
              reason);
 }
@@ -325,8 +373,9 @@ int partition_rebuild_sealed(struct partition *partition, uint32_t listed)
         if (segment->entry_count > 0 && !segment->is_index_damaged && !disagrees) {
             continue;
         }
-        log_warn("partition_index_damaged", "file=%s entries=%" PRIu32 " reason=%s",
-                 segment->index_path, segment->entry_count,
+        log_warn("partition_index_damaged",
+                 "file=%s position=%" PRIu64 " entries=%" PRIu32 " reason=%s", segment->index_path,
+                 (uint64_t)segment->entry_count * RECORD_INDEX_ENTRY_SIZE, segment->entry_count,
                  disagrees ? "entry_count_vs_next_segment" : "missing_or_torn");
         int result = partition_rebuild_index(partition, segment);
         if (result != 0) {
@@ -346,6 +395,8 @@ struct partition_recovery {
     uint64_t chunk_position_bytes; /* log bytes held in partition->buffer */
     uint64_t chunk_size_bytes;
     bool chunk_is_short; /* the chunk read hit the end of the file */
+    uint64_t op_base;    /* the op entry 0 holds: entry i holds op_base + i (UINT64_MAX: unknown) */
+    uint32_t bad_first;  /* the first entry neither valid nor zeros (UINT32_MAX: none) */
 };
 
 void partition_entry_set(struct partition_entry *entry, const struct vsr_header *header,
@@ -375,6 +426,19 @@ static void partition_recover_entry(struct partition *partition,
     if (record_index_entry_validate(bytes, options->record_size_bytes_max, &options->group,
                                     options->cluster, &header, &position) != 0 ||
         position >= options->segment_size_bytes) {
+        bool is_bad = !partition_is_zero(bytes, RECORD_INDEX_ENTRY_SIZE);
+        recovery->bad_first = is_bad && index < recovery->bad_first ? index : recovery->bad_first;
+        return;
+    }
+    uint64_t op = header.u.prepare.op;
+    recovery->op_base =
+        recovery->op_base == UINT64_MAX && op >= index ? op - index : recovery->op_base;
+    if (recovery->op_base == UINT64_MAX || op != recovery->op_base + index) {
+        /* A well-formed entry of another slot (misdirected or stale): not trusted. */
+        log_warn("partition_index_disagrees",
+                 "file=%s position=%" PRIu64 " op=%" PRIu64 " reason=entry_op_not_its_slot",
+                 partition_tail(partition)->index_path, (uint64_t)index * RECORD_INDEX_ENTRY_SIZE,
+                 op);
         return;
     }
     recovery->has_durable = true;
@@ -419,6 +483,11 @@ static int partition_recover_index(struct partition *partition, struct partition
             partition_recover_entry(partition, recovery, (uint32_t)(first + index),
                                     partition->buffer + index * RECORD_INDEX_ENTRY_SIZE);
         }
+    }
+    if (recovery->bad_first != UINT32_MAX) { /* entries are written whole: not a crash */
+        log_warn("partition_index_entry_bad",
+                 "file=%s position=%" PRIu64 " reason=entry_neither_valid_nor_zeros",
+                 tail->index_path, (uint64_t)recovery->bad_first * RECORD_INDEX_ENTRY_SIZE);
     }
     return 0;
 }
@@ -532,6 +601,49 @@ static int partition_recover_check(struct partition *partition, struct partition
         result = -RUNNEL_EFORMAT;
     }
     return result < 0 && result > -RUNNEL_ERROR_BASE ? result : (result < 0 ? 1 : 0);
+}
+
+/* Checks the record of the prefix's last entry (the scan resumes from it). When it is not
+ * where the entry says but right after the previous entry's record (past padding), the
+ * entry's position is what is damaged: the entry leaves the prefix, and the scan re-adds
+ * the record from the log and rewrites the entry. */
+static int partition_recover_prefix_check(struct partition *partition,
+                                          struct partition_recovery *recovery)
+{
+    if (recovery->prefix_count == 0) {
+        return 0;
+    }
+    uint32_t last = recovery->prefix_count - 1;
+    const struct partition_entry *entry = &partition->entries[last];
+    const struct partition_entry *previous = last > 0 ? &partition->entries[last - 1] : NULL;
+    uint64_t position = previous != NULL ? previous->position_bytes + previous->size_bytes : 0;
+    bool is_chain_known = partition->is_chain_known;
+    partition->is_chain_known = false; /* checksums decide here, not the chain */
+    struct vsr_header header;
+    const char *reason = "";
+    int check =
+        partition_recover_check(partition, recovery, entry->position_bytes, &header, &reason);
+    bool is_found = check == 0 && header.checksum == entry->checksum;
+    for (uint32_t step = 0; check >= 0 && !is_found && step < 2; step++) {
+        check = partition_recover_check(partition, recovery, position, &header, &reason);
+        if (check != 0 || (record_is_chained(&header) && header.checksum != entry->checksum)) {
+            break;
+        }
+        if (header.checksum == entry->checksum && position != entry->position_bytes) {
+            log_warn("partition_index_disagrees",
+                     "file=%s position=%" PRIu64 " op=%" PRIu64
+                     " reason=\"entry says the record is at %" PRIu64 ", the log has it at %" PRIu64
+                     "\"",
+                     partition_tail(partition)->index_path,
+                     (uint64_t)last * RECORD_INDEX_ENTRY_SIZE, entry->op, entry->position_bytes,
+                     position);
+            recovery->prefix_count = last;
+            break;
+        }
+        position += header.size; /* padding */
+    }
+    partition->is_chain_known = is_chain_known;
+    return check < 0 ? check : 0;
 }
 
 void partition_chain_advance(struct partition *partition, const struct vsr_header *header)
@@ -690,6 +802,14 @@ static int partition_recover_scan(struct partition *partition, struct partition_
         }
         if (check == 0 &&
             (!is_durable_slot || header.checksum == recovery->durable_header.checksum)) {
+            if (is_durable_slot && position != recovery->durable_position_bytes) {
+                log_warn("partition_index_disagrees",
+                         "file=%s position=%" PRIu64 " reason=\"entry's record position %" PRIu64
+                         " is not where the log has it\"",
+                         partition_tail(partition)->index_path,
+                         (uint64_t)recovery->durable_index * RECORD_INDEX_ENTRY_SIZE,
+                         recovery->durable_position_bytes);
+            }
             result = partition_recover_add(partition, &header, header.u.prepare.op, position);
             partition_chain_advance(partition, &header);
             position += header.size;
@@ -753,6 +873,14 @@ static int partition_recover_finish(struct partition *partition, uint64_t end)
     if (partition->entry_count > 0 && tail->op_first == UINT64_MAX) {
         tail->op_first = partition->entries[0].op;
     }
+    if (partition->entry_count > 0 && !partition->entries[0].is_faulty &&
+        partition->entries[0].offset != tail->base_offset) {
+        log_warn("partition_segment_base_mismatch",
+                 "file=%s position=%" PRIu64 " reason=\"first record's offset %" PRIu64
+                 " is not the base offset in the name\"",
+                 tail->log_path, partition->entries[0].position_bytes,
+                 partition->entries[0].offset);
+    }
     return 0;
 }
 
@@ -772,7 +900,13 @@ int partition_recover_tail(struct partition *partition)
         log_warn("partition_chain_unknown", "file=%s reason=\"previous segment's last entry\"",
                  partition->segments[partition->segment_count - 2].index_path);
     }
+    recovery.op_base = partition->is_chain_known ? partition->op_last + 1 : UINT64_MAX;
+    recovery.bad_first = UINT32_MAX;
+    recovery.chunk_position_bytes = UINT64_MAX / 2;
     result = partition_recover_index(partition, &recovery);
+    if (result == 0) {
+        result = partition_recover_prefix_check(partition, &recovery);
+    }
     if (result != 0) {
         return result;
     }
@@ -789,8 +923,6 @@ int partition_recover_tail(struct partition *partition)
     }
     uint64_t keep = (uint64_t)(first - partition->index_buffer_first) * RECORD_INDEX_ENTRY_SIZE;
     memset(partition->index_buffer + keep, 0, IO_SECTOR_SIZE - keep);
-    recovery.chunk_size_bytes = 0;
-    recovery.chunk_position_bytes = UINT64_MAX / 2;
     uint64_t end = 0;
     result = partition_recover_scan(partition, &recovery, &end);
     if (result == 0 && partition->faulty_ops_overflow > 0) {
