@@ -15,7 +15,7 @@
 
 enum { SUPERBLOCK_WAIT_ITERATIONS = 1u << 20 };
 
-static const uint64_t superblock_magic = 0x0142505553534e52ULL; /* "RNSSUPB\1" */
+static const uint64_t superblock_magic = 0x0242505553534e52ULL; /* "RNSSUPB\2" */
 
 /* Copy layout: checksum u128 of [24, size) | copy u32 | reserved u32 | magic u64 |
  * sequence u64 | shard_count u32 | group_count u32 | cluster u128 | groups. */
@@ -311,7 +311,10 @@ int superblock_group_set(struct superblock *superblock, const struct superblock_
     assert(state->checkpoint_op >= stored->checkpoint_op);
     if (state->view != stored->view || state->log_view != stored->log_view ||
         state->checkpoint_op != stored->checkpoint_op ||
-        state->checkpoint_id != stored->checkpoint_id) {
+        state->checkpoint_id != stored->checkpoint_id ||
+        state->log_head_op != stored->log_head_op ||
+        state->log_head_checksum != stored->log_head_checksum ||
+        state->log_head.checksum != stored->log_head.checksum) {
         superblock->is_dirty = true;
     }
     *stored = *state;

@@ -1,7 +1,8 @@
 /*
  * The per-shard superblock (DESIGN.md §4): the VSR state of every group owned by a shard
- * (view, log_view, checkpoint; commit lazily) and the shard count the data directory was
- * formatted with, in SUPERBLOCK_COPIES checksummed, sequence-numbered copies of one file.
+ * (view, log_view, checkpoint, the installed log head and its header; commit lazily) and the shard
+ * count the data directory was formatted with, in SUPERBLOCK_COPIES checksummed, sequence-numbered
+ * copies of one file.
  *
  * A write encodes the state once with sequence + 1 and writes the copies one at a time,
  * each followed by fdatasync, so a crash tears at most the copy being written. Opening
@@ -10,7 +11,7 @@
  * that completed. The copy number sits outside the checksum, so a read that lands on the
  * wrong copy (misdirected) is detected by the copy field.
  *
- * Writes happen only when a view, log_view or checkpoint changed (commit alone rides
+ * Writes happen only when a view, log_view, checkpoint or log head changed (commit alone rides
  * along with the next one) and at most once per superblock_tick. Memory is allocated at
  * init from groups_max. Runs on its shard; I/O through lib/io.h.
  */
@@ -23,7 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { SUPERBLOCK_COPIES = 4, SUPERBLOCK_GROUP_SIZE = 64, SUPERBLOCK_HEADER_SIZE = 64 };
+enum { SUPERBLOCK_COPIES = 4, SUPERBLOCK_GROUP_SIZE = 352, SUPERBLOCK_HEADER_SIZE = 64 };
 
 struct superblock_group {
     struct vsr_group group;
@@ -32,9 +33,16 @@ struct superblock_group {
     uint64_t commit;
     uint64_t checkpoint_op;
     u128 checkpoint_id;
+    /* The head log_view installed: op, checksum and (zero while unknown) its prepare
+     * header, so a restart can follow the hash chain down from it. May go back (a later
+     * view truncates uncommitted ops). */
+    uint64_t log_head_op;
+    uint8_t reserved[8];
+    u128 log_head_checksum;
+    struct vsr_header log_head;
 };
 
-_Static_assert(sizeof(struct superblock_group) == SUPERBLOCK_GROUP_SIZE, "64-byte group");
+_Static_assert(sizeof(struct superblock_group) == SUPERBLOCK_GROUP_SIZE, "352-byte group");
 
 struct superblock;
 /* Called when the write of sequence is durable (every copy), or with result < 0. */
@@ -84,7 +92,8 @@ void superblock_close(struct superblock *superblock);
 
 /*
  * Records group's state. view, log_view and checkpoint_op never go back (asserted: VSR's
- * invariant). Marks the superblock dirty when view, log_view or the checkpoint changed;
+ * invariant). Marks the superblock dirty when view, log_view, the checkpoint or the log
+ * head changed;
  * a commit change alone is kept in memory until the next write. Returns 0 or
  * -RUNNEL_EFULL when groups_max groups are already known.
  */

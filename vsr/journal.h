@@ -41,6 +41,12 @@ struct vsr_superblock_state {
     uint64_t commit_max;
     uint64_t log_head_op;   /* head installed when log_view began */
     u128 log_head_checksum; /* checksum of that head's prepare header */
+    /*
+     * That head's prepare header (all zero while unknown, and for op 0): a restart whose
+     * journal never received the head's prepare still follows the hash chain down from it
+     * (its parent names op - 1) and names it in its do_view_change. Untrusted on load.
+     */
+    struct vsr_header log_head_header;
 };
 
 /*

@@ -115,7 +115,24 @@ bool vsr_replica_timeout_fired(struct vsr_replica *replica, struct vsr_timeout *
     return true;
 }
 
-/* Writes the view state when it differs from what is durable (one write at a time). */
+/* The header of the installed head when known (zero for op 0 or while unknown). */
+static void vsr_replica_log_head_header(const struct vsr_replica *replica,
+                                        struct vsr_header *header_out)
+{
+    uint64_t op = replica->log_head_op;
+    assert(op <= replica->op);
+    memset(header_out, 0, sizeof(*header_out));
+    if (op > 0 && vsr_replica_has(replica, op, VSR_ENTRY_HEADER) &&
+        replica->headers[op].checksum == replica->entries[op].checksum) {
+        *header_out = replica->headers[op];
+    }
+    assert(header_out->checksum == 0 || header_out->u.prepare.op == op);
+}
+
+/*
+ * Writes the view state when it differs from what is durable (one write at a time),
+ * including the installed head's header once it becomes known.
+ */
 void vsr_replica_persist(struct vsr_replica *replica)
 {
     assert(replica->log_view <= replica->view);
@@ -123,10 +140,13 @@ void vsr_replica_persist(struct vsr_replica *replica)
     if (replica->superblock_busy) {
         return;
     }
+    struct vsr_header head_header;
+    vsr_replica_log_head_header(replica, &head_header);
     struct vsr_superblock_state target = replica->durable;
     if (target.view == replica->view && target.log_view == replica->log_view &&
         target.log_head_op == replica->log_head_op &&
-        target.log_head_checksum == replica->entries[replica->log_head_op].checksum) {
+        target.log_head_checksum == replica->entries[replica->log_head_op].checksum &&
+        target.log_head_header.checksum == head_header.checksum) {
         return;
     }
     target.view = replica->view;
@@ -134,6 +154,7 @@ void vsr_replica_persist(struct vsr_replica *replica)
     target.commit_max = replica->commit_max;
     target.log_head_op = replica->log_head_op;
     target.log_head_checksum = replica->entries[replica->log_head_op].checksum;
+    target.log_head_header = head_header;
     assert(target.log_head_checksum != 0);
     assert(target.view >= replica->durable.view);
     replica->writing = target;
@@ -426,6 +447,9 @@ void vsr_replica_tick(struct vsr_replica *replica)
     }
     if (vsr_replica_timeout_fired(replica, &replica->timeout_repair)) {
         vsr_replica_repair(replica);
+        if (replica->durable.log_head_header.checksum == 0 && replica->log_head_op > 0) {
+            vsr_replica_persist(replica); /* the head's header may be known now */
+        }
     }
 }
 

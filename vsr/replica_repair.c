@@ -209,6 +209,20 @@ static bool vsr_replica_recover_head(struct vsr_replica *replica, uint64_t journ
     return false;
 }
 
+/* True when header (from the superblock: untrusted) is the installed head's prepare. */
+static bool vsr_replica_log_head_header_is_valid(const struct vsr_replica *replica,
+                                                 const struct vsr_header *header)
+{
+    const struct vsr_superblock_state *durable = &replica->durable;
+    assert(durable->log_head_checksum != 0);
+    assert(replica->op == durable->log_head_op);
+    return durable->log_head_op > 0 && header->checksum == durable->log_head_checksum &&
+           vsr_header_is_checksum_valid(header) && header->command == VSR_COMMAND_PREPARE &&
+           header->u.prepare.op == durable->log_head_op &&
+           header->cluster == replica->config.cluster &&
+           vsr_group_is_equal(&header->group, &replica->config.group);
+}
+
 int vsr_replica_recover(struct vsr_replica *replica)
 {
     assert(replica->entries != NULL);
@@ -227,6 +241,9 @@ int vsr_replica_recover(struct vsr_replica *replica)
     replica->op = replica->log_head_op;
     replica->entries[replica->op].checksum = replica->durable.log_head_checksum;
     replica->entries[replica->op].flags |= VSR_ENTRY_CANON;
+    if (vsr_replica_log_head_header_is_valid(replica, &replica->durable.log_head_header)) {
+        vsr_replica_entry_set(replica, &replica->durable.log_head_header);
+    }
     bool head_uncertain = vsr_replica_recover_head(replica, journal_op_max);
     if (replica->commit_max > replica->op) {
         replica->commit_max = replica->op; /* a lower floor is only more cautious */

@@ -253,6 +253,24 @@ static bool vsr_replica_dvc_nacks(const struct vsr_replica *replica, uint8_t r, 
            header->checksum != canonical->checksum;
 }
 
+/* True when replica r's do_view_change says r holds canonical's prepare intact. */
+static bool vsr_replica_dvc_has_copy(const struct vsr_replica *replica, uint8_t r, uint64_t op,
+                                     const struct vsr_header *canonical, uint32_t log_view_max)
+{
+    const struct vsr_header_do_view_change *dvc = &replica->dvc[r].u.do_view_change;
+    assert(op > 0 && canonical != NULL);
+    uint64_t count = (replica->dvc[r].size - VSR_HEADER_SIZE) / VSR_HEADER_SIZE;
+    if (op > dvc->op || dvc->op - op >= count ||
+        ((dvc->present_bitset >> (dvc->op - op)) & 1) == 0) {
+        return false;
+    }
+    const struct vsr_header *header = vsr_replica_dvc_header(replica, r, op);
+    if (header == NULL) {
+        return dvc->log_view == log_view_max; /* one log per log_view: the canonical one */
+    }
+    return header->checksum == canonical->checksum;
+}
+
 /* What the do_view_change quorum says about the log. */
 struct vsr_choice {
     uint32_t log_view_max;
@@ -324,6 +342,35 @@ static bool vsr_replica_choice_canonical(struct vsr_replica *replica,
     return true;
 }
 
+/*
+ * Fills window slots the canonical messages left empty down the hash chain: a header any
+ * do_view_change holds (whatever its log_view) whose checksum is the parent named by the
+ * canonical header above it is that op's canonical prepare. A replica that restarted
+ * without the prepares below its installed head still lets the group choose.
+ */
+static void vsr_replica_choice_chain_fill(struct vsr_replica *replica,
+                                          const struct vsr_choice *choice)
+{
+    assert(choice->base >= 1);
+    assert(choice->head >= choice->base || choice->head == 0);
+    for (uint64_t op = choice->head; op > choice->base; op--) {
+        const struct vsr_header *high = &replica->window[op - choice->base];
+        struct vsr_header *low = &replica->window[op - 1 - choice->base];
+        if (high->checksum == 0 || low->checksum != 0) {
+            continue;
+        }
+        for (uint8_t r = 0; r < replica->config.replica_count; r++) {
+            const struct vsr_header *header = ((replica->dvc_present >> r) & 1)
+                                                  ? vsr_replica_dvc_header(replica, r, op - 1)
+                                                  : NULL;
+            if (header != NULL && header->checksum == high->u.prepare.parent) {
+                *low = *header;
+                break;
+            }
+        }
+    }
+}
+
 /* Walks the uncommitted ops: truncates at the first nack quorum; false to await more. */
 static bool vsr_replica_choice_head(struct vsr_replica *replica, struct vsr_choice *choice)
 {
@@ -335,19 +382,24 @@ static bool vsr_replica_choice_head(struct vsr_replica *replica, struct vsr_choi
             canonical = NULL;
         }
         uint32_t nacks = 0;
+        uint32_t copies = 0;
         for (uint8_t r = 0; r < replica->config.replica_count; r++) {
-            if (((replica->dvc_present >> r) & 1) &&
-                vsr_replica_dvc_nacks(replica, r, op, canonical, choice->log_view_max)) {
-                nacks++;
+            if (((replica->dvc_present >> r) & 1) == 0) {
+                continue;
             }
+            nacks += vsr_replica_dvc_nacks(replica, r, op, canonical, choice->log_view_max);
+            copies += canonical != NULL &&
+                      vsr_replica_dvc_has_copy(replica, r, op, canonical, choice->log_view_max);
         }
         if (nacks >= quorum) {
             choice->head_new = op - 1;
             replica->stats.truncated_ops += choice->head - choice->head_new;
             return true;
         }
-        if (canonical == NULL) {
-            return false; /* no header and no proof it was never committed: wait */
+        if (canonical == NULL || copies == 0) {
+            /* No header, or no intact copy to repair it from, and no proof it was never
+             * committed: wait for more do_view_changes (a damaged copy never nacks). */
+            return false;
         }
     }
     return true;
@@ -401,8 +453,11 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
     }
     struct vsr_choice choice;
     vsr_replica_choice_scan(replica, &choice);
-    if (!vsr_replica_choice_canonical(replica, &choice) ||
-        !vsr_replica_choice_head(replica, &choice)) {
+    if (!vsr_replica_choice_canonical(replica, &choice)) {
+        return false;
+    }
+    vsr_replica_choice_chain_fill(replica, &choice);
+    if (!vsr_replica_choice_head(replica, &choice)) {
         return false;
     }
     u128 head_checksum = vsr_replica_choice_head_checksum(replica, &choice);

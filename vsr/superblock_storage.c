@@ -71,8 +71,9 @@ int superblock_storage_slot_open(struct superblock_storage *storage, const struc
             state_out->view = stored.view;
             state_out->log_view = stored.log_view;
             state_out->commit_max = stored.commit;
-            state_out->log_head_op = stored.checkpoint_op;
-            state_out->log_head_checksum = stored.checkpoint_id;
+            state_out->log_head_op = stored.log_head_op;
+            state_out->log_head_checksum = stored.log_head_checksum;
+            state_out->log_head_header = stored.log_head; /* validated by the replica */
         }
         return (int)index;
     }
@@ -106,8 +107,9 @@ static int superblock_storage_write(const struct vsr_superblock_state *state, vo
     stored.view = state->view;
     stored.log_view = state->log_view;
     stored.commit = state->commit_max;
-    stored.checkpoint_op = state->log_head_op;
-    stored.checkpoint_id = state->log_head_checksum;
+    stored.log_head_op = state->log_head_op;
+    stored.log_head_checksum = state->log_head_checksum;
+    stored.log_head = state->log_head_header;
     int result = superblock_group_set(storage->superblock, &stored);
     if (result != 0) {
         return result;

@@ -6,8 +6,8 @@
  * changed at once (DESIGN.md §4: one write per shard, not per group).
  *
  * Mapping of struct vsr_superblock_state onto struct superblock_group: view, log_view,
- * commit_max -> commit, log_head_op -> checkpoint_op, log_head_checksum -> checkpoint_id
- * (the head a log_view installed is the durable anchor a restart needs; both only grow).
+ * commit_max -> commit, log_head_op, log_head_checksum, log_head_header -> log_head (the
+ * head a log_view installed, with its header, is the durable anchor a restart needs).
  *
  * Completions are reported to replicas from superblock_storage_pass, outside the ring's
  * dispatch, like the journal's. Memory: slots_max slots allocated at init. Runs on its
