@@ -10,4 +10,4 @@ find_program(RUNNEL_PYTHON3 python3 REQUIRED)
 add_test(NAME integration.broker
     COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/broker_test.py
         $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
-set_tests_properties(integration.broker PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+set_tests_properties(integration.broker PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 400)
