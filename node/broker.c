@@ -707,6 +707,10 @@ int broker_init(struct broker *broker, const struct node_config *config, struct 
     if (result == 0) {
         result = control_plane_init(broker->control_plane, broker, config);
     }
+    if (result == 0) {
+        result = broker_stats_init(&broker->stats,
+                                   broker->control_plane->metadata.config.limits.partitions_max);
+    }
     for (uint32_t index = 0; result == 0 && index < shard_count; index++) {
         result = broker_shard_init(broker, &broker->shards[index], index);
     }
@@ -749,6 +753,9 @@ void broker_deinit(struct broker *broker)
     }
     free(broker->control_plane);
     free(broker->shards);
+    if (broker->stats.partitions != NULL) {
+        broker_stats_deinit(&broker->stats);
+    }
     if (broker->has_auth) {
         auth_deinit(&broker->auth);
     }

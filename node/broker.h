@@ -22,6 +22,7 @@
 #define RUNNEL_NODE_BROKER_H
 
 #include "node/auth.h"
+#include "node/broker_stats.h"
 #include "node/node_config.h"
 #include "node/node_handler.h"
 #include "node/session.h"
@@ -55,14 +56,15 @@ enum broker_request_kind {
 };
 
 enum broker_request_purpose {
-    BROKER_PURPOSE_PLAIN = 0,    /* reply = the metadata op's reply */
-    BROKER_PURPOSE_REGISTER,     /* bind the session from a RegisterClient reply */
-    BROKER_PURPOSE_LOGOUT,       /* unbind after LogoutClient */
-    BROKER_PURPOSE_CLOSE,        /* logout of a closed connection: no reply */
-    BROKER_PURPOSE_TOKEN,        /* CreateToken: append the raw token */
-    BROKER_PURPOSE_BOOTSTRAP,    /* server op: no reply */
-    BROKER_PURPOSE_CREATE_USER,  /* the auth worker hashes, then the op goes */
-    BROKER_PURPOSE_LOGIN_VERIFY, /* the auth worker verifies, then RegisterClient */
+    BROKER_PURPOSE_PLAIN = 0,       /* reply = the metadata op's reply */
+    BROKER_PURPOSE_REGISTER,        /* bind the session from a RegisterClient reply */
+    BROKER_PURPOSE_LOGOUT,          /* unbind after LogoutClient */
+    BROKER_PURPOSE_CLOSE,           /* logout of a closed connection: no reply */
+    BROKER_PURPOSE_TOKEN,           /* CreateToken: append the raw token */
+    BROKER_PURPOSE_BOOTSTRAP,       /* server op: no reply */
+    BROKER_PURPOSE_CREATE_USER,     /* the auth worker hashes, then the op goes */
+    BROKER_PURPOSE_LOGIN_VERIFY,    /* the auth worker verifies, then RegisterClient */
+    BROKER_PURPOSE_CHANGE_PASSWORD, /* verify the current password, hash the new one, op */
 };
 
 /* Resolved partition of a partition request (filled by the home shard). */
@@ -165,6 +167,7 @@ struct broker {
     char root_username[64];
     char root_password[128];
     bool is_root_password_random; /* printed once, at bootstrap */
+    struct broker_stats stats;    /* per-partition figures for reads on every shard */
 };
 
 /*

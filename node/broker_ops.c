@@ -522,6 +522,122 @@ static void broker_user_create_hashed(struct broker_shard *shard, struct broker_
     broker_request_route(shard->broker, shard->index, request);
 }
 
+/* Answers request on its home shard without an op (an auth step failed). */
+static void broker_auth_fail(struct broker_shard *shard, struct broker_request *request,
+                             uint32_t status)
+{
+    assert(status != 0);
+    assert(request->kind == BROKER_REQUEST_AUTH);
+    request->reply_status = status;
+    request->has_reply = true;
+    request->target_shard = shard->index;
+    broker_request_complete(shard->broker, shard->index, request);
+}
+
+/*
+ * ChangePassword (37): the auth worker verifies the current password against the target
+ * user's hash (rate-limited by source, like a login), then hashes the new one; the op
+ * carries only the new hash (DESIGN.md §4: the primary resolves password hashes). Who
+ * may change whose password is decided when the op applies. The body waits in the upper
+ * half of the request's buffer.
+ */
+static int broker_change_password(struct broker_shard *shard, struct net_connection *connection,
+                                  const struct iggy_request_header *header, const uint8_t *body,
+                                  uint32_t body_size)
+{
+    struct iggy_user_password change;
+    if (iggy_users_password_decode(body, body_size, &change) != 0 || change.new_password.size < 3 ||
+        change.new_password.size > 100) {
+        return broker_reply_status(shard, connection, header, IGGY_ERROR_INVALID_COMMAND);
+    }
+    struct broker_request *request = broker_request_take(shard, false);
+    if (request == NULL || body_size > request->buffer_capacity / 4) {
+        if (request != NULL) {
+            broker_request_free(shard, request);
+        }
+        return broker_reply_status(shard, connection, header, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
+    }
+    broker_request_bind(shard, request, connection, header, BROKER_REQUEST_AUTH);
+    request->purpose = BROKER_PURPOSE_CHANGE_PASSWORD;
+    memcpy(request->buffer + request->buffer_capacity / 2, body, body_size);
+    request->body_size = body_size;
+    struct session *session = broker_session(shard, connection);
+    struct auth_request verify;
+    memset(&verify, 0, sizeof(verify));
+    verify.user_data = request->index;
+    verify.kind = AUTH_KIND_VERIFY;
+    verify.password_size = (uint8_t)change.current_password.size;
+    memcpy(verify.password, change.current_password.bytes, change.current_password.size);
+    verify.address_size = session->address_size;
+    memcpy(verify.address, session->address, sizeof(verify.address));
+    verify.now_ns = clock_monotonic_ns(broker_shard_clock(shard->broker, shard->index));
+    const struct metadata *metadata = &shard->broker->control_plane->metadata;
+    control_plane_read_begin(shard->broker->control_plane);
+    const struct metadata_user *user =
+        change.user.kind == IGGY_IDENTIFIER_NUMERIC
+            ? metadata_user_get(metadata, change.user.numeric)
+            : metadata_user_find(metadata, change.user.name.bytes, change.user.name.size);
+    if (user != NULL && user->password_hash_size < sizeof(verify.hash)) {
+        memcpy(verify.hash, user->password_hash, user->password_hash_size);
+    }
+    control_plane_read_end(shard->broker->control_plane);
+    int result = auth_submit(&shard->broker->auth, shard->index, &verify);
+    explicit_bzero(&verify, sizeof(verify));
+    if (result != 0) {
+        broker_request_free(shard, request);
+        return broker_reply_status(shard, connection, header, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
+    }
+    net_connection_request_begin(connection);
+    session->has_request = true;
+    return 0;
+}
+
+/* An auth step of ChangePassword finished: hash the new password, or send the op. */
+static void broker_change_password_step(struct broker_shard *shard, struct broker_request *request,
+                                        const struct auth_completion *completion)
+{
+    assert(request->purpose == BROKER_PURPOSE_CHANGE_PASSWORD);
+    struct iggy_user_password change;
+    const uint8_t *body = request->buffer + request->buffer_capacity / 2;
+    int result = iggy_users_password_decode(body, request->body_size, &change);
+    assert(result == 0);
+    if (completion->kind == AUTH_KIND_VERIFY) {
+        if (completion->result != 0 || !completion->is_verified) {
+            broker_auth_fail(shard, request, IGGY_ERROR_INVALID_CREDENTIALS);
+            return;
+        }
+        struct auth_request hash;
+        memset(&hash, 0, sizeof(hash));
+        hash.user_data = request->index;
+        hash.kind = AUTH_KIND_HASH;
+        hash.password_size = (uint8_t)change.new_password.size;
+        memcpy(hash.password, change.new_password.bytes, change.new_password.size);
+        result = auth_submit(&shard->broker->auth, shard->index, &hash);
+        explicit_bzero(&hash, sizeof(hash));
+        if (result != 0) {
+            broker_auth_fail(shard, request, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
+        }
+        return;
+    }
+    if (completion->result != 0) {
+        broker_auth_fail(shard, request, IGGY_ERROR_ERROR);
+        return;
+    }
+    broker_operation operation = RUNNEL__METADATA__METADATA_OPERATION__INIT;
+    Runnel__Metadata__ChangePassword op = RUNNEL__METADATA__CHANGE_PASSWORD__INIT;
+    Runnel__Metadata__Identifier user = broker_identifier(&change.user);
+    op.user = &user;
+    op.password_hash.data = (uint8_t *)completion->hash;
+    op.password_hash.len = strlen(completion->hash);
+    operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_CHANGE_PASSWORD;
+    operation.change_password = &op;
+    struct session *session = &shard->sessions[request->connection_slot];
+    result = broker_request_pack(request, &operation, session->user_id, session->client);
+    assert(result == 0);
+    request->purpose = BROKER_PURPOSE_PLAIN;
+    broker_request_route(shard->broker, shard->index, request);
+}
+
 static int broker_user_op(struct broker_shard *shard, struct net_connection *connection,
                           const struct iggy_request_header *header, const uint8_t *body,
                           uint32_t body_size)
@@ -641,7 +757,7 @@ int broker_metadata_request(struct broker_shard *shard, struct net_connection *c
     case IGGY_OPERATION_UPDATE_PERMISSIONS:
         return broker_user_op(shard, connection, header, body, body_size);
     case IGGY_OPERATION_CHANGE_PASSWORD:
-        return broker_reply_status(shard, connection, header, IGGY_ERROR_FEATURE_UNAVAILABLE);
+        return broker_change_password(shard, connection, header, body, body_size);
     case IGGY_OPERATION_CREATE_PERSONAL_ACCESS_TOKEN:
     case IGGY_OPERATION_DELETE_PERSONAL_ACCESS_TOKEN:
         return broker_token_op(shard, connection, header, body, body_size);
@@ -778,12 +894,13 @@ static void broker_auth_complete(struct broker_shard *shard,
         broker_request_free(shard, request);
         return;
     }
+    if (request->purpose == BROKER_PURPOSE_CHANGE_PASSWORD) {
+        broker_change_password_step(shard, request, completion);
+        return;
+    }
     if (request->purpose == BROKER_PURPOSE_CREATE_USER) {
         if (completion->result != 0) {
-            request->reply_status = IGGY_ERROR_ERROR;
-            request->has_reply = true;
-            request->target_shard = shard->index;
-            broker_request_complete(shard->broker, shard->index, request);
+            broker_auth_fail(shard, request, IGGY_ERROR_ERROR);
             return;
         }
         broker_user_create_hashed(shard, request, completion->hash);

@@ -56,11 +56,62 @@ static const struct metadata_topic *broker_read_topic(const struct metadata *met
                : metadata_topic_find(metadata, stream_id, id->name.bytes, id->name.size);
 }
 
+/* Adds partition (stream, topic, id)'s published figures to sum; its own into out. */
+static void broker_read_partition_figures(const struct broker_read *read, uint32_t stream_id,
+                                          uint32_t topic_id, uint32_t id,
+                                          struct broker_stats_figures *sum,
+                                          struct broker_stats_figures *out)
+{
+    const struct metadata *metadata = read->metadata;
+    const struct metadata_partition *partition =
+        metadata_partition_get(metadata, stream_id, topic_id, id);
+    struct broker_stats_figures figures;
+    memset(&figures, 0, sizeof(figures));
+    if (partition != NULL) {
+        (void)broker_stats_read(&read->shard->broker->stats,
+                                (uint32_t)(partition - metadata->partitions),
+                                partition->incarnation, &figures);
+    }
+    sum->message_count += figures.message_count;
+    sum->size_bytes += figures.size_bytes;
+    sum->segment_count += figures.segment_count > 0 ? figures.segment_count : 1;
+    if (out != NULL) {
+        *out = figures;
+    }
+}
+
+static void broker_read_topic_figures(const struct broker_read *read,
+                                      const struct metadata_topic *topic,
+                                      struct broker_stats_figures *sum)
+{
+    assert(topic != NULL && sum != NULL);
+    for (uint32_t id = 0; id < topic->partitions_count; id++) {
+        broker_read_partition_figures(read, topic->stream_id, topic->id, id, sum, NULL);
+    }
+}
+
+static void broker_read_stream_figures(const struct broker_read *read,
+                                       const struct metadata_stream *stream,
+                                       struct broker_stats_figures *sum)
+{
+    const struct metadata *metadata = read->metadata;
+    uint32_t slot = stream->topic_first;
+    for (uint32_t count = 0; slot != METADATA_NONE && count < stream->topics_count; count++) {
+        broker_read_topic_figures(read, &metadata->topics[slot], sum);
+        slot = metadata->topics[slot].next;
+    }
+}
+
 static void broker_read_stream_info(struct broker_read *read, const struct metadata_stream *stream)
 {
+    struct broker_stats_figures sum;
+    memset(&sum, 0, sizeof(sum));
+    broker_read_stream_figures(read, stream, &sum);
     struct iggy_stream_info info = {.id = stream->id,
                                     .created_at_us = stream->created_at_us,
                                     .topic_count = stream->topics_count,
+                                    .size_bytes = sum.size_bytes,
+                                    .message_count = sum.message_count,
                                     .name = broker_name(&stream->name)};
     (void)iggy_streams_stream_encode(&read->writer, &info);
 }
@@ -89,6 +140,9 @@ static void broker_read_topic_info(struct broker_read *read, const struct metada
     iggy_writer_init(&derived_writer, derived_bytes, sizeof(derived_bytes));
     (void)iggy_options_topic_encode(&explicit_writer, &options, false);
     (void)iggy_options_topic_encode(&derived_writer, &options, true);
+    struct broker_stats_figures sum;
+    memset(&sum, 0, sizeof(sum));
+    broker_read_topic_figures(read, topic, &sum);
     struct iggy_topic_info info = {
         .id = topic->id,
         .created_at_us = topic->created_at_us,
@@ -96,6 +150,8 @@ static void broker_read_topic_info(struct broker_read *read, const struct metada
         .message_expiry_us = settings->message_expiry_us,
         .compression = (uint8_t)settings->compression_algorithm,
         .max_topic_size_bytes = settings->max_topic_size_bytes,
+        .size_bytes = sum.size_bytes,
+        .message_count = sum.message_count,
         .name = broker_name(&topic->name),
         .options_explicit = {.bytes = explicit_bytes, .size = explicit_writer.size},
         .options_derived = {.bytes = derived_bytes, .size = derived_writer.size},
@@ -104,10 +160,15 @@ static void broker_read_topic_info(struct broker_read *read, const struct metada
     for (uint32_t id = 0; with_partitions && id < topic->partitions_count; id++) {
         const struct metadata_partition *partition =
             metadata_partition_get(read->metadata, topic->stream_id, topic->id, id);
+        struct broker_stats_figures figures;
+        broker_read_partition_figures(read, topic->stream_id, topic->id, id, &sum, &figures);
         struct iggy_partition_info partition_info = {
             .id = id,
             .created_at_us = partition != NULL ? partition->created_at_us : 0,
-            .segment_count = 1,
+            .segment_count = figures.segment_count > 0 ? (uint32_t)figures.segment_count : 1,
+            .current_offset = figures.offset_next > 0 ? figures.offset_next - 1 : 0,
+            .size_bytes = figures.size_bytes,
+            .message_count = figures.message_count,
         };
         (void)iggy_streams_partition_encode(&read->writer, &partition_info);
     }
@@ -306,21 +367,70 @@ static void broker_read_cluster(struct broker_read *read)
     (void)iggy_system_node_encode(&read->writer, &node);
 }
 
+/* "ip:port" of session's peer into address (the caller's own connection only: the other
+ * connections live on their home shards). */
+static void broker_read_address(const struct session *session, char *address, size_t size)
+{
+    assert(session != NULL && address != NULL);
+    assert(size >= 64);
+    if (session->address_size == 4) {
+        snprintf(address, size, "%u.%u.%u.%u:%u", session->address[0], session->address[1],
+                 session->address[2], session->address[3], session->port);
+    } else {
+        snprintf(address, size, "[::]:%u", session->port);
+    }
+}
+
 static void broker_read_me(struct broker_read *read)
 {
     char address[64];
     const struct session *session = read->session;
-    if (session->address_size == 4) {
-        snprintf(address, sizeof(address), "%u.%u.%u.%u:%u", session->address[0],
-                 session->address[1], session->address[2], session->address[3], session->port);
-    } else {
-        snprintf(address, sizeof(address), "[::]:%u", session->port);
-    }
+    broker_read_address(session, address, sizeof(address));
     struct iggy_client_info info = {.client_id = (uint32_t)session->client,
                                     .user_id = session->user_id,
                                     .transport = IGGY_TRANSPORT_TCP,
                                     .address = iggy_bytes_from_string(address)};
     (void)iggy_system_client_encode(&read->writer, &info, true);
+}
+
+/*
+ * client.list (22) and client.get (21) from the metadata group's client table (every
+ * registered session of the node, whatever shard serves it). The client id is the low
+ * 32 bits of the Iggy client id, as `me` reports it; the address is known for the
+ * caller's own connection only (others: empty); consumer groups are not listed.
+ */
+static void broker_read_clients(struct broker_read *read, uint32_t code, const uint8_t *body,
+                                uint32_t body_size)
+{
+    const struct metadata *metadata = read->metadata;
+    uint32_t wanted = 0;
+    if (code == IGGY_COMMAND_CLIENT_GET) {
+        if (iggy_system_client_get_decode(body, body_size, &wanted) != 0) {
+            read->status = IGGY_ERROR_INVALID_COMMAND;
+            return;
+        }
+    }
+    char address[64];
+    for (uint32_t slot = 0; slot < metadata->client_slots.capacity; slot++) {
+        const struct metadata_client *client = &metadata->clients[slot];
+        if (!client->is_used ||
+            (code == IGGY_COMMAND_CLIENT_GET && (uint32_t)client->client != wanted)) {
+            continue;
+        }
+        bool is_own = client->client == read->session->client;
+        address[0] = '\0';
+        if (is_own) {
+            broker_read_address(read->session, address, sizeof(address));
+        }
+        struct iggy_client_info info = {.client_id = (uint32_t)client->client,
+                                        .user_id = client->user_id,
+                                        .transport = IGGY_TRANSPORT_TCP,
+                                        .address = iggy_bytes_from_string(address)};
+        (void)iggy_system_client_encode(&read->writer, &info, code == IGGY_COMMAND_CLIENT_GET);
+        if (code == IGGY_COMMAND_CLIENT_GET) {
+            return; /* the first match; empty when none */
+        }
+    }
 }
 
 static void broker_read_stats(struct broker_read *read)
@@ -342,6 +452,18 @@ static void broker_read_stats(struct broker_read *read)
     stats.kernel_version = iggy_bytes_from_string("");
     stats.server_version = iggy_bytes_from_string("runneld-" RUNNEL_VERSION);
     stats.thread_count = read->shard->broker->shard_count;
+    struct broker_stats_figures sum;
+    memset(&sum, 0, sizeof(sum));
+    for (uint32_t slot = 0; slot < metadata->partition_slots.capacity; slot++) {
+        const struct metadata_partition *partition = &metadata->partitions[slot];
+        if (partition->is_used) {
+            broker_read_partition_figures(read, partition->stream_id, partition->topic_id,
+                                          partition->id, &sum, NULL);
+        }
+    }
+    stats.message_count = sum.message_count;
+    stats.messages_size_bytes = sum.size_bytes;
+    stats.segment_count = (uint32_t)sum.segment_count;
     (void)iggy_system_stats_encode(&read->writer, &stats);
 }
 
@@ -426,9 +548,11 @@ static void broker_read_dispatch(struct broker_read *read, const struct iggy_req
     uint8_t scope = 0;
     switch (code) {
     case IGGY_COMMAND_PING:
+        return;
     case IGGY_COMMAND_CLIENT_LIST:
     case IGGY_COMMAND_CLIENT_GET:
-        return; /* empty: client listings are not kept across shards yet */
+        broker_read_clients(read, code, body, body_size);
+        return;
     case IGGY_COMMAND_SNAPSHOT:
         read->status = IGGY_ERROR_FEATURE_UNAVAILABLE;
         return;

@@ -237,6 +237,19 @@ static uint32_t data_partition_apply_offset(struct data_partition *partition,
     return writer.size;
 }
 
+/* Publishes the partition's figures for reads on other shards (node/broker_stats.h). */
+static void data_partition_publish(struct data_partition *partition)
+{
+    assert(partition->group.incarnation != 0);
+    assert(partition->plane != NULL);
+    struct broker_stats_figures figures = {.message_count = partition->messages_count,
+                                           .size_bytes = partition->size_bytes,
+                                           .segment_count = partition->log.segment_count,
+                                           .offset_next = partition->commit_offset_next};
+    broker_stats_publish(&partition->plane->broker->stats, partition->metadata_slot,
+                         partition->group.incarnation, &figures);
+}
+
 static uint32_t data_partition_apply(const struct vsr_header *prepare, const void *body,
                                      void *reply_body, uint32_t reply_size_max, void *context)
 {
@@ -264,6 +277,7 @@ static uint32_t data_partition_apply(const struct vsr_header *prepare, const voi
     partition->commit_offset_next = prepare->u.prepare.offset + count;
     partition->messages_count += count;
     partition->size_bytes += prepare->size - VSR_HEADER_SIZE;
+    data_partition_publish(partition);
     struct iggy_writer writer;
     iggy_writer_init(&writer, reply_body, DATA_PLANE_REPLY_SIZE_MAX);
     iggy_writer_u32(&writer, 1);
@@ -596,6 +610,7 @@ static int32_t data_plane_open(struct data_plane *plane,
         }
         return -1;
     }
+    data_partition_publish(partition);
     log_info("partition_open", "directory=%s op=%llu next_offset=%llu", partition->directory,
              (unsigned long long)partition->replica.op,
              (unsigned long long)partition->commit_offset_next);

@@ -4,12 +4,16 @@
 Starts runneld on 127.0.0.1 (a free port, a temporary data directory) and drives it with
 the runnel CLI (librunnel) and with raw Iggy frames:
   - streams, topics, send (PartitionId, Balanced, MessagesKey), poll (offset, first, last,
-    next with auto-commit), consumer offsets (set, get);
+    next with auto-commit), consumer offsets (set, get); message counts and sizes in topic
+    details and stats;
   - a user without permissions is refused (status 41) and changes nothing;
+  - ChangePassword: a wrong current password gets 42, the new password logs in, the old
+    one does not, and the change survives a restart;
   - bad frames: unknown command code (status 3), bad message checksum (4027), send body
     whose metadata does not decode (20), a request before login (40), a frame whose size
     field is below 256 and one above the frame limit (connection closed); none changes a
     partition's messages;
+  - client.list and client.get (two raw sessions; an unknown id gets an empty body);
   - exactly-once (Register context runnel.exactly_once=1, a fixed client id, the client's
     own sequence in the request field): a send resent after the connection dropped, and
     again, is appended once and answered with the original base offset; a number below the
@@ -136,11 +140,11 @@ def status_of(frame):
     return struct.unpack_from("<I", frame, 216)[0]
 
 
-def login(sock):
+def login(sock, client=7):
     name = b"py"
     body = struct.pack("<I", 11264) + bytes([len(name)]) + name + b"\x01" + b"1"
     body += b"\x04iggy\x04iggy" + struct.pack("<I", 0)
-    sock.sendall(request(1, body))
+    sock.sendall(request(1, body, client=client))
     reply = read_frame(sock)
     check(reply is not None and reply[60] == 8 and status_of(reply) == 0, "raw login")
     return struct.unpack_from("<Q", reply, 256 + 8)[0]
@@ -253,6 +257,43 @@ def exactly_once_after_restart(node):
     sock.close()
 
 
+def client_entries(body, details):
+    """ClientResponse (or ClientDetails) entries of a client.list / client.get body."""
+    entries, offset = [], 0
+    while offset < len(body):
+        client_id, user_id, transport, size = struct.unpack_from("<IIBI", body, offset)
+        address = body[offset + 13:offset + 13 + size].decode()
+        groups = struct.unpack_from("<I", body, offset + 13 + size)[0]
+        offset += 17 + size + (12 * groups if details else 0)
+        entries.append((client_id, user_id, transport, address))
+    return entries
+
+
+def clients(node):
+    first = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+    second = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+    session = login(first, client=0x11110001)
+    login(second, client=0x22220002)
+    first.sendall(request(2, code=22, client=0x11110001, session=session, request_number=1))
+    listed = client_entries(read_frame(first)[256:], False)
+    ids = sorted(entry[0] for entry in listed)
+    check(0x11110001 in ids and 0x22220002 in ids, "client.list shows both sessions", listed)
+    own = [entry for entry in listed if entry[0] == 0x11110001][0]
+    check(own[1] == 0 and own[2] == 1 and own[3].startswith("127.0.0.1:"),
+          "client.list: user, transport and the caller's own address", own)
+    first.sendall(request(2, struct.pack("<I", 0x22220002), code=21, client=0x11110001,
+                          session=session, request_number=1))
+    got = client_entries(read_frame(first)[256:], True)
+    check(len(got) == 1 and got[0][0] == 0x22220002 and got[0][1] == 0,
+          "client.get of another session", got)
+    first.sendall(request(2, struct.pack("<I", 0x7777), code=21, client=0x11110001,
+                          session=session, request_number=1))
+    reply = read_frame(first)
+    check(status_of(reply) == 0 and len(reply) == 256, "client.get of an unknown id: empty")
+    second.close()
+    first.close()
+
+
 def bad_frames(node):
     with socket.create_connection(("127.0.0.1", node.port), timeout=10) as sock:
         sock.sendall(request(2, code=10))  # stats before login
@@ -302,6 +343,13 @@ def main():
                           "--consumer", "5", "--auto-commit")
         check(payloads(first) == ["a", "b", "c"] and payloads(second) == ["d", "keyed"],
               "poll next with auto-commit resumes after the last served message")
+        import json
+        topic = json.loads(node.cli("topic", "get", "orders", "events"))[0]
+        check(topic["messages"] == 6 and topic["size_bytes"] > 4 * 256,
+              "topic details count messages and bytes", str(topic))
+        stats = {row["metric"]: row["value"] for row in json.loads(node.cli("stats"))}
+        check(stats["messages"] == "6" and int(stats["messages_size_bytes"]) == topic["size_bytes"],
+              "stats count messages and bytes", str(stats))
         node.cli("consumer-offset", "set", "9", "orders", "events", "1", "2")
         out = node.cli("consumer-offset", "get", "9", "orders", "events", "1")
         check('"stored_offset":2' in out.replace(" ", ""), "consumer offset set and get")
@@ -310,7 +358,18 @@ def main():
         check("41" in out or "unauthorized" in out.lower(), "a user without permissions gets 41")
         out = node.cli("stream", "list")
         check("denied" not in out, "the denied create changed nothing")
+        node.cli("user", "create", "changer", "first1")
+        out = node.cli("user", "password", "changer", "wrong1", "second2", expect=1)
+        check("42" in out or "credential" in out.lower(),
+              "change password with a wrong current password gets 42", out)
+        node.cli("user", "password", "changer", "first1", "second2")
+        out = node.cli("stream", "list", user="changer", password="first1", expect=1)
+        check("42" in out or "credential" in out.lower(), "the old password no longer logs in",
+              out)
+        out = node.cli("stream", "list", user="changer", password="second2", expect=1)
+        check("41" in out or "unauthorized" in out.lower(), "the new password logs in", out)
         bad_frames(node)
+        clients(node)
         exactly_once(node)
         out = node.cli("message", "poll", "orders", "events", "0", "--offset", "0", "--count", "10")
         before = payloads(out)
@@ -323,6 +382,8 @@ def main():
         check('"stored_offset":2' in out.replace(" ", ""), "offsets survive a restart")
         out = node.cli("stream", "list", user="reader", password="secret1", expect=1)
         check("41" in out or "unauthorized" in out.lower(), "users survive a restart", out)
+        out = node.cli("stream", "list", user="changer", password="second2", expect=1)
+        check("41" in out or "unauthorized" in out.lower(), "a changed password survives", out)
         check("orders" in node.cli("stream", "list"), "streams survive a restart")
         exactly_once_after_restart(node)
         acked = []
