@@ -387,12 +387,16 @@ static void fake_stop(void)
     close(fake.listen_fd);
 }
 
+/* Round-trip deadline: short where a test waits for it to expire (hostile and random
+ * replies), long elsewhere so a loaded CI machine never turns a slow reply into a resend. */
+static uint32_t client_request_timeout_ms = 5000;
+
 static struct runnel_client *client_open(uint32_t reconnect_attempts)
 {
     struct runnel_client_options options;
     runnel_client_options_init(&options);
     options.port = fake.port;
-    options.request_timeout_ms = 300;
+    options.request_timeout_ms = client_request_timeout_ms;
     options.reply_size_bytes_max = 256 * 1024;
     options.send_size_bytes_max = 256 * 1024;
     options.reconnect_attempts = reconnect_attempts;
@@ -547,6 +551,7 @@ static int hostile_call(struct runnel_client *client, uint32_t code)
 static void test_hostile_replies(void **state)
 {
     (void)state;
+    client_request_timeout_ms = 300;
     fake_start();
     struct runnel_client *writer = client_open(0);
     send_messages(writer, 0, 3); /* something to poll */
@@ -576,11 +581,13 @@ static void test_hostile_replies(void **state)
         }
     }
     fake_stop();
+    client_request_timeout_ms = 5000;
 }
 
 static void test_random_replies(void **state)
 {
     (void)state;
+    client_request_timeout_ms = 300;
     fake_start();
     struct runnel_client *client = client_open(0);
     const uint32_t codes[] = {IGGY_COMMAND_STREAM_LIST, IGGY_COMMAND_TOPIC_GET,
@@ -597,6 +604,7 @@ static void test_random_replies(void **state)
     }
     runnel_client_destroy(client);
     fake_stop();
+    client_request_timeout_ms = 5000;
 }
 
 static void test_producer_partitioning(void **state)
