@@ -56,7 +56,11 @@ int data_plane_init(struct data_plane *plane, struct broker *broker, uint32_t sh
     for (uint32_t index = 0; index < metadata_slots_max; index++) {
         plane->by_metadata_slot[index] = -1;
     }
-    return 0;
+    int result = data_plane_retire_init(&plane->retire);
+    if (result != 0) {
+        data_plane_deinit(plane);
+    }
+    return result;
 }
 
 static void data_partition_close(struct data_partition *partition)
@@ -79,6 +83,19 @@ static void data_partition_close(struct data_partition *partition)
     partition->is_used = false;
 }
 
+void data_plane_partition_retire(struct data_partition *partition)
+{
+    struct data_plane *plane = partition->plane;
+    assert(partition->is_used && partition->in_flight_count == 0);
+    assert(partition->queue_head == NULL && partition->poll_active == NULL);
+    if (plane->by_metadata_slot[partition->metadata_slot] ==
+        (int32_t)(partition - plane->partitions)) {
+        plane->by_metadata_slot[partition->metadata_slot] = -1;
+    }
+    partition_close(&partition->log);
+    data_partition_close(partition);
+}
+
 void data_plane_deinit(struct data_plane *plane)
 {
     assert(plane != NULL);
@@ -93,6 +110,9 @@ void data_plane_deinit(struct data_plane *plane)
     }
     free(plane->partitions);
     free(plane->by_metadata_slot);
+    if (plane->retire.queue != NULL) {
+        data_plane_retire_deinit(&plane->retire);
+    }
     plane->partitions = NULL;
     plane->by_metadata_slot = NULL;
     assert(plane->partitions == NULL);
@@ -850,6 +870,12 @@ static void data_plane_open_pending(struct data_plane *plane)
     for (uint32_t round = 0; round < 64 && plane->open_head != NULL; round++) {
         struct broker_request *request = data_plane_dequeue(&plane->open_head, &plane->open_tail);
         if (data_plane_find(plane, &request->partition) == NULL &&
+            data_plane_retire_is_stale(plane, &request->partition.group)) {
+            /* routed before a delete or purge committed: never recreate its directory */
+            data_plane_reply_status(plane, request, IGGY_ERROR_PARTITION_NOT_FOUND);
+            continue;
+        }
+        if (data_plane_find(plane, &request->partition) == NULL &&
             data_plane_open(plane, &request->partition) < 0) {
             data_plane_reply_status(plane, request, IGGY_ERROR_ERROR);
             continue;
@@ -930,4 +956,5 @@ void data_plane_tick(struct data_plane *plane)
             data_partition_auto_commit(partition);
         }
     }
+    data_plane_retire_tick(plane);
 }

@@ -21,6 +21,7 @@
 #define RUNNEL_NODE_DATA_PLANE_H
 
 #include "node/broker.h"
+#include "node/data_plane_retire.h"
 #include "storage/partition.h"
 #include "storage/superblock.h"
 #include "vsr/journal_partition.h"
@@ -105,6 +106,7 @@ struct data_plane {
     uint32_t record_size_bytes_max;
     uint64_t polls_served;
     uint64_t replies_orphaned;
+    struct data_plane_retire retire; /* stale incarnations: closed, directories removed */
 };
 
 /* Allocates the tables (main thread). Returns 0 or -ENOMEM. */

@@ -11,6 +11,10 @@
 struct data_offset *data_partition_offset(struct data_partition *partition, uint8_t kind,
                                           uint32_t id, bool is_create);
 
+/* Closes an idle open group (files, replica, memory) and forgets its metadata slot; its
+ * directory stays (data_plane_retire.c removes it). */
+void data_plane_partition_retire(struct data_partition *partition);
+
 /* Answers request with an Iggy status and an empty body. */
 void data_plane_reply_status(struct data_plane *plane, struct broker_request *request,
                              uint32_t status);
