@@ -362,25 +362,111 @@ static void partition_repair_finish(struct partition_repair *repair, int result)
     repair->callback(repair, result, repair->context);
 }
 
+/* Where the record after one ending at end_bytes starts: right after it, or after the
+ * padding record a flush adds up to the sector (partition_write.c), or 0 for a segment's
+ * first record (end_bytes UINT64_MAX). Segments hold records back to back from 0. */
+static bool partition_repair_is_after(uint64_t end_bytes, uint64_t position_bytes)
+{
+    if (end_bytes == UINT64_MAX) {
+        return position_bytes == 0;
+    }
+    uint64_t padded = align_up(end_bytes);
+    if (padded > end_bytes && padded - end_bytes < VSR_HEADER_SIZE) {
+        padded += IO_SECTOR_SIZE;
+    }
+    assert(padded >= end_bytes);
+    return position_bytes == end_bytes || position_bytes == padded;
+}
+
+/* A repair never writes where another record lies: an index entry with a valid checksum
+ * but a wrong position would make it overwrite an intact, acknowledged record. Logs the
+ * refusal; the op stays faulty (VSR keeps it so) rather than another record being lost. */
+static int partition_repair_refuse(const struct partition *partition,
+                                   const struct partition_repair *repair, const char *reason)
+{
+    assert(repair->segment < partition->segment_count);
+    assert(reason != NULL);
+    log_warn("partition_repair_refused",
+             "file=%s position=%" PRIu64 " op=%" PRIu64 " reason=\"%s\"",
+             partition->segments[repair->segment].log_path, repair->position_bytes,
+             repair->header->u.prepare.op, reason);
+    return -RUNNEL_EFAULTY;
+}
+
+/* Sealed: the index entry of op from the entries read at entries_from (false when it is
+ * not there, invalid or of another op). */
+static bool partition_repair_entry(const struct partition_repair *repair, uint64_t op,
+                                   uint64_t entries_from, struct vsr_header *header_out,
+                                   uint64_t *position_out)
+{
+    const struct partition *partition = repair->partition;
+    const struct partition_segment *segment = &partition->segments[repair->segment];
+    assert(op >= segment->op_first);
+    uint64_t inside = (op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE - entries_from;
+    return repair->completion.result >= (int64_t)(inside + RECORD_INDEX_ENTRY_SIZE) &&
+           record_index_entry_validate(repair->buffer + inside,
+                                       partition->options.record_size_bytes_max,
+                                       &partition->options.group, partition->options.cluster,
+                                       header_out, position_out) == 0 &&
+           header_out->u.prepare.op == op;
+}
+
+/* Sealed: the index read starts at the previous entry's sector (it checks the record's
+ * place), and runs to the next entry's. */
+static uint64_t partition_repair_entries_from(const struct partition_segment *segment, uint64_t op)
+{
+    assert(op >= segment->op_first);
+    uint64_t at = (op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE;
+    return align_down(op > segment->op_first ? at - RECORD_INDEX_ENTRY_SIZE : at);
+}
+
+/* Sealed: the record's place must follow the previous entry's record and end before the
+ * next entry's (when those entries are intact). */
+static int partition_repair_check_sealed(struct partition_repair *repair, uint64_t entries_from)
+{
+    struct partition *partition = repair->partition;
+    const struct partition_segment *segment = &partition->segments[repair->segment];
+    uint64_t op = repair->header->u.prepare.op;
+    struct vsr_header neighbour;
+    uint64_t position = 0;
+    uint64_t end = UINT64_MAX;
+    if (op > segment->op_first) {
+        if (!partition_repair_entry(repair, op - 1, entries_from, &neighbour, &position)) {
+            return partition_repair_refuse(partition, repair, "previous index entry unusable");
+        }
+        end = position + neighbour.size;
+    }
+    if (!partition_repair_is_after(end, repair->position_bytes)) {
+        return partition_repair_refuse(partition, repair,
+                                       "entry's position is not right after the previous record");
+    }
+    if (partition_repair_entry(repair, op + 1, entries_from, &neighbour, &position) &&
+        repair->position_bytes + repair->header->size > position) {
+        return partition_repair_refuse(partition, repair, "entry's span overlaps the next record");
+    }
+    return 0;
+}
+
 /* Sealed: the index entry read; it must name this very record. */
 static int partition_repair_locate(struct partition_repair *repair)
 {
     struct partition *partition = repair->partition;
     const struct partition_segment *segment = &partition->segments[repair->segment];
-    uint64_t at = (repair->header->u.prepare.op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE;
-    uint64_t inside = at - align_down(at);
+    uint64_t op = repair->header->u.prepare.op;
+    uint64_t entries_from = partition_repair_entries_from(segment, op);
     struct vsr_header entry;
     uint64_t position = 0;
-    if (repair->completion.result < (int64_t)(inside + RECORD_INDEX_ENTRY_SIZE) ||
-        record_index_entry_validate(
-            repair->buffer + inside, partition->options.record_size_bytes_max,
-            &partition->options.group, partition->options.cluster, &entry, &position) != 0) {
+    if (!partition_repair_entry(repair, op, entries_from, &entry, &position)) {
         return -RUNNEL_ENOTFOUND;
     }
     if (entry.checksum != repair->header->checksum || entry.size != repair->header->size) {
         return -RUNNEL_EFORMAT;
     }
     repair->position_bytes = position;
+    int result = partition_repair_check_sealed(repair, entries_from);
+    if (result != 0) {
+        return result;
+    }
     repair->from_bytes = align_down(position);
     repair->span_bytes = align_up(position + entry.size) - repair->from_bytes;
     return repair->span_bytes > repair->buffer_size_bytes ? -RUNNEL_ETOOLARGE : 0;
@@ -441,21 +527,51 @@ static void partition_repair_patch_memory(struct partition *partition,
     }
 }
 
+/* Tail: entry index's record must start right after the previous entry's record (a
+ * previous one of unknown place: refused) and overlap no other record whose place is
+ * known. */
+static bool partition_repair_tail_fits(const struct partition *partition, uint32_t index)
+{
+    assert(index < partition->entry_count);
+    const struct partition_entry *entry = &partition->entries[index];
+    assert(entry->size_bytes > 0);
+    const struct partition_entry *previous = index > 0 ? &partition->entries[index - 1] : NULL;
+    if ((previous != NULL && previous->size_bytes == 0) ||
+        !partition_repair_is_after(
+            previous != NULL ? previous->position_bytes + previous->size_bytes : UINT64_MAX,
+            entry->position_bytes)) {
+        return false;
+    }
+    uint64_t end = entry->position_bytes + entry->size_bytes;
+    for (uint32_t other = 0; other < partition->entry_count; other++) {
+        const struct partition_entry *known = &partition->entries[other];
+        if (other != index && known->size_bytes > 0 && known->position_bytes < end &&
+            entry->position_bytes < known->position_bytes + known->size_bytes) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Sealed segment: starts with the index entry's sector. */
 static int partition_repair_sealed(struct partition *partition, struct partition_repair *repair)
 {
     const struct partition_segment *segment = &partition->segments[repair->segment];
-    uint64_t at = (repair->header->u.prepare.op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE;
+    uint64_t op = repair->header->u.prepare.op;
+    uint64_t at = (op - segment->op_first) * RECORD_INDEX_ENTRY_SIZE;
+    /* The entry with its neighbours: they check the record's place (at most 2 sectors). */
+    uint64_t from = partition_repair_entries_from(segment, op);
+    uint64_t size = align_up(at + 2 * RECORD_INDEX_ENTRY_SIZE) - from;
     if (!vsr_header_is_body_valid(repair->header, repair->body)) {
         return -RUNNEL_EFORMAT;
     }
-    if (repair->buffer_size_bytes < IO_SECTOR_SIZE) {
+    if (repair->buffer_size_bytes < size) {
         return -RUNNEL_ETOOLARGE;
     }
     repair->is_entry_step = true;
     partition->reads_in_flight++;
-    io_read(partition->io, &repair->completion, segment->index_file, repair->buffer, IO_SECTOR_SIZE,
-            align_down(at), partition_repair_io_callback, repair);
+    io_read(partition->io, &repair->completion, segment->index_file, repair->buffer, size, from,
+            partition_repair_io_callback, repair);
     return 0;
 }
 
@@ -495,6 +611,10 @@ int partition_repair(struct partition *partition, struct partition_repair *repai
         return -RUNNEL_EFORMAT;
     }
     repair->position_bytes = entry->position_bytes;
+    if (!partition_repair_tail_fits(partition, (uint32_t)(op - tail->op_first))) {
+        return partition_repair_refuse(partition, repair,
+                                       "entry's position is not between its neighbours' records");
+    }
     repair->from_bytes = align_down(entry->position_bytes);
     repair->span_bytes = align_up(entry->position_bytes + entry->size_bytes) - repair->from_bytes;
     if (repair->span_bytes > buffer_size_bytes) {

@@ -827,6 +827,157 @@ static void test_segment_base_mismatch(void **state)
     }
 }
 
+static bool repair_done;
+static int repair_result;
+
+static void repair_callback(struct partition_repair *repair, int result, void *context)
+{
+    (void)repair;
+    (void)context;
+    repair_done = true;
+    repair_result = result;
+}
+
+/* Repairs op from its intact copy (as a peer sends it): 0 or the refusal. */
+static int repair_op(uint64_t op)
+{
+    static _Alignas(4096) uint8_t scratch[16 * 1024];
+    static struct vsr_header header; /* the repair keeps pointing at it */
+    memcpy(&header, records[op], VSR_HEADER_SIZE);
+    repair_done = false;
+    static struct partition_repair repair;
+    int result = partition_repair(&partition, &repair, &header, records[op] + VSR_HEADER_SIZE,
+                                  scratch, sizeof(scratch), repair_callback, NULL);
+    return result;
+}
+
+/* True when every op but skip still has its exact bytes at its place in its log. */
+static bool others_intact_on_disk(uint64_t skip)
+{
+    static uint8_t bytes[RECORD_SIZE_MAX];
+    for (uint64_t op = 1; op <= op_last; op++) {
+        const struct layout *layout = &layouts[op];
+        uint64_t got = 0;
+        if (op != skip &&
+            (sim_disk_file_read(&disk, log_paths[layout->segment], bytes, layout->size_bytes,
+                                layout->position_bytes, &got) != 0 ||
+             got != layout->size_bytes || memcmp(bytes, records[op], layout->size_bytes) != 0)) {
+            fprintf(stderr, "%s: op %" PRIu64 " overwritten on disk\n", case_name, op);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Every op read exact before stays exact; op reads exact when repaired, else faulty. */
+static void repair_check_reads(uint64_t op, const bool *exact_before, bool is_repaired)
+{
+    for (uint64_t other = 1; other <= op_last; other++) {
+        if (other != op && exact_before[other] && !exact[other]) {
+            fprintf(stderr, "%s", capture);
+            fail_msg("%s: op %" PRIu64 " lost after the repair of op %" PRIu64 " (%d)", case_name,
+                     other, op, results[other]);
+        }
+    }
+    if (is_repaired ? !exact[op] : results[op] != -RUNNEL_EFAULTY) {
+        fail_msg("%s: op %" PRIu64 " reads %d after repair %s", case_name, op, results[op],
+                 is_repaired ? "done" : "refused");
+    }
+}
+
+/*
+ * One case: op's index entry (re-sealed, checksum valid) names shift bytes into the next
+ * op's record, optionally with op's own record damaged too (a flipped body byte); or
+ * only the record damaged (a control: the repair must succeed). Reopened, op is faulty
+ * once read; the repair with op's intact prepare must never write over another record:
+ * it either repairs op (exact bytes, also after a reopen) or is refused (op faulty).
+ */
+static bool repair_case(uint32_t segment, uint32_t index, uint64_t shift, uint32_t kind)
+{
+    build();
+    uint64_t op = segment_op_first(segment) + index;
+    snprintf(case_name, sizeof(case_name),
+             "segment %" PRIu32 " op %" PRIu64 " entry +%" PRIu64 " into op %" PRIu64
+             " kind %" PRIu32,
+             segment, op, shift, op + 1, kind);
+    if (kind != 2) {
+        struct record_index_entry entry;
+        entry_read(segment, index, &entry);
+        entry.position_bytes = layouts[op + 1].position_bytes + shift;
+        entry_write(segment, index, &entry);
+    }
+    if (kind != 0) {
+        uint8_t byte = records[op][300] ^ 0x5a;
+        assert_int_equal(sim_disk_file_write(&disk, log_paths[segment], &byte, 1,
+                                             layouts[op].position_bytes + 300),
+                         0);
+    }
+    assert_int_equal(open_and_read_captured(), 0);
+    bool exact_before[OPS_MAX];
+    memcpy(exact_before, exact, sizeof(exact_before));
+    if (results[op] != -RUNNEL_EFAULTY) {
+        assert_true(exact[op]); /* recovery found the record from the log: nothing to repair */
+        teardown();
+        return false;
+    }
+    int saved = capture_begin();
+    int result = repair_op(op);
+    if (result == 0) {
+        run_io();
+        result = repair_done ? repair_result : -RUNNEL_ESTATE;
+    }
+    capture_end(saved);
+    assert_true(others_intact_on_disk(op));
+    if (result != 0 && (result != -RUNNEL_EFAULTY || !capture_reports(log_paths[segment]))) {
+        fprintf(stderr, "%s", capture);
+        fail_msg("%s: repair refused with %d and no log line naming the log", case_name, result);
+    }
+    assert_true(kind != 2 || result == 0); /* a record damaged in place is repaired */
+    assert_true(result == 0 || partition_is_faulty(&partition, op));
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            partition_close(&partition);
+            assert_int_equal(open_and_read_captured(), 0);
+        } else {
+            for (uint64_t other = 1; other <= op_last; other++) {
+                struct partition_read read;
+                results[other] = read_op(other, &read);
+                exact[other] = results[other] == 0 && record_is_exact(&read, other);
+            }
+        }
+        repair_check_reads(op, exact_before, result == 0);
+    }
+    assert_true(others_intact_on_disk(op));
+    partition_close(&partition);
+    teardown();
+    return true;
+}
+
+/* An entry with a valid checksum but a wrong position, in the tail and in a sealed
+ * segment: a repair must not write the peer's copy over another record. */
+static void test_index_entry_position_repair(void **state)
+{
+    (void)state;
+    build();
+    uint32_t segments[2] = {tail(), 1};
+    uint32_t counts[2] = {segment_op_count(tail()), segment_op_count(1)};
+    teardown();
+    static const uint64_t shifts[] = {0, 200, 512};
+    uint32_t faulty_cases = 0;
+    for (uint32_t which = 0; which < 2; which++) {
+        uint32_t picks[3] = {0, 1, counts[which] / 2};
+        for (uint32_t pick = 0; pick < 3; pick++) {
+            for (uint32_t shift = 0; shift < 3; shift++) {
+                for (uint32_t kind = 0; kind < 3; kind++) {
+                    faulty_cases +=
+                        repair_case(segments[which], picks[pick], shifts[shift], kind) ? 1 : 0;
+                }
+            }
+        }
+    }
+    assert_true(faulty_cases >= 20); /* the damage was met, not missed */
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -842,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_segment_name_bad),
         cmocka_unit_test(test_segment_empty),
         cmocka_unit_test(test_segment_base_mismatch),
+        cmocka_unit_test(test_index_entry_position_repair),
     };
     int failures = cmocka_run_group_tests(tests, NULL, NULL);
     fprintf(stderr, "bad input: %" PRIu32 " damage cases, %" PRIu32 " faulty reads\n", case_count,
