@@ -342,7 +342,8 @@ static void broker_request_finish(struct broker *broker, uint32_t shard_index,
     struct broker_shard *shard = &broker->shards[shard_index];
     assert(request->home_shard == shard_index);
     if (request->connection == NULL || request->purpose == BROKER_PURPOSE_CLOSE ||
-        request->purpose == BROKER_PURPOSE_BOOTSTRAP) {
+        request->purpose == BROKER_PURPOSE_BOOTSTRAP ||
+        request->purpose == BROKER_PURPOSE_RELEASE) {
         broker_request_free(shard, request);
         return;
     }

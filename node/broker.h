@@ -52,7 +52,8 @@ enum broker_request_kind {
     BROKER_REQUEST_OFFSET_GET,
     BROKER_REQUEST_OFFSET_STORE,
     BROKER_REQUEST_OFFSET_DELETE,
-    BROKER_REQUEST_AUTH, /* waiting on the auth worker on the home shard */
+    BROKER_REQUEST_AUTH,    /* waiting on the auth worker on the home shard */
+    BROKER_REQUEST_RELEASE, /* an exactly-once client logged out: release its partition sessions */
 };
 
 enum broker_request_purpose {
@@ -65,6 +66,7 @@ enum broker_request_purpose {
     BROKER_PURPOSE_CREATE_USER,     /* the auth worker hashes, then the op goes */
     BROKER_PURPOSE_LOGIN_VERIFY,    /* the auth worker verifies, then RegisterClient */
     BROKER_PURPOSE_CHANGE_PASSWORD, /* verify the current password, hash the new one, op */
+    BROKER_PURPOSE_RELEASE,         /* server-side, no reply: freed when it comes back */
 };
 
 /* Resolved partition of a partition request (filled by the home shard). */

@@ -985,6 +985,31 @@ static void broker_register_finish(struct broker_shard *shard, struct net_connec
     (void)broker_reply_send(connection, &header, IGGY_OPERATION_REGISTER, 0, body, writer.size);
 }
 
+/*
+ * An exactly-once client logged out (DESIGN.md §10.11): every shard's data plane releases
+ * the client's sessions (and kept replies) in the partition groups it leads, with a logout
+ * op in each. Best effort: a shard whose request cannot be taken now leaves them to the
+ * groups' TTL. A closed connection does not release them: the client may reconnect and
+ * resend.
+ */
+static void broker_release_exactly_once(struct broker_shard *shard, u128 client)
+{
+    assert(client != 0);
+    assert(shard->broker->shard_count > 0);
+    for (uint32_t target = 0; target < shard->broker->shard_count; target++) {
+        struct broker_request *request = broker_request_take(shard, false);
+        if (request == NULL) {
+            log_warn("exactly_once_release_deferred", "shard=%u target=%u", shard->index, target);
+            return;
+        }
+        request->kind = BROKER_REQUEST_RELEASE;
+        request->purpose = BROKER_PURPOSE_RELEASE;
+        request->vsr_client = client;
+        request->target_shard = target;
+        broker_request_route(shard->broker, shard->index, request);
+    }
+}
+
 bool broker_ops_finish(struct broker_shard *shard, struct net_connection *connection,
                        struct broker_request *request)
 {
@@ -1001,6 +1026,9 @@ bool broker_ops_finish(struct broker_shard *shard, struct net_connection *connec
     if (request->purpose == BROKER_PURPOSE_LOGOUT) {
         struct session *session = broker_session(shard, connection);
         if (status == 0 && session_is_bound(session)) {
+            if (session->is_exactly_once) {
+                broker_release_exactly_once(shard, session->client);
+            }
             session_unbind(session);
         }
         request->reply_size = 0; /* Logout replies are empty (not result-framed) */

@@ -386,8 +386,9 @@ static void data_partition_bus_reply_exactly_once(struct data_partition *partiti
         }
         return;
     }
-    if (header->u.reply.operation == VSR_OPERATION_REGISTER) {
-        return; /* the group's session exists now; the waiting op goes in the next pass */
+    if (header->u.reply.operation == VSR_OPERATION_REGISTER ||
+        header->u.reply.operation == VSR_OPERATION_LOGOUT) {
+        return; /* the session exists now (the waiting op goes next pass), or is released */
     }
     uint32_t status = data_plane_sessions_reply_status(header);
     if (data_partition_answer(partition, client, header->u.reply.request, header, body, status) ==
@@ -719,10 +720,36 @@ static void data_partition_write_submit(struct data_partition *partition,
     data_plane_queue(&partition->queue_head, &partition->queue_tail, request);
 }
 
+/* An exactly-once client logged out: a logout op in every group this shard leads that
+ * holds its session; the request goes back at once (nothing waits on it). */
+static void data_plane_release(struct data_plane *plane, struct broker_request *request)
+{
+    assert(request->kind == BROKER_REQUEST_RELEASE);
+    assert(request->vsr_client != 0);
+    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+        struct data_partition *partition = &plane->partitions[index];
+        struct vsr_replica *replica = &partition->replica;
+        struct vsr_header header;
+        if (partition->is_used && vsr_replica_is_primary(replica) &&
+            replica->op - replica->commit_max < replica->config.pipeline_max &&
+            data_plane_sessions_logout(replica, request->vsr_client, &header)) {
+            vsr_replica_on_message(replica, &header, NULL); /* the TTL covers a refusal */
+        }
+    }
+    request->reply_status = 0;
+    request->reply_size = 0;
+    request->has_reply = true;
+    broker_request_complete(plane->broker, plane->shard_index, request);
+}
+
 void data_plane_submit(struct data_plane *plane, struct broker_request *request)
 {
     assert(plane != NULL && request != NULL);
     assert(request->next == NULL);
+    if (request->kind == BROKER_REQUEST_RELEASE) {
+        data_plane_release(plane, request);
+        return;
+    }
     struct data_partition *partition = data_plane_find(plane, &request->partition);
     if (partition == NULL) {
         data_plane_queue(&plane->open_head, &plane->open_tail, request);

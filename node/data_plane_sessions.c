@@ -64,6 +64,25 @@ bool data_plane_sessions_is_pending(const struct vsr_replica *replica, u128 clie
     return false;
 }
 
+bool data_plane_sessions_logout(const struct vsr_replica *replica, u128 client,
+                                struct vsr_header *header_out)
+{
+    assert(replica != NULL && header_out != NULL);
+    assert(client != 0);
+    uint64_t session = data_plane_sessions_find(replica, client);
+    if (session == 0) {
+        return false;
+    }
+    vsr_header_init(header_out, VSR_COMMAND_REQUEST, replica->config.cluster, replica->view, 0,
+                    &replica->config.group);
+    header_out->u.request.client = client;
+    header_out->u.request.session = session;
+    header_out->u.request.request = UINT64_MAX;
+    header_out->u.request.operation = VSR_OPERATION_LOGOUT;
+    vsr_header_seal(header_out, NULL, 0);
+    return true;
+}
+
 uint32_t data_plane_sessions_reply_status(const struct vsr_header *reply)
 {
     assert(reply != NULL);

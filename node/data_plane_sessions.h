@@ -59,6 +59,14 @@ bool data_plane_sessions_request(const struct vsr_replica *replica, u128 client,
 bool data_plane_sessions_is_pending(const struct vsr_replica *replica, u128 client,
                                     uint64_t sequence);
 
+/*
+ * Fills header_out with the logout of client's exactly-once session in replica's group
+ * (request number UINT64_MAX: above any number of the client). False when the group has
+ * no such session.
+ */
+bool data_plane_sessions_logout(const struct vsr_replica *replica, u128 client,
+                                struct vsr_header *header_out);
+
 /* The Iggy status of the replica's reply to an exactly-once op: 0, or
  * IGGY_ERROR_REQUEST_ALREADY_APPLIED (59) when the number was older than the window. */
 uint32_t data_plane_sessions_reply_status(const struct vsr_header *reply);

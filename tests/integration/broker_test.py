@@ -254,6 +254,14 @@ def exactly_once_after_restart(node):
           "the window survives a restart (same base offset for a resend)")
     result = send_numbered(sock, session, last + 1, b"new")
     check(result == (0, last), "a new number after the restart is appended %r" % (result,))
+    sock.sendall(request(3, client=EXACTLY_ONCE_CLIENT, session=session, request_number=1))
+    check(status_of(read_frame(sock)) == 0, "exactly-once logout")
+    sock.close()
+    time.sleep(0.3)  # the partition groups commit the logout ops
+    sock, session = login_exactly_once(node)
+    result = send_numbered(sock, session, last + 1, b"again")
+    check(result == (0, last + 1),
+          "after a logout the window is released: the old number is a new append %r" % (result,))
     check(True,
           "a new number after the restart is appended")
     sock.close()

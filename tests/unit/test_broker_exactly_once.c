@@ -3,7 +3,8 @@
  * over one partition replica (replica_count 1, the simulator's in-memory journal): the
  * implicit register, a resend answered with the original reply and executed once, a resend
  * of an op still in the pipeline recognised as pending (no second prepare), a number below
- * the window refused with status 59 and never executed, the TTL releasing the session.
+ * the window refused with status 59 and never executed, a logout and the TTL releasing the
+ * session.
  */
 #include "lib/clock.h"
 #include "lib/prng.h"
@@ -281,6 +282,22 @@ static void test_below_the_window_is_refused(void **state)
     assert_int_equal(fixture->applied, applied);
 }
 
+static void test_logout_releases_the_session(void **state)
+{
+    struct fixture *fixture = *state;
+    struct vsr_header header;
+    assert_false(data_plane_sessions_logout(&fixture->replica, fixture_client, &header));
+    fixture_submit_settled(fixture, 50);
+    uint64_t applied = fixture->applied;
+    assert_true(data_plane_sessions_logout(&fixture->replica, fixture_client, &header));
+    assert_int_equal(header.u.request.operation, VSR_OPERATION_LOGOUT);
+    vsr_replica_on_message(&fixture->replica, &header, NULL);
+    fixture_settle(fixture);
+    assert_int_equal(data_plane_sessions_find(&fixture->replica, fixture_client), 0);
+    fixture_submit_settled(fixture, 50); /* registers again: a new op, not the kept reply */
+    assert_int_equal(fixture->applied, applied + 1);
+}
+
 static void test_ttl_releases_the_session(void **state)
 {
     struct fixture *fixture = *state;
@@ -310,6 +327,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resend_while_pending_is_one_op, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_below_the_window_is_refused, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_logout_releases_the_session, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ttl_releases_the_session, fixture_setup,
                                         fixture_teardown),
