@@ -212,6 +212,8 @@ static void broker_target_handle(struct broker *broker, uint32_t shard_index,
     if (request->kind == BROKER_REQUEST_METADATA) {
         assert(shard_index == 0);
         control_plane_submit(broker->control_plane, request);
+    } else if (data_plane_drain_is_closed(broker->shards[shard_index].data_plane)) {
+        data_plane_drain_refuse(broker->shards[shard_index].data_plane, request);
     } else {
         data_plane_submit(broker->shards[shard_index].data_plane, request);
     }
@@ -568,7 +570,12 @@ static void broker_on_pass(struct node_handler *handler, uint32_t shard_index)
     if (shard_index == 0) {
         control_plane_pass(broker->control_plane);
     }
-    data_plane_pass(shard->data_plane);
+    if (!data_plane_drain_is_closed(shard->data_plane)) {
+        data_plane_pass(shard->data_plane);
+    }
+    if (shard->data_plane->drain.is_draining) {
+        data_plane_drain_pass(shard->data_plane);
+    }
     broker_auth_pass(shard);
     broker_outbox_pass(broker, shard);
     broker_unsent_pass(shard);
@@ -582,7 +589,31 @@ static void broker_on_tick(struct node_handler *handler, uint32_t shard_index)
     if (shard_index == 0) {
         control_plane_tick(broker->control_plane);
     }
-    data_plane_tick(broker->shards[shard_index].data_plane);
+    if (!data_plane_drain_is_closed(broker->shards[shard_index].data_plane)) {
+        data_plane_tick(broker->shards[shard_index].data_plane);
+    }
+}
+
+/* The shard's drain began: its data plane starts putting its partitions to rest. */
+static void broker_on_drain(struct node_handler *handler, uint32_t shard_index)
+{
+    struct broker *broker = handler->context;
+    assert(broker != NULL);
+    assert(shard_index < broker->shard_count);
+    data_plane_drain_begin(broker->shards[shard_index].data_plane);
+}
+
+/* The shard may exit once its partitions are synced and closed (shard 0: and the metadata
+ * journal has nothing unflushed). */
+static bool broker_is_drained(struct node_handler *handler, uint32_t shard_index)
+{
+    struct broker *broker = handler->context;
+    assert(broker != NULL);
+    assert(shard_index < broker->shard_count);
+    if (shard_index == 0 && !control_plane_is_quiet(broker->control_plane)) {
+        return false;
+    }
+    return data_plane_drain_is_done(broker->shards[shard_index].data_plane);
 }
 
 static void broker_on_xshard(struct node_handler *handler, uint32_t shard_index,
@@ -675,6 +706,8 @@ int broker_init(struct broker *broker, const struct node_config *config, struct 
                                             .on_tick = broker_on_tick,
                                             .on_start = broker_on_start,
                                             .on_pass = broker_on_pass,
+                                            .on_drain = broker_on_drain,
+                                            .is_drained = broker_is_drained,
                                             .on_xshard = broker_on_xshard,
                                             .context = broker};
     uint64_t batch = config->batch_size_bytes_max + 64 * 1024;

@@ -74,6 +74,17 @@ void control_plane_read_end(struct control_plane *plane)
     assert(result == 0);
 }
 
+bool control_plane_is_quiet(const struct control_plane *plane)
+{
+    assert(plane != NULL);
+    assert(plane->in_flight_count <= VSR_PIPELINE_MAX);
+    if (!plane->is_log_open) {
+        return true;
+    }
+    return plane->in_flight_count == 0 && plane->queue_head == NULL &&
+           !journal_partition_is_busy(&plane->journal) && !partition_has_unflushed(&plane->log);
+}
+
 /* ---- the state machine ---- */
 
 static uint32_t control_plane_apply(const struct vsr_header *prepare, const void *body,

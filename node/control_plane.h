@@ -80,4 +80,8 @@ void control_plane_tick(struct control_plane *plane);
 void control_plane_read_begin(struct control_plane *plane);
 void control_plane_read_end(struct control_plane *plane);
 
+/* Shard 0, at shutdown: true when no metadata request is queued or in flight and the
+ * journal has nothing unflushed or unreported (its log is synced: metadata is `fsync`). */
+bool control_plane_is_quiet(const struct control_plane *plane);
+
 #endif

@@ -21,6 +21,7 @@
 #define RUNNEL_NODE_DATA_PLANE_H
 
 #include "node/broker.h"
+#include "node/data_plane_drain.h"
 #include "node/data_plane_retire.h"
 #include "storage/partition.h"
 #include "storage/superblock.h"
@@ -107,6 +108,7 @@ struct data_plane {
     uint64_t polls_served;
     uint64_t replies_orphaned;
     struct data_plane_retire retire; /* stale incarnations: closed, directories removed */
+    struct data_plane_drain drain;   /* shutdown: partitions synced and closed */
 };
 
 /* Allocates the tables (main thread). Returns 0 or -ENOMEM. */

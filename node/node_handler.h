@@ -11,6 +11,7 @@
 #ifndef RUNNEL_NODE_NODE_HANDLER_H
 #define RUNNEL_NODE_NODE_HANDLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,18 @@ struct node_handler {
     /* Optional, once per loop pass, outside completion dispatch, before the network
      * flush: deferred completions and group commits run here. */
     void (*on_pass)(struct node_handler *handler, uint32_t shard_index);
+    /*
+     * Optional, once on shard shard_index when its drain begins (SIGINT/SIGTERM, after the
+     * shard stopped accepting): the handler stops taking new work and starts putting its
+     * storage to rest (flush, sync, close) while the ring still exists.
+     */
+    void (*on_drain)(struct node_handler *handler, uint32_t shard_index);
+    /*
+     * Optional, checked on each pass while shard shard_index drains: true when the
+     * handler's storage is quiet (synced and closed). The shard exits only once it is true
+     * and its connections and I/O are quiet, or when the drain timeout passes.
+     */
+    bool (*is_drained)(struct node_handler *handler, uint32_t shard_index);
     /* Optional: a cross-shard entry whose operation is not the runtime's own. */
     void (*on_xshard)(struct node_handler *handler, uint32_t shard_index,
                       const struct xshard_entry *entry);

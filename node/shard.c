@@ -126,8 +126,11 @@ static void shard_drain_expired(struct timer *timer, void *context)
     struct shard *shard = context;
     (void)timer;
     assert(shard->is_draining);
-    log_warn("drain_timeout", "shard=%u connections=%u", shard->index,
-             net_connections_open(&shard->net));
+    struct node_handler *handler = shard->set->handler;
+    bool is_handler_drained =
+        handler->is_drained == NULL || handler->is_drained(handler, shard->index);
+    log_warn("drain_timeout", "shard=%u connections=%u handler_drained=%s", shard->index,
+             net_connections_open(&shard->net), is_handler_drained ? "true" : "false");
     shard->is_drain_expired = true;
     net_close_all(&shard->net);
 }
@@ -161,16 +164,25 @@ static void shard_drain_begin(struct shard *shard, uint64_t now_ns)
         timer_heap_add(&shard->timers, &shard->drain_timer,
                        now_ns + shard->set->options.drain_timeout_ns, shard_drain_expired, shard);
     assert(result == 0);
+    struct node_handler *handler = shard->set->handler;
+    if (handler->on_drain != NULL) {
+        handler->on_drain(handler, shard->index);
+    }
 }
 
 static bool shard_is_done(const struct shard *shard)
 {
+    assert(shard != NULL);
     if (!shard->is_draining) {
         return false;
     }
+    if (shard->is_drain_expired) {
+        return true;
+    }
+    struct node_handler *handler = shard->set->handler;
     bool is_quiet = net_is_drained(&shard->net) && runtime_uring_in_flight(shard->uring) == 0 &&
                     io_pending_count(runtime_uring_io(shard->uring)) == 0;
-    return is_quiet || shard->is_drain_expired;
+    return is_quiet && (handler->is_drained == NULL || handler->is_drained(handler, shard->index));
 }
 
 static uint64_t shard_wait_ns(struct shard *shard, uint64_t now_ns)

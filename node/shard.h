@@ -10,7 +10,8 @@
  *
  * Shutdown: shard_set_stop (from the signal-handling thread) asks every shard to drain:
  * shard 0 stops accepting, connections stop receiving, what was received is answered and
- * sent, then connections close; a shard exits when it has nothing in flight or when the
+ * sent, then connections close; the handler's on_drain puts its storage to rest. A shard
+ * exits when it has nothing in flight and the handler's is_drained holds, or when the
  * drain deadline passes. shard_set_join then frees everything.
  */
 #ifndef RUNNEL_NODE_SHARD_H

@@ -3,8 +3,9 @@
  * through the runtime (accept on shard 0, hand-off round-robin, multishot receive,
  * frames split across receive buffers and TCP writes, batched sends), the frame size
  * limit, the idle timeout, a drain on stop that answers what was received before
- * closing, and connections moved between shard threads without losing or reordering a
- * frame. Exits 77 without io_uring.
+ * closing, connections moved between shard threads without losing or reordering a
+ * frame, and the drain hooks (on_drain once per shard, the exit held until is_drained,
+ * bounded by the drain timeout). Exits 77 without io_uring.
  */
 #include "lib/error.h"
 #include "node/echo_handler.h"
@@ -18,6 +19,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -245,6 +249,96 @@ static void test_handoff_between_shards(void **state)
     shard_set_join(&set);
 }
 
+/* The drain hooks: counted per shard; is_drained holds once test_drain_release is set. */
+static atomic_uint test_drain_calls[2];
+static atomic_uint test_drained_calls[2];
+static atomic_bool test_drain_release;
+
+static void test_on_drain(struct node_handler *handler, uint32_t shard_index)
+{
+    assert_non_null(handler);
+    assert_true(shard_index < 2);
+    atomic_fetch_add(&test_drain_calls[shard_index], 1);
+}
+
+static bool test_is_drained(struct node_handler *handler, uint32_t shard_index)
+{
+    assert_non_null(handler);
+    assert_true(shard_index < 2);
+    assert_int_equal(atomic_load(&test_drain_calls[shard_index]), 1); /* on_drain came first */
+    atomic_fetch_add(&test_drained_calls[shard_index], 1);
+    return atomic_load(&test_drain_release);
+}
+
+static uint64_t test_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+static void test_drain_start(struct shard_set *set, struct echo_handler *echo,
+                             uint64_t drain_timeout_ms)
+{
+    struct shard_set_options options;
+    shard_set_options_default(&options);
+    options.drain_timeout_ns = drain_timeout_ms * 1000 * 1000;
+    echo_handler_init(echo);
+    echo->handler.on_drain = test_on_drain;
+    echo->handler.is_drained = test_is_drained;
+    for (uint32_t index = 0; index < 2; index++) {
+        atomic_store(&test_drain_calls[index], 0);
+        atomic_store(&test_drained_calls[index], 0);
+    }
+    atomic_store(&test_drain_release, false);
+    char text[SHARD_ERROR_SIZE_MAX] = {0};
+    assert_int_equal(shard_set_start(set, &options, &echo->handler, text, sizeof(text)), 0);
+    assert_int_equal(atomic_load(&test_drain_calls[0]) + atomic_load(&test_drain_calls[1]), 0);
+}
+
+/* A stop calls on_drain once per shard; the shards stay in their loops (polling
+ * is_drained) until it holds, then exit at once. */
+static void test_drain_waits_for_handler(void **state)
+{
+    (void)state;
+    static struct echo_handler echo;
+    static struct shard_set set;
+    test_drain_start(&set, &echo, 10000);
+    shard_set_stop(&set);
+    usleep(300 * 1000);
+    assert_true(shard_set_is_running(&set));
+    for (uint32_t index = 0; index < 2; index++) {
+        assert_int_equal(atomic_load(&test_drain_calls[index]), 1);
+        assert_true(atomic_load(&test_drained_calls[index]) >= 1);
+    }
+    uint64_t release_ms = test_now_ms();
+    atomic_store(&test_drain_release, true);
+    shard_set_join(&set); /* waits; a wakeup comes from the tick within 10 ms */
+    assert_true(test_now_ms() - release_ms < 2000);
+    for (uint32_t index = 0; index < 2; index++) {
+        assert_int_equal(atomic_load(&test_drain_calls[index]), 1);
+    }
+}
+
+/* A handler that never drains holds the exit only until the drain timeout. */
+static void test_drain_bounded_by_timeout(void **state)
+{
+    (void)state;
+    static struct echo_handler echo;
+    static struct shard_set set;
+    test_drain_start(&set, &echo, 400);
+    uint64_t stop_ms = test_now_ms();
+    shard_set_stop(&set);
+    shard_set_join(&set);
+    uint64_t elapsed_ms = test_now_ms() - stop_ms;
+    assert_true(elapsed_ms >= 390 && elapsed_ms < 4000);
+    assert_false(atomic_load(&test_drain_release));
+    for (uint32_t index = 0; index < 2; index++) {
+        assert_int_equal(atomic_load(&test_drain_calls[index]), 1);
+        assert_true(atomic_load(&test_drained_calls[index]) >= 1);
+    }
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -258,6 +352,8 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_handoff_between_shards),
         cmocka_unit_test(test_start_fails_with_one_line),
+        cmocka_unit_test(test_drain_waits_for_handler),
+        cmocka_unit_test(test_drain_bounded_by_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
