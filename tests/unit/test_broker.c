@@ -4,7 +4,8 @@
  * no I/O): session lifecycle and its generation fence, the request pools (small and large
  * buffers, exhaustion counted, a large buffer lent and given back), binding a request to a
  * connection's session, packing a metadata op (prefix layout, too large), one-shot VSR
- * client ids, and partition -> shard routing.
+ * client ids, per-partition figures by incarnation (node/broker_stats.h), and partition ->
+ * shard routing.
  */
 #include "lib/error.h"
 #include "node/broker.h"
@@ -218,6 +219,34 @@ static void test_vsr_client_ids(void **state)
     expect_assert_failure(broker_vsr_client_next(broker, FIXTURE_SHARDS));
 }
 
+static void test_partition_figures(void **state)
+{
+    (void)state;
+    struct broker_stats stats;
+    assert_int_equal(broker_stats_init(&stats, 4), 0);
+    struct broker_stats_figures figures;
+    assert_false(broker_stats_read(&stats, 2, 7, &figures)); /* nothing published yet */
+    struct broker_stats_figures published = {
+        .message_count = 5, .size_bytes = 1300, .segment_count = 1, .offset_next = 5};
+    broker_stats_publish(&stats, 2, 7, &published);
+    assert_true(broker_stats_read(&stats, 2, 7, &figures));
+    assert_int_equal(figures.message_count, 5);
+    assert_int_equal(figures.size_bytes, 1300);
+    assert_int_equal(figures.offset_next, 5);
+    /* The slot now names another incarnation (a purge, or a recreated partition): the old
+     * figures are never reported for it, nor the new ones for the old. */
+    assert_false(broker_stats_read(&stats, 2, 8, &figures));
+    assert_int_equal(figures.message_count, 0);
+    struct broker_stats_figures purged = {.message_count = 1, .size_bytes = 300};
+    broker_stats_publish(&stats, 2, 8, &purged);
+    assert_false(broker_stats_read(&stats, 2, 7, &figures));
+    assert_true(broker_stats_read(&stats, 2, 8, &figures));
+    assert_int_equal(figures.message_count, 1);
+    assert_false(broker_stats_read(&stats, 3, 0, &figures)); /* incarnation 0: none */
+    expect_assert_failure(broker_stats_publish(&stats, 4, 7, &published));
+    broker_stats_deinit(&stats);
+}
+
 static void test_partition_routing(void **state)
 {
     (void)state;
@@ -250,6 +279,7 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_request_pack, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_vsr_client_ids, fixture_setup, fixture_teardown),
+        cmocka_unit_test(test_partition_figures),
         cmocka_unit_test(test_partition_routing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
