@@ -355,6 +355,10 @@ static void broker_request_finish(struct broker *broker, uint32_t shard_index,
         broker_request_free(shard, request);
         return;
     }
+    if (request->purpose == BROKER_PURPOSE_SEGMENTS &&
+        broker_delete_segments_resolved(shard, request)) {
+        return; /* on to the metadata group; the connection stays in its request */
+    }
     session->has_request = false;
     if (broker_ops_finish(shard, request->connection, request)) {
         net_connection_request_end(request->connection);
@@ -477,7 +481,7 @@ static int broker_dispatch(struct broker_shard *shard, struct net_connection *co
         return broker_partition_request(shard, connection, header, body, body_size);
     }
     if (operation == IGGY_OPERATION_DELETE_SEGMENTS) {
-        return broker_reply_status(shard, connection, header, IGGY_ERROR_FEATURE_UNAVAILABLE);
+        return broker_delete_segments(shard, connection, header, body, body_size);
     }
     return broker_metadata_request(shard, connection, header, body, body_size);
 }

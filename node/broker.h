@@ -52,8 +52,9 @@ enum broker_request_kind {
     BROKER_REQUEST_OFFSET_GET,
     BROKER_REQUEST_OFFSET_STORE,
     BROKER_REQUEST_OFFSET_DELETE,
-    BROKER_REQUEST_AUTH,    /* waiting on the auth worker on the home shard */
-    BROKER_REQUEST_RELEASE, /* an exactly-once client logged out: release its partition sessions */
+    BROKER_REQUEST_AUTH,     /* waiting on the auth worker on the home shard */
+    BROKER_REQUEST_RELEASE,  /* an exactly-once client logged out: release its partition sessions */
+    BROKER_REQUEST_SEGMENTS, /* DeleteSegments: the owner resolves the count to an offset */
 };
 
 enum broker_request_purpose {
@@ -67,6 +68,7 @@ enum broker_request_purpose {
     BROKER_PURPOSE_LOGIN_VERIFY,    /* the auth worker verifies, then RegisterClient */
     BROKER_PURPOSE_CHANGE_PASSWORD, /* verify the current password, hash the new one, op */
     BROKER_PURPOSE_RELEASE,         /* server-side, no reply: freed when it comes back */
+    BROKER_PURPOSE_SEGMENTS,        /* resolved by the owner, then the metadata op */
 };
 
 /* Resolved partition of a partition request (filled by the home shard). */
@@ -79,7 +81,8 @@ struct broker_partition_target {
     uint32_t consumer_id;
     uint64_t offset; /* offset store */
     struct iggy_polling_strategy strategy;
-    uint32_t count;
+    uint32_t count;            /* poll: messages; DeleteSegments: segments */
+    uint64_t log_start_offset; /* DeleteSegments watermark: nothing below is served */
     bool auto_commit;
     bool is_group_poll;
     uint32_t group_slot;

@@ -56,6 +56,12 @@ int broker_partition_request(struct broker_shard *shard, struct net_connection *
 int broker_partition_read(struct broker_shard *shard, struct net_connection *connection,
                           const struct iggy_request_header *header, const uint8_t *body,
                           uint32_t body_size);
+/* DeleteSegments (138); and the home side once the owner resolved the offset (true when
+ * the request went on to shard 0). */
+int broker_delete_segments(struct broker_shard *shard, struct net_connection *connection,
+                           const struct iggy_request_header *header, const uint8_t *body,
+                           uint32_t body_size);
+bool broker_delete_segments_resolved(struct broker_shard *shard, struct broker_request *request);
 /* On the home shard's pass: auth worker completions. */
 void broker_auth_pass(struct broker_shard *shard);
 /* Home side of a completed login, logout or token request; true when it sent the reply. */

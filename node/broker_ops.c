@@ -1100,6 +1100,7 @@ static uint32_t broker_partition_resolve(struct broker_shard *shard, struct sess
                                        .kind = VSR_GROUP_KIND_PARTITION,
                                        .incarnation = partition->incarnation};
     target->metadata_slot = (uint32_t)(partition - metadata->partitions);
+    target->log_start_offset = partition->deleted_up_to_offset;
     target->is_fsync = topic->settings.durability == METADATA_DURABILITY_FSYNC;
     target->segment_size_bytes = topic->settings.segment_size_bytes;
     return 0;
@@ -1188,6 +1189,9 @@ static int broker_partition_route(struct broker_shard *shard, struct net_connect
     request->body_offset = 0;
     request->body_size = batch.size;
     request->reply_operation = header->operation;
+    if (kind == BROKER_REQUEST_SEGMENTS) {
+        request->purpose = BROKER_PURPOSE_SEGMENTS;
+    }
     struct session *session = broker_session(shard, connection);
     bool is_write = kind == BROKER_REQUEST_SEND || kind == BROKER_REQUEST_OFFSET_STORE ||
                     kind == BROKER_REQUEST_OFFSET_DELETE;
@@ -1276,6 +1280,79 @@ int broker_partition_request(struct broker_shard *shard, struct net_connection *
     return broker_partition_route(
         shard, connection, header,
         is_store ? BROKER_REQUEST_OFFSET_STORE : BROKER_REQUEST_OFFSET_DELETE, &target, none);
+}
+
+/*
+ * DeleteSegments (138, research/iggy-protocol.md §3.7): the owning shard resolves
+ * segments_count to the first offset after that many of the oldest sealed segments still
+ * served (the tail segment is never deleted), then a DeleteSegments metadata op raises the
+ * partition's watermark; polls never serve below it. The files stay until prefix
+ * truncation exists (it needs partition checkpoints). An undecodable body gets an empty
+ * status-0 reply, as Iggy's server sends.
+ */
+int broker_delete_segments(struct broker_shard *shard, struct net_connection *connection,
+                           const struct iggy_request_header *header, const uint8_t *body,
+                           uint32_t body_size)
+{
+    assert(shard != NULL && header != NULL);
+    assert(header->operation == IGGY_OPERATION_DELETE_SEGMENTS);
+    struct iggy_segments_delete segments;
+    if (iggy_streams_segments_decode(body, body_size, &segments) != 0) {
+        return broker_reply_send(connection, header, header->operation, 0, NULL, 0);
+    }
+    struct broker_partition_names names = {
+        .stream = segments.stream,
+        .topic = segments.topic,
+        .partitioning = {.kind = IGGY_PARTITIONING_PARTITION_ID,
+                         .partition_id = segments.partition_id},
+    };
+    struct broker_partition_target target;
+    memset(&target, 0, sizeof(target));
+    uint32_t status = broker_partition_lookup(shard, broker_session(shard, connection), &names,
+                                              METADATA_ACTION_TOPIC_MANAGE, false, &target);
+    if (status != 0) {
+        return broker_reply_status(shard, connection, header, status);
+    }
+    target.count = segments.segment_count;
+    struct iggy_bytes none = {.bytes = NULL, .size = 0};
+    return broker_partition_route(shard, connection, header, BROKER_REQUEST_SEGMENTS, &target,
+                                  none);
+}
+
+bool broker_delete_segments_resolved(struct broker_shard *shard, struct broker_request *request)
+{
+    assert(request->purpose == BROKER_PURPOSE_SEGMENTS);
+    assert(request->home_shard == shard->index);
+    uint64_t offset = 0;
+    if (request->reply_status != 0 || request->reply_size != sizeof(offset)) {
+        return false; /* the owner's error goes back as it is */
+    }
+    memcpy(&offset, request->buffer, sizeof(offset));
+    request->reply_size = 0;
+    if (offset <= request->partition.log_start_offset) {
+        return false; /* nothing to delete: success, empty body */
+    }
+    struct iggy_identifier stream_id = {.kind = IGGY_IDENTIFIER_NUMERIC,
+                                        .numeric = request->partition.group.stream_id};
+    struct iggy_identifier topic_id = {.kind = IGGY_IDENTIFIER_NUMERIC,
+                                       .numeric = request->partition.group.topic_id};
+    Runnel__Metadata__Identifier stream = broker_identifier(&stream_id);
+    Runnel__Metadata__Identifier topic = broker_identifier(&topic_id);
+    Runnel__Metadata__DeleteSegments op = RUNNEL__METADATA__DELETE_SEGMENTS__INIT;
+    op.stream = &stream;
+    op.topic = &topic;
+    op.partition_id = request->partition.group.partition_id;
+    op.up_to_offset = offset;
+    broker_operation operation = RUNNEL__METADATA__METADATA_OPERATION__INIT;
+    operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_DELETE_SEGMENTS;
+    operation.delete_segments = &op;
+    struct session *session = &shard->sessions[request->connection_slot];
+    int result = broker_request_pack(request, &operation, session->user_id, session->client);
+    assert(result == 0);
+    request->purpose = BROKER_PURPOSE_PLAIN;
+    request->has_reply = false;
+    broker_request_route(shard->broker, shard->index, request);
+    return true;
 }
 
 /* A 16-byte poll reply with no messages (partition_id 0, or the resync sentinel). */

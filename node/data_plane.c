@@ -720,6 +720,31 @@ static void data_partition_write_submit(struct data_partition *partition,
     data_plane_queue(&partition->queue_head, &partition->queue_tail, request);
 }
 
+/*
+ * DeleteSegments resolved on the owner (broker_delete_segments): the first offset of the
+ * segment after the request's count of the oldest sealed segments that still hold offsets
+ * at or above the watermark (the tail segment is never among them); the watermark itself
+ * when there are none. Replies with that offset (8 bytes).
+ */
+static void data_plane_segments(struct data_partition *partition, struct broker_request *request)
+{
+    const struct partition *log = &partition->log;
+    uint64_t watermark = request->partition.log_start_offset;
+    uint32_t sealed = log->segment_count > 0 ? log->segment_count - 1 : 0;
+    uint32_t first = 0; /* sealed segments wholly below the watermark are gone already */
+    for (; first < sealed && log->segments[first + 1].base_offset <= watermark; first++) {
+    }
+    uint32_t end =
+        request->partition.count < sealed - first ? first + request->partition.count : sealed;
+    uint64_t offset = end > first ? log->segments[end].base_offset : watermark;
+    assert(offset >= watermark || end == first);
+    memcpy(request->buffer, &offset, sizeof(offset));
+    request->reply_size = sizeof(offset);
+    request->reply_status = 0;
+    request->has_reply = true;
+    broker_request_complete(partition->plane->broker, partition->plane->shard_index, request);
+}
+
 /* An exactly-once client logged out: a logout op in every group this shard leads that
  * holds its session; the request goes back at once (nothing waits on it). */
 static void data_plane_release(struct data_plane *plane, struct broker_request *request)
@@ -758,6 +783,9 @@ void data_plane_submit(struct data_plane *plane, struct broker_request *request)
     switch (request->kind) {
     case BROKER_REQUEST_POLL:
         data_plane_poll_submit(partition, request);
+        break;
+    case BROKER_REQUEST_SEGMENTS:
+        data_plane_segments(partition, request);
         break;
     case BROKER_REQUEST_OFFSET_GET:
         data_plane_offset_get(partition, request);

@@ -94,6 +94,9 @@ static bool data_poll_start(struct data_partition *partition, struct broker_requ
         offset = 0;
         break;
     }
+    if (offset < target->log_start_offset) {
+        offset = target->log_start_offset; /* below it, segments were deleted */
+    }
     *offset_out = offset;
     *op_out = data_poll_find_offset(partition, offset);
     return target->count > 0 && offset < next;

@@ -18,6 +18,8 @@ the runnel CLI (librunnel) and with raw Iggy frames:
     own sequence in the request field): a send resent after the connection dropped, and
     again, is appended once and answered with the original base offset; a number below the
     window gets status 59; the window survives a restart;
+  - DeleteSegments (raw frames, a topic with 1 MiB segments): the oldest sealed segment
+    stops being served, then the next one; the tail segment stays;
   - a purge and a stream deletion remove the old incarnations' directories; a stale
     directory left from before a restart is removed at start-up;
   - a restart (SIGTERM) keeps streams, topics, messages, offsets and users;
@@ -58,6 +60,7 @@ class Node:
              "--set", "server.replica_port=%d" % free_port(),
              "--set", "limits.connections_max=64", "--set", "runtime.pin_threads=false",
              "--set", "shards.count=2", "--set", "storage.preallocate_bytes=0",
+             "--set", "limits.batch_size_bytes_max=262144",  # 1 MiB segments possible
              "--set", "server.log_level=warn"],
             env=ENV, stdout=log, stderr=log)
         deadline = time.time() + 20
@@ -341,6 +344,49 @@ def retire(node):
           str(partition_dirs(node, stream_id, 0)))
 
 
+def delete_segments(node):
+    """DeleteSegments: the oldest sealed segments stop being served; the tail stays."""
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+    client = 0x33330003
+    session = login(sock, client=client)
+    name = b"segs"
+    options = (b"\x02" + struct.pack("<I", 12) + b"segment_size" + b"\x0c" +
+               struct.pack("<I", 8) + struct.pack("<Q", 1 << 20))
+    body = named(b"orders") + struct.pack("<I", 1) + bytes([len(name)]) + name + options
+    sock.sendall(request(132, body, client=client, session=session, request_number=1))
+    reply = read_frame(sock)
+    check(status_of(reply) == 0 and reply[256:260] == b"\0\0\0\0",
+          "a topic with 1 MiB segments", reply[256:268].hex())
+    for index in range(40):  # 40 x 60 KB: at least two sealed segments
+        payload = b"s%03d" % index + b"." * 60000
+        sock.sendall(request(160, send_body(0, 0, 0, payload, stream=named(b"orders"),
+                                            topic=named(b"segs")),
+                             client=client, session=session, request_number=1))
+        check(status_of(read_frame(sock)) == 0, "send %d of 40" % index)
+    first = payloads(node.cli("message", "poll", "orders", "segs", "0", "--offset", "0",
+                              "--count", "1"))
+    check(first and first[0].startswith("s000"), "before: offset 0 is served")
+    body = named(b"orders") + named(b"segs") + struct.pack("<II", 0, 1)
+    sock.sendall(request(138, body, client=client, session=session, request_number=2))
+    check(status_of(read_frame(sock)) == 0, "DeleteSegments of one segment succeeds")
+    first = payloads(node.cli("message", "poll", "orders", "segs", "0", "--offset", "0",
+                              "--count", "1"))
+    check(first and not first[0].startswith("s000") and first[0] != "",
+          "the deleted segment's messages are no longer served",
+          first[0][:8] if first else "nothing")
+    skipped = int(first[0][1:4])
+    sock.sendall(request(138, body, client=client, session=session, request_number=3))
+    check(status_of(read_frame(sock)) == 0, "a second DeleteSegments succeeds")
+    again = payloads(node.cli("message", "poll", "orders", "segs", "0", "--first",
+                              "--count", "1"))
+    check(again and int(again[0][1:4]) > skipped, "the next segment goes too",
+          again[0][:8] if again else "nothing")
+    last = payloads(node.cli("message", "poll", "orders", "segs", "0", "--last", "--count",
+                             "1"))
+    check(last and last[0].startswith("s039"), "the tail segment stays")
+    sock.close()
+
+
 def bad_frames(node):
     with socket.create_connection(("127.0.0.1", node.port), timeout=10) as sock:
         sock.sendall(request(2, code=10))  # stats before login
@@ -418,6 +464,7 @@ def main():
         bad_frames(node)
         clients(node)
         retire(node)
+        delete_segments(node)
         exactly_once(node)
         out = node.cli("message", "poll", "orders", "events", "0", "--offset", "0", "--count", "10")
         before = payloads(out)
