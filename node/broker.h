@@ -72,6 +72,9 @@ enum broker_request_purpose {
 };
 
 /* Resolved partition of a partition request (filled by the home shard). */
+struct replica_bus;
+struct cluster_forward_table;
+
 struct broker_partition_target {
     struct vsr_group group;
     uint32_t metadata_slot; /* index in metadata.partitions */
@@ -173,6 +176,12 @@ struct broker {
     char root_password[128];
     bool is_root_password_random; /* printed once, at bootstrap */
     struct broker_stats stats;    /* per-partition figures for reads on every shard */
+    /* The cluster (node/cluster_forward.h), set by runneld before the shards start: the
+     * replica bus (NULL: a cluster of one), this node's replica index and the count. */
+    struct replica_bus *bus;
+    uint8_t replica_index;
+    uint8_t replica_count;
+    struct cluster_forward_table *forward_tables; /* [shard_count], NULL: a cluster of one */
 };
 
 /*

@@ -1,19 +1,26 @@
 /*
  * The cluster side of runneld (see cluster.h): replica bus options from the
- * configuration, the bus around the node's handler. Runs on the main thread, except the
- * unwired receive callback, which runs on the shard that owns the message's group.
+ * configuration, the bus around the node's handler, the broker's groups wired to it. Runs
+ * on the main thread, except the receive callbacks, which run on the shard that owns the
+ * message's group.
  */
 #include "node/cluster.h"
 
 #include "lib/assert.h"
 #include "lib/error.h"
 #include "lib/log.h"
+#include "node/broker.h"
 #include "node/cluster_config.h"
+#include "node/control_plane.h"
+#include "node/cluster_forward.h"
+#include "node/data_plane.h"
 #include "node/xshard.h"
 
 #include <sodium.h>
 #include <stdatomic.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -103,6 +110,8 @@ void cluster_node_deinit(struct cluster_node *node)
     if (node->has_bus) {
         replica_bus_deinit(&node->bus);
     }
+    free(node->forward_tables);
+    node->forward_tables = NULL;
     node->has_bus = false;
 }
 
@@ -119,5 +128,52 @@ void cluster_node_receive_unwired(uint32_t shard_index, const struct vsr_header 
                  "shard=%u command=%s advice=\"no VSR group runs across "
                  "nodes yet: messages are counted and dropped\"",
                  shard_index, vsr_command_name(header->command));
+    }
+}
+
+int cluster_node_wire(struct cluster_node *node, struct broker *broker)
+{
+    assert(node != NULL && broker != NULL);
+    assert(node->has_bus && broker->bus == NULL);
+    node->forward_tables = calloc(node->bus.options.shard_count, sizeof(*node->forward_tables));
+    if (node->forward_tables == NULL) {
+        return -ENOMEM;
+    }
+    broker->forward_tables = node->forward_tables;
+    node->broker = broker;
+    node->bus.receive = cluster_node_receive;
+    node->bus.receive_context = node;
+    broker->bus = &node->bus;
+    broker->replica_index = node->bus.options.replica_index;
+    broker->replica_count = node->bus.options.replica_count;
+    assert(broker->replica_index < broker->replica_count);
+    return 0;
+}
+
+void cluster_node_receive(uint32_t shard_index, const struct vsr_header *header, const void *body,
+                          void *context)
+{
+    struct cluster_node *node = context;
+    assert(node != NULL && node->broker != NULL && header != NULL);
+    assert(shard_index < node->broker->shard_count);
+    struct broker *broker = node->broker;
+    static const uint8_t empty[1] = {0};
+    if (body == NULL) {
+        body = empty; /* a bodiless message: never a NULL source for a zero-size copy */
+    }
+    if (header->command == VSR_COMMAND_REQUEST) {
+        cluster_forward_table_note(&node->forward_tables[shard_index], header->u.request.client,
+                                   header->replica); /* its reply goes back there */
+    }
+    if (header->group.kind == VSR_GROUP_KIND_METADATA) {
+        if (shard_index != 0) {
+            atomic_fetch_add(&node->dropped_misrouted, 1);
+            return;
+        }
+        control_plane_on_bus_message(broker->control_plane, header, body);
+    } else if (header->group.kind == VSR_GROUP_KIND_PARTITION) {
+        data_plane_on_bus_message(broker->shards[shard_index].data_plane, header, body);
+    } else {
+        atomic_fetch_add(&node->dropped_unknown, 1);
     }
 }

@@ -9,6 +9,8 @@
 #include "lib/error.h"
 #include "lib/log.h"
 #include "node/data_plane.h"
+#include "node/replica_bus.h"
+#include "proto/iggy_error.h"
 #include "proto/metadata.pb-c.h"
 
 #include <errno.h>
@@ -134,11 +136,12 @@ static void control_plane_reset(void *context)
 static void control_plane_bus_send(uint8_t replica_target, const struct vsr_header *header,
                                    const void *body, void *context)
 {
+    struct control_plane *plane = context;
+    assert(plane != NULL && header != NULL);
     /* A cluster of one has no peers: the replica never sends to another replica. */
-    (void)replica_target;
-    (void)body;
-    assert(context != NULL && header != NULL);
-    unreachable_code();
+    assert(cluster_forward_is_multi(plane->broker));
+    replica_bus_vsr_send(replica_target, header, body,
+                         replica_bus_vsr_context(plane->broker->bus, 0));
 }
 
 static void control_plane_bus_reply(u128 client, const struct vsr_header *header, const void *body,
@@ -147,6 +150,9 @@ static void control_plane_bus_reply(u128 client, const struct vsr_header *header
     struct control_plane *plane = context;
     assert(plane != NULL && header != NULL);
     assert(client != 0);
+    if (cluster_forward_reply_relay(plane->broker, 0, client, header, body)) {
+        return; /* another node's client */
+    }
     if (client != plane->client) {
         plane->replies_orphaned++; /* a previous boot's client, replayed */
         return;
@@ -160,6 +166,7 @@ static void control_plane_bus_reply(u128 client, const struct vsr_header *header
         plane->session = header->u.reply.op;
         return;
     }
+    cluster_forward_progress(&plane->forward);
     for (uint32_t index = 0; index < plane->in_flight_count; index++) {
         struct broker_request *request = plane->in_flight[index];
         if (request->vsr_request != header->u.reply.request) {
@@ -239,8 +246,8 @@ static int control_plane_open_replica(struct control_plane *plane)
     struct vsr_replica_config config = {
         .cluster = plane->broker->cluster,
         .group = {.kind = VSR_GROUP_KIND_METADATA},
-        .replica = 0,
-        .replica_count = 1,
+        .replica = plane->broker->replica_index,
+        .replica_count = plane->broker->replica_count > 1 ? plane->broker->replica_count : 1,
         .pipeline_max = 16,
         .ops_max = CONTROL_PLANE_OPS_MAX,
         .body_size_max = METADATA_OP_BODY_SIZE_MAX + BROKER_METADATA_PREFIX_SIZE,
@@ -306,15 +313,45 @@ static int control_plane_settle(struct control_plane *plane, struct io *io)
     return -ETIMEDOUT;
 }
 
-static int control_plane_bootstrap(struct control_plane *plane, struct io *io)
+/* Start-up of a cluster's replica: runs I/O until the journal has replayed (no quorum
+ * is needed; the replica joins its view once the bus links are up). */
+static int control_plane_replay(struct control_plane *plane, struct io *io)
+{
+    assert(plane->is_replica_ready);
+    assert(cluster_forward_is_multi(plane->broker));
+    for (uint32_t round = 0; round < CONTROL_PLANE_START_ROUNDS_MAX; round++) {
+        (void)io_run(io, 1000 * 1000);
+        (void)journal_partition_pass(&plane->journal);
+        (void)superblock_storage_pass(plane->superblocks);
+        if (!journal_partition_is_busy(&plane->journal) &&
+            !superblock_storage_is_busy(plane->superblocks)) {
+            return 0;
+        }
+    }
+    return -ETIMEDOUT;
+}
+
+/* Hashes the root password for the bootstrap op (argon2id: start-up only). */
+static int control_plane_bootstrap_hash(struct control_plane *plane)
 {
     struct broker *broker = plane->broker;
-    char hash[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(hash, broker->root_password, strlen(broker->root_password),
-                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+    assert(sizeof(plane->bootstrap_hash) >= crypto_pwhash_STRBYTES);
+    if (crypto_pwhash_str(plane->bootstrap_hash, broker->root_password,
+                          strlen(broker->root_password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
         return -ENOMEM;
     }
+    assert(plane->bootstrap_hash[0] != '\0');
+    return 0;
+}
+
+/* Submits the root user's bootstrap op with the hash made by control_plane_bootstrap_hash
+ * (a cluster hashes at start-up, so shard 0's loop never stalls on it later). */
+static int control_plane_bootstrap_submit(struct control_plane *plane)
+{
+    struct broker *broker = plane->broker;
+    const char *hash = plane->bootstrap_hash;
+    assert(hash[0] != '\0');
     Runnel__Metadata__Bootstrap bootstrap = RUNNEL__METADATA__BOOTSTRAP__INIT;
     bootstrap.username.data = (uint8_t *)broker->root_username;
     bootstrap.username.len = strlen(broker->root_username);
@@ -323,7 +360,16 @@ static int control_plane_bootstrap(struct control_plane *plane, struct io *io)
     Runnel__Metadata__MetadataOperation operation = RUNNEL__METADATA__METADATA_OPERATION__INIT;
     operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_BOOTSTRAP;
     operation.bootstrap = &bootstrap;
-    int result = broker_server_op_submit(broker, 0, &operation, BROKER_PURPOSE_BOOTSTRAP, 0);
+    return broker_server_op_submit(broker, 0, &operation, BROKER_PURPOSE_BOOTSTRAP, 0);
+}
+
+static int control_plane_bootstrap(struct control_plane *plane, struct io *io)
+{
+    struct broker *broker = plane->broker;
+    int result = control_plane_bootstrap_hash(plane);
+    if (result == 0) {
+        result = control_plane_bootstrap_submit(plane);
+    }
     if (result != 0) {
         return result;
     }
@@ -346,15 +392,20 @@ int control_plane_start(struct control_plane *plane, struct io *io,
     assert(plane != NULL && io != NULL && superblocks != NULL);
     assert(!plane->is_started);
     plane->superblocks = superblocks;
-    plane->client = broker_vsr_client_next(plane->broker, 0);
+    plane->client = cluster_forward_client(plane->broker, broker_vsr_client_next(plane->broker, 0));
+    bool is_multi = cluster_forward_is_multi(plane->broker);
     int result = control_plane_open_log(plane, io);
     if (result == 0) {
         result = control_plane_open_replica(plane);
     }
     if (result == 0) {
-        result = control_plane_settle(plane, io);
+        /* A cluster: the group needs its peers, reached once the shards run. */
+        result = is_multi ? control_plane_replay(plane, io) : control_plane_settle(plane, io);
     }
-    if (result == 0 && !plane->metadata.is_bootstrapped) {
+    if (result == 0 && is_multi && !plane->metadata.is_bootstrapped) {
+        result = control_plane_bootstrap_hash(plane); /* submitted by the first primary */
+    }
+    if (result == 0 && !is_multi && !plane->metadata.is_bootstrapped) {
         result = control_plane_bootstrap(plane, io);
     }
     if (result != 0) {
@@ -384,32 +435,43 @@ void control_plane_submit(struct control_plane *plane, struct broker_request *re
     plane->queue_tail = request;
 }
 
+/* Sends request (numbered) to the group's primary: the local replica or over the bus. */
+static int control_plane_send(struct control_plane *plane, struct broker_request *request,
+                              bool *is_local_out)
+{
+    struct vsr_replica *replica = &plane->replica;
+    assert(request->vsr_request != 0);
+    struct vsr_header header;
+    vsr_header_init(&header, VSR_COMMAND_REQUEST, plane->broker->cluster, replica->view, 0,
+                    &replica->config.group);
+    header.u.request.client = plane->client;
+    header.u.request.session = plane->session;
+    header.u.request.request = request->vsr_request;
+    header.u.request.operation = CONTROL_PLANE_OPERATION;
+    const uint8_t *body = request->buffer + request->body_offset;
+    return cluster_forward_request(plane->broker, 0, replica, &header, body, request->body_size,
+                                   is_local_out);
+}
+
 /* Hands queued requests to the replica while it takes them. */
 static void control_plane_pump(struct control_plane *plane)
 {
     struct vsr_replica *replica = &plane->replica;
     for (uint32_t round = 0; round < VSR_PIPELINE_MAX && plane->queue_head != NULL; round++) {
-        if (plane->session == 0 || !vsr_replica_is_primary(replica) ||
-            journal_partition_is_blocked(&plane->journal) ||
+        bool is_primary = vsr_replica_is_primary(replica);
+        if (plane->session == 0 || (!is_primary && !cluster_forward_is_multi(plane->broker)) ||
+            (is_primary && journal_partition_is_blocked(&plane->journal)) ||
             plane->in_flight_count == VSR_PIPELINE_MAX ||
-            replica->op - replica->commit_max >= replica->config.pipeline_max) {
+            (is_primary && replica->op - replica->commit_max >= replica->config.pipeline_max)) {
             return;
         }
         struct broker_request *request = plane->queue_head;
-        struct vsr_header header;
-        vsr_header_init(&header, VSR_COMMAND_REQUEST, plane->broker->cluster, replica->view, 0,
-                        &replica->config.group);
         request->vsr_client = plane->client;
         request->vsr_request = plane->request_last + 1;
-        header.u.request.client = plane->client;
-        header.u.request.session = plane->session;
-        header.u.request.request = request->vsr_request;
-        header.u.request.operation = CONTROL_PLANE_OPERATION;
-        const uint8_t *body = request->buffer + request->body_offset;
-        vsr_header_seal(&header, body, request->body_size);
         uint64_t op_before = replica->op;
-        vsr_replica_on_message(replica, &header, body);
-        if (replica->op != op_before + 1) {
+        bool is_local = false;
+        if (control_plane_send(plane, request, &is_local) != 0 ||
+            (is_local && replica->op != op_before + 1)) {
             return; /* not taken now: retried next pass */
         }
         plane->request_last++;
@@ -435,10 +497,99 @@ void control_plane_pass(struct control_plane *plane)
     control_plane_pump(plane);
 }
 
+/* Gives up on every waiting request: 57 for those sent (outcome unknown), 58 for queued. */
+static void control_plane_expire(struct control_plane *plane)
+{
+    for (uint32_t index = 0; index < plane->in_flight_count; index++) {
+        struct broker_request *request = plane->in_flight[index];
+        request->reply_status = IGGY_ERROR_TRANSIENT_NOT_COMMITTED;
+        request->reply_size = 0;
+        request->has_reply = true;
+        broker_request_complete(plane->broker, 0, request);
+    }
+    plane->in_flight_count = 0;
+    for (uint32_t round = 0; round < UINT32_MAX && plane->queue_head != NULL; round++) {
+        struct broker_request *request = plane->queue_head;
+        plane->queue_head = request->next;
+        request->next = NULL;
+        request->reply_status = IGGY_ERROR_TRANSIENT_NOT_ACCEPTED;
+        request->reply_size = 0;
+        request->has_reply = true;
+        broker_request_complete(plane->broker, 0, request);
+    }
+    plane->queue_tail = NULL;
+    assert(plane->queue_head == NULL);
+}
+
+/* A cluster, every tick: the session, the bootstrap (by a primary), re-sends, parking. */
+static void control_plane_cluster_tick(struct control_plane *plane)
+{
+    struct vsr_replica *replica = &plane->replica;
+    bool is_waiting = plane->in_flight_count > 0 || plane->queue_head != NULL;
+    enum cluster_forward_action action = cluster_forward_tick(&plane->forward, is_waiting);
+    if (replica->view != plane->view_logged || replica->status != plane->status_logged) {
+        plane->view_logged = replica->view;
+        plane->status_logged = replica->status;
+        log_info("metadata_view", "view=%u status=%u primary=%u op=%llu commit=%llu", replica->view,
+                 replica->status, vsr_replica_primary_index(replica, replica->view),
+                 (unsigned long long)replica->op, (unsigned long long)replica->commit_min);
+    }
+    if (plane->session == 0 && cluster_forward_is_register_due(&plane->forward)) {
+        cluster_forward_register(plane->broker, 0, replica, plane->client);
+    }
+    if (plane->session != 0 && !plane->is_bootstrap_submitted && plane->bootstrap_hash[0] != '\0' &&
+        vsr_replica_is_primary(replica) && replica->commit_min == replica->op &&
+        !plane->metadata.is_bootstrapped) {
+        plane->is_bootstrap_submitted = control_plane_bootstrap_submit(plane) == 0;
+        if (plane->is_bootstrap_submitted && plane->broker->is_root_password_random) {
+            printf("runneld: root user \"%s\" created with password \"%s\"\n",
+                   plane->broker->root_username, plane->broker->root_password);
+            fflush(stdout);
+        }
+        explicit_bzero(plane->broker->root_password, sizeof(plane->broker->root_password));
+    }
+    if (action == CLUSTER_FORWARD_EXPIRE) {
+        log_warn("metadata_requests_parked_too_long", "in_flight=%u view=%u",
+                 plane->in_flight_count, replica->view);
+        control_plane_expire(plane);
+    } else if (action == CLUSTER_FORWARD_RESEND && plane->session != 0 &&
+               !vsr_replica_is_primary(replica)) {
+        struct broker_request *sent[VSR_PIPELINE_MAX];
+        uint32_t count = plane->in_flight_count;
+        memcpy(sent, plane->in_flight, count * sizeof(sent[0]));
+        for (uint32_t index = 0; index < count; index++) {
+            bool is_local = false; /* a reply may complete it meanwhile: a copy is walked */
+            (void)control_plane_send(plane, sent[index], &is_local);
+        }
+    }
+}
+
 void control_plane_tick(struct control_plane *plane)
 {
     assert(plane != NULL);
     if (plane->is_replica_ready) {
         vsr_replica_tick(&plane->replica);
+        if (plane->is_started && cluster_forward_is_multi(plane->broker)) {
+            control_plane_cluster_tick(plane);
+        }
     }
+}
+
+void control_plane_on_bus_message(struct control_plane *plane, const struct vsr_header *header,
+                                  const void *body)
+{
+    assert(plane != NULL && header != NULL);
+    assert(header->group.kind == VSR_GROUP_KIND_METADATA);
+    if (!plane->is_started) {
+        return; /* still replaying: the peer retransmits */
+    }
+    if (header->command == VSR_COMMAND_REPLY || header->command == VSR_COMMAND_EVICTION) {
+        u128 client = header->command == VSR_COMMAND_REPLY ? header->u.reply.client
+                                                           : header->u.eviction.client;
+        if (client == plane->client) {
+            control_plane_bus_reply(client, header, body, plane);
+        }
+        return; /* a reply for a previous boot's client: nobody waits */
+    }
+    vsr_replica_on_message(&plane->replica, header, body);
 }

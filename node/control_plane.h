@@ -18,6 +18,7 @@
 
 #include "lib/io.h"
 #include "node/broker.h"
+#include "node/cluster_forward.h"
 #include "node/metadata.h"
 #include "storage/partition.h"
 #include "vsr/journal_partition.h"
@@ -51,6 +52,11 @@ struct control_plane {
     bool is_log_open;
     bool is_replica_ready;
     uint64_t replies_orphaned;
+    struct cluster_forward_state forward; /* requests at a primary on another node */
+    bool is_bootstrap_submitted;          /* a cluster: its first primary bootstraps, once */
+    char bootstrap_hash[128];             /* root password hash (crypto_pwhash_STRBYTES) */
+    uint32_t view_logged;                 /* a cluster: view and status last logged */
+    uint32_t status_logged;
 };
 
 /* Allocates the metadata tables from config (main thread, before the shards start). */
@@ -75,6 +81,11 @@ void control_plane_pass(struct control_plane *plane);
 
 /* Shard 0, every tick. */
 void control_plane_tick(struct control_plane *plane);
+
+/* Shard 0: a message of the metadata group from a peer (node/replica_bus.h): a reply for
+ * this node's client, or anything for the replica. */
+void control_plane_on_bus_message(struct control_plane *plane, const struct vsr_header *header,
+                                  const void *body);
 
 /* Read lock for other shards' lookups (and shard 0's own reads need none). */
 void control_plane_read_begin(struct control_plane *plane);

@@ -8,8 +8,10 @@
 #include "lib/assert.h"
 #include "lib/error.h"
 #include "lib/log.h"
+#include "node/control_plane.h"
 #include "node/data_plane_internal.h"
 #include "node/data_plane_sessions.h"
+#include "node/replica_bus.h"
 #include "proto/batch.h"
 #include "proto/iggy_error.h"
 #include "proto/iggy_wire.h"
@@ -174,12 +176,15 @@ int data_plane_start(struct data_plane *plane, struct io *io, char *error_out,
 
 /* ---- the partition state machine ---- */
 
+static void data_partition_offsets_resume(struct data_partition *partition);
+
 static const void *data_partition_prepare(struct vsr_header *prepare, const void *body,
                                           uint32_t body_size_bytes, void *scratch, void *context)
 {
     struct data_partition *partition = context;
     assert(partition != NULL && prepare != NULL);
     assert(prepare->command == VSR_COMMAND_PREPARE);
+    data_partition_offsets_resume(partition); /* a cluster: whoever sent it, after the head */
     prepare->u.prepare.offset = partition->offset_prepared_next;
     if (prepare->u.prepare.operation != VSR_OPERATION_MESSAGES) {
         return body;
@@ -324,10 +329,12 @@ static void data_partition_reset(void *context)
 static void data_partition_bus_send(uint8_t replica_target, const struct vsr_header *header,
                                     const void *body, void *context)
 {
-    (void)replica_target;
-    (void)body;
-    assert(context != NULL && header != NULL);
-    unreachable_code(); /* a cluster of one has no peers */
+    struct data_partition *partition = context;
+    assert(partition != NULL && header != NULL);
+    struct broker *broker = partition->plane->broker;
+    assert(cluster_forward_is_multi(broker)); /* a cluster of one has no peers */
+    replica_bus_vsr_send(replica_target, header, body,
+                         replica_bus_vsr_context(broker->bus, partition->plane->shard_index));
 }
 
 /* Completes every in-flight request of (client, number) with reply (a resend waits on its
@@ -402,6 +409,10 @@ static void data_partition_bus_reply(u128 client, const struct vsr_header *heade
 {
     struct data_partition *partition = context;
     assert(partition != NULL && header != NULL);
+    if (cluster_forward_reply_relay(partition->plane->broker, partition->plane->shard_index, client,
+                                    header, body)) {
+        return; /* another node's client */
+    }
     if (client != partition->client) {
         data_partition_bus_reply_exactly_once(partition, client, header, body);
         return;
@@ -415,6 +426,7 @@ static void data_partition_bus_reply(u128 client, const struct vsr_header *heade
         partition->session = header->u.reply.op;
         return;
     }
+    cluster_forward_progress(&partition->forward);
     if (data_partition_answer(partition, client, header->u.reply.request, header, body, 0) == 0) {
         partition->plane->replies_orphaned++; /* a server op (auto-commit) */
     }
@@ -505,8 +517,8 @@ static int data_partition_open_replica(struct data_partition *partition)
     struct vsr_replica_config config = {
         .cluster = plane->broker->cluster,
         .group = partition->group,
-        .replica = 0,
-        .replica_count = 1,
+        .replica = plane->broker->replica_index,
+        .replica_count = plane->broker->replica_count > 1 ? plane->broker->replica_count : 1,
         .pipeline_max = plane->broker->config->pipeline_depth_max,
         .ops_max = plane->ops_max,
         .body_size_max = plane->record_size_bytes_max - VSR_HEADER_SIZE,
@@ -548,9 +560,14 @@ static int data_partition_settle(struct data_partition *partition)
 {
     struct data_plane *plane = partition->plane;
     struct vsr_replica *replica = &partition->replica;
+    bool is_multi = cluster_forward_is_multi(plane->broker);
     for (uint32_t round = 0; round < DATA_PLANE_SETTLE_ROUNDS_MAX; round++) {
         (void)journal_partition_pass(&partition->journal);
         (void)superblock_storage_pass(&plane->storage);
+        if (is_multi && !journal_partition_is_busy(&partition->journal) &&
+            !superblock_storage_is_busy(&plane->storage)) {
+            return 0; /* a cluster: replayed; the view and the session come over the bus */
+        }
         bool is_caught_up = vsr_replica_is_primary(replica) && replica->commit_min == replica->op &&
                             !journal_partition_is_busy(&partition->journal);
         if (is_caught_up && partition->session == 0 && round % 8 == 0) {
@@ -607,7 +624,8 @@ static int32_t data_plane_open(struct data_plane *plane,
     partition->group = target->group;
     partition->metadata_slot = target->metadata_slot;
     partition->superblock_slot = -1;
-    partition->client = broker_vsr_client_next(plane->broker, plane->shard_index);
+    partition->client = cluster_forward_client(
+        plane->broker, broker_vsr_client_next(plane->broker, plane->shard_index));
     int result = data_partition_allocate(partition);
     if (result == 0) {
         result = data_partition_open_log(partition, target);
@@ -864,48 +882,88 @@ static bool data_partition_pump_exactly_once(struct data_partition *partition,
     return false;
 }
 
-/* Hands one queued write to the replica; false when it cannot take one now. */
-static bool data_partition_pump_one(struct data_partition *partition)
+/* Sends a numbered write to the partition's primary: the local replica or over the bus. */
+static int data_partition_send(struct data_partition *partition, struct broker_request *request,
+                               bool *is_local_out)
 {
+    assert(request->vsr_request != 0);
     struct vsr_replica *replica = &partition->replica;
-    struct broker_request *request = partition->queue_head;
-    if (partition->session == 0 || !vsr_replica_is_primary(replica) ||
-        journal_partition_is_blocked(&partition->journal) ||
-        partition->in_flight_count == VSR_PIPELINE_MAX ||
-        replica->op - replica->commit_max >= replica->config.pipeline_max) {
-        if (partition->session == 0 && vsr_replica_is_primary(replica)) {
-            broker_vsr_register(replica, partition->client); /* evicted: register again */
-        }
-        return false;
-    }
-    if (request->is_exactly_once) {
-        return data_partition_pump_exactly_once(partition, request);
-    }
     struct vsr_header header;
     vsr_header_init(&header, VSR_COMMAND_REQUEST, replica->config.cluster, replica->view, 0,
                     &partition->group);
-    request->vsr_client = partition->client;
-    request->vsr_request = partition->request_last + 1;
     header.u.request.client = partition->client;
     header.u.request.session = partition->session;
     header.u.request.request = request->vsr_request;
     header.u.request.operation = data_plane_operation_of(request->kind);
     const uint8_t *body = request->buffer + request->body_offset;
-    vsr_header_seal(&header, body, request->body_size);
+    return cluster_forward_request(partition->plane->broker, partition->plane->shard_index, replica,
+                                   &header, body, request->body_size, is_local_out);
+}
+
+/* A cluster's primary (maybe new after a view change), about to prepare an op after its
+ * head: offsets continue after the head's prepare, which the primary that made it stamped
+ * with the next offset (every op is, DESIGN.md §4), plus its messages. */
+static void data_partition_offsets_resume(struct data_partition *partition)
+{
+    const struct vsr_replica *replica = &partition->replica;
+    assert(partition->is_used);
+    assert(replica->op >= replica->commit_min);
+    if (!cluster_forward_is_multi(partition->plane->broker) || !vsr_replica_is_primary(replica)) {
+        return;
+    }
+    const struct vsr_header *head = &replica->headers[replica->op];
+    uint64_t next = partition->commit_offset_next;
+    if ((replica->entries[replica->op].flags & VSR_ENTRY_HEADER) != 0 && replica->op > 0) {
+        next = head->u.prepare.offset + (head->u.prepare.operation == VSR_OPERATION_MESSAGES
+                                             ? head->u.prepare.message_count
+                                             : 0);
+    }
+    if (next != partition->offset_prepared_next) {
+        log_debug("partition_offsets_resume", "directory=%s op=%llu commit=%llu next=%llu was=%llu",
+                  partition->directory, (unsigned long long)replica->op,
+                  (unsigned long long)replica->commit_min, (unsigned long long)next,
+                  (unsigned long long)partition->offset_prepared_next);
+    }
+    partition->offset_prepared_next = next;
+}
+
+/* Hands one queued write to the replica; false when it cannot take one now. */
+static bool data_partition_pump_one(struct data_partition *partition)
+{
+    struct vsr_replica *replica = &partition->replica;
+    struct broker_request *request = partition->queue_head;
+    bool is_primary = vsr_replica_is_primary(replica);
+    bool is_multi = cluster_forward_is_multi(partition->plane->broker);
+    if (partition->session == 0 || (!is_primary && !is_multi) ||
+        (is_primary && journal_partition_is_blocked(&partition->journal)) ||
+        partition->in_flight_count == VSR_PIPELINE_MAX ||
+        (is_primary && replica->op - replica->commit_max >= replica->config.pipeline_max)) {
+        if (partition->session == 0 && is_primary && !is_multi) {
+            broker_vsr_register(replica, partition->client); /* evicted: register again */
+        }
+        return false;
+    }
+    if (request->is_exactly_once && is_primary) {
+        return data_partition_pump_exactly_once(partition, request);
+    }
+    request->vsr_client = partition->client;
+    request->vsr_request = partition->request_last + 1;
     uint64_t op_before = replica->op;
     (void)data_plane_dequeue(&partition->queue_head, &partition->queue_tail);
     partition->in_flight[partition->in_flight_count++] = request;
     partition->submitting = request;
-    vsr_replica_on_message(replica, &header, body);
+    bool is_local = false;
+    int result = data_partition_send(partition, request, &is_local);
     if (partition->submitting == NULL) {
         return true; /* answered from the replica's client table */
     }
     partition->submitting = NULL;
-    if (replica->op == op_before + 1) {
+    if ((!is_local && result == 0) || (is_local && replica->op == op_before + 1)) {
         partition->request_last++;
         return true;
     }
-    /* Not taken: the node's own numbers never repeat, so the replica cannot prepare now. */
+    /* Not taken (no primary reachable, or one that cannot prepare now): first in line
+     * again. The node's own numbers never repeat, so nothing was executed. */
     data_partition_requeue(partition, request);
     return false;
 }
@@ -939,6 +997,89 @@ static void data_plane_open_pending(struct data_plane *plane)
     }
 }
 
+/* The partition of group among the open ones, or NULL. */
+static struct data_partition *data_plane_find_group(struct data_plane *plane,
+                                                    const struct vsr_group *group)
+{
+    assert(group->kind == VSR_GROUP_KIND_PARTITION);
+    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+        struct data_partition *partition = &plane->partitions[index];
+        if (partition->is_used && vsr_group_is_equal(&partition->group, group)) {
+            return partition;
+        }
+    }
+    return NULL;
+}
+
+/* The target of group as this node's metadata has it (read lock); false when the
+ * metadata does not know it (yet), or knows another incarnation. */
+static bool data_plane_group_target(struct data_plane *plane, const struct vsr_group *group,
+                                    struct broker_partition_target *target)
+{
+    struct control_plane *control = plane->broker->control_plane;
+    const struct metadata *metadata = &control->metadata;
+    memset(target, 0, sizeof(*target));
+    control_plane_read_begin(control);
+    const struct metadata_partition *partition =
+        metadata_partition_get(metadata, group->stream_id, group->topic_id, group->partition_id);
+    const struct metadata_topic *topic =
+        metadata_topic_get(metadata, group->stream_id, group->topic_id);
+    bool is_known =
+        partition != NULL && topic != NULL && partition->incarnation == group->incarnation;
+    if (is_known) {
+        target->group = *group;
+        target->metadata_slot = (uint32_t)(partition - metadata->partitions);
+        target->is_fsync = topic->settings.durability == METADATA_DURABILITY_FSYNC;
+        target->segment_size_bytes = topic->settings.segment_size_bytes;
+    }
+    control_plane_read_end(control);
+    assert(!is_known || target->metadata_slot < plane->metadata_slots_max);
+    return is_known;
+}
+
+/* Opens the groups peers named (a backup materializes a group the metadata created). */
+static void data_plane_open_from_bus(struct data_plane *plane)
+{
+    assert(plane->bus_open_count <= DATA_PLANE_BUS_OPEN_MAX);
+    for (uint32_t index = 0; index < plane->bus_open_count; index++) {
+        struct broker_partition_target target;
+        if (data_plane_find_group(plane, &plane->bus_open[index]) == NULL &&
+            data_plane_group_target(plane, &plane->bus_open[index], &target)) {
+            (void)data_plane_open(plane, &target);
+        }
+    }
+    plane->bus_open_count = 0;
+}
+
+void data_plane_on_bus_message(struct data_plane *plane, const struct vsr_header *header,
+                               const void *body)
+{
+    assert(plane != NULL && header != NULL);
+    assert(header->group.kind == VSR_GROUP_KIND_PARTITION);
+    struct data_partition *partition =
+        plane->has_superblock ? data_plane_find_group(plane, &header->group) : NULL;
+    if (partition == NULL) {
+        plane->bus_dropped++;
+        bool is_noted = false;
+        for (uint32_t index = 0; index < plane->bus_open_count && !is_noted; index++) {
+            is_noted = vsr_group_is_equal(&plane->bus_open[index], &header->group);
+        }
+        if (!is_noted && plane->bus_open_count < DATA_PLANE_BUS_OPEN_MAX) {
+            plane->bus_open[plane->bus_open_count++] = header->group;
+        }
+        return;
+    }
+    if (header->command == VSR_COMMAND_REPLY || header->command == VSR_COMMAND_EVICTION) {
+        u128 client = header->command == VSR_COMMAND_REPLY ? header->u.reply.client
+                                                           : header->u.eviction.client;
+        if (client == partition->client) {
+            data_partition_bus_reply(client, header, body, partition);
+        }
+        return; /* a previous boot's client: nobody waits */
+    }
+    vsr_replica_on_message(&partition->replica, header, body);
+}
+
 void data_plane_pass(struct data_plane *plane)
 {
     assert(plane != NULL);
@@ -946,6 +1087,7 @@ void data_plane_pass(struct data_plane *plane)
         return;
     }
     data_plane_open_pending(plane);
+    data_plane_open_from_bus(plane);
     for (uint32_t index = 0; index < plane->partitions_max; index++) {
         struct data_partition *partition = &plane->partitions[index];
         if (!partition->is_used) {
@@ -1000,15 +1142,89 @@ static void data_partition_auto_commit(struct data_partition *partition)
     partition->has_dirty_offsets = false;
 }
 
+/* Gives up on every waiting write: 57 for those sent (outcome unknown), 58 for queued. */
+static void data_partition_expire(struct data_partition *partition)
+{
+    struct data_plane *plane = partition->plane;
+    uint32_t count = partition->in_flight_count;
+    partition->in_flight_count = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        data_plane_reply_status(plane, partition->in_flight[index],
+                                IGGY_ERROR_TRANSIENT_NOT_COMMITTED);
+    }
+    for (uint32_t round = 0; round < UINT32_MAX && partition->queue_head != NULL; round++) {
+        struct broker_request *request =
+            data_plane_dequeue(&partition->queue_head, &partition->queue_tail);
+        data_plane_reply_status(plane, request, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
+    }
+    assert(partition->queue_head == NULL && partition->in_flight_count == 0);
+}
+
+/*
+ * Re-sends the writes in flight to the primary of the current view (a view change). A
+ * librunnel exactly-once write taken by this node as primary goes on as one of this
+ * node's client (at-least-once from here: its session is not forwarded yet).
+ */
+static void data_partition_resend(struct data_partition *partition)
+{
+    struct broker_request *sent[VSR_PIPELINE_MAX];
+    uint32_t count = partition->in_flight_count;
+    assert(count <= VSR_PIPELINE_MAX);
+    memcpy(sent, partition->in_flight, count * sizeof(sent[0]));
+    for (uint32_t index = 0; index < count; index++) {
+        if (sent[index]->vsr_client != partition->client) {
+            sent[index]->vsr_client = partition->client;
+            sent[index]->vsr_request = ++partition->request_last;
+        }
+        bool is_local = false; /* a reply may complete one meanwhile: a copy is walked */
+        (void)data_partition_send(partition, sent[index], &is_local);
+    }
+}
+
+/* A cluster, every tick of a partition: its session, re-sends and parking. */
+static void data_partition_cluster_tick(struct data_partition *partition)
+{
+    struct broker *broker = partition->plane->broker;
+    bool is_waiting = partition->in_flight_count > 0 || partition->queue_head != NULL;
+    enum cluster_forward_action action = cluster_forward_tick(&partition->forward, is_waiting);
+    bool is_primary = vsr_replica_is_primary(&partition->replica);
+    if (is_primary != partition->was_primary || partition->view_logged != partition->replica.view) {
+        partition->was_primary = is_primary;
+        partition->view_logged = partition->replica.view;
+        log_info(is_primary ? "partition_primary" : "partition_backup",
+                 "stream=%u topic=%u partition=%u view=%u op=%llu commit=%llu",
+                 partition->group.stream_id, partition->group.topic_id,
+                 partition->group.partition_id, partition->replica.view,
+                 (unsigned long long)partition->replica.op,
+                 (unsigned long long)partition->replica.commit_min);
+    }
+    if (partition->session == 0 && cluster_forward_is_register_due(&partition->forward)) {
+        cluster_forward_register(broker, partition->plane->shard_index, &partition->replica,
+                                 partition->client);
+    }
+    if (action == CLUSTER_FORWARD_EXPIRE) {
+        log_warn("partition_writes_parked_too_long", "directory=%s in_flight=%u view=%u",
+                 partition->directory, partition->in_flight_count, partition->replica.view);
+        data_partition_expire(partition);
+    } else if (action == CLUSTER_FORWARD_RESEND && partition->session != 0 &&
+               !vsr_replica_is_primary(&partition->replica)) {
+        data_partition_resend(partition);
+    }
+}
+
 void data_plane_tick(struct data_plane *plane)
 {
     assert(plane != NULL);
     assert(plane->partitions != NULL);
+    bool is_multi = cluster_forward_is_multi(plane->broker);
     for (uint32_t index = 0; index < plane->partitions_max; index++) {
         struct data_partition *partition = &plane->partitions[index];
         if (partition->is_used) {
             vsr_replica_tick(&partition->replica);
             data_partition_auto_commit(partition);
+            if (is_multi) {
+                data_partition_cluster_tick(partition);
+            }
         }
     }
     data_plane_retire_tick(plane);

@@ -21,6 +21,7 @@
 #define RUNNEL_NODE_DATA_PLANE_H
 
 #include "node/broker.h"
+#include "node/cluster_forward.h"
 #include "node/data_plane_drain.h"
 #include "node/data_plane_retire.h"
 #include "storage/partition.h"
@@ -32,7 +33,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { DATA_PLANE_OFFSETS_MAX = 1024, DATA_PLANE_REPLY_SIZE_MAX = 64 };
+enum {
+    DATA_PLANE_OFFSETS_MAX = 1024,
+    DATA_PLANE_REPLY_SIZE_MAX = 64,
+    DATA_PLANE_BUS_OPEN_MAX = 16
+};
 
 struct data_offset {
     bool is_used;
@@ -87,6 +92,9 @@ struct data_partition {
     struct partition_read poll_read;
     uint8_t *poll_buffer;
     uint64_t poll_buffer_size_bytes;
+    struct cluster_forward_state forward; /* writes at a primary on another node */
+    bool was_primary;                     /* at the last tick (a change is logged) */
+    uint32_t view_logged;
 };
 
 struct data_plane {
@@ -107,6 +115,9 @@ struct data_plane {
     uint32_t record_size_bytes_max;
     uint64_t polls_served;
     uint64_t replies_orphaned;
+    struct vsr_group bus_open[DATA_PLANE_BUS_OPEN_MAX]; /* groups peers named, opened next pass */
+    uint32_t bus_open_count;
+    uint64_t bus_dropped;            /* peer messages for groups not open (yet) or unknown */
     struct data_plane_retire retire; /* stale incarnations: closed, directories removed */
     struct data_plane_drain drain;   /* shutdown: partitions synced and closed */
 };
@@ -131,6 +142,13 @@ void data_plane_pass(struct data_plane *plane);
 
 /* Every tick: replica ticks, coalesced auto-commits. */
 void data_plane_tick(struct data_plane *plane);
+
+/* A message of a partition group from a peer (node/replica_bus.h), on its owning shard:
+ * to the group's replica, a reply to this node's client; a group not open yet is opened in
+ * the next pass when the metadata knows it (the message is dropped and counted: VSR
+ * retransmits); an unknown group or incarnation is dropped and counted. */
+void data_plane_on_bus_message(struct data_plane *plane, const struct vsr_header *header,
+                               const void *body);
 
 /* The owning shard of a partition of (stream, topic, partition) among shard_count. */
 uint32_t data_plane_owner(uint32_t stream_id, uint32_t topic_id, uint32_t partition_id,

@@ -231,7 +231,9 @@ static void replica_bus_receive(struct replica_bus_shard *shard, struct replica_
         reason = "size differs from the frame";
     } else if (header.cluster != bus->options.cluster) {
         reason = "another cluster";
-    } else if (header.replica != link->peer) {
+    } else if (header.replica != link->peer && header.command != VSR_COMMAND_PREPARE) {
+        /* A prepare keeps its first primary as author (it is hash-chained): a later
+         * primary retransmits it and any replica repairs with it. */
         reason = "author is not the authenticated peer";
     } else if (!vsr_header_is_body_valid(&header, body)) {
         reason = "body checksum";

@@ -28,7 +28,8 @@
  * no send ever waits, so other peers and groups are never stalled by it.
  *
  * Receiving: a frame on an authenticated link is checked (vsr_header_validate, size,
- * cluster, author = the authenticated peer, body checksum, this shard owns the group) and
+ * cluster, author = the authenticated peer (a prepare: any author, see
+ * replica_bus.c), body checksum, this shard owns the group) and
  * handed to the receive callback on the owning shard; bad frames are counted and dropped.
  *
  * Plumbing: replica_bus_init wraps the node's handler: frames and closes of replica

@@ -133,19 +133,30 @@ static int runneld_serve(const struct node_config *config, const sigset_t *signa
         options.net.send_buffer_size_bytes = (uint32_t)reply_bytes;
     }
     char error_text[SHARD_ERROR_SIZE_MAX] = {0};
-    if (broker_init(&broker, config, &set, shard_count, cluster, error_text, sizeof(error_text)) !=
-            0 ||
-        cluster_node_init(&cluster_node, config, identity, &set, &broker.handler, NULL, NULL,
-                          error_text, sizeof(error_text)) != 0 ||
-        shard_set_start(&set, &options, cluster_node_handler(&cluster_node), error_text,
-                        sizeof(error_text)) != 0) {
+    int result =
+        broker_init(&broker, config, &set, shard_count, cluster, error_text, sizeof(error_text));
+    if (result == 0) {
+        result = cluster_node_init(&cluster_node, config, identity, &set, &broker.handler, NULL,
+                                   NULL, error_text, sizeof(error_text));
+    }
+    if (result == 0) {
+        result = cluster_node_wire(&cluster_node, &broker); /* groups span the nodes */
+        if (result != 0) {
+            snprintf(error_text, sizeof(error_text), "out of memory for the cluster's tables");
+        }
+    }
+    if (result == 0) {
+        result = shard_set_start(&set, &options, cluster_node_handler(&cluster_node), error_text,
+                                 sizeof(error_text));
+    }
+    if (result != 0) {
         fprintf(stderr, "runneld: %s\n", error_text);
         return 1;
     }
     log_info("listening", "shards=%u client_port=%u replica_port=%u", set.shard_count,
              shard_set_port(&set, NET_PEER_CLIENT), shard_set_port(&set, NET_PEER_REPLICA));
     int signal_number = 0;
-    int result = sigwait(signals, &signal_number);
+    result = sigwait(signals, &signal_number);
     assert(result == 0);
     log_info("shutdown", "signal=%s", runneld_signal_name(signal_number));
     shard_set_stop(&set);

@@ -11,3 +11,4 @@ add_test(NAME integration.broker
     COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/broker_test.py
         $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
 set_tests_properties(integration.broker PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 400)
+include(${CMAKE_CURRENT_LIST_DIR}/cluster.cmake)

@@ -1,0 +1,17 @@
+# cluster: three runneld nodes on 127.0.0.1 (tests/integration/cluster_test.py): a stream and
+# topic created through node 0, messages sent through node 1 (forwarded to the partition's
+# primary over the replica bus) and polled from node 2.
+add_test(NAME integration.cluster
+    COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/cluster_test.py
+        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel> --no-failover)
+set_tests_properties(integration.cluster PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+# cluster_failover: the same, then the partition's primary is killed (-9), sends go on through
+# the survivors, the node restarts and catches up, nothing acknowledged is lost. Disabled:
+# it passes about half of the runs (a replica bus link between the survivors can stall after
+# the kill; see docs/OPERATIONS.md "Cluster: what works"). Run it by hand:
+#   python3 tests/integration/cluster_test.py build/release/runneld build/release/runnel
+add_test(NAME integration.cluster_failover
+    COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/cluster_test.py
+        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
+set_tests_properties(integration.cluster_failover PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 150
+    DISABLED TRUE)

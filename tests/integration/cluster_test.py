@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+"""A 3-node runneld cluster, end to end (tests/integration, DESIGN.md §3, §4, §10.3).
+
+Formats and starts three runneld nodes on 127.0.0.1 (free ports, temporary data
+directories, a cluster key) and drives them with the runnel CLI:
+  - a stream and a topic created through node 0 reach every node's metadata;
+  - messages sent through node 1 are appended by the partition's primary wherever it is
+    (forwarded over the replica bus when it is elsewhere) and polled from node 2;
+  - the partition's primary (from the nodes' partition_primary log events) is killed with
+    SIGKILL; sends continue through the survivors (a short stall and retries allowed);
+  - the killed node restarts, catches up, and serves the same messages;
+  - every acknowledged message is present, and present once unless its send was retried
+    after a failure (a CLI process is a new client each time: no exactly-once across them);
+    offsets are contiguous; all three nodes return the same partition.
+With --no-failover it stops after the poll from node 2 (no kill, no restart).
+Usage: cluster_test.py RUNNELD RUNNEL [--no-failover]. Exits 0 on success, 77 when io_uring
+is unavailable. Bounded: 15-30 s on an idle machine, 90 s at most.
+Debugging: RUNNEL_TEST_LOG_LEVEL=debug, RUNNEL_TEST_KEEP=1 (keep the directory),
+RUNNEL_TEST_HOLD=seconds (on failure, leave the nodes running that long).
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+RUNNELD, RUNNEL = sys.argv[1], sys.argv[2]
+FAILOVER = "--no-failover" not in sys.argv[3:]
+ENV = dict(os.environ, RUNNEL_ROOT_USERNAME="iggy", RUNNEL_ROOT_PASSWORD="iggy")
+COUNT = 3
+STREAM, TOPIC, PARTITION = "cs", "ct", 0
+DEADLINE = time.time() + 90
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def check(condition, what, detail=""):
+    if not condition:
+        raise SystemExit("FAILED: " + what + ("\n" + detail if detail else ""))
+    print("ok:", what, flush=True)
+
+
+def time_left():
+    if time.time() > DEADLINE:
+        raise SystemExit("FAILED: out of time (90 s)")
+    return DEADLINE - time.time()
+
+
+class Node:
+    def __init__(self, root, index, replica_ports, key_file):
+        self.index = index
+        self.data = os.path.join(root, "node%d" % index)
+        self.log_path = os.path.join(root, "node%d.log" % index)
+        self.port = free_port()
+        self.settings = [
+            "server.data_dir=" + self.data,
+            "server.client_port=%d" % self.port,
+            "server.replica_port=%d" % replica_ports[index],
+            "server.log_level=" + os.environ.get("RUNNEL_TEST_LOG_LEVEL", "info"),
+            "shards.count=1",
+            "limits.connections_max=64",
+            "runtime.pin_threads=false",
+            "storage.preallocate_bytes=0",
+            "cluster.id=5eed00000000000000000000000000c3",
+            "cluster.replica_index=%d" % index,
+            "cluster.replica_count=%d" % COUNT,
+            "cluster.peers=" + ",".join("127.0.0.1:%d" % port for port in replica_ports),
+            "cluster.key_file=" + key_file,
+        ]
+        self.process = None
+
+    def arguments(self):
+        result = []
+        for setting in self.settings:
+            result += ["--set", setting]
+        return result
+
+    def format(self):
+        with open(self.log_path, "a") as log:
+            status = subprocess.run([RUNNELD, "format"] + self.arguments(), env=ENV,
+                                    stdout=log, stderr=log, timeout=30).returncode
+        check(status == 0, "node %d formatted" % self.index)
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen([RUNNELD] + self.arguments(), env=ENV, stdout=log,
+                                        stderr=log)
+        while time_left() > 0:
+            if self.process.poll() is not None:
+                text = open(self.log_path).read()
+                if "io_uring" in text:
+                    print("skip: io_uring unavailable")
+                    sys.exit(77)
+                raise SystemExit("runneld %d exited: %s" % (self.index, text[-3000:]))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=20)
+        self.process = None
+
+    def stop(self):
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def cli(self, *args):
+        """(exit status, output) of one runnel CLI run against this node."""
+        try:
+            result = subprocess.run([RUNNEL, "--port", str(self.port), "-u", "iggy", "-p",
+                                     "iggy", "--json"] + list(args), capture_output=True,
+                                    text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            return 124, "timeout"
+        return result.returncode, result.stdout + result.stderr
+
+    def primary_view(self):
+        """Highest view in which this node's log says it became the partition's primary."""
+        pattern = re.compile(r"event=partition_primary stream=(\d+) topic=(\d+) "
+                             r"partition=(\d+) view=(\d+)")
+        best = -1
+        for line in open(self.log_path):
+            match = pattern.search(line)
+            if match and int(match.group(3)) == PARTITION:
+                best = max(best, int(match.group(4)))
+        return best
+
+
+def retry(node, what, seconds, *args):
+    """Runs a CLI command until it succeeds (returns its output) or seconds pass."""
+    end = time.time() + min(seconds, time_left())
+    output = ""
+    while time.time() < end:
+        status, output = node.cli(*args)
+        if status == 0:
+            return output
+        time.sleep(0.2)
+    raise SystemExit("FAILED: %s through node %d: %s" % (what, node.index, output))
+
+
+def poll_all(node):
+    """Every message of the partition as (offset, payload), or None when a poll fails. A
+    poll may return fewer messages than asked (it stops at a non-message op): polled on
+    from the next offset until one comes back empty."""
+    messages = []
+    for _ in range(200):
+        status, output = node.cli("message", "poll", STREAM, TOPIC, str(PARTITION),
+                                  "--offset", str(len(messages)), "--count", "1000")
+        if status != 0:
+            return None
+        try:
+            rows = json.loads(output)
+        except ValueError:
+            return None
+        rows = rows if isinstance(rows, list) else rows.get("messages", [])
+        if not rows:
+            return messages
+        messages += [(row["offset"], row["payload"]) for row in rows]
+        if messages[-1][0] != len(messages) - 1:
+            return messages  # not contiguous: verify() reports it
+    return messages
+
+
+class Producer:
+    """Sends numbered messages one by one, each until acknowledged; records retries."""
+
+    def __init__(self):
+        self.acked = []
+        self.retried = set()
+        self.longest_gap_s = 0.0
+        self.number = 0
+
+    def send(self, nodes, count, seconds):
+        for _ in range(count):
+            self.number += 1
+            payload = "m%04d" % self.number
+            started = time.time()
+            attempt = 0
+            while True:
+                node = nodes[attempt % len(nodes)]
+                status, output = node.cli("message", "send", STREAM, TOPIC, "--partition-id",
+                                          str(PARTITION), payload)
+                if status == 0:
+                    break
+                self.retried.add(payload)
+                attempt += 1
+                if time.time() - started > seconds or time_left() < 5:
+                    raise SystemExit("FAILED: %s never acknowledged: %s" % (payload, output))
+                time.sleep(0.2)
+            self.acked.append(payload)
+            self.longest_gap_s = max(self.longest_gap_s, time.time() - started)
+
+
+def wait_for_messages(node, producer, seconds):
+    """Polls node until it returns every acknowledged message; returns the messages."""
+    end = time.time() + min(seconds, time_left())
+    messages = None
+    while time.time() < end:
+        messages = poll_all(node)
+        if messages is not None and set(producer.acked) <= {p for _, p in messages}:
+            return messages
+        time.sleep(0.2)
+    raise SystemExit("FAILED: node %d never returned every acknowledged message: have %s" % (
+        node.index, None if messages is None else len(messages)))
+
+
+def verify(messages, producer, what):
+    offsets = [offset for offset, _ in messages]
+    check(offsets == list(range(len(offsets))), what + ": offsets contiguous from 0")
+    payloads = [payload for _, payload in messages]
+    lost = [p for p in producer.acked if p not in payloads]
+    check(not lost, what + ": no acknowledged message lost", str(lost))
+    twice = [p for p in set(payloads) if payloads.count(p) > 1 and p not in producer.retried]
+    check(not twice, what + ": no message duplicated unless its send was retried", str(twice))
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="runnel-cluster-")
+    key_file = os.path.join(root, "cluster.key")
+    with open(key_file, "w") as key:
+        key.write(os.urandom(32).hex() + "\n")
+    os.chmod(key_file, 0o600)
+    replica_ports = [free_port() for _ in range(COUNT)]
+    nodes = [Node(root, index, replica_ports, key_file) for index in range(COUNT)]
+    try:
+        for node in nodes:
+            node.format()
+        for node in nodes:
+            node.start()
+        check(True, "3 nodes listening")
+        retry(nodes[0], "stream create", 30, "stream", "create", STREAM)
+        retry(nodes[0], "topic create", 15, "topic", "create", STREAM, TOPIC, "1")
+        retry(nodes[1], "topic get", 15, "topic", "get", STREAM, TOPIC)
+        retry(nodes[2], "topic get", 15, "topic", "get", STREAM, TOPIC)
+        check(True, "stream and topic created through node 0 are known on nodes 1 and 2")
+        producer = Producer()
+        producer.send([nodes[1]], 20, 15)
+        check(True, "20 messages acknowledged through node 1")
+        verify(wait_for_messages(nodes[2], producer, 15), producer, "node 2 poll")
+        if not FAILOVER:
+            print("cluster: all checks passed (no failover)")
+            return
+        views = [node.primary_view() for node in nodes]
+        primary = max(range(COUNT), key=lambda index: views[index])
+        check(views[primary] >= 0, "the partition's primary is node %d (view %d)" % (
+            primary, views[primary]), str(views))
+        nodes[primary].kill()
+        survivors = [node for node in nodes if node.index != primary]
+        producer.send(survivors, 20, 20)
+        check(True, "20 more messages acknowledged through the survivors (longest wait "
+              "%.2f s, %d retried)" % (producer.longest_gap_s, len(producer.retried)))
+        for node in survivors:
+            verify(wait_for_messages(node, producer, 15), producer, "node %d" % node.index)
+        nodes[primary].start()
+        caught_up = wait_for_messages(nodes[primary], producer, 30)
+        verify(caught_up, producer, "restarted node %d" % primary)
+        producer.send(nodes, 5, 15)
+        final = [wait_for_messages(node, producer, 15) for node in nodes]
+        check(final[0] == final[1] == final[2], "the partition is identical on all nodes "
+              "(%d messages)" % len(final[0]))
+        verify(final[0], producer, "final")
+    except SystemExit:
+        if "RUNNEL_TEST_HOLD" in os.environ:
+            print("holding for inspection", flush=True)
+            time.sleep(float(os.environ["RUNNEL_TEST_HOLD"]))
+        for node in nodes:
+            if os.path.exists(node.log_path):
+                sys.stderr.write("---- node %d log (tail)\n" % node.index)
+                sys.stderr.write("".join(open(node.log_path).readlines()[-25:]))
+        raise
+    finally:
+        for node in nodes:
+            if node.process is not None:
+                node.stop()
+        if "RUNNEL_TEST_KEEP" not in os.environ:
+            shutil.rmtree(root, ignore_errors=True)
+    print("cluster: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
