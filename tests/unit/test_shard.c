@@ -243,7 +243,10 @@ static void test_handoff_between_shards(void **state)
         handoffs += set.shards[index].net.counters.handoffs;
     }
     assert_true(handoffs >= 1);
-    assert_true(echo.counters[0].frames > 0 && echo.counters[1].frames > 0);
+    /* Which shard served which frames depends on when each move lands (on a loaded
+     * machine every echo may precede the first move); that every frame came back once and
+     * in order is checked above by the byte-exact reply. */
+    assert_true(echo.counters[0].frames + echo.counters[1].frames == FRAMES);
     shard_set_stop(&set);
     close(fd);
     shard_set_join(&set);
@@ -305,16 +308,23 @@ static void test_drain_waits_for_handler(void **state)
     static struct shard_set set;
     test_drain_start(&set, &echo, 10000);
     shard_set_stop(&set);
-    usleep(300 * 1000);
+    /* Wait (bounded) until both shards have asked is_drained at least twice: they are
+     * held in their loops, not merely slow to notice the stop on a loaded machine. */
+    for (uint32_t waited_ms = 0; waited_ms < 8000; waited_ms += 10) {
+        if (atomic_load(&test_drained_calls[0]) >= 2 && atomic_load(&test_drained_calls[1]) >= 2) {
+            break;
+        }
+        usleep(10 * 1000);
+    }
     assert_true(shard_set_is_running(&set));
     for (uint32_t index = 0; index < 2; index++) {
         assert_int_equal(atomic_load(&test_drain_calls[index]), 1);
-        assert_true(atomic_load(&test_drained_calls[index]) >= 1);
+        assert_true(atomic_load(&test_drained_calls[index]) >= 2);
     }
     uint64_t release_ms = test_now_ms();
     atomic_store(&test_drain_release, true);
     shard_set_join(&set); /* waits; a wakeup comes from the tick within 10 ms */
-    assert_true(test_now_ms() - release_ms < 2000);
+    assert_true(test_now_ms() - release_ms < 5000);
     for (uint32_t index = 0; index < 2; index++) {
         assert_int_equal(atomic_load(&test_drain_calls[index]), 1);
     }
@@ -331,7 +341,7 @@ static void test_drain_bounded_by_timeout(void **state)
     shard_set_stop(&set);
     shard_set_join(&set);
     uint64_t elapsed_ms = test_now_ms() - stop_ms;
-    assert_true(elapsed_ms >= 390 && elapsed_ms < 4000);
+    assert_true(elapsed_ms >= 390 && elapsed_ms < 10000); /* bounded, loaded CI */
     assert_false(atomic_load(&test_drain_release));
     for (uint32_t index = 0; index < 2; index++) {
         assert_int_equal(atomic_load(&test_drain_calls[index]), 1);
