@@ -4,7 +4,12 @@
 add_test(NAME integration.cluster
     COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/cluster_test.py
         $<TARGET_FILE:runneld> $<TARGET_FILE:runnel> --no-failover)
-set_tests_properties(integration.cluster PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+# RUN_SERIAL: three nodes on a 2-core machine next to the simulator's seed batches starve
+# each other's 10 ms ticks and the groups churn through view changes (seen once with an
+# extra CPU hog: a send not acknowledged within 15 s); the test checks replication, not
+# behaviour under CPU starvation, so it runs alone.
+set_tests_properties(integration.cluster PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
+    RUN_SERIAL TRUE)
 # cluster_failover: the same, then the partition's primary is killed (-9), sends go on through
 # the survivors, the node restarts and catches up, nothing acknowledged is lost. Disabled:
 # it passes about half of the runs (a replica bus link between the survivors can stall after
