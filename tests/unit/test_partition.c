@@ -5,6 +5,7 @@
 #include "lib/error.h"
 #include "tests/sim/sim_disk.h"
 #include "tests/unit/helper_assert.h"
+#include "tests/unit/helper_partition.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,117 +16,7 @@
 
 #include <cmocka.h>
 
-struct fixture {
-    struct sim_disk disk;
-    struct partition partition;
-    uint64_t op_durable;
-    int durable_result;
-    uint32_t durable_calls;
-};
-
-static struct fixture fixture;
 static _Alignas(4096) uint8_t read_buffer[64 * 1024];
-
-static void durable_callback(struct partition *partition, uint64_t op_durable, int result,
-                             void *context)
-{
-    (void)partition;
-    struct fixture *state = context;
-    state->op_durable = op_durable;
-    state->durable_result = result;
-    state->durable_calls++;
-}
-
-static void noop_callback(struct io_completion *completion)
-{
-    (void)completion;
-}
-
-static void fixture_setup(uint64_t seed)
-{
-    memset(&fixture, 0, sizeof(fixture));
-    struct sim_disk_options disk_options = {
-        .seed = seed,
-        .files_max = 64,
-        .handles_max = 64,
-        .pending_max = 64,
-        .file_size_bytes_max = 1 << 22,
-        .direct_supported = true,
-    };
-    assert_int_equal(sim_disk_init(&fixture.disk, &disk_options), 0);
-    struct io_completion completion = {0};
-    io_mkdir(&fixture.disk.io, &completion, "p", noop_callback, NULL);
-    assert_int_equal(io_wait(&fixture.disk.io, &completion, 10), 0);
-    struct partition_options options = {
-        .directory = "p",
-        .group = {.stream_id = 1, .topic_id = 1, .partition_id = 3, .kind = 1, .incarnation = 9},
-        .cluster = 77,
-        .segment_size_bytes = 64 * 1024,
-        .preallocate_bytes = 16 * 1024,
-        .index_entries_max = 64,
-        .record_size_bytes_max = 8 * 1024,
-        .buffer_size_bytes = 32 * 1024,
-        .flush_records_max = 16,
-        .segments_max = 16,
-        .faulty_max = 16,
-        .durability_fsync = true,
-        .direct_allowed = true,
-        .durable_callback = durable_callback,
-        .context = &fixture,
-    };
-    assert_int_equal(partition_init(&fixture.partition, &options), 0);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-}
-
-static void fixture_teardown(void)
-{
-    partition_close(&fixture.partition);
-    partition_deinit(&fixture.partition);
-    sim_disk_deinit(&fixture.disk);
-}
-
-/* A batch of count messages of size bytes, payload bytes derived from seed. */
-static uint32_t batch_make(uint8_t *buffer, uint32_t count, uint32_t size, uint8_t seed)
-{
-    struct batch_builder builder;
-    uint8_t payload[2048];
-    assert_true(size <= sizeof(payload));
-    batch_builder_init(&builder, buffer, 8 * 1024, 1000);
-    for (uint32_t index = 0; index < count; index++) {
-        memset(payload, (uint8_t)(seed + index), size);
-        assert_int_equal(
-            batch_builder_add(&builder, index + 1, 0, 1000 + index, payload, size, NULL, 0), 0);
-    }
-    return (uint32_t)batch_builder_finish(&builder);
-}
-
-static void run_until_idle(void)
-{
-    for (int round = 0; round < 10000 && io_pending_count(&fixture.disk.io) > 0; round++) {
-        io_run(&fixture.disk.io, 1);
-    }
-    assert_false(partition_is_flushing(&fixture.partition));
-}
-
-/* Appends one batch, flushing and retrying when the partition asks for it. */
-static void append_batch(uint8_t seed, uint32_t count, uint64_t timestamp_ns)
-{
-    uint8_t body[8 * 1024];
-    uint32_t size = batch_make(body, count, 100, seed);
-    struct vsr_header header;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        partition_prepare(&fixture.partition, &header, VSR_OPERATION_MESSAGES, body, size,
-                          timestamp_ns);
-        int result = partition_append(&fixture.partition, &header, body);
-        if (result == 0) {
-            return;
-        }
-        assert_int_equal(result, -RUNNEL_EFULL);
-        assert_int_equal(partition_flush(&fixture.partition), 0);
-        run_until_idle();
-    }
-    fail();
-}
 
 static bool read_done;
 
@@ -139,14 +30,14 @@ static void read_callback(struct partition_read *read, void *context)
 static int read_op(uint64_t op, struct partition_read *read)
 {
     read_done = false;
-    int result = partition_read_op(&fixture.partition, read, op, read_buffer, sizeof(read_buffer),
-                                   read_callback, NULL);
+    int result = partition_read_op(&partition_fixture.partition, read, op, read_buffer,
+                                   sizeof(read_buffer), read_callback, NULL);
     if (result < 0) {
         return result;
     }
     if (result == 0) {
         for (int round = 0; round < 1000 && !read_done; round++) {
-            io_run(&fixture.disk.io, 1);
+            io_run(&partition_fixture.disk.io, 1);
         }
         assert_true(read_done);
     }
@@ -182,69 +73,70 @@ static void test_directory_path(void **state)
 static void test_append_flush_read(void **state)
 {
     (void)state;
-    fixture_setup(1);
+    partition_fixture_setup(1);
     for (uint8_t index = 0; index < 5; index++) {
-        append_batch(index, 4, 1000000 + index);
+        partition_fixture_append(index, 4, 1000000 + index);
     }
-    assert_int_equal(fixture.partition.op_durable, 0);
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_int_equal(fixture.op_durable, 5);
-    assert_int_equal(fixture.durable_result, 0);
+    assert_int_equal(partition_fixture.partition.op_durable, 0);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_int_equal(partition_fixture.op_durable, 5);
+    assert_int_equal(partition_fixture.durable_result, 0);
     struct partition_read read;
     for (uint8_t index = 0; index < 5; index++) {
         check_record(&read, index + 1, index);
     }
     assert_int_equal(read_op(6, &read), -RUNNEL_ENOTFOUND);
     uint64_t op = 0;
-    assert_int_equal(partition_find_offset(&fixture.partition, 9, &op), 0);
+    assert_int_equal(partition_find_offset(&partition_fixture.partition, 9, &op), 0);
     assert_int_equal(op, 3); /* offsets 8..11 */
-    assert_int_equal(partition_find_offset(&fixture.partition, 20, &op), -RUNNEL_ENOTFOUND);
-    assert_int_equal(partition_find_timestamp(&fixture.partition, 1000002, &op), 0);
+    assert_int_equal(partition_find_offset(&partition_fixture.partition, 20, &op),
+                     -RUNNEL_ENOTFOUND);
+    assert_int_equal(partition_find_timestamp(&partition_fixture.partition, 1000002, &op), 0);
     assert_int_equal(op, 3);
     assert_int_equal(read_op(3, &read), 0);
     struct batch_slice slice;
     assert_int_equal(partition_record_slice(&read, 9, 2, &slice), 0);
     assert_int_equal(slice.message_count, 2);
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 static void test_rotation_and_reopen(void **state)
 {
     (void)state;
-    fixture_setup(2);
+    partition_fixture_setup(2);
     /* ~1.9 KiB records (with sector padding per flush) overflow 64 KiB segments. */
     for (uint32_t index = 0; index < 150; index++) {
-        append_batch((uint8_t)index, 4, 1000000 + index);
+        partition_fixture_append((uint8_t)index, 4, 1000000 + index);
         if (index % 3 == 2) {
-            assert_int_equal(partition_flush(&fixture.partition), 0);
-            run_until_idle();
+            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+            partition_fixture_run();
         }
     }
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_int_equal(fixture.op_durable, 150);
-    assert_true(fixture.partition.segment_count >= 3);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_int_equal(partition_fixture.op_durable, 150);
+    assert_true(partition_fixture.partition.segment_count >= 3);
     struct partition_read read;
     for (uint32_t index = 0; index < 150; index++) {
         check_record(&read, index + 1, (uint8_t)index);
     }
-    uint32_t segments = fixture.partition.segment_count;
-    partition_close(&fixture.partition);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    assert_int_equal(fixture.partition.segment_count, segments);
-    assert_int_equal(fixture.partition.op_last, 150);
-    assert_int_equal(fixture.partition.offset_next, 600);
-    assert_int_equal(partition_faulty_count(&fixture.partition), 0);
+    uint32_t segments = partition_fixture.partition.segment_count;
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.segment_count, segments);
+    assert_int_equal(partition_fixture.partition.op_last, 150);
+    assert_int_equal(partition_fixture.partition.offset_next, 600);
+    assert_int_equal(partition_faulty_count(&partition_fixture.partition), 0);
     for (uint32_t index = 0; index < 150; index++) {
         check_record(&read, index + 1, (uint8_t)index);
     }
-    append_batch(200, 4, 1);
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_int_equal(fixture.op_durable, 151);
+    partition_fixture_append(200, 4, 1);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_int_equal(partition_fixture.op_durable, 151);
     check_record(&read, 151, 200);
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 static bool truncated;
@@ -281,64 +173,64 @@ static void checkpoint_write_at(uint64_t op, uint64_t log_start)
     };
     static uint8_t buffer[4096];
     checkpointed = false;
-    assert_int_equal(partition_checkpoint_write(&fixture.partition, &checkpoint, buffer,
+    assert_int_equal(partition_checkpoint_write(&partition_fixture.partition, &checkpoint, buffer,
                                                 sizeof(buffer), checkpoint_callback, NULL),
                      0);
-    run_until_idle();
+    partition_fixture_run();
     assert_true(checkpointed);
-    assert_true(fixture.partition.has_checkpoint);
-    assert_int_equal(fixture.partition.checkpoint.op, op);
+    assert_true(partition_fixture.partition.has_checkpoint);
+    assert_int_equal(partition_fixture.partition.checkpoint.op, op);
 }
 
 static void test_truncate_prefix(void **state)
 {
     (void)state;
-    fixture_setup(4);
+    partition_fixture_setup(4);
     for (uint32_t index = 0; index < 150; index++) {
-        append_batch((uint8_t)index, 4, 1000000 + index);
+        partition_fixture_append((uint8_t)index, 4, 1000000 + index);
         if (index % 3 == 2) {
-            assert_int_equal(partition_flush(&fixture.partition), 0);
-            run_until_idle();
+            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+            partition_fixture_run();
         }
     }
-    uint32_t segments = fixture.partition.segment_count;
+    uint32_t segments = partition_fixture.partition.segment_count;
     assert_true(segments >= 3);
     /* Everything below the third segment's base offset, checkpoint far enough. */
-    uint64_t log_start = fixture.partition.segments[2].base_offset;
-    uint64_t first_kept_op = fixture.partition.segments[2].op_first;
+    uint64_t log_start = partition_fixture.partition.segments[2].base_offset;
+    uint64_t first_kept_op = partition_fixture.partition.segments[2].op_first;
     /* Without a durable checkpoint of its own, the partition removes nothing. */
     truncated = false;
-    assert_int_equal(partition_truncate_prefix(&fixture.partition, log_start, first_kept_op - 1,
-                                               truncate_callback, NULL),
+    assert_int_equal(partition_truncate_prefix(&partition_fixture.partition, log_start,
+                                               first_kept_op - 1, truncate_callback, NULL),
                      0);
-    run_until_idle();
+    partition_fixture_run();
     assert_true(truncated);
-    assert_int_equal(fixture.partition.segment_count, segments);
+    assert_int_equal(partition_fixture.partition.segment_count, segments);
     checkpoint_write_at(first_kept_op - 1, log_start);
     truncated = false;
-    assert_int_equal(partition_truncate_prefix(&fixture.partition, log_start, first_kept_op - 1,
-                                               truncate_callback, NULL),
+    assert_int_equal(partition_truncate_prefix(&partition_fixture.partition, log_start,
+                                               first_kept_op - 1, truncate_callback, NULL),
                      0);
-    run_until_idle();
+    partition_fixture_run();
     assert_true(truncated);
-    assert_int_equal(fixture.partition.segment_count, segments - 2);
+    assert_int_equal(partition_fixture.partition.segment_count, segments - 2);
     struct partition_read read;
     assert_int_equal(read_op(1, &read), -RUNNEL_ENOTFOUND);
     assert_int_equal(read_op(first_kept_op - 1, &read), -RUNNEL_ENOTFOUND);
     check_record(&read, first_kept_op, (uint8_t)(first_kept_op - 1));
     /* A checkpoint below a segment's ops keeps it. */
     truncated = false;
-    assert_int_equal(partition_truncate_prefix(&fixture.partition, UINT64_MAX, first_kept_op,
-                                               truncate_callback, NULL),
+    assert_int_equal(partition_truncate_prefix(&partition_fixture.partition, UINT64_MAX,
+                                               first_kept_op, truncate_callback, NULL),
                      0);
-    run_until_idle();
-    assert_int_equal(fixture.partition.segment_count, segments - 2);
-    partition_close(&fixture.partition);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    assert_int_equal(fixture.partition.segment_count, segments - 2);
-    assert_int_equal(fixture.partition.op_last, 150);
+    partition_fixture_run();
+    assert_int_equal(partition_fixture.partition.segment_count, segments - 2);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.segment_count, segments - 2);
+    assert_int_equal(partition_fixture.partition.op_last, 150);
     check_record(&read, 150, 149);
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 static bool repaired;
@@ -354,17 +246,18 @@ static void repair_callback(struct partition_repair *repair, int result, void *c
 static void test_read_of_damaged_record(void **state)
 {
     (void)state;
-    fixture_setup(3);
+    partition_fixture_setup(3);
     for (uint8_t index = 0; index < 4; index++) {
-        append_batch(index, 4, 1000000 + index);
+        partition_fixture_append(index, 4, 1000000 + index);
     }
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
     /* Drop the tail buffer's copy so reads go to disk, then flip a body bit of op 2. */
-    partition_close(&fixture.partition);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    uint64_t position = fixture.partition.entries[1].position_bytes;
-    fixture.partition.buffer_position_bytes = fixture.partition.appended_bytes; /* no memory */
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    uint64_t position = partition_fixture.partition.entries[1].position_bytes;
+    partition_fixture.partition.buffer_position_bytes =
+        partition_fixture.partition.appended_bytes; /* no memory */
     char path[64];
     snprintf(path, sizeof(path), "p/%020d.log", 0);
     struct partition_read read;
@@ -372,10 +265,10 @@ static void test_read_of_damaged_record(void **state)
     static _Alignas(16) uint8_t copy[8192];
     assert_int_equal(read_op(2, &read), 0);
     memcpy(copy, read.record, read.header.size);
-    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (position + 300) * 8 + 1), 0);
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, path, (position + 300) * 8 + 1), 0);
     assert_int_equal(read_op(2, &read), -RUNNEL_EFAULTY);
     assert_null(read.record);
-    assert_true(partition_is_faulty(&fixture.partition, 2));
+    assert_true(partition_is_faulty(&partition_fixture.partition, 2));
     check_record(&read, 3, 2); /* records after it are kept */
     /* Repair from the intact copy; a wrong record is refused. */
     struct vsr_header header;
@@ -385,26 +278,29 @@ static void test_read_of_damaged_record(void **state)
     struct vsr_header wrong = header;
     wrong.u.prepare.timestamp++;
     vsr_header_set_checksum(&wrong);
-    assert_int_equal(partition_repair(&fixture.partition, &repair, &wrong, copy + VSR_HEADER_SIZE,
-                                      scratch, sizeof(scratch), repair_callback, NULL),
+    assert_int_equal(partition_repair(&partition_fixture.partition, &repair, &wrong,
+                                      copy + VSR_HEADER_SIZE, scratch, sizeof(scratch),
+                                      repair_callback, NULL),
                      -RUNNEL_EFORMAT);
     repaired = false;
-    assert_int_equal(partition_repair(&fixture.partition, &repair, &header, copy + VSR_HEADER_SIZE,
-                                      scratch, sizeof(scratch), repair_callback, NULL),
+    assert_int_equal(partition_repair(&partition_fixture.partition, &repair, &header,
+                                      copy + VSR_HEADER_SIZE, scratch, sizeof(scratch),
+                                      repair_callback, NULL),
                      0);
-    run_until_idle();
+    partition_fixture_run();
     assert_true(repaired);
-    assert_false(partition_is_faulty(&fixture.partition, 2));
+    assert_false(partition_is_faulty(&partition_fixture.partition, 2));
     check_record(&read, 2, 1);
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 /* Flips one bit inside index entry `entry` of segment `segment`. */
 static void damage_entry(uint32_t segment, uint64_t entry)
 {
     char path[IO_PATH_SIZE_MAX];
-    snprintf(path, sizeof(path), "%s", fixture.partition.segments[segment].index_path);
-    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (entry * 512 + 100) * 8 + 3), 0);
+    snprintf(path, sizeof(path), "%s", partition_fixture.partition.segments[segment].index_path);
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, path, (entry * 512 + 100) * 8 + 3),
+                     0);
 }
 
 /* A damaged sealed index entry does not hide an intact record: the record is found after
@@ -412,18 +308,18 @@ static void damage_entry(uint32_t segment, uint64_t entry)
 static void test_sealed_damaged_entry_reads_record(void **state)
 {
     (void)state;
-    fixture_setup(5);
+    partition_fixture_setup(5);
     for (uint32_t index = 0; index < 150; index++) {
-        append_batch((uint8_t)index, 4, 1000000 + index);
+        partition_fixture_append((uint8_t)index, 4, 1000000 + index);
         if (index % 3 == 2) {
-            assert_int_equal(partition_flush(&fixture.partition), 0);
-            run_until_idle();
+            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+            partition_fixture_run();
         }
     }
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_true(fixture.partition.segment_count >= 3);
-    const struct partition_segment *sealed = &fixture.partition.segments[0];
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_true(partition_fixture.partition.segment_count >= 3);
+    const struct partition_segment *sealed = &partition_fixture.partition.segments[0];
     assert_true(sealed->entry_count > 24);
     uint64_t op_first = sealed->op_first;
     struct partition_read read;
@@ -438,9 +334,9 @@ static void test_sealed_damaged_entry_reads_record(void **state)
     damage_entry(1, 1);
     char path[IO_PATH_SIZE_MAX];
     snprintf(path, sizeof(path), "%s", sealed->log_path);
-    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (position + 600) * 8), 0);
-    partition_close(&fixture.partition);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, path, (position + 600) * 8), 0);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
     for (uint64_t op = 1; op <= 150; op++) {
         if (op == op_first + 5 || op == op_first + 21) {
             /* Record damaged too; or the previous entry damaged as well: cannot locate. */
@@ -449,23 +345,23 @@ static void test_sealed_damaged_entry_reads_record(void **state)
         }
         check_record(&read, op, (uint8_t)(op - 1));
     }
-    assert_true(fixture.partition.index_entry_damaged_count >= 6);
-    assert_int_equal(fixture.partition.rebuilt_entry_count, 0);
-    fixture_teardown();
+    assert_true(partition_fixture.partition.index_entry_damaged_count >= 6);
+    assert_int_equal(partition_fixture.partition.rebuilt_entry_count, 0);
+    partition_fixture_teardown();
 }
 
 static void fill_150(void)
 {
     for (uint32_t index = 0; index < 150; index++) {
-        append_batch((uint8_t)index, 4, 1000000 + index);
+        partition_fixture_append((uint8_t)index, 4, 1000000 + index);
         if (index % 3 == 2) {
-            assert_int_equal(partition_flush(&fixture.partition), 0);
-            run_until_idle();
+            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+            partition_fixture_run();
         }
     }
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_true(fixture.partition.segment_count >= 3);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_true(partition_fixture.partition.segment_count >= 3);
 }
 
 static _Alignas(16) uint8_t index_saved[64 * 1024];
@@ -476,65 +372,71 @@ static _Alignas(16) uint8_t index_now[64 * 1024];
 static void test_sealed_index_rebuilt(void **state)
 {
     (void)state;
-    fixture_setup(6);
+    partition_fixture_setup(6);
     fill_150();
     struct partition_read read;
     for (uint32_t segment = 0; segment < 2; segment++) {
         char path[IO_PATH_SIZE_MAX];
-        snprintf(path, sizeof(path), "%s", fixture.partition.segments[segment].index_path);
+        snprintf(path, sizeof(path), "%s",
+                 partition_fixture.partition.segments[segment].index_path);
         uint64_t size = 0;
-        assert_int_equal(sim_disk_file_size(&fixture.disk, path, &size), 0);
+        assert_int_equal(sim_disk_file_size(&partition_fixture.disk, path, &size), 0);
         assert_true(size > 0 && size <= sizeof(index_saved));
         uint64_t got = 0;
-        assert_int_equal(sim_disk_file_read(&fixture.disk, path, index_saved, size, 0, &got), 0);
-        partition_close(&fixture.partition);
+        assert_int_equal(
+            sim_disk_file_read(&partition_fixture.disk, path, index_saved, size, 0, &got), 0);
+        partition_close(&partition_fixture.partition);
         /* Segment 0: missing (empty); segment 1: torn to its first sector. */
-        assert_int_equal(sim_disk_file_truncate(&fixture.disk, path, segment == 0 ? 0 : 4096), 0);
-        uint64_t rebuilt = fixture.partition.rebuilt_entry_count;
-        assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-        assert_true(fixture.partition.rebuilt_entry_count > rebuilt);
+        assert_int_equal(
+            sim_disk_file_truncate(&partition_fixture.disk, path, segment == 0 ? 0 : 4096), 0);
+        uint64_t rebuilt = partition_fixture.partition.rebuilt_entry_count;
+        assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io),
+                         0);
+        assert_true(partition_fixture.partition.rebuilt_entry_count > rebuilt);
         uint64_t size_now = 0;
-        assert_int_equal(sim_disk_file_size(&fixture.disk, path, &size_now), 0);
+        assert_int_equal(sim_disk_file_size(&partition_fixture.disk, path, &size_now), 0);
         assert_int_equal(size_now, size);
-        assert_int_equal(sim_disk_file_read(&fixture.disk, path, index_now, size, 0, &got), 0);
+        assert_int_equal(
+            sim_disk_file_read(&partition_fixture.disk, path, index_now, size, 0, &got), 0);
         assert_memory_equal(index_now, index_saved, size);
-        assert_int_equal(partition_faulty_count(&fixture.partition), 0);
+        assert_int_equal(partition_faulty_count(&partition_fixture.partition), 0);
         for (uint64_t op = 1; op <= 150; op++) {
             check_record(&read, op, (uint8_t)(op - 1));
         }
     }
     /* A damaged record and a missing index: the rebuild marks the op faulty. */
-    const struct partition_segment *sealed = &fixture.partition.segments[0];
+    const struct partition_segment *sealed = &partition_fixture.partition.segments[0];
     uint64_t op_damaged = sealed->op_first + 6;
     assert_int_equal(read_op(op_damaged, &read), 0);
     char path[IO_PATH_SIZE_MAX];
     snprintf(path, sizeof(path), "%s", sealed->log_path);
-    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (read.position_bytes + 700) * 8), 0);
+    assert_int_equal(
+        sim_disk_flip_bit(&partition_fixture.disk, path, (read.position_bytes + 700) * 8), 0);
     snprintf(path, sizeof(path), "%s", sealed->index_path);
-    partition_close(&fixture.partition);
-    assert_int_equal(sim_disk_file_truncate(&fixture.disk, path, 0), 0);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    assert_true(partition_is_faulty(&fixture.partition, op_damaged));
-    uint32_t faulty = partition_faulty_count(&fixture.partition);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(sim_disk_file_truncate(&partition_fixture.disk, path, 0), 0);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_true(partition_is_faulty(&partition_fixture.partition, op_damaged));
+    uint32_t faulty = partition_faulty_count(&partition_fixture.partition);
     assert_true(faulty >= 1 && faulty <= 3); /* the rest of its flush cannot be located */
     for (uint64_t op = 1; op <= 150; op++) {
-        if (partition_is_faulty(&fixture.partition, op)) {
+        if (partition_is_faulty(&partition_fixture.partition, op)) {
             assert_true(op >= op_damaged && op < op_damaged + 3);
             assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
         } else {
             check_record(&read, op, (uint8_t)(op - 1));
         }
     }
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 /* A damaged record of a sealed segment is repaired in place from an intact copy. */
 static void test_repair_sealed_record(void **state)
 {
     (void)state;
-    fixture_setup(7);
+    partition_fixture_setup(7);
     fill_150();
-    const struct partition_segment *sealed = &fixture.partition.segments[1];
+    const struct partition_segment *sealed = &partition_fixture.partition.segments[1];
     uint64_t op = sealed->op_first + 3;
     struct partition_read read;
     assert_int_equal(read_op(op, &read), 0);
@@ -545,25 +447,28 @@ static void test_repair_sealed_record(void **state)
     memcpy(&header, copy, VSR_HEADER_SIZE);
     char path[IO_PATH_SIZE_MAX];
     snprintf(path, sizeof(path), "%s", sealed->log_path);
-    assert_int_equal(sim_disk_flip_bit(&fixture.disk, path, (read.position_bytes + 1000) * 8), 0);
+    assert_int_equal(
+        sim_disk_flip_bit(&partition_fixture.disk, path, (read.position_bytes + 1000) * 8), 0);
     assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
-    assert_true(partition_is_faulty(&fixture.partition, op));
+    assert_true(partition_is_faulty(&partition_fixture.partition, op));
     static _Alignas(4096) uint8_t scratch[16384];
     struct partition_repair repair;
     repaired = false;
-    assert_int_equal(partition_repair(&fixture.partition, &repair, &header, copy + VSR_HEADER_SIZE,
-                                      scratch, sizeof(scratch), repair_callback, NULL),
+    assert_int_equal(partition_repair(&partition_fixture.partition, &repair, &header,
+                                      copy + VSR_HEADER_SIZE, scratch, sizeof(scratch),
+                                      repair_callback, NULL),
                      0);
-    run_until_idle();
+    partition_fixture_run();
     assert_true(repaired);
-    assert_int_equal(partition_faulty_count(&fixture.partition), 0);
+    assert_int_equal(partition_faulty_count(&partition_fixture.partition), 0);
     for (int reopen = 0; reopen < 2; reopen++) {
         assert_int_equal(read_op(op, &read), 0);
         assert_memory_equal(read.record, copy, header.size);
-        partition_close(&fixture.partition);
-        assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
+        partition_close(&partition_fixture.partition);
+        assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io),
+                         0);
     }
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 /* A partition whose log starts after a checkpoint (state transfer installed it, or
@@ -571,8 +476,8 @@ static void test_repair_sealed_record(void **state)
 static void test_open_resumes_from_checkpoint(void **state)
 {
     (void)state;
-    fixture_setup(8);
-    partition_close(&fixture.partition);
+    partition_fixture_setup(8);
+    partition_close(&partition_fixture.partition);
     struct checkpoint checkpoint = {
         .op = 100,
         .anchor_checksum = 0x1234,
@@ -584,32 +489,35 @@ static void test_open_resumes_from_checkpoint(void **state)
     uint64_t size = 0;
     assert_int_equal(checkpoint_encode(&checkpoint, buffer, sizeof(buffer), &size), 0);
     struct io_completion completion = {0};
-    io_open(&fixture.disk.io, &completion, "p/checkpoint", IO_OPEN_CREATE, noop_callback, NULL);
-    int64_t file = io_wait(&fixture.disk.io, &completion, 10);
+    io_open(&partition_fixture.disk.io, &completion, "p/checkpoint", IO_OPEN_CREATE,
+            partition_fixture_noop_callback, NULL);
+    int64_t file = io_wait(&partition_fixture.disk.io, &completion, 10);
     assert_true(file >= 0);
-    io_close(&fixture.disk.io, &completion, (int32_t)file, noop_callback, NULL);
-    assert_int_equal(io_wait(&fixture.disk.io, &completion, 10), 0);
-    assert_int_equal(sim_disk_file_write(&fixture.disk, "p/checkpoint", buffer, size, 0), 0);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    assert_true(fixture.partition.has_checkpoint);
-    assert_int_equal(fixture.partition.op_last, 100);
-    assert_int_equal(fixture.partition.offset_next, 400);
-    append_batch(1, 4, 1);
+    io_close(&partition_fixture.disk.io, &completion, (int32_t)file,
+             partition_fixture_noop_callback, NULL);
+    assert_int_equal(io_wait(&partition_fixture.disk.io, &completion, 10), 0);
+    assert_int_equal(sim_disk_file_write(&partition_fixture.disk, "p/checkpoint", buffer, size, 0),
+                     0);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_true(partition_fixture.partition.has_checkpoint);
+    assert_int_equal(partition_fixture.partition.op_last, 100);
+    assert_int_equal(partition_fixture.partition.offset_next, 400);
+    partition_fixture_append(1, 4, 1);
     struct partition_read read;
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_int_equal(fixture.op_durable, 101);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_int_equal(partition_fixture.op_durable, 101);
     assert_int_equal(read_op(101, &read), 0);
     assert_true(read.header.u.prepare.parent == checkpoint.anchor_checksum);
     assert_int_equal(read.header.u.prepare.offset, 400);
     assert_true(read.header.u.prepare.timestamp > checkpoint.anchor_timestamp);
     /* A damaged checkpoint file is reported and not trusted. */
-    partition_close(&fixture.partition);
-    assert_int_equal(sim_disk_flip_bit(&fixture.disk, "p/checkpoint", 40 * 8), 0);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    assert_false(fixture.partition.has_checkpoint);
-    assert_int_equal(fixture.partition.op_last, 101);
-    fixture_teardown();
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, "p/checkpoint", 40 * 8), 0);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_false(partition_fixture.partition.has_checkpoint);
+    assert_int_equal(partition_fixture.partition.op_last, 101);
+    partition_fixture_teardown();
 }
 
 static int removed;
@@ -625,23 +533,25 @@ static void removed_callback(struct atomic_file *file, int result, void *context
 static void test_purge(void **state)
 {
     (void)state;
-    fixture_setup(9);
-    append_batch(1, 4, 1);
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
+    partition_fixture_setup(9);
+    partition_fixture_append(1, 4, 1);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
     static struct partition fresh;
-    struct partition_options options = fixture.partition.options;
+    struct partition_options options = partition_fixture.partition.options;
     options.directory = "q";
     options.group.incarnation++;
     assert_int_equal(partition_init(&fresh, &options), 0);
-    assert_int_equal(partition_purge_open(&fresh, &fixture.disk.io), 0);
+    assert_int_equal(partition_purge_open(&fresh, &partition_fixture.disk.io), 0);
     assert_int_equal(fresh.op_last, 0);
     /* A crash now keeps both: nothing is lost, the broker finishes the purge. */
-    partition_close(&fixture.partition);
-    sim_disk_crash(&fixture.disk, SIM_DISK_CRASH_DROP);
-    assert_true(sim_disk_exists(&fixture.disk, "p") && sim_disk_exists(&fixture.disk, "q"));
+    partition_close(&partition_fixture.partition);
+    sim_disk_crash(&partition_fixture.disk, SIM_DISK_CRASH_DROP);
+    assert_true(sim_disk_exists(&partition_fixture.disk, "p") &&
+                sim_disk_exists(&partition_fixture.disk, "q"));
     fresh.segment_count = 0;
-    assert_int_equal(partition_purge_open(&fresh, &fixture.disk.io), 0); /* -EEXIST accepted */
+    assert_int_equal(partition_purge_open(&fresh, &partition_fixture.disk.io),
+                     0); /* -EEXIST accepted */
     static struct atomic_file file;
     static char names[4096];
     removed = 0;
@@ -649,18 +559,18 @@ static void test_purge(void **state)
                                                 removed_callback, NULL),
                      0);
     for (int round = 0; round < 1000 && removed == 0; round++) {
-        io_run(&fixture.disk.io, 1);
+        io_run(&partition_fixture.disk.io, 1);
     }
     assert_int_equal(removed, 1);
     partition_close(&fresh);
-    sim_disk_crash(&fixture.disk, SIM_DISK_CRASH_DROP); /* the removal is durable */
-    assert_false(sim_disk_exists(&fixture.disk, "p"));
-    assert_true(sim_disk_exists(&fixture.disk, "q"));
+    sim_disk_crash(&partition_fixture.disk, SIM_DISK_CRASH_DROP); /* the removal is durable */
+    assert_false(sim_disk_exists(&partition_fixture.disk, "p"));
+    assert_true(sim_disk_exists(&partition_fixture.disk, "q"));
     partition_deinit(&fresh);
-    fixture.partition.segment_count = 0;
-    fixture.partition.io = NULL;
-    partition_deinit(&fixture.partition);
-    sim_disk_deinit(&fixture.disk);
+    partition_fixture.partition.segment_count = 0;
+    partition_fixture.partition.io = NULL;
+    partition_deinit(&partition_fixture.partition);
+    sim_disk_deinit(&partition_fixture.disk);
 }
 
 /* Appends a non-message op (a consumer-offset store) with a small body. */
@@ -670,15 +580,15 @@ static void append_other(uint8_t seed)
     memset(body, seed, sizeof(body));
     struct vsr_header header;
     for (int attempt = 0; attempt < 3; attempt++) {
-        partition_prepare(&fixture.partition, &header, VSR_OPERATION_STATE_MACHINE_MIN + 1, body,
-                          sizeof(body), 5);
-        int result = partition_append(&fixture.partition, &header, body);
+        partition_prepare(&partition_fixture.partition, &header,
+                          VSR_OPERATION_STATE_MACHINE_MIN + 1, body, sizeof(body), 5);
+        int result = partition_append(&partition_fixture.partition, &header, body);
         if (result == 0) {
             return;
         }
         assert_int_equal(result, -RUNNEL_EFULL);
-        assert_int_equal(partition_flush(&fixture.partition), 0);
-        run_until_idle();
+        assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+        partition_fixture_run();
     }
     fail();
 }
@@ -687,36 +597,36 @@ static void append_other(uint8_t seed)
 static void test_rotation_without_messages(void **state)
 {
     (void)state;
-    fixture_setup(11);
-    append_batch(1, 4, 1000);
+    partition_fixture_setup(11);
+    partition_fixture_append(1, 4, 1000);
     for (uint32_t index = 0; index < 200; index++) {
         append_other((uint8_t)index);
         if (index % 5 == 4) {
-            assert_int_equal(partition_flush(&fixture.partition), 0);
-            run_until_idle();
+            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+            partition_fixture_run();
         }
     }
-    append_batch(2, 4, 2000);
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_int_equal(fixture.op_durable, 202);
-    uint32_t segments = fixture.partition.segment_count;
+    partition_fixture_append(2, 4, 2000);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_int_equal(partition_fixture.op_durable, 202);
+    uint32_t segments = partition_fixture.partition.segment_count;
     assert_true(segments >= 3);
-    assert_int_equal(fixture.partition.segments[1].base_offset, 4);
-    assert_int_equal(fixture.partition.segments[2].base_offset, 4);
-    assert_int_equal(fixture.partition.segments[1].name_sequence, 0);
-    assert_int_equal(fixture.partition.segments[2].name_sequence, 1);
-    partition_close(&fixture.partition);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    assert_int_equal(fixture.partition.segment_count, segments);
-    assert_int_equal(fixture.partition.op_last, 202);
-    assert_int_equal(fixture.partition.offset_next, 8);
+    assert_int_equal(partition_fixture.partition.segments[1].base_offset, 4);
+    assert_int_equal(partition_fixture.partition.segments[2].base_offset, 4);
+    assert_int_equal(partition_fixture.partition.segments[1].name_sequence, 0);
+    assert_int_equal(partition_fixture.partition.segments[2].name_sequence, 1);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.segment_count, segments);
+    assert_int_equal(partition_fixture.partition.op_last, 202);
+    assert_int_equal(partition_fixture.partition.offset_next, 8);
     struct partition_read read;
     for (uint64_t op = 1; op <= 202; op++) {
         assert_int_equal(read_op(op, &read), 0);
     }
     check_record(&read, 202, 2);
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 /* Suffix truncation in the tail: later ops vanish (also after a reopen), the op can be
@@ -724,37 +634,38 @@ static void test_rotation_without_messages(void **state)
 static void test_truncate_suffix_tail(void **state)
 {
     (void)state;
-    fixture_setup(12);
+    partition_fixture_setup(12);
     for (uint32_t index = 0; index < 20; index++) {
-        append_batch((uint8_t)index, 2, 1000 + index);
+        partition_fixture_append((uint8_t)index, 2, 1000 + index);
         if (index % 4 == 3) {
-            assert_int_equal(partition_flush(&fixture.partition), 0);
-            run_until_idle();
+            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+            partition_fixture_run();
         }
     }
     /* ops 19 and 20 are appended, not flushed: the truncation flushes what it keeps. */
-    assert_int_equal(partition_truncate_suffix(&fixture.partition, 12), 0);
-    assert_int_equal(fixture.partition.op_last, 11);
-    assert_int_equal(fixture.partition.offset_next, 22);
+    assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, 12), 0);
+    assert_int_equal(partition_fixture.partition.op_last, 11);
+    assert_int_equal(partition_fixture.partition.offset_next, 22);
     struct partition_read read;
     assert_int_equal(read_op(12, &read), -RUNNEL_ENOTFOUND);
     for (uint32_t index = 0; index < 11; index++) {
         check_record(&read, index + 1, (uint8_t)index);
     }
-    append_batch(99, 3, 5000);
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_int_equal(fixture.op_durable, 12);
-    partition_close(&fixture.partition);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    assert_int_equal(fixture.partition.op_last, 12);
+    partition_fixture_append(99, 3, 5000);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_int_equal(partition_fixture.op_durable, 12);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.op_last, 12);
     check_record(&read, 12, 99);
     assert_int_equal(read.header.u.prepare.message_count, 3);
-    assert_int_equal(partition_truncate_suffix(&fixture.partition, 13), 0); /* nothing */
-    assert_int_equal(partition_truncate_suffix(&fixture.partition, 1), 0);  /* everything */
-    assert_int_equal(fixture.partition.op_last, 0);
+    assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, 13), 0); /* nothing */
+    assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, 1),
+                     0); /* everything */
+    assert_int_equal(partition_fixture.partition.op_last, 0);
     assert_int_equal(read_op(1, &read), -RUNNEL_ENOTFOUND);
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 /* Suffix truncation into a sealed segment removes every later segment; that segment
@@ -762,32 +673,32 @@ static void test_truncate_suffix_tail(void **state)
 static void test_truncate_suffix_sealed(void **state)
 {
     (void)state;
-    fixture_setup(13);
+    partition_fixture_setup(13);
     fill_150();
-    uint64_t first = fixture.partition.segments[1].op_first;
+    uint64_t first = partition_fixture.partition.segments[1].op_first;
     uint64_t op_min = first + 3;
-    assert_int_equal(
-        sim_disk_flip_bit(&fixture.disk, fixture.partition.segments[1].log_path, 8 * 300),
-        0); /* damages the segment's first record (op first) */
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk,
+                                       partition_fixture.partition.segments[1].log_path, 8 * 300),
+                     0); /* damages the segment's first record (op first) */
     struct partition_read read;
     assert_int_equal(read_op(first, &read), -RUNNEL_EFAULTY);
-    assert_int_equal(partition_truncate_suffix(&fixture.partition, op_min), 0);
-    assert_int_equal(fixture.partition.segment_count, 2);
-    assert_int_equal(fixture.partition.op_last, op_min - 1);
-    assert_true(partition_is_faulty(&fixture.partition, first));
+    assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, op_min), 0);
+    assert_int_equal(partition_fixture.partition.segment_count, 2);
+    assert_int_equal(partition_fixture.partition.op_last, op_min - 1);
+    assert_true(partition_is_faulty(&partition_fixture.partition, first));
     assert_int_equal(read_op(op_min, &read), -RUNNEL_ENOTFOUND);
     check_record(&read, op_min - 1, (uint8_t)(op_min - 2));
     check_record(&read, 1, 0);
-    append_batch(77, 4, 1);
-    assert_int_equal(partition_flush(&fixture.partition), 0);
-    run_until_idle();
-    assert_int_equal(fixture.op_durable, op_min);
-    partition_close(&fixture.partition);
-    assert_int_equal(partition_open(&fixture.partition, &fixture.disk.io), 0);
-    assert_int_equal(fixture.partition.segment_count, 2);
-    assert_int_equal(fixture.partition.op_last, op_min);
+    partition_fixture_append(77, 4, 1);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    assert_int_equal(partition_fixture.op_durable, op_min);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.segment_count, 2);
+    assert_int_equal(partition_fixture.partition.op_last, op_min);
     check_record(&read, op_min, 77);
-    fixture_teardown();
+    partition_fixture_teardown();
 }
 
 int main(void)
