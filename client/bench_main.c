@@ -42,7 +42,8 @@ static void bench_usage(FILE *stream)
                     "Options (iggy-bench defaults): --producers 8 --consumers 8 --streams 8|1\n"
                     "  --partitions 1|24 --message-size 1000 --messages-per-batch 1000\n"
                     "  --message-batches 1000 --host 127.0.0.1 --port 8090 --username iggy\n"
-                    "  --password iggy --enforce-fsync --output DIR\n");
+                    "  --password iggy --enforce-fsync --output DIR\n"
+                    "  --no-placement (runneld: keep connections where the server put them)\n");
 }
 
 static int bench_option(struct bench_config *config, const char *name, const char *value,
@@ -51,6 +52,10 @@ static int bench_option(struct bench_config *config, const char *name, const cha
     unsigned long number = value != NULL ? strtoul(value, NULL, 10) : 0;
     if (strcmp(name, "--enforce-fsync") == 0) {
         config->enforce_fsync = true;
+        return 0;
+    }
+    if (strcmp(name, "--no-placement") == 0) {
+        config->disable_placement = true;
         return 0;
     }
     if (value == NULL) {

@@ -306,6 +306,13 @@ void *bench_actor_main(void *argument)
                                                   .auto_commit = RUNNEL_AUTO_COMMIT_AFTER_POLL};
         actor->result = runnel_consumer_create(client, &options, &consumer);
     }
+    if (actor->result == 0 && !config->disable_placement && actor->role != BENCH_GROUP_CONSUMER) {
+        /* runneld: live on the shard owning the partition (a no-op against Iggy). Producers
+         * send to partition batch % partitions; consumers poll partition 0. */
+        bool is_single = actor->role == BENCH_CONSUMER || config->partitions == 1;
+        actor->result = runnel_connection_place(client, runnel_id_name(stream),
+                                                runnel_id_name("topic-1"), is_single, 0);
+    }
     if (actor->result == 0) {
         actor->start_ns = bench_now_ns(); /* Iggy's actors start their clock after setup */
         actor->result = bench_loop(actor, client, messages, consumer);

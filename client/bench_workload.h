@@ -43,6 +43,7 @@ struct bench_config {
     uint32_t messages_per_batch;
     uint32_t message_batches;
     bool enforce_fsync;
+    bool disable_placement; /* runneld: do not move connections to the owning shard */
 };
 
 struct bench_actor {

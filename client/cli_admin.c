@@ -186,6 +186,102 @@ static int cli_cluster(struct cli_context *context)
     return 0;
 }
 
+static const char *cli_group_status(uint8_t status)
+{
+    static const char *const names[] = {"closed", "normal", "view_change", "recovering_head"};
+    return status < 4 ? names[status] : "unknown";
+}
+
+static void cli_print_roles(const struct cli_context *context,
+                            const struct runnel_cluster_roles *roles)
+{
+    static const struct cli_column columns[] = {
+        {"replica", true},        {"role", false},           {"self", false},
+        {"partitions_led", true}, {"metadata_view", true},   {"metadata_status", false},
+        {"shards", true},         {"connection_shard", true}};
+    cli_output_begin(context->is_json, columns, 8);
+    for (uint32_t index = 0; index < roles->node_count; index++) {
+        bool is_self = roles->nodes[index].is_self;
+        char shards[16] = "";
+        char shard[16] = "";
+        if (is_self) {
+            snprintf(shards, sizeof(shards), "%u", roles->shard_count);
+            snprintf(shard, sizeof(shard), "%u", roles->connection_shard);
+        }
+        cli_output_row("%u\t%s\t%s\t%u\t%u\t%s\t%s\t%s", roles->nodes[index].replica,
+                       roles->nodes[index].role == RUNNEL_ROLE_PRIMARY ? "primary" : "backup",
+                       is_self ? "yes" : "no", roles->nodes[index].partitions_led,
+                       roles->metadata_view, cli_group_status(roles->metadata_status), shards,
+                       shard);
+    }
+    cli_output_end();
+}
+
+static void cli_print_routes(const struct cli_context *context,
+                             const struct runnel_partition_route *routes, uint32_t count)
+{
+    static const struct cli_column columns[] = {
+        {"stream", true}, {"topic", true},   {"partition", true}, {"incarnation", true},
+        {"view", true},   {"primary", true}, {"status", false},   {"shard", true}};
+    cli_output_begin(context->is_json, columns, 8);
+    for (uint32_t index = 0; index < count; index++) {
+        const struct runnel_partition_route *route = &routes[index];
+        cli_output_row("%u\t%u\t%u\t%llu\t%u\t%u\t%s\t%u", route->stream_id, route->topic_id,
+                       route->partition_id, (unsigned long long)route->incarnation, route->view,
+                       route->primary, cli_group_status(route->status), route->shard);
+    }
+    cli_output_end();
+}
+
+/* cluster [roles | map [<stream> <topic>]]: runneld's true roles and partition map. */
+static int cli_cluster_roles(struct cli_context *context, const char *action)
+{
+    static struct runnel_partition_route routes[CLI_ROWS_MAX];
+    struct runnel_cluster_roles roles;
+    struct runnel_id ids[2];
+    bool has_topic = action != NULL && cli_word(context, 3) != NULL;
+    if (has_topic && (runnel_id_parse(cli_word(context, 2), &ids[0]) != 0 ||
+                      runnel_id_parse(cli_word(context, 3), &ids[1]) != 0)) {
+        return cli_usage("cluster map [<stream> <topic>]");
+    }
+    uint32_t count = 0;
+    int result =
+        runnel_cluster_map(context->client, has_topic ? &ids[0] : NULL, has_topic ? &ids[1] : NULL,
+                           &roles, routes, CLI_ROWS_MAX, &count);
+    if (result != 0) {
+        return result;
+    }
+    count = count < CLI_ROWS_MAX ? count : CLI_ROWS_MAX;
+    if (action == NULL) {
+        cli_output_section(context->is_json, "roles", true);
+        cli_print_roles(context, &roles);
+        cli_output_section(context->is_json, "partitions", false);
+        cli_print_routes(context, routes, count);
+        cli_output_sections_end(context->is_json);
+    } else if (strcmp(action, "roles") == 0) {
+        cli_print_roles(context, &roles);
+    } else {
+        cli_print_routes(context, routes, count);
+    }
+    return 0;
+}
+
+static int cli_cluster_command(struct cli_context *context)
+{
+    const char *action = cli_word(context, 1);
+    if (action == NULL) {
+        return runnel_client_is_runneld(context->client) ? cli_cluster_roles(context, NULL)
+                                                         : cli_cluster(context);
+    }
+    if (strcmp(action, "metadata") == 0) {
+        return cli_cluster(context);
+    }
+    if (strcmp(action, "roles") == 0 || strcmp(action, "map") == 0) {
+        return cli_cluster_roles(context, action);
+    }
+    return cli_usage("cluster [metadata | roles | map [<stream> <topic>]]");
+}
+
 static int cli_stats(struct cli_context *context)
 {
     struct runnel_stats stats;
@@ -247,8 +343,7 @@ int cli_system(struct cli_context *context)
 {
     const char *command = context->words[0];
     if (strcmp(command, "cluster") == 0) {
-        return cli_action(context, "metadata") ? cli_cluster(context)
-                                               : cli_usage("cluster metadata");
+        return cli_cluster_command(context);
     }
     if (strcmp(command, "stats") == 0) {
         return cli_stats(context);

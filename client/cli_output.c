@@ -117,6 +117,25 @@ void cli_output_end(void)
     }
 }
 
+void cli_output_section(bool is_json, const char *name, bool is_first)
+{
+    assert(name != NULL);
+    if (is_json) {
+        printf(is_first ? "{" : ",");
+        cli_output_json_string(name);
+        printf(":");
+    } else {
+        printf(is_first ? "%s:\n" : "\n%s:\n", name);
+    }
+}
+
+void cli_output_sections_end(bool is_json)
+{
+    if (is_json) {
+        printf("}\n");
+    }
+}
+
 void cli_output_ok(bool is_json, const char *what)
 {
     assert(what != NULL);

@@ -30,6 +30,14 @@ __attribute__((format(printf, 1, 2))) void cli_output_row(const char *format, ..
 /* Prints the set to stdout. */
 void cli_output_end(void);
 
+/*
+ * Several result sets in one output: before each set, cli_output_section names it (JSON:
+ * the sets become the members of one object; tables: a "name:" line above each), and
+ * cli_output_sections_end closes the object after the last set.
+ */
+void cli_output_section(bool is_json, const char *name, bool is_first);
+void cli_output_sections_end(bool is_json);
+
 /* Prints one "done" line (or {"ok":true}) for commands without a result. */
 void cli_output_ok(bool is_json, const char *what);
 

@@ -10,7 +10,8 @@ target_include_directories(runnel_client PUBLIC ${CMAKE_SOURCE_DIR}/client/inclu
 
 file(GLOB runnel_sdk_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/client/*.c)
 list(FILTER runnel_sdk_sources EXCLUDE REGEX "(_main|/cli_[^/]*|/bench_[^/]*)\\.c$")
-file(GLOB runnel_sdk_proto CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/proto/iggy_*.c)
+file(GLOB runnel_sdk_proto CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/proto/iggy_*.c
+    ${CMAKE_SOURCE_DIR}/proto/cluster_wire.c)
 list(APPEND runnel_sdk_sources ${runnel_sdk_proto} ${CMAKE_SOURCE_DIR}/proto/batch.c
     ${CMAKE_SOURCE_DIR}/lib/assert.c ${CMAKE_SOURCE_DIR}/lib/error.c
     ${CMAKE_SOURCE_DIR}/lib/log.c ${CMAKE_SOURCE_DIR}/lib/hash.c)

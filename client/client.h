@@ -58,6 +58,7 @@ struct runnel_client {
     uint8_t *reply_buffer;
     uint32_t reply_capacity_bytes;
     uint64_t random_state; /* xorshift for client and message ids */
+    uint64_t moves;        /* runnel_connection_move calls the server agreed to */
 };
 
 /* A reply body after the status and result section were checked. */

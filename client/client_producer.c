@@ -40,6 +40,8 @@ struct runnel_producer {
     uint32_t pending_partition;
     uint64_t pending_since_us;
     uint64_t sent_messages;
+    bool is_placement_wanted;
+    uint64_t placed_connection; /* the client's connection_count when last placed */
 };
 
 static struct runnel_id producer_copy_id(struct runnel_id id, char *storage)
@@ -89,6 +91,7 @@ int runnel_producer_create(struct runnel_client *client,
     producer->linger_us = options->linger_us ? options->linger_us : 1000;
     producer->retries = options->retries ? options->retries : 3;
     producer->retry_backoff_ms = options->retry_backoff_ms ? options->retry_backoff_ms : 100;
+    producer->is_placement_wanted = !options->disable_placement;
     *producer_out = producer;
     return 0;
 }
@@ -123,6 +126,21 @@ static void producer_sleep_ms(uint32_t milliseconds)
     nanosleep(&delay, NULL);
 }
 
+/* Once per connection (runneld): move it to the shard owning the partitions sent to. A
+ * failure is not the batch's: the send that follows reports a lost connection itself. */
+static void producer_place(struct runnel_producer *producer)
+{
+    struct runnel_client *client = producer->client;
+    if (!producer->is_placement_wanted || !client->is_runneld ||
+        producer->placed_connection == client->connection_count) {
+        return;
+    }
+    producer->placed_connection = client->connection_count;
+    (void)runnel_connection_place(client, producer->stream, producer->topic,
+                                  producer->partitioning_kind == RUNNEL_PARTITIONING_PARTITION_ID,
+                                  producer->partition_id_fixed);
+}
+
 int runnel_producer_flush(struct runnel_producer *producer)
 {
     if (producer == NULL) {
@@ -144,6 +162,7 @@ int runnel_producer_flush(struct runnel_producer *producer)
     struct iggy_writer body;
     iggy_writer_init(&body, producer->buffer, producer->buffer_capacity_bytes);
     body.size = prefix.size + (uint32_t)batch_size;
+    producer_place(producer);
     result = -EIO;
     for (uint32_t attempt = 0; attempt <= producer->retries; attempt++) {
         if (attempt > 0) {

@@ -8,12 +8,14 @@
 #include "lib/assert.h"
 #include "lib/error.h"
 #include "lib/log.h"
+#include "node/broker_cluster.h"
 #include "node/broker_internal.h"
 #include "node/data_plane.h"
 #include "node/shard.h"
 #include "vsr/replica.h"
 #include "proto/iggy_command.h"
 #include "proto/iggy_error.h"
+#include "proto/cluster_wire.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -437,6 +439,9 @@ static int broker_non_replicated(struct broker_shard *shard, struct net_connecti
                                  const struct iggy_request_header *header, const uint8_t *body,
                                  uint32_t body_size)
 {
+    if (cluster_wire_is_command(header->code)) {
+        return broker_cluster_request(shard, connection, header, body, body_size);
+    }
     switch (iggy_command_class_of(header->code)) {
     case IGGY_COMMAND_UNKNOWN:
         return broker_reply_status(shard, connection, header, IGGY_ERROR_INVALID_COMMAND);
@@ -496,7 +501,11 @@ static int broker_on_frame(struct node_handler *handler, struct net_connection *
     struct session *session = broker_session(shard, connection);
     if (session->state == SESSION_FREE) {
         session_open(session);
+        broker_cluster_session_adopt(connection, session);
         shard->connections[connection->slot] = connection;
+    }
+    if (session->is_moving) {
+        return -RUNNEL_EFORMAT; /* a frame after a move request: closed (proto/cluster_wire.h) */
     }
     if (session->has_request) {
         return -RUNNEL_EFULL; /* one request at a time per connection */
@@ -530,6 +539,10 @@ static void broker_on_close(struct node_handler *handler, struct net_connection 
     assert(broker != NULL && connection != NULL);
     struct broker_shard *shard = &broker->shards[net_connection_shard(connection)];
     struct session *session = broker_session(shard, connection);
+    if (session->state == SESSION_FREE && connection->has_adopted_state) {
+        session_open(session); /* moved here and closed before its first frame */
+        broker_cluster_session_adopt(connection, session);
+    }
     if (session->state == SESSION_FREE) {
         return;
     }
@@ -707,6 +720,7 @@ int broker_init(struct broker *broker, const struct node_config *config, struct 
     broker->cluster = cluster;
     broker->handler = (struct node_handler){.on_frame = broker_on_frame,
                                             .on_close = broker_on_close,
+                                            .on_handoff = broker_cluster_on_handoff,
                                             .on_tick = broker_on_tick,
                                             .on_start = broker_on_start,
                                             .on_pass = broker_on_pass,

@@ -8,6 +8,7 @@
 #include "lib/assert.h"
 #include "lib/error.h"
 #include "lib/log.h"
+#include "node/broker_cluster.h"
 #include "node/data_plane.h"
 #include "node/replica_bus.h"
 #include "proto/iggy_error.h"
@@ -569,6 +570,7 @@ void control_plane_tick(struct control_plane *plane)
     assert(plane != NULL);
     if (plane->is_replica_ready) {
         vsr_replica_tick(&plane->replica);
+        broker_cluster_publish_metadata(plane->broker, &plane->replica);
         if (plane->is_started && cluster_forward_is_multi(plane->broker)) {
             control_plane_cluster_tick(plane);
         }

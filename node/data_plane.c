@@ -9,6 +9,7 @@
 #include "lib/error.h"
 #include "lib/log.h"
 #include "node/control_plane.h"
+#include "node/broker_cluster.h"
 #include "node/data_plane_internal.h"
 #include "node/data_plane_sessions.h"
 #include "node/replica_bus.h"
@@ -1221,6 +1222,8 @@ void data_plane_tick(struct data_plane *plane)
         struct data_partition *partition = &plane->partitions[index];
         if (partition->is_used) {
             vsr_replica_tick(&partition->replica);
+            broker_cluster_publish_partition(plane->broker, partition->metadata_slot,
+                                             &partition->replica);
             data_partition_auto_commit(partition);
             if (is_multi) {
                 data_partition_cluster_tick(partition);

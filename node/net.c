@@ -275,7 +275,14 @@ static void net_accept_callback(struct runtime_uring_completion *completion, int
     }
 }
 
+static int net_adopt_state(struct net *net, int fd, enum net_peer_kind kind, const uint8_t *state);
+
 int net_adopt(struct net *net, int fd, enum net_peer_kind kind)
+{
+    return net_adopt_state(net, fd, kind, NULL);
+}
+
+static int net_adopt_state(struct net *net, int fd, enum net_peer_kind kind, const uint8_t *state)
 {
     assert(net != NULL && fd >= 0);
     assert(kind == NET_PEER_CLIENT || kind == NET_PEER_REPLICA);
@@ -304,6 +311,11 @@ int net_adopt(struct net *net, int fd, enum net_peer_kind kind)
     connection->is_starved = false;
     connection->is_slot_wait = false;
     connection->is_handoff = false;
+    connection->has_handoff_state = false;
+    connection->has_adopted_state = state != NULL;
+    if (state != NULL) {
+        memcpy(connection->adopted_state, state, NET_HANDOFF_STATE_SIZE);
+    }
     connection->requests_in_flight = 0;
     connection->last_active_ns = net->now_ns;
     connection->input_head = 0;
@@ -325,8 +337,11 @@ void net_on_xshard(struct net *net, const struct xshard_entry *entry)
 {
     assert(net != NULL && entry != NULL);
     assert(entry->operation == NET_XSHARD_ADOPT);
-    assert(entry->arg1 == NET_PEER_CLIENT || entry->arg1 == NET_PEER_REPLICA);
-    (void)net_adopt(net, (int)entry->arg0, (enum net_peer_kind)entry->arg1);
+    uint64_t kind = entry->arg1 & ~(uint64_t)NET_ADOPT_WITH_STATE;
+    assert(kind == NET_PEER_CLIENT || kind == NET_PEER_REPLICA);
+    _Static_assert(sizeof(entry->payload) == NET_HANDOFF_STATE_SIZE, "state fits an entry");
+    (void)net_adopt_state(net, (int)entry->arg0, (enum net_peer_kind)kind,
+                          (entry->arg1 & NET_ADOPT_WITH_STATE) != 0 ? entry->payload : NULL);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -378,6 +393,8 @@ static void net_connection_end(struct net_connection *connection, bool close_fd)
         if (net->handler->on_close != NULL) {
             net->handler->on_close(net->handler, connection);
         }
+    } else if (net->handler->on_handoff != NULL) {
+        net->handler->on_handoff(net->handler, connection);
     }
     connection->fd = -1;
     net_connection_maybe_free(connection);
@@ -701,6 +718,16 @@ void net_connection_handoff(struct net_connection *connection, uint32_t target_s
     net_mark_dirty(connection);
 }
 
+void net_connection_handoff_state(struct net_connection *connection, const void *state,
+                                  uint32_t size_bytes)
+{
+    assert(connection != NULL && connection->state == NET_CONNECTION_OPEN);
+    assert(state != NULL && size_bytes <= NET_HANDOFF_STATE_SIZE);
+    memset(connection->handoff_state, 0, NET_HANDOFF_STATE_SIZE);
+    memcpy(connection->handoff_state, state, size_bytes);
+    connection->has_handoff_state = true;
+}
+
 static bool net_connection_is_quiet(const struct net_connection *connection)
 {
     return !connection->is_recv_armed && !connection->is_send_in_flight &&
@@ -715,6 +742,10 @@ static void net_connection_move(struct net_connection *connection)
     entry.operation = NET_XSHARD_ADOPT;
     entry.arg0 = (uint64_t)connection->fd;
     entry.arg1 = connection->kind;
+    if (connection->has_handoff_state) {
+        entry.arg1 |= NET_ADOPT_WITH_STATE;
+        memcpy(entry.payload, connection->handoff_state, NET_HANDOFF_STATE_SIZE);
+    }
     if (xshard_push(net->xshard, net->shard_index, connection->handoff_shard, XSHARD_CLASS_CLIENT,
                     &entry) != 0) {
         net_mark_dirty(connection); /* queue full: try again next pass */

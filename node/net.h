@@ -43,7 +43,9 @@ struct xshard_entry;
 enum {
     NET_INPUT_SEGMENTS_MAX = 16, /* >= runtime_uring recv_buffers_posted_max (see shard.c) */
     NET_ACCEPT_PENDING_MAX = 64, /* accepted connections parked while a queue is full */
-    NET_XSHARD_ADOPT = 1,        /* arg0: socket fd, arg1: enum net_peer_kind */
+    NET_XSHARD_ADOPT = 1,        /* arg0: socket fd, arg1: enum net_peer_kind (| state flag) */
+    NET_HANDOFF_STATE_SIZE = 32, /* handler bytes a hand-off carries (xshard entry payload) */
+    NET_ADOPT_WITH_STATE = 1u << 8,
 };
 
 enum net_peer_kind { NET_PEER_CLIENT = 0, NET_PEER_REPLICA = 1 };
@@ -95,6 +97,10 @@ struct net_connection {
     bool is_slot_wait; /* waits for a reassembly slot (input paused) */
     bool is_handoff;
     uint32_t handoff_shard;
+    bool has_handoff_state; /* handoff_state goes with the socket (net_connection_handoff_state) */
+    bool has_adopted_state; /* adopted_state came with the socket (a hand-off) */
+    uint8_t handoff_state[NET_HANDOFF_STATE_SIZE];
+    uint8_t adopted_state[NET_HANDOFF_STATE_SIZE];
     uint32_t requests_in_flight;
     uint64_t last_active_ns;
     struct net_input_segment input[NET_INPUT_SEGMENTS_MAX];
@@ -214,6 +220,14 @@ void net_connection_request_end(struct net_connection *connection);
  * replaces the target; one naming this shard cancels the move.
  */
 void net_connection_handoff(struct net_connection *connection, uint32_t target_shard);
+
+/*
+ * The handler's state for the connection's next move (size_bytes <= NET_HANDOFF_STATE_SIZE,
+ * zero-padded): the target finds it in adopted_state (has_adopted_state) before the
+ * connection's first frame there. Call before or after net_connection_handoff.
+ */
+void net_connection_handoff_state(struct net_connection *connection, const void *state,
+                                  uint32_t size_bytes);
 
 uint32_t net_connection_shard(const struct net_connection *connection);
 

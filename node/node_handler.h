@@ -29,6 +29,8 @@ struct node_handler {
                     const uint8_t *frame, uint32_t size_bytes);
     /* The connection is gone (optional). */
     void (*on_close)(struct node_handler *handler, struct net_connection *connection);
+    /* Optional: the connection left this shard (a hand-off; no on_close follows here). */
+    void (*on_handoff)(struct node_handler *handler, struct net_connection *connection);
     /* The 10 ms VSR tick on shard shard_index (optional). */
     void (*on_tick)(struct node_handler *handler, uint32_t shard_index);
     /*

@@ -31,6 +31,7 @@ struct session {
     uint32_t user_id;
     bool is_exactly_once;
     bool has_request; /* an asynchronous request is in flight */
+    bool is_moving;   /* moving to another shard (node/broker_cluster.c): no more frames here */
     bool has_address;
     uint8_t address[SESSION_ADDRESS_SIZE_MAX];
     uint8_t address_size;

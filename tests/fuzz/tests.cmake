@@ -44,6 +44,7 @@ if(RUNNEL_FUZZ_ENABLED)
     # What the harnesses link: the Iggy codec, the batch format and the foundation.
     file(GLOB RUNNEL_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/proto/iggy_*.c)
     list(APPEND RUNNEL_FUZZ_SOURCES ${CMAKE_SOURCE_DIR}/proto/batch.c
+        ${CMAKE_SOURCE_DIR}/proto/cluster_wire.c
         ${CMAKE_SOURCE_DIR}/lib/assert.c ${CMAKE_SOURCE_DIR}/lib/error.c
         ${CMAKE_SOURCE_DIR}/lib/hash.c)
     set(fuzz_flags -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

@@ -270,6 +270,82 @@ def exactly_once_after_restart(node):
     sock.close()
 
 
+# ---- runnel-only cluster commands (DESIGN.md §10.4, proto/cluster_wire.h) ---------------
+
+MAP_CODE, MOVE_CODE = 9000, 9001
+
+
+def runnel_call(sock, client, session, number, code, body=b""):
+    sock.sendall(request(2, body, code=code, client=client, session=session,
+                         request_number=number))
+    reply = read_frame(sock)
+    check(reply is not None, "runnel-only code %d answered" % code)
+    return status_of(reply), reply[256:]
+
+
+def map_shards(body):
+    """(connection shard, shard count, {partition: shard}, [status]) of a map reply."""
+    shard_count, connection_shard = struct.unpack_from("<II", body, 12)
+    node_count = struct.unpack_from("<I", body, 20)[0]
+    offset = 24 + 8 * node_count
+    count = struct.unpack_from("<I", body, offset)[0]
+    shards, statuses = {}, []
+    for index in range(count):
+        entry = offset + 4 + 28 * index
+        partition = struct.unpack_from("<I", body, entry + 8)[0]
+        statuses.append(body[entry + 25])
+        shards[partition] = struct.unpack_from("<H", body, entry + 26)[0]
+    return connection_shard, shard_count, shards, statuses
+
+
+def cluster_map_and_move(node):
+    import json
+    document = json.loads(node.cli("cluster"))
+    roles, partitions = document["roles"], document["partitions"]
+    check(len(roles) == 1 and roles[0]["role"] == "primary" and roles[0]["self"] == "yes" and
+          roles[0]["shards"] == 2, "cluster: one node, the metadata primary, 2 shards", str(roles))
+    events = [row for row in partitions if row["stream"] == 0 and row["topic"] == 0]
+    check(len(events) == 3 and all(row["primary"] == 0 and row["shard"] in (0, 1)
+                                   for row in events),
+          "cluster: orders/events' 3 partitions, primary node 0, owning shards", str(events))
+    check(any(row["status"] == "normal" for row in events), "an open partition group is normal")
+    out = node.cli("cluster", "map", "orders", "events")
+    check(json.loads(out) == events, "cluster map <stream> <topic>: the same rows", out)
+    out = node.cli("cluster", "map", "orders", "nope", expect=1)
+    check("2010" in out or "not found" in out.lower(), "cluster map of a missing topic fails", out)
+    out = node.cli("cluster", "map", user="reader", password="secret1", expect=1)
+    check("41" in out or "unauthorized" in out.lower(),
+          "the whole map needs the servers-read permission", out)
+    sock, session = login_exactly_once(node)
+    topic = named(b"exact") + named(b"t")
+    status, body = runnel_call(sock, EXACTLY_ONCE_CLIENT, session, 1, MAP_CODE, topic)
+    check(status == 0, "map of exact/t")
+    home, shard_count, shards, _ = map_shards(body)
+    check(shard_count == 2 and list(shards) == [0], "the map names exact/t's partition and shard")
+    target = 1 - home
+    status, body = runnel_call(sock, EXACTLY_ONCE_CLIENT, session, 2, MOVE_CODE,
+                               struct.pack("<I", target))
+    check(status == 0 and struct.unpack("<II", body) == (target, 2), "move to the other shard")
+    status, body = runnel_call(sock, EXACTLY_ONCE_CLIENT, session, 3, MAP_CODE, topic)
+    check(status == 0 and map_shards(body)[0] == target,
+          "the next request is served on the target shard, the login kept")
+    status, _ = runnel_call(sock, EXACTLY_ONCE_CLIENT, session, 4, MOVE_CODE,
+                            struct.pack("<I", 2))
+    check(status == 3, "a move to a shard the node does not have gets status 3")
+    sequence = 200
+    first = send_numbered(sock, session, sequence, b"before-move")
+    check(first[0] == 0, "an exactly-once send before moving back")
+    status, _ = runnel_call(sock, EXACTLY_ONCE_CLIENT, session, 5, MOVE_CODE,
+                            struct.pack("<I", home))
+    check(status == 0, "move back home")
+    check(send_numbered(sock, session, sequence, b"before-move") == first,
+          "after the move the session is still exactly-once: the resend gets the original reply")
+    sock.close()
+    out = node.cli("message", "poll", "exact", "t", "0", "--offset", str(first[1]), "--count",
+                   "10")
+    check(payloads(out) == ["before-move"], "the resend after the move appended nothing", out)
+
+
 def client_entries(body, details):
     """ClientResponse (or ClientDetails) entries of a client.list / client.get body."""
     entries, offset = [], 0
@@ -488,6 +564,7 @@ def main():
         check("41" in out or "unauthorized" in out.lower(), "a changed password survives", out)
         check("orders" in node.cli("stream", "list"), "streams survive a restart")
         exactly_once_after_restart(node)
+        cluster_map_and_move(node)
         acked = []
         for index in range(1000):
             if index == 25:

@@ -9,6 +9,7 @@
 #include "client/include/runnel/runnel.h"
 #include "lib/error.h"
 #include "proto/batch.h"
+#include "proto/cluster_wire.h"
 #include "proto/iggy_command.h"
 #include "proto/iggy_error.h"
 #include "proto/iggy_groups.h"
@@ -76,6 +77,9 @@ struct fake_server {
     uint64_t stored_offset[FAKE_PARTITIONS_MAX];
     bool has_stored_offset[FAKE_PARTITIONS_MAX];
     uint32_t connections;
+    uint32_t connection_shard; /* runnel-only map and move: 0 at each accept */
+    uint32_t map_requests;
+    uint32_t move_requests;
     uint8_t request[FAKE_FRAME_MAX];
     uint8_t reply[FAKE_FRAME_MAX];
 };
@@ -198,6 +202,41 @@ static void fake_register(const uint8_t *body, uint32_t body_size, struct iggy_w
     iggy_users_register_reply_encode(writer, &reply);
 }
 
+/* runneld's map: one node, two shards, partition p on shard p % 2. */
+static void fake_cluster_map(struct iggy_writer *writer)
+{
+    fake.map_requests++;
+    struct cluster_wire_head head = {.replica_count = 1,
+                                     .metadata_status = CLUSTER_WIRE_STATUS_NORMAL,
+                                     .shard_count = 2,
+                                     .connection_shard = fake.connection_shard};
+    cluster_wire_head_encode(writer, &head);
+    iggy_writer_u32(writer, 1);
+    struct cluster_wire_node node = {
+        .role = CLUSTER_WIRE_ROLE_PRIMARY, .is_self = true, .partitions_led = fake.partition_count};
+    cluster_wire_node_encode(writer, &node);
+    iggy_writer_u32(writer, fake.partition_count);
+    for (uint32_t id = 0; id < fake.partition_count; id++) {
+        struct cluster_wire_partition partition = {.stream_id = 1,
+                                                   .partition_id = id,
+                                                   .incarnation = 9,
+                                                   .status = CLUSTER_WIRE_STATUS_NORMAL,
+                                                   .shard = (uint16_t)(id % 2)};
+        cluster_wire_partition_encode(writer, &partition);
+    }
+}
+
+static void fake_connection_move(const uint8_t *body, uint32_t body_size,
+                                 struct iggy_writer *writer)
+{
+    fake.move_requests++;
+    uint32_t shard = 0;
+    assert_int_equal(cluster_wire_move_request_decode(body, body_size, &shard), 0);
+    assert_true(shard < 2);
+    fake.connection_shard = shard;
+    cluster_wire_move_reply_encode(writer, shard, 2);
+}
+
 /* The normal reply body for code; returns false when the request gets an eviction. */
 static bool fake_answer(const struct iggy_request_header *header, uint32_t code,
                         const uint8_t *body, uint32_t body_size, struct iggy_writer *writer)
@@ -248,6 +287,12 @@ static bool fake_answer(const struct iggy_request_header *header, uint32_t code,
         iggy_groups_sync_encode(writer, &sync);
         break;
     }
+    case RUNNEL_COMMAND_CLUSTER_MAP:
+        fake_cluster_map(writer);
+        break;
+    case RUNNEL_COMMAND_CONNECTION_MOVE:
+        fake_connection_move(body, body_size, writer);
+        break;
     case IGGY_COMMAND_CLUSTER_METADATA: {
         struct iggy_cluster cluster = {.name = iggy_bytes_from_string("fake"), .node_count = 1};
         struct iggy_cluster_node node = {.name = iggy_bytes_from_string("n0"),
@@ -359,6 +404,7 @@ static void *fake_main(void *argument)
             continue;
         }
         fake.connections++;
+        fake.connection_shard = 0;
         fake_serve(fd);
         close(fd);
     }
@@ -635,6 +681,79 @@ static void test_producer_partitioning(void **state)
     fake_stop();
 }
 
+/* A producer on runneld reads its topic's map once per connection and moves to the
+ * owning shard; hostile map replies only cost the placement; Iggy is never asked. */
+static void test_producer_placement(void **state)
+{
+    (void)state;
+    fake_start();
+    fake.is_runneld = true;
+    struct runnel_client *client = client_open(1);
+    struct runnel_producer_options options = {
+        .stream = runnel_id_name("bench-stream-1"),
+        .topic = runnel_id_name("topic-1"),
+        .partitioning = {.kind = RUNNEL_PARTITIONING_PARTITION_ID, .partition_id = 1},
+        .batch_messages_max = 2,
+        .batch_size_bytes_max = 64 * 1024,
+        .linger_us = UINT32_MAX};
+    struct runnel_producer *producer = NULL;
+    assert_int_equal(runnel_producer_create(client, &options, &producer), 0);
+    struct runnel_message_out message = {.payload = "payload", .payload_size_bytes = 7};
+    for (int index = 0; index < 6; index++) {
+        assert_int_equal(runnel_producer_send(producer, &message), 0);
+    }
+    assert_int_equal(fake.batches_per_partition[1], 3);
+    assert_int_equal(fake.map_requests, 1); /* once per connection, not per batch */
+    assert_int_equal(fake.move_requests, 1);
+    assert_int_equal(fake.connection_shard, 1); /* partition 1's shard */
+    struct runnel_cluster_roles roles;
+    struct runnel_partition_route routes[4];
+    uint32_t count = 0;
+    assert_int_equal(runnel_cluster_map(client, NULL, NULL, &roles, routes, 4, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(roles.connection_shard, 1);
+    assert_int_equal(roles.node_count, 1);
+    assert_true(roles.nodes[0].is_self);
+    assert_int_equal(routes[2].shard, 0);
+    assert_int_equal(runnel_producer_destroy(producer), 0);
+    runnel_client_destroy(client); /* the fake serves one connection at a time */
+    /* Balanced: the shard owning most partitions (0 and 2 on shard 0): already there. */
+    struct runnel_client *second = client_open(0);
+    options.partitioning.kind = RUNNEL_PARTITIONING_BALANCED;
+    assert_int_equal(runnel_producer_create(second, &options, &producer), 0);
+    assert_int_equal(runnel_producer_send(producer, &message), 0);
+    assert_int_equal(runnel_producer_destroy(producer), 0);
+    assert_int_equal(fake.map_requests, 3);
+    assert_int_equal(fake.move_requests, 1);
+    /* A hostile map reply: a clean error from the call, the producer still sends. */
+    for (enum fake_fault fault = FAULT_TRUNCATE; fault <= FAULT_RANDOM_BODY; fault++) {
+        if (fault == FAULT_EVICT || fault == FAULT_CLOSE || fault == FAULT_SIZE_LIE ||
+            fault == FAULT_GARBAGE_HEAD || fault == FAULT_OVERSIZE) {
+            continue; /* connection-level faults: covered by test_hostile_replies */
+        }
+        fake.fault_code = RUNNEL_COMMAND_CLUSTER_MAP;
+        fake.fault = fault;
+        fake.fault_seed = (uint32_t)fault;
+        assert_true(runnel_cluster_map(second, NULL, NULL, &roles, routes, 4, &count) < 0);
+    }
+    fake.fault_code = 0;
+    runnel_client_destroy(second);
+    fake_stop();
+    /* Iggy's server: never asked, the calls refuse without sending. */
+    fake_start();
+    client = client_open(0);
+    options.partitioning.kind = RUNNEL_PARTITIONING_PARTITION_ID;
+    assert_int_equal(runnel_producer_create(client, &options, &producer), 0);
+    assert_int_equal(runnel_producer_send(producer, &message), 0);
+    assert_int_equal(runnel_producer_destroy(producer), 0);
+    assert_int_equal(fake.map_requests, 0);
+    assert_int_equal(runnel_cluster_map(client, NULL, NULL, &roles, routes, 4, &count),
+                     -RUNNEL_CLIENT_EUNSUPPORTED);
+    assert_int_equal(runnel_connection_move(client, 1, NULL), -RUNNEL_CLIENT_EUNSUPPORTED);
+    runnel_client_destroy(client);
+    fake_stop();
+}
+
 static void test_group_consumer(void **state)
 {
     (void)state;
@@ -871,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_producer_partitioning),
         cmocka_unit_test(test_group_consumer),
         cmocka_unit_test(test_resend_after_lost_connection),
+        cmocka_unit_test(test_producer_placement),
         cmocka_unit_test(test_transient_status_is_replayed),
         cmocka_unit_test(test_bench_actors),
         cmocka_unit_test(test_allocation_failures),

@@ -485,6 +485,83 @@ int runnel_cluster_metadata(struct runnel_client *client, char *name_out, size_t
                             struct runnel_cluster_node *nodes, uint32_t nodes_max,
                             uint32_t *count_out);
 
+/* --- runnel-only: roles, partition -> primary map, shard placement (runneld) ---------- */
+
+/*
+ * runneld's true roles and partition -> primary map (DESIGN.md §10.4; Iggy's cluster
+ * metadata reports every node as Leader). Against Iggy's server these calls return
+ * -RUNNEL_CLIENT_EUNSUPPORTED without sending anything.
+ */
+enum { RUNNEL_CLUSTER_NODES_MAX = 16 };
+
+enum runnel_cluster_role { RUNNEL_ROLE_PRIMARY = 1, RUNNEL_ROLE_BACKUP = 2 };
+
+/* A group's replica state on the answering node. */
+enum runnel_group_status {
+    RUNNEL_GROUP_CLOSED = 0, /* not open on that node yet: primary is the preferred one */
+    RUNNEL_GROUP_NORMAL = 1,
+    RUNNEL_GROUP_VIEW_CHANGE = 2,
+    RUNNEL_GROUP_RECOVERING_HEAD = 3,
+};
+
+struct runnel_cluster_roles {
+    uint8_t replica_count;    /* nodes in the cluster */
+    uint8_t self;             /* the answering node's replica index */
+    uint8_t metadata_primary; /* replica index of the metadata group's primary */
+    uint32_t metadata_view;
+    uint8_t metadata_status;   /* enum runnel_group_status */
+    uint32_t shard_count;      /* shards of the answering node */
+    uint32_t connection_shard; /* the shard this connection lives on */
+    uint32_t node_count;
+    struct {
+        uint8_t replica;
+        uint8_t role; /* enum runnel_cluster_role (of the metadata group) */
+        bool is_self;
+        uint32_t partitions_led; /* partitions of the reply whose primary it is */
+    } nodes[RUNNEL_CLUSTER_NODES_MAX];
+};
+
+/* Where a partition group lives: its primary node and, on the answering node, its shard. */
+struct runnel_partition_route {
+    uint32_t stream_id;
+    uint32_t topic_id;
+    uint32_t partition_id;
+    uint64_t incarnation;
+    uint32_t view;
+    uint8_t primary; /* replica index */
+    uint8_t status;  /* enum runnel_group_status */
+    uint16_t shard;
+};
+
+/*
+ * Roles and the map: of one topic when stream and topic are given (topic-read
+ * permission), of every partition when both are NULL (servers-read permission). Fills
+ * up to routes_max routes (routes may be NULL when routes_max is 0); *count_out gets
+ * the number the server returned.
+ */
+int runnel_cluster_map(struct runnel_client *client, const struct runnel_id *stream,
+                       const struct runnel_id *topic, struct runnel_cluster_roles *roles_out,
+                       struct runnel_partition_route *routes, uint32_t routes_max,
+                       uint32_t *count_out);
+
+/*
+ * Moves this connection, with its session, to shard of the node (the shard that owns
+ * the partitions it sends to saves the server a hop between shards). Returns 0 once the
+ * server agreed (*shard_count_out, may be NULL, gets the node's shard count); the next
+ * request is served there. A reconnect lands on a shard of the server's choosing.
+ */
+int runnel_connection_move(struct runnel_client *client, uint32_t shard, uint32_t *shard_count_out);
+
+/*
+ * Placement: reads the topic's map and moves the connection to the shard that owns
+ * partition_id (has_partition), else to the shard owning most of the topic's partitions
+ * led by the node it is connected to. Does nothing (returns 0) against Iggy's server,
+ * when the connection is already there, or when the node leads none of them (requests
+ * are forwarded whichever shard sends them). Errors of the map or the move are returned.
+ */
+int runnel_connection_place(struct runnel_client *client, struct runnel_id stream,
+                            struct runnel_id topic, bool has_partition, uint32_t partition_id);
+
 /* --- producer ------------------------------------------------------------------------ */
 
 struct runnel_producer;
@@ -498,6 +575,7 @@ struct runnel_producer_options {
     uint32_t linger_us;                      /* 1000 when 0; UINT32_MAX = only when full */
     uint32_t retries;                        /* resends of a failed batch; 3 when 0 */
     uint32_t retry_backoff_ms;               /* 100 when 0 */
+    bool disable_placement;                  /* runneld: do not move to the owning shard */
 };
 
 /*
@@ -509,6 +587,12 @@ struct runnel_producer_options {
  * Balanced and key partitioning are resolved here, as Iggy's SDKs do (one topic get for
  * the partition count), and sent as a partition id. Retries resend the same batch; on
  * runneld with exactly-once the retry is appended once, on Iggy it may be duplicated.
+ * Placement (runneld only): before its first batch on each connection the producer reads
+ * its topic's map (runnel_cluster_map) and moves the connection
+ * (runnel_connection_place) to the shard that owns its partition (partition id), or the
+ * shard owning most of the topic's partitions led by the node it is connected to
+ * (balanced, key); once per connection, never per batch. Set disable_placement to keep
+ * the connection where the server put it.
  */
 int runnel_producer_create(struct runnel_client *client,
                            const struct runnel_producer_options *options,
