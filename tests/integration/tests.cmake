@@ -11,4 +11,10 @@ add_test(NAME integration.broker
     COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/broker_test.py
         $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
 set_tests_properties(integration.broker PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 400)
+# cli: the runnel CLI against a scripted fake server (tables, --json, server errors, exit
+# codes, runnel-only cluster commands only on runneld).
+add_test(NAME integration.cli_fake
+    COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/cli_fake_test.py
+        $<TARGET_FILE:runnel>)
+set_tests_properties(integration.cli_fake PROPERTIES TIMEOUT 120)
 include(${CMAKE_CURRENT_LIST_DIR}/cluster.cmake)
