@@ -960,6 +960,65 @@ static void test_allocation_failures(void **state)
     fake_stop();
 }
 
+/* Issue 7's target: no allocation per message on the producer's send path in steady
+ * state. Every librunnel allocation goes through the allocator hook (client/ calls malloc
+ * only in the default hook), so a counting hook sees all of them: after the first batch
+ * (which places the connection), thousands of messages through the producer and direct
+ * sends allocate nothing; creating the client and producer did. */
+static void test_send_path_allocates_nothing(void **state)
+{
+    (void)state;
+    fake_start();
+    fake.is_runneld = true;
+    struct runnel_allocator allocator = {failing_malloc, failing_free, NULL};
+    runnel_set_allocator(&allocator);
+    allocation_fail_at = 0;
+    allocation_calls = 0;
+    allocation_live = 0;
+    struct runnel_client *client = client_open(1);
+    struct runnel_producer_options options = {
+        .stream = runnel_id_name("bench-stream-1"),
+        .topic = runnel_id_name("topic-1"),
+        .partitioning = {.kind = RUNNEL_PARTITIONING_PARTITION_ID, .partition_id = 1},
+        .batch_messages_max = 100,
+        .batch_size_bytes_max = 64 * 1024,
+        .linger_us = UINT32_MAX};
+    struct runnel_producer *producer = NULL;
+    assert_int_equal(runnel_producer_create(client, &options, &producer), 0);
+    char payload[100];
+    memset(payload, 'p', sizeof(payload));
+    struct runnel_message_out message = {.payload = payload, .payload_size_bytes = 100};
+    for (int index = 0; index < 100; index++) { /* warm-up: one batch, the placement */
+        assert_int_equal(runnel_producer_send(producer, &message), 0);
+    }
+    int after_setup = allocation_calls;
+    assert_true(after_setup >= 4); /* client, its two buffers, producer, its buffer */
+    for (int index = 0; index < 5000; index++) {
+        message.id_low = (uint64_t)index + 1;
+        assert_int_equal(runnel_producer_send(producer, &message), 0);
+    }
+    assert_int_equal(runnel_producer_flush(producer), 0);
+    struct runnel_message_out batch[16];
+    for (int index = 0; index < 16; index++) {
+        batch[index] = message;
+    }
+    struct runnel_partitioning partitioning = {.kind = RUNNEL_PARTITIONING_PARTITION_ID,
+                                               .partition_id = 2};
+    for (int round = 0; round < 50; round++) {
+        assert_int_equal(runnel_send_messages(client, runnel_id_number(1), runnel_id_number(0),
+                                              &partitioning, batch, 16, NULL),
+                         0);
+    }
+    assert_int_equal(allocation_calls, after_setup);
+    assert_int_equal(fake.move_requests, 1);
+    assert_int_equal(runnel_producer_sent_messages(producer), 5100);
+    assert_int_equal(runnel_producer_destroy(producer), 0);
+    runnel_client_destroy(client);
+    assert_int_equal(allocation_live, 0);
+    runnel_set_allocator(NULL);
+    fake_stop();
+}
+
 static void test_identifiers_and_errors(void **state)
 {
     (void)state;
@@ -994,6 +1053,7 @@ int main(void)
         cmocka_unit_test(test_transient_status_is_replayed),
         cmocka_unit_test(test_bench_actors),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_send_path_allocates_nothing),
         cmocka_unit_test(test_identifiers_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
