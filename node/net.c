@@ -320,6 +320,7 @@ static int net_adopt_state(struct net *net, int fd, enum net_peer_kind kind, con
     connection->last_active_ns = net->now_ns;
     connection->input_head = 0;
     connection->input_count = 0;
+    connection->output_head = 0;
     connection->output_used = 0;
     connection->output_sending = 0;
     connection->frames_in = 0;
@@ -630,25 +631,29 @@ int net_connection_send(struct net_connection *connection, const void *bytes, ui
     assert(connection != NULL && bytes != NULL);
     assert(connection->state == NET_CONNECTION_OPEN);
     struct net *net = connection->net;
-    if (size_bytes > net->options.send_buffer_size_bytes) {
+    uint32_t size = net->options.send_buffer_size_bytes;
+    assert(connection->output_head < size && connection->output_used <= size);
+    if (size_bytes > size) {
         return -RUNNEL_ETOOLARGE; /* can never fit: the handler must not wait for it */
     }
-    if (size_bytes > net->options.send_buffer_size_bytes - connection->output_used) {
+    if (size_bytes > size - connection->output_used) {
         return -RUNNEL_EFULL;
     }
-    memcpy(connection->output + connection->output_used, bytes, size_bytes);
+    uint32_t tail = (connection->output_head + connection->output_used) % size;
+    uint32_t first = size_bytes < size - tail ? size_bytes : size - tail;
+    memcpy(connection->output + tail, bytes, first);
+    memcpy(connection->output, (const uint8_t *)bytes + first, size_bytes - first);
     connection->output_used += size_bytes;
     net_mark_dirty(connection);
     return 0;
 }
 
-static void net_send_callback(struct runtime_uring_completion *completion, int32_t result,
-                              uint32_t flags)
+/* The send (or the zero-copy notification) ended with result: sent bytes leave the ring. */
+static void net_send_done(struct net_connection *connection, int32_t result)
 {
-    struct net_connection *connection = completion->context;
-    (void)flags;
-    assert(connection->is_send_in_flight);
+    struct net *net = connection->net;
     connection->is_send_in_flight = false;
+    connection->is_send_zc = false;
     if (connection->state != NET_CONNECTION_OPEN) {
         net_connection_maybe_free(connection);
         return;
@@ -660,11 +665,76 @@ static void net_send_callback(struct runtime_uring_completion *completion, int32
     uint32_t sent = (uint32_t)result;
     assert(sent <= connection->output_sending &&
            connection->output_sending <= connection->output_used);
-    memmove(connection->output, connection->output + sent, connection->output_used - sent);
+    connection->output_head =
+        (connection->output_head + sent) % net->options.send_buffer_size_bytes;
     connection->output_used -= sent;
+    if (connection->output_used == 0) {
+        connection->output_head = 0; /* small replies keep to the ring's first pages */
+    }
     connection->output_sending = 0;
     connection->bytes_out += sent;
     net_mark_dirty(connection);
+}
+
+static void net_send_callback(struct runtime_uring_completion *completion, int32_t result,
+                              uint32_t flags)
+{
+    struct net_connection *connection = completion->context;
+    assert(connection->is_send_in_flight);
+    if (!connection->is_send_zc) {
+        assert(!runtime_uring_is_more(flags));
+        net_send_done(connection, result);
+        return;
+    }
+    if (runtime_uring_is_notification(flags)) {
+        if (runtime_uring_notification_copied(result)) {
+            connection->net->counters.sends_zc_copied++;
+        }
+        net_send_done(connection, connection->send_result);
+        return;
+    }
+    connection->send_result = result; /* the bytes stay the kernel's until the notification */
+    if (!runtime_uring_is_more(flags)) {
+        net_send_done(connection, result); /* no notification follows */
+    }
+}
+
+/* One send of everything queued: contiguous, or the ring's two pieces in one sendmsg;
+ * zero-copy from send_zc_min_bytes on. */
+static void net_connection_send_start(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    uint32_t size = net->options.send_buffer_size_bytes;
+    uint32_t used = connection->output_used;
+    assert(used > 0 && !connection->is_send_in_flight);
+    bool is_zc = net->options.send_zc_min_bytes > 0 && used >= net->options.send_zc_min_bytes;
+    connection->output_sending = used;
+    connection->is_send_in_flight = true;
+    connection->is_send_zc = is_zc;
+    connection->send_result = 0;
+    uint8_t *head = connection->output + connection->output_head;
+    net->counters.sends++;
+    net->counters.sends_zc += is_zc ? 1 : 0;
+    if (used <= size - connection->output_head) {
+        if (is_zc) {
+            runtime_uring_send_zc(net->uring, &connection->send_completion, connection->slot, head,
+                                  used);
+        } else {
+            runtime_uring_send(net->uring, &connection->send_completion, connection->slot, head,
+                               used);
+        }
+        return;
+    }
+    connection->send_iov[0].iov_base = head;
+    connection->send_iov[0].iov_len = size - connection->output_head;
+    connection->send_iov[1].iov_base = connection->output;
+    connection->send_iov[1].iov_len = used - (size - connection->output_head);
+    memset(&connection->send_message, 0, sizeof(connection->send_message));
+    connection->send_message.msg_iov = connection->send_iov;
+    connection->send_message.msg_iovlen = 2;
+    net->counters.sends_vectored++;
+    runtime_uring_sendmsg(net->uring, &connection->send_completion, connection->slot,
+                          &connection->send_message, is_zc);
 }
 
 void net_connection_request_begin(struct net_connection *connection)
@@ -825,10 +895,7 @@ static void net_connection_flush(struct net_connection *connection)
         return;
     }
     if (connection->output_used > 0 && !connection->is_send_in_flight) {
-        connection->output_sending = connection->output_used;
-        connection->is_send_in_flight = true;
-        runtime_uring_send(net->uring, &connection->send_completion, connection->slot,
-                           connection->output, connection->output_used);
+        net_connection_send_start(connection);
     }
     net_connection_receive(connection);
     if (connection->is_handoff && net_connection_is_quiet(connection)) {

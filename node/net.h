@@ -11,7 +11,12 @@
  * into the provided-buffer ring, and at the end of the pass reads frames from what
  * arrived (node/frame_reader.h; in place, also across adjacent buffers, or reassembled),
  * passes them to the node_handler, and sends what the handler queued with one send per
- * connection per pass from the connection's output buffer. When every receive buffer is
+ * connection per pass from the connection's output buffer: a ring, so every reply queued
+ * before the pass's flush goes out in one SQE (a send when the bytes are contiguous, a
+ * two-iovec sendmsg when they wrap), with no copy or memmove after a short send. With
+ * send_zc_min_bytes set, sends at least that large are zero-copy (SEND_ZC / SENDMSG_ZC):
+ * the bytes stay put until the kernel's notification (off by default: over loopback the
+ * kernel copies anyway, and it measured slower, docs/BENCHMARKS.md). When every receive buffer is
  * out, connections whose receive ended wait on a list and are re-armed once buffers
  * return (no re-arming of an empty ring every pass).
  *
@@ -36,6 +41,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 struct xshard;
 struct xshard_entry;
@@ -63,6 +70,7 @@ struct net_options {
     uint32_t reassembly_slots_max;   /* frames split across buffers at once */
     uint32_t requests_in_flight_max; /* per connection */
     uint64_t idle_timeout_ns;        /* 0: never */
+    uint32_t send_zc_min_bytes;      /* sends at least this large are zero-copy; 0: never */
 };
 
 struct net_input_segment {
@@ -106,9 +114,14 @@ struct net_connection {
     struct net_input_segment input[NET_INPUT_SEGMENTS_MAX];
     uint32_t input_head;
     uint32_t input_count;
-    uint8_t *output; /* send_buffer_size_bytes */
-    uint32_t output_used;
+    uint8_t *output;         /* send_buffer_size_bytes, a ring */
+    uint32_t output_head;    /* first unsent byte (back to 0 whenever the ring empties) */
+    uint32_t output_used;    /* bytes queued from output_head on, in flight included */
     uint32_t output_sending; /* bytes of output in the send in flight */
+    bool is_send_zc;         /* the send in flight is zero-copy: done at its notification */
+    int32_t send_result;     /* a zero-copy send's result, applied at its notification */
+    struct iovec send_iov[2];
+    struct msghdr send_message; /* a wrapped send's sendmsg (kept until its final CQE) */
     uint64_t frames_in;
     uint64_t bytes_in;
     uint64_t bytes_out;
@@ -130,6 +143,10 @@ struct net_counters {
     uint64_t slot_waits;      /* inputs paused for want of a reassembly slot */
     uint64_t handoffs;
     uint64_t pauses;
+    uint64_t sends;           /* send SQEs (one per connection per pass at most) */
+    uint64_t sends_vectored;  /* of them, two-iovec sendmsg (the output ring wrapped) */
+    uint64_t sends_zc;        /* of them, zero-copy */
+    uint64_t sends_zc_copied; /* zero-copy sends the kernel copied after all */
 };
 
 struct net {

@@ -102,6 +102,8 @@ static const struct config_key node_config_keys[] = {
             "size of each receive buffer"),
     KEY_U32("runtime", "send_buffer_size_bytes", send_buffer_size_bytes, 4096, 1U << 30, "16K",
             "output buffer per connection"),
+    KEY_U32("runtime", "send_zc_min_bytes", send_zc_min_bytes, 0, 1U << 30, "0",
+            "sends at least this large are zero-copy (SEND_ZC); 0: never (see BENCHMARKS.md)"),
     KEY_U64("runtime", "fixed_buffer_size_bytes", fixed_buffer_size_bytes, 0, 1ULL << 34, "2M",
             "registered buffers per shard for file I/O (locked memory)"),
     KEY_U32("runtime", "reassembly_slots_max", reassembly_slots_max, 1, 65536, "16",

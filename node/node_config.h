@@ -63,6 +63,7 @@ struct node_config {
     uint32_t recv_buffer_count; /* provided receive buffers, a power of two */
     uint32_t recv_buffer_size_bytes;
     uint32_t send_buffer_size_bytes;  /* per connection */
+    uint32_t send_zc_min_bytes;       /* zero-copy sends from this size on; 0: never */
     uint64_t fixed_buffer_size_bytes; /* registered for file I/O (counts against memlock) */
     uint32_t reassembly_slots_max;    /* frames split across receive buffers at once */
     uint32_t timers_max;

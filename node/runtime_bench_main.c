@@ -6,10 +6,12 @@
  *      echo handler) against a plain blocking receiver thread, in the same run;
  *   3. O_DIRECT file writes through the ring (WRITE_FIXED, queue depth 4, one linked
  *      fdatasync) against plain pwrite + fdatasync, with the io-wq worker count seen;
- *   4. the memory cost of 1,000 idle connections (RSS delta and the configured cost).
+ *   4. the memory cost of 1,000 idle connections (RSS delta and the configured cost);
+ *   5. replies sent by the runtime (4 KiB, 64 KiB, 1 MiB) to a plain client over loopback:
+ *      plain send against zero-copy send (SEND_ZC), interleaved in the same run.
  * The last line reads `tcp_ratio=R xshard_rtt_p50_us=U`.
  *
- *   runnel-runtime-bench [--quick] [--tcp-only] [--dir PATH]
+ *   runnel-runtime-bench [--quick] [--tcp-only] [--send-only] [--dir PATH]
  */
 #include "lib/assert.h"
 #include "lib/histogram.h"
@@ -148,7 +150,13 @@ static double bench_xshard(uint32_t rounds)
  * io-wq workers under load: a sampler thread counts this process's `iou-wrk-*` threads
  * (/proc/self/task/N/comm) every few milliseconds and keeps the maximum per phase. */
 
-enum { BENCH_PHASE_IDLE = 0, BENCH_PHASE_TCP, BENCH_PHASE_FILE, BENCH_PHASE_COUNT };
+enum {
+    BENCH_PHASE_IDLE = 0,
+    BENCH_PHASE_TCP,
+    BENCH_PHASE_FILE,
+    BENCH_PHASE_SEND,
+    BENCH_PHASE_COUNT
+};
 
 struct bench_sampler {
     pthread_t thread;
@@ -498,6 +506,154 @@ static double bench_tcp(uint32_t frame_count, uint32_t pairs)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * 5. Replies: the runtime sends, a plain blocking client reads. The client asks for
+ *    replies of one size with a window of requests outstanding (a new request per reply
+ *    read); the handler copies each reply into the connection's output ring (as the
+ *    broker does) and the pass sends what is queued in one SQE. Two one-shard sets run
+ *    side by side, one with plain sends and one with every send zero-copy; runs alternate
+ *    between them (the order flipping every pair) and the median of per-pair ratios is
+ *    reported with the kernel's own count of zero-copy sends it copied anyway. */
+
+enum {
+    BENCH_COMMAND_FETCH = 6,
+    BENCH_REPLY_SIZE_OFFSET = 92,
+    BENCH_REPLY_MAX = 1 << 20,
+    BENCH_WINDOW_MAX = 64,
+};
+
+struct bench_reply_handler {
+    struct node_handler handler;
+    uint8_t *reply; /* BENCH_REPLY_MAX bytes */
+};
+
+static int bench_reply_on_frame(struct node_handler *handler, struct net_connection *connection,
+                                const uint8_t *frame, uint32_t size_bytes)
+{
+    struct bench_reply_handler *bench = handler->context;
+    uint32_t size = 0;
+    memcpy(&size, frame + BENCH_REPLY_SIZE_OFFSET, sizeof(size));
+    assert_msg(size_bytes == 256 && frame[88] == BENCH_COMMAND_FETCH, "fetch request");
+    assert_msg(size >= 256 && size <= BENCH_REPLY_MAX, "reply size");
+    bench_frame_header(bench->reply, size, BENCH_COMMAND_FETCH);
+    return net_connection_send(connection, bench->reply, size); /* full: offered again */
+}
+
+/* One run: count replies of reply_size, window outstanding; returns bytes per second. */
+static double bench_reply_run(uint32_t port, uint32_t reply_size, uint32_t window, uint32_t count)
+{
+    static uint8_t requests[BENCH_WINDOW_MAX * 256], buffer[1 << 20];
+    assert(window > 0 && window <= BENCH_WINDOW_MAX && count >= window);
+    for (uint32_t index = 0; index < window; index++) {
+        bench_frame_header(requests + index * 256, 256, BENCH_COMMAND_FETCH);
+        memcpy(requests + index * 256 + BENCH_REPLY_SIZE_OFFSET, &reply_size, sizeof(reply_size));
+    }
+    int fd = bench_connect(port);
+    uint64_t goal = (uint64_t)count * reply_size, received = 0;
+    uint64_t start_ns = bench_now_ns();
+    bench_send_all(fd, requests, window * 256);
+    uint32_t requested = window;
+    for (uint64_t guard = 0; guard < (1ull << 32) && received < goal; guard++) {
+        ssize_t result = recv(fd, buffer, sizeof(buffer), 0);
+        if (result < 0 && errno == EINTR) {
+            continue;
+        }
+        assert_msg(result > 0, "reply");
+        uint64_t done_before = received / reply_size;
+        received += (uint64_t)result;
+        uint64_t more = received / reply_size - done_before;
+        uint32_t asks = more < count - requested ? (uint32_t)more : count - requested;
+        if (asks > 0) {
+            bench_send_all(fd, requests, asks * 256);
+            requested += asks;
+        }
+    }
+    uint64_t elapsed_ns = bench_now_ns() - start_ns;
+    assert(received == goal);
+    close(fd);
+    return (double)goal * 1e9 / (double)elapsed_ns;
+}
+
+struct bench_reply_case {
+    uint32_t reply_size;
+    uint32_t window;
+};
+
+static void bench_reply_case(struct shard_set *sets, const struct bench_reply_case *bench_case,
+                             uint64_t bytes, uint32_t pairs)
+{
+    double copy[BENCH_TCP_PAIRS_MAX], zc[BENCH_TCP_PAIRS_MAX], ratio[BENCH_TCP_PAIRS_MAX];
+    uint32_t count = (uint32_t)(bytes / bench_case->reply_size);
+    uint32_t ports[2] = {shard_set_port(&sets[0], NET_PEER_CLIENT),
+                         shard_set_port(&sets[1], NET_PEER_CLIENT)};
+    for (uint32_t pair = 0; pair < pairs; pair++) {
+        for (uint32_t step = 0; step < 2; step++) {
+            uint32_t which = (step + pair) % 2; /* 0: copy, 1: zero-copy */
+            double rate =
+                bench_reply_run(ports[which], bench_case->reply_size, bench_case->window, count);
+            *(which == 0 ? &copy[pair] : &zc[pair]) = rate;
+        }
+        ratio[pair] = zc[pair] / copy[pair];
+    }
+    printf("send reply_bytes=%u window=%u pairs=%u copy_mib_s_median=%.0f zc_mib_s_median=%.0f "
+           "zc_ratio_median=%.3f zc_ratio_min=%.3f zc_ratio_max=%.3f\n",
+           bench_case->reply_size, bench_case->window, pairs, bench_median(copy, pairs) / (1 << 20),
+           bench_median(zc, pairs) / (1 << 20), bench_median(ratio, pairs),
+           bench_extreme(ratio, pairs, false), bench_extreme(ratio, pairs, true));
+}
+
+static void bench_replies(uint64_t bytes, uint32_t pairs)
+{
+    static struct bench_reply_handler handlers[2];
+    static struct shard_set sets[2];
+    int32_t shard_cpu = -1, client_cpu = -1;
+    bench_cpus(&shard_cpu, &client_cpu);
+    for (uint32_t which = 0; which < 2; which++) {
+        struct shard_set_options options;
+        shard_set_options_default(&options);
+        options.shard_count = 1;
+        options.is_pinned = shard_cpu >= 0;
+        options.net.send_buffer_size_bytes = 4u << 20;
+        options.net.send_zc_min_bytes = which == 1 ? 1 : 0;
+        handlers[which].handler.on_frame = bench_reply_on_frame;
+        handlers[which].handler.context = &handlers[which];
+        handlers[which].reply = calloc(1, BENCH_REPLY_MAX);
+        assert(handlers[which].reply != NULL);
+        char text[SHARD_ERROR_SIZE_MAX];
+        int result =
+            shard_set_start(&sets[which], &options, &handlers[which].handler, text, sizeof(text));
+        assert_msg(result == 0, "shard start");
+    }
+    cpu_set_t saved;
+    int result = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved);
+    assert(result == 0);
+    bench_pin_self(client_cpu);
+    atomic_store(&bench_sampler.phase, BENCH_PHASE_SEND);
+    static const struct bench_reply_case cases[] = {{4096, 32}, {65536, 8}, {1u << 20, 2}};
+    for (uint32_t index = 0; index < sizeof(cases) / sizeof(cases[0]); index++) {
+        bench_reply_case(sets, &cases[index], bytes, pairs);
+    }
+    atomic_store(&bench_sampler.phase, BENCH_PHASE_IDLE);
+    result = pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+    assert(result == 0);
+    struct net_counters counters[2];
+    for (uint32_t which = 0; which < 2; which++) {
+        counters[which] = sets[which].shards[0].net.counters; /* read before join frees it */
+        shard_set_stop(&sets[which]);
+        shard_set_join(&sets[which]);
+    }
+    const struct net_counters *copy = &counters[0], *zc = &counters[1];
+    printf("send_counters copy_sends=%llu copy_vectored=%llu zc_sends=%llu zc_vectored=%llu "
+           "zc_copied_by_kernel=%llu iowq_workers_max=%u\n",
+           (unsigned long long)copy->sends, (unsigned long long)copy->sends_vectored,
+           (unsigned long long)zc->sends_zc, (unsigned long long)zc->sends_vectored,
+           (unsigned long long)zc->sends_zc_copied,
+           atomic_load(&bench_sampler.workers_max[BENCH_PHASE_SEND]));
+    for (uint32_t which = 0; which < 2; which++) {
+        free(handlers[which].reply);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
  * 3. File writes: the ring (O_DIRECT, WRITE_FIXED, depth 4, one fdatasync) against plain
  *    pwrite + fdatasync. */
 
@@ -652,16 +808,20 @@ int main(int argc, char **argv)
 {
     bool is_quick = false;
     bool is_tcp_only = false;
+    bool is_send_only = false;
     const char *directory = ".";
     for (int index = 1; index < argc; index++) {
         if (strcmp(argv[index], "--quick") == 0) {
             is_quick = true;
         } else if (strcmp(argv[index], "--tcp-only") == 0) {
             is_tcp_only = true;
+        } else if (strcmp(argv[index], "--send-only") == 0) {
+            is_send_only = true;
         } else if (strcmp(argv[index], "--dir") == 0 && index + 1 < argc) {
             directory = argv[++index];
         } else {
-            fprintf(stderr, "usage: runnel-runtime-bench [--quick] [--tcp-only] [--dir PATH]\n");
+            fprintf(stderr, "usage: runnel-runtime-bench [--quick] [--tcp-only] [--send-only] "
+                            "[--dir PATH]\n");
             return 2;
         }
     }
@@ -674,11 +834,15 @@ int main(int argc, char **argv)
     }
     int result = pthread_create(&bench_sampler.thread, NULL, bench_sampler_main, &bench_sampler);
     assert(result == 0);
-    double rtt_p50_us = is_tcp_only ? 0 : bench_xshard(is_quick ? 2000 : 20000);
-    double ratio = bench_tcp(is_quick ? 1024 : 4096, is_quick ? 5 : 9);
-    if (!is_tcp_only) {
+    bool is_all = !is_tcp_only && !is_send_only;
+    double rtt_p50_us = is_all ? bench_xshard(is_quick ? 2000 : 20000) : 0;
+    double ratio = is_send_only ? 0 : bench_tcp(is_quick ? 1024 : 4096, is_quick ? 5 : 9);
+    if (is_all) {
         bench_file(directory, is_quick ? 16 : 128);
         bench_idle();
+    }
+    if (!is_tcp_only) {
+        bench_replies(is_quick ? 32ull << 20 : 128ull << 20, is_quick ? 3 : 7);
     }
     atomic_store(&bench_sampler.is_stopping, true);
     pthread_join(bench_sampler.thread, NULL);

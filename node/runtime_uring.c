@@ -405,9 +405,10 @@ static int runtime_uring_check_opcodes(struct io_uring *ring, char *error_text,
                                        size_t error_size_bytes)
 {
     static const int opcodes[] = {
-        IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_FSYNC,     IORING_OP_TIMEOUT,
-        IORING_OP_ACCEPT,     IORING_OP_RECV,        IORING_OP_SEND,      IORING_OP_MSG_RING,
-        IORING_OP_OPENAT,     IORING_OP_CLOSE,       IORING_OP_FALLOCATE, IORING_OP_ASYNC_CANCEL,
+        IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_FSYNC,      IORING_OP_TIMEOUT,
+        IORING_OP_ACCEPT,     IORING_OP_RECV,        IORING_OP_SEND,       IORING_OP_MSG_RING,
+        IORING_OP_OPENAT,     IORING_OP_CLOSE,       IORING_OP_FALLOCATE,  IORING_OP_ASYNC_CANCEL,
+        IORING_OP_SENDMSG,    IORING_OP_SEND_ZC,     IORING_OP_SENDMSG_ZC,
     };
     struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
     if (probe == NULL) {
@@ -634,17 +635,63 @@ void runtime_uring_recv(struct runtime_uring *uring, struct runtime_uring_comple
     uring->in_flight++;
 }
 
-void runtime_uring_send(struct runtime_uring *uring, struct runtime_uring_completion *completion,
-                        uint32_t slot, const void *buffer, uint32_t size_bytes)
+static void runtime_uring_send_one(struct runtime_uring *uring,
+                                   struct runtime_uring_completion *completion, uint32_t slot,
+                                   const void *buffer, uint32_t size_bytes, bool is_zero_copy)
 {
     assert(uring != NULL && completion != NULL && completion->callback != NULL);
     assert(slot < uring->options.files_max);
     assert(buffer != NULL && size_bytes > 0);
     struct io_uring_sqe *sqe = runtime_uring_sqe(uring);
-    io_uring_prep_send(sqe, (int)slot, buffer, size_bytes, MSG_NOSIGNAL);
+    if (is_zero_copy) {
+        io_uring_prep_send_zc(sqe, (int)slot, buffer, size_bytes, MSG_NOSIGNAL,
+                              IORING_SEND_ZC_REPORT_USAGE);
+    } else {
+        io_uring_prep_send(sqe, (int)slot, buffer, size_bytes, MSG_NOSIGNAL);
+    }
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data(sqe, completion);
     uring->in_flight++;
+}
+
+void runtime_uring_send(struct runtime_uring *uring, struct runtime_uring_completion *completion,
+                        uint32_t slot, const void *buffer, uint32_t size_bytes)
+{
+    runtime_uring_send_one(uring, completion, slot, buffer, size_bytes, false);
+}
+
+void runtime_uring_send_zc(struct runtime_uring *uring, struct runtime_uring_completion *completion,
+                           uint32_t slot, const void *buffer, uint32_t size_bytes)
+{
+    runtime_uring_send_one(uring, completion, slot, buffer, size_bytes, true);
+}
+
+void runtime_uring_sendmsg(struct runtime_uring *uring, struct runtime_uring_completion *completion,
+                           uint32_t slot, const struct msghdr *message, bool is_zero_copy)
+{
+    assert(uring != NULL && completion != NULL && completion->callback != NULL);
+    assert(slot < uring->options.files_max);
+    assert(message != NULL && message->msg_iovlen > 0 && message->msg_name == NULL);
+    struct io_uring_sqe *sqe = runtime_uring_sqe(uring);
+    if (is_zero_copy) {
+        io_uring_prep_sendmsg_zc(sqe, (int)slot, message, MSG_NOSIGNAL);
+        sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE;
+    } else {
+        io_uring_prep_sendmsg(sqe, (int)slot, message, MSG_NOSIGNAL);
+    }
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data(sqe, completion);
+    uring->in_flight++;
+}
+
+bool runtime_uring_is_notification(uint32_t flags)
+{
+    return (flags & IORING_CQE_F_NOTIF) != 0;
+}
+
+bool runtime_uring_notification_copied(int32_t result)
+{
+    return ((uint32_t)result & IORING_NOTIF_USAGE_ZC_COPIED) != 0;
 }
 
 void runtime_uring_cancel(struct runtime_uring *uring,

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct msghdr;
 struct runtime_uring;
 struct runtime_uring_completion;
 
@@ -122,6 +123,28 @@ void runtime_uring_recv(struct runtime_uring *uring, struct runtime_uring_comple
 /* One send of size_bytes from buffer on registered slot (may complete short). */
 void runtime_uring_send(struct runtime_uring *uring, struct runtime_uring_completion *completion,
                         uint32_t slot, const void *buffer, uint32_t size_bytes);
+
+/*
+ * Zero-copy send (IORING_OP_SEND_ZC) of size_bytes from buffer on registered slot. Two
+ * CQEs: the result (runtime_uring_is_more true when a notification follows), then the
+ * notification (runtime_uring_is_notification; its result says whether the kernel copied
+ * after all, runtime_uring_notification_copied). The buffer belongs to the kernel until the
+ * notification, also when the send failed.
+ */
+void runtime_uring_send_zc(struct runtime_uring *uring, struct runtime_uring_completion *completion,
+                           uint32_t slot, const void *buffer, uint32_t size_bytes);
+
+/* One sendmsg of message's iovecs on registered slot (may complete short); zero-copy
+ * (SENDMSG_ZC, two CQEs as for runtime_uring_send_zc) when is_zero_copy. message, its
+ * iovecs and their bytes stay untouched until the final CQE. */
+void runtime_uring_sendmsg(struct runtime_uring *uring, struct runtime_uring_completion *completion,
+                           uint32_t slot, const struct msghdr *message, bool is_zero_copy);
+
+/* True for a zero-copy send's notification CQE (the send's buffer is free again). */
+bool runtime_uring_is_notification(uint32_t flags);
+
+/* A notification's result: true when the kernel copied the bytes (e.g. over loopback). */
+bool runtime_uring_notification_copied(int32_t result);
 
 /* Asks the kernel to cancel target (by user_data); target's callback still runs. */
 void runtime_uring_cancel(struct runtime_uring *uring,

@@ -5,7 +5,9 @@
  * newer liburing:
  *   - io_uring_setup_buf_ring (2.4): a provided-buffer ring set up by hand (mmap +
  *     io_uring_register_buf_ring + io_uring_buf_ring_init);
- *   - constants newer than the 2.3 uapi header, behind #ifndef.
+ *   - constants newer than the 2.3 uapi header, behind #ifndef (SINGLE_ISSUER,
+ *     DEFER_TASKRUN, send_zc's usage report); 2.3 has io_uring_prep_send_zc and
+ *     io_uring_prep_sendmsg_zc themselves.
  * Runs on whichever shard owns the ring.
  */
 #ifndef RUNNEL_NODE_URING_COMPAT_H
@@ -23,6 +25,13 @@
 #endif
 #ifndef IORING_SETUP_DEFER_TASKRUN
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+/* send_zc: ask the notification to say whether the kernel copied after all (6.2). */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
 #endif
 
 /*

@@ -9,7 +9,9 @@
  *   - a connection handed to another shard keeps working: every frame echoed once, in
  *     order, including one split around the hand-off point;
  *   - a frame that needs a reassembly slot while none is free waits for one;
- *   - many connections receiving at once get buffers posted for them, not a few a pass.
+ *   - many connections receiving at once get buffers posted for them, not a few a pass;
+ *   - replies queued while a send is in flight go out in order from the output ring, one
+ *     sendmsg when they wrap its end; the same with zero-copy sends over TCP.
  * Exits 77 without io_uring.
  */
 #include "lib/error.h"
@@ -506,6 +508,111 @@ static void test_many_receivers_not_fed_a_few_at_a_time(void **state)
     test_shard_deinit(&shard);
 }
 
+/* The open connection homed on shard (the tests below have one). */
+static struct net_connection *test_only_connection(struct test_shard *shard)
+{
+    for (uint32_t index = 0; index < shard->net.options.connections_max; index++) {
+        if (shard->net.connections[index].state == NET_CONNECTION_OPEN) {
+            return &shard->net.connections[index];
+        }
+    }
+    fail_msg("no open connection");
+    return NULL;
+}
+
+/*
+ * Three 3000-byte replies through an 8 KiB output ring: the second is queued while the
+ * first is in flight, the third while the second is: it wraps the ring's end and goes out
+ * with one two-iovec sendmsg. The peer reads all three, whole and in order.
+ */
+static void test_send_ring_sequence(struct test_shard *shard, int peer)
+{
+    enum { PART = 3000 };
+    static uint8_t parts[3 * PART], reply[3 * PART];
+    for (uint32_t index = 0; index < sizeof(parts); index++) {
+        parts[index] = (uint8_t)(index * 31u + index / PART);
+    }
+    struct net_connection *connection = test_only_connection(shard);
+    assert_int_equal(net_connection_send(connection, parts, PART), 0);
+    test_pass(shard, 1000 * 1000);
+    assert_true(connection->is_send_in_flight);
+    assert_int_equal(net_connection_send(connection, parts + PART, PART), 0);
+    for (uint32_t guard = 0; guard < 200 && connection->output_head != PART; guard++) {
+        test_pass(shard, 1000 * 1000); /* the first ends, the second starts */
+    }
+    assert_int_equal(connection->output_head, PART);
+    assert_int_equal(net_connection_send(connection, parts + 2 * PART, PART), 0);
+    for (uint32_t guard = 0; guard < 200 && connection->output_used > 0; guard++) {
+        test_pass(shard, 1000 * 1000);
+    }
+    assert_int_equal(connection->output_used, 0);
+    assert_int_equal(connection->output_head, 0);
+    assert_int_equal(shard->net.counters.sends, 3);
+    assert_int_equal(shard->net.counters.sends_vectored, 1);
+    uint32_t received = 0;
+    for (uint32_t guard = 0; guard < 100 && received < sizeof(reply); guard++) {
+        ssize_t result = recv(peer, reply + received, sizeof(reply) - received, 0);
+        assert_true(result > 0);
+        received += (uint32_t)result;
+    }
+    assert_memory_equal(reply, parts, sizeof(parts));
+    assert_int_equal(connection->bytes_out, sizeof(parts));
+}
+
+/* One shard with an 8 KiB output ring; zero-copy sends from zc_min_bytes on (0: never). */
+static void test_send_shard_init(struct test_shard *shard, struct test_handler *handler,
+                                 uint32_t zc_min_bytes)
+{
+    test_handler_init(handler);
+    struct runtime_uring_options uring_options;
+    struct net_options net_options;
+    test_options(&uring_options, &net_options);
+    net_options.send_buffer_size_bytes = 8192;
+    net_options.send_zc_min_bytes = zc_min_bytes;
+    test_shard_init(shard, 0, 1, &uring_options, &net_options, &handler->handler);
+}
+
+static void test_send_ring_wraps(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    static struct test_shard shard;
+    test_send_shard_init(&shard, &handler, 0);
+    int pair[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    assert_int_equal(net_adopt(&shard.net, pair[0], NET_PEER_CLIENT), 0);
+    test_send_ring_sequence(&shard, pair[1]);
+    assert_int_equal(shard.net.counters.sends_zc, 0);
+    close(pair[1]);
+    test_shard_deinit(&shard);
+}
+
+/* The same over TCP with every send zero-copy: each send's bytes stay queued until its
+ * notification, and the peer still reads the three replies in order. */
+static void test_send_zero_copy(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    static struct test_shard shard;
+    test_send_shard_init(&shard, &handler, 1);
+    uint32_t port = 0;
+    int listener = net_listener_open("127.0.0.1", 0, &port);
+    assert_true(listener >= 0);
+    int peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(peer, (struct sockaddr *)&address, sizeof(address)), 0);
+    int accepted = accept(listener, NULL, NULL);
+    assert_true(accepted >= 0);
+    close(listener);
+    assert_int_equal(net_adopt(&shard.net, accepted, NET_PEER_CLIENT), 0);
+    test_send_ring_sequence(&shard, peer);
+    assert_int_equal(shard.net.counters.sends_zc, 3);
+    assert_true(shard.net.counters.sends_zc_copied <= 3);
+    close(peer);
+    test_shard_deinit(&shard);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -520,6 +627,8 @@ int main(void)
         cmocka_unit_test(test_handoff_keeps_stream),
         cmocka_unit_test(test_reassembly_slot_wait),
         cmocka_unit_test(test_many_receivers_not_fed_a_few_at_a_time),
+        cmocka_unit_test(test_send_ring_wraps),
+        cmocka_unit_test(test_send_zero_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
