@@ -633,6 +633,18 @@ static bool broker_is_drained(struct node_handler *handler, uint32_t shard_index
     return data_plane_drain_is_done(broker->shards[shard_index].data_plane);
 }
 
+/* The shard's loop ended: the metadata journal (shard 0) and the superblock close. */
+static void broker_on_exit(struct node_handler *handler, uint32_t shard_index)
+{
+    struct broker *broker = handler->context;
+    assert(broker != NULL);
+    assert(shard_index < broker->shard_count);
+    if (shard_index == 0) {
+        control_plane_close(broker->control_plane); /* before the superblock it writes to */
+    }
+    data_plane_drain_close_files(broker->shards[shard_index].data_plane);
+}
+
 static void broker_on_xshard(struct node_handler *handler, uint32_t shard_index,
                              const struct xshard_entry *entry)
 {
@@ -726,6 +738,7 @@ int broker_init(struct broker *broker, const struct node_config *config, struct 
                                             .on_pass = broker_on_pass,
                                             .on_drain = broker_on_drain,
                                             .is_drained = broker_is_drained,
+                                            .on_exit = broker_on_exit,
                                             .on_xshard = broker_on_xshard,
                                             .context = broker};
     uint64_t batch = config->batch_size_bytes_max + 64 * 1024;

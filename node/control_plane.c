@@ -88,6 +88,19 @@ bool control_plane_is_quiet(const struct control_plane *plane)
            !journal_partition_is_busy(&plane->journal) && !partition_has_unflushed(&plane->log);
 }
 
+void control_plane_close(struct control_plane *plane)
+{
+    assert(plane != NULL);
+    if (!plane->is_log_open) {
+        return;
+    }
+    if (!control_plane_is_quiet(plane)) {
+        log_warn("metadata_journal_left_open", "reason=\"busy when the shard stopped\"");
+        return;
+    }
+    partition_close(&plane->log); /* synchronous, on shard 0's ring */
+}
+
 /* ---- the state machine ---- */
 
 static uint32_t control_plane_apply(const struct vsr_header *prepare, const void *body,

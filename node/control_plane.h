@@ -95,4 +95,8 @@ void control_plane_read_end(struct control_plane *plane);
  * journal has nothing unflushed or unreported (its log is synced: metadata is `fsync`). */
 bool control_plane_is_quiet(const struct control_plane *plane);
 
+/* Shard 0, when its loop has ended (the ring still exists): closes the journal's files
+ * once quiet; otherwise (the drain timed out) leaves them, with a line. Idempotent. */
+void control_plane_close(struct control_plane *plane);
+
 #endif

@@ -134,6 +134,20 @@ bool data_plane_drain_is_done(const struct data_plane *plane)
     return !plane->has_superblock || !superblock_storage_is_busy(&plane->storage);
 }
 
+void data_plane_drain_close_files(struct data_plane *plane)
+{
+    assert(plane != NULL);
+    if (!plane->has_superblock) {
+        return;
+    }
+    if (superblock_storage_is_busy(&plane->storage)) {
+        log_warn("superblock_left_open", "shard=%u reason=\"a write in flight\"",
+                 plane->shard_index);
+        return;
+    }
+    superblock_close(&plane->superblock);
+}
+
 void data_plane_drain_refuse(struct data_plane *plane, struct broker_request *request)
 {
     assert(plane != NULL && request != NULL);

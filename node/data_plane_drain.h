@@ -36,6 +36,11 @@ void data_plane_drain_pass(struct data_plane *plane);
 /* True once every partition is synced and closed and the superblock is quiet. */
 bool data_plane_drain_is_done(const struct data_plane *plane);
 
+/* When the shard's loop has ended (the ring still exists; shard 0: after the control
+ * plane closed its journal): closes the shard's superblock file unless a write is in
+ * flight (the drain timed out; a line says so). Partitions were closed by the drain. */
+void data_plane_drain_close_files(struct data_plane *plane);
+
 /* True once the plane takes no new work (data_plane_pass and _tick must not run). */
 bool data_plane_drain_is_closed(const struct data_plane *plane);
 

@@ -55,6 +55,12 @@ struct node_handler {
      * and its connections and I/O are quiet, or when the drain timeout passes.
      */
     bool (*is_drained)(struct node_handler *handler, uint32_t shard_index);
+    /*
+     * Optional, once on shard shard_index when its loop has ended (drained, or the drain
+     * timed out), while its ring still exists (io_wait allowed): the handler closes the
+     * files it still holds. Nothing else of the shard runs after it.
+     */
+    void (*on_exit)(struct node_handler *handler, uint32_t shard_index);
     /* Optional: a cross-shard entry whose operation is not the runtime's own. */
     void (*on_xshard)(struct node_handler *handler, uint32_t shard_index,
                       const struct xshard_entry *entry);

@@ -16,6 +16,7 @@
 #include "node/node_config.h"
 #include "node/shard.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -117,6 +119,50 @@ static uint32_t runneld_shard_count(const struct node_config *config)
 
 /* Runs the broker until SIGINT or SIGTERM, then drains the shards; a second signal forces
  * the exit (status 1: requests in flight may be lost). */
+enum { RUNNELD_FDS_TRACKED = 4096 };
+
+/* Descriptors open before runneld opened any (inherited): not the node's to close. */
+static uint64_t runneld_inherited_fds[RUNNELD_FDS_TRACKED / 64];
+
+/* Calls visit for each open descriptor above stderr (the directory's own excluded). */
+static void runneld_fds_walk(void (*visit)(int fd, uint32_t *count), uint32_t *count)
+{
+    DIR *directory = opendir("/proc/self/fd");
+    for (uint32_t guard = 0; directory != NULL && guard < 1000000; guard++) {
+        struct dirent *entry = readdir(directory);
+        if (entry == NULL) {
+            break;
+        }
+        int fd = atoi(entry->d_name);
+        if (entry->d_name[0] != '.' && fd > 2 && fd != dirfd(directory)) {
+            visit(fd, count);
+        }
+    }
+    if (directory != NULL) {
+        closedir(directory);
+    }
+}
+
+static void runneld_fd_inherited(int fd, uint32_t *count)
+{
+    if (fd < RUNNELD_FDS_TRACKED) {
+        runneld_inherited_fds[fd / 64] |= 1ull << (fd % 64);
+        (*count)++;
+    }
+}
+
+static void runneld_fd_left_open(int fd, uint32_t *count)
+{
+    if (fd < RUNNELD_FDS_TRACKED && (runneld_inherited_fds[fd / 64] >> (fd % 64)) & 1) {
+        return;
+    }
+    char link[64], target[512] = {0};
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t size = readlink(link, target, sizeof(target) - 1);
+    log_warn("file_left_open", "fd=%d target=\"%s\"", fd, size > 0 ? target : "?");
+    (*count)++;
+}
+
 static int runneld_serve(const struct node_config *config, const sigset_t *signals,
                          uint32_t shard_count, const struct format_identity *identity)
 {
@@ -172,6 +218,9 @@ static int runneld_serve(const struct node_config *config, const sigset_t *signa
     shard_set_join(&set);
     cluster_node_deinit(&cluster_node);
     broker_deinit(&broker);
+    uint32_t left_open = 0; /* every file the node opened is closed by now (shutdown) */
+    runneld_fds_walk(runneld_fd_left_open, &left_open);
+    log_info("files_closed", "left_open=%u", left_open);
     return 0;
 }
 
@@ -191,6 +240,8 @@ int main(int argc, char **argv)
             return 0;
         }
     }
+    uint32_t inherited = 0;
+    runneld_fds_walk(runneld_fd_inherited, &inherited);
     sigset_t signals;
     runneld_signals_block(&signals);
     static struct node_config config;

@@ -85,6 +85,7 @@ void shard_set_options_from_config(const struct node_config *config,
     uint64_t io_files = 2ull * config->partitions_max + 8;
     options->uring.io_files_max = io_files < 1024 ? (uint32_t)io_files : 1024;
     options->net.send_buffer_size_bytes = config->send_buffer_size_bytes;
+    options->net.send_zc_min_bytes = config->send_zc_min_bytes;
     options->net.frame_size_max = (uint32_t)config->frame_size_bytes_max;
     options->net.reassembly_slots_max = config->reassembly_slots_max;
     options->net.requests_in_flight_max = config->requests_in_flight_max;
@@ -337,6 +338,9 @@ static void *shard_main(void *argument)
         log_info("shard_started", "shard=%u cpu=%d defer_taskrun=%s", shard->index, shard->cpu,
                  runtime_uring_is_defer_taskrun(shard->uring) ? "true" : "false");
         shard_loop(shard);
+        if (set->handler->on_exit != NULL) {
+            set->handler->on_exit(set->handler, shard->index); /* closes its files */
+        }
         log_info("shard_stopped", "shard=%u passes=%llu ticks=%llu", shard->index,
                  (unsigned long long)shard->passes, (unsigned long long)shard->ticks);
     }

@@ -83,6 +83,9 @@ class Node:
         status = self.process.wait(timeout=20)
         if sig == signal.SIGTERM:
             check(status == 0, "clean exit after SIGTERM (status %d)" % status)
+            text = open(os.path.join(os.path.dirname(self.data), "runneld.log")).read()
+            left = [line for line in text.splitlines() if "event=file_left_open" in line]
+            check(not left, "every file runneld opened is closed at shutdown", "\n".join(left))
 
     def cli(self, *args, user="iggy", password="iggy", expect=0):
         result = subprocess.run([RUNNEL, "--port", str(self.port), "-u", user, "-p", password,

@@ -57,4 +57,10 @@ if [ "$code" -ne 0 ] || ! grep -q "event=stopped" "$dir/log"; then
     exit 1
 fi
 grep -q "event=config" "$dir/log" || { echo "no effective config logged"; exit 1; }
+# Every file the node opened (superblocks, the metadata journal, sockets) is closed.
+if ! grep -q "event=files_closed left_open=0" "$dir/log"; then
+    echo "files left open at exit"
+    grep "file_left_open\|files_closed" "$dir/log"
+    exit 1
+fi
 echo "runneld_shutdown: ok"
