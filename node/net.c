@@ -263,6 +263,10 @@ static void net_accept_callback(struct runtime_uring_completion *completion, int
         net->counters.accepted++;
         if (net->is_draining) {
             close(result);
+        } else if (kind == NET_PEER_REPLICA) {
+            /* Stays here: its hello names the shard it is for, and the handler moves it
+             * there directly (node/replica_bus.h), without a stop on a third shard. */
+            net_accept_place(net, result, kind, net->shard_index);
         } else {
             net_accept_place(net, result, kind, net->next_shard++ % net->shard_count);
         }
@@ -801,8 +805,8 @@ void net_connection_handoff_state(struct net_connection *connection, const void 
 static bool net_connection_is_quiet(const struct net_connection *connection)
 {
     return !connection->is_recv_armed && !connection->is_send_in_flight &&
-           connection->output_used == 0 && connection->input_count == 0 &&
-           frame_reader_is_idle(&connection->reader);
+           connection->requests_in_flight == 0 && connection->output_used == 0 &&
+           connection->input_count == 0 && frame_reader_is_idle(&connection->reader);
 }
 
 static void net_connection_move(struct net_connection *connection)

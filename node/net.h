@@ -3,8 +3,10 @@
  * (shard 0 only), the connections homed on this shard, and the frames flowing through
  * them.
  *
- * Shard 0 accepts (multishot) on the client and replica listeners and hands each new
- * connection to a shard round-robin (itself included) through the cross-shard queues; when
+ * Shard 0 accepts (multishot) on the client and replica listeners and hands each new client
+ * connection to a shard round-robin (itself included) through the cross-shard queues; a
+ * replica connection stays on shard 0 until its hello names the shard it is for, and the
+ * replica bus then moves it there directly (one move at most, none for shard 0); when
  * a queue is full the connection is parked (in order) and shard 0 stops accepting until
  * the parked ones have gone, so new connections wait in the listen backlog. The home
  * shard puts the socket in its registered file table, receives with one multishot recv
@@ -234,14 +236,17 @@ void net_connection_request_end(struct net_connection *connection);
  * frames already received are still handed to this shard's handler, in order, and their
  * replies sent; then the socket goes to the target through the cross-shard queue, which
  * serves the next frame. No byte is lost or reordered. A later request before the move
- * replaces the target; one naming this shard cancels the move.
+ * replaces the target; one naming this shard cancels the move. The move waits for the
+ * connection's requests in flight to end (net_connection_request_end).
  */
 void net_connection_handoff(struct net_connection *connection, uint32_t target_shard);
 
 /*
  * The handler's state for the connection's next move (size_bytes <= NET_HANDOFF_STATE_SIZE,
  * zero-padded): the target finds it in adopted_state (has_adopted_state) before the
- * connection's first frame there. Call before or after net_connection_handoff.
+ * connection's first frame there. Call before or after net_connection_handoff; the last
+ * state given before the move goes (a handler that serves frames received before the move
+ * gives it again after each).
  */
 void net_connection_handoff_state(struct net_connection *connection, const void *state,
                                   uint32_t size_bytes);

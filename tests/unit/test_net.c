@@ -7,7 +7,11 @@
  *   - a full cross-shard queue on accept parks the connection and pauses accepting
  *     instead of closing it, and the parked ones are handed over once there is room;
  *   - a connection handed to another shard keeps working: every frame echoed once, in
- *     order, including one split around the hand-off point;
+ *     order, including one split around the hand-off point, and the handler's
+ *     per-connection state (net_connection_handoff_state) goes with it and on_handoff
+ *     tells the old shard; a target that cannot take it closes the connection cleanly;
+ *   - replica connections are homed on the accepting shard 0 (no round-robin), and from
+ *     there move once, straight to the shard they ask for;
  *   - a frame that needs a reassembly slot while none is free waits for one;
  *   - many connections receiving at once get buffers posted for them, not a few a pass;
  *   - replies queued while a send is in flight go out in order from the output ring, one
@@ -46,8 +50,20 @@ enum {
     TEST_SEQUENCE_OFFSET = 96,
 };
 
+/* The handler's per-connection state (by shard and slot): the connection's frames on any
+ * shard; it travels with a hand-off as the connection's handoff state. */
+struct test_state {
+    uint32_t frames;
+    uint32_t shard_first;
+    bool is_bound;
+};
+
 struct test_handler {
     struct node_handler handler;
+    struct test_state states[2][8];
+    struct test_state *last; /* the state of the last frame echoed */
+    uint32_t leaves;
+    uint32_t adoptions; /* states taken from a hand-off */
     struct net_connection *held;
     uint32_t frames[2]; /* by shard */
     uint32_t sinks;
@@ -84,19 +100,48 @@ static int test_on_frame(struct node_handler *handler, struct net_connection *co
     if (result != 0) {
         return result;
     }
+    uint32_t shard = net_connection_shard(connection);
+    assert_true(connection->slot < 8);
+    struct test_state *user = &test->states[shard][connection->slot];
+    if (!user->is_bound) {
+        memset(user, 0, sizeof(*user));
+        user->shard_first = shard;
+        if (connection->has_adopted_state) {
+            memcpy(user, connection->adopted_state, sizeof(*user));
+            test->adoptions++;
+        }
+        user->is_bound = true;
+    }
+    user->frames++;
+    test->last = user;
     test->out_of_order += sequence != test->next_sequence ? 1 : 0;
     test->next_sequence = sequence + 1;
     test->frames[net_connection_shard(connection)]++;
     if (command == TEST_COMMAND_HANDOFF) {
         net_connection_handoff(connection, frame[89]);
     }
+    if (connection->is_handoff) { /* frames served until the move update what goes along */
+        _Static_assert(sizeof(*user) <= NET_HANDOFF_STATE_SIZE, "the state fits");
+        net_connection_handoff_state(connection, user, sizeof(*user));
+    }
     return 0;
+}
+
+/* The connection left this shard: its state here is unbound (it went along). */
+static void test_on_handoff(struct node_handler *handler, struct net_connection *connection)
+{
+    struct test_handler *test = handler->context;
+    struct test_state *user = &test->states[net_connection_shard(connection)][connection->slot];
+    assert_true(user->is_bound);
+    user->is_bound = false;
+    test->leaves++;
 }
 
 static void test_handler_init(struct test_handler *test)
 {
     memset(test, 0, sizeof(*test));
     test->handler.on_frame = test_on_frame;
+    test->handler.on_handoff = test_on_handoff;
     test->handler.context = test;
 }
 
@@ -166,6 +211,17 @@ static void test_frame(uint8_t *frame, uint32_t size, uint8_t command, uint32_t 
 static void test_write_all(int fd, const uint8_t *bytes, uint32_t size)
 {
     assert_int_equal(write(fd, bytes, size), (ssize_t)size);
+}
+
+/* A blocking TCP connection to 127.0.0.1:port (the listener's backlog takes it). */
+static int test_connect(uint32_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    return fd;
 }
 
 static bool test_is_open(int fd)
@@ -284,10 +340,7 @@ static void test_accept_full_queue_parks(void **state)
     test_pass(&zero, 0);
     int clients[8];
     for (uint32_t index = 0; index < 8; index++) {
-        clients[index] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(connect(clients[index], (struct sockaddr *)&address, sizeof(address)), 0);
+        clients[index] = test_connect(port);
     }
     /* Until one is parked: the third for shard 1 (the first two fill its queue). */
     for (uint32_t pass = 0; pass < 1000 && zero.net.accept_pending_count == 0; pass++) {
@@ -357,20 +410,33 @@ static void test_handoff_passes(struct test_shard *zero, struct test_shard *one,
  * after. Every frame must be echoed exactly once and in order; frames after the split one
  * are served by shard 1; the connection keeps working there.
  */
+/* Shards 0 and 1, each with a net served by handler, over test_xshard (16 entries). */
+static void test_two_shards_init(struct test_shard *zero, struct test_shard *one,
+                                 struct test_handler *handler, uint32_t requests_in_flight_max)
+{
+    test_handler_init(handler);
+    struct runtime_uring_options uring_options;
+    struct net_options net_options;
+    test_options(&uring_options, &net_options);
+    net_options.requests_in_flight_max = requests_in_flight_max;
+    assert_int_equal(xshard_init(&test_xshard, 2, 16), 0);
+    test_shard_init(zero, 0, 2, &uring_options, &net_options, &handler->handler);
+    test_shard_init(one, 1, 2, &uring_options, &net_options, &handler->handler);
+}
+
+static void test_two_shards_deinit(struct test_shard *zero, struct test_shard *one)
+{
+    test_shard_deinit(zero);
+    test_shard_deinit(one);
+    xshard_deinit(&test_xshard);
+}
+
 static void test_handoff_keeps_stream(void **state)
 {
     (void)state;
     static struct test_handler handler;
-    test_handler_init(&handler);
-    handler.handler.context = &handler;
-    struct runtime_uring_options uring_options;
-    struct net_options net_options;
-    test_options(&uring_options, &net_options);
-    net_options.requests_in_flight_max = 8;
-    assert_int_equal(xshard_init(&test_xshard, 2, 16), 0);
     static struct test_shard zero, one;
-    test_shard_init(&zero, 0, 2, &uring_options, &net_options, &handler.handler);
-    test_shard_init(&one, 1, 2, &uring_options, &net_options, &handler.handler);
+    test_two_shards_init(&zero, &one, &handler, 8);
     int pair[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
     assert_int_equal(net_adopt(&zero.net, pair[0], NET_PEER_CLIENT), 0);
@@ -391,6 +457,12 @@ static void test_handoff_keeps_stream(void **state)
     assert_int_equal(one.net.counters.adopted, 1);
     assert_int_equal(handler.frames[0], 7); /* 0..6: received before the move */
     assert_int_equal(handler.frames[1], TEST_HANDOFF_FRAMES - 7);
+    /* The per-connection state moved with it: one state for every frame on both shards. */
+    assert_int_equal(handler.leaves, 1);
+    assert_int_equal(handler.adoptions, 1);
+    assert_true(handler.last >= &handler.states[1][0] && handler.last <= &handler.states[1][7]);
+    assert_int_equal(handler.last->frames, TEST_HANDOFF_FRAMES);
+    assert_int_equal(handler.last->shard_first, 0);
     /* Still working on shard 1. */
     uint8_t late[700];
     test_frame(late, sizeof(late), TEST_COMMAND_ECHO, TEST_HANDOFF_FRAMES);
@@ -400,12 +472,53 @@ static void test_handoff_keeps_stream(void **state)
     assert_int_equal(received, sizeof(late));
     assert_memory_equal(reply, late, sizeof(late));
     assert_int_equal(handler.frames[1], TEST_HANDOFF_FRAMES - 6);
+    assert_int_equal(handler.last->frames, TEST_HANDOFF_FRAMES + 1);
     assert_int_equal(net_connections_open(&zero.net), 0);
     assert_int_equal(net_connections_open(&one.net), 1);
     close(pair[1]);
-    test_shard_deinit(&zero);
-    test_shard_deinit(&one);
-    xshard_deinit(&test_xshard);
+    test_two_shards_deinit(&zero, &one);
+}
+
+/*
+ * The target shard is draining and refuses a handed-off connection: the socket is closed
+ * (the peer reads the echo, then the end), the old shard was told (on_handoff), and no
+ * connection is left open on either shard.
+ */
+static void test_handoff_refused_closes(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    static struct test_shard zero, one;
+    test_two_shards_init(&zero, &one, &handler, 1);
+    net_drain_begin(&one.net);
+    int pair[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    assert_int_equal(net_adopt(&zero.net, pair[0], NET_PEER_CLIENT), 0);
+    uint8_t frame[400], reply[sizeof(frame) + 1];
+    test_frame(frame, sizeof(frame), TEST_COMMAND_HANDOFF, 0);
+    frame[89] = 1;
+    test_write_all(pair[1], frame, sizeof(frame));
+    for (uint32_t guard = 0; guard < 200 && one.net.counters.accept_refused == 0; guard++) {
+        test_pass(&zero, 1000 * 1000);
+        test_pass(&one, 1000 * 1000);
+    }
+    assert_int_equal(handler.leaves, 1);
+    assert_int_equal(one.net.counters.accept_refused, 1);
+    assert_int_equal(one.net.counters.adopted, 0);
+    uint32_t received = 0;
+    for (uint32_t guard = 0; guard < 100; guard++) {
+        ssize_t result = recv(pair[1], reply + received, sizeof(reply) - received, 0);
+        if (result <= 0) {
+            break; /* the end: closed by the target */
+        }
+        received += (uint32_t)result;
+    }
+    assert_int_equal(received, sizeof(frame));
+    assert_memory_equal(reply, frame, sizeof(frame));
+    assert_int_equal(net_connections_open(&zero.net), 0);
+    assert_int_equal(net_connections_open(&one.net), 0);
+    close(pair[1]);
+    test_two_shards_deinit(&zero, &one);
 }
 
 /*
@@ -598,10 +711,7 @@ static void test_send_zero_copy(void **state)
     uint32_t port = 0;
     int listener = net_listener_open("127.0.0.1", 0, &port);
     assert_true(listener >= 0);
-    int peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(peer, (struct sockaddr *)&address, sizeof(address)), 0);
+    int peer = test_connect(port);
     int accepted = accept(listener, NULL, NULL);
     assert_true(accepted >= 0);
     close(listener);
@@ -611,6 +721,54 @@ static void test_send_zero_copy(void **state)
     assert_true(shard.net.counters.sends_zc_copied <= 3);
     close(peer);
     test_shard_deinit(&shard);
+}
+
+/*
+ * Replica connections are not spread round-robin: each stays on shard 0, which reads its
+ * first frame and moves it straight to the shard it names (here an echo's hand-off
+ * request stands in for the replica bus's hello): one move, no hop through a third shard.
+ */
+static void test_replica_accepted_on_shard_zero(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    static struct test_shard zero, one;
+    test_two_shards_init(&zero, &one, &handler, 1);
+    uint32_t port = 0;
+    int listener = net_listener_open("127.0.0.1", 0, &port);
+    assert_true(listener >= 0);
+    net_listen(&zero.net, listener, NET_PEER_REPLICA);
+    test_pass(&zero, 0);
+    int peers[4];
+    for (uint32_t index = 0; index < 4; index++) {
+        peers[index] = test_connect(port);
+    }
+    for (uint32_t pass = 0; pass < 1000 && zero.net.counters.adopted < 4; pass++) {
+        test_pass(&zero, 1000 * 1000);
+        test_pass(&one, 0);
+    }
+    assert_int_equal(zero.net.counters.adopted, 4);
+    assert_int_equal(net_connections_open(&zero.net), 4);
+    assert_int_equal(one.net.counters.adopted, 0);
+    uint8_t frame[300], reply[sizeof(frame)];
+    test_frame(frame, sizeof(frame), TEST_COMMAND_HANDOFF, 0);
+    frame[89] = 1;
+    test_write_all(peers[2], frame, sizeof(frame));
+    uint32_t received = 0;
+    test_handoff_passes(&zero, &one, peers[2], reply, &received, sizeof(frame));
+    for (uint32_t pass = 0; pass < 200 && one.net.counters.adopted == 0; pass++) {
+        test_pass(&zero, 1000 * 1000);
+        test_pass(&one, 1000 * 1000);
+    }
+    assert_int_equal(received, sizeof(frame));
+    assert_int_equal(zero.net.counters.handoffs, 1);
+    assert_int_equal(one.net.counters.adopted, 1);
+    assert_int_equal(net_connections_open(&zero.net), 3);
+    assert_int_equal(test_only_connection(&one)->kind, NET_PEER_REPLICA);
+    for (uint32_t index = 0; index < 4; index++) {
+        close(peers[index]);
+    }
+    test_two_shards_deinit(&zero, &one);
 }
 
 int main(void)
@@ -625,6 +783,8 @@ int main(void)
         cmocka_unit_test(test_exhausted_buffers_wait),
         cmocka_unit_test(test_accept_full_queue_parks),
         cmocka_unit_test(test_handoff_keeps_stream),
+        cmocka_unit_test(test_handoff_refused_closes),
+        cmocka_unit_test(test_replica_accepted_on_shard_zero),
         cmocka_unit_test(test_reassembly_slot_wait),
         cmocka_unit_test(test_many_receivers_not_fed_a_few_at_a_time),
         cmocka_unit_test(test_send_ring_wraps),
