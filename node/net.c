@@ -57,7 +57,8 @@ int net_init(struct net *net, const struct net_options *options, struct runtime_
     uint32_t count = options->connections_max;
     net->connections = calloc(count, sizeof(net->connections[0]));
     net->free_slots = calloc(count, sizeof(uint32_t));
-    net->dirty = calloc(count, sizeof(uint32_t));
+    /* Twice: a walk's connections, then those marked (again) during it (net_flush_dirty). */
+    net->dirty = calloc(2 * (size_t)count, sizeof(uint32_t));
     net->waiting = calloc(count, sizeof(uint32_t));
     net->output_memory = malloc((size_t)count * options->send_buffer_size_bytes);
     if (net->connections == NULL || net->free_slots == NULL || net->dirty == NULL ||
@@ -160,7 +161,7 @@ static void net_mark_dirty(struct net_connection *connection)
     if (connection->is_dirty) {
         return;
     }
-    assert(net->dirty_count < net->options.connections_max);
+    assert(net->dirty_count < 2 * net->options.connections_max);
     connection->is_dirty = true;
     net->dirty[net->dirty_count++] = connection->slot;
 }
@@ -949,9 +950,12 @@ static uint32_t net_flush_waiting(struct net *net)
 
 static void net_flush_dirty(struct net *net)
 {
-    /* Connections marked during this walk go on the next walk (bounded by the count). */
+    /* Connections marked during this walk are appended after it and go on the next walk
+     * (bounded by the count). They must not overwrite entries not yet visited: a skipped
+     * entry kept its is_dirty, so it was never marked again and its output stayed queued
+     * for good (a replica bus link that went silent after one frame marked two others). */
     uint32_t count = net->dirty_count;
-    net->dirty_count = 0;
+    assert(count <= net->options.connections_max);
     for (uint32_t index = 0; index < count; index++) {
         struct net_connection *connection = &net->connections[net->dirty[index]];
         connection->is_dirty = false;
@@ -959,6 +963,10 @@ static void net_flush_dirty(struct net *net)
             net_connection_flush(connection);
         }
     }
+    uint32_t marked = net->dirty_count - count;
+    memmove(net->dirty, net->dirty + count, marked * sizeof(net->dirty[0]));
+    net->dirty_count = marked;
+    assert(net->dirty_count <= net->options.connections_max);
 }
 
 void net_flush(struct net *net, uint64_t now_ns)

@@ -15,7 +15,9 @@
  *   - a frame that needs a reassembly slot while none is free waits for one;
  *   - many connections receiving at once get buffers posted for them, not a few a pass;
  *   - replies queued while a send is in flight go out in order from the output ring, one
- *     sendmsg when they wrap its end; the same with zero-copy sends over TCP.
+ *     sendmsg when they wrap its end; the same with zero-copy sends over TCP;
+ *   - a frame whose handling queues output on other connections never makes the flush
+ *     skip a connection already marked in the same pass.
  * Exits 77 without io_uring.
  */
 #include "lib/error.h"
@@ -47,6 +49,7 @@ enum {
     TEST_COMMAND_SINK = 5,
     TEST_COMMAND_HOLD = 7,    /* taken, but stays in flight until the test ends it */
     TEST_COMMAND_HANDOFF = 8, /* echoed, then the connection moves to shard frame[89] */
+    TEST_COMMAND_FANOUT = 9,  /* echoed, and a copy queued on each of the fanout targets */
     TEST_SEQUENCE_OFFSET = 96,
 };
 
@@ -69,6 +72,7 @@ struct test_handler {
     uint32_t sinks;
     uint32_t next_sequence;
     uint32_t out_of_order;
+    struct net_connection *fanout[2];
 };
 
 struct test_shard {
@@ -119,6 +123,9 @@ static int test_on_frame(struct node_handler *handler, struct net_connection *co
     test->frames[net_connection_shard(connection)]++;
     if (command == TEST_COMMAND_HANDOFF) {
         net_connection_handoff(connection, frame[89]);
+    }
+    for (uint32_t index = 0; index < 2 && command == TEST_COMMAND_FANOUT; index++) {
+        assert_int_equal(net_connection_send(test->fanout[index], frame, size_bytes), 0);
     }
     if (connection->is_handoff) { /* frames served until the move update what goes along */
         _Static_assert(sizeof(*user) <= NET_HANDOFF_STATE_SIZE, "the state fits");
@@ -771,6 +778,75 @@ static void test_replica_accepted_on_shard_zero(void **state)
     test_two_shards_deinit(&zero, &one);
 }
 
+/* Bytes readable on fd now (never waits). */
+static uint32_t test_read_ready(int fd)
+{
+    uint8_t bytes[4096];
+    uint32_t total = 0;
+    for (uint32_t guard = 0; guard < 64; guard++) {
+        ssize_t size = recv(fd, bytes, sizeof(bytes), MSG_DONTWAIT);
+        if (size <= 0) {
+            break;
+        }
+        total += (uint32_t)size;
+    }
+    return total;
+}
+
+/*
+ * A and B each get a fanout frame in the same pass: both are on the flush list when the
+ * first of them, handled, queues output on C and D. Those marks went to the front of the
+ * list being walked, over the other one's entry: it was never visited again (its is_dirty
+ * stayed set, so no later mark added it back) and its frame was never answered (a replica
+ * bus link went silent that way). Every frame must be echoed and copied to C and D.
+ */
+static void test_marks_during_flush_skip_nothing(void **state)
+{
+    (void)state;
+    static struct test_handler handler;
+    test_handler_init(&handler);
+    struct runtime_uring_options uring_options;
+    struct net_options net_options;
+    test_options(&uring_options, &net_options);
+    static struct test_shard shard;
+    test_shard_init(&shard, 0, 1, &uring_options, &net_options, &handler.handler);
+    int peers[4];
+    for (uint32_t index = 0; index < 4; index++) {
+        int pair[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+        uint32_t slot = shard.net.free_slots[shard.net.free_count - 1];
+        assert_int_equal(net_adopt(&shard.net, pair[0], NET_PEER_CLIENT), 0);
+        if (index >= 2) {
+            handler.fanout[index - 2] = &shard.net.connections[slot];
+        }
+        peers[index] = pair[1];
+    }
+    uint8_t frame[300];
+    for (uint32_t index = 0; index < 2; index++) {
+        test_frame(frame, sizeof(frame), TEST_COMMAND_FANOUT, 0);
+        test_write_all(peers[index], frame, sizeof(frame));
+    }
+    uint32_t received[4] = {0};
+    for (uint32_t guard = 0; guard < 100; guard++) {
+        test_pass(&shard, 1000 * 1000);
+        for (uint32_t index = 0; index < 4; index++) {
+            received[index] += test_read_ready(peers[index]);
+        }
+        if (received[0] == sizeof(frame) && received[1] == sizeof(frame) &&
+            received[2] == 2 * sizeof(frame) && received[3] == 2 * sizeof(frame)) {
+            break;
+        }
+    }
+    assert_int_equal(received[0], sizeof(frame));
+    assert_int_equal(received[1], sizeof(frame));
+    assert_int_equal(received[2], 2 * sizeof(frame));
+    assert_int_equal(received[3], 2 * sizeof(frame));
+    for (uint32_t index = 0; index < 4; index++) {
+        close(peers[index]);
+    }
+    test_shard_deinit(&shard);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -789,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_many_receivers_not_fed_a_few_at_a_time),
         cmocka_unit_test(test_send_ring_wraps),
         cmocka_unit_test(test_send_zero_copy),
+        cmocka_unit_test(test_marks_during_flush_skip_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
