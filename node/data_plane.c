@@ -84,6 +84,10 @@ static void data_partition_close(struct data_partition *partition)
     free(partition->op_timestamp_us);
     free(partition->poll_buffer);
     partition->is_used = false;
+    struct data_plane *plane = partition->plane;
+    while (plane->partitions_end > 0 && !plane->partitions[plane->partitions_end - 1].is_used) {
+        plane->partitions_end--;
+    }
 }
 
 void data_plane_partition_retire(struct data_partition *partition)
@@ -190,13 +194,22 @@ static const void *data_partition_prepare(struct vsr_header *prepare, const void
     if (prepare->u.prepare.operation != VSR_OPERATION_MESSAGES) {
         return body;
     }
-    memcpy(scratch, body, body_size_bytes);
-    uint32_t count = batch_message_count(scratch);
-    batch_stamp(scratch, body_size_bytes, partition->group.partition_id,
+    /* This node's own request (the one being submitted) is stamped in place: its buffer is
+     * the partition's until the reply; a peer's request body is copied first. */
+    const struct broker_request *submitting = partition->submitting;
+    uint8_t *stamped = scratch;
+    if (submitting != NULL && body == submitting->buffer + submitting->body_offset &&
+        body_size_bytes == submitting->body_size) {
+        stamped = submitting->buffer + submitting->body_offset;
+    } else {
+        memcpy(scratch, body, body_size_bytes);
+    }
+    uint32_t count = batch_message_count(stamped);
+    batch_stamp(stamped, body_size_bytes, partition->group.partition_id,
                 partition->offset_prepared_next, prepare->u.prepare.timestamp / 1000);
     prepare->u.prepare.message_count = count;
     partition->offset_prepared_next += count;
-    return scratch;
+    return stamped;
 }
 
 static struct data_offset *data_partition_offset_find(struct data_partition *partition,
@@ -638,6 +651,9 @@ static int32_t data_plane_open(struct data_plane *plane,
         }
     }
     partition->is_used = result == 0;
+    if (partition->is_used && (uint32_t)free_index >= plane->partitions_end) {
+        plane->partitions_end = (uint32_t)free_index + 1;
+    }
     if (result == 0) {
         result = data_partition_open_replica(partition);
         result = result == 0 ? data_partition_settle(partition) : result;
@@ -770,7 +786,7 @@ static void data_plane_release(struct data_plane *plane, struct broker_request *
 {
     assert(request->kind == BROKER_REQUEST_RELEASE);
     assert(request->vsr_client != 0);
-    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+    for (uint32_t index = 0; index < plane->partitions_end; index++) {
         struct data_partition *partition = &plane->partitions[index];
         struct vsr_replica *replica = &partition->replica;
         struct vsr_header header;
@@ -1003,7 +1019,7 @@ static struct data_partition *data_plane_find_group(struct data_plane *plane,
                                                     const struct vsr_group *group)
 {
     assert(group->kind == VSR_GROUP_KIND_PARTITION);
-    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+    for (uint32_t index = 0; index < plane->partitions_end; index++) {
         struct data_partition *partition = &plane->partitions[index];
         if (partition->is_used && vsr_group_is_equal(&partition->group, group)) {
             return partition;
@@ -1089,7 +1105,7 @@ void data_plane_pass(struct data_plane *plane)
     }
     data_plane_open_pending(plane);
     data_plane_open_from_bus(plane);
-    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+    for (uint32_t index = 0; index < plane->partitions_end; index++) {
         struct data_partition *partition = &plane->partitions[index];
         if (!partition->is_used) {
             continue;
@@ -1218,7 +1234,7 @@ void data_plane_tick(struct data_plane *plane)
     assert(plane != NULL);
     assert(plane->partitions != NULL);
     bool is_multi = cluster_forward_is_multi(plane->broker);
-    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+    for (uint32_t index = 0; index < plane->partitions_end; index++) {
         struct data_partition *partition = &plane->partitions[index];
         if (partition->is_used) {
             vsr_replica_tick(&partition->replica);

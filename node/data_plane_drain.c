@@ -93,7 +93,7 @@ void data_plane_drain_pass(struct data_plane *plane)
         return;
     }
     bool is_idle = true;
-    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+    for (uint32_t index = 0; index < plane->partitions_end; index++) {
         struct data_partition *partition = &plane->partitions[index];
         if (partition->is_used && !data_plane_drain_is_idle(partition)) {
             is_idle = false;
@@ -106,7 +106,7 @@ void data_plane_drain_pass(struct data_plane *plane)
     if (!is_idle) {
         return;
     }
-    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+    for (uint32_t index = 0; index < plane->partitions_end; index++) {
         if (plane->partitions[index].is_used) {
             data_plane_drain_close(plane, &plane->partitions[index]);
         }

@@ -78,7 +78,7 @@ static bool data_plane_retire_queue(struct data_plane_retire *retire, const char
 /* Closes the open groups of stale incarnations that have nothing in flight. */
 static void data_plane_retire_open(struct data_plane *plane)
 {
-    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+    for (uint32_t index = 0; index < plane->partitions_end; index++) {
         struct data_partition *partition = &plane->partitions[index];
         if (!partition->is_used || partition->in_flight_count > 0 ||
             partition->queue_head != NULL || partition->poll_active != NULL ||
@@ -137,7 +137,7 @@ static bool data_plane_retire_is_open(const struct data_plane *plane, const stru
 {
     assert(group->kind == VSR_GROUP_KIND_PARTITION);
     assert(plane->partitions != NULL);
-    for (uint32_t index = 0; index < plane->partitions_max; index++) {
+    for (uint32_t index = 0; index < plane->partitions_end; index++) {
         const struct data_partition *partition = &plane->partitions[index];
         if (partition->is_used && vsr_group_is_equal(&partition->group, group)) {
             return true;

@@ -348,6 +348,16 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
                       uint8_t *buffer, uint64_t buffer_size_bytes, partition_read_callback callback,
                       void *context);
 
+/*
+ * op's record when it is still in the tail buffer (appended by this process and not yet
+ * moved out): a pointer into that memory and its size, valid until the next append, flush
+ * or rotation; NULL when it is not there (sealed, older, or faulty: use partition_read_op).
+ * Only the header is checked (checksum, op and size against the index entry): the body is
+ * the memory the record was sealed from, so no second pass over it.
+ */
+const uint8_t *partition_tail_record(const struct partition *partition, uint64_t op,
+                                     uint32_t *size_out);
+
 /* The op of the message record holding offset (tail segment only for now), or
  * -RUNNEL_ENOTFOUND. */
 int partition_find_offset(const struct partition *partition, uint64_t offset, uint64_t *op_out);

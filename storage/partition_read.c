@@ -265,6 +265,34 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
     return partition_read_record(partition, read);
 }
 
+const uint8_t *partition_tail_record(const struct partition *partition, uint64_t op,
+                                     uint32_t *size_out)
+{
+    assert(partition != NULL && size_out != NULL);
+    int32_t segment = partition_segment_of_op(partition, op);
+    if (partition->failed != 0 || segment < 0 ||
+        (uint32_t)segment + 1 != partition->segment_count || partition_is_faulty(partition, op)) {
+        return NULL;
+    }
+    const struct partition_entry *entry =
+        &partition->entries[op - partition->segments[segment].op_first];
+    assert(entry->op == op);
+    if (entry->is_faulty || entry->position_bytes < partition->buffer_position_bytes ||
+        entry->position_bytes + entry->size_bytes > partition->appended_bytes) {
+        return NULL;
+    }
+    const uint8_t *record =
+        partition->buffer + (entry->position_bytes - partition->buffer_position_bytes);
+    struct vsr_header header;
+    memcpy(&header, record, VSR_HEADER_SIZE);
+    if (header.checksum != entry->checksum || header.u.prepare.op != op ||
+        header.size != entry->size_bytes || !vsr_header_is_checksum_valid(&header)) {
+        return NULL; /* partition_read_op verifies it and reports the fault */
+    }
+    *size_out = entry->size_bytes;
+    return record;
+}
+
 int partition_find_offset(const struct partition *partition, uint64_t offset, uint64_t *op_out)
 {
     assert(partition != NULL && op_out != NULL);

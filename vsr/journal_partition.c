@@ -224,17 +224,25 @@ static int journal_partition_read(uint64_t op, struct vsr_header *header_out, vo
 {
     struct journal_partition *journal = context;
     assert(journal != NULL && header_out != NULL);
-    int result = journal_partition_read_record(journal, op);
-    if (result != 0) {
-        return result;
+    /* A record still in the tail buffer (a commit right after its write) is copied out
+     * once from there instead of through the read buffer. */
+    uint32_t size = 0;
+    const uint8_t *record = partition_tail_record(journal->partition, op, &size);
+    if (record == NULL) {
+        int result = journal_partition_read_record(journal, op);
+        if (result != 0) {
+            return result;
+        }
+        record = journal->read.record;
     }
-    memcpy(header_out, journal->read.record, VSR_HEADER_SIZE);
+    memcpy(header_out, record, VSR_HEADER_SIZE);
     uint32_t body_size = header_out->size - VSR_HEADER_SIZE;
+    assert(size == 0 || header_out->size == size);
     if (body_out != NULL) {
         if (body_size > body_size_max) {
             return -RUNNEL_EFAULTY;
         }
-        memcpy(body_out, journal->read.record + VSR_HEADER_SIZE, body_size);
+        memcpy(body_out, record + VSR_HEADER_SIZE, body_size);
     }
     return 0;
 }

@@ -101,6 +101,36 @@ static void test_append_flush_read(void **state)
     partition_fixture_teardown();
 }
 
+/* partition_tail_record: the tail buffer's bytes of a record, the same bytes a verified
+ * read returns; NULL for an op not held, a faulty one, or one no longer in memory. */
+static void test_tail_record(void **state)
+{
+    (void)state;
+    partition_fixture_setup(7);
+    for (uint8_t index = 0; index < 3; index++) {
+        partition_fixture_append(index, 4, 1000000 + index);
+    }
+    struct partition *partition = &partition_fixture.partition;
+    uint32_t size = 0;
+    assert_null(partition_tail_record(partition, 4, &size));
+    assert_int_equal(partition_flush(partition), 0);
+    partition_fixture_run();
+    struct partition_read read;
+    for (uint64_t op = 1; op <= 3; op++) {
+        const uint8_t *record = partition_tail_record(partition, op, &size);
+        assert_non_null(record);
+        assert_int_equal(read_op(op, &read), 0);
+        assert_int_equal(size, read.header.size);
+        assert_memory_equal(record, read.record, size);
+    }
+    partition->entries[1].is_faulty = true; /* op 2 */
+    assert_null(partition_tail_record(partition, 2, &size));
+    assert_non_null(partition_tail_record(partition, 3, &size));
+    partition->buffer_position_bytes = partition->appended_bytes; /* no memory */
+    assert_null(partition_tail_record(partition, 3, &size));
+    partition_fixture_teardown();
+}
+
 static void test_rotation_and_reopen(void **state)
 {
     (void)state;
@@ -707,6 +737,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_directory_path),
         cmocka_unit_test(test_append_flush_read),
+        cmocka_unit_test(test_tail_record),
         cmocka_unit_test(test_rotation_and_reopen),
         cmocka_unit_test(test_truncate_prefix),
         cmocka_unit_test(test_read_of_damaged_record),
