@@ -248,6 +248,31 @@ int runnel_client_create(const struct runnel_client_options *options,
     return 0;
 }
 
+int runnel_client_set_endpoint(struct runnel_client *client, const char *host, uint16_t port)
+{
+    if (client == NULL) {
+        return -EINVAL;
+    }
+    host = host == NULL ? "127.0.0.1" : host;
+    size_t host_length = strnlen(host, CLIENT_HOST_SIZE_MAX);
+    if (host_length == 0 || host_length >= CLIENT_HOST_SIZE_MAX) {
+        return -EINVAL;
+    }
+    client_disconnect(client);
+    memcpy(client->host, host, host_length + 1);
+    client->port = port == 0 ? RUNNEL_DEFAULT_PORT : port;
+    return 0;
+}
+
+void runnel_client_repeat_sequence(struct runnel_client *client)
+{
+    if (client != NULL && client->has_exactly_once && client->is_sequence_open &&
+        client->partition_sequence > 0) {
+        client->partition_sequence--;
+        client->is_sequence_open = false;
+    }
+}
+
 void runnel_client_destroy(struct runnel_client *client)
 {
     if (client == NULL) {

@@ -42,6 +42,7 @@ struct runnel_client {
     uint64_t session;            /* 0 until logged in */
     uint64_t request_counter;    /* the next metadata request number (1 after login) */
     uint64_t partition_sequence; /* exactly-once: last partition request number used */
+    bool is_sequence_open;       /* the last one's outcome is unknown (no definite reply) */
     uint32_t user_id;
     bool is_logged_in;
     bool is_runneld;

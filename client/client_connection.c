@@ -292,6 +292,7 @@ static uint64_t connection_request_number(struct runnel_client *client, uint8_t 
         operation <= IGGY_OPERATION_DELETE_CONSUMER_OFFSET) {
         if (client->has_exactly_once) {
             client->partition_sequence++;
+            client->is_sequence_open = true;
             return client->partition_sequence;
         }
         return client->request_counter;
@@ -338,7 +339,16 @@ static int connection_send_request(struct runnel_client *client, uint32_t code, 
     struct iggy_request_header header;
     iggy_header_request_init(&header, client->client_id, session, number, operation, code, body,
                              body_size, stamp);
-    return connection_round_trip(client, &header, body, body_size, reply_out);
+    int result = connection_round_trip(client, &header, body, body_size, reply_out);
+    uint32_t status = runnel_server_error_code(result);
+    bool is_partition = operation >= IGGY_OPERATION_SEND_MESSAGES &&
+                        operation <= IGGY_OPERATION_DELETE_CONSUMER_OFFSET;
+    if (is_partition &&
+        (result == 0 || (status != 0 && status != IGGY_ERROR_TRANSIENT_NOT_COMMITTED &&
+                         status != IGGY_ERROR_TRANSIENT_NOT_ACCEPTED))) {
+        client->is_sequence_open = false; /* a definite answer: never repeated */
+    }
+    return result;
 }
 
 static int connection_register(struct runnel_client *client)

@@ -167,6 +167,7 @@ int runnel_producer_flush(struct runnel_producer *producer)
     for (uint32_t attempt = 0; attempt <= producer->retries; attempt++) {
         if (attempt > 0) {
             producer_sleep_ms(producer->retry_backoff_ms);
+            runnel_client_repeat_sequence(producer->client); /* the same write: applied once */
         }
         result = client_messages_send(producer->client, &body, NULL);
         if (!producer_is_retryable(result)) {

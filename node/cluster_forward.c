@@ -66,9 +66,13 @@ bool cluster_forward_reply_relay(struct broker *broker, uint32_t shard_index, u1
     uint32_t slot = cluster_forward_table_slot(client);
     uint32_t tag = (uint32_t)((client & cluster_forward_tag_mask) >> CLUSTER_FORWARD_TAG_SHIFT);
     if (client == 0 || table->client[slot] != client ||
-        table->replica[slot] == broker->replica_index || tag != table->replica[slot] + 1u) {
+        table->replica[slot] == broker->replica_index) {
         return false; /* never heard over the bus: this node's client */
     }
+    /* A node client carries its node's tag; an exactly-once client's own id (random, kept
+     * across reconnects) may carry anything there, and its table entry names the node its
+     * last request came from. */
+    maybe(tag == table->replica[slot] + 1u);
     struct vsr_header relayed = *header;
     relayed.replica = broker->replica_index; /* a cached reply may name its first author */
     vsr_header_seal(&relayed, body, header->size - VSR_HEADER_SIZE);
@@ -149,6 +153,18 @@ enum cluster_forward_action cluster_forward_tick(struct cluster_forward_state *s
         return CLUSTER_FORWARD_RESEND;
     }
     return CLUSTER_FORWARD_WAIT;
+}
+
+bool cluster_forward_is_exactly_once_register_due(struct cluster_forward_state *state)
+{
+    assert(state != NULL);
+    assert(state->exactly_once_register_tick <= state->tick + 1);
+    if (state->exactly_once_register_tick != 0 &&
+        state->tick < state->exactly_once_register_tick + CLUSTER_FORWARD_RESEND_TICKS) {
+        return false;
+    }
+    state->exactly_once_register_tick = state->tick + 1;
+    return true;
 }
 
 bool cluster_forward_is_register_due(struct cluster_forward_state *state)

@@ -5,9 +5,13 @@
  * (client lane, forward credit). The primary's replies to another node's client are
  * relayed back over the bus: each shard remembers, in a small direct-mapped table
  * (struct cluster_forward_table), which node each client that sent a request over the bus
- * lives on; a reply for a client not in it is this node's (a connection's exactly-once
- * client, say). Node-client ids also carry their node's replica index (bits 40..47,
- * index + 1), checked against the table. A group with requests in flight and no reply
+ * lives on; a reply for a client not in it is this node's. Node-client ids also carry
+ * their node's replica index (bits 40..47, index + 1). librunnel's exactly-once clients
+ * (DESIGN.md §10.11) travel with their own id and sequence: a backup forwards such a
+ * write as the client's request (its register first when the group has no session for
+ * it), so the primary's window deduplicates it across nodes, view changes and reconnects
+ * to another node; the data plane answers a reply locally when the client's request is
+ * in flight on this node, and relays it otherwise. A group with requests in flight and no reply
  * re-sends them to the primary of its current view (a view change), and after
  * CLUSTER_FORWARD_PARK_TICKS without progress gives up on them: status 57 for requests
  * sent (outcome unknown), 58 for requests never handed on.
@@ -43,6 +47,7 @@ struct cluster_forward_state {
     uint64_t progress_tick;
     uint64_t resend_tick;
     uint64_t register_tick;
+    uint64_t exactly_once_register_tick; /* an exactly-once client's register sent on */
 };
 
 enum { CLUSTER_FORWARD_TABLE_SIZE = 1024 };
@@ -95,6 +100,11 @@ void cluster_forward_progress(struct cluster_forward_state *state);
  */
 enum cluster_forward_action cluster_forward_tick(struct cluster_forward_state *state,
                                                  bool is_waiting);
+
+/* True at most once per CLUSTER_FORWARD_RESEND_TICKS: an exactly-once client's register
+ * may go to a primary on another node (the primary ignores a repeat while the first is in
+ * its pipeline, and such a repeat's credit is only reclaimed later). */
+bool cluster_forward_is_exactly_once_register_due(struct cluster_forward_state *state);
 
 /* True every CLUSTER_FORWARD_REGISTER_TICKS ticks: time to (re)send a register. */
 bool cluster_forward_is_register_due(struct cluster_forward_state *state);

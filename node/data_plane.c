@@ -384,6 +384,18 @@ static uint32_t data_partition_answer(struct data_partition *partition, u128 cli
     return answered;
 }
 
+/* True when a request of client waits in flight on this node. */
+static bool data_partition_is_in_flight(const struct data_partition *partition, u128 client)
+{
+    assert(partition->in_flight_count <= VSR_PIPELINE_MAX);
+    for (uint32_t index = 0; index < partition->in_flight_count; index++) {
+        if (partition->in_flight[index]->vsr_client == client) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* A reply to an exactly-once client of the group (data_plane_sessions.h). */
 static void data_partition_bus_reply_exactly_once(struct data_partition *partition, u128 client,
                                                   const struct vsr_header *header, const void *body)
@@ -423,6 +435,10 @@ static void data_partition_bus_reply(u128 client, const struct vsr_header *heade
 {
     struct data_partition *partition = context;
     assert(partition != NULL && header != NULL);
+    if (client != partition->client && data_partition_is_in_flight(partition, client)) {
+        data_partition_bus_reply_exactly_once(partition, client, header, body);
+        return; /* an exactly-once client of this node (maybe also heard over the bus) */
+    }
     if (cluster_forward_reply_relay(partition->plane->broker, partition->plane->shard_index, client,
                                     header, body)) {
         return; /* another node's client */
@@ -862,6 +878,27 @@ static void data_partition_requeue(struct data_partition *partition, struct brok
     assert(partition->queue_head == request);
 }
 
+/* Hands header (sealed or not) to the group's primary, local or over the bus. */
+static int data_partition_forward(struct data_partition *partition, struct vsr_header *header,
+                                  const void *body, uint32_t body_size, bool *is_local_out)
+{
+    return cluster_forward_request(partition->plane->broker, partition->plane->shard_index,
+                                   &partition->replica, header, body, body_size, is_local_out);
+}
+
+/* The request for an exactly-once write (its own client id and number), or the register
+ * it needs first (false), from the group's committed sessions on this node. */
+static bool data_partition_exactly_once_header(struct data_partition *partition,
+                                               const struct broker_request *request,
+                                               struct vsr_header *header_out)
+{
+    assert(request->is_exactly_once && request->vsr_request != 0);
+    return data_plane_sessions_request(&partition->replica, request->vsr_client,
+                                       request->vsr_request, data_plane_operation_of(request->kind),
+                                       request->buffer + request->body_offset, request->body_size,
+                                       header_out);
+}
+
 /*
  * An exactly-once client's write (data_plane_sessions.h): registers the client with the
  * group first when it has no session there (the write stays queued), then hands the write
@@ -876,24 +913,27 @@ static bool data_partition_pump_exactly_once(struct data_partition *partition,
     assert(request->is_exactly_once && request->vsr_client != 0);
     const uint8_t *body = request->buffer + request->body_offset;
     struct vsr_header header;
-    if (!data_plane_sessions_request(replica, request->vsr_client, request->vsr_request,
-                                     data_plane_operation_of(request->kind), body,
-                                     request->body_size, &header)) {
-        vsr_replica_on_message(replica, &header, NULL); /* the implicit register */
-        return false;
+    bool is_local = false;
+    if (!data_partition_exactly_once_header(partition, request, &header)) {
+        if (vsr_replica_is_primary(replica) ||
+            cluster_forward_is_exactly_once_register_due(&partition->forward)) {
+            (void)data_partition_forward(partition, &header, NULL, 0, &is_local);
+        }
+        return false; /* the implicit register goes first; the write waits for its commit */
     }
     uint64_t op_before = replica->op;
     (void)data_plane_dequeue(&partition->queue_head, &partition->queue_tail);
     partition->in_flight[partition->in_flight_count++] = request;
     partition->submitting = request;
-    vsr_replica_on_message(replica, &header, body);
+    int result = data_partition_forward(partition, &header, body, request->body_size, &is_local);
     if (partition->submitting == NULL) {
         return true; /* the kept reply, or "too old": answered in on_message */
     }
     partition->submitting = NULL;
-    if (replica->op == op_before + 1 ||
-        data_plane_sessions_is_pending(replica, request->vsr_client, request->vsr_request)) {
-        return true; /* a new prepare, or a resend joined to its original */
+    if ((!is_local && result == 0) || (is_local && replica->op == op_before + 1) ||
+        (is_local &&
+         data_plane_sessions_is_pending(replica, request->vsr_client, request->vsr_request))) {
+        return true; /* a new prepare, a resend joined to its original, or sent to the primary */
     }
     data_partition_requeue(partition, request);
     return false;
@@ -960,7 +1000,7 @@ static bool data_partition_pump_one(struct data_partition *partition)
         }
         return false;
     }
-    if (request->is_exactly_once && is_primary) {
+    if (request->is_exactly_once) {
         return data_partition_pump_exactly_once(partition, request);
     }
     request->vsr_client = partition->client;
@@ -1091,8 +1131,11 @@ void data_plane_on_bus_message(struct data_plane *plane, const struct vsr_header
                                                            : header->u.eviction.client;
         if (client == partition->client) {
             data_partition_bus_reply(client, header, body, partition);
+        } else if (data_partition_is_in_flight(partition, client)) {
+            /* an exactly-once client's write this node forwarded (never relayed again) */
+            data_partition_bus_reply_exactly_once(partition, client, header, body);
         }
-        return; /* a previous boot's client: nobody waits */
+        return; /* otherwise a previous boot's client: nobody waits */
     }
     vsr_replica_on_message(&partition->replica, header, body);
 }
@@ -1179,8 +1222,9 @@ static void data_partition_expire(struct data_partition *partition)
 
 /*
  * Re-sends the writes in flight to the primary of the current view (a view change). A
- * librunnel exactly-once write taken by this node as primary goes on as one of this
- * node's client (at-least-once from here: its session is not forwarded yet).
+ * librunnel exactly-once write keeps its client's id and number (the new primary's
+ * window answers it if it was executed); when this node no longer finds the client's
+ * session, the register goes again and the write waits for the next resend.
  */
 static void data_partition_resend(struct data_partition *partition)
 {
@@ -1189,12 +1233,16 @@ static void data_partition_resend(struct data_partition *partition)
     assert(count <= VSR_PIPELINE_MAX);
     memcpy(sent, partition->in_flight, count * sizeof(sent[0]));
     for (uint32_t index = 0; index < count; index++) {
-        if (sent[index]->vsr_client != partition->client) {
-            sent[index]->vsr_client = partition->client;
-            sent[index]->vsr_request = ++partition->request_last;
-        }
         bool is_local = false; /* a reply may complete one meanwhile: a copy is walked */
-        (void)data_partition_send(partition, sent[index], &is_local);
+        if (!sent[index]->is_exactly_once) {
+            (void)data_partition_send(partition, sent[index], &is_local);
+            continue;
+        }
+        struct vsr_header header;
+        bool is_write = data_partition_exactly_once_header(partition, sent[index], &header);
+        (void)data_partition_forward(
+            partition, &header, is_write ? sent[index]->buffer + sent[index]->body_offset : NULL,
+            is_write ? sent[index]->body_size : 0, &is_local);
     }
 }
 
@@ -1223,8 +1271,9 @@ static void data_partition_cluster_tick(struct data_partition *partition)
         log_warn("partition_writes_parked_too_long", "directory=%s in_flight=%u view=%u",
                  partition->directory, partition->in_flight_count, partition->replica.view);
         data_partition_expire(partition);
-    } else if (action == CLUSTER_FORWARD_RESEND && partition->session != 0 &&
-               !vsr_replica_is_primary(&partition->replica)) {
+    } else if (action == CLUSTER_FORWARD_RESEND && partition->session != 0) {
+        /* Also when this node became the primary: writes it forwarded to the old one may
+         * never have reached a prepare (the replica drops what it already has). */
         data_partition_resend(partition);
     }
 }

@@ -13,8 +13,13 @@ directories, a cluster key) and drives them with the runnel CLI:
     after a failure (a CLI process is a new client each time: no exactly-once across them);
     offsets are contiguous; all three nodes return the same partition.
 With --no-failover it stops after the poll from node 2 (no kill, no restart).
+During the failover two librunnel exactly-once producers (runnel-nemesis-producer, next
+to RUNNELD) keep sending, one connected to the primary that is killed (it must move to a
+survivor and go on), one to a survivor; their acknowledged messages must all be present,
+once each, at the offsets acknowledged. The stall they saw is printed (p99.99 latency and
+the longest gap between acknowledgements).
 Usage: cluster_test.py RUNNELD RUNNEL [--no-failover]. Exits 0 on success, 77 when io_uring
-is unavailable. Bounded: 15-30 s on an idle machine, 90 s at most.
+is unavailable. Bounded: 20-40 s on an idle machine, 120 s at most.
 Debugging: RUNNEL_TEST_LOG_LEVEL=debug, RUNNEL_TEST_KEEP=1 (keep the directory),
 RUNNEL_TEST_HOLD=seconds (on failure, leave the nodes running that long).
 """
@@ -31,10 +36,12 @@ import time
 
 RUNNELD, RUNNEL = sys.argv[1], sys.argv[2]
 FAILOVER = "--no-failover" not in sys.argv[3:]
+PRODUCER = os.path.join(os.path.dirname(RUNNELD), "runnel-nemesis-producer")
+LOAD_SECONDS = int(os.environ.get("RUNNEL_TEST_LOAD_SECONDS", "4"))
 ENV = dict(os.environ, RUNNEL_ROOT_USERNAME="iggy", RUNNEL_ROOT_PASSWORD="iggy")
 COUNT = 3
 STREAM, TOPIC, PARTITION = "cs", "ct", 0
-DEADLINE = time.time() + 90
+DEADLINE = time.time() + 120
 
 
 def free_port():
@@ -51,7 +58,7 @@ def check(condition, what, detail=""):
 
 def time_left():
     if time.time() > DEADLINE:
-        raise SystemExit("FAILED: out of time (90 s)")
+        raise SystemExit("FAILED: out of time (120 s)")
     return DEADLINE - time.time()
 
 
@@ -210,31 +217,82 @@ class Producer:
             self.longest_gap_s = max(self.longest_gap_s, time.time() - started)
 
 
-def wait_for_messages(node, producer, seconds):
+def wait_for_messages(node, producer, seconds, loads=()):
     """Polls node until it returns every acknowledged message; returns the messages."""
     end = time.time() + min(seconds, time_left())
     messages = None
+    wanted = set(producer.acked)
+    for load in loads:
+        wanted |= set(load.acked)
     while time.time() < end:
         messages = poll_all(node)
-        if messages is not None and set(producer.acked) <= {p for _, p in messages}:
+        if messages is not None and wanted <= {p for _, p in messages}:
             return messages
         time.sleep(0.2)
     raise SystemExit("FAILED: node %d never returned every acknowledged message: have %s" % (
         node.index, None if messages is None else len(messages)))
 
 
-def verify(messages, producer, what):
+def verify(messages, producer, what, loads=()):
     offsets = [offset for offset, _ in messages]
     check(offsets == list(range(len(offsets))), what + ": offsets contiguous from 0")
     payloads = [payload for _, payload in messages]
-    lost = [p for p in producer.acked if p not in payloads]
+    present = set(payloads)
+    lost = [p for p in producer.acked if p not in present]
     check(not lost, what + ": no acknowledged message lost", str(lost))
-    twice = [p for p in set(payloads) if payloads.count(p) > 1 and p not in producer.retried]
-    check(not twice, what + ": no message duplicated unless its send was retried", str(twice))
+    counts = {}
+    for payload in payloads:
+        counts[payload] = counts.get(payload, 0) + 1
+    twice = [p for p, n in counts.items() if n > 1 and p not in producer.retried]
+    check(not twice, what + ": no message duplicated unless its send was retried", str(twice[:20]))
+    for load in loads:
+        wrong = [(offset, payload) for payload, offset in load.acked.items()
+                 if offset >= len(payloads) or payloads[offset] != payload]
+        check(not wrong, what + ": producer %d's %d acknowledged messages at their offsets" % (
+            load.index, len(load.acked)), str(wrong[:20]))
+
+
+class Load:
+    """A runnel-nemesis-producer process and, once it ended, what it acknowledged."""
+
+    def __init__(self, root, index, ports):
+        self.index = index
+        self.path = os.path.join(root, "producer%d.txt" % index)
+        self.process = subprocess.Popen(
+            [PRODUCER, ",".join(str(port) for port in ports), STREAM, TOPIC, "1", str(index),
+             str(LOAD_SECONDS * 1000), self.path], env=ENV)
+        self.acked = {}
+        self.latencies_us = []
+        self.ack_times_us = []
+
+    def finish(self):
+        status = self.process.wait(timeout=max(5, time_left()))
+        for line in open(self.path):
+            fields = line.split()
+            if fields[0] == "ack":
+                self.acked["p%d-%s" % (self.index, fields[1])] = int(fields[3])
+                self.latencies_us.append(int(fields[5]) - int(fields[4]))
+                self.ack_times_us.append(int(fields[5]))
+        check(status == 0, "producer %d ended with every message acknowledged (%d)" % (
+            self.index, len(self.acked)), open(self.path).read()[-2000:])
+
+
+def stall_report(loads):
+    """p99.99 latency and longest gap between acknowledgements over every producer."""
+    latencies = sorted(us for load in loads for us in load.latencies_us)
+    gaps = [b - a for load in loads for a, b in zip(load.ack_times_us, load.ack_times_us[1:])]
+    if not latencies:
+        return "no acknowledgements"
+    p9999 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.9999))]
+    return "stall seen by the producers: %d acks, p50 %.1f ms, p99.99 %.1f ms, max %.1f ms, " \
+        "longest gap between acks %.1f ms" % (len(latencies), latencies[len(latencies) // 2] / 1e3,
+                                             p9999 / 1e3, latencies[-1] / 1e3,
+                                             max(gaps or [0]) / 1e3)
 
 
 def main():
     root = tempfile.mkdtemp(prefix="runnel-cluster-")
+    print("directory:", root, flush=True)
     key_file = os.path.join(root, "cluster.key")
     with open(key_file, "w") as key:
         key.write(os.urandom(32).hex() + "\n")
@@ -263,26 +321,36 @@ def main():
         primary = max(range(COUNT), key=lambda index: views[index])
         check(views[primary] >= 0, "the partition's primary is node %d (view %d)" % (
             primary, views[primary]), str(views))
-        nodes[primary].kill()
         survivors = [node for node in nodes if node.index != primary]
+        loads = [Load(root, 1, [nodes[primary].port] + [node.port for node in survivors]),
+                 Load(root, 2, [node.port for node in survivors] + [nodes[primary].port])]
+        time.sleep(3)
+        nodes[primary].kill()
         producer.send(survivors, 20, 20)
+        for load in loads:
+            load.finish()
+        print(stall_report(loads), flush=True)
         check(True, "20 more messages acknowledged through the survivors (longest wait "
               "%.2f s, %d retried)" % (producer.longest_gap_s, len(producer.retried)))
         for node in survivors:
-            verify(wait_for_messages(node, producer, 15), producer, "node %d" % node.index)
+            verify(wait_for_messages(node, producer, 15, loads), producer, "node %d" % node.index,
+                   loads)
         nodes[primary].start()
-        caught_up = wait_for_messages(nodes[primary], producer, 30)
-        verify(caught_up, producer, "restarted node %d" % primary)
+        caught_up = wait_for_messages(nodes[primary], producer, 30, loads)
+        verify(caught_up, producer, "restarted node %d" % primary, loads)
         producer.send(nodes, 5, 15)
-        final = [wait_for_messages(node, producer, 15) for node in nodes]
+        final = [wait_for_messages(node, producer, 15, loads) for node in nodes]
         check(final[0] == final[1] == final[2], "the partition is identical on all nodes "
               "(%d messages)" % len(final[0]))
-        verify(final[0], producer, "final")
+        verify(final[0], producer, "final", loads)
     except SystemExit:
         if "RUNNEL_TEST_HOLD" in os.environ:
             print("holding for inspection", flush=True)
             time.sleep(float(os.environ["RUNNEL_TEST_HOLD"]))
         for node in nodes:
+            if node.process is not None and node.process.poll() is not None:
+                sys.stderr.write("node %d exited with status %d\n" % (
+                    node.index, node.process.returncode))
             if os.path.exists(node.log_path):
                 sys.stderr.write("---- node %d log (tail)\n" % node.index)
                 sys.stderr.write("".join(open(node.log_path).readlines()[-25:]))

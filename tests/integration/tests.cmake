@@ -18,3 +18,9 @@ add_test(NAME integration.cli_fake
         $<TARGET_FILE:runnel>)
 set_tests_properties(integration.cli_fake PROPERTIES TIMEOUT 120)
 include(${CMAKE_CURRENT_LIST_DIR}/cluster.cmake)
+# runnel-nemesis-producer: a librunnel exactly-once producer that records every
+# acknowledgement and moves to the next node when one fails (cluster and nemesis tests).
+add_executable(runnel-nemesis-producer ${CMAKE_SOURCE_DIR}/tests/integration/nemesis_producer.c)
+target_compile_options(runnel-nemesis-producer PRIVATE ${RUNNEL_WARNINGS})
+target_include_directories(runnel-nemesis-producer PRIVATE ${CMAKE_SOURCE_DIR}/client/include)
+target_link_libraries(runnel-nemesis-producer PRIVATE runnel_static ${XXHASH_LIBRARIES})

@@ -120,6 +120,19 @@ int runnel_client_create(const struct runnel_client_options *options,
 /* Closes the connection (without logout) and frees the client. NULL is ignored. */
 void runnel_client_destroy(struct runnel_client *client);
 
+/* Points the client at another node of a cluster (host NULL: "127.0.0.1"): closes the
+ * connection without logout; the next call connects there and logs in again with the
+ * stored credentials (reconnect_attempts > 0). An exactly-once client keeps its client id
+ * and sequence, so a write resent through the other node is applied once. Errors: -EINVAL. */
+int runnel_client_set_endpoint(struct runnel_client *client, const char *host, uint16_t port);
+
+/* Exactly-once (runneld): the next partition request (SendMessages, offset store or
+ * delete) carries the same sequence number as the last one. Call it before resending a
+ * write whose outcome is unknown (a timeout, a failure after the reconnects, a switch to
+ * another node with runnel_client_set_endpoint): runneld then applies it once and answers
+ * the resend with the original reply. Does nothing without exactly-once. */
+void runnel_client_repeat_sequence(struct runnel_client *client);
+
 /* Opens the TCP connection within connect_timeout_ms. Errors: -ETIMEDOUT,
  * -ECONNREFUSED, -EHOSTUNREACH, -RUNNEL_CLIENT_ECONFIG (unresolvable host), ... */
 int runnel_client_connect(struct runnel_client *client);
