@@ -92,8 +92,8 @@ int cluster_forward_request(struct broker *broker, uint32_t shard_index,
     *is_local_out = false;
     if (vsr_replica_is_primary(replica)) {
         *is_local_out = true;
-        vsr_header_seal(header, body, body_size);
-        vsr_replica_on_message(replica, header, body);
+        vsr_replica_request_seal_local(header, body_size); /* no pass over the body */
+        vsr_replica_on_local_request(replica, header, body);
         return 0;
     }
     uint8_t primary = vsr_replica_primary_index(replica, replica->view);

@@ -78,10 +78,11 @@ bool cluster_forward_reply_relay(struct broker *broker, uint32_t shard_index, u1
 
 /*
  * Hands a node-client request (header: every request field set, unsealed; body of
- * body_size bytes) to replica's primary: on_message of the local replica when it leads
- * (*is_local_out true; the caller checks what it took), the bus otherwise (sealed with
- * this node as author). Returns 0 when handed on; -EAGAIN when no primary is known now,
- * or the bus refused it (credit, lane full, link down): the caller keeps it.
+ * body_size bytes) to replica's primary: vsr_replica_on_local_request of the local replica
+ * when it leads (no body checksum computed; *is_local_out true; the caller checks what it
+ * took), the bus otherwise (sealed with this node as author). Returns 0 when handed on; -EAGAIN
+ * when no primary is known now, or the bus refused it (credit, lane full, link down): the caller
+ * keeps it.
  */
 int cluster_forward_request(struct broker *broker, uint32_t shard_index,
                             struct vsr_replica *replica, struct vsr_header *header,

@@ -369,7 +369,7 @@ static uint32_t data_partition_answer(struct data_partition *partition, u128 cli
         }
         partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
         if (request == partition->submitting) {
-            partition->submitting = NULL; /* answered during vsr_replica_on_message */
+            partition->submitting = NULL; /* answered during the replica's on_request */
         }
         assert(size <= request->buffer_capacity);
         request->reply_status = status;

@@ -48,7 +48,9 @@ uint64_t data_plane_sessions_find(const struct vsr_replica *replica, u128 client
  * Fills header_out with what replica must take next for client's exactly-once op numbered
  * sequence (operation, body of body_size bytes): the op itself with the group's session
  * (returns true), or the register that must commit first (returns false; the op waits).
- * The header is sealed; body goes with it only when it is the op.
+ * The header is sealed, the op's as a local request (vsr_replica_request_seal_local, no body
+ * checksum): for this node's replica only, sealed again before it leaves the node
+ * (cluster_forward_request does both); body goes with it only when it is the op.
  */
 bool data_plane_sessions_request(const struct vsr_replica *replica, u128 client, uint64_t sequence,
                                  uint8_t operation, const void *body, uint32_t body_size,

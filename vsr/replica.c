@@ -481,6 +481,30 @@ static bool vsr_replica_message_is_valid(struct vsr_replica *replica,
     return true;
 }
 
+void vsr_replica_request_seal_local(struct vsr_header *header, uint32_t body_size_bytes)
+{
+    assert(header != NULL && header->command == VSR_COMMAND_REQUEST);
+    assert(body_size_bytes <= UINT32_MAX - VSR_HEADER_SIZE);
+    header->size = VSR_HEADER_SIZE + body_size_bytes;
+    header->checksum_body = 0;
+    vsr_header_set_checksum(header);
+}
+
+void vsr_replica_on_local_request(struct vsr_replica *replica, const struct vsr_header *header,
+                                  const void *body)
+{
+    assert(header != NULL && header->command == VSR_COMMAND_REQUEST);
+    assert(replica->status != 0);
+    assert(body != NULL || header->size == VSR_HEADER_SIZE);
+    if (vsr_header_validate(header, VSR_HEADER_SIZE + replica->config.body_size_max, NULL) != 0 ||
+        header->cluster != replica->config.cluster || header->release != 0 ||
+        !vsr_group_is_equal(&header->group, &replica->config.group)) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    vsr_replica_on_request(replica, header, body);
+}
+
 void vsr_replica_on_message(struct vsr_replica *replica, const struct vsr_header *header,
                             const void *body)
 {

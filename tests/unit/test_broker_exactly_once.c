@@ -175,7 +175,11 @@ static bool fixture_submit(struct fixture *fixture, uint64_t sequence)
     struct vsr_header header;
     bool is_op = data_plane_sessions_request(&fixture->replica, fixture_client, sequence,
                                              VSR_OPERATION_MESSAGES, body, sizeof(body), &header);
-    vsr_replica_on_message(&fixture->replica, &header, is_op ? body : NULL);
+    if (is_op) {
+        vsr_replica_on_local_request(&fixture->replica, &header, body);
+    } else {
+        vsr_replica_on_message(&fixture->replica, &header, NULL);
+    }
     return is_op;
 }
 
@@ -221,6 +225,34 @@ static void test_first_op_registers_then_runs_once(void **state)
     fixture_settle(fixture);
     assert_int_equal(fixture->applied, 1);
     assert_int_equal(fixture->reply_offset, 0);
+}
+
+/* A local request carries no body checksum; one that is not of this group or whose header
+ * is damaged is counted and dropped like any message, a good one is prepared. */
+static void test_local_request_validated(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_submit_settled(fixture, 1);
+    uint64_t applied = fixture->applied;
+    uint8_t body[8] = {0};
+    struct vsr_header header;
+    assert_true(data_plane_sessions_request(&fixture->replica, fixture_client, 2,
+                                            VSR_OPERATION_MESSAGES, body, sizeof(body), &header));
+    assert_true(header.checksum_body == 0);
+    uint64_t invalid = fixture->replica.stats.messages_invalid;
+    struct vsr_header other = header;
+    other.group.partition_id++;
+    vsr_replica_request_seal_local(&other, sizeof(body));
+    vsr_replica_on_local_request(&fixture->replica, &other, body);
+    struct vsr_header damaged = header;
+    damaged.u.request.request++; /* header checksum no longer matches */
+    vsr_replica_on_local_request(&fixture->replica, &damaged, body);
+    assert_int_equal(fixture->replica.stats.messages_invalid, invalid + 2);
+    fixture_settle(fixture);
+    assert_int_equal(fixture->applied, applied);
+    vsr_replica_on_local_request(&fixture->replica, &header, body);
+    fixture_settle(fixture);
+    assert_int_equal(fixture->applied, applied + 1);
 }
 
 static void test_resend_gets_the_original_reply(void **state)
@@ -321,6 +353,8 @@ int main(void)
     helper_assert_install();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_op_registers_then_runs_once, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_local_request_validated, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resend_gets_the_original_reply, fixture_setup,
                                         fixture_teardown),
