@@ -79,7 +79,7 @@ struct data_partition {
     struct broker_request *queue_tail;
     struct broker_request *in_flight[VSR_PIPELINE_MAX];
     uint32_t in_flight_count;
-    struct broker_request *submitting; /* during vsr_replica_on_message */
+    struct broker_request *submitting; /* while the replica takes it (on_request) */
     struct broker_request *poll_head;  /* polls waiting for the active one */
     struct broker_request *poll_tail;
     struct broker_request *poll_active;
