@@ -92,6 +92,10 @@ void superblock_storage_slot_close(struct superblock_storage *storage, uint32_t 
 {
     assert(storage != NULL);
     assert(slot < storage->slots_max && storage->slots[slot].is_used);
+    if ((storage->slots[slot].is_waiting || storage->slots[slot].is_done) &&
+        storage->pending_count > 0) {
+        storage->pending_count--;
+    }
     memset(&storage->slots[slot], 0, sizeof(storage->slots[slot]));
 }
 
@@ -120,6 +124,7 @@ static int superblock_storage_write(const struct vsr_superblock_state *state, vo
     } else {
         slot->is_done = true; /* nothing durable changed (commit rides along later) */
     }
+    storage->pending_count++;
     return 0;
 }
 
@@ -141,6 +146,12 @@ int superblock_storage_pass(struct superblock_storage *storage)
         return storage->failed;
     }
     (void)superblock_tick(storage->superblock);
+    /* Most passes have nothing to report: the walk over every slot (slots_max is the
+     * shard's partition limit, 10,000 by default) runs only while some slot is pending. */
+    if (storage->pending_count == 0) {
+        return 0;
+    }
+    uint32_t pending = 0;
     for (uint32_t index = 0; index < storage->slots_max; index++) {
         struct superblock_storage_slot *slot = &storage->slots[index];
         if (!slot->is_used) {
@@ -152,9 +163,11 @@ int superblock_storage_pass(struct superblock_storage *storage)
         }
         if (slot->is_done && slot->replica != NULL) {
             slot->is_done = false;
-            vsr_replica_on_superblock_write(slot->replica);
+            vsr_replica_on_superblock_write(slot->replica); /* may write again */
         }
+        pending += slot->is_waiting || slot->is_done ? 1 : 0;
     }
+    storage->pending_count = pending;
     return 0;
 }
 
@@ -162,10 +175,5 @@ bool superblock_storage_is_busy(const struct superblock_storage *storage)
 {
     assert(storage != NULL);
     assert(storage->slots != NULL);
-    for (uint32_t index = 0; index < storage->slots_max; index++) {
-        if (storage->slots[index].is_waiting || storage->slots[index].is_done) {
-            return true;
-        }
-    }
-    return false;
+    return storage->pending_count > 0;
 }

@@ -40,6 +40,7 @@ struct superblock_storage {
     struct superblock_storage_slot *slots; /* slots_max */
     uint32_t slots_max;
     uint64_t sequence_durable; /* highest sequence reported durable */
+    uint32_t pending_count;    /* slots is_waiting or is_done (recounted by each pass) */
     int failed;
 };
 
