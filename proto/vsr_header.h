@@ -98,7 +98,8 @@ struct vsr_header_prepare_ok {
     uint64_t commit_min;
     uint64_t timestamp;
     uint64_t request;
-    uint8_t reserved[32];
+    uint64_t checkpoint_op; /* the sender's durable checkpoint */
+    uint8_t reserved[24];
 };
 
 struct vsr_header_commit {
@@ -195,13 +196,18 @@ struct vsr_header_eviction {
     uint8_t reserved[111];
 };
 
-/* request_checkpoint and checkpoint share this layout. */
+/*
+ * request_checkpoint and checkpoint share this layout. request_checkpoint: checkpoint_op is
+ * the requester's commit_min (only a newer checkpoint helps), 0 with a checksum to continue
+ * that one; checkpoint: one chunk (the body) of the sender's durable checkpoint.
+ */
 struct vsr_header_checkpoint_chunk {
+    u128 checkpoint_checksum; /* of the whole checkpoint's bytes */
     uint64_t checkpoint_op;
     uint64_t chunk_offset_bytes;
     uint64_t chunk_size_bytes;
     uint64_t total_size_bytes;
-    uint8_t reserved[96];
+    uint8_t reserved[80];
 };
 
 struct vsr_header {

@@ -32,12 +32,12 @@ struct superblock_group {
     uint32_t log_view;
     uint64_t commit;
     uint64_t checkpoint_op;
-    u128 checkpoint_id;
+    u128 checkpoint_id; /* checksum of the checkpoint's bytes */
     /* The head log_view installed: op, checksum and (zero while unknown) its prepare
      * header, so a restart can follow the hash chain down from it. May go back (a later
      * view truncates uncommitted ops). */
     uint64_t log_head_op;
-    uint8_t reserved[8];
+    uint64_t checkpoint_size_bytes;
     u128 log_head_checksum;
     struct vsr_header log_head;
 };

@@ -11,6 +11,7 @@
 
 #include "proto/vsr_header.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vsr_journal {
@@ -47,15 +48,33 @@ struct vsr_superblock_state {
      * (its parent names op - 1) and names it in its do_view_change. Untrusted on load.
      */
     struct vsr_header log_head_header;
+    /* The durable checkpoint (0: none; the log starts at op 1): its op, and the checksum
+     * and size of its bytes in the checkpoint store. Never goes back. */
+    uint64_t checkpoint_op;
+    u128 checkpoint_checksum;
+    uint64_t checkpoint_size_bytes;
 };
 
 /*
  * The superblock seam: write persists a whole state (atomically) and completes later
  * through vsr_replica_on_superblock_write; at most one write is in flight per replica.
+ *
+ * Checkpoint store (needed when checkpoint_interval > 0; NULL otherwise): the bytes of a
+ * checkpoint are written in chunks (offset 0 first, in order; last marks the final
+ * chunk), each completing through vsr_replica_on_checkpoint_write, at most one in flight.
+ * Once the last chunk is durable the checkpoint is complete and readable by the checksum
+ * of its bytes; the previous complete checkpoint stays readable until the next one is
+ * complete (the superblock names one of the two). A crash drops an incomplete one.
+ * checkpoint_read reads bytes [offset, offset + size) of a complete checkpoint: 0,
+ * -RUNNEL_ENOTFOUND, or -RUNNEL_EFAULTY when its bytes no longer match checksum.
  */
 struct vsr_superblock {
     int (*write)(const struct vsr_superblock_state *state, void *context);
     void *context;
+    int (*checkpoint_write)(uint64_t offset, const void *bytes, uint32_t size_bytes, bool last,
+                            void *context);
+    int (*checkpoint_read)(u128 checksum, uint64_t offset, void *bytes, uint64_t size_bytes,
+                           void *context);
 };
 
 /*
@@ -76,6 +95,14 @@ struct vsr_state_machine {
      */
     const void *(*prepare)(struct vsr_header *prepare, const void *body, uint32_t body_size_bytes,
                            void *scratch, void *context);
+    /*
+     * Checkpoints (needed when checkpoint_interval > 0): snapshot writes the whole state
+     * after the last applied op into buffer and returns its size (<= size_max); restore
+     * replaces the state with a snapshot's bytes (this replica's or a peer's, checksum
+     * verified but still validated: returns 0 or -RUNNEL_EFORMAT).
+     */
+    uint32_t (*snapshot)(void *buffer, uint32_t size_max, void *context);
+    int (*restore)(const void *bytes, uint32_t size_bytes, void *context);
 };
 
 /* Where the replica's messages go: to a replica index, or (reply) to a client id. */

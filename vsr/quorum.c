@@ -7,6 +7,8 @@
 #include "lib/assert.h"
 #include "proto/vsr_header.h"
 
+#include <string.h>
+
 uint32_t vsr_quorum_replication(uint32_t replica_count)
 {
     assert(replica_count >= 1);
@@ -42,6 +44,22 @@ uint32_t vsr_quorum_nack(uint32_t replica_count)
     assert(quorum + vsr_quorum_replication(replica_count) > replica_count);
     assert(quorum >= 1);
     return quorum;
+}
+
+uint64_t vsr_quorum_op(const uint64_t *ops, uint32_t replica_count)
+{
+    assert(ops != NULL);
+    assert(replica_count >= 1 && replica_count <= VSR_REPLICAS_MAX);
+    uint64_t sorted[VSR_REPLICAS_MAX];
+    memcpy(sorted, ops, replica_count * sizeof(sorted[0]));
+    for (uint32_t i = 1; i < replica_count; i++) {
+        for (uint32_t j = i; j > 0 && sorted[j - 1] < sorted[j]; j--) {
+            uint64_t swap = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = swap;
+        }
+    }
+    return sorted[vsr_quorum_replication(replica_count) - 1];
 }
 
 uint32_t vsr_quorum_count(uint64_t bitset)

@@ -21,6 +21,12 @@ uint32_t vsr_quorum_view_change(uint32_t replica_count);
 /* Nacks needed to truncate an uncommitted op during a view change. */
 uint32_t vsr_quorum_nack(uint32_t replica_count);
 
+/*
+ * The highest op a replication quorum has reached, given each replica's op (ops has
+ * replica_count entries): the replication-quorum-th highest of them.
+ */
+uint64_t vsr_quorum_op(const uint64_t *ops, uint32_t replica_count);
+
 /* Number of bits set in a replica bitset. */
 uint32_t vsr_quorum_count(uint64_t bitset);
 

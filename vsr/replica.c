@@ -21,17 +21,29 @@ uint32_t vsr_replica_window_max(const struct vsr_replica *replica)
     return replica->config.pipeline_max + 1;
 }
 
+bool vsr_replica_in_window(const struct vsr_replica *replica, uint64_t op)
+{
+    assert(replica->config.ops_max >= 1);
+    return op >= replica->checkpoint_op && op <= vsr_replica_window_top(replica);
+}
+
+const struct vsr_header *vsr_replica_header(const struct vsr_replica *replica, uint64_t op)
+{
+    if (!vsr_replica_in_window(replica, op) || !vsr_replica_has(replica, op, VSR_ENTRY_HEADER)) {
+        return NULL;
+    }
+    return vsr_header_at(replica, op);
+}
+
 bool vsr_replica_has(const struct vsr_replica *replica, uint64_t op, uint8_t flag)
 {
-    assert(op <= replica->config.ops_max);
     assert(flag != 0);
-    return (replica->entries[op].flags & flag) != 0;
+    return (vsr_entry_at(replica, op)->flags & flag) != 0;
 }
 
 bool vsr_replica_is_durable(const struct vsr_replica *replica, uint64_t op)
 {
-    assert(op <= replica->config.ops_max);
-    const struct vsr_entry *entry = &replica->entries[op];
+    const struct vsr_entry *entry = vsr_entry_at(replica, op);
     if ((entry->flags & VSR_ENTRY_CANON) == 0 || (entry->flags & VSR_ENTRY_FAULTY) != 0) {
         return false;
     }
@@ -122,9 +134,13 @@ static void vsr_replica_log_head_header(const struct vsr_replica *replica,
     uint64_t op = replica->log_head_op;
     assert(op <= replica->op);
     memset(header_out, 0, sizeof(*header_out));
+    if (op < replica->checkpoint_op) {
+        *header_out = replica->durable.log_head_header; /* persisted before it left the ring */
+        return;
+    }
     if (op > 0 && vsr_replica_has(replica, op, VSR_ENTRY_HEADER) &&
-        replica->headers[op].checksum == replica->entries[op].checksum) {
-        *header_out = replica->headers[op];
+        vsr_header_at(replica, op)->checksum == vsr_entry_at(replica, op)->checksum) {
+        *header_out = *vsr_header_at(replica, op);
     }
     assert(header_out->checksum == 0 || header_out->u.prepare.op == op);
 }
@@ -142,19 +158,31 @@ void vsr_replica_persist(struct vsr_replica *replica)
     }
     struct vsr_header head_header;
     vsr_replica_log_head_header(replica, &head_header);
+    u128 head_checksum = replica->log_head_op < replica->checkpoint_op
+                             ? replica->durable.log_head_checksum
+                             : vsr_entry_at(replica, replica->log_head_op)->checksum;
+    bool checkpoint_next = replica->checkpoint_stage == VSR_CHECKPOINT_PERSISTING ||
+                           replica->transfer_stage == VSR_TRANSFER_PERSISTING;
+    uint64_t checkpoint_op = checkpoint_next ? replica->checkpoint_next_op : replica->checkpoint_op;
     struct vsr_superblock_state target = replica->durable;
     if (target.view == replica->view && target.log_view == replica->log_view &&
-        target.log_head_op == replica->log_head_op &&
-        target.log_head_checksum == replica->entries[replica->log_head_op].checksum &&
-        target.log_head_header.checksum == head_header.checksum) {
+        target.log_head_op == replica->log_head_op && target.log_head_checksum == head_checksum &&
+        target.log_head_header.checksum == head_header.checksum &&
+        target.checkpoint_op == checkpoint_op) {
         return;
     }
     target.view = replica->view;
     target.log_view = replica->log_view;
     target.commit_max = replica->commit_max;
     target.log_head_op = replica->log_head_op;
-    target.log_head_checksum = replica->entries[replica->log_head_op].checksum;
+    target.log_head_checksum = head_checksum;
     target.log_head_header = head_header;
+    if (checkpoint_next) {
+        target.checkpoint_op = replica->checkpoint_next_op;
+        target.checkpoint_checksum = replica->checkpoint_next_checksum;
+        target.checkpoint_size_bytes = replica->checkpoint_next_size_bytes;
+    }
+    assert(target.checkpoint_op >= replica->durable.checkpoint_op);
     assert(target.log_head_checksum != 0);
     assert(target.view >= replica->durable.view);
     replica->writing = target;
@@ -170,6 +198,9 @@ void vsr_replica_on_superblock_write(struct vsr_replica *replica)
     assert(replica->writing.log_view >= replica->durable.log_view);
     replica->durable = replica->writing;
     replica->superblock_busy = false;
+    if (replica->durable.checkpoint_op > replica->checkpoint_op) {
+        vsr_replica_checkpoint_durable(replica);
+    }
     vsr_replica_persist(replica);
     if (!vsr_replica_view_is_durable(replica)) {
         return;
@@ -191,16 +222,20 @@ void vsr_replica_on_superblock_write(struct vsr_replica *replica)
 int vsr_replica_journal_read(struct vsr_replica *replica, uint64_t op,
                              struct vsr_header *header_out, void *body_out)
 {
-    assert(op >= 1 && op <= replica->config.ops_max);
+    assert(op >= 1);
     assert(header_out != NULL);
     int result = replica->journal.read(op, header_out, body_out, replica->config.body_size_max,
                                        replica->journal.context);
+    if (result == -RUNNEL_EFAULTY && !vsr_replica_in_window(replica, op)) {
+        return result; /* below the ring (a peer's repair): nothing to record */
+    }
     if (result == -RUNNEL_EFAULTY) {
         replica->stats.faulty_reads++;
-        replica->entries[op].flags |= VSR_ENTRY_FAULTY;
-        replica->entries[op].journal_checksum = 0;
+        vsr_entry_at(replica, op)->flags |= VSR_ENTRY_FAULTY;
+        vsr_entry_at(replica, op)->journal_checksum = 0;
         if (replica->op_prefix >= op) {
-            replica->op_prefix = op - 1;
+            /* executed ops need no ack: the prefix never drops below commit_min */
+            replica->op_prefix = op - 1 > replica->commit_min ? op - 1 : replica->commit_min;
         }
         return result;
     }
@@ -214,15 +249,15 @@ int vsr_replica_journal_read(struct vsr_replica *replica, uint64_t op,
 void vsr_replica_entry_set(struct vsr_replica *replica, const struct vsr_header *header)
 {
     uint64_t op = header->u.prepare.op;
-    assert(op >= 1 && op <= replica->config.ops_max);
+    assert(op >= 1 && vsr_replica_in_window(replica, op));
     assert(header->command == VSR_COMMAND_PREPARE);
-    struct vsr_entry *entry = &replica->entries[op];
+    struct vsr_entry *entry = vsr_entry_at(replica, op);
     if ((entry->flags & VSR_ENTRY_CANON) != 0) {
         assert(entry->checksum == header->checksum);
     }
     entry->checksum = header->checksum;
     entry->flags |= VSR_ENTRY_CANON | VSR_ENTRY_HEADER;
-    replica->headers[op] = *header;
+    *vsr_header_at(replica, op) = *header;
 }
 
 /* Starts the journal write of a canonical prepare unless it is durable or in flight. */
@@ -231,21 +266,24 @@ void vsr_replica_journal_write(struct vsr_replica *replica, const struct vsr_hea
 {
     uint64_t op = header->u.prepare.op;
     assert(vsr_replica_has(replica, op, VSR_ENTRY_CANON));
-    assert(replica->entries[op].checksum == header->checksum);
+    assert(vsr_entry_at(replica, op)->checksum == header->checksum);
     if (vsr_replica_is_durable(replica, op) || vsr_replica_has(replica, op, VSR_ENTRY_WRITING)) {
         return;
     }
     int result = replica->journal.write(header, body, replica->journal.context);
     if (result == 0) {
-        replica->entries[op].flags |= VSR_ENTRY_WRITING;
+        vsr_entry_at(replica, op)->flags |= VSR_ENTRY_WRITING;
     }
 }
 
 void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128 checksum)
 {
-    assert(op >= 1 && op <= replica->config.ops_max);
+    assert(op >= 1);
     assert(checksum != 0);
-    struct vsr_entry *entry = &replica->entries[op];
+    if (op <= replica->checkpoint_op || op > vsr_replica_window_top(replica)) {
+        return; /* a write of an op the ring no longer (or not yet) holds */
+    }
+    struct vsr_entry *entry = vsr_entry_at(replica, op);
     entry->journal_checksum = checksum;
     entry->flags &= (uint8_t) ~(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
     vsr_replica_prefix_update(replica);
@@ -263,7 +301,7 @@ void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128
 /* Advances op_prefix over canonical durable ops. */
 void vsr_replica_prefix_update(struct vsr_replica *replica)
 {
-    assert(replica->op_prefix <= replica->config.ops_max);
+    assert(replica->op_prefix <= vsr_replica_window_top(replica));
     assert(replica->commit_min <= replica->op);
     if (replica->op_prefix > replica->op) {
         replica->op_prefix = replica->op;
@@ -282,10 +320,10 @@ void vsr_replica_prefix_update(struct vsr_replica *replica)
 void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op)
 {
     assert(op > replica->op);
-    assert(op <= replica->config.ops_max);
+    assert(op <= vsr_replica_window_top(replica));
     for (uint64_t gap = replica->op + 1; gap <= op; gap++) {
-        replica->entries[gap].flags &= (uint8_t)(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
-        replica->entries[gap].checksum = 0;
+        vsr_entry_at(replica, gap)->flags &= (uint8_t)(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
+        vsr_entry_at(replica, gap)->checksum = 0;
     }
     replica->op = op;
 }
@@ -302,14 +340,15 @@ void vsr_replica_execute(struct vsr_replica *replica)
         }
         uint64_t op = replica->commit_min + 1;
         if (vsr_replica_journal_read(replica, op, &header, replica->body_buffer) != 0 ||
-            header.checksum != replica->entries[op].checksum) {
-            replica->entries[op].journal_checksum = 0;
+            header.checksum != vsr_entry_at(replica, op)->checksum) {
+            vsr_entry_at(replica, op)->journal_checksum = 0;
             replica->op_prefix = op - 1;
             break;
         }
         vsr_replica_entry_set(replica, &header);
         vsr_replica_execute_one(replica, &header, replica->body_buffer);
         replica->commit_min = op;
+        vsr_replica_checkpoint_maybe(replica);
     }
     assert(replica->commit_min <= replica->op);
 }
@@ -317,8 +356,8 @@ void vsr_replica_execute(struct vsr_replica *replica)
 u128 vsr_replica_root_checksum(const struct vsr_replica *replica)
 {
     assert(replica->headers != NULL);
-    assert(replica->headers[0].u.prepare.operation == VSR_OPERATION_ROOT);
-    return replica->headers[0].checksum;
+    assert(replica->root_checksum != 0);
+    return replica->root_checksum;
 }
 
 static int vsr_replica_config_check(const struct vsr_replica_config *config)
@@ -328,6 +367,12 @@ static int vsr_replica_config_check(const struct vsr_replica_config *config)
         config->replica >= config->replica_count || config->pipeline_max < 1 ||
         config->pipeline_max > VSR_PIPELINE_MAX || config->ops_max < 1 || config->clients_max < 1 ||
         config->ops_max > (1ull << 32) || config->exactly_once_window_max > VSR_WINDOW_MAX) {
+        return -RUNNEL_ECONFIG;
+    }
+    /* A checkpoint every interval ops leaves room for the pipeline above it in the ring. */
+    if (config->checkpoint_interval > 0 &&
+        (config->checkpoint_interval + config->pipeline_max + 1 > config->ops_max ||
+         config->state_size_max == 0)) {
         return -RUNNEL_ECONFIG;
     }
     return 0;
@@ -348,6 +393,16 @@ static int vsr_replica_allocate(struct vsr_replica *replica)
     uint64_t window_count = (uint64_t)config->clients_max * config->exactly_once_window_max + 1;
     replica->window_entries = calloc(window_count, sizeof(struct vsr_window_entry));
     replica->window_bodies = calloc(window_count, (size_t)config->reply_size_max + 1);
+    if (config->checkpoint_interval > 0) {
+        replica->checkpoint_size_max =
+            VSR_HEADER_SIZE + 32 + vsr_replica_sessions_size(replica) + config->state_size_max;
+        replica->checkpoint_bytes = calloc(1, replica->checkpoint_size_max);
+        replica->checkpoint_next = calloc(1, replica->checkpoint_size_max);
+        if (replica->checkpoint_bytes == NULL || replica->checkpoint_next == NULL) {
+            vsr_replica_deinit(replica);
+            return -ENOMEM;
+        }
+    }
     if (replica->window_entries == NULL || replica->window_bodies == NULL ||
         replica->entries == NULL || replica->headers == NULL || replica->body_buffer == NULL ||
         replica->reply_buffer == NULL || replica->dvc_headers == NULL || replica->window == NULL ||
@@ -370,6 +425,11 @@ int vsr_replica_init(struct vsr_replica *replica, const struct vsr_replica_confi
     if (result != 0) {
         return result;
     }
+    if (config->checkpoint_interval > 0 &&
+        (state_machine->snapshot == NULL || state_machine->restore == NULL ||
+         superblock->checkpoint_write == NULL || superblock->checkpoint_read == NULL)) {
+        return -RUNNEL_ECONFIG;
+    }
     memset(replica, 0, sizeof(*replica));
     replica->config = *config;
     replica->journal = *journal;
@@ -391,8 +451,10 @@ int vsr_replica_init(struct vsr_replica *replica, const struct vsr_replica_confi
     replica->timeout_resend.ticks = VSR_TIMEOUT_RESEND_TICKS;
     replica->timeout_repair.ticks = VSR_TIMEOUT_REPAIR_TICKS;
     result = vsr_replica_recover(replica);
-    assert(result == 0);
-    return 0;
+    if (result != 0) {
+        vsr_replica_deinit(replica);
+    }
+    return result;
 }
 
 void vsr_replica_deinit(struct vsr_replica *replica)
@@ -408,6 +470,10 @@ void vsr_replica_deinit(struct vsr_replica *replica)
     free(replica->reply_bodies);
     free(replica->window_entries);
     free(replica->window_bodies);
+    free(replica->checkpoint_bytes);
+    free(replica->checkpoint_next);
+    replica->checkpoint_bytes = NULL;
+    replica->checkpoint_next = NULL;
     replica->window_entries = NULL;
     replica->entries = NULL;
     replica->headers = NULL;
@@ -446,6 +512,7 @@ void vsr_replica_tick(struct vsr_replica *replica)
         }
     }
     if (vsr_replica_timeout_fired(replica, &replica->timeout_repair)) {
+        vsr_replica_transfer_check(replica);
         vsr_replica_repair(replica);
         if (replica->durable.log_head_header.checksum == 0 && replica->log_head_op > 0) {
             vsr_replica_persist(replica); /* the head's header may be known now */
@@ -543,6 +610,12 @@ void vsr_replica_on_message(struct vsr_replica *replica, const struct vsr_header
         break;
     case VSR_COMMAND_REQUEST_PREPARE:
         vsr_replica_on_request_prepare(replica, header);
+        break;
+    case VSR_COMMAND_REQUEST_CHECKPOINT:
+        vsr_replica_on_request_checkpoint(replica, header);
+        break;
+    case VSR_COMMAND_CHECKPOINT:
+        vsr_replica_on_checkpoint(replica, header, body);
         break;
     default:
         replica->stats.messages_invalid++;

@@ -14,7 +14,11 @@
  * chain (request_prepare/prepare), client sessions (register: session = its commit op;
  * at most once per client request with the cached reply; eviction of the oldest; logout;
  * exactly-once sessions with a window of replies, "request too old" below it, and a TTL
- * in log time).
+ * in log time), a log ring (slot = op mod (ops_max + 1)) whose base is the durable
+ * checkpoint, checkpoints every checkpoint_interval ops (group state: client table plus
+ * the state machine's snapshot; slots are reused only below a checkpoint durable on a
+ * replication quorum) and state transfer of a peer's checkpoint in bounded chunks
+ * (vsr/replica_checkpoint.c).
  */
 #ifndef RUNNEL_VSR_REPLICA_H
 #define RUNNEL_VSR_REPLICA_H
@@ -43,11 +47,18 @@ enum vsr_status {
 struct vsr_replica_config {
     u128 cluster;
     struct vsr_group group;
-    uint8_t replica;        /* this replica's index */
-    uint8_t replica_count;  /* 1..VSR_REPLICAS_MAX */
-    uint32_t pipeline_max;  /* prepares in flight, 1..VSR_PIPELINE_MAX */
-    uint64_t ops_max;       /* log capacity in ops (no wrap yet) */
-    uint32_t body_size_max; /* largest prepare body */
+    uint8_t replica;       /* this replica's index */
+    uint8_t replica_count; /* 1..VSR_REPLICAS_MAX */
+    uint32_t pipeline_max; /* prepares in flight, 1..VSR_PIPELINE_MAX */
+    /*
+     * Log ring capacity in ops: the replica holds ops (checkpoint_op, checkpoint_op + ops_max]
+     * (slot = op mod (ops_max + 1); checkpoint_op's own slot is the chain's anchor). With
+     * checkpoint_interval 0 there is no checkpoint, so the log ends at op ops_max.
+     */
+    uint64_t ops_max;
+    uint64_t checkpoint_interval; /* commit ops between checkpoints; 0: never (no wrap) */
+    uint32_t state_size_max;      /* largest state machine snapshot (checkpoints) */
+    uint32_t body_size_max;       /* largest prepare body */
     uint32_t reply_size_max;
     uint32_t clients_max;
     uint32_t exactly_once_window_max; /* replies kept per exactly-once client; 0: no opt-in */
@@ -55,7 +66,7 @@ struct vsr_replica_config {
     uint64_t seed;           /* timeout jitter */
 };
 
-/* Per-op knowledge (index = op). */
+/* Per-op knowledge (a ring slot: index = op mod (ops_max + 1)). */
 struct vsr_entry {
     u128 checksum;         /* canonical checksum in the current log (valid if CANON) */
     u128 journal_checksum; /* what the journal durably holds, 0 if nothing known */
@@ -100,7 +111,23 @@ struct vsr_replica_stats {
     uint64_t repairs_requested;
     uint64_t truncated_ops;
     uint64_t faulty_reads;
-    uint64_t cached_replies; /* duplicate requests answered with the kept reply */
+    uint64_t cached_replies;  /* duplicate requests answered with the kept reply */
+    uint64_t checkpoints;     /* own checkpoints made durable */
+    uint64_t state_transfers; /* checkpoints installed from a peer */
+    uint64_t window_full;     /* prepares refused: the ring holds no slot for them yet */
+};
+
+enum vsr_transfer_stage {
+    VSR_TRANSFER_IDLE = 0,
+    VSR_TRANSFER_PULLING = 1,    /* asking a peer for the next chunk */
+    VSR_TRANSFER_WRITING = 2,    /* a received chunk is being written */
+    VSR_TRANSFER_PERSISTING = 3, /* complete: the superblock names it next */
+};
+
+enum vsr_checkpoint_stage {
+    VSR_CHECKPOINT_IDLE = 0,
+    VSR_CHECKPOINT_WRITING = 1,    /* own snapshot being written */
+    VSR_CHECKPOINT_PERSISTING = 2, /* written: the superblock names it next */
 };
 
 struct vsr_replica {
@@ -124,13 +151,46 @@ struct vsr_replica {
     uint64_t commit_tick;  /* primary: last tick commit_max advanced or the pipeline was empty */
     uint64_t primary_tick; /* tick this replica last became primary */
     uint64_t group_index;
+    u128 root_checksum; /* op 0's prepare (the root of the hash chain) */
+
+    /*
+     * Checkpoints (DESIGN.md §4): checkpoint_op is the durable one (the superblock names
+     * it) and the base of the ring; checkpoint_bytes holds its encoding (served to peers).
+     * The next one is built in checkpoint_next (own snapshot or a peer's chunks).
+     */
+    uint64_t checkpoint_op;
+    u128 checkpoint_checksum;
+    uint64_t checkpoint_size_bytes;
+    uint64_t checkpoint_size_max;
+    uint8_t *checkpoint_bytes; /* checkpoint_size_max */
+    uint8_t *checkpoint_next;  /* checkpoint_size_max */
+    enum vsr_checkpoint_stage checkpoint_stage;
+    uint64_t checkpoint_next_op;
+    u128 checkpoint_next_checksum;
+    uint64_t checkpoint_next_size_bytes;
+    /* Highest durable checkpoint op each replica reported (prepare_ok, commit, views). */
+    uint64_t peer_checkpoint_op[VSR_REPLICAS_MAX];
+    /* Ops at or below are checkpointed durably on a replication quorum (the primary's
+     * count, carried to backups in commits): the ring may reuse their slots. */
+    uint64_t checkpoint_quorum_op;
+
+    /* State transfer: pulling a peer's checkpoint in chunks. */
+    enum vsr_transfer_stage transfer_stage;
+    uint8_t transfer_peer;
+    uint64_t transfer_op;
+    u128 transfer_checksum;
+    uint64_t transfer_size_bytes;
+    uint64_t transfer_offset_bytes; /* bytes received and written */
+    uint64_t transfer_tick;         /* last progress */
+    uint64_t stall_ticks;           /* repair rounds since commit_min last moved */
+    uint64_t stall_commit_min;
 
     struct vsr_superblock_state durable; /* last state known durable */
     struct vsr_superblock_state writing; /* state in flight */
     bool superblock_busy;
 
-    struct vsr_entry *entries;  /* ops_max + 1 */
-    struct vsr_header *headers; /* ops_max + 1 canonical headers */
+    struct vsr_entry *entries;  /* ops_max + 1 ring slots */
+    struct vsr_header *headers; /* ops_max + 1 canonical headers, ring slots */
     uint8_t *body_buffer;       /* body_size_max */
     uint8_t *reply_buffer;      /* reply_size_max */
 
@@ -202,6 +262,15 @@ void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128
 
 /* The superblock write of replica->writing is durable. */
 void vsr_replica_on_superblock_write(struct vsr_replica *replica);
+
+/* The checkpoint store finished the write the replica started last. */
+void vsr_replica_on_checkpoint_write(struct vsr_replica *replica);
+
+/* The canonical header of op (within the ring window) when known, else NULL. */
+const struct vsr_header *vsr_replica_header(const struct vsr_replica *replica, uint64_t op);
+
+/* True when op's slot in the ring belongs to op now. */
+bool vsr_replica_in_window(const struct vsr_replica *replica, uint64_t op);
 
 /* Primary of view in this group: (view + group index) mod replica_count. */
 uint8_t vsr_replica_primary_index(const struct vsr_replica *replica, uint32_t view);

@@ -42,7 +42,7 @@ static bool vsr_replica_pipeline_has(const struct vsr_replica *replica, u128 cli
     assert(client != 0);
     assert(replica->op >= replica->commit_max);
     for (uint64_t op = replica->commit_max + 1; op <= replica->op; op++) {
-        const struct vsr_header *header = &replica->headers[op];
+        const struct vsr_header *header = vsr_header_at(replica, op);
         if (vsr_replica_has(replica, op, VSR_ENTRY_HEADER) && header->u.prepare.client == client &&
             (exact ? header->u.prepare.request == request : header->u.prepare.request >= request)) {
             return true;
@@ -74,7 +74,7 @@ static bool vsr_replica_exactly_once_answered(struct vsr_replica *replica,
         prepare.u.prepare.request = request->request;
         prepare.u.prepare.operation = request->operation;
         prepare.u.prepare.op = replica->commit_min;
-        prepare.u.prepare.timestamp = replica->headers[replica->op].u.prepare.timestamp;
+        prepare.u.prepare.timestamp = vsr_header_at(replica, replica->op)->u.prepare.timestamp;
         struct vsr_header reply;
         vsr_replica_reply_build(replica, &reply, &prepare, 0, VSR_REPLY_STATUS_REQUEST_TOO_OLD);
         replica->bus.reply(request->client, &reply, NULL, replica->bus.context);
@@ -104,15 +104,21 @@ static bool vsr_replica_request_is_valid(struct vsr_replica *replica,
 /* True when the primary may take a new request now. */
 static bool vsr_replica_can_prepare(const struct vsr_replica *replica)
 {
+    if (!vsr_replica_is_primary(replica)) {
+        return false; /* a lagging backup may know commits beyond its ring */
+    }
     assert(replica->op >= replica->commit_max);
-    if (!vsr_replica_is_primary(replica) || !vsr_replica_view_is_durable(replica) ||
-        vsr_replica_is_abdicating(replica) || replica->commit_min != replica->commit_max ||
-        replica->commit_max < replica->log_head_op) {
+    if (!vsr_replica_view_is_durable(replica) || vsr_replica_is_abdicating(replica) ||
+        replica->commit_min != replica->commit_max || replica->commit_max < replica->log_head_op) {
         /* Sessions are committed state: commit and execute the previous views' ops first. */
         return false;
     }
+    uint64_t base = replica->checkpoint_quorum_op < replica->checkpoint_op
+                        ? replica->checkpoint_quorum_op
+                        : replica->checkpoint_op;
     if (replica->op - replica->commit_max >= replica->config.pipeline_max ||
-        replica->op + 1 > replica->config.ops_max) {
+        replica->op + 1 > base + replica->config.ops_max) {
+        /* The ring reuses a slot only below a checkpoint durable on a replication quorum. */
         return false;
     }
     return vsr_replica_has(replica, replica->op, VSR_ENTRY_HEADER);
@@ -159,7 +165,7 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
                                  session != NULL && session->exactly_once && !is_register)) {
         return;
     }
-    const struct vsr_header *parent = &replica->headers[replica->op];
+    const struct vsr_header *parent = vsr_header_at(replica, replica->op);
     uint64_t realtime_ns = clock_realtime_ns(replica->clock);
     struct vsr_header prepare;
     vsr_replica_message_init(replica, &prepare, VSR_COMMAND_PREPARE);
@@ -199,16 +205,16 @@ static void vsr_replica_on_prepare_current(struct vsr_replica *replica,
     assert(header->view == replica->view);
     assert(!vsr_replica_is_primary(replica));
     vsr_replica_timeout_start(replica, &replica->timeout_normal);
-    if (op > replica->config.ops_max) {
-        replica->stats.messages_invalid++;
-        return;
-    }
-    if (op <= replica->op && vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
-        replica->entries[op].checksum != header->checksum) {
-        replica->stats.messages_invalid++; /* cannot happen within one view */
+    if (op > vsr_replica_window_top(replica)) {
+        replica->stats.window_full++; /* taken again once a checkpoint moves the ring */
         return;
     }
     if (op <= replica->commit_min) {
+        return;
+    }
+    if (op <= replica->op && vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
+        vsr_entry_at(replica, op)->checksum != header->checksum) {
+        replica->stats.messages_invalid++; /* cannot happen within one view */
         return;
     }
     if (op > replica->op) {
@@ -216,8 +222,8 @@ static void vsr_replica_on_prepare_current(struct vsr_replica *replica,
     }
     vsr_replica_entry_set(replica, header);
     if (!vsr_replica_has(replica, op - 1, VSR_ENTRY_CANON)) {
-        replica->entries[op - 1].checksum = header->u.prepare.parent;
-        replica->entries[op - 1].flags |= VSR_ENTRY_CANON;
+        vsr_entry_at(replica, op - 1)->checksum = header->u.prepare.parent;
+        vsr_entry_at(replica, op - 1)->flags |= VSR_ENTRY_CANON;
     }
     vsr_replica_journal_write(replica, header, body);
     vsr_replica_prefix_update(replica);
@@ -235,8 +241,7 @@ void vsr_replica_on_prepare(struct vsr_replica *replica, const struct vsr_header
 {
     uint64_t op = header->u.prepare.op;
     assert(header->command == VSR_COMMAND_PREPARE);
-    if (op == 0 || op > replica->config.ops_max ||
-        header->size - VSR_HEADER_SIZE > replica->config.body_size_max) {
+    if (op == 0 || header->size - VSR_HEADER_SIZE > replica->config.body_size_max) {
         replica->stats.messages_invalid++;
         return;
     }
@@ -257,8 +262,9 @@ void vsr_replica_on_prepare(struct vsr_replica *replica, const struct vsr_header
         return;
     }
     /* Repair: accept only the prepare the canonical log names. */
-    if (op <= replica->op && vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
-        replica->entries[op].checksum == header->checksum) {
+    if (op <= replica->op && op > replica->checkpoint_op &&
+        vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
+        vsr_entry_at(replica, op)->checksum == header->checksum) {
         vsr_replica_entry_set(replica, header);
         vsr_replica_journal_write(replica, header, body);
         vsr_replica_chain_walk(replica);
@@ -276,8 +282,9 @@ void vsr_replica_send_prepare_ok(struct vsr_replica *replica)
     struct vsr_header ok;
     vsr_replica_message_init(replica, &ok, VSR_COMMAND_PREPARE_OK);
     ok.u.prepare_ok.op = replica->op_prefix;
-    ok.u.prepare_ok.prepare_checksum = replica->entries[replica->op_prefix].checksum;
+    ok.u.prepare_ok.prepare_checksum = vsr_entry_at(replica, replica->op_prefix)->checksum;
     ok.u.prepare_ok.commit_min = replica->commit_min;
+    ok.u.prepare_ok.checkpoint_op = replica->checkpoint_op;
     vsr_header_seal(&ok, NULL, 0);
     vsr_replica_send(replica, vsr_replica_primary_index(replica, replica->view), &ok, NULL);
 }
@@ -286,11 +293,12 @@ void vsr_replica_on_prepare_ok(struct vsr_replica *replica, const struct vsr_hea
 {
     uint64_t op = header->u.prepare_ok.op;
     assert(header->command == VSR_COMMAND_PREPARE_OK);
+    vsr_replica_checkpoint_learn(replica, header->replica, header->u.prepare_ok.checkpoint_op);
     if (!vsr_replica_is_primary(replica) || header->view != replica->view) {
         return;
     }
-    if (op > replica->op || op == 0 ||
-        replica->entries[op].checksum != header->u.prepare_ok.prepare_checksum) {
+    if (op > replica->op || op == 0 || op < replica->checkpoint_op ||
+        vsr_entry_at(replica, op)->checksum != header->u.prepare_ok.prepare_checksum) {
         return; /* acks a log this primary does not hold */
     }
     if (op > replica->ack_op[header->replica]) {
@@ -307,17 +315,7 @@ void vsr_replica_primary_commit(struct vsr_replica *replica)
         return;
     }
     replica->ack_op[replica->config.replica] = replica->op_prefix;
-    uint64_t sorted[VSR_REPLICAS_MAX];
-    uint32_t count = replica->config.replica_count;
-    memcpy(sorted, replica->ack_op, sizeof(sorted));
-    for (uint32_t i = 1; i < count; i++) {
-        for (uint32_t j = i; j > 0 && sorted[j - 1] < sorted[j]; j--) {
-            uint64_t swap = sorted[j];
-            sorted[j] = sorted[j - 1];
-            sorted[j - 1] = swap;
-        }
-    }
-    uint64_t quorum_op = sorted[vsr_quorum_replication(count) - 1];
+    uint64_t quorum_op = vsr_quorum_op(replica->ack_op, replica->config.replica_count);
     if (quorum_op > replica->op) {
         quorum_op = replica->op;
     }
@@ -345,15 +343,27 @@ void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header 
         return;
     }
     vsr_replica_timeout_start(replica, &replica->timeout_normal);
-    if (commit->commit > replica->config.ops_max || commit->commit_checksum == 0) {
+    if (commit->commit_checksum == 0) {
         replica->stats.messages_invalid++;
+        return;
+    }
+    if (commit->checkpoint_op > replica->checkpoint_quorum_op) {
+        replica->checkpoint_quorum_op = commit->checkpoint_op;
+    }
+    if (commit->commit > vsr_replica_window_top(replica) ||
+        commit->commit < replica->checkpoint_op) {
+        /* Beyond the ring (a checkpoint or a state transfer comes first), or long done. */
+        replica->commit_max =
+            commit->commit > replica->commit_max ? commit->commit : replica->commit_max;
+        vsr_replica_execute(replica);
+        vsr_replica_send_prepare_ok(replica);
         return;
     }
     if (commit->commit > replica->op) {
         vsr_replica_head_extend(replica, commit->commit);
-        replica->entries[commit->commit].checksum = commit->commit_checksum;
-        replica->entries[commit->commit].flags |= VSR_ENTRY_CANON;
-    } else if (replica->entries[commit->commit].checksum != commit->commit_checksum &&
+        vsr_entry_at(replica, commit->commit)->checksum = commit->commit_checksum;
+        vsr_entry_at(replica, commit->commit)->flags |= VSR_ENTRY_CANON;
+    } else if (vsr_entry_at(replica, commit->commit)->checksum != commit->commit_checksum &&
                vsr_replica_has(replica, commit->commit, VSR_ENTRY_CANON)) {
         replica->stats.messages_invalid++;
         return;
@@ -446,8 +456,9 @@ void vsr_replica_tick_primary(struct vsr_replica *replica)
         struct vsr_header commit;
         vsr_replica_message_init(replica, &commit, VSR_COMMAND_COMMIT);
         commit.u.commit.commit = replica->commit_max;
-        commit.u.commit.commit_checksum = replica->entries[replica->commit_max].checksum;
+        commit.u.commit.commit_checksum = vsr_entry_at(replica, replica->commit_max)->checksum;
         commit.u.commit.timestamp_monotonic = replica->tick;
+        commit.u.commit.checkpoint_op = replica->checkpoint_quorum_op;
         vsr_header_seal(&commit, NULL, 0);
         vsr_replica_broadcast(replica, &commit, NULL);
     }
@@ -457,7 +468,7 @@ void vsr_replica_tick_primary(struct vsr_replica *replica)
     struct vsr_header prepare;
     for (uint64_t op = replica->commit_max + 1; op <= replica->op; op++) {
         if (vsr_replica_journal_read(replica, op, &prepare, replica->body_buffer) != 0 ||
-            prepare.checksum != replica->entries[op].checksum) {
+            prepare.checksum != vsr_entry_at(replica, op)->checksum) {
             continue;
         }
         for (uint8_t target = 0; target < replica->config.replica_count; target++) {

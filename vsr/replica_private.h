@@ -6,6 +6,7 @@
 #ifndef RUNNEL_VSR_REPLICA_PRIVATE_H
 #define RUNNEL_VSR_REPLICA_PRIVATE_H
 
+#include "lib/assert.h"
 #include "vsr/replica.h"
 
 enum {
@@ -19,7 +20,29 @@ enum {
     VSR_COMMIT_STALL_TICKS = 400,
     VSR_HAND_BACK_TICKS = 300,
     VSR_REPAIR_REQUESTS_MAX = 8,
+    VSR_STALL_REPAIRS = 12,            /* repair rounds without progress before a transfer */
+    VSR_TRANSFER_TIMEOUT_TICKS = 40,   /* a chunk not answered: ask another peer */
+    VSR_CHECKPOINT_MAGIC = 0x52434b50, /* "PKCR" */
 };
+
+/* The ring slot of op (op within the window: see vsr_replica_in_window). */
+static inline struct vsr_entry *vsr_entry_at(const struct vsr_replica *replica, uint64_t op)
+{
+    assert(vsr_replica_in_window(replica, op));
+    return &replica->entries[op % (replica->config.ops_max + 1)];
+}
+
+static inline struct vsr_header *vsr_header_at(const struct vsr_replica *replica, uint64_t op)
+{
+    assert(vsr_replica_in_window(replica, op));
+    return &replica->headers[op % (replica->config.ops_max + 1)];
+}
+
+/* Highest op the ring can hold now. */
+static inline uint64_t vsr_replica_window_top(const struct vsr_replica *replica)
+{
+    return replica->checkpoint_op + replica->config.ops_max;
+}
 
 /* replica.c */
 uint32_t vsr_replica_window_max(const struct vsr_replica *replica);
@@ -44,6 +67,22 @@ void vsr_replica_entry_set(struct vsr_replica *replica, const struct vsr_header 
 void vsr_replica_journal_write(struct vsr_replica *replica, const struct vsr_header *header,
                                const void *body);
 void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op);
+
+/* replica_checkpoint.c */
+void vsr_replica_checkpoint_maybe(struct vsr_replica *replica);
+void vsr_replica_checkpoint_durable(struct vsr_replica *replica);
+int vsr_replica_checkpoint_load(struct vsr_replica *replica);
+void vsr_replica_checkpoint_learn(struct vsr_replica *replica, uint8_t peer, uint64_t op);
+void vsr_replica_checkpoint_quorum_update(struct vsr_replica *replica);
+void vsr_replica_transfer_check(struct vsr_replica *replica);
+void vsr_replica_transfer_want(struct vsr_replica *replica, uint8_t peer);
+void vsr_replica_on_request_checkpoint(struct vsr_replica *replica,
+                                       const struct vsr_header *header);
+void vsr_replica_on_checkpoint(struct vsr_replica *replica, const struct vsr_header *header,
+                               const void *body);
+uint64_t vsr_replica_sessions_size(const struct vsr_replica *replica);
+void vsr_replica_sessions_save(const struct vsr_replica *replica, uint8_t *bytes);
+bool vsr_replica_sessions_load(struct vsr_replica *replica, const uint8_t *bytes);
 
 /* replica_sessions.c */
 struct vsr_client_session *vsr_replica_session_find(struct vsr_replica *replica, u128 client);

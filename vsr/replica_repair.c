@@ -19,8 +19,8 @@ void vsr_replica_log_install(struct vsr_replica *replica, const struct vsr_heade
     assert(head_checksum != 0);
     uint64_t top = replica->op > op_high ? replica->op : op_high;
     for (uint64_t op = replica->commit_min + 1; op <= top; op++) {
-        replica->entries[op].flags &= (uint8_t)(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
-        replica->entries[op].checksum = 0;
+        vsr_entry_at(replica, op)->flags &= (uint8_t)(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
+        vsr_entry_at(replica, op)->checksum = 0;
     }
     for (uint64_t op = op_low; op <= op_high; op++) {
         const struct vsr_header *header = &window[op - op_low];
@@ -30,8 +30,8 @@ void vsr_replica_log_install(struct vsr_replica *replica, const struct vsr_heade
     }
     replica->op = op_high;
     if (op_high > replica->commit_min) {
-        replica->entries[op_high].checksum = head_checksum;
-        replica->entries[op_high].flags |= VSR_ENTRY_CANON;
+        vsr_entry_at(replica, op_high)->checksum = head_checksum;
+        vsr_entry_at(replica, op_high)->flags |= VSR_ENTRY_CANON;
     }
     if (replica->op_prefix > replica->commit_min) {
         replica->op_prefix = replica->commit_min;
@@ -44,7 +44,7 @@ void vsr_replica_log_install(struct vsr_replica *replica, const struct vsr_heade
 /* Learns the header of a canonical op from the journal when it holds that prepare. */
 static void vsr_replica_header_load(struct vsr_replica *replica, uint64_t op)
 {
-    struct vsr_entry *entry = &replica->entries[op];
+    struct vsr_entry *entry = vsr_entry_at(replica, op);
     assert((entry->flags & VSR_ENTRY_CANON) != 0);
     if ((entry->flags & VSR_ENTRY_HEADER) != 0 || entry->journal_checksum != entry->checksum ||
         (entry->flags & VSR_ENTRY_FAULTY) != 0) {
@@ -61,15 +61,15 @@ static void vsr_replica_header_load(struct vsr_replica *replica, uint64_t op)
 
 void vsr_replica_chain_walk(struct vsr_replica *replica)
 {
-    assert(replica->op <= replica->config.ops_max);
+    assert(replica->op <= vsr_replica_window_top(replica));
     assert(replica->commit_min <= replica->op);
     for (uint64_t op = replica->op; op > replica->commit_min; op--) {
-        struct vsr_entry *entry = &replica->entries[op];
+        struct vsr_entry *entry = vsr_entry_at(replica, op);
         if ((entry->flags & VSR_ENTRY_CANON) == 0) {
             if (op == replica->op || !vsr_replica_has(replica, op + 1, VSR_ENTRY_HEADER)) {
                 continue;
             }
-            entry->checksum = replica->headers[op + 1].u.prepare.parent;
+            entry->checksum = vsr_header_at(replica, op + 1)->u.prepare.parent;
             entry->flags |= VSR_ENTRY_CANON;
         }
         vsr_replica_header_load(replica, op);
@@ -108,11 +108,11 @@ void vsr_replica_repair(struct vsr_replica *replica)
         return;
     }
     uint32_t requests = 0;
-    for (uint64_t op = 1; op <= replica->op; op++) {
+    for (uint64_t op = replica->checkpoint_op + 1; op <= replica->op; op++) {
         if (requests >= VSR_REPAIR_REQUESTS_MAX) {
             break;
         }
-        const struct vsr_entry *entry = &replica->entries[op];
+        const struct vsr_entry *entry = vsr_entry_at(replica, op);
         if ((entry->flags & VSR_ENTRY_CANON) == 0 || (entry->flags & VSR_ENTRY_WRITING) != 0 ||
             vsr_replica_is_durable(replica, op) ||
             (op <= replica->commit_min && (entry->flags & VSR_ENTRY_FAULTY) == 0)) {
@@ -133,8 +133,7 @@ void vsr_replica_on_request_prepare(struct vsr_replica *replica, const struct vs
 {
     const struct vsr_header_request_prepare *request = &header->u.request_prepare;
     assert(header->command == VSR_COMMAND_REQUEST_PREPARE);
-    if (request->prepare_op == 0 || request->prepare_op > replica->config.ops_max ||
-        request->prepare_checksum == 0) {
+    if (request->prepare_op == 0 || request->prepare_checksum == 0) {
         replica->stats.messages_invalid++;
         return;
     }
@@ -147,17 +146,23 @@ void vsr_replica_on_request_prepare(struct vsr_replica *replica, const struct vs
     vsr_replica_send(replica, header->replica, &prepare, replica->body_buffer);
 }
 
-/* Builds op 0: the group's root prepare, identical on every replica. */
+/* Builds op 0: the group's root prepare, identical on every replica (the ring's anchor
+ * until the first checkpoint). */
 static void vsr_replica_root_init(struct vsr_replica *replica)
 {
-    struct vsr_header *root = &replica->headers[0];
-    vsr_header_init(root, VSR_COMMAND_PREPARE, replica->config.cluster, 0, 0,
+    struct vsr_header root;
+    vsr_header_init(&root, VSR_COMMAND_PREPARE, replica->config.cluster, 0, 0,
                     &replica->config.group);
-    root->u.prepare.operation = VSR_OPERATION_ROOT;
-    vsr_header_seal(root, NULL, 0);
-    replica->entries[0].checksum = root->checksum;
-    replica->entries[0].journal_checksum = root->checksum;
-    replica->entries[0].flags = VSR_ENTRY_CANON | VSR_ENTRY_HEADER;
+    root.u.prepare.operation = VSR_OPERATION_ROOT;
+    vsr_header_seal(&root, NULL, 0);
+    replica->root_checksum = root.checksum;
+    if (replica->checkpoint_op > 0) {
+        return;
+    }
+    *vsr_header_at(replica, 0) = root;
+    vsr_entry_at(replica, 0)->checksum = root.checksum;
+    vsr_entry_at(replica, 0)->journal_checksum = root.checksum;
+    vsr_entry_at(replica, 0)->flags = VSR_ENTRY_CANON | VSR_ENTRY_HEADER;
     assert(vsr_replica_is_durable(replica, 0));
 }
 
@@ -165,16 +170,16 @@ static void vsr_replica_root_init(struct vsr_replica *replica)
 static uint64_t vsr_replica_recover_journal(struct vsr_replica *replica)
 {
     uint64_t op_max = replica->journal.op_max(replica->journal.context);
-    if (op_max > replica->config.ops_max) {
-        op_max = replica->config.ops_max;
+    if (op_max > vsr_replica_window_top(replica)) {
+        op_max = vsr_replica_window_top(replica);
     }
     struct vsr_header header;
-    for (uint64_t op = 1; op <= op_max; op++) {
+    for (uint64_t op = replica->checkpoint_op + 1; op <= op_max; op++) {
         int result = replica->journal.read(op, &header, NULL, 0, replica->journal.context);
         if (result == 0 && header.u.prepare.op == op) {
-            replica->entries[op].journal_checksum = header.checksum;
+            vsr_entry_at(replica, op)->journal_checksum = header.checksum;
         } else if (result == -RUNNEL_EFAULTY || result == 0) {
-            replica->entries[op].flags |= VSR_ENTRY_FAULTY;
+            vsr_entry_at(replica, op)->flags |= VSR_ENTRY_FAULTY;
         }
     }
     return op_max;
@@ -190,7 +195,7 @@ static uint64_t vsr_replica_recover_journal(struct vsr_replica *replica)
  */
 static bool vsr_replica_recover_head(struct vsr_replica *replica, uint64_t journal_op_max)
 {
-    assert(replica->op == replica->log_head_op);
+    assert(replica->op == replica->log_head_op || replica->op == replica->checkpoint_op);
     struct vsr_header header;
     uint64_t top = replica->op;
     for (uint64_t op = replica->op + 1; op <= journal_op_max; op++) {
@@ -227,8 +232,13 @@ int vsr_replica_recover(struct vsr_replica *replica)
 {
     assert(replica->entries != NULL);
     assert(replica->durable.log_view <= replica->durable.view);
-    vsr_replica_root_init(replica);
     replica->state_machine.reset(replica->state_machine.context);
+    replica->checkpoint_op = replica->durable.checkpoint_op;
+    vsr_replica_root_init(replica);
+    int loaded = vsr_replica_checkpoint_load(replica);
+    if (loaded != 0) {
+        return loaded;
+    }
     replica->view = replica->durable.view;
     replica->log_view = replica->durable.log_view;
     replica->commit_max = replica->durable.commit_max;
@@ -238,15 +248,21 @@ int vsr_replica_recover(struct vsr_replica *replica)
         replica->durable.log_head_checksum = vsr_replica_root_checksum(replica);
     }
     uint64_t journal_op_max = vsr_replica_recover_journal(replica);
-    replica->op = replica->log_head_op;
-    replica->entries[replica->op].checksum = replica->durable.log_head_checksum;
-    replica->entries[replica->op].flags |= VSR_ENTRY_CANON;
-    if (vsr_replica_log_head_header_is_valid(replica, &replica->durable.log_head_header)) {
-        vsr_replica_entry_set(replica, &replica->durable.log_head_header);
+    replica->op = replica->checkpoint_op;
+    if (replica->log_head_op >= replica->checkpoint_op) {
+        replica->op = replica->log_head_op;
+        vsr_entry_at(replica, replica->op)->checksum = replica->durable.log_head_checksum;
+        vsr_entry_at(replica, replica->op)->flags |= VSR_ENTRY_CANON;
+        if (vsr_replica_log_head_header_is_valid(replica, &replica->durable.log_head_header)) {
+            vsr_replica_entry_set(replica, &replica->durable.log_head_header);
+        }
     }
     bool head_uncertain = vsr_replica_recover_head(replica, journal_op_max);
     if (replica->commit_max > replica->op) {
         replica->commit_max = replica->op; /* a lower floor is only more cautious */
+    }
+    if (replica->commit_max < replica->checkpoint_op) {
+        replica->commit_max = replica->checkpoint_op;
     }
     vsr_replica_chain_walk(replica);
     vsr_replica_prefix_update(replica);

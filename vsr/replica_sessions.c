@@ -250,7 +250,7 @@ void vsr_replica_execute_one(struct vsr_replica *replica, const struct vsr_heade
 {
     const struct vsr_header_prepare *prepare = &header->u.prepare;
     assert(prepare->op == replica->commit_min + 1);
-    assert(header->checksum == replica->entries[prepare->op].checksum);
+    assert(header->checksum == vsr_entry_at(replica, prepare->op)->checksum);
     vsr_replica_sessions_expire(replica, prepare->timestamp);
     if (prepare->client == 0) {
         return;

@@ -81,14 +81,17 @@ static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_he
     if (replica->op < count) {
         count = (uint32_t)replica->op;
     }
+    if (replica->op - replica->checkpoint_op + 1 < count) {
+        count = (uint32_t)(replica->op - replica->checkpoint_op + 1); /* the ring's ops only */
+    }
     vsr_replica_message_init(replica, message, VSR_COMMAND_DO_VIEW_CHANGE);
     struct vsr_header_do_view_change *dvc = &message->u.do_view_change;
     for (uint32_t index = 0; index < count; index++) {
         uint64_t op = replica->op - index;
-        const struct vsr_entry *entry = &replica->entries[op];
+        const struct vsr_entry *entry = vsr_entry_at(replica, op);
         memset(&body[index], 0, sizeof(body[index]));
         if ((entry->flags & VSR_ENTRY_HEADER) != 0) {
-            body[index] = replica->headers[op];
+            body[index] = *vsr_header_at(replica, op);
         }
         bool faulty = (entry->flags & VSR_ENTRY_FAULTY) != 0;
         bool canon = (entry->flags & VSR_ENTRY_CANON) != 0;
@@ -103,6 +106,7 @@ static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_he
     dvc->commit_min = replica->commit_min;
     dvc->commit_max = replica->commit_max < replica->op ? replica->commit_max : replica->op;
     dvc->log_view = replica->log_view;
+    dvc->checkpoint_op = replica->checkpoint_op;
     vsr_header_seal(message, body, count * VSR_HEADER_SIZE);
     assert((dvc->present_bitset & dvc->nack_bitset) == 0);
     return count;
@@ -153,12 +157,14 @@ static bool vsr_replica_dvc_is_valid(const struct vsr_replica *replica,
                                      const struct vsr_header *header, const struct vsr_header *body)
 {
     const struct vsr_header_do_view_change *dvc = &header->u.do_view_change;
-    uint64_t count = vsr_replica_window_max(replica);
-    if (dvc->op < count) {
-        count = dvc->op;
+    uint64_t count_max = vsr_replica_window_max(replica);
+    if (dvc->op < count_max) {
+        count_max = dvc->op;
     }
-    if (header->size != VSR_HEADER_SIZE + count * VSR_HEADER_SIZE ||
-        dvc->op > replica->config.ops_max || dvc->commit_max > dvc->op ||
+    uint64_t count = (header->size - VSR_HEADER_SIZE) / VSR_HEADER_SIZE;
+    if ((header->size - VSR_HEADER_SIZE) % VSR_HEADER_SIZE != 0 || count > count_max ||
+        (count == 0 && dvc->op > 0) || dvc->commit_max > dvc->op ||
+        dvc->checkpoint_op > dvc->commit_min || dvc->commit_min > dvc->op ||
         (dvc->present_bitset & dvc->nack_bitset) != 0) {
         return false;
     }
@@ -207,6 +213,7 @@ void vsr_replica_on_do_view_change(struct vsr_replica *replica, const struct vsr
         return;
     }
     uint32_t window = vsr_replica_window_max(replica);
+    vsr_replica_checkpoint_learn(replica, sender, header->u.do_view_change.checkpoint_op);
     replica->dvc[sender] = *header;
     memcpy(&replica->dvc_headers[(uint64_t)sender * window], body, header->size - VSR_HEADER_SIZE);
     replica->dvc_present |= 1ull << sender;
@@ -422,8 +429,8 @@ static u128 vsr_replica_choice_head_checksum(const struct vsr_replica *replica,
         return replica->window[op + 1 - choice->base].u.prepare.parent;
     }
     if (replica->log_view == choice->log_view_max && op <= replica->op &&
-        vsr_replica_has(replica, op, VSR_ENTRY_CANON)) {
-        return replica->entries[op].checksum;
+        vsr_replica_in_window(replica, op) && vsr_replica_has(replica, op, VSR_ENTRY_CANON)) {
+        return vsr_entry_at(replica, op)->checksum;
     }
     return 0;
 }
@@ -466,6 +473,12 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
         replica->stats.messages_invalid += head_checksum != 0;
         return false;
     }
+    if (choice.head_new > vsr_replica_window_top(replica)) {
+        replica->commit_max =
+            choice.floor > replica->commit_max ? choice.floor : replica->commit_max;
+        replica->stats.window_full++; /* too far behind to lead: a later view's primary */
+        return false;
+    }
     vsr_replica_log_install(replica, replica->window, choice.base, choice.head_new, head_checksum);
     replica->log_view = replica->view;
     replica->log_head_op = choice.head_new;
@@ -498,15 +511,16 @@ void vsr_replica_send_start_view(struct vsr_replica *replica, uint8_t target)
     uint32_t count = 0;
     uint32_t window = vsr_replica_window_max(replica);
     struct vsr_header *body = &replica->dvc_headers[(uint64_t)replica->config.replica * window];
-    while (count < window && count < replica->op &&
+    while (count < window && count < replica->op && replica->op - count >= replica->checkpoint_op &&
            vsr_replica_has(replica, replica->op - count, VSR_ENTRY_HEADER)) {
-        body[count] = replica->headers[replica->op - count];
+        body[count] = *vsr_header_at(replica, replica->op - count);
         count++;
     }
     struct vsr_header message;
     vsr_replica_message_init(replica, &message, VSR_COMMAND_START_VIEW);
     message.u.start_view.op = replica->op;
     message.u.start_view.commit_max = replica->commit_max;
+    message.u.start_view.checkpoint_op = replica->checkpoint_op;
     vsr_header_seal(&message, body, count * VSR_HEADER_SIZE);
     vsr_replica_send(replica, target, &message, body);
 }
@@ -545,7 +559,7 @@ static bool vsr_replica_start_view_is_valid(const struct vsr_replica *replica,
 {
     const struct vsr_header_start_view *start_view = &header->u.start_view;
     if (count > vsr_replica_window_max(replica) || count > start_view->op ||
-        (count == 0 && start_view->op != 0) || start_view->op > replica->config.ops_max ||
+        (count == 0 && start_view->op != 0) || start_view->checkpoint_op > start_view->op ||
         (header->size - VSR_HEADER_SIZE) % VSR_HEADER_SIZE != 0) {
         return false;
     }
@@ -593,6 +607,17 @@ void vsr_replica_on_start_view(struct vsr_replica *replica, const struct vsr_hea
         return;
     }
     uint64_t op = header->u.start_view.op;
+    vsr_replica_checkpoint_learn(replica, header->replica, header->u.start_view.checkpoint_op);
+    if (op > vsr_replica_window_top(replica)) {
+        /* Too far behind to hold this log: leave the old view (the start_view proves the
+         * new one), pull a checkpoint, then ask again. */
+        replica->stats.window_full++;
+        if (header->view > replica->view && replica->status != VSR_STATUS_RECOVERING_HEAD) {
+            vsr_replica_view_change_start(replica, header->view);
+        }
+        vsr_replica_transfer_want(replica, header->replica);
+        return;
+    }
     for (uint64_t index = 0; index < count; index++) {
         replica->window[count - 1 - index] = headers[index];
     }

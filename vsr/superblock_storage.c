@@ -74,6 +74,9 @@ int superblock_storage_slot_open(struct superblock_storage *storage, const struc
             state_out->log_head_op = stored.log_head_op;
             state_out->log_head_checksum = stored.log_head_checksum;
             state_out->log_head_header = stored.log_head; /* validated by the replica */
+            state_out->checkpoint_op = stored.checkpoint_op;
+            state_out->checkpoint_checksum = stored.checkpoint_id;
+            state_out->checkpoint_size_bytes = stored.checkpoint_size_bytes;
         }
         return (int)index;
     }
@@ -114,6 +117,9 @@ static int superblock_storage_write(const struct vsr_superblock_state *state, vo
     stored.log_head_op = state->log_head_op;
     stored.log_head_checksum = state->log_head_checksum;
     stored.log_head = state->log_head_header;
+    stored.checkpoint_op = state->checkpoint_op;
+    stored.checkpoint_id = state->checkpoint_checksum;
+    stored.checkpoint_size_bytes = state->checkpoint_size_bytes;
     int result = superblock_group_set(storage->superblock, &stored);
     if (result != 0) {
         return result;

@@ -22,12 +22,14 @@
 #include <string.h>
 
 enum {
-    SIM_GROUPS_MAX = 3,
+    SIM_GROUPS_MAX = 3,             /* seeded runs */
+    SIM_SCENARIO_GROUPS_MAX = 1000, /* a scenario's fixed shape */
     SIM_CLIENTS_MAX = 8,
     SIM_OPS_MAX = 400,
+    SIM_PIPELINE = 8,
     SIM_KEYS = 8,
     SIM_REPLY_SIZE = 8,
-    SIM_CLIENT_ENDPOINT = 1000,
+    SIM_CLIENT_ENDPOINT = 1u << 20,
     SIM_OPERATION_ADD = 200,
     SIM_REQUEST_TIMEOUT_TICKS = 40,
     SIM_CONVERGE_TICKS_MAX = 6000,
@@ -39,9 +41,13 @@ enum {
 
 struct sim_state_machine {
     uint64_t values[SIM_KEYS];
+    uint64_t restores;                  /* restores from a checkpoint so far */
+    uint64_t restored_values[SIM_KEYS]; /* the state the latest restore installed */
     uint64_t replies[SIM_OPS_MAX + 1];
     bool applied[SIM_OPS_MAX + 1];
 };
+
+enum { SIM_STATE_SIZE = SIM_KEYS * 8 };
 
 struct sim_slot {
     struct vsr_replica replica;
@@ -50,17 +56,19 @@ struct sim_slot {
     struct sim_state_machine state_machine;
     struct sim_storage *storage; /* NULL: the in-memory journal */
     struct sim_cluster *cluster;
-    uint8_t group;
+    uint32_t group;
     uint8_t index;
     bool up;
     uint64_t restart_tick;
     uint64_t checked_commit;
+    uint64_t restores_checked; /* state machine restores already checked */
     uint32_t view_sent_max;
 };
 
 struct sim_check {
     u128 committed[SIM_OPS_MAX + 1];
     struct vsr_header headers[SIM_OPS_MAX + 1];
+    uint64_t values_at[SIM_OPS_MAX + 1][SIM_KEYS]; /* the model's state after each op */
     uint64_t expected[SIM_OPS_MAX + 1];
     bool executed[SIM_OPS_MAX + 1];
     uint64_t committed_max;
@@ -84,7 +92,7 @@ struct sim_request {
 
 struct sim_client {
     u128 id;
-    uint8_t group;
+    uint32_t group;
     bool inflight;
     uint64_t session; /* 0 until the register commits */
     uint64_t request; /* current request number, from 1 */
@@ -116,9 +124,11 @@ struct sim_cluster {
     uint32_t replica_count;
     uint32_t group_count;
     uint32_t client_count;
-    struct vsr_group groups[SIM_GROUPS_MAX];
-    struct sim_slot slots[SIM_GROUPS_MAX][VSR_REPLICAS_MAX];
-    struct sim_check checks[SIM_GROUPS_MAX];
+    uint64_t ring_ops;            /* each replica's log ring (and journal ring) capacity */
+    uint64_t checkpoint_interval; /* 0: no checkpoints (the log ends at ring_ops) */
+    struct vsr_group *groups;     /* group_count */
+    struct sim_slot (*slots)[VSR_REPLICAS_MAX]; /* group_count */
+    struct sim_check *checks;                   /* group_count */
     struct sim_client clients[SIM_CLIENTS_MAX];
     bool faults;
     uint32_t crash_per_mille;
@@ -179,6 +189,26 @@ static uint32_t sim_state_machine_apply(const struct vsr_header *prepare, const 
     return SIM_REPLY_SIZE;
 }
 
+static uint32_t sim_state_machine_snapshot(void *buffer, uint32_t size_max, void *context)
+{
+    const struct sim_state_machine *machine = context;
+    assert(size_max >= SIM_STATE_SIZE);
+    memcpy(buffer, machine->values, sizeof(machine->values));
+    return SIM_STATE_SIZE;
+}
+
+static int sim_state_machine_restore(const void *bytes, uint32_t size_bytes, void *context)
+{
+    struct sim_state_machine *machine = context;
+    if (size_bytes != SIM_STATE_SIZE) {
+        return -1;
+    }
+    memcpy(machine->values, bytes, sizeof(machine->values));
+    memcpy(machine->restored_values, bytes, sizeof(machine->values));
+    machine->restores++;
+    return 0;
+}
+
 static void sim_state_machine_reset(void *context)
 {
     struct sim_state_machine *machine = context;
@@ -188,7 +218,7 @@ static void sim_state_machine_reset(void *context)
 
 static uint32_t sim_endpoint(uint32_t group, uint32_t replica)
 {
-    assert(group < SIM_GROUPS_MAX);
+    assert(group < SIM_SCENARIO_GROUPS_MAX);
     assert(replica < VSR_REPLICAS_MAX);
     return group * VSR_REPLICAS_MAX + replica;
 }
@@ -241,6 +271,13 @@ static void sim_superblock_written(void *context)
     vsr_replica_on_superblock_write(&slot->replica);
 }
 
+static void sim_checkpoint_written(void *context)
+{
+    struct sim_slot *slot = context;
+    assert(slot->up);
+    vsr_replica_on_checkpoint_write(&slot->replica);
+}
+
 static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
 {
     assert(!slot->up);
@@ -249,8 +286,10 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .group = cluster->groups[slot->group],
         .replica = slot->index,
         .replica_count = (uint8_t)cluster->replica_count,
-        .pipeline_max = 8,
-        .ops_max = SIM_OPS_MAX,
+        .pipeline_max = SIM_PIPELINE,
+        .ops_max = cluster->ring_ops,
+        .checkpoint_interval = cluster->checkpoint_interval,
+        .state_size_max = SIM_STATE_SIZE,
         .body_size_max = SIM_BODY_SIZE_MAX,
         .reply_size_max = SIM_REPLY_SIZE,
         .clients_max = SIM_CLIENTS_MAX,
@@ -268,10 +307,13 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .apply = sim_state_machine_apply,
         .reset = sim_state_machine_reset,
         .context = &slot->state_machine,
+        .snapshot = sim_state_machine_snapshot,
+        .restore = sim_state_machine_restore,
     };
     struct vsr_bus bus = {.send = sim_bus_send, .reply = sim_bus_reply, .context = slot};
     slot->up = true;
     slot->checked_commit = 0;
+    slot->restores_checked = 0;
     int result = vsr_replica_init(&slot->replica, &config, &slot->superblock.durable, &journal,
                                   &superblock, &machine, &bus, &cluster->clock.clock);
     assert(result == 0);
@@ -280,11 +322,21 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
     }
 }
 
+/* Adds a replica's counters to the run's (before it stops). */
+static void sim_slot_stats(struct sim_cluster *cluster, const struct sim_slot *slot)
+{
+    const struct vsr_replica_stats *stats = &slot->replica.stats;
+    assert(slot->up);
+    cluster->result->view_changes += stats->view_changes;
+    cluster->result->cached_replies += stats->cached_replies;
+    cluster->result->checkpoints += stats->checkpoints;
+    cluster->result->state_transfers += stats->state_transfers;
+}
+
 static void sim_slot_crash(struct sim_cluster *cluster, struct sim_slot *slot)
 {
     assert(slot->up);
-    cluster->result->view_changes += slot->replica.stats.view_changes;
-    cluster->result->cached_replies += slot->replica.stats.cached_replies;
+    sim_slot_stats(cluster, slot);
     sim_journal_crash(&slot->journal);
     if (slot->storage != NULL) {
         sim_storage_crash(slot->storage, (enum sim_disk_crash_mode)prng_range(&cluster->prng, 3));
@@ -301,10 +353,10 @@ static int sim_setup_slots(struct sim_cluster *cluster)
             struct sim_slot *slot = &cluster->slots[group][index];
             memset(slot, 0, sizeof(*slot));
             slot->cluster = cluster;
-            slot->group = (uint8_t)group;
+            slot->group = group;
             slot->index = (uint8_t)index;
             int result =
-                sim_journal_init(&slot->journal, SIM_OPS_MAX, &cluster->prng, &cluster->tick);
+                sim_journal_init(&slot->journal, cluster->ring_ops, &cluster->prng, &cluster->tick);
             if (result != 0) {
                 return result;
             }
@@ -325,6 +377,7 @@ static int sim_setup_slots(struct sim_cluster *cluster)
                 }
             }
             slot->superblock.callback = sim_superblock_written;
+            slot->superblock.checkpoint_callback = sim_checkpoint_written;
             slot->superblock.callback_context = slot;
         }
     }
@@ -334,6 +387,30 @@ static int sim_setup_slots(struct sim_cluster *cluster)
         }
     }
     return 0;
+}
+
+/*
+ * The log ring: most seeds checkpoint every 4..24 ops into a ring a little larger than a
+ * checkpoint interval plus the pipeline, so logs wrap many times a run; one in five keeps
+ * the whole run in the ring without checkpoints. --storage runs keep the partition log
+ * whole (no checkpoints: the partition log has no rebase onto a transferred checkpoint).
+ * Drawn from their own PRNG so the seed's cluster and faults stay what they were.
+ */
+static void sim_setup_ring(struct sim_cluster *cluster)
+{
+    struct prng prng;
+    prng_init(&prng, cluster->seed ^ 0x72696e67ull);
+    cluster->ring_ops = SIM_OPS_MAX;
+    cluster->checkpoint_interval = 0;
+    if (!cluster->options.storage && !prng_percent(&prng, 20)) {
+        cluster->checkpoint_interval = prng_between(&prng, 4, 24);
+        cluster->ring_ops =
+            cluster->checkpoint_interval + SIM_PIPELINE + 1 + prng_between(&prng, 0, 24);
+    }
+    if (cluster->options.ring_ops != 0) {
+        cluster->ring_ops = cluster->options.ring_ops;
+        cluster->checkpoint_interval = cluster->options.checkpoint_interval;
+    }
 }
 
 /* Chooses the cluster shape and fault rates from the seed. */
@@ -349,7 +426,11 @@ static void sim_setup_shape(struct sim_cluster *cluster)
         cluster->client_count = cluster->options.client_count;
     }
     assert(cluster->replica_count >= 1 && cluster->replica_count <= VSR_REPLICAS_MAX);
-    assert(cluster->group_count >= 1 && cluster->group_count <= SIM_GROUPS_MAX);
+    assert(cluster->group_count >= 1 && cluster->group_count <= SIM_SCENARIO_GROUPS_MAX);
+    cluster->groups = calloc(cluster->group_count, sizeof(cluster->groups[0]));
+    cluster->slots = calloc(cluster->group_count, sizeof(cluster->slots[0]));
+    cluster->checks = calloc(cluster->group_count, sizeof(cluster->checks[0]));
+    assert(cluster->groups != NULL && cluster->slots != NULL && cluster->checks != NULL);
     sim_network_reset(&cluster->network, cluster->replica_count);
     for (uint32_t group = 0; group < cluster->group_count; group++) {
         struct vsr_group *identity = &cluster->groups[group];
@@ -383,6 +464,7 @@ static void sim_setup_shape(struct sim_cluster *cluster)
         cluster->flip_per_mille = 0;
         cluster->pause_per_mille = 0;
     }
+    sim_setup_ring(cluster);
     uint32_t replication = vsr_quorum_replication(cluster->replica_count);
     uint32_t view_change = vsr_quorum_view_change(cluster->replica_count);
     cluster->down_max = cluster->replica_count - view_change;
@@ -406,7 +488,7 @@ static void sim_setup_clients(struct sim_cluster *cluster)
         struct sim_client *client = &cluster->clients[index];
         memset(client, 0, sizeof(*client));
         client->id = index + 1;
-        client->group = (uint8_t)prng_range(&cluster->prng, cluster->group_count);
+        client->group = (uint32_t)prng_range(&cluster->prng, cluster->group_count);
         client->requests_total = prng_between(&cluster->prng, 5, SIM_CLIENT_REQUESTS_MAX);
         client->next_tick = prng_between(&cluster->prng, 1, 50);
         client->exactly_once = prng_percent(&cluster->prng, 50);
@@ -773,21 +855,49 @@ static void sim_model_apply(struct sim_check *check, const struct vsr_header *he
     }
 }
 
+/* Checks what the state machine did for op against the model. */
+static void sim_check_applied(struct sim_cluster *cluster, const struct sim_slot *slot, uint64_t op)
+{
+    const struct sim_check *check = &cluster->checks[slot->group];
+    const struct sim_state_machine *machine = &slot->state_machine;
+    assert(op <= check->committed_max);
+    if (machine->applied[op] != check->executed[op] ||
+        (machine->applied[op] && machine->replies[op] != check->expected[op])) {
+        sim_fail(cluster, "group %u replica %u: op %llu executed unlike the model", slot->group,
+                 slot->index, (unsigned long long)op);
+    }
+}
+
 /* Checks op, just executed by slot, against the group's one committed history. */
 static void sim_check_commit(struct sim_cluster *cluster, struct sim_slot *slot, uint64_t op)
 {
     struct sim_check *check = &cluster->checks[slot->group];
     const struct vsr_replica *replica = &slot->replica;
     assert(op >= 1 && op <= replica->commit_min);
-    const struct vsr_header *header = &replica->headers[op];
+    const struct vsr_header *header = vsr_replica_header(replica, op);
+    if (header == NULL && op < replica->checkpoint_op && op <= check->committed_max &&
+        vsr_replica_header(replica, replica->checkpoint_op)->checksum ==
+            check->committed[replica->checkpoint_op]) {
+        /* Executed and checkpointed within one step (a transfer it overtook): the ring no
+         * longer holds its header; the committed anchor above it and the state machine's
+         * own record of the op still are checked. */
+        sim_check_applied(cluster, slot, op);
+        return;
+    }
+    if (header == NULL) {
+        sim_fail(cluster,
+                 "group %u replica %u: executed op %llu left the ring unchecked (checkpoint %llu)",
+                 slot->group, slot->index, (unsigned long long)op,
+                 (unsigned long long)replica->checkpoint_op);
+        return;
+    }
     if (op > check->committed_max + 1) {
         sim_fail(cluster, "group %u: op %llu committed before op %llu", slot->group,
                  (unsigned long long)op, (unsigned long long)check->committed_max + 1);
         return;
     }
     if (op == check->committed_max + 1) {
-        if (!(replica->entries[op].flags & VSR_ENTRY_HEADER) ||
-            header->u.prepare.parent != check->committed[op - 1]) {
+        if (header->u.prepare.parent != check->committed[op - 1]) {
             sim_fail(cluster, "group %u: op %llu breaks the hash chain", slot->group,
                      (unsigned long long)op);
             return;
@@ -800,19 +910,36 @@ static void sim_check_commit(struct sim_cluster *cluster, struct sim_slot *slot,
         check->headers[op] = *header;
         check->committed_max = op;
         sim_model_apply(check, header);
+        memcpy(check->values_at[op], check->values, sizeof(check->values));
         cluster->result->commits++;
     }
-    if (check->committed[op] != replica->entries[op].checksum) {
+    if (check->committed[op] != header->checksum) {
         sim_fail(cluster, "group %u replica %u: committed a different op %llu (fork)", slot->group,
                  slot->index, (unsigned long long)op);
         return;
     }
-    const struct sim_state_machine *machine = &slot->state_machine;
-    if (machine->applied[op] != check->executed[op] ||
-        (machine->applied[op] && machine->replies[op] != check->expected[op])) {
-        sim_fail(cluster, "group %u replica %u: op %llu executed unlike the model", slot->group,
-                 slot->index, (unsigned long long)op);
+    sim_check_applied(cluster, slot, op);
+}
+
+/*
+ * The replica's state came from a checkpoint (its own at a restart, or a peer's by state
+ * transfer): it must equal the model's state after that op of the one committed history.
+ */
+static void sim_check_restored(struct sim_cluster *cluster, struct sim_slot *slot)
+{
+    const struct sim_check *check = &cluster->checks[slot->group];
+    uint64_t op = slot->replica.checkpoint_op; /* the restore happened this step */
+    slot->restores_checked = slot->state_machine.restores;
+    if (op < slot->checked_commit || op > check->committed_max ||
+        memcmp(check->values_at[op], slot->state_machine.restored_values, sizeof(check->values)) !=
+            0 ||
+        vsr_replica_header(&slot->replica, op) == NULL ||
+        vsr_replica_header(&slot->replica, op)->checksum != check->committed[op]) {
+        sim_fail(cluster, "group %u replica %u: checkpoint state at op %llu differs from the model",
+                 slot->group, slot->index, (unsigned long long)op);
+        return;
     }
+    slot->checked_commit = op;
 }
 
 static void sim_check_commits(struct sim_cluster *cluster)
@@ -829,6 +956,9 @@ static void sim_check_commits(struct sim_cluster *cluster)
             }
             if (slot->replica.commit_min < slot->checked_commit) {
                 slot->checked_commit = 0; /* restarted: executes from op 1 again */
+            }
+            if (slot->state_machine.restores != slot->restores_checked) {
+                sim_check_restored(cluster, slot);
             }
             for (uint64_t op = slot->checked_commit + 1; op <= slot->replica.commit_min; op++) {
                 sim_check_commit(cluster, slot, op);
@@ -1040,6 +1170,9 @@ static void sim_heal(struct sim_cluster *cluster)
 /* Prints every replica's state (verbose runs, on failure). */
 static void sim_dump(const struct sim_cluster *cluster)
 {
+    if (cluster->slots == NULL) {
+        return;
+    }
     for (uint32_t group = 0; group < cluster->group_count; group++) {
         printf("group %u committed_max=%llu\n", group,
                (unsigned long long)cluster->checks[group].committed_max);
@@ -1051,14 +1184,21 @@ static void sim_dump(const struct sim_cluster *cluster)
                 continue;
             }
             printf("  replica %u status=%d view=%u log_view=%u op=%llu commit_min=%llu "
-                   "commit_max=%llu prefix=%llu log_head=%llu durable_view=%u invalid=%llu\n",
+                   "commit_max=%llu prefix=%llu log_head=%llu durable_view=%u invalid=%llu "
+                   "checkpoint=%llu/%llu ring=%llu transfer=%d/%llu window_full=%llu\n",
                    index, (int)replica->status, replica->view, replica->log_view,
                    (unsigned long long)replica->op, (unsigned long long)replica->commit_min,
                    (unsigned long long)replica->commit_max, (unsigned long long)replica->op_prefix,
                    (unsigned long long)replica->log_head_op, replica->durable.view,
-                   (unsigned long long)replica->stats.messages_invalid);
+                   (unsigned long long)replica->stats.messages_invalid,
+                   (unsigned long long)replica->checkpoint_op,
+                   (unsigned long long)replica->checkpoint_quorum_op,
+                   (unsigned long long)replica->config.ops_max, (int)replica->transfer_stage,
+                   (unsigned long long)replica->stats.state_transfers,
+                   (unsigned long long)replica->stats.window_full);
             for (uint64_t op = replica->commit_min + 1; op <= replica->op; op++) {
-                const struct vsr_entry *entry = &replica->entries[op];
+                const struct vsr_entry *entry =
+                    &replica->entries[op % (replica->config.ops_max + 1)];
                 printf("    op %llu flags=0x%x canon=%d journal_match=%d\n", (unsigned long long)op,
                        entry->flags, entry->checksum == cluster->checks[group].committed[op],
                        entry->journal_checksum == entry->checksum);
@@ -1067,24 +1207,31 @@ static void sim_dump(const struct sim_cluster *cluster)
     }
     for (uint32_t index = 0; index < cluster->client_count; index++) {
         const struct sim_client *client = &cluster->clients[index];
-        printf("  client %u group=%u request=%llu/%llu inflight=%d\n", index, client->group,
-               (unsigned long long)client->request, (unsigned long long)client->requests_total,
-               (int)client->inflight);
+        printf("  client %u group=%u request=%llu/%llu inflight=%d exactly_once=%d session=%llu "
+               "issued=%llu logging_out=%d logged_out=%d\n",
+               index, client->group, (unsigned long long)client->request,
+               (unsigned long long)client->requests_total, (int)client->inflight,
+               (int)client->exactly_once, (unsigned long long)client->session,
+               (unsigned long long)client->issued, (int)client->logging_out,
+               (int)client->logged_out);
     }
 }
 
 static void sim_teardown(struct sim_cluster *cluster)
 {
+    if (cluster->slots == NULL) {
+        cluster->group_count = 0; /* failed before the groups were set up */
+    }
     for (uint32_t group = 0; group < cluster->group_count; group++) {
         for (uint32_t index = 0; index < cluster->replica_count; index++) {
             struct sim_slot *slot = &cluster->slots[group][index];
             if (slot->up) {
-                cluster->result->view_changes += slot->replica.stats.view_changes;
-                cluster->result->cached_replies += slot->replica.stats.cached_replies;
+                sim_slot_stats(cluster, slot);
                 vsr_replica_deinit(&slot->replica);
             }
             cluster->result->misdirected_writes += slot->journal.misdirected_writes;
             sim_journal_deinit(&slot->journal);
+            sim_superblock_deinit(&slot->superblock);
             if (slot->storage != NULL) {
                 sim_storage_deinit(slot->storage);
                 free(slot->storage);
@@ -1097,6 +1244,15 @@ static void sim_teardown(struct sim_cluster *cluster)
         cluster->result->too_old += cluster->clients[index].too_old;
     }
     cluster->result->dropped_full = cluster->network.dropped_full;
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        cluster->result->wrapped |= cluster->checks[group].committed_max > cluster->ring_ops;
+    }
+    free(cluster->groups);
+    free(cluster->slots);
+    free(cluster->checks);
+    cluster->groups = NULL;
+    cluster->slots = NULL;
+    cluster->checks = NULL;
     sim_network_deinit(&cluster->network);
 }
 

@@ -31,6 +31,8 @@ struct sim_options {
     bool storage;                 /* journals on storage/partition + sim_disk (any size) */
     bool exactly_once_all;        /* every client opts in to exactly-once (else the seed's) */
     uint64_t session_ttl_ns;      /* exactly-once session TTL in log time; 0: none */
+    uint64_t ring_ops;            /* 0: from the seed; else the ring capacity ... */
+    uint64_t checkpoint_interval; /* ... and the checkpoint interval (0: none) */
     sim_script_callback script;   /* NULL: none */
     void *script_context;
 };
@@ -47,6 +49,9 @@ struct sim_result {
     uint64_t dropped_full;     /* packets dropped at a full link */
     uint64_t too_old;          /* exactly-once requests answered "request too old" */
     uint64_t cached_replies;   /* duplicate requests answered with their original reply */
+    uint64_t checkpoints;      /* checkpoints made durable (every replica) */
+    uint64_t state_transfers;  /* checkpoints installed from a peer */
+    bool wrapped;              /* some group's log went past its ring capacity */
     uint32_t views_at_heal[6]; /* group 0's replica views when the faults healed */
 };
 

@@ -46,12 +46,30 @@ void sim_journal_reset(struct sim_journal *journal)
 
 static void sim_journal_misdirect(struct sim_journal *journal, uint64_t op);
 
+static struct sim_journal_entry *sim_journal_slot(const struct sim_journal *journal, uint64_t op)
+{
+    assert(journal->entries != NULL);
+    return &journal->entries[op % (journal->ops_max + 1)];
+}
+
+/* Lands a completed write in its slot unless the slot already holds a later op. */
+static bool sim_journal_land(struct sim_journal *journal, const struct sim_journal_entry *entry)
+{
+    struct sim_journal_entry *slot = sim_journal_slot(journal, entry->op);
+    assert(entry->used);
+    if (slot->used && slot->op > entry->op) {
+        return false; /* a write of an op the ring has moved past */
+    }
+    *slot = *entry;
+    return true;
+}
+
 static int sim_journal_write(const struct vsr_header *header, const void *body, void *context)
 {
     struct sim_journal *journal = context;
     uint64_t op = header->u.prepare.op;
     uint32_t body_size = header->size - VSR_HEADER_SIZE;
-    assert(op >= 1 && op <= journal->ops_max);
+    assert(op >= 1);
     assert(body_size <= SIM_BODY_SIZE_MAX);
     for (uint32_t index = 0; index < SIM_JOURNAL_WRITES_MAX; index++) {
         struct sim_journal_write *write = &journal->writes[index];
@@ -65,6 +83,7 @@ static int sim_journal_write(const struct vsr_header *header, const void *body, 
             memcpy(write->entry.body, body, body_size);
         }
         write->entry.used = true;
+        write->entry.op = op;
         write->due_tick = *journal->tick + prng_between(journal->prng, 1, journal->write_ticks_max);
         return 0;
     }
@@ -75,11 +94,11 @@ static int sim_journal_read(uint64_t op, struct vsr_header *header_out, void *bo
                             uint32_t body_size_max, void *context)
 {
     struct sim_journal *journal = context;
-    assert(op >= 1 && op <= journal->ops_max);
+    assert(op >= 1);
     assert(header_out != NULL);
-    const struct sim_journal_entry *entry = &journal->entries[op];
-    if (!entry->used) {
-        return -RUNNEL_ENOTFOUND;
+    const struct sim_journal_entry *entry = sim_journal_slot(journal, op);
+    if (!entry->used || entry->op != op) {
+        return -RUNNEL_ENOTFOUND; /* never written, or written over one ring later */
     }
     const struct vsr_header *header = &entry->header;
     if (!vsr_header_is_checksum_valid(header) || header->size < VSR_HEADER_SIZE ||
@@ -100,8 +119,10 @@ static void sim_journal_truncate(uint64_t op_min, void *context)
 {
     struct sim_journal *journal = context;
     assert(op_min >= 1);
-    for (uint64_t op = op_min; op <= journal->ops_max; op++) {
-        journal->entries[op].used = false;
+    for (uint64_t slot = 0; slot <= journal->ops_max; slot++) {
+        if (journal->entries[slot].op >= op_min) {
+            journal->entries[slot].used = false;
+        }
     }
 }
 
@@ -109,12 +130,14 @@ static uint64_t sim_journal_op_max(void *context)
 {
     struct sim_journal *journal = context;
     assert(journal->entries != NULL);
-    for (uint64_t op = journal->ops_max; op >= 1; op--) {
-        if (journal->entries[op].used) {
-            return op;
+    uint64_t op_max = 0;
+    for (uint64_t slot = 0; slot <= journal->ops_max; slot++) {
+        const struct sim_journal_entry *entry = &journal->entries[slot];
+        if (entry->used && entry->op > op_max) {
+            op_max = entry->op;
         }
     }
-    return 0;
+    return op_max;
 }
 
 struct vsr_journal sim_journal_interface(struct sim_journal *journal)
@@ -138,10 +161,10 @@ void sim_journal_tick(struct sim_journal *journal)
         if (!write->used || write->due_tick > *journal->tick) {
             continue;
         }
-        uint64_t op = write->entry.header.u.prepare.op;
-        journal->entries[op] = write->entry;
+        uint64_t op = write->entry.op;
+        bool landed = sim_journal_land(journal, &write->entry);
         write->used = false;
-        if (journal->faults && op > 1 &&
+        if (landed && journal->faults && op > 1 &&
             prng_chance(journal->prng, journal->misdirect_per_mille, 1000)) {
             sim_journal_misdirect(journal, op);
         }
@@ -173,11 +196,16 @@ static void sim_journal_entry_flip(struct sim_journal *journal, struct sim_journ
  */
 static void sim_journal_misdirect(struct sim_journal *journal, uint64_t op)
 {
-    assert(op > 1 && op <= journal->ops_max);
-    assert(journal->entries[op].used);
-    uint64_t victim = prng_between(journal->prng, 1, op - 1);
-    journal->entries[victim] = journal->entries[op];
-    journal->entries[op].header.checksum ^= 1; /* what the record's place holds is not it */
+    assert(op > 1);
+    struct sim_journal_entry *own = sim_journal_slot(journal, op);
+    assert(own->used && own->op == op);
+    uint64_t lowest = op > journal->ops_max ? op - journal->ops_max : 1;
+    uint64_t victim_op = prng_between(journal->prng, lowest, op - 1);
+    struct sim_journal_entry *victim = sim_journal_slot(journal, victim_op);
+    uint64_t place = victim->used ? victim->op : victim_op;
+    *victim = *own;
+    victim->op = place;        /* read there: the op does not match its place */
+    own->header.checksum ^= 1; /* what the record's place holds is not it */
     journal->misdirected_writes++;
 }
 
@@ -190,13 +218,11 @@ void sim_journal_crash(struct sim_journal *journal)
             continue;
         }
         write->used = false;
-        uint64_t op = write->entry.header.u.prepare.op;
         uint32_t choice = (uint32_t)prng_range(journal->prng, 3);
         if (choice == 0) {
-            journal->entries[op] = write->entry; /* kept */
-        } else if (choice == 1 && journal->faults) {
-            journal->entries[op] = write->entry; /* torn */
-            sim_journal_entry_flip(journal, &journal->entries[op]);
+            (void)sim_journal_land(journal, &write->entry); /* kept */
+        } else if (choice == 1 && journal->faults && sim_journal_land(journal, &write->entry)) {
+            sim_journal_entry_flip(journal, sim_journal_slot(journal, write->entry.op)); /* torn */
             journal->torn_writes++;
         }
     }
@@ -208,25 +234,22 @@ void sim_journal_flip(struct sim_journal *journal)
     if (!journal->faults) {
         return;
     }
-    uint64_t op_max = sim_journal_op_max(journal);
-    if (op_max == 0) {
-        return;
-    }
-    uint64_t op = prng_between(journal->prng, 1, op_max);
-    if (journal->entries[op].used) {
-        sim_journal_entry_flip(journal, &journal->entries[op]);
+    uint64_t slot = prng_range(journal->prng, journal->ops_max + 1);
+    if (journal->entries[slot].used) {
+        sim_journal_entry_flip(journal, &journal->entries[slot]);
         journal->bit_flips++;
     }
 }
 
 bool sim_journal_flip_op(struct sim_journal *journal, uint64_t op)
 {
-    assert(op >= 1 && op <= journal->ops_max);
-    if (!journal->entries[op].used) {
+    assert(op >= 1);
+    struct sim_journal_entry *entry = sim_journal_slot(journal, op);
+    if (!entry->used || entry->op != op) {
         return false;
     }
-    journal->entries[op].header.checksum_body ^= 1; /* the body no longer matches */
-    vsr_header_set_checksum(&journal->entries[op].header);
+    entry->header.checksum_body ^= 1; /* the body no longer matches */
+    vsr_header_set_checksum(&entry->header);
     journal->bit_flips++;
     return true;
 }
@@ -243,6 +266,86 @@ static int sim_superblock_write(const struct vsr_superblock_state *state, void *
     return 0;
 }
 
+static int sim_checkpoint_write(uint64_t offset, const void *bytes, uint32_t size_bytes, bool last,
+                                void *context)
+{
+    struct sim_superblock *superblock = context;
+    assert(!superblock->chunk_pending);
+    assert(size_bytes <= SIM_CHUNK_SIZE_MAX);
+    if (superblock->chunk == NULL) {
+        superblock->chunk = calloc(1, SIM_CHUNK_SIZE_MAX);
+        superblock->checkpoints[0].bytes = calloc(1, SIM_CHECKPOINT_SIZE_MAX);
+        superblock->checkpoints[1].bytes = calloc(1, SIM_CHECKPOINT_SIZE_MAX);
+        if (superblock->chunk == NULL || superblock->checkpoints[0].bytes == NULL ||
+            superblock->checkpoints[1].bytes == NULL) {
+            sim_superblock_deinit(superblock);
+            return -ENOMEM;
+        }
+    }
+    assert(offset + size_bytes <= SIM_CHECKPOINT_SIZE_MAX);
+    memcpy(superblock->chunk, bytes, size_bytes);
+    superblock->chunk_pending = true;
+    superblock->chunk_offset = offset;
+    superblock->chunk_size = size_bytes;
+    superblock->chunk_last = last;
+    superblock->chunk_due_tick = *superblock->tick + prng_between(superblock->prng, 1, 3);
+    return 0;
+}
+
+static int sim_checkpoint_read(u128 checksum, uint64_t offset, void *bytes, uint64_t size_bytes,
+                               void *context)
+{
+    struct sim_superblock *superblock = context;
+    assert(bytes != NULL);
+    for (uint32_t index = 0; index < 2; index++) {
+        const struct sim_checkpoint_copy *copy = &superblock->checkpoints[index];
+        if (copy->complete && copy->checksum == checksum) {
+            if (offset + size_bytes > copy->size_bytes) {
+                return -RUNNEL_ENOTFOUND;
+            }
+            memcpy(bytes, copy->bytes + offset, size_bytes);
+            return 0;
+        }
+    }
+    return -RUNNEL_ENOTFOUND;
+}
+
+/* Lands the pending chunk: a first chunk starts a new copy, never the one named durably. */
+static void sim_checkpoint_land(struct sim_superblock *superblock)
+{
+    assert(superblock->chunk_pending);
+    if (superblock->chunk_offset == 0) {
+        const struct sim_checkpoint_copy *first = &superblock->checkpoints[0];
+        bool named = first->complete && superblock->durable.checkpoint_op != 0 &&
+                     first->checksum == superblock->durable.checkpoint_checksum;
+        superblock->building = named ? 1 : 0;
+        superblock->checkpoints[superblock->building].complete = false;
+    }
+    struct sim_checkpoint_copy *copy = &superblock->checkpoints[superblock->building];
+    assert(!copy->complete);
+    memcpy(copy->bytes + superblock->chunk_offset, superblock->chunk, superblock->chunk_size);
+    if (superblock->chunk_last) {
+        copy->size_bytes = superblock->chunk_offset + superblock->chunk_size;
+        copy->checksum = vsr_checksum(copy->bytes, copy->size_bytes);
+        copy->complete = true;
+        superblock->checkpoints_written++;
+    }
+    superblock->chunk_pending = false;
+}
+
+void sim_superblock_deinit(struct sim_superblock *superblock)
+{
+    assert(superblock != NULL);
+    free(superblock->chunk);
+    free(superblock->checkpoints[0].bytes);
+    free(superblock->checkpoints[1].bytes);
+    superblock->chunk = NULL;
+    superblock->checkpoints[0].bytes = NULL;
+    superblock->checkpoints[1].bytes = NULL;
+    superblock->checkpoints[0].complete = false;
+    superblock->checkpoints[1].complete = false;
+}
+
 void sim_superblock_init(struct sim_superblock *superblock, struct prng *prng, const uint64_t *tick)
 {
     assert(superblock != NULL);
@@ -255,7 +358,10 @@ void sim_superblock_init(struct sim_superblock *superblock, struct prng *prng, c
 struct vsr_superblock sim_superblock_interface(struct sim_superblock *superblock)
 {
     assert(superblock != NULL);
-    struct vsr_superblock interface = {.write = sim_superblock_write, .context = superblock};
+    struct vsr_superblock interface = {.write = sim_superblock_write,
+                                       .context = superblock,
+                                       .checkpoint_write = sim_checkpoint_write,
+                                       .checkpoint_read = sim_checkpoint_read};
     return interface;
 }
 
@@ -267,6 +373,11 @@ void sim_superblock_tick(struct sim_superblock *superblock)
         superblock->pending_used = false;
         superblock->callback(superblock->callback_context);
     }
+    if (superblock->chunk_pending && superblock->chunk_due_tick <= *superblock->tick) {
+        sim_checkpoint_land(superblock);
+        assert(superblock->checkpoint_callback != NULL);
+        superblock->checkpoint_callback(superblock->callback_context);
+    }
 }
 
 void sim_superblock_crash(struct sim_superblock *superblock)
@@ -276,5 +387,9 @@ void sim_superblock_crash(struct sim_superblock *superblock)
         superblock->durable = superblock->pending;
     }
     superblock->pending_used = false;
+    superblock->chunk_pending = false; /* an incomplete checkpoint is never read */
+    if (!superblock->checkpoints[superblock->building].complete) {
+        superblock->checkpoints[superblock->building].size_bytes = 0;
+    }
     assert(!superblock->pending_used);
 }

@@ -1,12 +1,16 @@
 /*
- * The simulator's VSR journal and superblock: an in-memory log of prepares per replica
- * implementing struct vsr_journal, with writes that complete after a seeded delay and
+ * The simulator's VSR journal and superblock: an in-memory ring of prepares per replica
+ * (slot = op mod (ops_max + 1), as the replica's own ring: a write of op replaces the op
+ * one ring below it; a write older than what its slot holds lands nowhere) implementing
+ * struct vsr_journal, with writes that complete after a seeded delay and
  * faults: a crash keeps, drops or tears each unsynced write; bit flips damage durable
  * entries (reported as faulty on read, by checksum); a misdirected write lands on a lower
- * op's entry (faulty there: the op does not match) and leaves its own entry damaged (the
+ * op's slot (faulty there: the op does not match) and leaves its own entry damaged (the
  * partition log's second header copy in the index says a record is due there, so the
  * entry reads as faulty, never as missing). Plus a superblock slot whose writes
- * are atomic and complete later (a crash keeps or drops a pending write). Single thread.
+ * are atomic and complete later (a crash keeps or drops a pending write), with a checkpoint
+ * store of two checkpoints (the one the durable superblock names is never written over;
+ * chunk writes complete later, a crash drops the pending one). Single thread.
  */
 #ifndef RUNNEL_TESTS_SIM_SIM_JOURNAL_H
 #define RUNNEL_TESTS_SIM_SIM_JOURNAL_H
@@ -17,11 +21,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { SIM_BODY_SIZE_MAX = 16, SIM_JOURNAL_WRITES_MAX = 256 };
+enum {
+    SIM_BODY_SIZE_MAX = 16,
+    SIM_JOURNAL_WRITES_MAX = 256,
+    SIM_CHECKPOINT_SIZE_MAX = 16384,
+    SIM_CHUNK_SIZE_MAX = SIM_CHECKPOINT_SIZE_MAX, /* own checkpoints: one write */
+};
 
 struct sim_journal_entry {
     struct vsr_header header;
     uint8_t body[SIM_BODY_SIZE_MAX];
+    uint64_t op; /* the op this slot was written for */
     bool used;
 };
 
@@ -35,7 +45,7 @@ struct sim_journal_write {
 typedef void (*sim_journal_write_callback)(uint64_t op, u128 checksum, void *context);
 
 struct sim_journal {
-    struct sim_journal_entry *entries; /* ops_max + 1 */
+    struct sim_journal_entry *entries; /* ops_max + 1 ring slots */
     uint64_t ops_max;
     struct sim_journal_write writes[SIM_JOURNAL_WRITES_MAX];
     struct prng *prng;
@@ -50,7 +60,7 @@ struct sim_journal {
     uint64_t misdirected_writes;
 };
 
-/* Sets up an empty journal of ops_max ops (allocates once). Returns 0 or -ENOMEM. */
+/* Sets up an empty ring of ops_max + 1 slots (allocates once). Returns 0 or -ENOMEM. */
 int sim_journal_init(struct sim_journal *journal, uint64_t ops_max, struct prng *prng,
                      const uint64_t *tick);
 void sim_journal_deinit(struct sim_journal *journal);
@@ -70,7 +80,24 @@ bool sim_journal_flip_op(struct sim_journal *journal, uint64_t op);
 /* Called when a superblock write is durable. */
 typedef void (*sim_superblock_write_callback)(void *context);
 
+struct sim_checkpoint_copy {
+    uint8_t *bytes; /* SIM_CHECKPOINT_SIZE_MAX, allocated at the first checkpoint write */
+    uint64_t size_bytes;
+    u128 checksum;
+    bool complete;
+};
+
 struct sim_superblock {
+    struct sim_checkpoint_copy checkpoints[2];
+    uint32_t building; /* copy the chunk writes go to */
+    bool chunk_pending;
+    uint64_t chunk_offset;
+    uint32_t chunk_size;
+    bool chunk_last;
+    uint64_t chunk_due_tick;
+    uint8_t *chunk; /* SIM_CHUNK_SIZE_MAX, allocated with the copies */
+    sim_superblock_write_callback checkpoint_callback;
+    uint64_t checkpoints_written;
     struct vsr_superblock_state durable;
     struct vsr_superblock_state pending;
     bool pending_used;
@@ -83,6 +110,8 @@ struct sim_superblock {
 
 void sim_superblock_init(struct sim_superblock *superblock, struct prng *prng,
                          const uint64_t *tick);
+/* Frees the checkpoint store (allocated by the first checkpoint write). */
+void sim_superblock_deinit(struct sim_superblock *superblock);
 struct vsr_superblock sim_superblock_interface(struct sim_superblock *superblock);
 void sim_superblock_tick(struct sim_superblock *superblock);
 void sim_superblock_crash(struct sim_superblock *superblock);

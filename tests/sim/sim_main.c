@@ -3,10 +3,12 @@
  * (--seeds N [--seed-base B]). Prints each failing seed with its reason, then a last line
  * "seeds_passed=N seeds_failed=M"; exits 1 when any seed failed. --verbose describes each
  * seed's cluster and faults; --storage runs groups (any size) whose journal is the real
- * partition log (storage/) over the simulated disk. `runnel-sim --seed S` replays a failure
- * exactly.
+ * partition log (storage/) over the simulated disk; --scenario NAME runs a named scenario
+ * (tests/sim/sim_scenarios.h; --scenario list names them) with each seed.
+ * `runnel-sim [--scenario NAME] --seed S` replays a failure exactly.
  */
 #include "tests/sim/sim_cluster.h"
+#include "tests/sim/sim_scenarios.h"
 
 #include "lib/assert.h"
 #include "lib/log.h"
@@ -18,7 +20,7 @@
 static int sim_main_usage(void)
 {
     fprintf(stderr, "usage: runnel-sim [--seed S | --seeds N [--seed-base B]] [--storage] "
-                    "[--verbose]\n");
+                    "[--scenario NAME|list] [--verbose]\n");
     return 2;
 }
 
@@ -37,57 +39,111 @@ static bool sim_main_parse_u64(const char *text, uint64_t *value_out)
     return true;
 }
 
-int main(int argc, char **argv)
+struct sim_main_arguments {
+    uint64_t seed_base;
+    uint64_t seed_count;
+    bool verbose;
+    bool storage;
+    const char *scenario; /* NULL: seeded random runs */
+};
+
+/* Parses argv; false on a malformed command line. */
+static bool sim_main_parse(int argc, char **argv, struct sim_main_arguments *arguments)
 {
-    uint64_t seed_base = 0;
-    uint64_t seed_count = 1;
-    bool verbose = false;
-    bool storage = false;
+    memset(arguments, 0, sizeof(*arguments));
+    arguments->seed_count = 1;
     for (int index = 1; index < argc; index++) {
         const char *argument = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
         if (strcmp(argument, "--verbose") == 0) {
-            verbose = true;
+            arguments->verbose = true;
         } else if (strcmp(argument, "--storage") == 0) {
-            storage = true;
-        } else if (strcmp(argument, "--seed") == 0 && sim_main_parse_u64(value, &seed_base)) {
-            seed_count = 1;
+            arguments->storage = true;
+        } else if (strcmp(argument, "--scenario") == 0 && value != NULL) {
+            arguments->scenario = value;
             index++;
-        } else if (strcmp(argument, "--seeds") == 0 && sim_main_parse_u64(value, &seed_count)) {
+        } else if (strcmp(argument, "--seed") == 0 &&
+                   sim_main_parse_u64(value, &arguments->seed_base)) {
+            arguments->seed_count = 1;
             index++;
-        } else if (strcmp(argument, "--seed-base") == 0 && sim_main_parse_u64(value, &seed_base)) {
+        } else if (strcmp(argument, "--seeds") == 0 &&
+                   sim_main_parse_u64(value, &arguments->seed_count)) {
+            index++;
+        } else if (strcmp(argument, "--seed-base") == 0 &&
+                   sim_main_parse_u64(value, &arguments->seed_base)) {
             index++;
         } else {
-            return sim_main_usage();
+            return false;
         }
+    }
+    return true;
+}
+
+/* Prints one seed's outcome: a failure always, its figures when verbose. */
+static void sim_main_report(const struct sim_main_arguments *arguments, uint64_t seed,
+                            const struct sim_result *result)
+{
+    const char *scenario = arguments->scenario;
+    if (!result->passed) {
+        printf("seed=%llu failed: %s (replay: runnel-sim%s%s%s --seed %llu)\n",
+               (unsigned long long)seed, result->reason, scenario != NULL ? " --scenario " : "",
+               scenario != NULL ? scenario : "", arguments->storage ? " --storage" : "",
+               (unsigned long long)seed);
+    }
+    if (arguments->verbose) {
+        printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu "
+               "misdirected_writes=%llu clogs=%llu dropped_full=%llu too_old=%llu "
+               "checkpoints=%llu state_transfers=%llu wrapped=%d\n",
+               (unsigned long long)seed, result->passed ? "passed" : "FAILED",
+               (unsigned long long)result->ticks, (unsigned long long)result->commits,
+               (unsigned long long)result->view_changes, (unsigned long long)result->crashes,
+               (unsigned long long)result->misdirected_writes, (unsigned long long)result->clogs,
+               (unsigned long long)result->dropped_full, (unsigned long long)result->too_old,
+               (unsigned long long)result->checkpoints, (unsigned long long)result->state_transfers,
+               (int)result->wrapped);
+    }
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    struct sim_main_arguments arguments;
+    if (!sim_main_parse(argc, argv, &arguments)) {
+        return sim_main_usage();
+    }
+    const char *scenario = arguments.scenario;
+    if (scenario != NULL && strcmp(scenario, "list") == 0) {
+        sim_scenario_list();
+        return 0;
+    }
+    if (scenario != NULL && (!sim_scenario_exists(scenario) || arguments.storage)) {
+        return sim_main_usage();
     }
     log_level_set(LOG_LEVEL_WARN);
     uint64_t passed = 0;
-    uint64_t failed = 0;
-    for (uint64_t offset = 0; offset < seed_count; offset++) {
+    uint64_t checkpoints = 0;
+    uint64_t transfers = 0;
+    uint64_t wrapped = 0;
+    for (uint64_t offset = 0; offset < arguments.seed_count; offset++) {
         struct sim_result result;
-        uint64_t seed = seed_base + offset;
+        uint64_t seed = arguments.seed_base + offset;
         struct sim_options options = {
-            .faults_random = true, .send_only_machine = -1, .storage = storage};
-        sim_cluster_run_options(seed, &options, verbose, &result);
-        if (result.passed) {
-            passed++;
+            .faults_random = true, .send_only_machine = -1, .storage = arguments.storage};
+        if (scenario != NULL) {
+            sim_scenario_run(scenario, seed, arguments.verbose, &result);
         } else {
-            failed++;
-            printf("seed=%llu failed: %s (replay: runnel-sim --seed %llu)\n",
-                   (unsigned long long)seed, result.reason, (unsigned long long)seed);
+            sim_cluster_run_options(seed, &options, arguments.verbose, &result);
         }
-        if (verbose) {
-            printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu "
-                   "misdirected_writes=%llu clogs=%llu dropped_full=%llu too_old=%llu\n",
-                   (unsigned long long)seed, result.passed ? "passed" : "FAILED",
-                   (unsigned long long)result.ticks, (unsigned long long)result.commits,
-                   (unsigned long long)result.view_changes, (unsigned long long)result.crashes,
-                   (unsigned long long)result.misdirected_writes, (unsigned long long)result.clogs,
-                   (unsigned long long)result.dropped_full, (unsigned long long)result.too_old);
-        }
-        fflush(stdout);
+        checkpoints += result.checkpoints;
+        transfers += result.state_transfers;
+        wrapped += result.wrapped;
+        passed += result.passed;
+        sim_main_report(&arguments, seed, &result);
     }
+    uint64_t failed = arguments.seed_count - passed;
+    printf("checkpoints=%llu state_transfers=%llu seeds_wrapped=%llu\n",
+           (unsigned long long)checkpoints, (unsigned long long)transfers,
+           (unsigned long long)wrapped);
     printf("seeds_passed=%llu seeds_failed=%llu\n", (unsigned long long)passed,
            (unsigned long long)failed);
     return failed == 0 ? 0 : 1;

@@ -94,6 +94,7 @@ static void state_make(struct vsr_superblock_state *state, uint32_t view, uint64
     state->log_head_checksum = state->log_head_header.checksum;
 }
 
+/* The log head's header and the checkpoint (op, checksum, size) survive a reopen. */
 static void test_log_head_header_survives_reopen(void **unused)
 {
     (void)unused;
@@ -109,6 +110,9 @@ static void test_log_head_header_survives_reopen(void **unused)
     write_durable((uint32_t)slot, &first);
     struct vsr_superblock_state second;
     state_make(&second, 5, 3); /* view 5 truncated ops 4 and 5: the head goes back */
+    second.checkpoint_op = 2;  /* a checkpoint below the head, named by its bytes' checksum */
+    second.checkpoint_checksum = ((u128)0x1234 << 64) | 0x5678;
+    second.checkpoint_size_bytes = 12345;
     write_durable((uint32_t)slot, &second);
     close_all();
 
@@ -118,6 +122,9 @@ static void test_log_head_header_survives_reopen(void **unused)
     assert_int_equal(loaded.view, 5);
     assert_int_equal(loaded.log_view, 5);
     assert_int_equal(loaded.log_head_op, 3);
+    assert_int_equal(loaded.checkpoint_op, 2);
+    assert_true(loaded.checkpoint_checksum == second.checkpoint_checksum);
+    assert_int_equal(loaded.checkpoint_size_bytes, 12345);
     assert_true(loaded.log_head_checksum == second.log_head_checksum);
     assert_memory_equal(&loaded.log_head_header, &second.log_head_header,
                         sizeof(second.log_head_header));

@@ -48,6 +48,21 @@ static void test_quorum_intersections(void **state)
     }
 }
 
+/* The op a replication quorum reached: the replication-quorum-th highest, in any order. */
+static void test_quorum_op(void **state)
+{
+    (void)state;
+    uint64_t one[] = {7};
+    assert_int_equal(vsr_quorum_op(one, 1), 7);
+    uint64_t two[] = {3, 9};
+    assert_int_equal(vsr_quorum_op(two, 2), 3); /* n = 2: both */
+    uint64_t three[] = {5, 9, 1};
+    assert_int_equal(vsr_quorum_op(three, 3), 5);
+    uint64_t six[] = {4, 10, 2, 8, 6, 12};
+    assert_int_equal(vsr_quorum_op(six, 6), 8); /* replication 3: the third highest */
+    assert_int_equal(six[0], 4);                /* the input is left as it was */
+}
+
 static void test_quorum_rejects_bad_counts(void **state)
 {
     (void)state;
@@ -63,6 +78,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quorum_table),
         cmocka_unit_test(test_quorum_intersections),
+        cmocka_unit_test(test_quorum_op),
         cmocka_unit_test(test_quorum_rejects_bad_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

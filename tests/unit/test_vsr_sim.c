@@ -298,6 +298,8 @@ static void test_duplicate_request_after_view_change(void **state)
             .exactly_once_all = round < 2,
             .send_only_machine = -1,
             .fault_ticks = 2000,
+            .ring_ops = 32,
+            .checkpoint_interval = 6, /* the kept replies also cross checkpoints */
             .script = duplicate_scenario_script,
             .script_context = &scenario,
         };
