@@ -64,6 +64,15 @@ struct vsr_replica_config {
     uint32_t exactly_once_window_max; /* replies kept per exactly-once client; 0: no opt-in */
     uint64_t session_ttl_ns; /* exactly-once sessions idle this long (log time) end; 0: never */
     uint64_t seed;           /* timeout jitter */
+    /*
+     * Durability `replicated` (DESIGN.md §4): a replica acks a prepare once written, before
+     * it is synced, so a machine crash may take what it acked. A start after one
+     * (boot_changed: the boot id differs from the last start's) is recovering_head when
+     * the replica held anything; a process crash loses no completed write. At
+     * replica_count 1 `replicated` behaves as fsync.
+     */
+    bool durability_replicated;
+    bool boot_changed;
 };
 
 /* Per-op knowledge (a ring slot: index = op mod (ops_max + 1)). */
@@ -111,10 +120,11 @@ struct vsr_replica_stats {
     uint64_t repairs_requested;
     uint64_t truncated_ops;
     uint64_t faulty_reads;
-    uint64_t cached_replies;  /* duplicate requests answered with the kept reply */
-    uint64_t checkpoints;     /* own checkpoints made durable */
-    uint64_t state_transfers; /* checkpoints installed from a peer */
-    uint64_t window_full;     /* prepares refused: the ring holds no slot for them yet */
+    uint64_t cached_replies;    /* duplicate requests answered with the kept reply */
+    uint64_t checkpoints;       /* own checkpoints made durable */
+    uint64_t state_transfers;   /* checkpoints installed from a peer */
+    uint64_t window_full;       /* prepares refused: the ring holds no slot for them yet */
+    uint64_t forced_recoveries; /* operator commands that ended recovering_head */
 };
 
 enum vsr_transfer_stage {
@@ -265,6 +275,15 @@ void vsr_replica_on_superblock_write(struct vsr_replica *replica);
 
 /* The checkpoint store finished the write the replica started last. */
 void vsr_replica_on_checkpoint_write(struct vsr_replica *replica);
+
+/*
+ * The operator's command for a group whose view-change quorum is recovering_head (DESIGN.md
+ * §4): this replica leaves recovering_head and starts a view change with the log it holds,
+ * nacking what it does not hold intact (damaged entries included), so the group can
+ * proceed at the cost of possibly losing acknowledged ops. Returns 0, or -RUNNEL_ESTATE
+ * when the replica is not recovering_head.
+ */
+int vsr_replica_force_recovery(struct vsr_replica *replica);
 
 /* The canonical header of op (within the ring window) when known, else NULL. */
 const struct vsr_header *vsr_replica_header(const struct vsr_replica *replica, uint64_t op);

@@ -258,6 +258,11 @@ int vsr_replica_recover(struct vsr_replica *replica)
         }
     }
     bool head_uncertain = vsr_replica_recover_head(replica, journal_op_max);
+    if (replica->config.durability_replicated && replica->config.boot_changed &&
+        replica->config.replica_count > 1 &&
+        (journal_op_max > replica->checkpoint_op || replica->durable.view > 0)) {
+        head_uncertain = true; /* a machine crash may have taken writes it acked */
+    }
     if (replica->commit_max > replica->op) {
         replica->commit_max = replica->op; /* a lower floor is only more cautious */
     }

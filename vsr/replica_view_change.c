@@ -499,6 +499,25 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
     return true;
 }
 
+int vsr_replica_force_recovery(struct vsr_replica *replica)
+{
+    assert(replica->op <= vsr_replica_window_top(replica));
+    if (replica->status != VSR_STATUS_RECOVERING_HEAD) {
+        return -RUNNEL_ESTATE;
+    }
+    for (uint64_t op = replica->commit_min + 1; op <= replica->op; op++) {
+        struct vsr_entry *entry = vsr_entry_at(replica, op);
+        if ((entry->flags & VSR_ENTRY_FAULTY) != 0) {
+            entry->flags &= (uint8_t)~VSR_ENTRY_FAULTY; /* nacked from now on: loss accepted */
+            entry->journal_checksum = 0;
+        }
+    }
+    replica->status = VSR_STATUS_VIEW_CHANGE;
+    replica->stats.forced_recoveries++;
+    vsr_replica_view_change_start(replica, replica->view + 1);
+    return 0;
+}
+
 void vsr_replica_send_start_view(struct vsr_replica *replica, uint8_t target)
 {
     assert(vsr_replica_is_primary(replica));

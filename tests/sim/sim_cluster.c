@@ -62,6 +62,7 @@ struct sim_slot {
     uint64_t restart_tick;
     uint64_t checked_commit;
     uint64_t restores_checked; /* state machine restores already checked */
+    bool boot_changed;         /* the next start follows a machine crash */
     uint32_t view_sent_max;
 };
 
@@ -295,6 +296,8 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .clients_max = SIM_CLIENTS_MAX,
         .exactly_once_window_max = SIM_WINDOW,
         .session_ttl_ns = cluster->options.session_ttl_ns,
+        .durability_replicated = cluster->options.durability_replicated,
+        .boot_changed = slot->boot_changed,
         .seed = prng_u64(&cluster->prng),
     };
     struct vsr_journal journal = sim_journal_interface(&slot->journal);
@@ -314,6 +317,7 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
     slot->up = true;
     slot->checked_commit = 0;
     slot->restores_checked = 0;
+    slot->boot_changed = false;
     int result = vsr_replica_init(&slot->replica, &config, &slot->superblock.durable, &journal,
                                   &superblock, &machine, &bus, &cluster->clock.clock);
     assert(result == 0);
@@ -1101,6 +1105,22 @@ void sim_cluster_crash(struct sim_cluster *cluster, uint32_t machine, uint64_t r
         slot->restart_tick = restart_tick;
     }
     cluster->result->crashes++;
+}
+
+void sim_cluster_crash_machine(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick)
+{
+    sim_cluster_crash(cluster, machine, restart_tick);
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        cluster->slots[group][machine].boot_changed = true;
+    }
+}
+
+int sim_cluster_force_recovery(struct sim_cluster *cluster, uint32_t group, uint32_t machine)
+{
+    assert(group < cluster->group_count && machine < cluster->replica_count);
+    struct sim_slot *slot = &cluster->slots[group][machine];
+    assert(slot->up);
+    return vsr_replica_force_recovery(&slot->replica);
 }
 
 bool sim_cluster_corrupt(struct sim_cluster *cluster, uint32_t group, uint32_t machine, uint64_t op)

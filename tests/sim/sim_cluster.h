@@ -31,6 +31,7 @@ struct sim_options {
     bool storage;                 /* journals on storage/partition + sim_disk (any size) */
     bool exactly_once_all;        /* every client opts in to exactly-once (else the seed's) */
     uint64_t session_ttl_ns;      /* exactly-once session TTL in log time; 0: none */
+    bool durability_replicated;   /* groups ack before sync: see sim_cluster_crash_machine */
     uint64_t ring_ops;            /* 0: from the seed; else the ring capacity ... */
     uint64_t checkpoint_interval; /* ... and the checkpoint interval (0: none) */
     sim_script_callback script;   /* NULL: none */
@@ -65,6 +66,11 @@ void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, b
 /* Scenario actions (during the fault phase; healing undoes links and restarts machines). */
 void sim_cluster_link_block(struct sim_cluster *cluster, uint32_t from, uint32_t to, bool blocked);
 void sim_cluster_crash(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick);
+/* As sim_cluster_crash, as a machine crash: the replicas restart with boot_changed. */
+void sim_cluster_crash_machine(struct sim_cluster *cluster, uint32_t machine,
+                               uint64_t restart_tick);
+/* The operator's command on group's replica on machine (vsr_replica_force_recovery). */
+int sim_cluster_force_recovery(struct sim_cluster *cluster, uint32_t group, uint32_t machine);
 /* Loses every reply (to clients) that machine sends, until the faults heal. */
 void sim_cluster_replies_drop(struct sim_cluster *cluster, uint32_t machine, bool dropped);
 /* Damages op's durable entry in one replica's journal; false when it holds none. */

@@ -238,6 +238,106 @@ static void many_run(uint64_t seed, bool verbose, struct sim_result *result)
     }
 }
 
+/* recovering_quorum */
+struct recovering_scenario {
+    uint32_t phase;
+    uint32_t crashed[2];
+    uint64_t crash_tick;
+    uint64_t committed_at_crash;
+    bool recovering_seen; /* both restarted recovering_head */
+    bool progressed;      /* a commit or a normal primary while stuck: must not happen */
+    bool refused;         /* the command was refused (the replica was not recovering) */
+    uint64_t force_tick;
+    bool led_after; /* a normal primary after the command */
+};
+
+/* True when some live replica of group 0 is a normal primary. */
+static bool recovering_led(const struct sim_cluster *cluster)
+{
+    for (uint32_t machine = 0; machine < SCENARIO_REPLICAS; machine++) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+        if (replica != NULL && vsr_replica_is_primary(replica)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Crashes the primary and one backup of group 0 as machines. */
+static void recovering_crash(struct sim_cluster *cluster, uint64_t tick,
+                             struct recovering_scenario *scenario)
+{
+    uint32_t count = 0;
+    for (uint32_t machine = 0; machine < SCENARIO_REPLICAS; machine++) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+        if (replica != NULL && vsr_replica_is_primary(replica)) {
+            scenario->crashed[count++] = machine;
+        }
+    }
+    if (count != 1) {
+        return; /* between primaries: try again next tick */
+    }
+    scenario->crashed[1] = (scenario->crashed[0] + 1) % SCENARIO_REPLICAS;
+    scenario->committed_at_crash = sim_cluster_committed_max(cluster, 0);
+    sim_cluster_crash_machine(cluster, scenario->crashed[0], tick + 20);
+    sim_cluster_crash_machine(cluster, scenario->crashed[1], tick + 20);
+    scenario->crash_tick = tick;
+    scenario->phase = 1;
+}
+
+static void recovering_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct recovering_scenario *scenario = context;
+    if (scenario->phase == 0 && tick >= 200) {
+        recovering_crash(cluster, tick, scenario);
+    } else if (scenario->phase == 1 && tick >= scenario->crash_tick + 40) {
+        bool recovering = true;
+        for (uint32_t index = 0; index < 2; index++) {
+            const struct vsr_replica *replica =
+                sim_cluster_replica(cluster, 0, scenario->crashed[index]);
+            recovering &= replica != NULL && replica->status == VSR_STATUS_RECOVERING_HEAD;
+        }
+        scenario->recovering_seen |= recovering && tick == scenario->crash_tick + 40;
+        scenario->progressed |= recovering_led(cluster) || sim_cluster_committed_max(cluster, 0) !=
+                                                               scenario->committed_at_crash;
+        if (tick >= scenario->crash_tick + 800) {
+            for (uint32_t index = 0; index < 2; index++) {
+                int forced = sim_cluster_force_recovery(cluster, 0, scenario->crashed[index]);
+                scenario->refused |= forced != 0;
+            }
+            scenario->force_tick = tick;
+            scenario->phase = 2;
+        }
+    } else if (scenario->phase == 2) {
+        scenario->led_after |= recovering_led(cluster);
+    }
+}
+
+static void recovering_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct recovering_scenario scenario = {0};
+    struct sim_options options =
+        scenario_options(SCENARIO_REPLICAS, 1, 2500, recovering_script, &scenario);
+    options.durability_replicated = true;
+    sim_cluster_run_options(seed, &options, verbose, result);
+    if (verbose) {
+        printf("recovering_quorum: crashed %u and %u at tick %llu (history %llu); recovering "
+               "%d; progress while stuck %d; led after the command %d\n",
+               scenario.crashed[0], scenario.crashed[1], (unsigned long long)scenario.crash_tick,
+               (unsigned long long)scenario.committed_at_crash, (int)scenario.recovering_seen,
+               (int)scenario.progressed, (int)scenario.led_after);
+    }
+    if (result->passed && (scenario.phase != 2 || !scenario.recovering_seen ||
+                           scenario.progressed || scenario.refused || !scenario.led_after)) {
+        result->passed = false;
+        snprintf(result->reason, sizeof(result->reason),
+                 "recovering_quorum: phase %u, recovering %d, progress while stuck %d, command "
+                 "refused %d, led after the command %d",
+                 scenario.phase, (int)scenario.recovering_seen, (int)scenario.progressed,
+                 (int)scenario.refused, (int)scenario.led_after);
+    }
+}
+
 struct scenario {
     const char *name;
     void (*run)(uint64_t seed, bool verbose, struct sim_result *result);
@@ -246,6 +346,7 @@ struct scenario {
 static const struct scenario scenarios[] = {
     {"lagging_replica", lagging_run},
     {"primary_crash_commit", crash_run},
+    {"recovering_quorum", recovering_run},
     {"many_groups_primary", many_run},
 };
 

@@ -7,6 +7,10 @@
  *                         catches up by state transfer (checkpoint chunks, then repair)
  *   primary_crash_commit  the primary crashes with prepares in flight (uncommitted ops),
  *                         the group elects another, commits on, and nothing acked is lost
+ *   recovering_quorum     durability `replicated`: the primary and a backup of 3 machines
+ *                         crash as machines (boot id changed) and restart recovering_head;
+ *                         the group makes no progress until the operator's command on both,
+ *                         then elects a primary and finishes every request
  *   many_groups_primary   SIM_SCENARIO_GROUPS groups on 3 machines; the machine leading a
  *                         third of them crashes; every group it led has a new primary
  *                         within the bound, and the groups keep committing
