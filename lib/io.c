@@ -268,6 +268,13 @@ uint32_t io_pending_count(const struct io *io)
     return io->backend->pending_count(io);
 }
 
+bool io_can_wait(const struct io *io)
+{
+    assert(io != NULL);
+    assert(io->backend != NULL);
+    return io->backend->is_dispatching == NULL || !io->backend->is_dispatching(io);
+}
+
 bool io_probe_direct(struct io *io, const char *path)
 {
     assert(io != NULL);

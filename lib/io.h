@@ -99,6 +99,9 @@ struct io_backend {
     bool (*probe_direct)(struct io *io, const char *path);
     /* Operations submitted and not yet delivered. */
     uint32_t (*pending_count)(const struct io *io);
+    /* Optional: whether a callback of run is on the stack (run must not be called then).
+     * NULL: never (the backend's callbacks never wait). */
+    bool (*is_dispatching)(const struct io *io);
 };
 
 struct io {
@@ -147,6 +150,9 @@ uint32_t io_run(struct io *io, uint64_t wait_ns);
 
 /* Operations in flight. */
 uint32_t io_pending_count(const struct io *io);
+/* Whether io_run (and so io_wait) may be called now: false inside one of io's callbacks.
+ * Code reachable from a callback that would wait starts the operation and retries later. */
+bool io_can_wait(const struct io *io);
 
 bool io_probe_direct(struct io *io, const char *path);
 

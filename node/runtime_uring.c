@@ -1293,9 +1293,18 @@ static uint32_t runtime_uring_io_pending_count(const struct io *io)
     return uring->io_pending;
 }
 
+static bool runtime_uring_io_is_dispatching(const struct io *io)
+{
+    assert(io != NULL);
+    const struct runtime_uring *uring =
+        (const struct runtime_uring *)((const char *)io - offsetof(struct runtime_uring, io));
+    return uring->is_dispatching;
+}
+
 static const struct io_backend runtime_uring_io_backend = {
     .submit = runtime_uring_io_submit,
     .run = runtime_uring_io_run,
     .probe_direct = runtime_uring_io_probe_direct,
     .pending_count = runtime_uring_io_pending_count,
+    .is_dispatching = runtime_uring_io_is_dispatching,
 };

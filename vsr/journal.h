@@ -24,7 +24,8 @@ struct vsr_journal {
     /*
      * Reads op's entry: 0 with header_out (and body_out, up to body_size_max bytes;
      * body_out may be NULL for the header alone) verified by checksum; -RUNNEL_EFAULTY
-     * when the entry is damaged; -RUNNEL_ENOTFOUND when nothing was durably written.
+     * when the entry is damaged; -RUNNEL_ENOTFOUND when nothing was durably written;
+     * -EAGAIN when the read may not wait now (the replica retries from a later tick).
      */
     int (*read)(uint64_t op, struct vsr_header *header_out, void *body_out, uint32_t body_size_max,
                 void *context);

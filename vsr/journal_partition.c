@@ -202,15 +202,53 @@ static int journal_partition_read_wait(struct journal_partition *journal)
     return -ETIMEDOUT;
 }
 
+/* A read started inside dispatch: 1 when it answers op now (result in *result_out), 0 when
+ * it is out of the way (done for another op, or waited out), -EAGAIN while in flight and
+ * waiting is not allowed. */
+static int journal_partition_read_deferred(struct journal_partition *journal, uint64_t op,
+                                           int *result_out)
+{
+    assert(journal->is_read_deferred);
+    if (!journal->is_read_done) {
+        if (!io_can_wait(journal->partition->io)) {
+            return -EAGAIN;
+        }
+        (void)journal_partition_read_wait(journal);
+        if (!journal->is_read_done) {
+            return -ETIMEDOUT; /* still in flight: stays deferred */
+        }
+    }
+    journal->is_read_deferred = false;
+    if (journal->read_deferred_op == op) {
+        *result_out = journal->read.result;
+        return 1;
+    }
+    return 0;
+}
+
 /* Reads op's record into read_buffer: 0 (journal->read.record), -RUNNEL_EFAULTY,
- * -RUNNEL_ENOTFOUND or an I/O error. */
+ * -RUNNEL_ENOTFOUND, -EAGAIN (inside dispatch: started, ask again later) or an I/O error. */
 static int journal_partition_read_record(struct journal_partition *journal, uint64_t op)
 {
     assert(journal != NULL && op > 0);
+    int result = 0;
+    if (journal->is_read_deferred) {
+        int state = journal_partition_read_deferred(journal, op, &result);
+        if (state != 0) {
+            return state == 1 ? (result == -RUNNEL_ECHECKSUM ? -RUNNEL_EFAULTY : result) : state;
+        }
+    }
+    assert(!journal->is_read_deferred);
     journal->is_read_done = false;
-    int result = partition_read_op(journal->partition, &journal->read, op, journal->read_buffer,
-                                   journal->read_buffer_size_bytes, journal_partition_read_callback,
-                                   journal);
+    result = partition_read_op(journal->partition, &journal->read, op, journal->read_buffer,
+                               journal->read_buffer_size_bytes, journal_partition_read_callback,
+                               journal);
+    if (result == 0 && !io_can_wait(journal->partition->io)) {
+        journal->is_read_deferred = true;
+        journal->read_deferred_op = op;
+        journal->reads_deferred_count++;
+        return -EAGAIN;
+    }
     if (result == 0) {
         result = journal_partition_read_wait(journal);
     } else if (result == 1) {
@@ -590,5 +628,6 @@ bool journal_partition_is_busy(const struct journal_partition *journal)
     assert(journal != NULL);
     assert(journal->partition != NULL);
     return journal->writes_count > 0 || journal->parked_count > 0 || journal->reports_count > 0 ||
-           journal->is_repairing || partition_is_flushing(journal->partition);
+           journal->is_repairing || partition_is_flushing(journal->partition) ||
+           (journal->is_read_deferred && !journal->is_read_done);
 }

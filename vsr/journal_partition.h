@@ -33,8 +33,10 @@
  * holds faulty (the replica must keep it faulty: never nacked).
  *
  * Reads are synchronous in the interface: the tail is served from memory; an older record
- * (restart replay) is read with io_wait, so call the replica's execute paths only from
- * outside the ring's dispatch (start-up, the loop pass, ticks).
+ * (restart replay, repair) is read with io_wait outside the ring's dispatch (start-up, the
+ * loop pass, ticks). Inside dispatch (a message handled in a completion callback) waiting
+ * is not allowed: the read is started and -EAGAIN returned; the same op asked again once
+ * that read completed is served from it (the replica retries from its next tick).
  *
  * Memory: allocated by journal_partition_init from the record limit. Runs on the shard that
  * owns the group.
@@ -71,6 +73,8 @@ struct journal_partition {
     uint64_t read_buffer_size_bytes;
     struct partition_read read;
     bool is_read_done;
+    bool is_read_deferred; /* a read started inside dispatch, for read_deferred_op */
+    uint64_t read_deferred_op;
     struct journal_partition_write *writes; /* ring of appended, unreported ops */
     uint32_t writes_max;
     uint32_t writes_head;
@@ -87,9 +91,10 @@ struct journal_partition {
     bool is_repairing;
     int failed;
     uint64_t reads_blocking_count;
-    uint64_t truncations_count; /* suffix truncations (a different prepare at an op) */
-    uint64_t repairs_count;     /* faulty entries rewritten in place */
-    uint64_t given_up_count;    /* writes reported as not held (see above) */
+    uint64_t reads_deferred_count; /* reads answered -EAGAIN inside dispatch */
+    uint64_t truncations_count;    /* suffix truncations (a different prepare at an op) */
+    uint64_t repairs_count;        /* faulty entries rewritten in place */
+    uint64_t given_up_count;       /* writes reported as not held (see above) */
 };
 
 /*

@@ -339,8 +339,11 @@ void vsr_replica_execute(struct vsr_replica *replica)
             break;
         }
         uint64_t op = replica->commit_min + 1;
-        if (vsr_replica_journal_read(replica, op, &header, replica->body_buffer) != 0 ||
-            header.checksum != vsr_entry_at(replica, op)->checksum) {
+        int result = vsr_replica_journal_read(replica, op, &header, replica->body_buffer);
+        if (result == -EAGAIN) {
+            break; /* a read that may not wait here: started, executed from a later tick */
+        }
+        if (result != 0 || header.checksum != vsr_entry_at(replica, op)->checksum) {
             vsr_entry_at(replica, op)->journal_checksum = 0;
             replica->op_prefix = op - 1;
             break;
@@ -517,6 +520,10 @@ void vsr_replica_tick(struct vsr_replica *replica)
         if (replica->durable.log_head_header.checksum == 0 && replica->log_head_op > 0) {
             vsr_replica_persist(replica); /* the head's header may be known now */
         }
+    }
+    if (replica->status == VSR_STATUS_NORMAL && replica->commit_min < replica->commit_max &&
+        replica->commit_min < replica->op_prefix) {
+        vsr_replica_execute(replica); /* what a message could not read without waiting */
     }
 }
 

@@ -654,11 +654,18 @@ static uint32_t sim_disk_pending_count(const struct io *io)
     return disk->is_crashed ? 0 : disk->pending_count;
 }
 
+static bool sim_disk_is_dispatching(const struct io *io)
+{
+    assert(io != NULL && io->backend == &sim_disk_backend);
+    return ((const struct sim_disk *)io)->refuse_waits;
+}
+
 static const struct io_backend sim_disk_backend = {
     .submit = sim_disk_submit,
     .run = sim_disk_run,
     .probe_direct = sim_disk_probe_direct,
     .pending_count = sim_disk_pending_count,
+    .is_dispatching = sim_disk_is_dispatching,
 };
 
 int sim_disk_init(struct sim_disk *disk, const struct sim_disk_options *options)

@@ -107,6 +107,8 @@ struct sim_disk {
     uint64_t sequence;
     bool is_crashed;
     bool is_failing; /* a persistent failure has started */
+    /* Tests: io_can_wait answers false, as inside a runtime's completion callback. */
+    bool refuse_waits;
     /* Counters (since init; tests read them to size their loops). */
     uint64_t operation_count; /* counted operations submitted */
     uint64_t sync_count;

@@ -8,6 +8,7 @@
 #include "tests/sim/sim_disk.h"
 #include "tests/unit/helper_assert.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -247,12 +248,50 @@ static void test_faulty_repaired_and_missing(void **state)
     fixture_teardown();
 }
 
+/* Inside a completion callback (no waiting allowed) a read from disk is started and
+ * -EAGAIN returned; asking again once it completed is served from it; a read that may wait
+ * first waits out the one in flight. */
+static void test_read_inside_dispatch(void **state)
+{
+    (void)state;
+    fixture_setup();
+    struct vsr_header headers[5];
+    uint8_t bodies[5][BODY_SIZE];
+    chain_make(headers, bodies, 5, 40);
+    for (uint32_t index = 0; index < 5; index++) {
+        assert_int_equal(
+            fixture.interface.write(&headers[index], bodies[index], fixture.interface.context), 0);
+    }
+    settle();
+    journal_close();
+    journal_open(); /* nothing in the tail buffer: every read goes to the disk */
+    fixture.disk.refuse_waits = true;
+    assert_int_equal(read_result(2), -EAGAIN);
+    assert_int_equal(read_result(2), -EAGAIN); /* in flight: not started twice */
+    assert_int_equal(fixture.journal.reads_deferred_count, 1);
+    assert_true(journal_partition_is_busy(&fixture.journal));
+    for (int round = 0; round < 100 && !fixture.journal.is_read_done; round++) {
+        io_run(&fixture.disk.io, 1);
+    }
+    assert_true(fixture.journal.is_read_done);
+    check_read(2, headers[1].checksum, 41); /* served from the completed read */
+    assert_int_equal(fixture.journal.reads_blocking_count, 0);
+    assert_int_equal(read_result(3), -EAGAIN);
+    fixture.disk.refuse_waits = false;
+    check_read(4, headers[3].checksum, 43); /* waits out op 3's read, then reads op 4 */
+    check_read(3, headers[2].checksum, 42);
+    assert_false(fixture.journal.is_read_deferred);
+    assert_int_equal(fixture.journal.reads_deferred_count, 2);
+    fixture_teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_of_order_and_replace),
         cmocka_unit_test(test_faulty_repaired_and_missing),
+        cmocka_unit_test(test_read_inside_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
