@@ -127,6 +127,7 @@ struct sim_cluster {
     uint32_t client_count;
     uint64_t ring_ops;            /* each replica's log ring (and journal ring) capacity */
     uint64_t checkpoint_interval; /* 0: no checkpoints (the log ends at ring_ops) */
+    bool replicated;              /* durability `replicated`: crashes may be machine crashes */
     struct vsr_group *groups;     /* group_count */
     struct sim_slot (*slots)[VSR_REPLICAS_MAX]; /* group_count */
     struct sim_check *checks;                   /* group_count */
@@ -296,7 +297,7 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .clients_max = SIM_CLIENTS_MAX,
         .exactly_once_window_max = SIM_WINDOW,
         .session_ttl_ns = cluster->options.session_ttl_ns,
-        .durability_replicated = cluster->options.durability_replicated,
+        .durability_replicated = cluster->replicated,
         .boot_changed = slot->boot_changed,
         .seed = prng_u64(&cluster->prng),
     };
@@ -415,6 +416,9 @@ static void sim_setup_ring(struct sim_cluster *cluster)
         cluster->ring_ops = cluster->options.ring_ops;
         cluster->checkpoint_interval = cluster->options.checkpoint_interval;
     }
+    cluster->replicated = cluster->options.durability_replicated ||
+                          (cluster->options.faults_random && !cluster->options.storage &&
+                           cluster->replica_count >= 3 && prng_percent(&prng, 40));
 }
 
 /* Chooses the cluster shape and fault rates from the seed. */
@@ -483,6 +487,10 @@ static void sim_setup_shape(struct sim_cluster *cluster)
             }
             cluster->faulty_machines |= 1ull << prng_range(prng, cluster->replica_count);
         }
+    }
+    if (cluster->replicated && cluster->options.faults_random) {
+        /* Machine crashes instead: no damage-made recovering_head on top of theirs. */
+        cluster->faulty_machines = 0;
     }
 }
 
@@ -1002,6 +1010,20 @@ static uint32_t sim_machines_down(const struct sim_cluster *cluster)
     return down;
 }
 
+/* True when some replica of some group is recovering_head. */
+static bool sim_any_recovering(const struct sim_cluster *cluster)
+{
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            const struct sim_slot *slot = &cluster->slots[group][index];
+            if (slot->up && slot->replica.status == VSR_STATUS_RECOVERING_HEAD) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* Crashes and restarts whole machines (every group's replica on it), flips bits. */
 static void sim_faults_tick(struct sim_cluster *cluster)
 {
@@ -1022,11 +1044,16 @@ static void sim_faults_tick(struct sim_cluster *cluster)
         uint32_t index = (uint32_t)prng_range(prng, cluster->replica_count);
         if (cluster->slots[0][index].up) {
             uint64_t restart = cluster->tick + prng_between(prng, 5, 400);
-            for (uint32_t group = 0; group < cluster->group_count; group++) {
-                sim_slot_crash(cluster, &cluster->slots[group][index]);
-                cluster->slots[group][index].restart_tick = restart;
+            /* `replicated` groups: one machine crash at a time, so it is on fewer than a
+             * replication quorum and the others keep a view-change quorum. */
+            bool machine = cluster->replicated && sim_machines_down(cluster) == 0 &&
+                           !sim_any_recovering(cluster) && prng_percent(prng, 50);
+            if (machine) {
+                sim_cluster_crash_machine(cluster, index, restart);
+                cluster->result->machine_crashes++;
+            } else {
+                sim_cluster_crash(cluster, index, restart);
             }
-            cluster->result->crashes++;
         }
     }
     if (sim_machines_down(cluster) < cluster->down_max &&

@@ -45,6 +45,7 @@ struct sim_result {
     uint64_t commits;
     uint64_t view_changes;
     uint64_t crashes;
+    uint64_t machine_crashes; /* of crashes: machine crashes (`replicated` runs) */
     uint64_t misdirected_writes;
     uint64_t clogs;
     uint64_t dropped_full;     /* packets dropped at a full link */

@@ -93,14 +93,14 @@ static void sim_main_report(const struct sim_main_arguments *arguments, uint64_t
     if (arguments->verbose) {
         printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu "
                "misdirected_writes=%llu clogs=%llu dropped_full=%llu too_old=%llu "
-               "checkpoints=%llu state_transfers=%llu wrapped=%d\n",
+               "checkpoints=%llu state_transfers=%llu wrapped=%d machine_crashes=%llu\n",
                (unsigned long long)seed, result->passed ? "passed" : "FAILED",
                (unsigned long long)result->ticks, (unsigned long long)result->commits,
                (unsigned long long)result->view_changes, (unsigned long long)result->crashes,
                (unsigned long long)result->misdirected_writes, (unsigned long long)result->clogs,
                (unsigned long long)result->dropped_full, (unsigned long long)result->too_old,
                (unsigned long long)result->checkpoints, (unsigned long long)result->state_transfers,
-               (int)result->wrapped);
+               (int)result->wrapped, (unsigned long long)result->machine_crashes);
     }
     fflush(stdout);
 }
