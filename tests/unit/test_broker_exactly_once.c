@@ -6,14 +6,13 @@
  * the window refused with status 59 and never executed, a logout and the TTL releasing the
  * session.
  */
-#include "lib/clock.h"
-#include "lib/prng.h"
 #include "node/data_plane_sessions.h"
 #include "proto/iggy_error.h"
 #include "tests/sim/sim_journal.h"
 #include "vsr/replica.h"
 
 #include "tests/unit/helper_assert.h"
+#include "tests/unit/helper_vsr.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,12 +27,7 @@ enum { FIXTURE_OPS_MAX = 128, FIXTURE_ROUNDS_MAX = 200 };
 static const u128 fixture_client = ((u128)0xc0ffee << 64) | 0x1234;
 
 struct fixture {
-    struct prng prng;
-    uint64_t tick;
-    struct clock_fake clock;
-    struct sim_journal journal;
-    struct sim_superblock superblock;
-    struct vsr_replica replica;
+    struct helper_vsr vsr;
     uint64_t applied;        /* state machine executions */
     uint64_t offset_next;    /* the state machine's "base offset" */
     uint32_t replies;        /* replies seen by the bus */
@@ -87,27 +81,14 @@ static void fixture_reply(u128 client, const struct vsr_header *header, const vo
     }
 }
 
-static void fixture_journal_written(uint64_t op, u128 checksum, void *context)
-{
-    vsr_replica_on_journal_write(&((struct fixture *)context)->replica, op, checksum);
-}
-
-static void fixture_superblock_written(void *context)
-{
-    vsr_replica_on_superblock_write(&((struct fixture *)context)->replica);
-}
-
 /* Runs ticks until the replica has committed everything it holds (bounded). */
 static void fixture_settle(struct fixture *fixture)
 {
     for (uint32_t round = 0; round < FIXTURE_ROUNDS_MAX; round++) {
-        fixture->tick++;
-        clock_fake_advance_ns(&fixture->clock, 10 * 1000 * 1000);
-        sim_journal_tick(&fixture->journal);
-        sim_superblock_tick(&fixture->superblock);
-        vsr_replica_tick(&fixture->replica);
-        if (vsr_replica_is_primary(&fixture->replica) && !fixture->replica.superblock_busy &&
-            fixture->replica.commit_min == fixture->replica.op && round > 4) {
+        helper_vsr_tick(&fixture->vsr);
+        if (vsr_replica_is_primary(&fixture->vsr.replica) &&
+            !fixture->vsr.replica.superblock_busy &&
+            fixture->vsr.replica.commit_min == fixture->vsr.replica.op && round > 4) {
             return;
         }
     }
@@ -118,15 +99,7 @@ static int fixture_setup(void **state)
 {
     static struct fixture fixture;
     memset(&fixture, 0, sizeof(fixture));
-    prng_init(&fixture.prng, 42);
-    clock_fake_init(&fixture.clock, 1000000000ull, 1800000000000000000ull);
-    assert_int_equal(
-        sim_journal_init(&fixture.journal, FIXTURE_OPS_MAX, &fixture.prng, &fixture.tick), 0);
-    fixture.journal.callback = fixture_journal_written;
-    fixture.journal.callback_context = &fixture;
-    sim_superblock_init(&fixture.superblock, &fixture.prng, &fixture.tick);
-    fixture.superblock.callback = fixture_superblock_written;
-    fixture.superblock.callback_context = &fixture;
+    helper_vsr_init(&fixture.vsr, FIXTURE_OPS_MAX, 42);
     struct vsr_replica_config config = {
         .cluster = 7,
         .group = {.stream_id = 1,
@@ -145,13 +118,14 @@ static int fixture_setup(void **state)
         .session_ttl_ns = DATA_PLANE_SESSIONS_TTL_NS,
         .seed = 1,
     };
-    struct vsr_journal journal = sim_journal_interface(&fixture.journal);
-    struct vsr_superblock superblock = sim_superblock_interface(&fixture.superblock);
+    struct vsr_journal journal = sim_journal_interface(&fixture.vsr.journal);
+    struct vsr_superblock superblock = sim_superblock_interface(&fixture.vsr.superblock);
     struct vsr_state_machine machine = {
         .apply = fixture_apply, .reset = fixture_reset, .context = &fixture};
     struct vsr_bus bus = {.send = fixture_send, .reply = fixture_reply, .context = &fixture};
-    assert_int_equal(vsr_replica_init(&fixture.replica, &config, &fixture.superblock.durable,
-                                      &journal, &superblock, &machine, &bus, &fixture.clock.clock),
+    assert_int_equal(vsr_replica_init(&fixture.vsr.replica, &config,
+                                      &fixture.vsr.superblock.durable, &journal, &superblock,
+                                      &machine, &bus, &fixture.vsr.clock.clock),
                      0);
     fixture_settle(&fixture);
     *state = &fixture;
@@ -161,8 +135,7 @@ static int fixture_setup(void **state)
 static int fixture_teardown(void **state)
 {
     struct fixture *fixture = *state;
-    vsr_replica_deinit(&fixture->replica);
-    sim_journal_deinit(&fixture->journal);
+    helper_vsr_deinit(&fixture->vsr);
     return 0;
 }
 
@@ -173,12 +146,12 @@ static bool fixture_submit(struct fixture *fixture, uint64_t sequence)
     uint8_t body[8];
     memcpy(body, &sequence, sizeof(body));
     struct vsr_header header;
-    bool is_op = data_plane_sessions_request(&fixture->replica, fixture_client, sequence,
+    bool is_op = data_plane_sessions_request(&fixture->vsr.replica, fixture_client, sequence,
                                              VSR_OPERATION_MESSAGES, body, sizeof(body), &header);
     if (is_op) {
-        vsr_replica_on_local_request(&fixture->replica, &header, body);
+        vsr_replica_on_local_request(&fixture->vsr.replica, &header, body);
     } else {
-        vsr_replica_on_message(&fixture->replica, &header, NULL);
+        vsr_replica_on_message(&fixture->vsr.replica, &header, NULL);
     }
     return is_op;
 }
@@ -188,7 +161,7 @@ static void fixture_submit_settled(struct fixture *fixture, uint64_t sequence)
 {
     if (!fixture_submit(fixture, sequence)) {
         fixture_settle(fixture);
-        assert_true(data_plane_sessions_find(&fixture->replica, fixture_client) != 0);
+        assert_true(data_plane_sessions_find(&fixture->vsr.replica, fixture_client) != 0);
         assert_true(fixture_submit(fixture, sequence));
     }
     fixture_settle(fixture);
@@ -197,11 +170,11 @@ static void fixture_submit_settled(struct fixture *fixture, uint64_t sequence)
 static void test_first_op_registers_then_runs_once(void **state)
 {
     struct fixture *fixture = *state;
-    assert_int_equal(data_plane_sessions_find(&fixture->replica, fixture_client), 0);
+    assert_int_equal(data_plane_sessions_find(&fixture->vsr.replica, fixture_client), 0);
     assert_false(fixture_submit(fixture, 1)); /* the implicit register goes first */
     assert_int_equal(fixture->applied, 0);
     fixture_settle(fixture);
-    uint64_t session = data_plane_sessions_find(&fixture->replica, fixture_client);
+    uint64_t session = data_plane_sessions_find(&fixture->vsr.replica, fixture_client);
     assert_true(session != 0);
     assert_true(fixture_submit(fixture, 1));
     fixture_settle(fixture);
@@ -212,15 +185,15 @@ static void test_first_op_registers_then_runs_once(void **state)
     /* A register again (another shard's first op after a reconnect) keeps the session
      * and its window. */
     struct vsr_header header;
-    vsr_header_init(&header, VSR_COMMAND_REQUEST, 7, fixture->replica.view, 0,
-                    &fixture->replica.config.group);
+    vsr_header_init(&header, VSR_COMMAND_REQUEST, 7, fixture->vsr.replica.view, 0,
+                    &fixture->vsr.replica.config.group);
     header.u.request.client = fixture_client;
     header.u.request.operation = VSR_OPERATION_REGISTER;
     header.u.request.flags = VSR_REQUEST_FLAG_EXACTLY_ONCE;
     vsr_header_seal(&header, NULL, 0);
-    vsr_replica_on_message(&fixture->replica, &header, NULL);
+    vsr_replica_on_message(&fixture->vsr.replica, &header, NULL);
     fixture_settle(fixture);
-    assert_int_equal(data_plane_sessions_find(&fixture->replica, fixture_client), session);
+    assert_int_equal(data_plane_sessions_find(&fixture->vsr.replica, fixture_client), session);
     assert_true(fixture_submit(fixture, 1));
     fixture_settle(fixture);
     assert_int_equal(fixture->applied, 1);
@@ -236,21 +209,21 @@ static void test_local_request_validated(void **state)
     uint64_t applied = fixture->applied;
     uint8_t body[8] = {0};
     struct vsr_header header;
-    assert_true(data_plane_sessions_request(&fixture->replica, fixture_client, 2,
+    assert_true(data_plane_sessions_request(&fixture->vsr.replica, fixture_client, 2,
                                             VSR_OPERATION_MESSAGES, body, sizeof(body), &header));
     assert_true(header.checksum_body == 0);
-    uint64_t invalid = fixture->replica.stats.messages_invalid;
+    uint64_t invalid = fixture->vsr.replica.stats.messages_invalid;
     struct vsr_header other = header;
     other.group.partition_id++;
     vsr_replica_request_seal_local(&other, sizeof(body));
-    vsr_replica_on_local_request(&fixture->replica, &other, body);
+    vsr_replica_on_local_request(&fixture->vsr.replica, &other, body);
     struct vsr_header damaged = header;
     damaged.u.request.request++; /* header checksum no longer matches */
-    vsr_replica_on_local_request(&fixture->replica, &damaged, body);
-    assert_int_equal(fixture->replica.stats.messages_invalid, invalid + 2);
+    vsr_replica_on_local_request(&fixture->vsr.replica, &damaged, body);
+    assert_int_equal(fixture->vsr.replica.stats.messages_invalid, invalid + 2);
     fixture_settle(fixture);
     assert_int_equal(fixture->applied, applied);
-    vsr_replica_on_local_request(&fixture->replica, &header, body);
+    vsr_replica_on_local_request(&fixture->vsr.replica, &header, body);
     fixture_settle(fixture);
     assert_int_equal(fixture->applied, applied + 1);
 }
@@ -261,7 +234,7 @@ static void test_resend_gets_the_original_reply(void **state)
     fixture_submit_settled(fixture, 5);
     uint64_t applied = fixture->applied;
     uint64_t offset = fixture->reply_offset;
-    uint64_t op = fixture->replica.op;
+    uint64_t op = fixture->vsr.replica.op;
     fixture_submit_settled(fixture, 6);
     assert_int_equal(fixture->applied, applied + 1);
     uint32_t replies = fixture->replies;
@@ -272,7 +245,7 @@ static void test_resend_gets_the_original_reply(void **state)
     assert_int_equal(fixture->reply_offset, offset); /* the same base offset */
     assert_int_equal(data_plane_sessions_reply_status(&fixture->reply), 0);
     assert_int_equal(fixture->applied, applied + 1); /* never executed again */
-    assert_int_equal(fixture->replica.op, op + 1);
+    assert_int_equal(fixture->vsr.replica.op, op + 1);
 }
 
 static void test_resend_while_pending_is_one_op(void **state)
@@ -281,14 +254,14 @@ static void test_resend_while_pending_is_one_op(void **state)
     fixture_submit_settled(fixture, 10);
     uint64_t applied = fixture->applied;
     assert_true(fixture_submit(fixture, 11));
-    uint64_t op = fixture->replica.op;
-    assert_true(data_plane_sessions_is_pending(&fixture->replica, fixture_client, 11));
-    assert_false(data_plane_sessions_is_pending(&fixture->replica, fixture_client, 12));
+    uint64_t op = fixture->vsr.replica.op;
+    assert_true(data_plane_sessions_is_pending(&fixture->vsr.replica, fixture_client, 11));
+    assert_false(data_plane_sessions_is_pending(&fixture->vsr.replica, fixture_client, 12));
     assert_true(fixture_submit(fixture, 11)); /* before the first commits */
-    assert_int_equal(fixture->replica.op, op);
+    assert_int_equal(fixture->vsr.replica.op, op);
     fixture_settle(fixture);
     assert_int_equal(fixture->applied, applied + 1);
-    assert_false(data_plane_sessions_is_pending(&fixture->replica, fixture_client, 11));
+    assert_false(data_plane_sessions_is_pending(&fixture->vsr.replica, fixture_client, 11));
 }
 
 static void test_below_the_window_is_refused(void **state)
@@ -299,14 +272,14 @@ static void test_below_the_window_is_refused(void **state)
         fixture_submit_settled(fixture, sequence);
     }
     uint64_t applied = fixture->applied;
-    uint64_t op = fixture->replica.op;
+    uint64_t op = fixture->vsr.replica.op;
     assert_true(fixture_submit(fixture, 20));
     fixture_settle(fixture);
     assert_int_equal(fixture->reply.u.reply.request, 20);
     assert_int_equal(data_plane_sessions_reply_status(&fixture->reply),
                      IGGY_ERROR_REQUEST_ALREADY_APPLIED);
     assert_int_equal(fixture->applied, applied);
-    assert_int_equal(fixture->replica.op, op);
+    assert_int_equal(fixture->vsr.replica.op, op);
     /* A number inside the window is still answered with its kept reply. */
     assert_true(fixture_submit(fixture, 21 + DATA_PLANE_SESSIONS_WINDOW_MAX));
     fixture_settle(fixture);
@@ -318,14 +291,14 @@ static void test_logout_releases_the_session(void **state)
 {
     struct fixture *fixture = *state;
     struct vsr_header header;
-    assert_false(data_plane_sessions_logout(&fixture->replica, fixture_client, &header));
+    assert_false(data_plane_sessions_logout(&fixture->vsr.replica, fixture_client, &header));
     fixture_submit_settled(fixture, 50);
     uint64_t applied = fixture->applied;
-    assert_true(data_plane_sessions_logout(&fixture->replica, fixture_client, &header));
+    assert_true(data_plane_sessions_logout(&fixture->vsr.replica, fixture_client, &header));
     assert_int_equal(header.u.request.operation, VSR_OPERATION_LOGOUT);
-    vsr_replica_on_message(&fixture->replica, &header, NULL);
+    vsr_replica_on_message(&fixture->vsr.replica, &header, NULL);
     fixture_settle(fixture);
-    assert_int_equal(data_plane_sessions_find(&fixture->replica, fixture_client), 0);
+    assert_int_equal(data_plane_sessions_find(&fixture->vsr.replica, fixture_client), 0);
     fixture_submit_settled(fixture, 50); /* registers again: a new op, not the kept reply */
     assert_int_equal(fixture->applied, applied + 1);
 }
@@ -334,18 +307,18 @@ static void test_ttl_releases_the_session(void **state)
 {
     struct fixture *fixture = *state;
     fixture_submit_settled(fixture, 40);
-    assert_true(data_plane_sessions_find(&fixture->replica, fixture_client) != 0);
-    clock_fake_advance_ns(&fixture->clock, DATA_PLANE_SESSIONS_TTL_NS + 1000);
+    assert_true(data_plane_sessions_find(&fixture->vsr.replica, fixture_client) != 0);
+    clock_fake_advance_ns(&fixture->vsr.clock, DATA_PLANE_SESSIONS_TTL_NS + 1000);
     /* Another client's op moves log time past the TTL: the session is released. */
     struct vsr_header header;
-    vsr_header_init(&header, VSR_COMMAND_REQUEST, 7, fixture->replica.view, 0,
-                    &fixture->replica.config.group);
+    vsr_header_init(&header, VSR_COMMAND_REQUEST, 7, fixture->vsr.replica.view, 0,
+                    &fixture->vsr.replica.config.group);
     header.u.request.client = 99;
     header.u.request.operation = VSR_OPERATION_REGISTER;
     vsr_header_seal(&header, NULL, 0);
-    vsr_replica_on_message(&fixture->replica, &header, NULL);
+    vsr_replica_on_message(&fixture->vsr.replica, &header, NULL);
     fixture_settle(fixture);
-    assert_int_equal(data_plane_sessions_find(&fixture->replica, fixture_client), 0);
+    assert_int_equal(data_plane_sessions_find(&fixture->vsr.replica, fixture_client), 0);
 }
 
 int main(void)

@@ -1,0 +1,59 @@
+/*
+ * Unit-test seams for one VSR replica (tests/unit/helper_vsr.h). Single thread.
+ */
+#include "tests/unit/helper_vsr.h"
+
+#include "lib/assert.h"
+
+#include <string.h>
+
+static void helper_vsr_journal_written(uint64_t op, u128 checksum, void *context)
+{
+    vsr_replica_on_journal_write(&((struct helper_vsr *)context)->replica, op, checksum);
+}
+
+static void helper_vsr_superblock_written(void *context)
+{
+    vsr_replica_on_superblock_write(&((struct helper_vsr *)context)->replica);
+}
+
+static void helper_vsr_checkpoint_written(void *context)
+{
+    vsr_replica_on_checkpoint_write(&((struct helper_vsr *)context)->replica);
+}
+
+void helper_vsr_init(struct helper_vsr *vsr, uint64_t ops_max, uint64_t seed)
+{
+    assert(vsr != NULL);
+    memset(vsr, 0, sizeof(*vsr));
+    prng_init(&vsr->prng, seed);
+    clock_fake_init(&vsr->clock, 1000000000ull, 1800000000000000000ull);
+    int result = sim_journal_init(&vsr->journal, ops_max, &vsr->prng, &vsr->tick);
+    assert(result == 0);
+    vsr->journal.callback = helper_vsr_journal_written;
+    vsr->journal.callback_context = vsr;
+    sim_superblock_init(&vsr->superblock, &vsr->prng, &vsr->tick);
+    vsr->superblock.callback = helper_vsr_superblock_written;
+    vsr->superblock.checkpoint_callback = helper_vsr_checkpoint_written;
+    vsr->superblock.callback_context = vsr;
+}
+
+void helper_vsr_deinit(struct helper_vsr *vsr)
+{
+    assert(vsr != NULL);
+    if (vsr->replica.entries != NULL) {
+        vsr_replica_deinit(&vsr->replica);
+    }
+    sim_journal_deinit(&vsr->journal);
+    sim_superblock_deinit(&vsr->superblock);
+}
+
+void helper_vsr_tick(struct helper_vsr *vsr)
+{
+    assert(vsr->replica.entries != NULL);
+    vsr->tick++;
+    clock_fake_advance_ns(&vsr->clock, 10 * 1000 * 1000);
+    sim_journal_tick(&vsr->journal);
+    sim_superblock_tick(&vsr->superblock);
+    vsr_replica_tick(&vsr->replica);
+}

@@ -1,0 +1,35 @@
+/*
+ * One VSR replica's seams for unit tests: the simulator's in-memory journal and superblock
+ * (with its checkpoint store), a fake clock and a PRNG, each reporting completions to the
+ * replica. The test initialises replica itself (vsr_replica_init with the interfaces of
+ * journal and superblock). Single thread.
+ */
+#ifndef RUNNEL_TESTS_UNIT_HELPER_VSR_H
+#define RUNNEL_TESTS_UNIT_HELPER_VSR_H
+
+#include "lib/clock.h"
+#include "lib/prng.h"
+#include "tests/sim/sim_journal.h"
+#include "vsr/replica.h"
+
+#include <stdint.h>
+
+struct helper_vsr {
+    struct prng prng;
+    uint64_t tick;
+    struct clock_fake clock;
+    struct sim_journal journal;
+    struct sim_superblock superblock;
+    struct vsr_replica replica;
+};
+
+/* Sets the seams up (a journal ring of ops_max ops); fails the test if it cannot. */
+void helper_vsr_init(struct helper_vsr *vsr, uint64_t ops_max, uint64_t seed);
+
+/* Frees the replica (when initialised) and the seams. */
+void helper_vsr_deinit(struct helper_vsr *vsr);
+
+/* One tick: the clock moves 10 ms, due writes complete, the replica ticks. */
+void helper_vsr_tick(struct helper_vsr *vsr);
+
+#endif
