@@ -252,9 +252,26 @@ static void replica_bus_receive(struct replica_bus_shard *shard, struct replica_
         link->credit_used > 0) {
         link->credit_used--;
     }
+    if (!replica_bus_inbox_push(&shard->inbox, &header, body)) {
+        replica_bus_count(shard, REPLICA_BUS_INBOX_FULL, 1); /* VSR retransmits and repairs */
+        return;
+    }
     replica_bus_count(shard, REPLICA_BUS_RECEIVED, 1);
-    bus->receive(shard->index, &header, size_bytes > VSR_HEADER_SIZE ? body : NULL,
-                 bus->receive_context);
+}
+
+/* Hands the messages queued before this pass to the callback; those that arrive while one
+ * is handled (a journal wait runs the ring) wait for the next pass. */
+static void replica_bus_deliver(struct replica_bus *bus, struct replica_bus_shard *shard)
+{
+    uint32_t queued = shard->inbox.count;
+    for (uint32_t round = 0; round < queued; round++) {
+        const void *body = NULL;
+        const struct vsr_header *header = replica_bus_inbox_peek(&shard->inbox, &body);
+        assert(header != NULL);
+        bus->receive(shard->index, header, header->size > VSR_HEADER_SIZE ? body : NULL,
+                     bus->receive_context);
+        replica_bus_inbox_pop(&shard->inbox);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -310,6 +327,16 @@ static void replica_bus_on_tick(struct node_handler *handler, uint32_t shard_ind
     }
 }
 
+static void replica_bus_on_pass(struct node_handler *handler, uint32_t shard_index)
+{
+    struct replica_bus *bus = replica_bus_of(handler);
+    assert(shard_index < bus->options.shard_count);
+    replica_bus_deliver(bus, &bus->shards[shard_index]);
+    if (bus->inner->on_pass != NULL) {
+        bus->inner->on_pass(bus->inner, shard_index);
+    }
+}
+
 /* ---------------------------------------------------------------------------------------
  * Set-up. */
 
@@ -355,6 +382,7 @@ int replica_bus_init(struct replica_bus *bus, const struct replica_bus_options *
     bus->handler.on_frame = replica_bus_on_frame;
     bus->handler.on_close = replica_bus_on_close;
     bus->handler.on_tick = replica_bus_on_tick;
+    bus->handler.on_pass = replica_bus_on_pass;
     size_t link_count = (size_t)options->replica_count * options->peer_shard_count_max;
     bus->shards = aligned_alloc(64, sizeof(bus->shards[0]) * options->shard_count);
     if (bus->shards == NULL) {
@@ -363,7 +391,8 @@ int replica_bus_init(struct replica_bus *bus, const struct replica_bus_options *
     memset(bus->shards, 0, sizeof(bus->shards[0]) * options->shard_count);
     for (uint32_t index = 0; index < options->shard_count; index++) {
         bus->shards[index].links = calloc(link_count, sizeof(struct replica_bus_link));
-        if (bus->shards[index].links == NULL) {
+        if (bus->shards[index].links == NULL ||
+            replica_bus_inbox_init(&bus->shards[index].inbox, options->frame_size_max) != 0) {
             replica_bus_deinit(bus);
             return -ENOMEM;
         }
@@ -379,6 +408,7 @@ void replica_bus_deinit(struct replica_bus *bus)
     if (bus->shards != NULL) {
         for (uint32_t index = 0; index < bus->options.shard_count; index++) {
             free(bus->shards[index].links);
+            replica_bus_inbox_deinit(&bus->shards[index].inbox);
         }
         free(bus->shards);
     }

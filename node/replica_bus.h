@@ -44,6 +44,7 @@
 #include "node/cluster_config.h"
 #include "node/net.h"
 #include "node/node_handler.h"
+#include "node/replica_bus_inbox.h"
 #include "proto/vsr_header.h"
 
 #include <stdatomic.h>
@@ -64,8 +65,9 @@ enum replica_bus_lane {
     REPLICA_BUS_LANE_COUNT = 3,
 };
 
-/* Delivers one validated message on the shard that owns its group. header is aligned and
- * valid during the call only; body (header->size - 256 bytes) is unaligned, same life. */
+/* Delivers one validated message on the shard that owns its group, from that shard's pass
+ * (node_handler.on_pass, outside completion dispatch: the callee may run io_run). header is
+ * aligned and valid during the call only; body (header->size - 256 bytes), same life. */
 typedef void (*replica_bus_receive_callback)(uint32_t shard_index, const struct vsr_header *header,
                                              const void *body, void *context);
 
@@ -102,7 +104,7 @@ enum replica_bus_counter {
     REPLICA_BUS_DROPPED_DOWN,       /* no authenticated link to the target */
     REPLICA_BUS_REFUSED_CREDIT,     /* forwarded requests over the link's credit */
     REPLICA_BUS_TOO_LARGE,          /* larger than a link's output buffer */
-    REPLICA_BUS_RECEIVED,           /* delivered to the callback */
+    REPLICA_BUS_RECEIVED,           /* valid, queued for the callback (next pass) */
     REPLICA_BUS_RECEIVED_INVALID,   /* failed validation, dropped */
     REPLICA_BUS_RECEIVED_MISROUTED, /* a group this shard does not own, dropped */
     REPLICA_BUS_DIALS,
@@ -111,7 +113,8 @@ enum replica_bus_counter {
     REPLICA_BUS_TIMEOUTS,    /* handshake or peer timeouts */
     REPLICA_BUS_DISCONNECTS, /* authenticated links lost */
     REPLICA_BUS_PINGS,
-    REPLICA_BUS_LINKS_UP, /* a gauge: authenticated links now */
+    REPLICA_BUS_LINKS_UP,   /* a gauge: authenticated links now */
+    REPLICA_BUS_INBOX_FULL, /* received while the shard's inbox was full, dropped */
     REPLICA_BUS_COUNTER_COUNT,
 };
 
@@ -157,6 +160,7 @@ struct replica_bus_shard {
     uint32_t peer_shard_count[VSR_REPLICAS_MAX]; /* learned at handshakes; 0: unknown */
     struct replica_bus_pending pending[REPLICA_BUS_PENDING_MAX];
     struct prng prng;
+    struct replica_bus_inbox inbox; /* received, handed to the callback from on_pass */
     atomic_uint_fast64_t counters[REPLICA_BUS_COUNTER_COUNT]; /* written by this shard */
 } __attribute__((aligned(64)));
 

@@ -8,8 +8,10 @@
  * write that was applied before the failure is answered with its original offset, never
  * appended twice.
  *
- * Usage: runnel-nemesis-producer PORTS STREAM TOPIC PARTITIONS PRODUCER_ID DURATION_MS OUT
- *   PORTS: comma-separated client ports of the nodes on 127.0.0.1 (starts at the first).
+ * Usage: runnel-nemesis-producer PORTS STREAM TOPIC PARTITIONS PRODUCER_ID DURATION_MS OUT [RATE]
+ *   PORTS: comma-separated client endpoints of the nodes, each PORT (on 127.0.0.1) or
+ *   ADDRESS:PORT (IPv4; the network-namespace testbed), starting at the first.
+ *   RATE: at most this many messages per second (0 or absent: as fast as acknowledged).
  * OUT gets one line per event:
  *   ack <number> <partition> <offset> <start_us> <end_us>   (acknowledged, offset given)
  *   fail <number> <code> <port>                            (an attempt failed; resent)
@@ -30,6 +32,7 @@
 enum { PRODUCER_PORTS_MAX = 8, PRODUCER_LAST_GRACE_MS = 60000 };
 
 struct producer_options {
+    char hosts[PRODUCER_PORTS_MAX][16];
     uint16_t ports[PRODUCER_PORTS_MAX];
     uint32_t port_count;
     const char *stream;
@@ -38,6 +41,7 @@ struct producer_options {
     uint32_t id;
     uint64_t duration_ms;
     const char *out;
+    uint64_t rate;
 };
 
 static uint64_t producer_now_us(void)
@@ -47,21 +51,43 @@ static uint64_t producer_now_us(void)
     return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
 }
 
+/* One endpoint of PORTS at *cursor: PORT or ADDRESS:PORT; advances past it and its comma. */
+static int producer_parse_endpoint(char **cursor, struct producer_options *options)
+{
+    uint32_t index = options->port_count;
+    size_t length = strcspn(*cursor, ",");
+    const char *colon = memchr(*cursor, ':', length);
+    snprintf(options->hosts[index], sizeof(options->hosts[index]), "127.0.0.1");
+    if (colon != NULL) {
+        size_t host_length = (size_t)(colon - *cursor);
+        if (host_length == 0 || host_length >= sizeof(options->hosts[index])) {
+            return -1;
+        }
+        memcpy(options->hosts[index], *cursor, host_length);
+        options->hosts[index][host_length] = '\0';
+        *cursor += host_length + 1;
+    }
+    char *end = NULL;
+    unsigned long port = strtoul(*cursor, &end, 10);
+    if (end == *cursor || port == 0 || port > 65535 || (*end != ',' && *end != '\0')) {
+        return -1;
+    }
+    options->ports[options->port_count++] = (uint16_t)port;
+    *cursor = *end == ',' ? end + 1 : end;
+    return 0;
+}
+
 static int producer_parse(int argc, char **argv, struct producer_options *options)
 {
-    if (argc != 8) {
+    if (argc != 8 && argc != 9) {
         return -1;
     }
     memset(options, 0, sizeof(*options));
     char *cursor = argv[1];
     while (*cursor != '\0' && options->port_count < PRODUCER_PORTS_MAX) {
-        char *end = NULL;
-        unsigned long port = strtoul(cursor, &end, 10);
-        if (end == cursor || port == 0 || port > 65535) {
+        if (producer_parse_endpoint(&cursor, options) != 0) {
             return -1;
         }
-        options->ports[options->port_count++] = (uint16_t)port;
-        cursor = *end == ',' ? end + 1 : end;
     }
     options->stream = argv[2];
     options->topic = argv[3];
@@ -69,6 +95,7 @@ static int producer_parse(int argc, char **argv, struct producer_options *option
     options->id = (uint32_t)strtoul(argv[5], NULL, 10);
     options->duration_ms = strtoull(argv[6], NULL, 10);
     options->out = argv[7];
+    options->rate = argc == 9 ? strtoull(argv[8], NULL, 10) : 0;
     return options->port_count > 0 && options->partitions > 0 ? 0 : -1;
 }
 
@@ -76,6 +103,7 @@ static int producer_client(const struct producer_options *options, struct runnel
 {
     struct runnel_client_options client_options;
     runnel_client_options_init(&client_options);
+    client_options.host = options->hosts[0];
     client_options.port = options->ports[0];
     client_options.connect_timeout_ms = 1000;
     client_options.request_timeout_ms = 8000;
@@ -118,7 +146,8 @@ static int producer_send_one(struct runnel_client *client, const struct producer
         }
         *port_index = (*port_index + 1) % options->port_count;
         runnel_client_repeat_sequence(client); /* the same write, applied at most once */
-        if (runnel_client_set_endpoint(client, "127.0.0.1", options->ports[*port_index]) != 0) {
+        if (runnel_client_set_endpoint(client, options->hosts[*port_index],
+                                       options->ports[*port_index]) != 0) {
             return -1;
         }
         struct timespec delay = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
@@ -127,12 +156,29 @@ static int producer_send_one(struct runnel_client *client, const struct producer
     return -1;
 }
 
+/* With a rate, waits until message number is due (start + (number - 1) / rate). */
+static void producer_pace(const struct producer_options *options, uint64_t start_us,
+                          uint64_t number)
+{
+    if (options->rate == 0) {
+        return;
+    }
+    uint64_t due_us = start_us + (number - 1) * 1000000u / options->rate;
+    uint64_t now_us = producer_now_us();
+    if (due_us > now_us) {
+        uint64_t wait_us = due_us - now_us;
+        struct timespec delay = {.tv_sec = (time_t)(wait_us / 1000000u),
+                                 .tv_nsec = (long)(wait_us % 1000000u) * 1000};
+        nanosleep(&delay, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct producer_options options;
     if (producer_parse(argc, argv, &options) != 0) {
         fprintf(stderr, "usage: runnel-nemesis-producer PORTS STREAM TOPIC PARTITIONS "
-                        "PRODUCER_ID DURATION_MS OUT\n");
+                        "PRODUCER_ID DURATION_MS OUT [RATE]\n");
         return 2;
     }
     FILE *out = fopen(options.out, "w");
@@ -145,16 +191,19 @@ int main(int argc, char **argv)
     int result = -1;
     for (uint32_t attempt = 0; attempt < 100 && result != 0; attempt++) {
         port_index = attempt % options.port_count;
-        (void)runnel_client_set_endpoint(client, "127.0.0.1", options.ports[port_index]);
+        (void)runnel_client_set_endpoint(client, options.hosts[port_index],
+                                         options.ports[port_index]);
         result = runnel_connect_and_login(client, "iggy", "iggy");
         if (result != 0) {
             struct timespec delay = {.tv_sec = 0, .tv_nsec = 200 * 1000 * 1000};
             nanosleep(&delay, NULL);
         }
     }
-    uint64_t end_us = producer_now_us() + options.duration_ms * 1000u;
+    uint64_t start_us = producer_now_us();
+    uint64_t end_us = start_us + options.duration_ms * 1000u;
     uint64_t acked = 0, failed = 0;
     for (uint64_t number = 1; result == 0 && producer_now_us() < end_us; number++) {
+        producer_pace(&options, start_us, number);
         result = producer_send_one(client, &options, number, end_us, &port_index, out, &failed);
         acked += result == 0 ? 1 : 0;
     }

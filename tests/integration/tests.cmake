@@ -24,3 +24,21 @@ add_executable(runnel-nemesis-producer ${CMAKE_SOURCE_DIR}/tests/integration/nem
 target_compile_options(runnel-nemesis-producer PRIVATE ${RUNNEL_WARNINGS})
 target_include_directories(runnel-nemesis-producer PRIVATE ${CMAKE_SOURCE_DIR}/client/include)
 target_link_libraries(runnel-nemesis-producer PRIVATE runnel_static ${XXHASH_LIBRARIES})
+# nemesis: the CI form of tests/integration/nemesis_test.py (docs/NEMESIS.md): 3 nodes,
+# three librunnel exactly-once producers over 3 partitions and a committing consumer for
+# 120 s while a nemesis seeded with 8 kills (-9) and restarts or pauses one node at a time
+# (2-4 s each, partition and metadata primaries included); then every fault is healed and
+# the checker reads every partition back from every node (no acknowledged message lost, no
+# offset with two values, partitions identical, no duplicate, committed consumer offsets
+# never back, no node crashed). DISABLED: it fails today on bugs it found that are not
+# fixed yet (docs/NEMESIS.md "Results"): a node restarted after missing a few hundred ops
+# of a partition does not catch up (its partition replicas stay at commit 0 or behind: the
+# VSR repair and state transfer under way in vsr/), and a node whose metadata requests stay
+# parked with nothing in flight serves no login. Enable once a run is clean 20 times.
+# Run it by hand: python3 tests/integration/nemesis_test.py build/release/runneld
+#   build/release/runnel [--seed N] [--duration 600]
+add_test(NAME integration.nemesis
+    COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/nemesis_test.py
+        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
+set_tests_properties(integration.nemesis PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+    RUN_SERIAL TRUE DISABLED TRUE)
