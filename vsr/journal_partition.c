@@ -162,6 +162,13 @@ static int journal_partition_write(const struct vsr_header *header, const void *
         assert(header->size == VSR_HEADER_SIZE);
         body = empty; /* a bodiless prepare (register): never a NULL for memcpy */
     }
+    if (header->u.prepare.op > journal->partition->op_last + 1 + journal->parked_max) {
+        /* Beyond what the parked records could ever bridge (a backup far behind hearing
+         * the primary's head): refused now instead of holding a parked slot until it is
+         * given up; the replica fetches it again once the ops below it landed. */
+        journal->refused_far_count++;
+        return -RUNNEL_EFULL;
+    }
     if (journal->parked_count > 0 || !journal_partition_continues(journal->partition, header)) {
         return journal_partition_park(journal, header, body);
     }

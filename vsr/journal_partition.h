@@ -95,6 +95,7 @@ struct journal_partition {
     uint64_t truncations_count;    /* suffix truncations (a different prepare at an op) */
     uint64_t repairs_count;        /* faulty entries rewritten in place */
     uint64_t given_up_count;       /* writes reported as not held (see above) */
+    uint64_t refused_far_count;    /* writes refused: too far above the log to park */
 };
 
 /*

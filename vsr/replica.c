@@ -484,9 +484,23 @@ void vsr_replica_deinit(struct vsr_replica *replica)
     assert(replica->entries == NULL);
 }
 
+static void vsr_replica_tick_run(struct vsr_replica *replica);
+
 void vsr_replica_tick(struct vsr_replica *replica)
 {
     assert(replica->status != 0);
+    if (replica->depth > 0) {
+        return; /* a wait inside this replica's own call delivered the tick: the next one */
+    }
+    replica->depth++;
+    vsr_replica_tick_run(replica);
+    vsr_replica_repair_serve(replica);
+    replica->depth--;
+    assert(replica->depth == 0);
+}
+
+static void vsr_replica_tick_run(struct vsr_replica *replica)
+{
     replica->tick++;
     if (vsr_replica_is_primary(replica)) {
         vsr_replica_tick_primary(replica);
@@ -579,6 +593,9 @@ void vsr_replica_on_local_request(struct vsr_replica *replica, const struct vsr_
     vsr_replica_on_request(replica, header, body);
 }
 
+static void vsr_replica_on_message_dispatch(struct vsr_replica *replica,
+                                            const struct vsr_header *header, const void *body);
+
 void vsr_replica_on_message(struct vsr_replica *replica, const struct vsr_header *header,
                             const void *body)
 {
@@ -587,9 +604,23 @@ void vsr_replica_on_message(struct vsr_replica *replica, const struct vsr_header
     if (!vsr_replica_message_is_valid(replica, header, body)) {
         return;
     }
+    if (replica->depth > 0) {
+        /* Delivered while this replica waits on its journal (a read from a tick runs the
+         * ring): dropped, as the network may; the sender's retransmit recovers it. */
+        replica->stats.messages_reentrant++;
+        return;
+    }
     if (header->command != VSR_COMMAND_REQUEST && header->command != VSR_COMMAND_PREPARE) {
         replica->heard_tick[header->replica] = replica->tick;
     }
+    replica->depth++;
+    vsr_replica_on_message_dispatch(replica, header, body);
+    replica->depth--;
+}
+
+static void vsr_replica_on_message_dispatch(struct vsr_replica *replica,
+                                            const struct vsr_header *header, const void *body)
+{
     switch (header->command) {
     case VSR_COMMAND_REQUEST:
         vsr_replica_on_request(replica, header, body);
@@ -617,6 +648,12 @@ void vsr_replica_on_message(struct vsr_replica *replica, const struct vsr_header
         break;
     case VSR_COMMAND_REQUEST_PREPARE:
         vsr_replica_on_request_prepare(replica, header);
+        break;
+    case VSR_COMMAND_REQUEST_HEADERS:
+        vsr_replica_on_request_headers(replica, header);
+        break;
+    case VSR_COMMAND_HEADERS:
+        vsr_replica_on_headers(replica, header, body);
         break;
     case VSR_COMMAND_REQUEST_CHECKPOINT:
         vsr_replica_on_request_checkpoint(replica, header);

@@ -31,7 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { VSR_PIPELINE_MAX = 127, VSR_WINDOW_MAX = 1024 };
+enum { VSR_PIPELINE_MAX = 127, VSR_WINDOW_MAX = 1024, VSR_REPAIR_SERVE_MAX = 16 };
 
 enum vsr_eviction_reason {
     VSR_EVICTION_NO_SESSION = 1,       /* never registered, or evicted */
@@ -120,11 +120,21 @@ struct vsr_replica_stats {
     uint64_t repairs_requested;
     uint64_t truncated_ops;
     uint64_t faulty_reads;
-    uint64_t cached_replies;    /* duplicate requests answered with the kept reply */
-    uint64_t checkpoints;       /* own checkpoints made durable */
-    uint64_t state_transfers;   /* checkpoints installed from a peer */
-    uint64_t window_full;       /* prepares refused: the ring holds no slot for them yet */
-    uint64_t forced_recoveries; /* operator commands that ended recovering_head */
+    uint64_t cached_replies;     /* duplicate requests answered with the kept reply */
+    uint64_t checkpoints;        /* own checkpoints made durable */
+    uint64_t state_transfers;    /* checkpoints installed from a peer */
+    uint64_t window_full;        /* prepares refused: the ring holds no slot for them yet */
+    uint64_t forced_recoveries;  /* operator commands that ended recovering_head */
+    uint64_t messages_reentrant; /* messages dropped: delivered while the replica waited */
+    uint64_t headers_learned;    /* canonical headers taken from headers messages */
+    uint64_t repairs_deferred;   /* request_prepare answered from a tick (read could not wait) */
+};
+
+/* A peer's request_prepare whose journal read could not wait: answered from a tick. */
+struct vsr_repair_serve {
+    u128 checksum; /* 0: free slot */
+    uint64_t op;
+    uint8_t replica;
 };
 
 enum vsr_transfer_stage {
@@ -228,6 +238,9 @@ struct vsr_replica {
     struct vsr_timeout timeout_view_change; /* view change stuck -> next view */
     struct vsr_timeout timeout_resend;      /* resend svc / dvc / request_start_view */
     struct vsr_timeout timeout_repair;
+
+    struct vsr_repair_serve serve[VSR_REPAIR_SERVE_MAX];
+    uint32_t depth; /* calls of on_message / tick on the stack (a wait may deliver more) */
 
     struct vsr_replica_stats stats;
 };

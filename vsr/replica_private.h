@@ -20,6 +20,7 @@ enum {
     VSR_COMMIT_STALL_TICKS = 400,
     VSR_HAND_BACK_TICKS = 300,
     VSR_REPAIR_REQUESTS_MAX = 8,
+    VSR_HEADERS_BATCH_MAX = 64,        /* canonical headers one headers message carries at most */
     VSR_STALL_REPAIRS = 12,            /* repair rounds without progress before a transfer */
     VSR_TRANSFER_TIMEOUT_TICKS = 40,   /* a chunk not answered: ask another peer */
     VSR_CHECKPOINT_MAGIC = 0x52434b50, /* "PKCR" */
@@ -132,6 +133,10 @@ void vsr_replica_log_install(struct vsr_replica *replica, const struct vsr_heade
 void vsr_replica_chain_walk(struct vsr_replica *replica);
 void vsr_replica_repair(struct vsr_replica *replica);
 void vsr_replica_on_request_prepare(struct vsr_replica *replica, const struct vsr_header *header);
+void vsr_replica_on_request_headers(struct vsr_replica *replica, const struct vsr_header *header);
+void vsr_replica_on_headers(struct vsr_replica *replica, const struct vsr_header *header,
+                            const void *body);
+void vsr_replica_repair_serve(struct vsr_replica *replica);
 int vsr_replica_recover(struct vsr_replica *replica);
 
 #endif

@@ -10,7 +10,10 @@
 #include "vsr/quorum.h"
 #include "vsr/replica_private.h"
 
+#include <errno.h>
 #include <string.h>
+
+static void vsr_replica_request_headers(struct vsr_replica *replica);
 
 void vsr_replica_log_install(struct vsr_replica *replica, const struct vsr_header *window,
                              uint64_t op_low, uint64_t op_high, u128 head_checksum)
@@ -107,6 +110,10 @@ void vsr_replica_repair(struct vsr_replica *replica)
     if (replica->config.replica_count == 1) {
         return;
     }
+    vsr_replica_request_headers(replica);
+    /* One peer per round: its answers arrive in op order over one link, so they append to
+     * the journal one after another instead of waiting parked for the ones below. */
+    uint8_t target = vsr_replica_repair_target(replica);
     uint32_t requests = 0;
     for (uint64_t op = replica->checkpoint_op + 1; op <= replica->op; op++) {
         if (requests >= VSR_REPAIR_REQUESTS_MAX) {
@@ -123,9 +130,30 @@ void vsr_replica_repair(struct vsr_replica *replica)
         message.u.request_prepare.prepare_checksum = entry->checksum;
         message.u.request_prepare.prepare_op = op;
         vsr_header_seal(&message, NULL, 0);
-        vsr_replica_send(replica, vsr_replica_repair_target(replica), &message, NULL);
+        vsr_replica_send(replica, target, &message, NULL);
         replica->stats.repairs_requested++;
         requests++;
+    }
+}
+
+/* Keeps a request_prepare whose read could not wait (one slot per op; full: dropped, the
+ * peer asks again). */
+static void vsr_replica_serve_defer(struct vsr_replica *replica, uint8_t target, uint64_t op,
+                                    u128 checksum)
+{
+    struct vsr_repair_serve *free_slot = NULL;
+    for (uint32_t index = 0; index < VSR_REPAIR_SERVE_MAX; index++) {
+        struct vsr_repair_serve *serve = &replica->serve[index];
+        if (serve->checksum != 0 && serve->op == op && serve->replica == target) {
+            return;
+        }
+        if (serve->checksum == 0 && free_slot == NULL) {
+            free_slot = serve;
+        }
+    }
+    if (free_slot != NULL) {
+        *free_slot = (struct vsr_repair_serve){.checksum = checksum, .op = op, .replica = target};
+        replica->stats.repairs_deferred++;
     }
 }
 
@@ -138,12 +166,167 @@ void vsr_replica_on_request_prepare(struct vsr_replica *replica, const struct vs
         return;
     }
     struct vsr_header prepare;
-    if (vsr_replica_journal_read(replica, request->prepare_op, &prepare, replica->body_buffer) !=
-            0 ||
-        prepare.checksum != request->prepare_checksum) {
+    int result =
+        vsr_replica_journal_read(replica, request->prepare_op, &prepare, replica->body_buffer);
+    if (result == -EAGAIN) {
+        vsr_replica_serve_defer(replica, header->replica, request->prepare_op,
+                                request->prepare_checksum);
+        return;
+    }
+    if (result != 0 || prepare.checksum != request->prepare_checksum) {
         return; /* missing or faulty here: stay silent, never nack */
     }
     vsr_replica_send(replica, header->replica, &prepare, replica->body_buffer);
+}
+
+/* Answers the deferred request_prepares (from a tick: the journal may wait here). */
+void vsr_replica_repair_serve(struct vsr_replica *replica)
+{
+    for (uint32_t index = 0; index < VSR_REPAIR_SERVE_MAX; index++) {
+        struct vsr_repair_serve *serve = &replica->serve[index];
+        if (serve->checksum == 0) {
+            continue;
+        }
+        struct vsr_header prepare;
+        int result = vsr_replica_journal_read(replica, serve->op, &prepare, replica->body_buffer);
+        if (result == -EAGAIN) {
+            return; /* still may not wait: the next tick */
+        }
+        if (result == 0 && prepare.checksum == serve->checksum) {
+            vsr_replica_send(replica, serve->replica, &prepare, replica->body_buffer);
+        }
+        serve->checksum = 0;
+    }
+}
+
+/* The top of the highest gap in the canonical chain above commit_min: the highest op whose
+ * checksum is known and whose header is not (0: none). */
+static uint64_t vsr_replica_gap_top(struct vsr_replica *replica)
+{
+    uint64_t floor =
+        replica->commit_min > replica->checkpoint_op ? replica->commit_min : replica->checkpoint_op;
+    for (uint64_t op = replica->op; op > floor; op--) {
+        const struct vsr_entry *entry = vsr_entry_at(replica, op);
+        if ((entry->flags & VSR_ENTRY_CANON) != 0 && (entry->flags & VSR_ENTRY_HEADER) == 0) {
+            return op;
+        }
+    }
+    return 0;
+}
+
+/* Headers a headers message may carry: within the largest message a replica accepts. */
+static uint32_t vsr_replica_headers_batch(const struct vsr_replica *replica)
+{
+    uint32_t fit = replica->config.body_size_max / VSR_HEADER_SIZE;
+    if (fit < vsr_replica_window_max(replica)) {
+        fit = vsr_replica_window_max(replica);
+    }
+    return fit < VSR_HEADERS_BATCH_MAX ? fit : VSR_HEADERS_BATCH_MAX;
+}
+
+/* Asks a peer for the canonical headers below the top of the highest gap: one round trip
+ * learns a batch of the chain instead of one op per prepare fetched. */
+static void vsr_replica_request_headers(struct vsr_replica *replica)
+{
+    uint64_t top = vsr_replica_gap_top(replica);
+    if (top == 0 || vsr_replica_has(replica, top - 1, VSR_ENTRY_CANON)) {
+        return; /* no gap, or a single missing header: the prepare repair covers it */
+    }
+    uint64_t floor =
+        replica->commit_min > replica->checkpoint_op ? replica->commit_min : replica->checkpoint_op;
+    uint32_t batch = vsr_replica_headers_batch(replica);
+    uint64_t low = top - floor > batch ? top - batch + 1 : floor + 1;
+    struct vsr_header message;
+    vsr_replica_message_init(replica, &message, VSR_COMMAND_REQUEST_HEADERS);
+    message.u.request_headers.op_min = low;
+    message.u.request_headers.op_max = top;
+    vsr_header_seal(&message, NULL, 0);
+    vsr_replica_send(replica, vsr_replica_repair_target(replica), &message, NULL);
+}
+
+void vsr_replica_on_request_headers(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    const struct vsr_header_request_headers *request = &header->u.request_headers;
+    assert(header->command == VSR_COMMAND_REQUEST_HEADERS);
+    uint32_t batch = vsr_replica_headers_batch(replica);
+    if (request->op_min == 0 || request->op_min > request->op_max ||
+        request->op_max - request->op_min >= batch) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    assert(batch <= VSR_HEADERS_BATCH_MAX);
+    struct vsr_header headers[VSR_HEADERS_BATCH_MAX];
+    uint32_t count = 0;
+    for (uint64_t op = request->op_max; op >= request->op_min && count < batch; op--) {
+        const struct vsr_header *known = vsr_replica_header(replica, op);
+        if (known != NULL && op <= replica->op) {
+            headers[count++] = *known; /* descending: each checks against the one above */
+        }
+    }
+    if (count == 0) {
+        return;
+    }
+    struct vsr_header message;
+    vsr_replica_message_init(replica, &message, VSR_COMMAND_HEADERS);
+    vsr_header_seal(&message, headers, count * VSR_HEADER_SIZE);
+    vsr_replica_send(replica, header->replica, &message, headers);
+}
+
+/* Takes one header of a headers message when it is the canonical prepare of its op (its
+ * checksum equals the one the chain above names); learns its parent's checksum. */
+static bool vsr_replica_header_learn(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    uint64_t op = header->u.prepare.op;
+    if (op <= replica->commit_min || op <= replica->checkpoint_op || op > replica->op) {
+        return false;
+    }
+    struct vsr_entry *entry = vsr_entry_at(replica, op);
+    if ((entry->flags & VSR_ENTRY_CANON) == 0 || (entry->flags & VSR_ENTRY_HEADER) != 0 ||
+        entry->checksum != header->checksum) {
+        return false;
+    }
+    vsr_replica_entry_set(replica, header);
+    struct vsr_entry *below =
+        op - 1 > replica->checkpoint_op ? vsr_entry_at(replica, op - 1) : NULL;
+    if (below != NULL && (below->flags & VSR_ENTRY_CANON) == 0) {
+        below->checksum = header->u.prepare.parent;
+        below->flags |= VSR_ENTRY_CANON;
+    }
+    replica->stats.headers_learned++;
+    return true;
+}
+
+void vsr_replica_on_headers(struct vsr_replica *replica, const struct vsr_header *header,
+                            const void *body)
+{
+    assert(header->command == VSR_COMMAND_HEADERS);
+    uint32_t body_size = header->size - VSR_HEADER_SIZE;
+    if (body_size % VSR_HEADER_SIZE != 0 ||
+        body_size / VSR_HEADER_SIZE > vsr_replica_headers_batch(replica)) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    if (replica->status != VSR_STATUS_NORMAL) {
+        return;
+    }
+    uint32_t learned = 0;
+    for (uint32_t index = 0; index < body_size / VSR_HEADER_SIZE; index++) {
+        struct vsr_header candidate;
+        memcpy(&candidate, (const uint8_t *)body + (size_t)index * VSR_HEADER_SIZE,
+               sizeof(candidate));
+        if (vsr_header_validate(&candidate, VSR_HEADER_SIZE + replica->config.body_size_max,
+                                NULL) != 0 ||
+            candidate.command != VSR_COMMAND_PREPARE ||
+            !vsr_group_is_equal(&candidate.group, &replica->config.group)) {
+            replica->stats.messages_invalid++;
+            return;
+        }
+        learned += vsr_replica_header_learn(replica, &candidate) ? 1u : 0u;
+    }
+    if (learned > 0) {
+        vsr_replica_chain_walk(replica);
+        vsr_replica_request_headers(replica); /* the next batch down, if a gap remains */
+    }
 }
 
 /* Builds op 0: the group's root prepare, identical on every replica (the ring's anchor

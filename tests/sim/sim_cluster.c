@@ -336,6 +336,7 @@ static void sim_slot_stats(struct sim_cluster *cluster, const struct sim_slot *s
     cluster->result->cached_replies += stats->cached_replies;
     cluster->result->checkpoints += stats->checkpoints;
     cluster->result->state_transfers += stats->state_transfers;
+    cluster->result->headers_learned += stats->headers_learned;
 }
 
 static void sim_slot_crash(struct sim_cluster *cluster, struct sim_slot *slot)

@@ -123,6 +123,7 @@ int main(int argc, char **argv)
     uint64_t passed = 0;
     uint64_t checkpoints = 0;
     uint64_t transfers = 0;
+    uint64_t headers_learned = 0;
     uint64_t wrapped = 0;
     for (uint64_t offset = 0; offset < arguments.seed_count; offset++) {
         struct sim_result result;
@@ -136,14 +137,15 @@ int main(int argc, char **argv)
         }
         checkpoints += result.checkpoints;
         transfers += result.state_transfers;
+        headers_learned += result.headers_learned;
         wrapped += result.wrapped;
         passed += result.passed;
         sim_main_report(&arguments, seed, &result);
     }
     uint64_t failed = arguments.seed_count - passed;
-    printf("checkpoints=%llu state_transfers=%llu seeds_wrapped=%llu\n",
+    printf("checkpoints=%llu state_transfers=%llu seeds_wrapped=%llu headers_learned=%llu\n",
            (unsigned long long)checkpoints, (unsigned long long)transfers,
-           (unsigned long long)wrapped);
+           (unsigned long long)wrapped, (unsigned long long)headers_learned);
     printf("seeds_passed=%llu seeds_failed=%llu\n", (unsigned long long)passed,
            (unsigned long long)failed);
     return failed == 0 ? 0 : 1;
