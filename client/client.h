@@ -47,6 +47,9 @@ struct runnel_client {
     bool is_logged_in;
     bool is_runneld;
     bool has_exactly_once;
+    /* Iggy's server: after a login, the client id and request numbering survive
+     * reconnects, so the server resumes the session (and its group memberships). */
+    bool keeps_identity;
     char server_version[RUNNEL_NAME_SIZE_MAX + 1];
 
     enum client_login_kind login_kind;

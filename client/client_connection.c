@@ -79,7 +79,9 @@ void client_disconnect(struct runnel_client *client)
     client->fd = -1;
     client->is_logged_in = false;
     client->session = 0;
-    client->request_counter = 1;
+    if (!client->keeps_identity) {
+        client->request_counter = 1;
+    }
     assert(client->fd == -1);
 }
 
@@ -139,11 +141,14 @@ int runnel_client_connect(struct runnel_client *client)
         return result;
     }
     client->connection_count++;
-    if (!client->has_exactly_once || client->client_id == 0) {
+    bool keeps_id = client->has_exactly_once || client->keeps_identity;
+    if (!keeps_id || client->client_id == 0) {
         client->client_id = ((iggy_u128)client_random(client) << 64) | client_random(client);
         client->client_id |= 1;
     }
-    client->request_counter = 1;
+    if (!client->keeps_identity) {
+        client->request_counter = 1;
+    }
     assert(client->fd >= 0);
     return 0;
 }
@@ -404,6 +409,10 @@ static int connection_register(struct runnel_client *client)
     if (client->is_runneld && client->is_exactly_once_wanted && !client->has_exactly_once) {
         client->has_exactly_once = true; /* keeps the client id from now on */
     }
+    /* Iggy's server resumes a session whose client comes back with its id and numbering
+     * (its client table survives a restart; a crash leaves no logout), so a group member
+     * keeps its partitions instead of becoming a second member waiting for the first. */
+    client->keeps_identity = !client->is_runneld;
     return 0;
 }
 
