@@ -968,9 +968,9 @@ static void data_partition_offsets_resume(struct data_partition *partition)
     if (!cluster_forward_is_multi(partition->plane->broker) || !vsr_replica_is_primary(replica)) {
         return;
     }
-    const struct vsr_header *head = &replica->headers[replica->op];
+    const struct vsr_header *head = vsr_replica_header(replica, replica->op);
     uint64_t next = partition->commit_offset_next;
-    if ((replica->entries[replica->op].flags & VSR_ENTRY_HEADER) != 0 && replica->op > 0) {
+    if (head != NULL && replica->op > 0) {
         next = head->u.prepare.offset + (head->u.prepare.operation == VSR_OPERATION_MESSAGES
                                              ? head->u.prepare.message_count
                                              : 0);

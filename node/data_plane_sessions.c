@@ -56,9 +56,9 @@ bool data_plane_sessions_is_pending(const struct vsr_replica *replica, u128 clie
     assert(replica != NULL && client != 0);
     assert(replica->op >= replica->commit_max);
     for (uint64_t op = replica->commit_max + 1; op <= replica->op; op++) {
-        const struct vsr_header *header = &replica->headers[op];
-        if ((replica->entries[op].flags & VSR_ENTRY_HEADER) != 0 &&
-            header->u.prepare.client == client && header->u.prepare.request == sequence) {
+        const struct vsr_header *header = vsr_replica_header(replica, op);
+        if (header != NULL && header->u.prepare.client == client &&
+            header->u.prepare.request == sequence) {
             return true;
         }
     }
