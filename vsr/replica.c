@@ -332,6 +332,12 @@ void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op)
 void vsr_replica_execute(struct vsr_replica *replica)
 {
     assert(replica->commit_min <= replica->op_prefix || replica->commit_min <= replica->op);
+    if (replica->status != VSR_STATUS_NORMAL) {
+        /* Outside normal status the log above commit_min is not known to be the one that
+         * commit_max committed (a state transfer installed during a view change: executing
+         * the old view's suffix up to a newer view's commit_max forked, seed 3986142515284). */
+        return;
+    }
     struct vsr_header header;
     for (uint64_t round = 0; round < replica->config.ops_max; round++) {
         if (replica->commit_min >= replica->commit_max ||

@@ -306,7 +306,7 @@ void vsr_replica_on_headers(struct vsr_replica *replica, const struct vsr_header
         replica->stats.messages_invalid++;
         return;
     }
-    if (replica->status != VSR_STATUS_NORMAL) {
+    if (replica->status != VSR_STATUS_NORMAL || header->view != replica->view) {
         return;
     }
     uint32_t learned = 0;
