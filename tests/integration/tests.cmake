@@ -27,16 +27,19 @@ target_link_libraries(runnel-nemesis-producer PRIVATE runnel_static ${XXHASH_LIB
 # nemesis: the CI form of tests/integration/nemesis_test.py (docs/NEMESIS.md): 3 nodes,
 # three librunnel exactly-once producers over 3 partitions and a committing consumer for
 # 120 s while a nemesis seeded with 8 kills (-9) and restarts or pauses one node at a time
-# (2-4 s each, partition and metadata primaries included); then every fault is healed and
-# the checker reads every partition back from every node (no acknowledged message lost, no
-# offset with two values, partitions identical, no duplicate, committed consumer offsets
-# never back, no node crashed). DISABLED: it fails today on bugs it found that are not
-# fixed yet (docs/NEMESIS.md "Results"): a node restarted after missing a few hundred ops
-# of a partition does not catch up (its partition replicas stay at commit 0 or behind: the
-# VSR repair and state transfer under way in vsr/), and a node whose metadata requests stay
-# parked with nothing in flight serves no login. Enable once a run is clean 20 times.
-# Run it by hand: python3 tests/integration/nemesis_test.py build/release/runneld
-#   build/release/runnel [--seed N] [--duration 600]
+# (2-4 s each, partition and metadata primaries included); then every fault is healed, the
+# cluster must converge (90 s at most) and the checker reads every partition back from
+# every node (no acknowledged message lost, no offset with two values, partitions
+# identical, no duplicate, committed consumer offsets never back, no node crashed). About
+# 3 minutes; RUN_SERIAL: it is a liveness test too (bounded convergence). DISABLED: clean
+# in 5 of 5 runs at main 1524415 / cfe43ff (one next to a 10-minute run), but the first
+# run at main 3628ab1 failed: one restarted node's metadata group stayed at commit 1109
+# while its peers were at 1148+, its forwarded metadata requests stayed parked
+# (metadata_requests_parked_too_long in_flight=0 every 5 s), so it served no login and
+# the cluster never converged (docs/NEMESIS.md, open bug 4). Enable once that is fixed
+# and the CI form is clean 10 times in a row.
+# Long form by hand: python3 tests/integration/nemesis_test.py build/release/runneld
+#   build/release/runnel --duration 600 --seed S [--netns]
 add_test(NAME integration.nemesis
     COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/nemesis_test.py
         $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
