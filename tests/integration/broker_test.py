@@ -53,7 +53,19 @@ class Node:
         self.process = None
 
     def start(self):
-        log = open(os.path.join(os.path.dirname(self.data), "runneld.log"), "a")
+        """Starts runneld and waits for its own "listening" line: a port freed by a kill may
+        be taken by a parallel test, so a connect alone could reach another process; when
+        the client port is taken, a new one is chosen (up to 5 times)."""
+        for attempt in range(5):
+            if self.start_once():
+                return
+            self.port = free_port()
+        raise SystemExit("runneld could not listen on a free port")
+
+    def start_once(self):
+        path = os.path.join(os.path.dirname(self.data), "runneld.log")
+        log = open(path, "a")
+        offset = log.tell()
         self.process = subprocess.Popen(
             [RUNNELD, "--set", "server.data_dir=" + self.data,
              "--set", "server.client_port=%d" % self.port,
@@ -61,21 +73,24 @@ class Node:
              "--set", "limits.connections_max=64", "--set", "runtime.pin_threads=false",
              "--set", "shards.count=2", "--set", "storage.preallocate_bytes=0",
              "--set", "limits.batch_size_bytes_max=262144",  # 1 MiB segments possible
-             "--set", "server.log_level=warn"],
+             "--set", "server.log_level=info"],
             env=ENV, stdout=log, stderr=log)
+        listening = "event=listening"
         deadline = time.time() + 20
         while time.time() < deadline:
+            with open(path) as handle:
+                handle.seek(offset)
+                text = handle.read()
             if self.process.poll() is not None:
-                text = open(os.path.join(os.path.dirname(self.data), "runneld.log")).read()
                 if "io_uring" in text:
                     print("skip: io_uring unavailable")
                     sys.exit(77)
+                if "in use" in text.lower():
+                    return False  # the port was taken meanwhile: another one
                 raise SystemExit("runneld exited: " + text[-2000:])
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
+            if listening in text and "client_port=%d " % self.port in text:
+                return True
+            time.sleep(0.05)
         raise SystemExit("runneld did not listen")
 
     def stop(self, sig=signal.SIGTERM):
