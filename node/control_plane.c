@@ -563,8 +563,9 @@ static void control_plane_cluster_tick(struct control_plane *plane)
         explicit_bzero(plane->broker->root_password, sizeof(plane->broker->root_password));
     }
     if (action == CLUSTER_FORWARD_EXPIRE) {
-        log_warn("metadata_requests_parked_too_long", "in_flight=%u view=%u",
-                 plane->in_flight_count, replica->view);
+        log_warn("metadata_requests_parked_too_long", "in_flight=%u view=%u session=%d",
+                 plane->in_flight_count, replica->view, plane->session != 0);
+        vsr_replica_log_state(replica, "metadata");
         control_plane_expire(plane);
     } else if (action == CLUSTER_FORWARD_RESEND && plane->session != 0 &&
                !vsr_replica_is_primary(replica)) {

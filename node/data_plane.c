@@ -1270,6 +1270,7 @@ static void data_partition_cluster_tick(struct data_partition *partition)
     if (action == CLUSTER_FORWARD_EXPIRE) {
         log_warn("partition_writes_parked_too_long", "directory=%s in_flight=%u view=%u",
                  partition->directory, partition->in_flight_count, partition->replica.view);
+        vsr_replica_log_state(&partition->replica, partition->directory);
         data_partition_expire(partition);
     } else if (action == CLUSTER_FORWARD_RESEND && partition->session != 0) {
         /* Also when this node became the primary: writes it forwarded to the old one may

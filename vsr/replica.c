@@ -7,6 +7,7 @@
 
 #include "lib/assert.h"
 #include "lib/error.h"
+#include "lib/log.h"
 #include "vsr/quorum.h"
 #include "vsr/replica_private.h"
 
@@ -491,6 +492,27 @@ void vsr_replica_deinit(struct vsr_replica *replica)
 }
 
 static void vsr_replica_tick_run(struct vsr_replica *replica);
+
+void vsr_replica_log_state(const struct vsr_replica *replica, const char *where)
+{
+    assert(replica != NULL && where != NULL);
+    uint64_t next = replica->commit_min + 1;
+    const struct vsr_entry *entry = next <= replica->op && vsr_replica_in_window(replica, next)
+                                        ? vsr_entry_at(replica, next)
+                                        : NULL;
+    log_warn("vsr_group_state",
+             "where=%s status=%d view=%u log_view=%u op=%llu commit_min=%llu commit_max=%llu "
+             "op_prefix=%llu checkpoint=%llu next_flags=%d next_held=%d depth=%u "
+             "repairs=%llu headers_learned=%llu reentrant=%llu",
+             where, (int)replica->status, replica->view, replica->log_view,
+             (unsigned long long)replica->op, (unsigned long long)replica->commit_min,
+             (unsigned long long)replica->commit_max, (unsigned long long)replica->op_prefix,
+             (unsigned long long)replica->checkpoint_op, entry != NULL ? (int)entry->flags : -1,
+             entry != NULL && entry->checksum != 0 && entry->journal_checksum == entry->checksum,
+             replica->depth, (unsigned long long)replica->stats.repairs_requested,
+             (unsigned long long)replica->stats.headers_learned,
+             (unsigned long long)replica->stats.messages_reentrant);
+}
 
 void vsr_replica_tick(struct vsr_replica *replica)
 {

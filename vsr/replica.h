@@ -280,6 +280,11 @@ void vsr_replica_request_seal_local(struct vsr_header *header, uint32_t body_siz
 /* Advances time by one tick (10 ms nominal): timeouts, repair, heartbeats. */
 void vsr_replica_tick(struct vsr_replica *replica);
 
+/* Logs one warn line (event vsr_group_state) with where the group stands: status, view,
+ * op, commit_min/commit_max, durable prefix and the next op's entry; for operators when a
+ * group makes no progress. */
+void vsr_replica_log_state(const struct vsr_replica *replica, const char *where);
+
 /* The journal finished writing the prepare (op, checksum): it is durable. */
 void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128 checksum);
 
