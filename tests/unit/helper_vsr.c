@@ -38,6 +38,16 @@ void helper_vsr_init(struct helper_vsr *vsr, uint64_t ops_max, uint64_t seed)
     vsr->superblock.callback_context = vsr;
 }
 
+int helper_vsr_start(struct helper_vsr *vsr, const struct vsr_replica_config *config,
+                     const struct vsr_state_machine *machine, const struct vsr_bus *bus)
+{
+    assert(vsr != NULL && config != NULL && machine != NULL && bus != NULL);
+    struct vsr_journal journal = sim_journal_interface(&vsr->journal);
+    struct vsr_superblock superblock = sim_superblock_interface(&vsr->superblock);
+    return vsr_replica_init(&vsr->replica, config, &vsr->superblock.durable, &journal, &superblock,
+                            machine, bus, &vsr->clock.clock);
+}
+
 void helper_vsr_deinit(struct helper_vsr *vsr)
 {
     assert(vsr != NULL);

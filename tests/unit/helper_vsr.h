@@ -26,6 +26,12 @@ struct helper_vsr {
 /* Sets the seams up (a journal ring of ops_max ops); fails the test if it cannot. */
 void helper_vsr_init(struct helper_vsr *vsr, uint64_t ops_max, uint64_t seed);
 
+/* Initialises vsr->replica over the seams (the simulated journal and superblock, the fake
+ * clock, the superblock's durable state) with the test's state machine and bus; returns
+ * vsr_replica_init's result. */
+int helper_vsr_start(struct helper_vsr *vsr, const struct vsr_replica_config *config,
+                     const struct vsr_state_machine *machine, const struct vsr_bus *bus);
+
 /* Frees the replica (when initialised) and the seams. */
 void helper_vsr_deinit(struct helper_vsr *vsr);
 

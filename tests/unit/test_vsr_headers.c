@@ -103,15 +103,10 @@ static int fixture_setup(void **state)
         .clients_max = 8,
         .seed = 1,
     };
-    struct vsr_journal journal = sim_journal_interface(&fixture.vsr.journal);
-    struct vsr_superblock superblock = sim_superblock_interface(&fixture.vsr.superblock);
     struct vsr_state_machine machine = {
         .apply = fixture_apply, .reset = fixture_reset, .context = &fixture};
     struct vsr_bus bus = {.send = fixture_send, .reply = fixture_reply, .context = &fixture};
-    assert_int_equal(vsr_replica_init(&fixture.vsr.replica, &config,
-                                      &fixture.vsr.superblock.durable, &journal, &superblock,
-                                      &machine, &bus, &fixture.vsr.clock.clock),
-                     0);
+    assert_int_equal(helper_vsr_start(&fixture.vsr, &config, &machine, &bus), 0);
     fixture_chain(&fixture);
     *state = &fixture;
     return 0;
