@@ -240,7 +240,8 @@ struct vsr_replica {
     struct vsr_timeout timeout_repair;
 
     struct vsr_repair_serve serve[VSR_REPAIR_SERVE_MAX];
-    uint32_t depth; /* calls of on_message / tick on the stack (a wait may deliver more) */
+    uint32_t serve_count; /* used slots of serve: ticks skip the walk while it is 0 */
+    uint32_t depth;       /* calls of on_message / tick on the stack (a wait may deliver more) */
 
     struct vsr_replica_stats stats;
 };

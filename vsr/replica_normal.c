@@ -377,7 +377,7 @@ void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header 
 
 /*
  * True when the primary should step aside: it has not heard from a replication quorum
- * lately, or its pipeline has not committed for a long time (an op only it held was
+ * lately, or its pipeline has not committed for many ticks (an op only it held was
  * lost; a view change truncates it on a nack quorum). Backups stop hearing heartbeats
  * and depose it.
  */

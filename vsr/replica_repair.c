@@ -153,6 +153,7 @@ static void vsr_replica_serve_defer(struct vsr_replica *replica, uint8_t target,
     }
     if (free_slot != NULL) {
         *free_slot = (struct vsr_repair_serve){.checksum = checksum, .op = op, .replica = target};
+        replica->serve_count++;
         replica->stats.repairs_deferred++;
     }
 }
@@ -182,6 +183,10 @@ void vsr_replica_on_request_prepare(struct vsr_replica *replica, const struct vs
 /* Answers the deferred request_prepares (from a tick: the journal may wait here). */
 void vsr_replica_repair_serve(struct vsr_replica *replica)
 {
+    assert(replica->serve_count <= VSR_REPAIR_SERVE_MAX);
+    if (replica->serve_count == 0) {
+        return; /* every tick of every group: no walk while nothing waits */
+    }
     for (uint32_t index = 0; index < VSR_REPAIR_SERVE_MAX; index++) {
         struct vsr_repair_serve *serve = &replica->serve[index];
         if (serve->checksum == 0) {
@@ -196,7 +201,9 @@ void vsr_replica_repair_serve(struct vsr_replica *replica)
             vsr_replica_send(replica, serve->replica, &prepare, replica->body_buffer);
         }
         serve->checksum = 0;
+        replica->serve_count--;
     }
+    assert(replica->serve_count == 0);
 }
 
 /* The top of the highest gap in the canonical chain above commit_min: the highest op whose
