@@ -26,6 +26,7 @@
 enum {
     CLUSTER_HANDSHAKE_TIMEOUT_MS = 3000,
     CLUSTER_BACKOFF_MIN_MS = 50,
+    CLUSTER_FORWARD_CREDIT_AGE_MS = 1000, /* replica_bus_options.forward_credit_age_ns */
 };
 
 static const uint64_t cluster_ns_per_ms = 1000ull * 1000;
@@ -52,6 +53,9 @@ int cluster_node_options(const struct node_config *config, const struct format_i
         options->backoff_max_ns = options->backoff_min_ns;
     }
     options->forward_credit_max = config->forward_credit_max;
+    /* A forwarded request unanswered this long was re-sent (with a new credit) or given up
+     * by cluster_forward (CLUSTER_FORWARD_RESEND_TICKS: 0.5 s): its credit is dead. */
+    options->forward_credit_age_ns = CLUSTER_FORWARD_CREDIT_AGE_MS * cluster_ns_per_ms;
     randombytes_buf(&options->seed, sizeof(options->seed));
     if (identity->replica_count == 1) {
         return 0;

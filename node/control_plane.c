@@ -563,8 +563,12 @@ static void control_plane_cluster_tick(struct control_plane *plane)
         explicit_bzero(plane->broker->root_password, sizeof(plane->broker->root_password));
     }
     if (action == CLUSTER_FORWARD_EXPIRE) {
-        log_warn("metadata_requests_parked_too_long", "in_flight=%u view=%u session=%d",
-                 plane->in_flight_count, replica->view, plane->session != 0);
+        /* refused_credit: forwarded requests the bus refused over the links' credit */
+        log_warn("metadata_requests_parked_too_long",
+                 "in_flight=%u view=%u session=%d refused_credit=%llu", plane->in_flight_count,
+                 replica->view, plane->session != 0,
+                 (unsigned long long)replica_bus_counter(plane->broker->bus,
+                                                         REPLICA_BUS_REFUSED_CREDIT));
         vsr_replica_log_state(replica, "metadata");
         control_plane_expire(plane);
     } else if (action == CLUSTER_FORWARD_RESEND && plane->session != 0 &&

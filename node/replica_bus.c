@@ -199,14 +199,45 @@ void *replica_bus_vsr_context(struct replica_bus *bus, uint32_t shard_index)
     return &bus->shards[shard_index];
 }
 
+/* One forwarded request was answered: its credit (counted as the oldest) returns. */
+static void replica_bus_credit_return(struct replica_bus_link *link)
+{
+    assert(link->credit_older <= link->credit_used);
+    if (link->credit_used > 0) {
+        link->credit_used--;
+        link->credit_older -= link->credit_older > 0 ? 1 : 0;
+    }
+    assert(link->credit_older <= link->credit_used);
+}
+
+void replica_bus_credit_age(struct replica_bus_shard *shard, struct replica_bus_link *link,
+                            uint64_t now_ns)
+{
+    uint64_t age_ns = shard->bus->options.forward_credit_age_ns;
+    assert(age_ns > 0);
+    assert(link->credit_older <= link->credit_used);
+    if (now_ns - link->credit_epoch_ns < age_ns) {
+        return;
+    }
+    uint32_t expired = link->credit_older;
+    link->credit_used -= expired;
+    link->credit_older = link->credit_used; /* this epoch's: expire at the next one */
+    link->credit_epoch_ns = now_ns;
+    if (expired > 0) {
+        replica_bus_count(shard, REPLICA_BUS_CREDIT_EXPIRED, expired);
+        log_info("replica_bus_credit_expired", "shard=%u peer=%u peer_shard=%u expired=%u",
+                 shard->index, link->peer, link->peer_shard, expired);
+    }
+}
+
 void replica_bus_forward_done(struct replica_bus *bus, uint32_t shard_index, uint8_t target,
                               const struct vsr_group *group)
 {
     assert(bus != NULL && group != NULL);
     assert(shard_index < bus->options.shard_count && target < bus->options.replica_count);
     struct replica_bus_link *link = replica_bus_route(&bus->shards[shard_index], target, group);
-    if (link != NULL && link->credit_used > 0) {
-        link->credit_used--;
+    if (link != NULL) {
+        replica_bus_credit_return(link);
     }
 }
 
@@ -248,9 +279,8 @@ static void replica_bus_receive(struct replica_bus_shard *shard, struct replica_
         replica_bus_count(shard, REPLICA_BUS_RECEIVED_MISROUTED, 1);
         return;
     }
-    if ((header.command == VSR_COMMAND_REPLY || header.command == VSR_COMMAND_EVICTION) &&
-        link->credit_used > 0) {
-        link->credit_used--;
+    if (header.command == VSR_COMMAND_REPLY || header.command == VSR_COMMAND_EVICTION) {
+        replica_bus_credit_return(link);
     }
     if (!replica_bus_inbox_push(&shard->inbox, &header, body)) {
         replica_bus_count(shard, REPLICA_BUS_INBOX_FULL, 1); /* VSR retransmits and repairs */
@@ -369,6 +399,7 @@ int replica_bus_init(struct replica_bus *bus, const struct replica_bus_options *
     assert(options->replica_index < options->replica_count && options->shard_count > 0);
     assert(options->peer_shard_count_max > 0 && options->frame_size_max >= VSR_HEADER_SIZE);
     assert(options->backoff_min_ns > 0 && options->backoff_min_ns <= options->backoff_max_ns);
+    assert(options->forward_credit_age_ns > 0);
     memset(bus, 0, sizeof(*bus));
     bus->options = *options;
     if (bus->options.group_key == NULL) {

@@ -24,8 +24,12 @@
  * and counted when it does not fit (VSR retransmits and repairs); client traffic
  * (forwarded requests, replies, evictions) may use at most half and forwarded requests
  * also spend the link's credit: refused (-RUNNEL_EFULL, counted, never dropped in
- * silence) rather than crowding consensus out. A link to a stalled peer fills and drops;
- * no send ever waits, so other peers and groups are never stalled by it.
+ * silence) rather than crowding consensus out. A reply or eviction from the peer returns
+ * one credit; a request the peer never answers (a primary drops what it cannot take: a
+ * view change, a full pipeline, a repeat of a request it is preparing) returns its credit
+ * after one to two forward_credit_age_ns (counted), so unanswered requests never use the
+ * credit up for good. A link to a stalled peer fills and drops; no send ever waits, so
+ * other peers and groups are never stalled by it.
  *
  * Receiving: a frame on an authenticated link is checked (vsr_header_validate, size,
  * cluster, author = the authenticated peer (a prepare: any author, see
@@ -81,15 +85,17 @@ struct replica_bus_options {
     uint8_t replica_count;
     struct cluster_peer peers[VSR_REPLICAS_MAX]; /* by replica index */
     uint8_t key[CLUSTER_KEY_SIZE_BYTES];
-    uint32_t shard_count;                     /* this node's */
-    uint32_t peer_shard_count_max;            /* largest shard count of a peer this node links to */
-    uint32_t frame_size_max;                  /* largest VSR frame accepted, header included */
-    uint64_t ping_interval_ns;                /* keep-alive per link */
-    uint64_t peer_timeout_ns;                 /* silence that closes an authenticated link */
-    uint64_t handshake_timeout_ns;            /* dial to authenticated */
-    uint64_t backoff_min_ns;                  /* first redial delay */
-    uint64_t backoff_max_ns;                  /* redial delays double up to this */
-    uint32_t forward_credit_max;              /* forwarded requests in flight per link */
+    uint32_t shard_count;           /* this node's */
+    uint32_t peer_shard_count_max;  /* largest shard count of a peer this node links to */
+    uint32_t frame_size_max;        /* largest VSR frame accepted, header included */
+    uint64_t ping_interval_ns;      /* keep-alive per link */
+    uint64_t peer_timeout_ns;       /* silence that closes an authenticated link */
+    uint64_t handshake_timeout_ns;  /* dial to authenticated */
+    uint64_t backoff_min_ns;        /* first redial delay */
+    uint64_t backoff_max_ns;        /* redial delays double up to this */
+    uint32_t forward_credit_max;    /* forwarded requests in flight per link */
+    uint64_t forward_credit_age_ns; /* an unanswered forwarded request's credit returns after
+                                       one to two of these (> 0) */
     replica_bus_group_key_function group_key; /* NULL: replica_bus_group_key */
     uint64_t seed;                            /* jitter */
 };
@@ -113,8 +119,9 @@ enum replica_bus_counter {
     REPLICA_BUS_TIMEOUTS,    /* handshake or peer timeouts */
     REPLICA_BUS_DISCONNECTS, /* authenticated links lost */
     REPLICA_BUS_PINGS,
-    REPLICA_BUS_LINKS_UP,   /* a gauge: authenticated links now */
-    REPLICA_BUS_INBOX_FULL, /* received while the shard's inbox was full, dropped */
+    REPLICA_BUS_LINKS_UP,       /* a gauge: authenticated links now */
+    REPLICA_BUS_INBOX_FULL,     /* received while the shard's inbox was full, dropped */
+    REPLICA_BUS_CREDIT_EXPIRED, /* credits of forwarded requests never answered, returned */
     REPLICA_BUS_COUNTER_COUNT,
 };
 
@@ -131,12 +138,14 @@ struct replica_bus_link {
     uint8_t peer;
     bool is_dialer;
     uint32_t peer_shard;
-    uint32_t credit_used;   /* forwarded requests sent and not yet answered */
-    uint64_t deadline_ns;   /* dialing: handshake deadline; down (dialer): next dial */
-    uint64_t backoff_ns;    /* next redial delay */
-    uint64_t received_ns;   /* last frame received */
-    uint64_t ping_sent_ns;  /* last keep-alive sent */
-    uint64_t round_trip_ns; /* last ping's round trip */
+    uint32_t credit_used;     /* forwarded requests sent and not yet answered */
+    uint32_t credit_older;    /* of those, sent before credit_epoch_ns: expire at the next epoch */
+    uint64_t credit_epoch_ns; /* start of the current credit epoch (forward_credit_age_ns) */
+    uint64_t deadline_ns;     /* dialing: handshake deadline; down (dialer): next dial */
+    uint64_t backoff_ns;      /* next redial delay */
+    uint64_t received_ns;     /* last frame received */
+    uint64_t ping_sent_ns;    /* last keep-alive sent */
+    uint64_t round_trip_ns;   /* last ping's round trip */
     uint8_t nonce[REPLICA_BUS_NONCE_SIZE]; /* dialer: its hello nonce */
 };
 

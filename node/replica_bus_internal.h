@@ -87,6 +87,11 @@ void replica_bus_link_on_close(struct replica_bus_shard *shard, struct net_conne
 /* Every tick: dials, handshake and peer timeouts, keep-alive pings. */
 void replica_bus_link_tick(struct replica_bus_shard *shard);
 
+/* Returns the credit of link's forwarded requests sent two credit epochs ago and still
+ * unanswered (counted, logged), once per forward_credit_age_ns (see replica_bus.h). */
+void replica_bus_credit_age(struct replica_bus_shard *shard, struct replica_bus_link *link,
+                            uint64_t now_ns);
+
 /* True when connection belongs to an authenticated link; sets *link_out. */
 bool replica_bus_link_of(struct replica_bus_shard *shard, struct net_connection *connection,
                          struct replica_bus_link **link_out);

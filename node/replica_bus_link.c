@@ -165,6 +165,8 @@ static void replica_bus_link_up(struct replica_bus_shard *shard, struct replica_
     connection->user = link;
     link->state = REPLICA_BUS_LINK_UP;
     link->credit_used = 0;
+    link->credit_older = 0;
+    link->credit_epoch_ns = now_ns;
     link->received_ns = now_ns;
     link->ping_sent_ns = now_ns;
     link->backoff_ns = shard->bus->options.backoff_min_ns;
@@ -189,6 +191,7 @@ static void replica_bus_link_down(struct replica_bus_shard *shard, struct replic
     link->connection = NULL;
     link->state = REPLICA_BUS_LINK_DOWN;
     link->credit_used = 0;
+    link->credit_older = 0;
     uint64_t jitter_ns = prng_range(&shard->prng, link->backoff_ns / 2 + 1);
     link->deadline_ns = replica_bus_now_ns(shard) + link->backoff_ns + jitter_ns;
     link->backoff_ns = link->backoff_ns * 2 < options->backoff_max_ns ? link->backoff_ns * 2
@@ -531,6 +534,9 @@ static void replica_bus_link_check(struct replica_bus_shard *shard, struct repli
                  shard->index, link->peer, link->peer_shard, reason);
         net_connection_close(link->connection); /* on_close takes the link down */
         return;
+    }
+    if (link->state == REPLICA_BUS_LINK_UP) {
+        replica_bus_credit_age(shard, link, now_ns);
     }
     if (link->state == REPLICA_BUS_LINK_UP &&
         now_ns - link->ping_sent_ns >= options->ping_interval_ns) {

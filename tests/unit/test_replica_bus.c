@@ -5,8 +5,10 @@
  * differ (2 and 3) still deliver each group to its owner there; a node with another key
  * is refused on both sides and never linked; a node whose shards stop reading fills its
  * links and drops are counted, while every message to the other node still arrives; a
- * node that stops and restarts on the same port is redialed and used again. Sends run on
- * the owning shard's thread from the inner handler's tick. Exits 77 without io_uring.
+ * node that stops and restarts on the same port is redialed and used again; forwarded
+ * requests the peer never answers use the link's credit up and are refused, and their
+ * credit comes back once it ages out. Sends run on the owning shard's thread from the inner
+ * handler's tick. Exits 77 without io_uring.
  */
 #include "lib/error.h"
 #include "node/data_plane.h"
@@ -52,6 +54,7 @@ struct test_node {
     struct vsr_group send_group;
     uint32_t body_size;
     uint32_t per_tick;
+    atomic_bool send_requests; /* forwarded requests (credit) instead of prepares */
     uint64_t op_next[TEST_NODES_MAX];
     atomic_uint sent_ok[TEST_NODES_MAX];
     atomic_uint sent_failed[TEST_NODES_MAX];
@@ -99,6 +102,20 @@ static int test_on_frame(struct node_handler *handler, struct net_connection *co
     return 0;
 }
 
+/* A forwarded client request numbered like a prepare (the bus counts it against credit). */
+static void test_request(struct test_node *node, uint8_t target, struct vsr_header *header,
+                         uint8_t *body)
+{
+    uint64_t number = ++node->op_next[target];
+    vsr_header_init(header, VSR_COMMAND_REQUEST, test_cluster, 1, (uint8_t)node->index,
+                    &node->send_group);
+    header->u.request.client = 0x77;
+    header->u.request.request = number;
+    header->u.request.operation = VSR_OPERATION_MESSAGES;
+    test_body_fill(body, node->body_size, number);
+    vsr_header_seal(header, body, node->body_size);
+}
+
 /* The inner handler's tick: pauses, or sends this tick's share of the script. */
 static void test_on_tick(struct node_handler *handler, uint32_t shard_index)
 {
@@ -114,7 +131,11 @@ static void test_on_tick(struct node_handler *handler, uint32_t shard_index)
         for (uint32_t round = 0;
              round < node->per_tick && atomic_load(&node->send_count[target]) > 0; round++) {
             struct vsr_header header;
-            test_prepare(node, target, &header, body);
+            if (atomic_load(&node->send_requests)) {
+                test_request(node, target, &header, body);
+            } else {
+                test_prepare(node, target, &header, body);
+            }
             int result = replica_bus_send(&node->bus, shard_index, target, &header, body);
             atomic_fetch_add(result == 0 ? &node->sent_ok[target] : &node->sent_failed[target], 1);
             atomic_fetch_sub(&node->send_count[target], 1);
@@ -128,10 +149,13 @@ static void test_receive(uint32_t shard_index, const struct vsr_header *header, 
     struct test_node *node = context;
     uint8_t expected[TEST_BODY_SIZE_MAX];
     uint32_t body_size = header->size - VSR_HEADER_SIZE;
-    bool is_good = header->command == VSR_COMMAND_PREPARE && header->replica < TEST_NODES_MAX &&
-                   shard_index < TEST_SHARDS_MAX && body_size <= TEST_BODY_SIZE_MAX;
+    bool is_request = header->command == VSR_COMMAND_REQUEST;
+    bool is_good = (header->command == VSR_COMMAND_PREPARE || is_request) &&
+                   header->replica < TEST_NODES_MAX && shard_index < TEST_SHARDS_MAX &&
+                   body_size <= TEST_BODY_SIZE_MAX;
     if (is_good && body_size > 0) {
-        test_body_fill(expected, body_size, header->u.prepare.op);
+        test_body_fill(expected, body_size,
+                       is_request ? header->u.request.request : header->u.prepare.op);
         is_good = memcmp(expected, body, body_size) == 0;
     }
     if (!is_good) {
@@ -171,6 +195,7 @@ static void test_options(uint32_t index, uint32_t node_count, uint32_t shard_cou
     options->backoff_min_ns = 20ull * 1000 * 1000;
     options->backoff_max_ns = 200ull * 1000 * 1000;
     options->forward_credit_max = 4;
+    options->forward_credit_age_ns = 500ull * 1000 * 1000;
     options->seed = index + 1;
 }
 
@@ -224,6 +249,17 @@ static bool test_wait_links(uint32_t index, uint64_t links)
         test_sleep_ms(10);
     }
     return false;
+}
+
+/* Nodes 0 and 1 (shards_0 and shards_1 shards, one key) up, with links up on each. */
+static void test_pair_start(uint32_t shards_0, uint32_t shards_1, uint8_t key_byte, uint64_t links)
+{
+    test_ports[0] = test_free_port();
+    test_ports[1] = test_free_port();
+    test_node_start(0, 2, shards_0, key_byte);
+    test_node_start(1, 2, shards_1, key_byte);
+    assert_true(test_wait_links(0, links));
+    assert_true(test_wait_links(1, links));
 }
 
 static bool test_wait_received(uint32_t index, uint32_t author, uint32_t shard, uint32_t count)
@@ -309,13 +345,8 @@ static void test_three_nodes_exchange(void **state)
 static void test_shard_counts_differ(void **state)
 {
     (void)state;
-    test_ports[0] = test_free_port();
-    test_ports[1] = test_free_port();
-    test_node_start(0, 2, 2, 0x11);
-    test_node_start(1, 2, 3, 0x11);
     /* gcd(2, 3) = 1: every shard of one node links to every shard of the other. */
-    assert_true(test_wait_links(0, 6));
-    assert_true(test_wait_links(1, 6));
+    test_pair_start(2, 3, 0x11, 6);
     struct vsr_group group = test_group_owned_by(1, 2);
     uint32_t owner_there = (uint32_t)(replica_bus_group_key(&group) % 3);
     test_script(0, 1, group, 500, 8);
@@ -396,12 +427,7 @@ static void test_stalled_peer_does_not_block(void **state)
 static void test_reconnect_after_restart(void **state)
 {
     (void)state;
-    test_ports[0] = test_free_port();
-    test_ports[1] = test_free_port();
-    test_node_start(0, 2, 1, 0x55);
-    test_node_start(1, 2, 1, 0x55);
-    assert_true(test_wait_links(0, 1));
-    assert_true(test_wait_links(1, 1));
+    test_pair_start(1, 1, 0x55, 1);
     test_node_stop(1);
     assert_true(test_wait_links(0, 0));
     assert_true(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_DISCONNECTS) >= 1);
@@ -414,6 +440,50 @@ static void test_reconnect_after_restart(void **state)
     atomic_store(&test_nodes[0].send_count[1], 20);
     assert_true(test_wait_received(1, 0, 0, 20));
     assert_int_equal(atomic_load(&test_nodes[0].sent_failed[1]), 0);
+    test_node_stop(0);
+    test_node_stop(1);
+}
+
+/* Waits until node index's script to target has nothing left to send. */
+static bool test_wait_sent(uint32_t index, uint32_t target)
+{
+    for (uint32_t waited = 0; waited < TEST_WAIT_MS_MAX; waited += 10) {
+        if (atomic_load(&test_nodes[index].send_count[target]) == 0) {
+            return true;
+        }
+        test_sleep_ms(10);
+    }
+    return false;
+}
+
+/* A peer that answers none of the forwarded requests (a primary drops what it cannot take)
+ * uses the link's credit up: further requests are refused, but only until the unanswered
+ * credit ages out; before, it never came back while the link stayed up, and a node whose
+ * credit to the metadata primary was used up could send no register and no login for
+ * minutes (docs/NEMESIS.md bug 4). */
+static void test_unanswered_forward_credit_returns(void **state)
+{
+    (void)state;
+    test_pair_start(1, 1, 0x66, 1);
+    struct vsr_group metadata = {0};
+    test_script(0, 0, metadata, 64, 8);
+    atomic_store(&test_nodes[0].send_requests, true);
+    atomic_store(&test_nodes[0].send_count[1], 4 + 2); /* credit 4: two refused */
+    assert_true(test_wait_sent(0, 1));
+    assert_int_equal(atomic_load(&test_nodes[0].sent_ok[1]), 4);
+    assert_int_equal(atomic_load(&test_nodes[0].sent_failed[1]), 2);
+    assert_int_equal(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_REFUSED_CREDIT), 2);
+    assert_true(test_wait_received(1, 0, 0, 4));
+    test_sleep_ms(1100); /* two credit ages (500 ms): nothing was answered */
+    atomic_store(&test_nodes[0].send_count[1], 4);
+    assert_true(test_wait_sent(0, 1));
+    assert_int_equal(atomic_load(&test_nodes[0].sent_ok[1]), 8);
+    assert_int_equal(atomic_load(&test_nodes[0].sent_failed[1]), 2);
+    assert_true(test_wait_received(1, 0, 0, 8));
+    assert_int_equal(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_CREDIT_EXPIRED), 4);
+    assert_int_equal(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_LINKS_UP), 1);
+    assert_int_equal(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_DISCONNECTS), 0);
+    assert_int_equal(atomic_load(&test_nodes[1].received_bad), 0);
     test_node_stop(0);
     test_node_stop(1);
 }
@@ -452,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_refused),
         cmocka_unit_test(test_stalled_peer_does_not_block),
         cmocka_unit_test(test_reconnect_after_restart),
+        cmocka_unit_test(test_unanswered_forward_credit_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
