@@ -71,6 +71,21 @@ void broker_request_free(struct broker_shard *shard, struct broker_request *requ
     shard->free_small[shard->free_small_count++] = request->index;
 }
 
+struct broker_request *broker_server_request_take(struct broker *broker, uint32_t shard_index,
+                                                  bool is_large)
+{
+    assert(broker != NULL && shard_index < broker->shard_count);
+    return broker_request_take(&broker->shards[shard_index], is_large);
+}
+
+void broker_server_request_free(struct broker *broker, uint32_t shard_index,
+                                struct broker_request *request)
+{
+    assert(broker != NULL && shard_index < broker->shard_count);
+    assert(request != NULL && request->connection == NULL);
+    broker_request_free(&broker->shards[shard_index], request);
+}
+
 void broker_request_bind(struct broker_shard *shard, struct broker_request *request,
                          struct net_connection *connection,
                          const struct iggy_request_header *header, enum broker_request_kind kind)
@@ -362,6 +377,11 @@ static void broker_request_finish(struct broker *broker, uint32_t shard_index,
         return; /* on to the metadata group; the connection stays in its request */
     }
     session->has_request = false;
+    if (request->reply_op != 0 && request->reply_status == 0) {
+        assert(request->kind != BROKER_REQUEST_METADATA);
+        session_seen_note(session, request->partition.metadata_slot,
+                          request->partition.group.incarnation, request->reply_op);
+    }
     if (broker_ops_finish(shard, request->connection, request)) {
         net_connection_request_end(request->connection);
         broker_request_free(shard, request);

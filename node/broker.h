@@ -69,6 +69,7 @@ enum broker_request_purpose {
     BROKER_PURPOSE_CHANGE_PASSWORD, /* verify the current password, hash the new one, op */
     BROKER_PURPOSE_RELEASE,         /* server-side, no reply: freed when it comes back */
     BROKER_PURPOSE_SEGMENTS,        /* resolved by the owner, then the metadata op */
+    BROKER_PURPOSE_REMOTE_POLL,     /* a poll another node forwarded: its reply goes back there */
 };
 
 /* Resolved partition of a partition request (filled by the home shard). */
@@ -89,6 +90,10 @@ struct broker_partition_target {
     bool auto_commit;
     bool is_group_poll;
     uint32_t group_slot;
+    /* Poll (DESIGN.md §10.5): the op a backup must have applied to serve the connection
+     * (read-your-writes); unknown: only the primary serves it. */
+    uint64_t read_op_floor;
+    bool is_read_floor_unknown;
 };
 
 struct broker_request {
@@ -116,9 +121,12 @@ struct broker_request {
     uint32_t reply_status;
     uint8_t reply_operation;
     bool has_reply;
+    uint64_t reply_op; /* partition replies: the group's op the reply reflects (0: none) */
+    bool is_forwarded; /* a poll sent on to the primary at least once */
     u128 vsr_client;
     uint64_t vsr_request;
     uint8_t vsr_operation;
+    uint8_t origin_replica; /* BROKER_PURPOSE_REMOTE_POLL: the node its reply goes to */
     struct broker_partition_target partition;
     char token[AUTH_TOKEN_SIZE + 1];
     bool has_token_shape;
@@ -202,6 +210,13 @@ void broker_deinit(struct broker *broker);
 /* The target finished request (reply fields set): hands it back to its home shard. */
 void broker_request_complete(struct broker *broker, uint32_t shard_index,
                              struct broker_request *request);
+
+/* A free request of shard_index's pool for server-side work (large: poll-sized), or NULL;
+ * freed with broker_server_request_free on the same shard. */
+struct broker_request *broker_server_request_take(struct broker *broker, uint32_t shard_index,
+                                                  bool is_large);
+void broker_server_request_free(struct broker *broker, uint32_t shard_index,
+                                struct broker_request *request);
 
 /*
  * Submits a server-originated metadata op (bootstrap, logout of a closed connection) from

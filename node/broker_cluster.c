@@ -247,6 +247,7 @@ void broker_cluster_session_adopt(struct net_connection *connection, struct sess
         assert(client != 0 && epoch != 0); /* written by broker_cluster_session_pack */
         session_bind(session, client, epoch, user_id, state[1] != 0);
     }
+    session_seen_forget(session); /* the floors stayed behind: the primary serves first */
 }
 
 static int broker_cluster_move(struct broker_shard *shard, struct net_connection *connection,

@@ -1402,6 +1402,9 @@ static int broker_poll(struct broker_shard *shard, struct net_connection *connec
     target.strategy = poll.strategy;
     target.count = poll.count;
     target.auto_commit = poll.auto_commit;
+    target.is_read_floor_unknown =
+        !session_seen_floor(broker_session(shard, connection), target.metadata_slot,
+                            target.group.incarnation, &target.read_op_floor);
     struct iggy_bytes none = {.bytes = NULL, .size = 0};
     return broker_partition_route(shard, connection, header, BROKER_REQUEST_POLL, &target, none);
 }

@@ -95,6 +95,7 @@ void data_plane_partition_retire(struct data_partition *partition)
     struct data_plane *plane = partition->plane;
     assert(partition->is_used && partition->in_flight_count == 0);
     assert(partition->queue_head == NULL && partition->poll_active == NULL);
+    assert(partition->poll_forward_head == NULL);
     if (plane->by_metadata_slot[partition->metadata_slot] ==
         (int32_t)(partition - plane->partitions)) {
         plane->by_metadata_slot[partition->metadata_slot] = -1;
@@ -373,6 +374,7 @@ static uint32_t data_partition_answer(struct data_partition *partition, u128 cli
         }
         assert(size <= request->buffer_capacity);
         request->reply_status = status;
+        request->reply_op = reply->command == VSR_COMMAND_REPLY ? reply->u.reply.op : 0;
         request->reply_size = status == 0 ? size : 0;
         if (status == 0 && size > 0) {
             memcpy(request->buffer, body, size);
@@ -833,7 +835,7 @@ void data_plane_submit(struct data_plane *plane, struct broker_request *request)
     }
     switch (request->kind) {
     case BROKER_REQUEST_POLL:
-        data_plane_poll_submit(partition, request);
+        data_plane_poll_route(partition, request);
         break;
     case BROKER_REQUEST_SEGMENTS:
         data_plane_segments(partition, request);
@@ -1126,6 +1128,9 @@ void data_plane_on_bus_message(struct data_plane *plane, const struct vsr_header
         }
         return;
     }
+    if (data_plane_poll_on_bus_message(partition, header, body)) {
+        return;
+    }
     if (header->command == VSR_COMMAND_REPLY || header->command == VSR_COMMAND_EVICTION) {
         u128 client = header->command == VSR_COMMAND_REPLY ? header->u.reply.client
                                                            : header->u.eviction.client;
@@ -1293,6 +1298,7 @@ void data_plane_tick(struct data_plane *plane)
             data_partition_auto_commit(partition);
             if (is_multi) {
                 data_partition_cluster_tick(partition);
+                data_plane_poll_forward_tick(partition);
             }
         }
     }

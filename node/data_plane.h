@@ -92,8 +92,13 @@ struct data_partition {
     struct partition_read poll_read;
     uint8_t *poll_buffer;
     uint64_t poll_buffer_size_bytes;
-    struct cluster_forward_state forward; /* writes at a primary on another node */
-    bool was_primary;                     /* at the last tick (a change is logged) */
+    struct cluster_forward_state forward;     /* writes at a primary on another node */
+    struct broker_request *poll_forward_head; /* polls sent on to the primary (§10.5) */
+    struct broker_request *poll_forward_tail;
+    uint64_t poll_forward_last; /* their numbers */
+    uint64_t polls_forwarded;
+    struct cluster_forward_state poll_forward;
+    bool was_primary; /* at the last tick (a change is logged) */
     uint32_t view_logged;
 };
 

@@ -30,7 +30,8 @@ static bool data_plane_drain_is_idle(const struct data_partition *partition)
     assert(partition->is_used);
     return partition->in_flight_count == 0 && partition->queue_head == NULL &&
            partition->submitting == NULL && partition->poll_active == NULL &&
-           partition->poll_head == NULL && !journal_partition_is_busy(&partition->journal) &&
+           partition->poll_head == NULL && partition->poll_forward_head == NULL &&
+           !journal_partition_is_busy(&partition->journal) &&
            !partition_is_flushing(&partition->log) && !partition_has_unflushed(&partition->log);
 }
 

@@ -23,6 +23,16 @@ void data_plane_reply_status(struct data_plane *plane, struct broker_request *re
 void data_plane_poll_submit(struct data_partition *partition, struct broker_request *request);
 /* Starts the next queued poll when none is active (from the pass). */
 void data_plane_poll_pump(struct data_partition *partition);
+/* Poll routing in a cluster (data_plane_poll_forward.c): served here or forwarded to
+ * the primary (DESIGN.md §10.5). */
+void data_plane_poll_route(struct data_partition *partition, struct broker_request *request);
+/* A forwarded poll this primary served (reply set): its reply goes back, request freed. */
+void data_plane_poll_remote_done(struct data_partition *partition, struct broker_request *request);
+/* A forwarded poll, or its reply, off the bus: true when it was one (handled). */
+bool data_plane_poll_on_bus_message(struct data_partition *partition,
+                                    const struct vsr_header *header, const void *body);
+/* Every tick in a cluster: re-sends forwarded polls, or gives up on them. */
+void data_plane_poll_forward_tick(struct data_partition *partition);
 void data_plane_offset_get(struct data_partition *partition, struct broker_request *request);
 
 #endif

@@ -242,8 +242,13 @@ static void data_poll_finish(struct data_partition *partition)
     request->reply_status = 0;
     request->reply_operation = IGGY_OPERATION_NON_REPLICATED;
     request->has_reply = true;
+    request->reply_op = partition->replica.commit_min; /* read-your-writes (§10.5) */
     partition->poll_active = NULL;
     partition->plane->polls_served++;
+    if (request->purpose == BROKER_PURPOSE_REMOTE_POLL) {
+        data_plane_poll_remote_done(partition, request); /* back to the node that forwarded */
+        return;
+    }
     broker_request_complete(partition->plane->broker, partition->plane->shard_index, request);
 }
 

@@ -82,7 +82,8 @@ static void data_plane_retire_open(struct data_plane *plane)
         struct data_partition *partition = &plane->partitions[index];
         if (!partition->is_used || partition->in_flight_count > 0 ||
             partition->queue_head != NULL || partition->poll_active != NULL ||
-            partition->poll_head != NULL || journal_partition_is_busy(&partition->journal) ||
+            partition->poll_head != NULL || partition->poll_forward_head != NULL ||
+            journal_partition_is_busy(&partition->journal) ||
             !data_plane_retire_is_stale(plane, &partition->group)) {
             continue;
         }

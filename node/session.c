@@ -61,6 +61,57 @@ bool session_is_bound(const struct session *session)
     return session->state == SESSION_BOUND;
 }
 
+static uint32_t session_seen_position(uint32_t metadata_slot)
+{
+    uint32_t position = (metadata_slot * 2654435761u) >> 28;
+    _Static_assert(SESSION_SEEN_MAX == 16, "the hash keeps four bits");
+    assert(position < SESSION_SEEN_MAX);
+    return position;
+}
+
+void session_seen_note(struct session *session, uint32_t metadata_slot, uint64_t incarnation,
+                       uint64_t op)
+{
+    assert(session != NULL);
+    assert(incarnation != 0);
+    struct session_seen *seen = &session->seen[session_seen_position(metadata_slot)];
+    bool is_same = seen->incarnation == incarnation && seen->metadata_slot == metadata_slot;
+    if (!is_same) {
+        if (seen->incarnation != 0) {
+            seen->is_unknown = true; /* the other group's floor is forgotten */
+        }
+        seen->metadata_slot = metadata_slot;
+        seen->incarnation = incarnation;
+        seen->op = op;
+        return;
+    }
+    if (op > seen->op) {
+        seen->op = op;
+    }
+    assert(seen->op >= op);
+}
+
+bool session_seen_floor(const struct session *session, uint32_t metadata_slot, uint64_t incarnation,
+                        uint64_t *op_out)
+{
+    assert(session != NULL && op_out != NULL);
+    const struct session_seen *seen = &session->seen[session_seen_position(metadata_slot)];
+    *op_out = 0;
+    if (seen->incarnation == incarnation && seen->metadata_slot == metadata_slot) {
+        *op_out = seen->op;
+        return true;
+    }
+    return !seen->is_unknown;
+}
+
+void session_seen_forget(struct session *session)
+{
+    assert(session != NULL);
+    for (uint32_t position = 0; position < SESSION_SEEN_MAX; position++) {
+        session->seen[position] = (struct session_seen){.is_unknown = true};
+    }
+}
+
 void session_address_load(struct session *session, int fd)
 {
     assert(session != NULL);

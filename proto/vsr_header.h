@@ -60,6 +60,9 @@ enum vsr_operation {
     VSR_OPERATION_OFFSET_STORE = 161,    /* body: consumer offset store */
     VSR_OPERATION_OFFSET_DELETE = 162,   /* body: consumer offset delete */
     VSR_OPERATION_TRUNCATE_PREFIX = 163, /* body: new log start offset + checkpoint op */
+    /* Never prepared: a poll a backup forwards to the primary's data plane and its reply
+     * (node/data_plane_poll_forward.c). */
+    VSR_OPERATION_POLL = 176,
 };
 
 /* The group a message belongs to: metadata (all ids 0) or one partition incarnation. */
@@ -144,6 +147,8 @@ enum vsr_reply_status {
     VSR_REPLY_STATUS_OK = 0,
     /* Exactly-once: the number is older than the client's window; nothing was executed. */
     VSR_REPLY_STATUS_REQUEST_TOO_OLD = 1,
+    /* A forwarded poll this node did not serve (not the primary, no room): sent again. */
+    VSR_REPLY_STATUS_NOT_SERVED = 2,
 };
 
 /* start_view_change carries only the frame (view). */

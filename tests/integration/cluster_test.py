@@ -29,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -290,6 +291,107 @@ def stall_report(loads):
                                              max(gaps or [0]) / 1e3)
 
 
+# ---- raw Iggy frames (one connection: read-your-writes is per connection) ----------------
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import broker_test as frames  # noqa: E402 (its frame helpers; its main() does not run)
+
+
+class Raw:
+    """One logged-in Iggy connection to a node, sending and polling STREAM/TOPIC/PARTITION."""
+
+    def __init__(self, node, client):
+        self.sock = socket.create_connection(("127.0.0.1", node.port), timeout=20)
+        self.client = client
+        self.number = 0
+        self.session = frames.login(self.sock, client=client)
+
+    def call(self, operation, body, code=0):
+        self.number += 1
+        self.sock.sendall(frames.request(operation, body, code=code, client=self.client,
+                                         session=self.session, request_number=self.number))
+        reply = frames.read_frame(self.sock)
+        check(reply is not None, "a reply from the node")
+        return reply
+
+    def send(self, payload):
+        """The acknowledged base offset, or None when refused."""
+        body = frames.send_body(0, 0, PARTITION, payload, stream=frames.named(STREAM.encode()),
+                                topic=frames.named(TOPIC.encode()))
+        reply = self.call(160, body)
+        if frames.status_of(reply) != 0:
+            return None
+        return struct.unpack_from("<Q", reply, 256 + 16)[0]
+
+    def poll(self, kind, value, count, consumer=1, auto_commit=False):
+        """(status, message count, reply body) of a poll; kind 1 offset, 5 next."""
+        named = frames.named
+        body = (b"\x01\x01\x04" + struct.pack("<I", consumer) + named(STREAM.encode()) +
+                named(TOPIC.encode()) + b"\x01" + struct.pack("<I", PARTITION) +
+                bytes([kind]) + struct.pack("<QI", value, count) +
+                bytes([1 if auto_commit else 0]))
+        reply = self.call(2, body, code=100)
+        status = frames.status_of(reply)
+        if status != 0:
+            return status, 0, b""
+        return 0, struct.unpack_from("<I", reply, 256 + 12)[0], reply[256:]
+
+    def close(self):
+        self.sock.close()
+
+
+def read_your_writes(nodes, primary):
+    """DESIGN.md §10.5 on a backup: a poll right after a send on the same connection sees
+    the send (served by the backup once it applied the write's op, else by the primary);
+    Next with auto-commit on a backup goes to the primary, where the consumer's offset
+    lives: polled in turn through every node, no message comes twice."""
+    backups = [node for node in nodes if node.index != primary]
+    for backup in backups:
+        raw = Raw(backup, 0x7e57000000000001 + backup.index)
+        seen = 0
+        misses = []
+        for number in range(15):
+            payload = b"ryw-%d-%02d" % (backup.index, number)
+            offset = raw.send(payload)
+            check(offset is not None or number > 0, "send through backup %d" % backup.index)
+            if offset is None:
+                continue
+            status, count, body = raw.poll(1, offset, 1)
+            if status == 0 and count == 1 and payload in body:
+                seen += 1
+            else:
+                misses.append((offset, status, count, body[:16].hex()))
+        raw.close()
+        check(seen == 15, "backup %d: a poll right after each send on the same connection "
+              "returned it (%d of 15)" % (backup.index, seen), str(misses))
+    raws = [Raw(node, 0x7e57000000000100 + node.index) for node in backups + [nodes[primary]]]
+    payloads = []
+    for round_number in range(60):
+        raw = raws[round_number % len(raws)]
+        status, count, body = raw.poll(5, 0, 7, consumer=77, auto_commit=True)
+        check(status == 0, "Next with auto-commit (consumer 77) through node %d" % (
+            [node.index for node in backups + [nodes[primary]]][round_number % len(raws)]))
+        if count == 0:
+            break
+        payloads += re.findall(rb"(?:m\d{4}|ryw-\d-\d\d)", body)
+    for raw in raws:
+        raw.close()
+    expected = [payload for _, payload in poll_all(nodes[primary]) or []]
+    got = [payload.decode() for payload in payloads]
+    check(got == expected and len(got) >= 50,
+          "Next with auto-commit through both backups and the primary in turn read the "
+          "partition's %d messages once each, in order" % len(got),
+          "got %s\nexpected %s" % (got[:60], expected[:60]))
+
+
+def primary_of(nodes):
+    views = [node.primary_view() for node in nodes]
+    primary = max(range(COUNT), key=lambda index: views[index])
+    check(views[primary] >= 0, "the partition's primary is node %d (view %d)" % (
+        primary, views[primary]), str(views))
+    return primary
+
+
 def main():
     root = tempfile.mkdtemp(prefix="runnel-cluster-")
     print("directory:", root, flush=True)
@@ -314,13 +416,11 @@ def main():
         producer.send([nodes[1]], 20, 15)
         check(True, "20 messages acknowledged through node 1")
         verify(wait_for_messages(nodes[2], producer, 15), producer, "node 2 poll")
+        primary = primary_of(nodes)
+        read_your_writes(nodes, primary)
         if not FAILOVER:
             print("cluster: all checks passed (no failover)")
             return
-        views = [node.primary_view() for node in nodes]
-        primary = max(range(COUNT), key=lambda index: views[index])
-        check(views[primary] >= 0, "the partition's primary is node %d (view %d)" % (
-            primary, views[primary]), str(views))
         survivors = [node for node in nodes if node.index != primary]
         loads = [Load(root, 1, [nodes[primary].port] + [node.port for node in survivors]),
                  Load(root, 2, [node.port for node in survivors] + [nodes[primary].port])]
