@@ -63,7 +63,9 @@ struct sim_slot {
     uint64_t checked_commit;
     uint64_t restores_checked; /* state machine restores already checked */
     bool boot_changed;         /* the next start follows a machine crash */
+    bool forced;               /* the operator's command ran: it may nack what it holds damaged */
     uint32_t view_sent_max;
+    uint64_t ring_checked[3]; /* head, checkpoint and view + 1 at the last ring check */
 };
 
 struct sim_check {
@@ -80,6 +82,8 @@ struct sim_check {
     bool exactly_once[SIM_CLIENTS_MAX];
     uint64_t window[SIM_CLIENTS_MAX][SIM_WINDOW];
     uint64_t floor[SIM_CLIENTS_MAX];
+    /* Request numbers of each client's session already in the history. */
+    bool committed_request[SIM_CLIENTS_MAX][SIM_SEQUENCE_MAX + 1];
 };
 
 /* An exactly-once request in flight. */
@@ -225,6 +229,87 @@ static uint32_t sim_endpoint(uint32_t group, uint32_t replica)
     return group * VSR_REPLICAS_MAX + replica;
 }
 
+/* The ring slot of op in replica's log (op within its window). */
+static const struct vsr_entry *sim_entry(const struct vsr_replica *replica, uint64_t op)
+{
+    assert(vsr_replica_in_window(replica, op));
+    return &replica->entries[op % (replica->config.ops_max + 1)];
+}
+
+/*
+ * A prepare_ok acks the sender's prefix (commit_min, op]: every op of it must be durable in
+ * its journal (a completed write), or a crash could lose an op a quorum counted. The
+ * simulated journal only: --storage runs journal on the partition log.
+ */
+static void sim_check_ack(struct sim_cluster *cluster, const struct sim_slot *slot,
+                          const struct vsr_header *header)
+{
+    const struct vsr_replica *replica = &slot->replica;
+    uint64_t op = header->u.prepare_ok.op;
+    uint64_t low =
+        replica->commit_min > replica->checkpoint_op ? replica->commit_min : replica->checkpoint_op;
+    assert(op <= replica->op);
+    for (uint64_t acked = op; acked > low; acked--) {
+        u128 checksum = acked == op ? header->u.prepare_ok.prepare_checksum
+                                    : sim_entry(replica, acked)->checksum;
+        if (checksum == 0 || !sim_journal_holds(&slot->journal, acked, checksum)) {
+            sim_fail(cluster, "group %u replica %u: acked op %llu (prefix to %llu) not durable",
+                     slot->group, slot->index, (unsigned long long)acked, (unsigned long long)op);
+            return;
+        }
+    }
+}
+
+/*
+ * A do_view_change nacks an op only when its sender never durably held it: a nack of an op
+ * whose prepare (the one its own log names, or the committed one) its journal holds, even
+ * damaged, could let a view change truncate an acknowledged op. Exempt after the
+ * operator's command, which accepts that loss.
+ */
+static void sim_check_nacks(struct sim_cluster *cluster, const struct sim_slot *slot,
+                            const struct vsr_header *header, const struct vsr_header *body)
+{
+    const struct vsr_header_do_view_change *dvc = &header->u.do_view_change;
+    const struct sim_check *check = &cluster->checks[slot->group];
+    uint64_t count = (header->size - VSR_HEADER_SIZE) / VSR_HEADER_SIZE;
+    if (slot->forced) {
+        return;
+    }
+    for (uint64_t index = 0; index < count && index < 128; index++) {
+        uint64_t op = dvc->op - index;
+        if (((dvc->nack_bitset >> index) & 1) == 0 || op == 0) {
+            continue;
+        }
+        bool held = (body[index].checksum != 0 &&
+                     sim_journal_holds(&slot->journal, op, body[index].checksum)) ||
+                    (op <= check->committed_max &&
+                     sim_journal_holds(&slot->journal, op, check->committed[op]));
+        if (held) {
+            sim_fail(cluster, "group %u replica %u: view %u nacks op %llu that its journal holds",
+                     slot->group, slot->index, header->view, (unsigned long long)op);
+            return;
+        }
+    }
+}
+
+/* What a replica sends about its journal must be true of its journal. */
+static void sim_check_sent(struct sim_cluster *cluster, const struct sim_slot *slot,
+                           const struct vsr_header *header, const void *body)
+{
+    if (header->command == VSR_COMMAND_PREPARE && !vsr_header_is_body_valid(header, body)) {
+        sim_fail(cluster, "group %u replica %u: sent prepare %llu with a damaged body", slot->group,
+                 slot->index, (unsigned long long)header->u.prepare.op);
+    }
+    if (slot->storage != NULL) {
+        return;
+    }
+    if (header->command == VSR_COMMAND_PREPARE_OK) {
+        sim_check_ack(cluster, slot, header);
+    } else if (header->command == VSR_COMMAND_DO_VIEW_CHANGE) {
+        sim_check_nacks(cluster, slot, header, body);
+    }
+}
+
 static void sim_bus_send(uint8_t target, const struct vsr_header *header, const void *body,
                          void *context)
 {
@@ -233,6 +318,7 @@ static void sim_bus_send(uint8_t target, const struct vsr_header *header, const 
     assert(slot->up);
     assert(target < cluster->replica_count);
     uint8_t command = header->command;
+    sim_check_sent(cluster, slot, header, body);
     if (command == VSR_COMMAND_DO_VIEW_CHANGE || command == VSR_COMMAND_START_VIEW ||
         command == VSR_COMMAND_PREPARE_OK || command == VSR_COMMAND_COMMIT) {
         if (header->view < slot->view_sent_max) {
@@ -318,6 +404,7 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
     slot->up = true;
     slot->checked_commit = 0;
     slot->restores_checked = 0;
+    memset(slot->ring_checked, 0, sizeof(slot->ring_checked));
     slot->boot_changed = false;
     int result = vsr_replica_init(&slot->replica, &config, &slot->superblock.durable, &journal,
                                   &superblock, &machine, &bus, &cluster->clock.clock);
@@ -804,6 +891,7 @@ static void sim_model_session(struct sim_check *check, const struct vsr_header_p
     if (prepare->operation == VSR_OPERATION_REGISTER) {
         if (!check->registered[index] || !exactly_once || !check->exactly_once[index]) {
             memset(check->window[index], 0, sizeof(check->window[index]));
+            memset(check->committed_request[index], 0, sizeof(check->committed_request[index]));
             check->floor[index] = 0;
             check->last_request[index] = 0;
         }
@@ -812,6 +900,7 @@ static void sim_model_session(struct sim_check *check, const struct vsr_header_p
     } else if (prepare->operation == VSR_OPERATION_LOGOUT && check->registered[index]) {
         check->registered[index] = false;
         memset(check->window[index], 0, sizeof(check->window[index]));
+        memset(check->committed_request[index], 0, sizeof(check->committed_request[index]));
         check->floor[index] = 0;
     }
 }
@@ -836,27 +925,36 @@ static bool sim_model_exactly_once(struct sim_check *check, uint32_t index, uint
     return true;
 }
 
-/* The model: applies committed op (header) as the session rules say, at most once. */
-static void sim_model_apply(struct sim_check *check, const struct vsr_header *header)
+/*
+ * The model: applies committed op (header) as the session rules say, at most once. Returns
+ * false when op is a request number of a session the history already holds (a duplicate
+ * the group prepared again: a second append, even if it is not executed twice).
+ */
+static bool sim_model_apply(struct sim_check *check, const struct vsr_header *header)
 {
     const struct vsr_header_prepare *prepare = &header->u.prepare;
     uint64_t op = prepare->op;
     assert(op <= SIM_OPS_MAX);
     if (prepare->client == 0 || prepare->client > SIM_CLIENTS_MAX) {
-        return;
+        return true;
     }
     uint32_t index = (uint32_t)(prepare->client - 1);
     if (prepare->operation == VSR_OPERATION_REGISTER ||
         prepare->operation == VSR_OPERATION_LOGOUT) {
         sim_model_session(check, prepare);
-        return;
+        return true;
     }
     if (prepare->operation != SIM_OPERATION_ADD || !check->registered[index]) {
-        return;
+        return true;
+    }
+    bool again = false;
+    if (prepare->request <= SIM_SEQUENCE_MAX) {
+        again = check->committed_request[index][prepare->request];
+        check->committed_request[index][prepare->request] = true;
     }
     if (check->exactly_once[index] ? !sim_model_exactly_once(check, index, prepare->request)
                                    : prepare->request <= check->last_request[index]) {
-        return;
+        return !again; /* not executed: a duplicate, or too old by the time it committed */
     }
     uint8_t body[2];
     sim_request_body(index, prepare->request, body);
@@ -866,6 +964,7 @@ static void sim_model_apply(struct sim_check *check, const struct vsr_header *he
     if (!check->exactly_once[index]) {
         check->last_request[index] = prepare->request;
     }
+    return !again;
 }
 
 /* Checks what the state machine did for op against the model. */
@@ -922,7 +1021,12 @@ static void sim_check_commit(struct sim_cluster *cluster, struct sim_slot *slot,
         check->committed[op] = header->checksum;
         check->headers[op] = *header;
         check->committed_max = op;
-        sim_model_apply(check, header);
+        if (!sim_model_apply(check, header)) {
+            sim_fail(cluster, "group %u: op %llu commits client %llu request %llu again",
+                     slot->group, (unsigned long long)op,
+                     (unsigned long long)header->u.prepare.client,
+                     (unsigned long long)header->u.prepare.request);
+        }
         memcpy(check->values_at[op], check->values, sizeof(check->values));
         cluster->result->commits++;
     }
@@ -955,6 +1059,42 @@ static void sim_check_restored(struct sim_cluster *cluster, struct sim_slot *slo
     slot->checked_commit = op;
 }
 
+/*
+ * Every slot of a replica's log ring holds only what belongs to the op that maps to it now:
+ * above the head no canonical knowledge (a slot the ring reuses must have been cleared),
+ * at or below it a known header is that op's, canonical. FAULTY, WRITING and the journal's
+ * checksum may stay above the head: they describe what the journal holds there.
+ */
+static void sim_check_ring(struct sim_cluster *cluster, struct sim_slot *slot)
+{
+    const struct vsr_replica *replica = &slot->replica;
+    uint64_t slots = replica->config.ops_max + 1;
+    uint64_t now[3] = {replica->op, replica->checkpoint_op, (uint64_t)replica->view + 1};
+    if (memcmp(now, slot->ring_checked, sizeof(now)) == 0) {
+        return; /* checked since the ring last moved, grew or was replaced */
+    }
+    memcpy(slot->ring_checked, now, sizeof(now));
+    for (uint64_t op = replica->checkpoint_op; op < replica->checkpoint_op + slots; op++) {
+        const struct vsr_entry *entry = &replica->entries[op % slots];
+        const struct vsr_header *header = &replica->headers[op % slots];
+        bool stale =
+            op > replica->op
+                ? (entry->flags & (VSR_ENTRY_CANON | VSR_ENTRY_HEADER)) != 0 || entry->checksum != 0
+                : (entry->flags & VSR_ENTRY_HEADER) != 0 &&
+                      (header->u.prepare.op != op || (entry->flags & VSR_ENTRY_CANON) == 0 ||
+                       header->checksum != entry->checksum);
+        if (stale) {
+            sim_fail(cluster,
+                     "group %u replica %u: ring slot of op %llu holds stale state (flags 0x%x, "
+                     "header op %llu, head %llu, checkpoint %llu)",
+                     slot->group, slot->index, (unsigned long long)op, entry->flags,
+                     (unsigned long long)header->u.prepare.op, (unsigned long long)replica->op,
+                     (unsigned long long)replica->checkpoint_op);
+            return;
+        }
+    }
+}
+
 static void sim_check_commits(struct sim_cluster *cluster)
 {
     for (uint32_t group = 0; group < cluster->group_count; group++) {
@@ -973,6 +1113,7 @@ static void sim_check_commits(struct sim_cluster *cluster)
             if (slot->state_machine.restores != slot->restores_checked) {
                 sim_check_restored(cluster, slot);
             }
+            sim_check_ring(cluster, slot);
             for (uint64_t op = slot->checked_commit + 1; op <= slot->replica.commit_min; op++) {
                 sim_check_commit(cluster, slot, op);
             }
@@ -1148,7 +1289,9 @@ int sim_cluster_force_recovery(struct sim_cluster *cluster, uint32_t group, uint
     assert(group < cluster->group_count && machine < cluster->replica_count);
     struct sim_slot *slot = &cluster->slots[group][machine];
     assert(slot->up);
-    return vsr_replica_force_recovery(&slot->replica);
+    int result = vsr_replica_force_recovery(&slot->replica);
+    slot->forced |= result == 0;
+    return result;
 }
 
 bool sim_cluster_corrupt(struct sim_cluster *cluster, uint32_t group, uint32_t machine, uint64_t op)
@@ -1171,6 +1314,21 @@ uint64_t sim_cluster_committed_max(const struct sim_cluster *cluster, uint32_t g
     assert(group < cluster->group_count);
     assert(cluster->checks[group].committed_max <= SIM_OPS_MAX);
     return cluster->checks[group].committed_max;
+}
+
+u128 sim_cluster_committed_checksum(const struct sim_cluster *cluster, uint32_t group, uint64_t op)
+{
+    assert(group < cluster->group_count);
+    assert(op <= cluster->checks[group].committed_max);
+    return cluster->checks[group].committed[op];
+}
+
+bool sim_cluster_journal_is_intact(const struct sim_cluster *cluster, uint32_t group,
+                                   uint32_t machine, uint64_t op, u128 checksum)
+{
+    assert(group < cluster->group_count && machine < cluster->replica_count);
+    assert(op >= 1);
+    return sim_journal_is_intact(&cluster->slots[group][machine].journal, op, checksum);
 }
 
 /* True when every client finished and every replica of every group caught up. */

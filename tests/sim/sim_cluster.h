@@ -2,12 +2,18 @@
  * The deterministic cluster simulator: several VSR groups of 1..6 replicas on as many
  * machines, clients, the simulated network and journals, process crashes and restarts,
  * all decided by one seed. Checkers: one hash-chained committed history per group on every
- * replica, replies equal a model's, acknowledged requests are in the history exactly once,
- * timestamps and views never go back, and once faults heal the cluster converges.
+ * replica, replies equal a model's, acknowledged requests are in the history exactly once
+ * (no request number of a session is committed twice), timestamps and views never go
+ * back, once faults heal the cluster converges; and what replicas say about their journal
+ * holds: a prepare_ok acks only ops durable in it, a do_view_change never nacks an op it
+ * holds (even damaged), no prepare sent has a damaged body, and every log ring slot holds
+ * only what belongs to the op that maps to it now.
  * Single thread; the run owns every buffer it allocates at init.
  */
 #ifndef RUNNEL_TESTS_SIM_SIM_CLUSTER_H
 #define RUNNEL_TESTS_SIM_SIM_CLUSTER_H
+
+#include "proto/vsr_header.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -83,5 +89,10 @@ const struct vsr_replica *sim_cluster_replica(const struct sim_cluster *cluster,
                                               uint32_t machine);
 /* The highest op of group's committed history so far. */
 uint64_t sim_cluster_committed_max(const struct sim_cluster *cluster, uint32_t group);
+/* The checksum of op (<= sim_cluster_committed_max) in group's committed history. */
+u128 sim_cluster_committed_checksum(const struct sim_cluster *cluster, uint32_t group, uint64_t op);
+/* True when group's replica on machine has op's prepare with checksum intact in its journal. */
+bool sim_cluster_journal_is_intact(const struct sim_cluster *cluster, uint32_t group,
+                                   uint32_t machine, uint64_t op, u128 checksum);
 
 #endif

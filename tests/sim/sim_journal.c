@@ -45,6 +45,8 @@ void sim_journal_reset(struct sim_journal *journal)
 }
 
 static void sim_journal_misdirect(struct sim_journal *journal, uint64_t op);
+static int sim_journal_read(uint64_t op, struct vsr_header *header_out, void *body_out,
+                            uint32_t body_size_max, void *context);
 
 static struct sim_journal_entry *sim_journal_slot(const struct sim_journal *journal, uint64_t op)
 {
@@ -84,6 +86,7 @@ static int sim_journal_write(const struct vsr_header *header, const void *body, 
         }
         write->entry.used = true;
         write->entry.op = op;
+        write->entry.durable_checksum = header->checksum; /* once it lands completed */
         write->due_tick = *journal->tick + prng_between(journal->prng, 1, journal->write_ticks_max);
         return 0;
     }
@@ -203,8 +206,10 @@ static void sim_journal_misdirect(struct sim_journal *journal, uint64_t op)
     uint64_t victim_op = prng_between(journal->prng, lowest, op - 1);
     struct sim_journal_entry *victim = sim_journal_slot(journal, victim_op);
     uint64_t place = victim->used ? victim->op : victim_op;
+    u128 durable = victim->used ? victim->durable_checksum : 0;
     *victim = *own;
-    victim->op = place;        /* read there: the op does not match its place */
+    victim->op = place; /* read there: the op does not match its place */
+    victim->durable_checksum = durable;
     own->header.checksum ^= 1; /* what the record's place holds is not it */
     journal->misdirected_writes++;
 }
@@ -222,7 +227,11 @@ void sim_journal_crash(struct sim_journal *journal)
         if (choice == 0) {
             (void)sim_journal_land(journal, &write->entry); /* kept */
         } else if (choice == 1 && journal->faults && sim_journal_land(journal, &write->entry)) {
-            sim_journal_entry_flip(journal, sim_journal_slot(journal, write->entry.op)); /* torn */
+            struct sim_journal_entry *torn = sim_journal_slot(journal, write->entry.op);
+            sim_journal_entry_flip(journal, torn);
+            if (!sim_journal_is_intact(journal, write->entry.op, write->entry.header.checksum)) {
+                torn->durable_checksum = 0; /* never completed: no ack can name it */
+            }
             journal->torn_writes++;
         }
     }
@@ -252,6 +261,21 @@ bool sim_journal_flip_op(struct sim_journal *journal, uint64_t op)
     vsr_header_set_checksum(&entry->header);
     journal->bit_flips++;
     return true;
+}
+
+bool sim_journal_holds(const struct sim_journal *journal, uint64_t op, u128 checksum)
+{
+    assert(op >= 1);
+    assert(checksum != 0);
+    const struct sim_journal_entry *entry = sim_journal_slot(journal, op);
+    return entry->used && entry->op == op && entry->durable_checksum == checksum;
+}
+
+bool sim_journal_is_intact(const struct sim_journal *journal, uint64_t op, u128 checksum)
+{
+    struct vsr_header header;
+    int result = sim_journal_read(op, &header, NULL, 0, (void *)journal);
+    return result == 0 && header.checksum == checksum;
 }
 
 static int sim_superblock_write(const struct vsr_superblock_state *state, void *context)

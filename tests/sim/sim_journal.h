@@ -32,6 +32,10 @@ struct sim_journal_entry {
     struct vsr_header header;
     uint8_t body[SIM_BODY_SIZE_MAX];
     uint64_t op; /* the op this slot was written for */
+    /* Checksum of the write of op that completed here (reported durable, or kept by a
+     * crash), kept when the bytes are damaged later; 0 when the bytes here never were a
+     * completed write (torn by a crash). What the replica may have acked: the checkers'. */
+    u128 durable_checksum;
     bool used;
 };
 
@@ -76,6 +80,11 @@ void sim_journal_crash(struct sim_journal *journal);
 void sim_journal_flip(struct sim_journal *journal);
 /* Damages op's durable entry (faults on or off); false when there is none. */
 bool sim_journal_flip_op(struct sim_journal *journal, uint64_t op);
+/* True when a completed write of op's prepare with checksum is in the journal (perhaps
+ * damaged since): the replica may have acked it, so it must never nack it. */
+bool sim_journal_holds(const struct sim_journal *journal, uint64_t op, u128 checksum);
+/* True when op's entry is there and reads back intact with checksum. */
+bool sim_journal_is_intact(const struct sim_journal *journal, uint64_t op, u128 checksum);
 
 /* Called when a superblock write is durable. */
 typedef void (*sim_superblock_write_callback)(void *context);

@@ -6,8 +6,10 @@
 #include "tests/sim/sim_scenarios.h"
 
 #include "lib/assert.h"
+#include "vsr/quorum.h"
 #include "vsr/replica.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,15 +50,46 @@ struct lagging_scenario {
     bool caught_up;
 };
 
-/* Cuts machine off from every other one (both ways), or joins it again. */
-static void scenario_isolate(struct sim_cluster *cluster, uint32_t machine, bool isolated)
+/* Cuts machine off from every other one of count (both ways, or only what it receives),
+ * or joins it again. */
+static void scenario_isolate(struct sim_cluster *cluster, uint32_t count, uint32_t machine,
+                             bool isolated, bool send_only)
 {
-    for (uint32_t other = 0; other < SCENARIO_REPLICAS; other++) {
+    assert(machine < count);
+    for (uint32_t other = 0; other < count; other++) {
         if (other != machine) {
-            sim_cluster_link_block(cluster, machine, other, isolated);
+            sim_cluster_link_block(cluster, machine, other, isolated && !send_only);
             sim_cluster_link_block(cluster, other, machine, isolated);
         }
     }
+}
+
+/* The highest checkpoint replica may restart from: its own, or one whose superblock write
+ * is in flight (a crash may keep it). Damage at or below it is never read again. */
+static uint64_t scenario_restart_floor(const struct vsr_replica *replica)
+{
+    if (replica->transfer_stage != VSR_TRANSFER_IDLE) {
+        return replica->commit_min > replica->transfer_op ? replica->commit_min
+                                                          : replica->transfer_op;
+    }
+    return replica->checkpoint_stage != VSR_CHECKPOINT_IDLE ? replica->checkpoint_next_op
+                                                            : replica->checkpoint_op;
+}
+
+/* The machine whose replica of group 0 is its only normal primary, or -1. */
+static int32_t scenario_primary(const struct sim_cluster *cluster, uint32_t count)
+{
+    int32_t primary = -1;
+    for (uint32_t machine = 0; machine < count; machine++) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+        if (replica != NULL && vsr_replica_is_primary(replica)) {
+            if (primary >= 0) {
+                return -1; /* an old primary not yet deposed: wait */
+            }
+            primary = (int32_t)machine;
+        }
+    }
+    return primary;
 }
 
 static void lagging_script(struct sim_cluster *cluster, uint64_t tick, void *context)
@@ -69,7 +102,7 @@ static void lagging_script(struct sim_cluster *cluster, uint64_t tick, void *con
                 !vsr_replica_is_primary(replica)) {
                 scenario->lagger = machine;
                 scenario->commit_at_cut = sim_cluster_committed_max(cluster, 0);
-                scenario_isolate(cluster, machine, true);
+                scenario_isolate(cluster, SCENARIO_REPLICAS, machine, true, false);
                 scenario->phase = 1;
             }
         }
@@ -77,7 +110,7 @@ static void lagging_script(struct sim_cluster *cluster, uint64_t tick, void *con
                                             scenario->commit_at_cut + 3 * SCENARIO_RING_OPS ||
                                         tick >= 2500)) {
         scenario->commit_at_heal = sim_cluster_committed_max(cluster, 0);
-        scenario_isolate(cluster, scenario->lagger, false);
+        scenario_isolate(cluster, SCENARIO_REPLICAS, scenario->lagger, false, false);
         scenario->phase = 2;
     } else if (scenario->phase == 2) {
         const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, scenario->lagger);
@@ -338,6 +371,499 @@ static void recovering_run(uint64_t seed, bool verbose, struct sim_result *resul
     }
 }
 
+/* Fails result (when every checker passed) with the scenario's own reason. */
+static void scenario_fail(struct sim_result *result, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void scenario_fail(struct sim_result *result, const char *format, ...)
+{
+    if (!result->passed) {
+        return;
+    }
+    result->passed = false;
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(result->reason, sizeof(result->reason), format, arguments);
+    va_end(arguments);
+}
+
+/* partition_2_1 */
+enum {
+    PARTITION_TICKS = 1000,
+    PARTITION_CATCH_UP_TICKS = 1000,
+    PARTITION_IN_FLIGHT_TICKS = 8, /* past the scenarios' largest network delay */
+};
+
+struct partition_scenario {
+    uint32_t phase;
+    bool primary_cut; /* the minority is the primary (even seeds) or a backup */
+    uint32_t minority;
+    uint64_t cut_tick;
+    uint64_t heal_tick;
+    uint64_t minority_commit; /* its commit once what was in flight at the cut arrived */
+    uint64_t committed_at_cut;
+    uint64_t committed_at_heal;
+    bool minority_committed; /* it committed or executed beyond minority_commit, cut off */
+    uint64_t caught_up_tick; /* it executed what the majority had at the heal */
+};
+
+static void partition_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct partition_scenario *scenario = context;
+    const struct vsr_replica *minority = sim_cluster_replica(cluster, 0, scenario->minority);
+    if (scenario->phase == 0 && tick >= 150) {
+        int32_t primary = scenario_primary(cluster, SCENARIO_REPLICAS);
+        if (primary < 0) {
+            return;
+        }
+        scenario->minority = ((uint32_t)primary + !scenario->primary_cut) % SCENARIO_REPLICAS;
+        minority = sim_cluster_replica(cluster, 0, scenario->minority);
+        scenario->minority_commit = minority->commit_max;
+        scenario->committed_at_cut = sim_cluster_committed_max(cluster, 0);
+        scenario->cut_tick = tick;
+        scenario_isolate(cluster, SCENARIO_REPLICAS, scenario->minority, true, false);
+        scenario->phase = 1;
+    } else if (scenario->phase == 1 && tick <= scenario->cut_tick + PARTITION_IN_FLIGHT_TICKS) {
+        /* What was on the wire at the cut still arrives (acks, commits): it may commit. */
+        uint64_t commit = minority->commit_max > minority->commit_min ? minority->commit_max
+                                                                      : minority->commit_min;
+        scenario->minority_commit = commit;
+    } else if (scenario->phase == 1) {
+        scenario->minority_committed |= minority->commit_max > scenario->minority_commit ||
+                                        minority->commit_min > scenario->minority_commit;
+        if (tick >= scenario->cut_tick + PARTITION_TICKS) {
+            scenario->committed_at_heal = sim_cluster_committed_max(cluster, 0);
+            scenario->heal_tick = tick;
+            scenario_isolate(cluster, SCENARIO_REPLICAS, scenario->minority, false, false);
+            scenario->phase = 2;
+        }
+    } else if (scenario->phase == 2 && scenario->caught_up_tick == 0 && minority != NULL &&
+               minority->status == VSR_STATUS_NORMAL &&
+               minority->commit_min >= scenario->committed_at_heal) {
+        scenario->caught_up_tick = tick;
+    }
+}
+
+static void partition_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct partition_scenario scenario = {.primary_cut = seed % 2 == 0};
+    struct sim_options options = scenario_options(
+        SCENARIO_REPLICAS, 1, 300 + PARTITION_TICKS + PARTITION_CATCH_UP_TICKS + 200,
+        partition_script, &scenario);
+    sim_cluster_run_options(seed, &options, verbose, result);
+    if (verbose) {
+        printf("partition_2_1: minority %u (%s) commit %llu; history %llu at the cut, %llu at "
+               "the heal; minority committed %d; caught up %lld ticks after the heal\n",
+               scenario.minority, scenario.primary_cut ? "the primary" : "a backup",
+               (unsigned long long)scenario.minority_commit,
+               (unsigned long long)scenario.committed_at_cut,
+               (unsigned long long)scenario.committed_at_heal, (int)scenario.minority_committed,
+               scenario.caught_up_tick == 0
+                   ? -1ll
+                   : (long long)(scenario.caught_up_tick - scenario.heal_tick));
+    }
+    if (scenario.phase != 2 || scenario.minority_committed ||
+        scenario.committed_at_heal < scenario.committed_at_cut + 5 ||
+        scenario.caught_up_tick == 0 ||
+        scenario.caught_up_tick > scenario.heal_tick + PARTITION_CATCH_UP_TICKS) {
+        scenario_fail(result,
+                      "partition_2_1: phase %u, minority committed %d, majority %llu -> %llu, "
+                      "minority caught up at tick %llu (heal %llu)",
+                      scenario.phase, (int)scenario.minority_committed,
+                      (unsigned long long)scenario.committed_at_cut,
+                      (unsigned long long)scenario.committed_at_heal,
+                      (unsigned long long)scenario.caught_up_tick,
+                      (unsigned long long)scenario.heal_tick);
+    }
+}
+
+/* send_only_replica */
+enum { SEND_ONLY_TICKS = 1200 };
+
+struct send_only_scenario {
+    uint32_t phase;
+    uint32_t count;
+    uint32_t sender;    /* hears nothing, reaches everyone */
+    uint32_t preferred; /* leads view 0: the primary may hand the group back to it */
+    uint32_t view;      /* the healthy primary's view at the cut */
+    uint64_t cut_tick;
+    uint64_t committed_at_cut;
+    uint64_t committed_at_heal;
+    uint32_t vote_view_max; /* the highest view the sender asked for */
+    bool deposed;           /* a healthy replica moved to a view the primary did not choose */
+    bool caught_up;
+};
+
+/* Once group 0 is normal in one view everywhere: cuts what a backup other than the
+ * preferred primary receives. */
+static void send_only_start(struct sim_cluster *cluster, uint64_t tick,
+                            struct send_only_scenario *scenario)
+{
+    int32_t primary = scenario_primary(cluster, scenario->count);
+    if (primary < 0) {
+        return;
+    }
+    const struct vsr_replica *leader = sim_cluster_replica(cluster, 0, (uint32_t)primary);
+    for (uint32_t machine = 0; machine < scenario->count; machine++) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+        if (replica->status != VSR_STATUS_NORMAL || replica->view != leader->view) {
+            return;
+        }
+    }
+    scenario->preferred = vsr_replica_primary_index(leader, 0);
+    scenario->sender = ((uint32_t)primary + 1) % scenario->count;
+    if (scenario->sender == scenario->preferred) {
+        scenario->sender = (scenario->sender + 1) % scenario->count;
+    }
+    scenario->view = leader->view;
+    scenario->cut_tick = tick;
+    scenario->committed_at_cut = sim_cluster_committed_max(cluster, 0);
+    scenario_isolate(cluster, scenario->count, scenario->sender, true, true);
+    scenario->phase = 1;
+}
+
+static void send_only_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct send_only_scenario *scenario = context;
+    if (scenario->phase == 0 && tick >= 20) {
+        send_only_start(cluster, tick, scenario);
+    } else if (scenario->phase == 1) {
+        for (uint32_t machine = 0; machine < scenario->count; machine++) {
+            const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+            assert(replica != NULL); /* no crashes in this scenario */
+            if (machine == scenario->sender) {
+                uint32_t asked = replica->vote_view > replica->view ? replica->vote_view : 0;
+                scenario->vote_view_max =
+                    asked > scenario->vote_view_max ? asked : scenario->vote_view_max;
+            } else {
+                /* Only the primary's hand-back to the preferred replica moves the view. */
+                scenario->deposed |=
+                    replica->view != scenario->view &&
+                    vsr_replica_primary_index(replica, replica->view) != scenario->preferred;
+            }
+        }
+        if (tick >= scenario->cut_tick + SEND_ONLY_TICKS) {
+            scenario->committed_at_heal = sim_cluster_committed_max(cluster, 0);
+            scenario_isolate(cluster, scenario->count, scenario->sender, false, true);
+            scenario->phase = 2;
+        }
+    } else if (scenario->phase == 2) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, scenario->sender);
+        assert(replica != NULL);
+        scenario->caught_up |= replica->status == VSR_STATUS_NORMAL &&
+                               replica->commit_min >= scenario->committed_at_heal;
+    }
+}
+
+static void send_only_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct send_only_scenario scenario = {.count = SCENARIO_REPLICAS + 2 * (uint32_t)(seed % 2)};
+    struct sim_options options = scenario_options(scenario.count, 1, 100 + SEND_ONLY_TICKS + 1000,
+                                                  send_only_script, &scenario);
+    sim_cluster_run_options(seed, &options, verbose, result);
+    if (verbose) {
+        printf("send_only_replica: %u replicas, replica %u send-only in view %u; it asked for "
+               "view %u; deposed %d; history %llu -> %llu; caught up %d\n",
+               scenario.count, scenario.sender, scenario.view, scenario.vote_view_max,
+               (int)scenario.deposed, (unsigned long long)scenario.committed_at_cut,
+               (unsigned long long)scenario.committed_at_heal, (int)scenario.caught_up);
+    }
+    if (scenario.phase != 2 || scenario.deposed || scenario.vote_view_max <= scenario.view ||
+        scenario.committed_at_heal <= scenario.committed_at_cut || !scenario.caught_up) {
+        scenario_fail(result,
+                      "send_only_replica: phase %u, deposed %d, sender asked for view %u (view "
+                      "%u), history %llu -> %llu, caught up %d",
+                      scenario.phase, (int)scenario.deposed, scenario.vote_view_max, scenario.view,
+                      (unsigned long long)scenario.committed_at_cut,
+                      (unsigned long long)scenario.committed_at_heal, (int)scenario.caught_up);
+    }
+}
+
+/* corrupt_prepare_minority */
+struct corrupt_scenario {
+    uint32_t phase;
+    uint32_t count;
+    uint32_t victims; /* replication quorum - 1 replicas from the primary or the one after */
+    uint32_t primary;
+    bool primary_damaged;         /* a victim: its restart starts a view change over the damage */
+    uint64_t op;                  /* the damaged op */
+    bool found[VSR_REPLICAS_MAX]; /* the victim marked op faulty */
+    bool repaired[VSR_REPLICAS_MAX]; /* the victim holds op intact again, or a checkpoint
+                                      * above it from a peer */
+};
+
+static uint32_t corrupt_victim(const struct corrupt_scenario *scenario, uint32_t index)
+{
+    assert(index < scenario->victims);
+    return (scenario->primary + !scenario->primary_damaged + index) % scenario->count;
+}
+
+/* Damages one op every victim holds durably above any checkpoint it may restart from (and
+ * one durable op above it), then restarts the victims: recovery reads the damage, and
+ * executing the op again needs it repaired. */
+static void corrupt_start(struct sim_cluster *cluster, uint64_t tick,
+                          struct corrupt_scenario *scenario)
+{
+    int32_t primary = scenario_primary(cluster, scenario->count);
+    if (primary < 0) {
+        return;
+    }
+    scenario->primary = (uint32_t)primary;
+    uint64_t op = 0;
+    uint64_t prefix = UINT64_MAX;
+    for (uint32_t index = 0; index < scenario->victims; index++) {
+        const struct vsr_replica *victim =
+            sim_cluster_replica(cluster, 0, corrupt_victim(scenario, index));
+        if (victim == NULL) {
+            return;
+        }
+        uint64_t floor = scenario_restart_floor(victim);
+        op = floor + 1 > op ? floor + 1 : op;
+        prefix = victim->op_prefix < prefix ? victim->op_prefix : prefix;
+    }
+    if (op >= prefix) {
+        return;
+    }
+    for (uint32_t index = 0; index < scenario->victims; index++) {
+        bool damaged = sim_cluster_corrupt(cluster, 0, corrupt_victim(scenario, index), op);
+        assert(damaged);
+    }
+    for (uint32_t index = 0; index < scenario->victims; index++) {
+        sim_cluster_crash(cluster, corrupt_victim(scenario, index), tick + 5);
+    }
+    scenario->op = op;
+    scenario->phase = 1;
+}
+
+static void corrupt_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct corrupt_scenario *scenario = context;
+    if (scenario->phase == 0 && tick >= 200) {
+        corrupt_start(cluster, tick, scenario);
+        return;
+    }
+    if (scenario->phase != 1) {
+        return;
+    }
+    bool committed = sim_cluster_committed_max(cluster, 0) >= scenario->op;
+    u128 checksum = committed ? sim_cluster_committed_checksum(cluster, 0, scenario->op) : 0;
+    for (uint32_t index = 0; index < scenario->victims; index++) {
+        uint32_t machine = corrupt_victim(scenario, index);
+        const struct vsr_replica *victim = sim_cluster_replica(cluster, 0, machine);
+        if (victim != NULL && vsr_replica_in_window(victim, scenario->op)) {
+            const struct vsr_entry *entry =
+                &victim->entries[scenario->op % (victim->config.ops_max + 1)];
+            scenario->found[index] |= (entry->flags & VSR_ENTRY_FAULTY) != 0;
+        }
+        /* Repaired from a peer's prepare, or (its peers' rings moved past the op meanwhile)
+         * replaced by a peer's checkpoint above it. */
+        scenario->repaired[index] |=
+            victim != NULL &&
+            ((committed &&
+              sim_cluster_journal_is_intact(cluster, 0, machine, scenario->op, checksum)) ||
+             (victim->stats.state_transfers > 0 && victim->checkpoint_op >= scenario->op));
+    }
+}
+
+static void corrupt_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct corrupt_scenario scenario = {
+        .count = SCENARIO_REPLICAS + 2 * (uint32_t)(seed % 2),
+        .primary_damaged = (seed / 2) % 2 == 1,
+    };
+    scenario.victims = vsr_quorum_replication(scenario.count) - 1;
+    struct sim_options options =
+        scenario_options(scenario.count, 1, 2500, corrupt_script, &scenario);
+    sim_cluster_run_options(seed, &options, verbose, result);
+    bool found = true;
+    bool repaired = true;
+    for (uint32_t index = 0; index < scenario.victims; index++) {
+        found &= scenario.found[index];
+        repaired &= scenario.repaired[index];
+    }
+    if (verbose) {
+        printf("corrupt_prepare_minority: %u replicas, op %llu damaged on %u replicas from %s "
+               "%u; found %d; repaired %d\n",
+               scenario.count, (unsigned long long)scenario.op, scenario.victims,
+               scenario.primary_damaged ? "primary" : "after primary", scenario.primary, (int)found,
+               (int)repaired);
+    }
+    if (scenario.phase != 1 || !found || !repaired) {
+        scenario_fail(result,
+                      "corrupt_prepare_minority: phase %u, op %llu, damage found %d, repaired %d",
+                      scenario.phase, (unsigned long long)scenario.op, (int)found, (int)repaired);
+    }
+}
+
+/* damaged_acked_record */
+struct damaged_scenario {
+    uint32_t phase;
+    uint32_t primary;
+    uint32_t acker;  /* acked the ops, then loses one to damage */
+    uint32_t missed; /* never receives them */
+    uint64_t damaged_op;
+    uint64_t committed_op; /* the primary's commit when it was cut off */
+    uint64_t rejoin_tick;
+};
+
+/*
+ * Once the primary has committed an op the acking backup holds (with one above it) but
+ * does not yet know committed: the primary is cut off (600 ticks), that op is damaged in
+ * the backup's journal and the backup restarts (its recovery reads the damage). The other
+ * backup never received it (its link from the primary is cut from the start).
+ */
+static void damaged_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct damaged_scenario *scenario = context;
+    if (scenario->phase == 0 && tick >= 150) {
+        int32_t primary = scenario_primary(cluster, SCENARIO_REPLICAS);
+        if (primary >= 0) {
+            scenario->primary = (uint32_t)primary;
+            scenario->acker = (scenario->primary + 1) % SCENARIO_REPLICAS;
+            scenario->missed = (scenario->primary + 2) % SCENARIO_REPLICAS;
+            sim_cluster_link_block(cluster, scenario->primary, scenario->missed, true);
+            scenario->phase = 1;
+        }
+        return;
+    }
+    if (scenario->phase == 2 && tick == scenario->rejoin_tick) {
+        scenario_isolate(cluster, SCENARIO_REPLICAS, scenario->primary, false, false);
+    }
+    if (scenario->phase != 1) {
+        return;
+    }
+    const struct vsr_replica *primary = sim_cluster_replica(cluster, 0, scenario->primary);
+    const struct vsr_replica *acker = sim_cluster_replica(cluster, 0, scenario->acker);
+    const struct vsr_replica *missed = sim_cluster_replica(cluster, 0, scenario->missed);
+    /* Damage below the acker's durable head (damage at its head is recovering_head), on an
+     * op the other backup never received. */
+    if (primary == NULL || acker == NULL || missed == NULL || !vsr_replica_is_primary(primary) ||
+        primary->commit_max <= acker->commit_max || acker->op_prefix < primary->commit_max ||
+        acker->op_prefix < acker->commit_max + 2 || missed->op > acker->commit_max ||
+        scenario_restart_floor(acker) > acker->commit_max) {
+        return;
+    }
+    scenario->damaged_op = acker->commit_max + 1;
+    scenario->committed_op = primary->commit_max;
+    scenario->rejoin_tick = tick + 600;
+    scenario_isolate(cluster, SCENARIO_REPLICAS, scenario->primary, true, false);
+    bool damaged = sim_cluster_corrupt(cluster, 0, scenario->acker, scenario->damaged_op);
+    assert(damaged);
+    sim_cluster_crash(cluster, scenario->acker, tick + 1);
+    scenario->phase = 2;
+}
+
+static void damaged_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct damaged_scenario scenario = {0};
+    struct sim_options options =
+        scenario_options(SCENARIO_REPLICAS, 1, 2500, damaged_script, &scenario);
+    sim_cluster_run_options(seed, &options, verbose, result);
+    uint64_t committed = result->commits; /* one group: its history's length */
+    if (verbose) {
+        printf("damaged_acked_record: op %llu damaged on %u, missed by %u, committed up to %llu "
+               "by primary %u; history %llu\n",
+               (unsigned long long)scenario.damaged_op, scenario.acker, scenario.missed,
+               (unsigned long long)scenario.committed_op, scenario.primary,
+               (unsigned long long)committed);
+    }
+    if (scenario.phase != 2 || scenario.damaged_op > scenario.committed_op ||
+        committed <= scenario.committed_op) {
+        scenario_fail(result,
+                      "damaged_acked_record: phase %u, op %llu damaged, %llu committed, "
+                      "history %llu",
+                      scenario.phase, (unsigned long long)scenario.damaged_op,
+                      (unsigned long long)scenario.committed_op, (unsigned long long)committed);
+    }
+}
+
+/* duplicate_after_view_change */
+struct duplicate_scenario {
+    uint32_t phase;
+    uint32_t primary;
+    uint64_t commit_start;
+    uint64_t committed_at_crash;
+    uint64_t cached_at_crash;    /* kept replies the survivors had served before */
+    uint64_t cached_after_crash; /* ... and after: the new primary's */
+};
+
+static uint64_t duplicate_cached(const struct sim_cluster *cluster)
+{
+    uint64_t cached = 0;
+    for (uint32_t machine = 0; machine < SCENARIO_REPLICAS; machine++) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+        cached += replica != NULL ? replica->stats.cached_replies : 0;
+    }
+    return cached;
+}
+
+/* True when every live backup of group 0 executed op (its reply is in its client table). */
+static bool duplicate_backups_executed(const struct sim_cluster *cluster, uint32_t primary,
+                                       uint64_t op)
+{
+    for (uint32_t machine = 0; machine < SCENARIO_REPLICAS; machine++) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+        if (machine != primary && replica != NULL && replica->commit_min < op) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * From tick 150 every reply of group 0's primary is lost. Once it has committed four more
+ * ops and every backup has executed them (a new primary that executes them itself would
+ * answer from the execution), it crashes. The clients, still waiting, resend to every
+ * replica; the new primary must answer from the replies kept in the group's state.
+ */
+static void duplicate_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct duplicate_scenario *scenario = context;
+    if (scenario->phase == 0 && tick >= 150) {
+        int32_t primary = scenario_primary(cluster, SCENARIO_REPLICAS);
+        if (primary >= 0) {
+            scenario->primary = (uint32_t)primary;
+            scenario->commit_start = sim_cluster_committed_max(cluster, 0);
+            sim_cluster_replies_drop(cluster, scenario->primary, true);
+            scenario->phase = 1;
+        }
+    } else if (scenario->phase == 1 &&
+               sim_cluster_committed_max(cluster, 0) >= scenario->commit_start + 4 &&
+               duplicate_backups_executed(cluster, scenario->primary, scenario->commit_start + 4)) {
+        sim_cluster_crash(cluster, scenario->primary, tick + 1000000);
+        scenario->committed_at_crash = sim_cluster_committed_max(cluster, 0);
+        scenario->cached_at_crash = duplicate_cached(cluster);
+        scenario->phase = 2;
+    } else if (scenario->phase == 2) {
+        scenario->cached_after_crash = duplicate_cached(cluster) - scenario->cached_at_crash;
+    }
+}
+
+static void duplicate_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct duplicate_scenario scenario = {0};
+    struct sim_options options =
+        scenario_options(SCENARIO_REPLICAS, 1, 2000, duplicate_script, &scenario);
+    options.exactly_once_all = seed % 2 == 0; /* else each client's own choice */
+    sim_cluster_run_options(seed, &options, verbose, result);
+    if (verbose) {
+        printf("duplicate_after_view_change: primary %u lost its replies from history %llu, "
+               "crashed at %llu; the new primary answered %llu from kept replies\n",
+               scenario.primary, (unsigned long long)scenario.commit_start,
+               (unsigned long long)scenario.committed_at_crash,
+               (unsigned long long)scenario.cached_after_crash);
+    }
+    /* A duplicate is answered from a kept reply, or (an exactly-once number the window no
+     * longer keeps) "too old"; the checkers fail a second execution or a wrong reply. */
+    if (scenario.phase != 2 || scenario.cached_after_crash + result->too_old == 0) {
+        scenario_fail(result,
+                      "duplicate_after_view_change: phase %u, %llu kept replies served, %llu "
+                      "too old",
+                      scenario.phase, (unsigned long long)scenario.cached_after_crash,
+                      (unsigned long long)result->too_old);
+    }
+}
+
 struct scenario {
     const char *name;
     void (*run)(uint64_t seed, bool verbose, struct sim_result *result);
@@ -348,6 +874,11 @@ static const struct scenario scenarios[] = {
     {"primary_crash_commit", crash_run},
     {"recovering_quorum", recovering_run},
     {"many_groups_primary", many_run},
+    {"partition_2_1", partition_run},
+    {"send_only_replica", send_only_run},
+    {"corrupt_prepare_minority", corrupt_run},
+    {"damaged_acked_record", damaged_run},
+    {"duplicate_after_view_change", duplicate_run},
 };
 
 static const struct scenario *scenario_find(const char *name)

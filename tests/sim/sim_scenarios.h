@@ -14,6 +14,28 @@
  *   many_groups_primary   SIM_SCENARIO_GROUPS groups on 3 machines; the machine leading a
  *                         third of them crashes; every group it led has a new primary
  *                         within the bound, and the groups keep committing
+ *   partition_2_1         one of 3 replicas (the primary on even seeds, a backup on odd)
+ *                         is cut off both ways for 1000 ticks: it commits nothing beyond
+ *                         what was on the wire at the cut, the other two commit on, and
+ *                         after the heal it catches up within 1000 ticks
+ *   send_only_replica     a backup of 3 or 5 hears nothing but reaches everyone for 1200
+ *                         ticks: its votes for a later view (it must ask) never depose the
+ *                         healthy primary (the view moves only by the primary's hand-back
+ *                         to its preferred replica); the group commits on; it catches up
+ *   corrupt_prepare_minority  an op held durably by replication quorum - 1 replicas (from
+ *                         the primary on some seeds: its restart starts a view change over
+ *                         the damage) is damaged in their journals and they restart: each
+ *                         finds it faulty and repairs it (or takes a peer's checkpoint
+ *                         above it); the run's checkers fail a nack of it or serving it
+ *   damaged_acked_record  a committed op the acking backup holds is damaged there while
+ *                         the other backup never received it and the primary is cut off:
+ *                         the damaged copy is no nack, so the op is not truncated (the
+ *                         history checker fails a fork) and the group goes on when the
+ *                         primary rejoins
+ *   duplicate_after_view_change  the primary's replies are lost, it crashes once its ops
+ *                         ran everywhere; the clients' resends reach the new primary,
+ *                         which answers from the kept replies (or "too old" for a number
+ *                         the exactly-once window dropped), never appending them again
  * Single thread.
  */
 #ifndef RUNNEL_TESTS_SIM_SIM_SCENARIOS_H

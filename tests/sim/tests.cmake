@@ -46,14 +46,18 @@ set_tests_properties(sim.storage_seeds_from_commit PROPERTIES TIMEOUT 300)
 # Named scenarios (tests/sim/sim_scenarios.h), each over several seeds: a backup cut off
 # while the others wrap their rings catches up by state transfer; the primary crashes with
 # prepares in flight; a quorum restarts recovering_head after a machine crash and only the
-# operator's command lets the group go on; the machine leading a third of 1000 groups crashes and every one of
-# those groups has a new primary within 1000 ticks.
+# operator's command lets the group go on; a 2-1 partition; a send-only replica; a prepare
+# damaged on a minority; an acked record damaged on one replica and missing on another; a
+# duplicate request after a view change; the machine leading a third of 1000 groups
+# crashes and every one of those groups has a new primary within 1000 ticks.
 if(RUNNEL_SANITIZE)
     set(runnel_sim_scenario_seeds 10)
 else()
     set(runnel_sim_scenario_seeds 100)
 endif()
-foreach(scenario lagging_replica primary_crash_commit recovering_quorum)
+foreach(scenario lagging_replica primary_crash_commit recovering_quorum partition_2_1
+        send_only_replica corrupt_prepare_minority damaged_acked_record
+        duplicate_after_view_change)
     add_test(NAME sim.scenario_${scenario} COMMAND $<TARGET_FILE:runnel-sim>
         --scenario ${scenario} --seeds ${runnel_sim_scenario_seeds} --seed-base ${runnel_sim_seed_base})
     set_tests_properties(sim.scenario_${scenario} PROPERTIES TIMEOUT 300)
