@@ -238,8 +238,8 @@ static const struct vsr_entry *sim_entry(const struct vsr_replica *replica, uint
 
 /*
  * A prepare_ok acks the sender's prefix (commit_min, op]: every op of it must be durable in
- * its journal (a completed write), or a crash could lose an op a quorum counted. The
- * simulated journal only: --storage runs journal on the partition log.
+ * its journal (a completed write), or a crash could lose an op a quorum counted. --storage
+ * runs journal on the partition log, whose durable point covers the prefix.
  */
 static void sim_check_ack(struct sim_cluster *cluster, const struct sim_slot *slot,
                           const struct vsr_header *header)
@@ -249,7 +249,12 @@ static void sim_check_ack(struct sim_cluster *cluster, const struct sim_slot *sl
     uint64_t low =
         replica->commit_min > replica->checkpoint_op ? replica->commit_min : replica->checkpoint_op;
     assert(op <= replica->op);
-    for (uint64_t acked = op; acked > low; acked--) {
+    if (slot->storage != NULL && op > low && op > sim_storage_op_durable(slot->storage)) {
+        sim_fail(cluster, "group %u replica %u: acked op %llu beyond the partition's durable %llu",
+                 slot->group, slot->index, (unsigned long long)op,
+                 (unsigned long long)sim_storage_op_durable(slot->storage));
+    }
+    for (uint64_t acked = op; acked > low && slot->storage == NULL; acked--) {
         u128 checksum = acked == op ? header->u.prepare_ok.prepare_checksum
                                     : sim_entry(replica, acked)->checksum;
         if (checksum == 0 || !sim_journal_holds(&slot->journal, acked, checksum)) {
@@ -300,12 +305,9 @@ static void sim_check_sent(struct sim_cluster *cluster, const struct sim_slot *s
         sim_fail(cluster, "group %u replica %u: sent prepare %llu with a damaged body", slot->group,
                  slot->index, (unsigned long long)header->u.prepare.op);
     }
-    if (slot->storage != NULL) {
-        return;
-    }
     if (header->command == VSR_COMMAND_PREPARE_OK) {
         sim_check_ack(cluster, slot, header);
-    } else if (header->command == VSR_COMMAND_DO_VIEW_CHANGE) {
+    } else if (header->command == VSR_COMMAND_DO_VIEW_CHANGE && slot->storage == NULL) {
         sim_check_nacks(cluster, slot, header, body);
     }
 }

@@ -131,3 +131,9 @@ void sim_storage_crash(struct sim_storage *storage, enum sim_disk_crash_mode mod
     partition_deinit(&storage->partition);
     storage->is_open = false;
 }
+
+uint64_t sim_storage_op_durable(const struct sim_storage *storage)
+{
+    assert(storage->is_open);
+    return storage->partition.op_durable;
+}

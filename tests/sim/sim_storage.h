@@ -39,5 +39,7 @@ void sim_storage_attach(struct sim_storage *storage, struct vsr_replica *replica
 void sim_storage_tick(struct sim_storage *storage);
 /* Process crash: the partition and journal are dropped, the disk keeps/drops/tears. */
 void sim_storage_crash(struct sim_storage *storage, enum sim_disk_crash_mode mode);
+/* The highest op whose record the partition reported durable (ops up to it all are). */
+uint64_t sim_storage_op_durable(const struct sim_storage *storage);
 
 #endif
