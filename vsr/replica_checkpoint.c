@@ -282,10 +282,13 @@ static void vsr_replica_transfer_install(struct vsr_replica *replica, uint64_t o
     }
     vsr_replica_window_move(replica, op);
     if (divergent || replica->op < op) {
-        /* Its log above op does not chain to the committed anchor: none of it is canonical. */
+        /* Its log above op does not chain to the committed anchor: none of it is canonical.
+         * The journal drops everything above op, so every slot above it forgets what the
+         * journal held there, above the head too (a view change that lowered the head left
+         * those entries' journal checksums: kept, a prepare of that op and checksum would
+         * count as durable and be acked though the journal no longer has it). */
         replica->journal.truncate(op + 1, replica->journal.context);
-        for (uint64_t above = op + 1;
-             above <= replica->op && above <= vsr_replica_window_top(replica); above++) {
+        for (uint64_t above = op + 1; above <= vsr_replica_window_top(replica); above++) {
             memset(vsr_entry_at(replica, above), 0, sizeof(struct vsr_entry));
         }
         replica->op = op;
