@@ -176,7 +176,8 @@ int broker_server_op_submit(struct broker *broker, uint32_t shard_index,
                             enum broker_request_purpose purpose, u128 client)
 {
     assert(broker != NULL && operation != NULL);
-    assert(purpose == BROKER_PURPOSE_BOOTSTRAP || purpose == BROKER_PURPOSE_CLOSE);
+    assert(purpose == BROKER_PURPOSE_BOOTSTRAP || purpose == BROKER_PURPOSE_CLOSE ||
+           purpose == BROKER_PURPOSE_RELEASE);
     struct broker_shard *shard = &broker->shards[shard_index];
     struct broker_request *request = broker_request_take(shard, false);
     if (request == NULL) {

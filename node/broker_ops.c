@@ -781,6 +781,8 @@ static int broker_register_op(struct broker_shard *shard, struct broker_request 
         op.has_user_id = true;
         op.user_id = request->user_id;
     }
+    op.has_node = true; /* its members are released if this node stays unreachable */
+    op.node = shard->broker->replica_index;
     operation.register_client = &op;
     operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_REGISTER_CLIENT;
     request->purpose = BROKER_PURPOSE_REGISTER;

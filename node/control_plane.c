@@ -536,6 +536,60 @@ static void control_plane_expire(struct control_plane *plane)
 }
 
 /* A cluster, every tick: the session, the bootstrap (by a primary), re-sends, parking. */
+/* True when a consumer-group member's client registered through node (replica index). */
+static bool control_plane_node_has_members(const struct metadata *metadata, uint8_t node)
+{
+    for (uint32_t slot = 0; slot < metadata->config.limits.members_max; slot++) {
+        const struct metadata_member *member = &metadata->members[slot];
+        const struct metadata_client *client =
+            member->is_used ? metadata_client_get(metadata, member->client) : NULL;
+        if (client != NULL && client->node == node + 1) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The member lease: every tick, how long each peer's links have been down; on the
+ * metadata primary, a peer down for cluster.member_lease_ms that still has members gets a
+ * ReleaseNodeMembers op (again each lease while members remain: a refused or lost op is
+ * retried). Shard 0 writes the metadata, so it reads it here without the lock.
+ */
+static void control_plane_member_lease(struct control_plane *plane)
+{
+    struct broker *broker = plane->broker;
+    const struct vsr_replica *replica = &plane->replica;
+    uint64_t lease_ticks = broker->config->member_lease_ms / broker->config->tick_ms + 1;
+    bool is_leading = vsr_replica_is_primary(replica) && replica->status == VSR_STATUS_NORMAL &&
+                      plane->session != 0 && plane->metadata.is_bootstrapped;
+    plane->tick++;
+    for (uint8_t peer = 0; peer < broker->replica_count; peer++) {
+        if (peer == broker->replica_index || replica_bus_is_peer_up(broker->bus, 0, peer)) {
+            plane->peer_down_ticks[peer] = 0;
+            continue;
+        }
+        plane->peer_down_ticks[peer]++;
+        if (!is_leading || plane->peer_down_ticks[peer] < lease_ticks ||
+            (plane->peer_release_tick[peer] != 0 &&
+             plane->tick - plane->peer_release_tick[peer] < lease_ticks) ||
+            !control_plane_node_has_members(&plane->metadata, peer)) {
+            continue;
+        }
+        Runnel__Metadata__ReleaseNodeMembers release = RUNNEL__METADATA__RELEASE_NODE_MEMBERS__INIT;
+        release.node = peer;
+        Runnel__Metadata__MetadataOperation operation = RUNNEL__METADATA__METADATA_OPERATION__INIT;
+        operation.operation_case =
+            RUNNEL__METADATA__METADATA_OPERATION__OPERATION_RELEASE_NODE_MEMBERS;
+        operation.release_node_members = &release;
+        int result = broker_server_op_submit(broker, 0, &operation, BROKER_PURPOSE_RELEASE, 0);
+        plane->peer_release_tick[peer] = plane->tick;
+        log_warn("consumer_members_released", "node=%u unreachable_ms=%llu result=%d", peer,
+                 (unsigned long long)(plane->peer_down_ticks[peer] * broker->config->tick_ms),
+                 result);
+    }
+}
+
 static void control_plane_cluster_tick(struct control_plane *plane)
 {
     struct vsr_replica *replica = &plane->replica;
@@ -551,6 +605,7 @@ static void control_plane_cluster_tick(struct control_plane *plane)
     if (plane->session == 0 && cluster_forward_is_register_due(&plane->forward)) {
         cluster_forward_register(plane->broker, 0, replica, plane->client);
     }
+    control_plane_member_lease(plane);
     if (plane->session != 0 && !plane->is_bootstrap_submitted && plane->bootstrap_hash[0] != '\0' &&
         vsr_replica_is_primary(replica) && replica->commit_min == replica->op &&
         !plane->metadata.is_bootstrapped) {

@@ -57,6 +57,11 @@ struct control_plane {
     char bootstrap_hash[128];             /* root password hash (crypto_pwhash_STRBYTES) */
     uint32_t view_logged;                 /* a cluster: view and status last logged */
     uint32_t status_logged;
+    /* Member lease (a cluster): ticks each peer has been unreachable from this node, and
+     * the tick of the last release submitted for it (0: none). */
+    uint64_t tick;
+    uint64_t peer_down_ticks[VSR_REPLICAS_MAX];
+    uint64_t peer_release_tick[VSR_REPLICAS_MAX];
 };
 
 /* Allocates the metadata tables from config (main thread, before the shards start). */

@@ -757,6 +757,7 @@ static uint32_t metadata_apply_operation(struct metadata_apply_state *state,
     case RUNNEL__METADATA__METADATA_OPERATION__OPERATION_DELETE_TOKEN:
     case RUNNEL__METADATA__METADATA_OPERATION__OPERATION_REGISTER_CLIENT:
     case RUNNEL__METADATA__METADATA_OPERATION__OPERATION_LOGOUT_CLIENT:
+    case RUNNEL__METADATA__METADATA_OPERATION__OPERATION_RELEASE_NODE_MEMBERS:
         return metadata_apply_user_op(state, operation);
     default:
         return METADATA_STATUS_INVALID_COMMAND; /* not set, or from a newer release */

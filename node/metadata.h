@@ -284,6 +284,7 @@ struct metadata_client {
     u128 client;
     uint64_t session; /* op of the committed Register */
     uint32_t user_id;
+    uint8_t node; /* replica index + 1 of the node it registered through; 0: unknown */
 };
 
 /* Open-addressing index (stream, topic, partition) -> partition slot. */

@@ -361,6 +361,8 @@ static void metadata_snapshot_clients(struct metadata *metadata, Runnel__Metadat
         entry->client_high = (uint64_t)(client->client >> 64);
         entry->session = client->session;
         entry->user_id = client->user_id;
+        entry->has_node = client->node != 0;
+        entry->node = client->node != 0 ? client->node - 1u : 0;
         out->clients[out->n_clients++] = entry;
     }
     assert(out->n_clients == count);
@@ -710,6 +712,7 @@ static int metadata_restore_clients(struct metadata *metadata, const Runnel__Met
         const Runnel__Metadata__SnapshotClient *entry = in->clients[index];
         u128 client = ((u128)entry->client_high << 64) | entry->client_low;
         if (client == 0 || metadata_user_get(metadata, entry->user_id) == NULL ||
+            (entry->has_node && entry->node >= VSR_REPLICAS_MAX) ||
             (index > 0 &&
              metadata_snapshot_client_compare(&in->clients[index - 1], &in->clients[index]) >= 0)) {
             return -RUNNEL_EFORMAT;
@@ -718,10 +721,12 @@ static int metadata_restore_clients(struct metadata *metadata, const Runnel__Met
         if (slot == METADATA_NONE) {
             return -RUNNEL_EFULL;
         }
-        metadata->clients[slot] = (struct metadata_client){.is_used = true,
-                                                           .client = client,
-                                                           .session = entry->session,
-                                                           .user_id = entry->user_id};
+        metadata->clients[slot] =
+            (struct metadata_client){.is_used = true,
+                                     .client = client,
+                                     .session = entry->session,
+                                     .user_id = entry->user_id,
+                                     .node = entry->has_node ? (uint8_t)(entry->node + 1) : 0};
     }
     return 0;
 }

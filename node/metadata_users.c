@@ -659,7 +659,8 @@ static uint32_t metadata_register_client(struct metadata_apply_state *state,
 {
     struct metadata *metadata = state->metadata;
     const struct metadata_apply_context *context = state->context;
-    if (context->client == 0 || request->has_user_id == request->has_token_hash) {
+    if (context->client == 0 || request->has_user_id == request->has_token_hash ||
+        (request->has_node && request->node >= VSR_REPLICAS_MAX)) {
         return METADATA_STATUS_INVALID_COMMAND;
     }
     const struct metadata_user *user = NULL;
@@ -692,6 +693,7 @@ static uint32_t metadata_register_client(struct metadata_apply_state *state,
     }
     entry->session = context->op;
     entry->user_id = user->id;
+    entry->node = request->has_node ? (uint8_t)(request->node + 1) : 0;
     metadata_writer_u32(state->payload, user->id);
     metadata_writer_u64(state->payload, entry->session);
     metadata_writer_u32(state->payload, METADATA_SERVER_PROTOCOL_VERSION);
@@ -714,6 +716,23 @@ static uint32_t metadata_logout_client(struct metadata_apply_state *state)
         metadata_groups_remove_client(metadata, state->context->client);
     }
     return METADATA_STATUS_OK; /* logging out an unknown client is not an error */
+}
+
+/* Every consumer-group member whose client registered through node leaves its groups. */
+static uint32_t metadata_release_node_members(struct metadata_apply_state *state,
+                                              const Runnel__Metadata__ReleaseNodeMembers *request)
+{
+    struct metadata *metadata = state->metadata;
+    if (request->node >= VSR_REPLICAS_MAX) {
+        return METADATA_STATUS_INVALID_COMMAND;
+    }
+    for (uint32_t slot = 0; slot < metadata->config.limits.clients_max; slot++) {
+        const struct metadata_client *client = &metadata->clients[slot];
+        if (client->is_used && client->node == request->node + 1) {
+            metadata_groups_remove_client(metadata, client->client);
+        }
+    }
+    return METADATA_STATUS_OK;
 }
 
 uint32_t metadata_apply_user_op(struct metadata_apply_state *state,
@@ -742,6 +761,8 @@ uint32_t metadata_apply_user_op(struct metadata_apply_state *state,
         return metadata_register_client(state, operation->register_client);
     case RUNNEL__METADATA__METADATA_OPERATION__OPERATION_LOGOUT_CLIENT:
         return metadata_logout_client(state);
+    case RUNNEL__METADATA__METADATA_OPERATION__OPERATION_RELEASE_NODE_MEMBERS:
+        return metadata_release_node_members(state, operation->release_node_members);
     default:
         unreachable_code();
     }

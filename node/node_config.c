@@ -64,6 +64,9 @@ static const struct config_key node_config_keys[] = {
             "longest wait between redials of a peer (doubles from 50 ms)"),
     KEY_U32("cluster", "forward_credit_max", forward_credit_max, 1, 65536, "64",
             "forwarded client requests in flight per replica bus link"),
+    KEY_U32("cluster", "member_lease_ms", member_lease_ms, 100, 86400000, "15000",
+            "a node unreachable this long loses the consumer-group members of its clients "
+            "(released by the metadata primary)"),
     KEY_ENUM("storage", "durability", durability, durability_names, "fsync",
              "default topic durability"),
     KEY_U64("storage", "segment_size_bytes", segment_size_bytes, 1ULL << 20, 1ULL << 40, "1G",

@@ -40,6 +40,7 @@ struct node_config {
     uint32_t peer_timeout_ms;          /* a link silent this long is closed and redialed */
     uint32_t reconnect_backoff_max_ms; /* redial backoff doubles up to this */
     uint32_t forward_credit_max;       /* forwarded client requests in flight per link */
+    uint32_t member_lease_ms; /* unreachable node: its clients' group members are released */
     /* [storage] */
     uint32_t durability; /* enum node_durability: topic default */
     uint64_t segment_size_bytes;

@@ -230,6 +230,19 @@ void replica_bus_credit_age(struct replica_bus_shard *shard, struct replica_bus_
     }
 }
 
+bool replica_bus_is_peer_up(struct replica_bus *bus, uint32_t shard_index, uint8_t peer)
+{
+    assert(bus != NULL && shard_index < bus->options.shard_count);
+    assert(peer < bus->options.replica_count && peer != bus->options.replica_index);
+    struct replica_bus_shard *shard = &bus->shards[shard_index];
+    for (uint32_t peer_shard = 0; peer_shard < bus->options.peer_shard_count_max; peer_shard++) {
+        if (replica_bus_link_at(shard, peer, peer_shard)->state == REPLICA_BUS_LINK_UP) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void replica_bus_forward_done(struct replica_bus *bus, uint32_t shard_index, uint8_t target,
                               const struct vsr_group *group)
 {

@@ -222,6 +222,9 @@ void *replica_bus_vsr_context(struct replica_bus *bus, uint32_t shard_index);
 void replica_bus_forward_done(struct replica_bus *bus, uint32_t shard_index, uint8_t target,
                               const struct vsr_group *group);
 
+/* On shard_index: true when a link to peer (any of its shards) is authenticated now. */
+bool replica_bus_is_peer_up(struct replica_bus *bus, uint32_t shard_index, uint8_t peer);
+
 /* The lane a command travels in. */
 enum replica_bus_lane replica_bus_lane_of(uint8_t command);
 

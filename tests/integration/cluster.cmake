@@ -26,3 +26,12 @@ add_test(NAME integration.cluster_failover
         $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
 set_tests_properties(integration.cluster_failover PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180
     RUN_SERIAL TRUE)
+# cluster_lease: a consumer-group member joined through each node; one node is killed (-9)
+# and stays down; after cluster.member_lease_ms (3 s here) the metadata primary releases
+# that node's members (ReleaseNodeMembers) and the group's partitions go to the members on
+# the live nodes.
+add_test(NAME integration.cluster_lease
+    COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/cluster_test.py
+        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel> --lease)
+set_tests_properties(integration.cluster_lease PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
+    RUN_SERIAL TRUE)

@@ -12,13 +12,16 @@ directories, a cluster key) and drives them with the runnel CLI:
   - every acknowledged message is present, and present once unless its send was retried
     after a failure (a CLI process is a new client each time: no exactly-once across them);
     offsets are contiguous; all three nodes return the same partition.
-With --no-failover it stops after the poll from node 2 (no kill, no restart).
+With --no-failover it stops after the poll from node 2 (no kill, no restart). With --lease
+it checks only the consumer-group member lease (a member on each node, one node killed
+for good: its member is released after cluster.member_lease_ms and the others own every
+partition).
 During the failover two librunnel exactly-once producers (runnel-nemesis-producer, next
 to RUNNELD) keep sending, one connected to the primary that is killed (it must move to a
 survivor and go on), one to a survivor; their acknowledged messages must all be present,
 once each, at the offsets acknowledged. The stall they saw is printed (p99.99 latency and
 the longest gap between acknowledgements).
-Usage: cluster_test.py RUNNELD RUNNEL [--no-failover]. Exits 0 on success, 77 when io_uring
+Usage: cluster_test.py RUNNELD RUNNEL [--no-failover | --lease]. Exits 0 on success, 77 when io_uring
 is unavailable. Bounded: 20-40 s on an idle machine, 120 s at most.
 Debugging: RUNNEL_TEST_LOG_LEVEL=debug, RUNNEL_TEST_KEEP=1 (keep the directory),
 RUNNEL_TEST_HOLD=seconds (on failure, leave the nodes running that long).
@@ -37,6 +40,8 @@ import time
 
 RUNNELD, RUNNEL = sys.argv[1], sys.argv[2]
 FAILOVER = "--no-failover" not in sys.argv[3:]
+LEASE = "--lease" in sys.argv[3:]
+LEASE_MS = 3000
 PRODUCER = os.path.join(os.path.dirname(RUNNELD), "runnel-nemesis-producer")
 LOAD_SECONDS = int(os.environ.get("RUNNEL_TEST_LOAD_SECONDS", "4"))
 ENV = dict(os.environ, RUNNEL_ROOT_USERNAME="iggy", RUNNEL_ROOT_PASSWORD="iggy")
@@ -83,6 +88,7 @@ class Node:
             "cluster.replica_count=%d" % COUNT,
             "cluster.peers=" + ",".join("127.0.0.1:%d" % port for port in replica_ports),
             "cluster.key_file=" + key_file,
+            "cluster.member_lease_ms=%d" % LEASE_MS,
         ]
         self.process = None
 
@@ -303,8 +309,25 @@ class Raw:
     def __init__(self, node, client):
         self.sock = socket.create_connection(("127.0.0.1", node.port), timeout=20)
         self.client = client
-        self.number = 0
-        self.session = frames.login(self.sock, client=client)
+        self.number = -1  # the login goes as request 0
+        self.session = 0
+        name = b"py"
+        body = struct.pack("<I", 11264) + bytes([len(name)]) + name + b"\x01" + b"1"
+        body += b"\x04iggy\x04iggy" + struct.pack("<I", 0)
+        reply = self.call_retried(1, body)
+        check(frames.status_of(reply) == 0, "raw login to node %d" % node.index)
+        self.session = struct.unpack_from("<Q", reply, 256 + 8)[0]
+
+    def call_retried(self, operation, body, code=0):
+        """call, again while the reply is 57 or 58 (a metadata request parked through a
+        view change: Iggy's SDKs retry these too), for up to 15 s."""
+        end = time.time() + min(15, time_left())
+        reply = self.call(operation, body, code)
+        while frames.status_of(reply) in (57, 58) and time.time() < end:
+            time.sleep(0.2)
+            self.number -= 1  # the same request again
+            reply = self.call(operation, body, code)
+        return reply
 
     def call(self, operation, body, code=0):
         self.number += 1
@@ -384,6 +407,64 @@ def read_your_writes(nodes, primary):
           "got %s\nexpected %s" % (got[:60], expected[:60]))
 
 
+def group_members(raw):
+    """{member id: [partition ids]} of group lg on STREAM/lt (GetConsumerGroup, 600)."""
+    named = frames.named
+    reply = raw.call(2, named(STREAM.encode()) + named(b"lt") + named(b"lg"), code=600)
+    check(frames.status_of(reply) == 0, "consumer group read")
+    body = reply[256:]
+    _, _, member_count, name_size = struct.unpack_from("<IIIB", body, 0)
+    at = 13 + name_size
+    members = {}
+    for _ in range(member_count):
+        member_id, count = struct.unpack_from("<II", body, at)
+        members[member_id] = list(struct.unpack_from("<%dI" % count, body, at + 8))
+        at += 8 + 4 * count
+    return members
+
+
+def member_lease(nodes):
+    """A consumer-group member on each node; the node of one is killed (-9) and stays down:
+    after cluster.member_lease_ms the metadata primary releases that node's members and
+    the group rebalances its partitions to the members on the live nodes."""
+    retry(nodes[0], "topic create", 15, "topic", "create", STREAM, "lt", "3")
+    named = frames.named
+    raws = [Raw(node, 0x1ea5e00000000001 + node.index) for node in nodes]
+    status = frames.status_of(raws[0].call_retried(
+        139, named(STREAM.encode()) + named(b"lt") + b"\x02lg"))
+    check(status == 0, "consumer group lg created through node 0", str(status))
+    for raw, node in zip(raws, nodes):
+        status = frames.status_of(raw.call_retried(148, named(STREAM.encode()) + named(b"lt") +
+                                                   named(b"lg")))
+        check(status == 0, "a member joined through node %d" % node.index, str(status))
+    end = time.time() + min(20, time_left())
+    members = group_members(raws[0])
+    while time.time() < end and sorted(len(p) for p in members.values()) != [1, 1, 1]:
+        time.sleep(0.2)
+        members = group_members(raws[0])
+    check(sorted(len(p) for p in members.values()) == [1, 1, 1],
+          "three members with one partition each", str(members))
+    victim = nodes[2]
+    victim.kill()
+    killed_at = time.time()
+    time.sleep(LEASE_MS / 2000.0)
+    members = group_members(raws[0])
+    check(len(members) == 3, "the killed node's member is kept within the lease", str(members))
+    end = time.time() + min(LEASE_MS / 1000.0 + 15, time_left())
+    while time.time() < end and len(members) != 2:
+        time.sleep(0.2)
+        members = group_members(raws[0])
+    released_s = time.time() - killed_at
+    check(len(members) == 2 and sorted(sum(members.values(), [])) == [0, 1, 2],
+          "the members on the live nodes own all three partitions %.1f s after the kill "
+          "(lease %.1f s)" % (released_s, LEASE_MS / 1000.0), str(members))
+    released = [line for node in nodes[:2] for line in open(node.log_path)
+                if "event=consumer_members_released node=2" in line]
+    check(released, "the metadata primary logged the release of node 2's members")
+    for raw in raws[:2]:
+        raw.close()
+
+
 def primary_of(nodes):
     views = [node.primary_view() for node in nodes]
     primary = max(range(COUNT), key=lambda index: views[index])
@@ -412,6 +493,10 @@ def main():
         retry(nodes[1], "topic get", 15, "topic", "get", STREAM, TOPIC)
         retry(nodes[2], "topic get", 15, "topic", "get", STREAM, TOPIC)
         check(True, "stream and topic created through node 0 are known on nodes 1 and 2")
+        if LEASE:
+            member_lease(nodes)
+            print("cluster: all checks passed (member lease)")
+            return
         producer = Producer()
         producer.send([nodes[1]], 20, 15)
         check(True, "20 messages acknowledged through node 1")
