@@ -1065,7 +1065,8 @@ static void sim_check_restored(struct sim_cluster *cluster, struct sim_slot *slo
  * Every slot of a replica's log ring holds only what belongs to the op that maps to it now:
  * above the head no canonical knowledge (a slot the ring reuses must have been cleared),
  * at or below it a known header is that op's, canonical. FAULTY, WRITING and the journal's
- * checksum may stay above the head: they describe what the journal holds there.
+ * checksum may stay above the head: they describe what the journal holds there, and a
+ * journal checksum anywhere must be a write the journal completed for that op.
  */
 static void sim_check_ring(struct sim_cluster *cluster, struct sim_slot *slot)
 {
@@ -1085,6 +1086,11 @@ static void sim_check_ring(struct sim_cluster *cluster, struct sim_slot *slot)
                 : (entry->flags & VSR_ENTRY_HEADER) != 0 &&
                       (header->u.prepare.op != op || (entry->flags & VSR_ENTRY_CANON) == 0 ||
                        header->checksum != entry->checksum);
+        /* What it believes its journal holds there, the journal holds (a completed write,
+         * perhaps damaged since); the anchor is the checkpoint's, maybe a peer's. */
+        stale |= slot->storage == NULL && op > replica->checkpoint_op &&
+                 entry->journal_checksum != 0 &&
+                 !sim_journal_holds(&slot->journal, op, entry->journal_checksum);
         if (stale) {
             sim_fail(cluster,
                      "group %u replica %u: ring slot of op %llu holds stale state (flags 0x%x, "
