@@ -84,10 +84,20 @@ def log(*words):
 START = time.time()
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count):
+    """count distinct free ports: held bound together, so the kernel cannot hand one out
+    twice (one port picked twice, for node 0's and node 2's replica ports, made node 2
+    exit at start-up: address in use)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            socks.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 class Node:
@@ -656,8 +666,10 @@ def main():
         key.write(os.urandom(32).hex() + "\n")
     os.chmod(key_file, 0o600)
     hosts = ["10.77.0.%d" % (i + 1) if cuts else "127.0.0.1" for i in range(COUNT)]
-    replica = [(hosts[i], free_port()) for i in range(COUNT)]
-    nodes = [Node(ROOT, i, hosts[i], free_port(), replica, key_file, cuts) for i in range(COUNT)]
+    ports = free_ports(2 * COUNT)
+    replica = [(hosts[i], ports[i]) for i in range(COUNT)]
+    nodes = [Node(ROOT, i, hosts[i], ports[COUNT + i], replica, key_file, cuts)
+             for i in range(COUNT)]
     checker = Checker()
     try:
         run(nodes, checker, cuts)
