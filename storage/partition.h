@@ -37,6 +37,17 @@
  * Sealed segments are read through the page cache (a buffered handle), the tail from its
  * buffer or with O_DIRECT.
  *
+ * Verification (what is checked when): every read checks the record's header (its
+ * checksum, group, size, op, and that it is the record the index entry names: a
+ * misdirected or stale read is caught). The body checksum (XXH3 over the whole record) is
+ * checked on every read except for a tail record appended by this process
+ * (partition_entry.is_body_trusted): its body was in memory when it was sealed (or
+ * verified on receipt by VSR) and appended, so it is verified once, at write, not on each
+ * poll. After a restart no entry is trusted: records found at recovery, tail records
+ * listed by the index and every sealed record have their body verified on each read
+ * (sealed segments are also scrubbed, storage/scrub.h). So a record is always fully
+ * verified before it is first served from disk by a process that did not write it.
+ *
  * Memory: everything is allocated by partition_init from options; nothing afterwards.
  * Runs on the shard that owns the partition; all I/O goes through the seam (lib/io.h).
  */
@@ -89,7 +100,10 @@ struct partition_entry {
     uint32_t message_count;
     uint8_t operation;
     bool is_faulty; /* damaged; position_bytes may be unknown (size_bytes 0) */
-    u128 checksum;  /* the record header's checksum */
+    /* Appended by this process (partition_append): reads check its header, not its body
+     * again (see "Verification" above). */
+    bool is_body_trusted;
+    u128 checksum; /* the record header's checksum */
 };
 
 /* A segment; sealed ones keep a small summary in memory for lookups (partition_find.h):
@@ -168,6 +182,7 @@ struct partition_read {
     bool is_located_by_neighbour;
     bool has_parent_expected;
     u128 parent_expected;
+    bool is_body_trusted; /* the tail entry's flag when the read started */
     /* Result: 0, -RUNNEL_EFAULTY (damaged: ask for repair), -RUNNEL_ENOTFOUND or -errno. */
     int result;
     const uint8_t *record; /* into buffer: header + body, verified */

@@ -19,15 +19,21 @@
 
 static void partition_read_io_callback(struct io_completion *completion);
 
-/* Verifies the record in read->buffer at read->record; marks damage faulty. */
+/* Verifies the record in read->buffer at read->record (the body too unless the read is of
+ * a body this process appended: partition.h, "Verification"); marks damage faulty. */
 static void partition_read_verify(struct partition *partition, struct partition_read *read,
                                   uint64_t available_bytes, u128 checksum_expected,
                                   const char *path)
 {
     const char *reason = "";
     const struct partition_options *options = &partition->options;
-    int result = record_validate(read->record, available_bytes, options->record_size_bytes_max,
-                                 &options->group, options->cluster, &read->header, &reason);
+    int result = read->is_body_trusted
+                     ? record_validate_header(read->record, available_bytes,
+                                              options->record_size_bytes_max, &options->group,
+                                              options->cluster, &read->header, &reason)
+                     : record_validate(read->record, available_bytes,
+                                       options->record_size_bytes_max, &options->group,
+                                       options->cluster, &read->header, &reason);
     if (result == 0 &&
         (read->header.checksum != checksum_expected || read->header.u.prepare.op != read->op)) {
         result = -RUNNEL_EFORMAT;
@@ -251,6 +257,7 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
     read->position_bytes = entry->position_bytes;
     read->size_bytes = entry->size_bytes;
     read->header.checksum = entry->checksum;
+    read->is_body_trusted = entry->is_body_trusted;
     if (entry->position_bytes >= partition->buffer_position_bytes &&
         entry->position_bytes + entry->size_bytes <= partition->appended_bytes &&
         entry->size_bytes <= buffer_size_bytes) {

@@ -412,6 +412,7 @@ void partition_entry_set(struct partition_entry *entry, const struct vsr_header 
     entry->message_count = header->u.prepare.message_count;
     entry->operation = header->u.prepare.operation;
     entry->is_faulty = false;
+    entry->is_body_trusted = false;
     entry->checksum = header->checksum;
 }
 

@@ -100,6 +100,9 @@ int partition_append(struct partition *partition, const struct vsr_header *heade
     memcpy(at + VSR_HEADER_SIZE, body, size - VSR_HEADER_SIZE);
     uint32_t entry = partition->entry_count;
     partition_entry_set(&partition->entries[entry], header, partition->appended_bytes);
+    /* Verified once, here: the body is the caller's memory the header was sealed over (or
+     * checked against on receipt); later reads check the header only. */
+    partition->entries[entry].is_body_trusted = true;
     record_index_entry_init(
         (struct record_index_entry *)(void *)(partition->index_buffer +
                                               (uint64_t)(entry - partition->index_buffer_first) *

@@ -38,9 +38,9 @@ static int record_header_check(const struct vsr_header *header, uint32_t size_by
     return 0;
 }
 
-int record_validate(const uint8_t *bytes, uint64_t available_bytes, uint32_t size_bytes_max,
-                    const struct vsr_group *group, u128 cluster, struct vsr_header *header_out,
-                    const char **reason_out)
+int record_validate_header(const uint8_t *bytes, uint64_t available_bytes, uint32_t size_bytes_max,
+                           const struct vsr_group *group, u128 cluster,
+                           struct vsr_header *header_out, const char **reason_out)
 {
     assert(bytes != NULL && header_out != NULL);
     assert(size_bytes_max >= VSR_HEADER_SIZE);
@@ -58,6 +58,20 @@ int record_validate(const uint8_t *bytes, uint64_t available_bytes, uint32_t siz
     if (header_out->size > available_bytes) {
         *reason = "record body past the end";
         return -RUNNEL_ETRUNCATED;
+    }
+    return 0;
+}
+
+int record_validate(const uint8_t *bytes, uint64_t available_bytes, uint32_t size_bytes_max,
+                    const struct vsr_group *group, u128 cluster, struct vsr_header *header_out,
+                    const char **reason_out)
+{
+    const char *ignored = NULL;
+    const char **reason = reason_out != NULL ? reason_out : &ignored;
+    int result = record_validate_header(bytes, available_bytes, size_bytes_max, group, cluster,
+                                        header_out, reason);
+    if (result != 0) {
+        return result;
     }
     if (!vsr_header_is_body_valid(header_out, bytes + VSR_HEADER_SIZE)) {
         *reason = "record body checksum mismatch";

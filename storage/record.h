@@ -42,6 +42,12 @@ int record_validate(const uint8_t *bytes, uint64_t available_bytes, uint32_t siz
                     const struct vsr_group *group, u128 cluster, struct vsr_header *header_out,
                     const char **reason_out);
 
+/* record_validate without the body checksum: for a record whose body this process already
+ * trusts (storage/partition.h, "Verification"); the header and its size are still checked. */
+int record_validate_header(const uint8_t *bytes, uint64_t available_bytes, uint32_t size_bytes_max,
+                           const struct vsr_group *group, u128 cluster,
+                           struct vsr_header *header_out, const char **reason_out);
+
 /* Writes a padding record of size_bytes (>= 256) after op into buffer. */
 void record_padding_write(uint8_t *buffer, uint32_t size_bytes, const struct vsr_group *group,
                           u128 cluster, uint64_t op);

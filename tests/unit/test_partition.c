@@ -324,6 +324,42 @@ static void test_read_of_damaged_record(void **state)
     partition_fixture_teardown();
 }
 
+/* What a read verifies when (partition.h, "Verification"): a tail record this process
+ * appended has its header checked on every read (a damaged header is found) but its body
+ * only at write; after a reopen nothing is trusted and a damaged body is found. */
+static void test_read_verifies_body_once(void **state)
+{
+    (void)state;
+    partition_fixture_setup(11);
+    for (uint8_t index = 0; index < 3; index++) {
+        partition_fixture_append(index, 4, 1000000 + index);
+    }
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    struct partition *partition = &partition_fixture.partition;
+    assert_true(partition->entries[0].is_body_trusted && partition->entries[1].is_body_trusted);
+    partition->buffer_position_bytes = partition->appended_bytes; /* reads go to disk */
+    char path[64];
+    snprintf(path, sizeof(path), "p/%020d.log", 0);
+    uint64_t header_at = partition->entries[0].position_bytes + 40; /* op 1's header */
+    uint64_t body_at = partition->entries[1].position_bytes + 300;  /* op 2's body */
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, path, header_at * 8 + 2), 0);
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, path, body_at * 8 + 1), 0);
+    struct partition_read read;
+    assert_int_equal(read_op(1, &read), -RUNNEL_EFAULTY);
+    assert_null(read.record);
+    assert_int_equal(read_op(2, &read), 0); /* body verified at write, not again */
+    check_record(&read, 3, 2);
+    partition_close(partition);
+    assert_int_equal(partition_open(partition, &partition_fixture.disk.io), 0);
+    assert_false(partition->entries[1].is_body_trusted);
+    partition->buffer_position_bytes = partition->appended_bytes;
+    assert_int_equal(read_op(2, &read), -RUNNEL_EFAULTY);
+    assert_true(partition_is_faulty(partition, 2));
+    check_record(&read, 3, 2);
+    partition_fixture_teardown();
+}
+
 /* Flips one bit inside index entry `entry` of segment `segment`. */
 static void damage_entry(uint32_t segment, uint64_t entry)
 {
@@ -741,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_rotation_and_reopen),
         cmocka_unit_test(test_truncate_prefix),
         cmocka_unit_test(test_read_of_damaged_record),
+        cmocka_unit_test(test_read_verifies_body_once),
         cmocka_unit_test(test_sealed_damaged_entry_reads_record),
         cmocka_unit_test(test_sealed_index_rebuilt),
         cmocka_unit_test(test_repair_sealed_record),
