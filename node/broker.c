@@ -341,18 +341,23 @@ static void broker_unsent_add(struct broker_shard *shard, struct broker_request 
     shard->unsent_tail = request;
 }
 
-/* Sends a finished request's reply (header in the room before its buffer). Returns 0,
+/* Sends a finished request's reply (header in the IGGY_HEADER_SIZE bytes before it: the
+ * room before the buffer, or the buffer's own bytes for a poll reply that starts further
+ * in, data_plane_poll.c). Returns 0,
  * -RUNNEL_EFULL (retry in a later pass) or another error (the connection closes). */
 static int broker_request_send(struct broker_request *request)
 {
     assert(request->has_reply);
     assert(request->reply_size <= request->buffer_capacity);
     uint32_t size = request->reply_status == 0 ? request->reply_size : 0;
+    uint32_t offset = request->reply_status == 0 ? request->reply_offset : 0;
+    assert(offset <= request->buffer_capacity - size);
+    uint8_t *at = request->buffer + offset - IGGY_HEADER_SIZE; /* request->memory at 0 */
     struct iggy_reply_header reply;
     iggy_header_reply_init(&reply, &request->header, request->reply_operation,
                            request->reply_status, size);
-    memcpy(request->memory, &reply, IGGY_HEADER_SIZE);
-    return net_connection_send(request->connection, request->memory, IGGY_HEADER_SIZE + size);
+    memcpy(at, &reply, IGGY_HEADER_SIZE);
+    return net_connection_send(request->connection, at, IGGY_HEADER_SIZE + size);
 }
 
 /* Home side: the target answered; send it on its connection if that is still there. */

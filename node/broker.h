@@ -118,6 +118,7 @@ struct broker_request {
     uint32_t body_offset;  /* where the op body starts in buffer */
     uint32_t body_size;
     uint32_t reply_size;
+    uint32_t reply_offset; /* the reply body starts at buffer + reply_offset (polls) */
     uint32_t reply_status;
     uint8_t reply_operation;
     bool has_reply;

@@ -8,12 +8,15 @@
  */
 #include "lib/assert.h"
 #include "lib/error.h"
+#include "lib/io.h"
 #include "lib/log.h"
+#include "node/broker.h"
 #include "node/data_plane_internal.h"
 #include "proto/batch.h"
 #include "proto/iggy_messages.h"
 #include "proto/iggy_wire.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* First committed op whose end offset is above offset (the op holding it, or the next). */
@@ -104,6 +107,65 @@ static bool data_poll_start(struct data_partition *partition, struct broker_requ
 
 static void data_poll_finish(struct data_partition *partition);
 
+/* Puts a slice of the record just read into the reply. A record read into the poll buffer
+ * is copied after what the reply holds. The first record of a poll is read straight into
+ * the request's buffer (data_poll_read_target): there the reply is made to start right
+ * before the slice's frames (its batch header, then the reply header, overwrite bytes
+ * already checked and not served: the record header or skipped frames), so the batch is
+ * not copied at all. False when the slice does not fit the reply. */
+static bool data_poll_place(struct data_partition *partition, const struct batch_slice *slice)
+{
+    uint64_t piece = BATCH_HEADER_SIZE + slice->frames_size_bytes;
+    if (!partition->is_poll_read_direct) {
+        if (partition->poll_position + piece > partition->poll_capacity) {
+            return false;
+        }
+        uint8_t *at = partition->poll_reply + partition->poll_position;
+        memcpy(at, slice->header, BATCH_HEADER_SIZE);
+        memcpy(at + BATCH_HEADER_SIZE, slice->frames, slice->frames_size_bytes);
+        partition->poll_position += (uint32_t)piece;
+        return true;
+    }
+    struct broker_request *request = partition->poll_active;
+    assert(partition->poll_messages == 0 && partition->poll_reply == request->buffer);
+    uint8_t *batch = (uint8_t *)(uintptr_t)slice->frames - BATCH_HEADER_SIZE;
+    uint8_t *reply = batch - IGGY_POLL_REPLY_HEADER_SIZE;
+    assert(reply >= request->buffer); /* its header's room starts at request->memory or later */
+    assert(batch + piece <= request->buffer + request->buffer_capacity);
+    uint64_t limit = partition->plane->broker->config->poll_reply_bytes_max;
+    uint64_t room = request->buffer_capacity - (uint64_t)(reply - request->buffer);
+    uint64_t capacity = limit < room ? limit : room;
+    if (IGGY_POLL_REPLY_HEADER_SIZE + piece > capacity) {
+        return false;
+    }
+    memcpy(batch, slice->header, BATCH_HEADER_SIZE);
+    partition->poll_reply = reply;
+    partition->poll_capacity = (uint32_t)capacity;
+    partition->poll_position = (uint32_t)(IGGY_POLL_REPLY_HEADER_SIZE + piece);
+    return true;
+}
+
+/* Where the next record is read: the first of a poll into the request's buffer (from its
+ * first aligned byte on) when a whole record fits there, later ones into the poll buffer. */
+static uint8_t *data_poll_read_target(struct data_partition *partition, uint64_t *size_out)
+{
+    struct broker_request *request = partition->poll_active;
+    uint8_t *buffer = request->buffer;
+    uintptr_t first = ((uintptr_t)buffer + IO_SECTOR_SIZE - 1) & ~(uintptr_t)(IO_SECTOR_SIZE - 1);
+    uint64_t skip = (uint64_t)(first - (uintptr_t)buffer);
+    uint64_t room = request->buffer_capacity > skip
+                        ? (request->buffer_capacity - skip) & ~(uint64_t)(IO_SECTOR_SIZE - 1)
+                        : 0;
+    partition->is_poll_read_direct =
+        partition->poll_messages == 0 && room >= partition->poll_buffer_size_bytes;
+    if (partition->is_poll_read_direct) {
+        *size_out = room;
+        return (uint8_t *)first;
+    }
+    *size_out = partition->poll_buffer_size_bytes;
+    return partition->poll_buffer;
+}
+
 /* Appends the selected messages of the record just read; false when the reply is full. */
 static bool data_poll_consume(struct data_partition *partition)
 {
@@ -126,14 +188,9 @@ static bool data_poll_consume(struct data_partition *partition)
     if (batch_slice(body, body_size, first, end, &slice) != 0) {
         return false;
     }
-    uint64_t piece = BATCH_HEADER_SIZE + slice.frames_size_bytes;
-    if (partition->poll_position + piece > partition->poll_capacity) {
+    if (!data_poll_place(partition, &slice)) {
         return false;
     }
-    uint8_t *at = partition->poll_active->buffer + partition->poll_position;
-    memcpy(at, slice.header, BATCH_HEADER_SIZE);
-    memcpy(at + BATCH_HEADER_SIZE, slice.frames, slice.frames_size_bytes);
-    partition->poll_position += (uint32_t)piece;
     partition->poll_messages += slice.message_count;
     partition->poll_remaining -= slice.message_count;
     partition->poll_offset = base + end;
@@ -155,8 +212,9 @@ static void data_poll_continue(struct data_partition *partition)
             partition->poll_op++;
             continue;
         }
-        int result = partition_read_op(&partition->log, &partition->poll_read, op,
-                                       partition->poll_buffer, partition->poll_buffer_size_bytes,
+        uint64_t size = 0;
+        uint8_t *target = data_poll_read_target(partition, &size);
+        int result = partition_read_op(&partition->log, &partition->poll_read, op, target, size,
                                        data_poll_read_callback, partition);
         if (result == 0) {
             return; /* the callback continues */
@@ -190,6 +248,7 @@ static void data_poll_begin(struct data_partition *partition)
     uint32_t capacity = request->buffer_capacity;
     uint64_t limit = partition->plane->broker->config->poll_reply_bytes_max;
     partition->poll_capacity = limit < capacity ? (uint32_t)limit : capacity;
+    partition->poll_reply = request->buffer;
     partition->poll_position = IGGY_POLL_REPLY_HEADER_SIZE;
     partition->poll_messages = 0;
     partition->poll_remaining = request->partition.count;
@@ -229,7 +288,7 @@ static void data_poll_finish(struct data_partition *partition)
     struct broker_request *request = partition->poll_active;
     assert(request != NULL);
     struct iggy_writer writer;
-    iggy_writer_init(&writer, request->buffer, IGGY_POLL_REPLY_HEADER_SIZE);
+    iggy_writer_init(&writer, partition->poll_reply, IGGY_POLL_REPLY_HEADER_SIZE);
     struct iggy_poll_reply reply = {
         .partition_id = partition->group.partition_id,
         .current_offset = partition->commit_offset_next > 0 ? partition->commit_offset_next - 1 : 0,
@@ -238,6 +297,7 @@ static void data_poll_finish(struct data_partition *partition)
     int result = iggy_messages_poll_reply_encode(&writer, &reply);
     assert(result == 0);
     data_poll_auto_commit(partition, &request->partition);
+    request->reply_offset = (uint32_t)(partition->poll_reply - request->buffer);
     request->reply_size = partition->poll_position;
     request->reply_status = 0;
     request->reply_operation = IGGY_OPERATION_NON_REPLICATED;

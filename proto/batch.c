@@ -280,6 +280,17 @@ int batch_slice(const void *bytes, uint64_t size_bytes, uint32_t index_first, ui
     if (index_first >= index_end || index_end > message_count) {
         return -RUNNEL_EFORMAT;
     }
+    if (index_first == 0 && index_end == message_count &&
+        load_u64(batch + BATCH_OFFSET_BATCH_LENGTH) == size_bytes &&
+        size_bytes >= BATCH_HEADER_SIZE + BATCH_FRAME_HEADER_SIZE) {
+        /* The whole validated batch: its frames fill it, no walk (a walk touches every
+         * frame header: 8 % of a pinned consumer's server CPU for 1000-message batches). */
+        memcpy(slice_out->header, batch, BATCH_HEADER_SIZE);
+        slice_out->frames = batch + BATCH_HEADER_SIZE;
+        slice_out->frames_size_bytes = size_bytes - BATCH_HEADER_SIZE;
+        slice_out->message_count = message_count;
+        return 0;
+    }
     struct batch_cursor cursor;
     struct batch_frame frame;
     batch_cursor_init(&cursor, batch, size_bytes);

@@ -148,8 +148,10 @@ void batch_stamp(void *bytes, uint64_t size_bytes, uint64_t partition_id, uint64
  * the header is the batch's with batch_length, message_count and batch_checksum rewritten
  * (partition_id, base_offset, base_timestamp and origin_timestamp unchanged, so each
  * frame's offset is still base_offset + its index), frames unchanged. When the range is
- * the whole batch the header is the original. Returns 0, or -RUNNEL_EFORMAT when the range
- * is empty or past the batch, or the frames do not walk (corruption since validation).
+ * the whole batch the header is the original and the frames are not walked (its
+ * batch_length must be size_bytes). Returns 0, or -RUNNEL_EFORMAT when the range is empty
+ * or past the batch, or the frames of a partial range do not walk (corruption since
+ * validation).
  */
 int batch_slice(const void *bytes, uint64_t size_bytes, uint32_t index_first, uint32_t index_end,
                 struct batch_slice *slice_out);
