@@ -341,11 +341,19 @@ static void broker_unsent_add(struct broker_shard *shard, struct broker_request 
     shard->unsent_tail = request;
 }
 
+/* A held reply was sent (or its connection closed): the request goes back to the pool. */
+static void broker_request_release(void *owner, void *item)
+{
+    broker_request_free(owner, item);
+}
+
 /* Sends a finished request's reply (header in the IGGY_HEADER_SIZE bytes before it: the
  * room before the buffer, or the buffer's own bytes for a poll reply that starts further
- * in, data_plane_poll.c). Returns 0,
+ * in, data_plane_poll.c). A large reply on a connection with nothing queued is sent from
+ * the request's own memory (no copy into the output buffer): then the request stays
+ * taken until the send ends (1). Returns 0 (copied: free the request), 1 (held),
  * -RUNNEL_EFULL (retry in a later pass) or another error (the connection closes). */
-static int broker_request_send(struct broker_request *request)
+static int broker_request_send(struct broker_shard *shard, struct broker_request *request)
 {
     assert(request->has_reply);
     assert(request->reply_size <= request->buffer_capacity);
@@ -357,6 +365,12 @@ static int broker_request_send(struct broker_request *request)
     iggy_header_reply_init(&reply, &request->header, request->reply_operation,
                            request->reply_status, size);
     memcpy(at, &reply, IGGY_HEADER_SIZE);
+    if (request->is_large && size >= BROKER_HELD_REPLY_MIN &&
+        shard->free_large_count > BROKER_HELD_LARGE_RESERVE &&
+        net_connection_send_held(request->connection, at, IGGY_HEADER_SIZE + size,
+                                 broker_request_release, shard, request) == 0) {
+        return 1;
+    }
     return net_connection_send(request->connection, at, IGGY_HEADER_SIZE + size);
 }
 
@@ -393,12 +407,15 @@ static void broker_request_finish(struct broker *broker, uint32_t shard_index,
         broker_request_free(shard, request);
         return;
     }
-    int result = broker_request_send(request);
+    int result = broker_request_send(shard, request);
     if (result == -RUNNEL_EFULL) {
         broker_unsent_add(shard, request); /* the connection stays paused until it is sent */
         return;
     }
     net_connection_request_end(request->connection);
+    if (result == 1) {
+        return; /* held: freed when sent */
+    }
     if (result != 0) {
         shard->counters.replies_unsent++;
         net_connection_close(request->connection);
@@ -411,13 +428,14 @@ static void broker_unsent_pass(struct broker_shard *shard)
     for (uint32_t round = 0; round < 1024 && shard->unsent_head != NULL; round++) {
         struct broker_request *request = shard->unsent_head;
         struct session *session = &shard->sessions[request->connection_slot];
+        int result = 0;
         if (session->generation == request->connection_generation) {
-            int result = broker_request_send(request);
+            result = broker_request_send(shard, request);
             if (result == -RUNNEL_EFULL) {
                 return;
             }
             net_connection_request_end(request->connection);
-            if (result != 0) {
+            if (result < 0) {
                 net_connection_close(request->connection);
             }
         }
@@ -426,7 +444,9 @@ static void broker_unsent_pass(struct broker_shard *shard)
             shard->unsent_tail = NULL;
         }
         request->next = NULL;
-        broker_request_free(shard, request);
+        if (result != 1) {
+            broker_request_free(shard, request); /* a held one is freed when sent */
+        }
     }
 }
 

@@ -43,6 +43,8 @@ enum {
     BROKER_XSHARD_REQUEST = 100,          /* pointer: struct broker_request, home -> target */
     BROKER_XSHARD_REPLY = 101,            /* pointer: struct broker_request, target -> home */
     BROKER_METADATA_PREFIX_SIZE = 24,     /* [user_id u32][reserved u32][client u128] */
+    BROKER_HELD_REPLY_MIN = 64 * 1024,    /* replies from here on are sent from the request */
+    BROKER_HELD_LARGE_RESERVE = 2,        /* ... while more large buffers than this are free */
 };
 
 enum broker_request_kind {

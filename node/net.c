@@ -328,6 +328,8 @@ static int net_adopt_state(struct net *net, int fd, enum net_peer_kind kind, con
     connection->output_head = 0;
     connection->output_used = 0;
     connection->output_sending = 0;
+    connection->held = NULL;
+    connection->is_send_held = false;
     connection->frames_in = 0;
     connection->bytes_in = 0;
     connection->bytes_out = 0;
@@ -364,6 +366,18 @@ static void net_connection_input_release(struct net_connection *connection)
     connection->input_count = 0;
 }
 
+/* Gives a held send's memory back to its owner (sent, or the connection closed). */
+static void net_held_done(struct net_connection *connection)
+{
+    assert(connection->held != NULL && !connection->is_send_held);
+    net_held_release release = connection->held_release;
+    void *owner = connection->held_owner;
+    void *item = connection->held_item;
+    connection->held = NULL;
+    connection->held_release = NULL;
+    release(owner, item);
+}
+
 /* Frees the slot once nothing of the connection is in the kernel. */
 static void net_connection_maybe_free(struct net_connection *connection)
 {
@@ -388,6 +402,9 @@ static void net_connection_end(struct net_connection *connection, bool close_fd)
     }
     net_connection_input_release(connection);
     frame_reader_reset(&connection->reader);
+    if (connection->held != NULL && !connection->is_send_held) {
+        net_held_done(connection); /* one in flight is given back at its completion */
+    }
     int result = runtime_uring_file_unregister(net->uring, connection->slot);
     assert(result == 0);
     if (close_fd) {
@@ -653,18 +670,54 @@ int net_connection_send(struct net_connection *connection, const void *bytes, ui
     return 0;
 }
 
-/* The send (or the zero-copy notification) ended with result: sent bytes leave the ring. */
+int net_connection_send_held(struct net_connection *connection, const void *bytes,
+                             uint32_t size_bytes, net_held_release release, void *owner,
+                             void *item)
+{
+    assert(connection != NULL && bytes != NULL && release != NULL);
+    assert(connection->state == NET_CONNECTION_OPEN);
+    assert(size_bytes > 0);
+    if (connection->output_used > 0 || connection->held != NULL) {
+        return -RUNNEL_EFULL;
+    }
+    connection->held = bytes;
+    connection->held_size = size_bytes;
+    connection->held_sent = 0;
+    connection->held_release = release;
+    connection->held_owner = owner;
+    connection->held_item = item;
+    net_mark_dirty(connection);
+    return 0;
+}
+
+/* The send (or the zero-copy notification) ended with result: sent bytes leave the ring
+ * (or the held send). */
 static void net_send_done(struct net_connection *connection, int32_t result)
 {
     struct net *net = connection->net;
+    bool was_held = connection->is_send_held;
     connection->is_send_in_flight = false;
     connection->is_send_zc = false;
+    connection->is_send_held = false;
     if (connection->state != NET_CONNECTION_OPEN) {
+        if (was_held) {
+            net_held_done(connection);
+        }
         net_connection_maybe_free(connection);
         return;
     }
     if (result <= 0) {
         net_connection_close(connection);
+        return;
+    }
+    if (was_held) {
+        assert((uint32_t)result <= connection->held_size - connection->held_sent);
+        connection->held_sent += (uint32_t)result;
+        connection->bytes_out += (uint32_t)result;
+        if (connection->held_sent == connection->held_size) {
+            net_held_done(connection);
+        }
+        net_mark_dirty(connection);
         return;
     }
     uint32_t sent = (uint32_t)result;
@@ -704,14 +757,26 @@ static void net_send_callback(struct runtime_uring_completion *completion, int32
     }
 }
 
-/* One send of everything queued: contiguous, or the ring's two pieces in one sendmsg;
- * zero-copy from send_zc_min_bytes on. */
+/* One send: what is left of a held send, else everything the ring holds: contiguous, or
+ * its two pieces in one sendmsg; zero-copy from send_zc_min_bytes on. */
 static void net_connection_send_start(struct net_connection *connection)
 {
     struct net *net = connection->net;
     uint32_t size = net->options.send_buffer_size_bytes;
     uint32_t used = connection->output_used;
-    assert(used > 0 && !connection->is_send_in_flight);
+    assert(!connection->is_send_in_flight);
+    if (connection->held != NULL) {
+        assert(connection->held_sent < connection->held_size);
+        connection->is_send_in_flight = true;
+        connection->is_send_held = true;
+        net->counters.sends++;
+        net->counters.sends_held++;
+        runtime_uring_send(net->uring, &connection->send_completion, connection->slot,
+                           connection->held + connection->held_sent,
+                           connection->held_size - connection->held_sent);
+        return;
+    }
+    assert(used > 0);
     bool is_zc = net->options.send_zc_min_bytes > 0 && used >= net->options.send_zc_min_bytes;
     connection->output_sending = used;
     connection->is_send_in_flight = true;
@@ -807,6 +872,7 @@ static bool net_connection_is_quiet(const struct net_connection *connection)
 {
     return !connection->is_recv_armed && !connection->is_send_in_flight &&
            connection->requests_in_flight == 0 && connection->output_used == 0 &&
+           connection->held == NULL &&
            connection->input_count == 0 && frame_reader_is_idle(&connection->reader);
 }
 
@@ -899,13 +965,15 @@ static void net_connection_flush(struct net_connection *connection)
     if (connection->state != NET_CONNECTION_OPEN) {
         return;
     }
-    if (connection->output_used > 0 && !connection->is_send_in_flight) {
+    if ((connection->output_used > 0 || connection->held != NULL) &&
+        !connection->is_send_in_flight) {
         net_connection_send_start(connection);
     }
     net_connection_receive(connection);
     if (connection->is_handoff && net_connection_is_quiet(connection)) {
         net_connection_move(connection);
-    } else if (net->is_draining && connection->output_used == 0 && !connection->is_send_in_flight) {
+    } else if (net->is_draining && connection->output_used == 0 && connection->held == NULL &&
+               !connection->is_send_in_flight) {
         net_connection_close(connection);
     }
 }

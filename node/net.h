@@ -89,6 +89,9 @@ struct net_accept_pending {
     uint32_t target; /* shard */
 };
 
+/* Gives back the memory of a held send (net_connection_send_held). */
+typedef void (*net_held_release)(void *owner, void *item);
+
 struct net_connection {
     struct runtime_uring_completion recv_completion;
     struct runtime_uring_completion send_completion;
@@ -122,6 +125,13 @@ struct net_connection {
     uint32_t output_sending; /* bytes of output in the send in flight */
     bool is_send_zc;         /* the send in flight is zero-copy: done at its notification */
     int32_t send_result;     /* a zero-copy send's result, applied at its notification */
+    const uint8_t *held;   /* a held send's bytes (sent before the ring's), or NULL */
+    uint32_t held_size;    /* its bytes */
+    uint32_t held_sent;    /* of them, sent */
+    bool is_send_held;     /* the send in flight is from held */
+    net_held_release held_release;
+    void *held_owner;
+    void *held_item;
     struct iovec send_iov[2];
     struct msghdr send_message; /* a wrapped send's sendmsg (kept until its final CQE) */
     uint64_t frames_in;
@@ -149,6 +159,7 @@ struct net_counters {
     uint64_t sends_vectored;  /* of them, two-iovec sendmsg (the output ring wrapped) */
     uint64_t sends_zc;        /* of them, zero-copy */
     uint64_t sends_zc_copied; /* zero-copy sends the kernel copied after all */
+    uint64_t sends_held;      /* of them, from a held send's memory (no copy into the ring) */
 };
 
 struct net {
@@ -223,6 +234,18 @@ uint32_t net_connections_open(const struct net *net);
 /* Queues size_bytes for sending on connection. 0, -RUNNEL_EFULL (does not fit now) or
  * -RUNNEL_ETOOLARGE (larger than the whole output buffer). */
 int net_connection_send(struct net_connection *connection, const void *bytes, uint32_t size_bytes);
+
+/*
+ * Queues size_bytes at bytes for sending without copying them into the output buffer:
+ * the caller leaves that memory unchanged until release(owner, item) is called, exactly
+ * once, on this shard, after the last byte was sent or once the connection closed (never
+ * inside this call). Only when nothing is queued on the connection (empty output buffer,
+ * no held send): -RUNNEL_EFULL otherwise (net_connection_send copies instead). Bytes
+ * queued later with net_connection_send go out after these.
+ */
+int net_connection_send_held(struct net_connection *connection, const void *bytes,
+                             uint32_t size_bytes, net_held_release release, void *owner,
+                             void *item);
 
 /* Starts closing connection (idempotent). */
 void net_connection_close(struct net_connection *connection);
