@@ -16,6 +16,8 @@
  *   - many connections receiving at once get buffers posted for them, not a few a pass;
  *   - replies queued while a send is in flight go out in order from the output ring, one
  *     sendmsg when they wrap its end; the same with zero-copy sends over TCP;
+ *   - a held send (from the caller's memory) goes out whole before what is queued after
+ *     it, and its memory is given back once: when sent, or after a close;
  *   - a frame whose handling queues output on other connections never makes the flush
  *     skip a connection already marked in the same pass.
  * Exits 77 without io_uring.
@@ -730,6 +732,78 @@ static void test_send_zero_copy(void **state)
     test_shard_deinit(&shard);
 }
 
+static uint32_t held_releases;
+
+static void test_held_release(void *owner, void *item)
+{
+    assert_ptr_equal(owner, &held_releases);
+    assert_ptr_equal(item, &held_releases);
+    held_releases++;
+}
+
+/*
+ * A held send: 512 KiB from the caller's memory (more than the peer's socket takes at
+ * once, so sent in pieces), then a reply queued in the output ring while it goes out: the
+ * peer reads both in order, and the memory is given back once, after its last byte. A
+ * second held send while one is queued is refused. A held send cut short by a close is
+ * given back too (once, after the kernel's send ended).
+ */
+static void test_send_held(void **state)
+{
+    (void)state;
+    enum { HELD = 512 * 1024, TAIL = 1000 };
+    static struct test_handler handler;
+    static struct test_shard shard;
+    static uint8_t held[HELD + TAIL], received[HELD + TAIL];
+    for (uint32_t index = 0; index < sizeof(held); index++) {
+        held[index] = (uint8_t)(index * 29u + index / 4096u);
+    }
+    test_send_shard_init(&shard, &handler, 0);
+    int pair[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    assert_int_equal(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
+    assert_int_equal(net_adopt(&shard.net, pair[0], NET_PEER_CLIENT), 0);
+    struct net_connection *connection = test_only_connection(&shard);
+    held_releases = 0;
+    assert_int_equal(net_connection_send_held(connection, held, HELD, test_held_release,
+                                              &held_releases, &held_releases),
+                     0);
+    assert_int_equal(net_connection_send_held(connection, held, HELD, test_held_release,
+                                              &held_releases, &held_releases),
+                     -RUNNEL_EFULL);
+    assert_int_equal(net_connection_send(connection, held + HELD, TAIL), 0);
+    uint32_t got = 0;
+    for (uint32_t guard = 0; guard < 2000 && got < sizeof(received); guard++) {
+        test_pass(&shard, 1000 * 1000);
+        ssize_t result = recv(pair[1], received + got, sizeof(received) - got, 0);
+        if (result > 0) {
+            got += (uint32_t)result;
+        }
+        assert_true(held_releases == 0 || got >= HELD || connection->held == NULL);
+    }
+    assert_int_equal(got, sizeof(received));
+    for (uint32_t guard = 0; guard < 200 && connection->output_used > 0; guard++) {
+        test_pass(&shard, 1000 * 1000); /* the ring's send completes */
+    }
+    assert_memory_equal(received, held, sizeof(held));
+    assert_int_equal(held_releases, 1);
+    assert_true(shard.net.counters.sends_held >= 1);
+    assert_int_equal(connection->bytes_out, sizeof(held));
+    /* Closed with a held send in flight (the peer reads nothing, so it cannot finish). */
+    assert_int_equal(net_connection_send_held(connection, held, HELD, test_held_release,
+                                              &held_releases, &held_releases),
+                     0);
+    test_pass(&shard, 1000 * 1000);
+    assert_true(connection->is_send_in_flight && connection->is_send_held);
+    net_connection_close(connection);
+    for (uint32_t guard = 0; guard < 200 && held_releases < 2; guard++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    assert_int_equal(held_releases, 2);
+    close(pair[1]);
+    test_shard_deinit(&shard);
+}
+
 /*
  * Replica connections are not spread round-robin: each stays on shard 0, which reads its
  * first frame and moves it straight to the shard it names (here an echo's hand-off
@@ -865,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_many_receivers_not_fed_a_few_at_a_time),
         cmocka_unit_test(test_send_ring_wraps),
         cmocka_unit_test(test_send_zero_copy),
+        cmocka_unit_test(test_send_held),
         cmocka_unit_test(test_marks_during_flush_skip_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
