@@ -87,9 +87,9 @@ struct data_partition {
     uint64_t poll_offset;
     uint32_t poll_remaining;
     uint32_t poll_messages;
-    uint8_t *poll_reply;    /* the reply's start in the request's buffer (see data_plane_poll) */
-    uint32_t poll_position; /* reply bytes from poll_reply on */
-    uint32_t poll_capacity; /* reply bytes that fit from poll_reply on */
+    uint8_t *poll_reply;      /* the reply's start in the request's buffer (see data_plane_poll) */
+    uint32_t poll_position;   /* reply bytes from poll_reply on */
+    uint32_t poll_capacity;   /* reply bytes that fit from poll_reply on */
     bool is_poll_read_direct; /* the record read lands in the request's buffer */
     struct partition_read poll_read;
     uint8_t *poll_buffer;

@@ -671,8 +671,7 @@ int net_connection_send(struct net_connection *connection, const void *bytes, ui
 }
 
 int net_connection_send_held(struct net_connection *connection, const void *bytes,
-                             uint32_t size_bytes, net_held_release release, void *owner,
-                             void *item)
+                             uint32_t size_bytes, net_held_release release, void *owner, void *item)
 {
     assert(connection != NULL && bytes != NULL && release != NULL);
     assert(connection->state == NET_CONNECTION_OPEN);
@@ -872,8 +871,8 @@ static bool net_connection_is_quiet(const struct net_connection *connection)
 {
     return !connection->is_recv_armed && !connection->is_send_in_flight &&
            connection->requests_in_flight == 0 && connection->output_used == 0 &&
-           connection->held == NULL &&
-           connection->input_count == 0 && frame_reader_is_idle(&connection->reader);
+           connection->held == NULL && connection->input_count == 0 &&
+           frame_reader_is_idle(&connection->reader);
 }
 
 static void net_connection_move(struct net_connection *connection)

@@ -125,10 +125,10 @@ struct net_connection {
     uint32_t output_sending; /* bytes of output in the send in flight */
     bool is_send_zc;         /* the send in flight is zero-copy: done at its notification */
     int32_t send_result;     /* a zero-copy send's result, applied at its notification */
-    const uint8_t *held;   /* a held send's bytes (sent before the ring's), or NULL */
-    uint32_t held_size;    /* its bytes */
-    uint32_t held_sent;    /* of them, sent */
-    bool is_send_held;     /* the send in flight is from held */
+    const uint8_t *held;     /* a held send's bytes (sent before the ring's), or NULL */
+    uint32_t held_size;      /* its bytes */
+    uint32_t held_sent;      /* of them, sent */
+    bool is_send_held;       /* the send in flight is from held */
     net_held_release held_release;
     void *held_owner;
     void *held_item;

@@ -27,13 +27,12 @@ static void partition_read_verify(struct partition *partition, struct partition_
 {
     const char *reason = "";
     const struct partition_options *options = &partition->options;
-    int result = read->is_body_trusted
-                     ? record_validate_header(read->record, available_bytes,
-                                              options->record_size_bytes_max, &options->group,
-                                              options->cluster, &read->header, &reason)
-                     : record_validate(read->record, available_bytes,
-                                       options->record_size_bytes_max, &options->group,
-                                       options->cluster, &read->header, &reason);
+    int result =
+        read->is_body_trusted
+            ? record_validate_header(read->record, available_bytes, options->record_size_bytes_max,
+                                     &options->group, options->cluster, &read->header, &reason)
+            : record_validate(read->record, available_bytes, options->record_size_bytes_max,
+                              &options->group, options->cluster, &read->header, &reason);
     if (result == 0 &&
         (read->header.checksum != checksum_expected || read->header.u.prepare.op != read->op)) {
         result = -RUNNEL_EFORMAT;
