@@ -249,11 +249,12 @@ static void data_poll_remote(struct data_partition *partition, const struct vsr_
 void data_plane_poll_remote_done(struct data_partition *partition, struct broker_request *request)
 {
     assert(request->purpose == BROKER_PURPOSE_REMOTE_POLL && request->has_reply);
-    assert(request->reply_status == 0 && request->reply_size <= request->buffer_capacity);
+    assert(request->reply_status == 0 &&
+           request->reply_size <= request->buffer_capacity - request->reply_offset);
     struct data_plane *plane = partition->plane;
     data_poll_remote_reply(partition, request->origin_replica, request->vsr_client,
                            request->vsr_request, VSR_REPLY_STATUS_OK, request->reply_op,
-                           request->buffer, request->reply_size);
+                           request->buffer + request->reply_offset, request->reply_size);
     broker_server_request_free(plane->broker, plane->shard_index, request);
 }
 
@@ -281,6 +282,7 @@ static void data_poll_forward_reply(struct data_partition *partition,
         return; /* a peer's bytes that do not fit: an error, never an assert */
     }
     memcpy(request->buffer, body, size);
+    request->reply_offset = 0;
     request->reply_size = size;
     request->reply_status = 0;
     request->reply_operation = IGGY_OPERATION_NON_REPLICATED;
