@@ -58,6 +58,9 @@ struct test_node {
     uint64_t op_next[TEST_NODES_MAX];
     atomic_uint sent_ok[TEST_NODES_MAX];
     atomic_uint sent_failed[TEST_NODES_MAX];
+    /* A refused send to this target is tried again next tick (as VSR retransmits) instead
+     * of being given up: the script's count falls only with sends the bus took. */
+    atomic_bool resend_refused[TEST_NODES_MAX];
     /* What arrived, per author and shard. */
     atomic_uint received[TEST_NODES_MAX][TEST_SHARDS_MAX];
     atomic_uint received_bad;
@@ -138,6 +141,9 @@ static void test_on_tick(struct node_handler *handler, uint32_t shard_index)
             }
             int result = replica_bus_send(&node->bus, shard_index, target, &header, body);
             atomic_fetch_add(result == 0 ? &node->sent_ok[target] : &node->sent_failed[target], 1);
+            if (result != 0 && atomic_load(&node->resend_refused[target])) {
+                break; /* the link is full this tick: the next tick tries again */
+            }
             atomic_fetch_sub(&node->send_count[target], 1);
         }
     }
@@ -396,6 +402,7 @@ static void test_stalled_peer_does_not_block(void **state)
     struct vsr_group metadata = {0};
     test_script(0, 0, metadata, TEST_BODY_SIZE_MAX - 256, 8);
     atomic_store(&test_nodes[0].send_count[2], 2000); /* 16 MiB to the stalled node */
+    atomic_store(&test_nodes[0].resend_refused[1], true);
     atomic_store(&test_nodes[0].send_count[1], 2000);
     for (uint32_t waited = 0; waited < 30000 && (atomic_load(&test_nodes[0].send_count[1]) > 0 ||
                                                  atomic_load(&test_nodes[0].send_count[2]) > 0);
@@ -410,13 +417,15 @@ static void test_stalled_peer_does_not_block(void **state)
     uint64_t failed = atomic_load(&test_nodes[0].sent_failed[2]);
     assert_true(failed > 0);
     assert_true(dropped >= failed);
-    /* The live node keeps receiving: the stalled one never blocks its link. On a loaded
-     * machine the live link may itself fill for a moment (consensus is then dropped and
-     * counted, VSR retransmits), so require at least 90% delivered, not every message. */
+    /* The live node receives all 2000 while the stalled one still reads nothing: the
+     * stalled link never blocks it. On a loaded machine the live link may itself fill for
+     * a moment (the bus refuses and counts; the script tries again next tick, as VSR
+     * retransmits), so refusals toward it are allowed, a lost or blocked message is not. */
     uint32_t failed_live = atomic_load(&test_nodes[0].sent_failed[1]);
-    assert_true(failed_live <= 200);
-    assert_true(test_wait_received(1, 0, 0, 1800));
-    print_message("stalled peer: %llu dropped; live peer: %u of 2000 refused, >= 1800 delivered\n",
+    assert_int_equal(atomic_load(&test_nodes[0].send_count[1]), 0);
+    assert_true(test_wait_received(1, 0, 0, 2000));
+    assert_int_equal(atomic_load(&test_nodes[1].received_bad), 0);
+    print_message("stalled peer: %llu dropped; live peer: %u refusals retried, 2000 delivered\n",
                   (unsigned long long)dropped, failed_live);
     atomic_store(&test_nodes[2].is_paused, false);
     for (uint32_t index = 0; index < 3; index++) {
