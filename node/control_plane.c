@@ -626,8 +626,10 @@ static void control_plane_cluster_tick(struct control_plane *plane)
                                                          REPLICA_BUS_REFUSED_CREDIT));
         vsr_replica_log_state(replica, "metadata");
         control_plane_expire(plane);
-    } else if (action == CLUSTER_FORWARD_RESEND && plane->session != 0 &&
-               !vsr_replica_is_primary(replica)) {
+    } else if (action == CLUSTER_FORWARD_RESEND && plane->session != 0) {
+        /* Also when this node became the primary: requests it forwarded to the old one may
+         * never have reached a prepare (the replica ignores those in its pipeline and
+         * answers executed ones from its client table). */
         struct broker_request *sent[VSR_PIPELINE_MAX];
         uint32_t count = plane->in_flight_count;
         memcpy(sent, plane->in_flight, count * sizeof(sent[0]));
