@@ -16,7 +16,9 @@ With --no-failover it stops after the poll from node 2 (no kill, no restart). Wi
 it checks only the consumer-group member lease (a member on each node, one node killed
 for good: its member is released after cluster.member_lease_ms and the others own every
 partition). With --takeover it checks only that a metadata request forwarded to a
-primary that then stops is answered once its sender leads the next view.
+primary that then stops is answered once its sender leads the next view, and that a node
+whose data directory was wiped refuses to start (recovery of an unformatted node is not
+implemented; it must never vote with an empty log).
 During the failover two librunnel exactly-once producers (runnel-nemesis-producer, next
 to RUNNELD) keep sending, one connected to the primary that is killed (it must move to a
 survivor and go on), one to a survivor; their acknowledged messages must all be present,
@@ -507,6 +509,31 @@ def metadata_takeover(nodes):
               new_view, new_primary))
 
 
+def wiped_node_refused(nodes):
+    """DESIGN.md §10.10: a node whose data directory was lost must not vote before it has
+    recovered from the cluster. Recovery is not implemented, so runneld refuses to start
+    on an empty, unformatted directory of a multi-node cluster (it never formats itself
+    there, which would let it vote with an empty log); the other two go on."""
+    victim = nodes[2]
+    victim.stop()
+    shutil.rmtree(victim.data)
+    os.makedirs(victim.data)
+    with open(victim.log_path, "a") as log:
+        try:
+            status = subprocess.run([RUNNELD] + victim.arguments(), env=ENV, stdout=log,
+                                    stderr=log, timeout=20).returncode
+        except subprocess.TimeoutExpired:
+            status = None
+    tail = "".join(open(victim.log_path).readlines()[-5:])
+    check(status not in (0, None) and "is not formatted" in tail,
+          "runneld refuses to start on node 2's wiped directory (status %s)" % status, tail)
+    check(not os.path.exists(os.path.join(victim.data, "cluster")),
+          "the wiped directory was not formatted")
+    retry(nodes[0], "stream create", 15, "stream", "create", "after-wipe")
+    retry(nodes[1], "stream get", 15, "stream", "get", "after-wipe")
+    check(True, "nodes 0 and 1 go on without node 2")
+
+
 def primary_of(nodes):
     views = [node.primary_view() for node in nodes]
     primary = max(range(COUNT), key=lambda index: views[index])
@@ -537,6 +564,7 @@ def main():
         check(True, "stream and topic created through node 0 are known on nodes 1 and 2")
         if TAKEOVER:
             metadata_takeover(nodes)
+            wiped_node_refused(nodes)
             print("cluster: all checks passed (metadata takeover)")
             return
         if LEASE:
