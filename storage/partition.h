@@ -40,13 +40,11 @@
  * Verification (what is checked when): every read checks the record's header (its
  * checksum, group, size, op, and that it is the record the index entry names: a
  * misdirected or stale read is caught). The body checksum (XXH3 over the whole record) is
- * checked on every read except for a tail record appended by this process
- * (partition_entry.is_body_trusted): its body was in memory when it was sealed (or
- * verified on receipt by VSR) and appended, so it is verified once, at write, not on each
- * poll. After a restart no entry is trusted: records found at recovery, tail records
- * listed by the index and every sealed record have their body verified on each read
- * (sealed segments are also scrubbed, storage/scrub.h). So a record is always fully
- * verified before it is first served from disk by a process that did not write it.
+ * checked on every read of bytes that come from disk, so a bit flip on disk after the
+ * write is never served: it is reported faulty and repaired. Only a record copied from
+ * the tail buffer, in memory since this process appended it (partition_entry.is_body_trusted),
+ * skips the second pass over its body: it was verified once, at write. After a restart
+ * no entry is trusted.
  *
  * Memory: everything is allocated by partition_init from options; nothing afterwards.
  * Runs on the shard that owns the partition; all I/O goes through the seam (lib/io.h).

@@ -256,7 +256,7 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
     read->position_bytes = entry->position_bytes;
     read->size_bytes = entry->size_bytes;
     read->header.checksum = entry->checksum;
-    read->is_body_trusted = entry->is_body_trusted;
+    read->is_body_trusted = false; /* bytes read back from disk: the body is verified */
     if (entry->position_bytes >= partition->buffer_position_bytes &&
         entry->position_bytes + entry->size_bytes <= partition->appended_bytes &&
         entry->size_bytes <= buffer_size_bytes) {
@@ -264,6 +264,7 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
                partition->buffer + (entry->position_bytes - partition->buffer_position_bytes),
                entry->size_bytes);
         read->record = buffer;
+        read->is_body_trusted = entry->is_body_trusted; /* copied from memory it appended */
         partition_read_verify(partition, read, entry->size_bytes, entry->checksum,
                               partition->segments[segment].log_path);
         return 1;

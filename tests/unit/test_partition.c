@@ -324,10 +324,10 @@ static void test_read_of_damaged_record(void **state)
     partition_fixture_teardown();
 }
 
-/* What a read verifies when (partition.h, "Verification"): a tail record this process
- * appended has its header checked on every read (a damaged header is found) but its body
- * only at write; after a reopen nothing is trusted and a damaged body is found. */
-static void test_read_verifies_body_once(void **state)
+/* What a read verifies when (partition.h, "Verification"): a record read back from disk
+ * has its header and its body checked, even a tail record this process appended (whose
+ * copy in the tail buffer is trusted); after a reopen nothing is trusted either. */
+static void test_read_verifies_disk_bodies(void **state)
 {
     (void)state;
     partition_fixture_setup(11);
@@ -348,7 +348,9 @@ static void test_read_verifies_body_once(void **state)
     struct partition_read read;
     assert_int_equal(read_op(1, &read), -RUNNEL_EFAULTY);
     assert_null(read.record);
-    assert_int_equal(read_op(2, &read), 0); /* body verified at write, not again */
+    /* Trusted in memory, but read back from disk: the body is verified, the flip found. */
+    assert_int_equal(read_op(2, &read), -RUNNEL_EFAULTY);
+    assert_true(partition_is_faulty(partition, 2));
     check_record(&read, 3, 2);
     partition_close(partition);
     assert_int_equal(partition_open(partition, &partition_fixture.disk.io), 0);
@@ -777,7 +779,7 @@ int main(void)
         cmocka_unit_test(test_rotation_and_reopen),
         cmocka_unit_test(test_truncate_prefix),
         cmocka_unit_test(test_read_of_damaged_record),
-        cmocka_unit_test(test_read_verifies_body_once),
+        cmocka_unit_test(test_read_verifies_disk_bodies),
         cmocka_unit_test(test_sealed_damaged_entry_reads_record),
         cmocka_unit_test(test_sealed_index_rebuilt),
         cmocka_unit_test(test_repair_sealed_record),
