@@ -79,9 +79,6 @@ static void data_partition_close(struct data_partition *partition)
      * acknowledged write is already durable. */
     journal_partition_deinit(&partition->journal);
     partition_deinit(&partition->log);
-    free(partition->op_offset);
-    free(partition->op_count);
-    free(partition->op_timestamp_us);
     free(partition->poll_buffer);
     partition->is_used = false;
     struct data_plane *plane = partition->plane;
@@ -297,23 +294,12 @@ static uint32_t data_partition_apply(const struct vsr_header *prepare, const voi
     assert(partition != NULL && prepare != NULL);
     assert(reply_size_max >= DATA_PLANE_REPLY_SIZE_MAX);
     uint64_t op = prepare->u.prepare.op;
-    assert(op <= partition->plane->ops_max);
-    assert(op > partition->op_indexed);
-    for (uint64_t skipped = partition->op_indexed + 1; skipped < op; skipped++) {
-        /* ops the state machine never sees (registers) hold no messages */
-        partition->op_offset[skipped] = prepare->u.prepare.offset;
-        partition->op_count[skipped] = 0;
-        partition->op_timestamp_us[skipped] = prepare->u.prepare.timestamp / 1000;
-    }
-    partition->op_indexed = op;
-    partition->op_offset[op] = prepare->u.prepare.offset;
-    partition->op_timestamp_us[op] = prepare->u.prepare.timestamp / 1000;
-    partition->op_count[op] = 0;
+    assert(op > partition->op_applied);
+    partition->op_applied = op; /* polls read records up to here (ops skipped: registers) */
     if (prepare->u.prepare.operation != VSR_OPERATION_MESSAGES) {
         return data_partition_apply_offset(partition, prepare, body, reply_body);
     }
     uint32_t count = prepare->u.prepare.message_count;
-    partition->op_count[op] = count;
     partition->commit_offset_next = prepare->u.prepare.offset + count;
     partition->messages_count += count;
     partition->size_bytes += prepare->size - VSR_HEADER_SIZE;
@@ -333,9 +319,9 @@ static void data_partition_reset(void *context)
 {
     struct data_partition *partition = context;
     assert(partition != NULL);
-    assert(partition->op_offset != NULL);
+    assert(partition->poll_buffer != NULL);
     memset(partition->offsets, 0, sizeof(partition->offsets));
-    partition->op_indexed = 0;
+    partition->op_applied = 0;
     partition->commit_offset_next = 0;
     partition->messages_count = 0;
     partition->size_bytes = 0;
@@ -620,20 +606,11 @@ static int data_partition_settle(struct data_partition *partition)
 
 static int data_partition_allocate(struct data_partition *partition)
 {
-    uint64_t count = partition->plane->ops_max + 1;
-    partition->op_offset = calloc(count, sizeof(uint64_t));
-    partition->op_count = calloc(count, sizeof(uint32_t));
-    partition->op_timestamp_us = calloc(count, sizeof(uint64_t));
     partition->poll_buffer_size_bytes =
         ((uint64_t)partition->plane->record_size_bytes_max + 3 * IO_SECTOR_SIZE) &
         ~(uint64_t)(IO_SECTOR_SIZE - 1);
     partition->poll_buffer = aligned_alloc(IO_SECTOR_SIZE, partition->poll_buffer_size_bytes);
-    if (partition->op_offset == NULL || partition->op_count == NULL ||
-        partition->op_timestamp_us == NULL || partition->poll_buffer == NULL) {
-        free(partition->op_offset);
-        free(partition->op_count);
-        free(partition->op_timestamp_us);
-        free(partition->poll_buffer);
+    if (partition->poll_buffer == NULL) {
         return -ENOMEM;
     }
     return 0;
@@ -662,9 +639,6 @@ static int32_t data_plane_open(struct data_plane *plane,
     if (result == 0) {
         result = data_partition_open_log(partition, target);
         if (result != 0) {
-            free(partition->op_offset);
-            free(partition->op_count);
-            free(partition->op_timestamp_us);
             free(partition->poll_buffer);
         }
     }

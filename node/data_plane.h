@@ -25,6 +25,7 @@
 #include "node/data_plane_drain.h"
 #include "node/data_plane_retire.h"
 #include "storage/partition.h"
+#include "storage/partition_find.h"
 #include "storage/superblock.h"
 #include "vsr/journal_partition.h"
 #include "vsr/replica.h"
@@ -62,12 +63,9 @@ struct data_partition {
     struct journal_partition journal;
     struct vsr_replica replica;
     int32_t superblock_slot;
-    uint64_t *op_offset;       /* [ops_max + 1]: first offset (next offset for other ops) */
-    uint32_t *op_count;        /* [ops_max + 1]: messages in the op */
-    uint64_t *op_timestamp_us; /* [ops_max + 1] */
-    uint64_t op_indexed;       /* ops up to here are in the three arrays above */
-    u128 client;               /* this node's VSR client of the group */
-    uint64_t session;          /* 0 until its register committed */
+    uint64_t op_applied; /* executed: polls read committed records up to this op */
+    u128 client;         /* this node's VSR client of the group */
+    uint64_t session;    /* 0 until its register committed */
     uint64_t request_last;
     uint64_t offset_prepared_next;
     uint64_t commit_offset_next; /* offsets below are committed */
@@ -84,7 +82,7 @@ struct data_partition {
     struct broker_request *poll_tail;
     struct broker_request *poll_active;
     uint64_t poll_op;
-    uint64_t poll_offset;
+    uint64_t poll_offset; /* next offset to return (records below it are skipped) */
     uint32_t poll_remaining;
     uint32_t poll_messages;
     uint8_t *poll_reply;      /* the reply's start in the request's buffer (see data_plane_poll) */
@@ -92,6 +90,7 @@ struct data_partition {
     uint32_t poll_capacity;   /* reply bytes that fit from poll_reply on */
     bool is_poll_read_direct; /* the record read lands in the request's buffer */
     struct partition_read poll_read;
+    struct partition_find poll_find; /* the start op, by offset or timestamp (storage index) */
     uint8_t *poll_buffer;
     uint64_t poll_buffer_size_bytes;
     struct cluster_forward_state forward;     /* writes at a primary on another node */

@@ -19,43 +19,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* First committed op whose end offset is above offset (the op holding it, or the next). */
-static uint64_t data_poll_find_offset(const struct data_partition *partition, uint64_t offset)
-{
-    uint64_t low = 1;
-    uint64_t high = partition->op_indexed + 1;
-    assert(high >= low);
-    for (uint32_t round = 0; round < 64 && low < high; round++) {
-        uint64_t middle = low + (high - low) / 2;
-        uint64_t end = partition->op_offset[middle] + partition->op_count[middle];
-        if (end > offset) {
-            high = middle;
-        } else {
-            low = middle + 1;
-        }
-    }
-    assert(low <= partition->op_indexed + 1);
-    return low;
-}
-
-/* First committed op with a timestamp at or after timestamp_us. */
-static uint64_t data_poll_find_timestamp(const struct data_partition *partition,
-                                         uint64_t timestamp_us)
-{
-    uint64_t low = 1;
-    uint64_t high = partition->op_indexed + 1;
-    assert(high >= low);
-    for (uint32_t round = 0; round < 64 && low < high; round++) {
-        uint64_t middle = low + (high - low) / 2;
-        if (partition->op_timestamp_us[middle] >= timestamp_us) {
-            high = middle;
-        } else {
-            low = middle + 1;
-        }
-    }
-    return low;
-}
-
 static uint64_t data_poll_stored_next(struct data_partition *partition,
                                       const struct broker_partition_target *target)
 {
@@ -71,9 +34,15 @@ static uint64_t data_poll_stored_next(struct data_partition *partition,
     return stored + 1;
 }
 
-/* The start offset of a poll; false when the poll is empty by construction. */
+static void data_poll_finish(struct data_partition *partition);
+static void data_poll_continue(struct data_partition *partition);
+
+/*
+ * The start offset of a poll (Timestamp: UINT64_MAX, the record the lookup finds decides);
+ * false when the poll is empty by construction.
+ */
 static bool data_poll_start(struct data_partition *partition, struct broker_request *request,
-                            uint64_t *offset_out, uint64_t *op_out)
+                            uint64_t *offset_out)
 {
     const struct broker_partition_target *target = &request->partition;
     uint64_t next = partition->commit_offset_next;
@@ -88,11 +57,9 @@ static bool data_poll_start(struct data_partition *partition, struct broker_requ
     case IGGY_POLLING_NEXT:
         offset = data_poll_stored_next(partition, target);
         break;
-    case IGGY_POLLING_TIMESTAMP: {
-        uint64_t op = data_poll_find_timestamp(partition, target->strategy.value);
-        offset = op <= partition->op_indexed ? partition->op_offset[op] : next;
-        break;
-    }
+    case IGGY_POLLING_TIMESTAMP:
+        *offset_out = UINT64_MAX;
+        return target->count > 0 && next > target->log_start_offset;
     default: /* first */
         offset = 0;
         break;
@@ -101,11 +68,26 @@ static bool data_poll_start(struct data_partition *partition, struct broker_requ
         offset = target->log_start_offset; /* below it, segments were deleted */
     }
     *offset_out = offset;
-    *op_out = data_poll_find_offset(partition, offset);
     return target->count > 0 && offset < next;
 }
 
-static void data_poll_finish(struct data_partition *partition);
+/* The start op is known (or the lookup failed): read from it. */
+static void data_poll_found(struct partition_find *find, void *context)
+{
+    struct data_partition *partition = context;
+    assert(partition != NULL && find == &partition->poll_find);
+    assert(partition->poll_active != NULL);
+    if (find->result != 0 || find->op > partition->op_applied) {
+        if (find->result != 0 && find->result != -RUNNEL_ENOTFOUND) {
+            log_warn("poll_find_failed", "directory=%s error=\"%s\"", partition->directory,
+                     error_text(find->result));
+        }
+        data_poll_finish(partition); /* nothing committed at or after the key */
+        return;
+    }
+    partition->poll_op = find->op;
+    data_poll_continue(partition);
+}
 
 /* Puts a slice of the record just read into the reply. A record read into the poll buffer
  * is copied after what the reply holds. The first record of a poll is read straight into
@@ -176,11 +158,17 @@ static bool data_poll_consume(struct data_partition *partition)
                  (unsigned long long)op, error_text(read->result));
         return false;
     }
+    uint64_t base = read->header.u.prepare.offset;
+    uint32_t count = read->header.u.prepare.message_count;
+    partition->poll_op++;
+    if (read->header.u.prepare.operation != VSR_OPERATION_MESSAGES ||
+        partition->poll_offset >= base + count) {
+        return true; /* no message of the poll here (an offset op, a register, or below) */
+    }
     const uint8_t *body = read->record + VSR_HEADER_SIZE;
     uint64_t body_size = read->header.size - VSR_HEADER_SIZE;
-    uint64_t base = partition->op_offset[op];
     uint32_t first = partition->poll_offset > base ? (uint32_t)(partition->poll_offset - base) : 0;
-    uint32_t end = partition->op_count[op];
+    uint32_t end = count;
     if (end - first > partition->poll_remaining) {
         end = first + partition->poll_remaining;
     }
@@ -189,28 +177,24 @@ static bool data_poll_consume(struct data_partition *partition)
         return false;
     }
     if (!data_poll_place(partition, &slice)) {
+        partition->poll_op--;
         return false;
     }
     partition->poll_messages += slice.message_count;
     partition->poll_remaining -= slice.message_count;
     partition->poll_offset = base + end;
-    partition->poll_op++;
     return partition->poll_remaining > 0;
 }
 
 static void data_poll_read_callback(struct partition_read *read, void *context);
 
-/* Reads records until the poll is complete or a read goes asynchronous. */
+/* Reads committed records until the poll is complete or a read goes asynchronous. */
 static void data_poll_continue(struct data_partition *partition)
 {
     for (uint32_t round = 0; round < 1u << 20; round++) {
         uint64_t op = partition->poll_op;
-        if (op > partition->op_indexed) {
+        if (op > partition->op_applied) {
             break;
-        }
-        if (partition->op_count[op] == 0) {
-            partition->poll_op++;
-            continue;
         }
         uint64_t size = 0;
         uint8_t *target = data_poll_read_target(partition, &size);
@@ -241,6 +225,30 @@ static void data_poll_read_callback(struct partition_read *read, void *context)
     data_poll_finish(partition);
 }
 
+/* Starts the lookup of the start op in the partition's index (storage/partition_find.h). */
+static void data_poll_find(struct data_partition *partition, uint64_t timestamp_us)
+{
+    struct partition_find *find = &partition->poll_find;
+    int result = 0;
+    if (partition->poll_offset != UINT64_MAX) {
+        result = partition_find_offset_start(&partition->log, find, partition->poll_offset,
+                                             partition->poll_buffer, data_poll_found, partition);
+    } else if (timestamp_us > UINT64_MAX / 1000) {
+        find->result = -RUNNEL_ENOTFOUND; /* after every record */
+        result = 1;
+    } else {
+        partition->poll_offset = partition->poll_active->partition.log_start_offset;
+        result = partition_find_timestamp_start(&partition->log, find, timestamp_us * 1000,
+                                                partition->poll_buffer, data_poll_found, partition);
+    }
+    if (result < 0) {
+        find->result = result;
+    }
+    if (result != 0) {
+        data_poll_found(find, partition);
+    }
+}
+
 static void data_poll_begin(struct data_partition *partition)
 {
     struct broker_request *request = partition->poll_active;
@@ -253,14 +261,12 @@ static void data_poll_begin(struct data_partition *partition)
     partition->poll_messages = 0;
     partition->poll_remaining = request->partition.count;
     uint64_t offset = 0;
-    uint64_t op = 0;
-    if (!data_poll_start(partition, request, &offset, &op)) {
+    if (!data_poll_start(partition, request, &offset)) {
         data_poll_finish(partition);
         return;
     }
     partition->poll_offset = offset;
-    partition->poll_op = op;
-    data_poll_continue(partition);
+    data_poll_find(partition, request->partition.strategy.value);
 }
 
 static void data_poll_auto_commit(struct data_partition *partition,

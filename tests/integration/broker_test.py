@@ -47,10 +47,11 @@ def free_port():
 
 
 class Node:
-    def __init__(self, data):
+    def __init__(self, data, extra=()):
         self.data = data
         self.port = free_port()
         self.process = None
+        self.extra = list(extra)  # more --set options (other tests reuse this class)
 
     def start(self):
         """Starts runneld and waits for its own "listening" line: a port freed by a kill may
@@ -73,7 +74,7 @@ class Node:
              "--set", "limits.connections_max=64", "--set", "runtime.pin_threads=false",
              "--set", "shards.count=2", "--set", "storage.preallocate_bytes=0",
              "--set", "limits.batch_size_bytes_max=262144",  # 1 MiB segments possible
-             "--set", "server.log_level=info"],
+             "--set", "server.log_level=info"] + self.extra,
             env=ENV, stdout=log, stderr=log)
         listening = "event=listening"
         deadline = time.time() + 20
@@ -438,17 +439,21 @@ def retire(node):
           str(partition_dirs(node, stream_id, 0)))
 
 
+def create_topic_1mib(sock, client, session, stream, name):
+    """CreateTopic (raw frame) with one partition and 1 MiB segments; returns the reply."""
+    options = (b"\x02" + struct.pack("<I", 12) + b"segment_size" + b"\x0c" +
+               struct.pack("<I", 8) + struct.pack("<Q", 1 << 20))
+    body = named(stream) + struct.pack("<I", 1) + bytes([len(name)]) + name + options
+    sock.sendall(request(132, body, client=client, session=session, request_number=1))
+    return read_frame(sock)
+
+
 def delete_segments(node):
     """DeleteSegments: the oldest sealed segments stop being served; the tail stays."""
     sock = socket.create_connection(("127.0.0.1", node.port), timeout=10)
     client = 0x33330003
     session = login(sock, client=client)
-    name = b"segs"
-    options = (b"\x02" + struct.pack("<I", 12) + b"segment_size" + b"\x0c" +
-               struct.pack("<I", 8) + struct.pack("<Q", 1 << 20))
-    body = named(b"orders") + struct.pack("<I", 1) + bytes([len(name)]) + name + options
-    sock.sendall(request(132, body, client=client, session=session, request_number=1))
-    reply = read_frame(sock)
+    reply = create_topic_1mib(sock, client, session, b"orders", b"segs")
     check(status_of(reply) == 0 and reply[256:260] == b"\0\0\0\0",
           "a topic with 1 MiB segments", reply[256:268].hex())
     for index in range(40):  # 40 x 60 KB: at least two sealed segments

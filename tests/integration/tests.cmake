@@ -45,3 +45,11 @@ add_test(NAME integration.nemesis
         $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
 set_tests_properties(integration.nemesis PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
     RUN_SERIAL TRUE DISABLED TRUE)
+# partition_wrap: one partition takes more batches than its VSR log ring
+# (limits.partition_ops_max=1024) and every message is polled back by Offset, First, Last,
+# Next and Timestamp, before and after a restart and a kill -9
+# (tests/integration/partition_wrap_test.py).
+add_test(NAME integration.partition_wrap
+    COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/partition_wrap_test.py
+        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel> 800)
+set_tests_properties(integration.partition_wrap PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
