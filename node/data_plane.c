@@ -48,6 +48,9 @@ int data_plane_init(struct data_plane *plane, struct broker *broker, uint32_t sh
     plane->shard_index = shard_index;
     plane->partitions_max = broker->config->partitions_max;
     plane->ops_max = broker->config->partition_ops_max;
+    /* A checkpoint every half ring: the ring's base moves up before the log reaches its top
+     * (vsr/replica.h); cheap (a few hundred KiB written per half ring). */
+    plane->checkpoint_interval = plane->ops_max / 2;
     plane->record_size_bytes_max = (uint32_t)broker->config->batch_size_bytes_max + 512;
     plane->partitions = calloc(plane->partitions_max, sizeof(struct data_partition));
     plane->by_metadata_slot = malloc(sizeof(int32_t) * metadata_slots_max);
@@ -98,6 +101,7 @@ void data_plane_partition_retire(struct data_partition *partition)
         plane->by_metadata_slot[partition->metadata_slot] = -1;
     }
     partition_close(&partition->log);
+    checkpoint_store_close(&partition->checkpoints);
     data_partition_close(partition);
 }
 
@@ -520,8 +524,18 @@ static int data_partition_open_log(struct data_partition *partition,
     }
     result = partition_open(&partition->log, plane->io);
     if (result == 0) {
+        result = checkpoint_store_open(&partition->checkpoints, plane->io, partition->directory);
+        if (result != 0) {
+            partition_close(&partition->log);
+        }
+    }
+    if (result == 0) {
         result = journal_partition_init(&partition->journal, &partition->log,
                                         plane->record_size_bytes_max, VSR_PIPELINE_MAX + 2);
+        if (result != 0) {
+            partition_close(&partition->log);
+            checkpoint_store_close(&partition->checkpoints);
+        }
     }
     if (result != 0) {
         partition_deinit(&partition->log);
@@ -539,6 +553,9 @@ static int data_partition_open_replica(struct data_partition *partition)
         .replica_count = plane->broker->replica_count > 1 ? plane->broker->replica_count : 1,
         .pipeline_max = plane->broker->config->pipeline_depth_max,
         .ops_max = plane->ops_max,
+        .checkpoint_interval = plane->checkpoint_interval,
+        .log_retained = true, /* the partition log is the data: never replaced by a checkpoint */
+        .state_size_max = DATA_PLANE_SNAPSHOT_SIZE_MAX,
         .body_size_max = plane->record_size_bytes_max - VSR_HEADER_SIZE,
         .reply_size_max = DATA_PLANE_REPLY_SIZE_MAX,
         .clients_max = DATA_PLANE_CLIENTS_MAX,
@@ -554,10 +571,15 @@ static int data_partition_open_replica(struct data_partition *partition)
     struct vsr_journal journal = journal_partition_interface(&partition->journal);
     struct vsr_superblock superblock =
         superblock_storage_interface(&plane->storage, (uint32_t)slot);
+    superblock.checkpoint_write = checkpoint_store_write;
+    superblock.checkpoint_read = checkpoint_store_read;
+    superblock.checkpoint_context = &partition->checkpoints;
     struct vsr_state_machine machine = {.apply = data_partition_apply,
                                         .reset = data_partition_reset,
                                         .context = partition,
-                                        .prepare = data_partition_prepare};
+                                        .prepare = data_partition_prepare,
+                                        .snapshot = data_partition_snapshot,
+                                        .restore = data_partition_restore};
     struct vsr_bus bus = {
         .send = data_partition_bus_send, .reply = data_partition_bus_reply, .context = partition};
     int result =
@@ -581,6 +603,9 @@ static int data_partition_settle(struct data_partition *partition)
     bool is_multi = cluster_forward_is_multi(plane->broker);
     for (uint32_t round = 0; round < DATA_PLANE_SETTLE_ROUNDS_MAX; round++) {
         (void)journal_partition_pass(&partition->journal);
+        if (checkpoint_store_pass(&partition->checkpoints)) {
+            vsr_replica_on_checkpoint_write(replica);
+        }
         (void)superblock_storage_pass(&plane->storage);
         if (is_multi && !journal_partition_is_busy(&partition->journal) &&
             !superblock_storage_is_busy(&plane->storage)) {
@@ -734,13 +759,9 @@ static void data_plane_offset_body(struct broker_request *request)
 static void data_partition_write_submit(struct data_partition *partition,
                                         struct broker_request *request)
 {
-    struct vsr_replica *replica = &partition->replica;
-    if (replica->op + replica->config.pipeline_max + 1 >= replica->config.ops_max) {
-        log_warn("partition_ops_exhausted", "directory=%s op=%llu (limits.partition_ops_max)",
-                 partition->directory, (unsigned long long)replica->op);
-        data_plane_reply_status(partition->plane, request, IGGY_ERROR_ERROR);
-        return;
-    }
+    /* No op limit: the group checkpoints and its log ring wraps. While the ring has no free
+     * slot (a checkpoint not yet durable on every replica) the replica does not take the
+     * write and it waits queued (answered 57/58 if that lasts: see data_partition_expire). */
     if (request->kind != BROKER_REQUEST_SEND) {
         data_plane_offset_body(request);
     }
@@ -1137,6 +1158,9 @@ void data_plane_pass(struct data_plane *plane)
             log_error("partition_failed", "directory=%s error=\"%s\"", partition->directory,
                       error_text(result));
         }
+        if (checkpoint_store_pass(&partition->checkpoints)) {
+            vsr_replica_on_checkpoint_write(&partition->replica);
+        }
         data_partition_pump(partition);
         data_plane_poll_pump(partition);
     }
@@ -1149,8 +1173,7 @@ static void data_partition_auto_commit(struct data_partition *partition)
     struct vsr_replica *replica = &partition->replica;
     if (!partition->has_dirty_offsets || partition->queue_head != NULL || partition->session == 0 ||
         !vsr_replica_is_primary(replica) || journal_partition_is_blocked(&partition->journal) ||
-        replica->op - replica->commit_max >= replica->config.pipeline_max ||
-        replica->op + replica->config.pipeline_max + 1 >= replica->config.ops_max) {
+        replica->op - replica->commit_max >= replica->config.pipeline_max) {
         return;
     }
     for (uint32_t index = 0; index < DATA_PLANE_OFFSETS_MAX; index++) {

@@ -13,9 +13,21 @@
  * from the tail buffer or from sealed segments, and are capped in bytes; auto-commit is
  * coalesced per partition and submitted on the tick without delaying the poll.
  *
- * A partition is opened on first use (its replica recovers and replays its log; start-up
- * cost grows with the log until checkpoints exist). Memory per partition is allocated
- * when it opens; runs on the owning shard only.
+ * A partition is opened on first use (its replica loads its latest checkpoint and replays
+ * the log after it). Memory per partition is allocated when it opens; runs on the owning
+ * shard only.
+ *
+ * Checkpoints (DESIGN.md §4; docs/OPERATIONS.md): each group checkpoints every half of its
+ * log ring (limits.partition_ops_max ops): the state machine's snapshot
+ * (data_plane_snapshot.c) inside VSR's checkpoint, written to two files in the partition's
+ * directory (vsr/checkpoint_store.h); the ring wraps, so a partition has no op limit. The
+ * records stay in the segments and polls find them through the segment indexes. Lagging
+ * replicas (the design choice): the partition log is the data, so no checkpoint can stand
+ * in for it and state transfer is never used; the groups run with log_retained
+ * (vsr/replica.h): a ring slot is reused only below a checkpoint every replica holds, so a
+ * replica never falls below its peers' rings and repairs what it missed from their
+ * partition logs. Every replica's log stays contiguous; while a node is down, a group
+ * prepares at most a ring past that node's last checkpoint, then its writes wait.
  */
 #ifndef RUNNEL_NODE_DATA_PLANE_H
 #define RUNNEL_NODE_DATA_PLANE_H
@@ -27,6 +39,7 @@
 #include "storage/partition.h"
 #include "storage/partition_find.h"
 #include "storage/superblock.h"
+#include "vsr/checkpoint_store.h"
 #include "vsr/journal_partition.h"
 #include "vsr/replica.h"
 #include "vsr/superblock_storage.h"
@@ -37,7 +50,8 @@
 enum {
     DATA_PLANE_OFFSETS_MAX = 1024,
     DATA_PLANE_REPLY_SIZE_MAX = 64,
-    DATA_PLANE_BUS_OPEN_MAX = 16
+    DATA_PLANE_BUS_OPEN_MAX = 16,
+    DATA_PLANE_SNAPSHOT_SIZE_MAX = 48 + 16 * DATA_PLANE_OFFSETS_MAX /* data_plane_snapshot.c */
 };
 
 struct data_offset {
@@ -61,6 +75,7 @@ struct data_partition {
     char directory[IO_PATH_SIZE_MAX];
     struct partition log;
     struct journal_partition journal;
+    struct checkpoint_store checkpoints; /* the group's checkpoints, in its directory */
     struct vsr_replica replica;
     int32_t superblock_slot;
     uint64_t op_applied; /* executed: polls read committed records up to this op */
@@ -118,7 +133,8 @@ struct data_plane {
     uint32_t metadata_slots_max;
     struct broker_request *open_head; /* requests whose partition opens in the next pass */
     struct broker_request *open_tail;
-    uint64_t ops_max;
+    uint64_t ops_max;             /* a partition group's log ring (limits.partition_ops_max) */
+    uint64_t checkpoint_interval; /* ops between a group's checkpoints (its ring wraps) */
     uint32_t record_size_bytes_max;
     uint64_t polls_served;
     uint64_t replies_orphaned;

@@ -32,6 +32,7 @@ static bool data_plane_drain_is_idle(const struct data_partition *partition)
            partition->submitting == NULL && partition->poll_active == NULL &&
            partition->poll_head == NULL && partition->poll_forward_head == NULL &&
            !journal_partition_is_busy(&partition->journal) &&
+           !checkpoint_store_is_busy(&partition->checkpoints) &&
            !partition_is_flushing(&partition->log) && !partition_has_unflushed(&partition->log);
 }
 

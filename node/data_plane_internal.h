@@ -19,6 +19,11 @@ void data_plane_partition_retire(struct data_partition *partition);
 void data_plane_reply_status(struct data_plane *plane, struct broker_request *request,
                              uint32_t status);
 
+/* The partition state machine's snapshot for checkpoints (data_plane_snapshot.c):
+ * vsr_state_machine.snapshot and restore, context = the partition. */
+uint32_t data_partition_snapshot(void *buffer, uint32_t size_max, void *context);
+int data_partition_restore(const void *bytes, uint32_t size_bytes, void *context);
+
 /* Polls and offset reads (data_plane_poll.c). */
 void data_plane_poll_submit(struct data_partition *partition, struct broker_request *request);
 /* Starts the next queued poll when none is active (from the pass). */

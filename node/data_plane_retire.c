@@ -84,6 +84,7 @@ static void data_plane_retire_open(struct data_plane *plane)
             partition->queue_head != NULL || partition->poll_active != NULL ||
             partition->poll_head != NULL || partition->poll_forward_head != NULL ||
             journal_partition_is_busy(&partition->journal) ||
+            checkpoint_store_is_busy(&partition->checkpoints) ||
             !data_plane_retire_is_stale(plane, &partition->group)) {
             continue;
         }

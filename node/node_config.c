@@ -87,7 +87,7 @@ static const struct config_key node_config_keys[] = {
     KEY_U32("limits", "pipeline_depth_max", pipeline_depth_max, 1, 127, "64",
             "VSR prepares in flight per group"),
     KEY_U64("limits", "partition_ops_max", partition_ops_max, 1024, 1ULL << 24, "65536",
-            "VSR ops per partition group before it refuses writes (no log wrap yet)"),
+            "VSR log ring of a partition group (ops; it checkpoints every half ring)"),
     KEY_U64("limits", "batch_size_bytes_max", batch_size_bytes_max, 65536, 1ULL << 26, "8M",
             "largest message batch a SendMessages may carry"),
     KEY_U64("limits", "poll_reply_bytes_max", poll_reply_bytes_max, 65536, 1ULL << 26, "1M",

@@ -62,7 +62,8 @@ struct vsr_superblock_state {
  *
  * Checkpoint store (needed when checkpoint_interval > 0; NULL otherwise): the bytes of a
  * checkpoint are written in chunks (offset 0 first, in order; last marks the final
- * chunk), each completing through vsr_replica_on_checkpoint_write, at most one in flight.
+ * chunk), each completing through vsr_replica_on_checkpoint_write, at most one in flight;
+ * the replica keeps a chunk's bytes untouched until that completion.
  * Once the last chunk is durable the checkpoint is complete and readable by the checksum
  * of its bytes; the previous complete checkpoint stays readable until the next one is
  * complete (the superblock names one of the two). A crash drops an incomplete one.
@@ -76,6 +77,7 @@ struct vsr_superblock {
                             void *context);
     int (*checkpoint_read)(u128 checksum, uint64_t offset, void *bytes, uint64_t size_bytes,
                            void *context);
+    void *checkpoint_context; /* handed to checkpoint_write and checkpoint_read */
 };
 
 /*

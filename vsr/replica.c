@@ -503,7 +503,8 @@ void vsr_replica_log_state(const struct vsr_replica *replica, const char *where)
     log_warn("vsr_group_state",
              "where=%s status=%d view=%u log_view=%u op=%llu commit_min=%llu commit_max=%llu "
              "op_prefix=%llu checkpoint=%llu next_flags=%d next_held=%d depth=%u "
-             "repairs=%llu headers_learned=%llu reentrant=%llu",
+             "repairs=%llu headers_learned=%llu reentrant=%llu checkpoint_quorum=%llu "
+             "checkpoint_stage=%d window_full=%llu",
              where, (int)replica->status, replica->view, replica->log_view,
              (unsigned long long)replica->op, (unsigned long long)replica->commit_min,
              (unsigned long long)replica->commit_max, (unsigned long long)replica->op_prefix,
@@ -511,7 +512,9 @@ void vsr_replica_log_state(const struct vsr_replica *replica, const char *where)
              entry != NULL && entry->checksum != 0 && entry->journal_checksum == entry->checksum,
              replica->depth, (unsigned long long)replica->stats.repairs_requested,
              (unsigned long long)replica->stats.headers_learned,
-             (unsigned long long)replica->stats.messages_reentrant);
+             (unsigned long long)replica->stats.messages_reentrant,
+             (unsigned long long)replica->checkpoint_quorum_op, (int)replica->checkpoint_stage,
+             (unsigned long long)replica->stats.window_full);
 }
 
 void vsr_replica_tick(struct vsr_replica *replica)

@@ -57,8 +57,18 @@ struct vsr_replica_config {
      */
     uint64_t ops_max;
     uint64_t checkpoint_interval; /* commit ops between checkpoints; 0: never (no wrap) */
-    uint32_t state_size_max;      /* largest state machine snapshot (checkpoints) */
-    uint32_t body_size_max;       /* largest prepare body */
+    /*
+     * The journal keeps every op, also below the ring (a partition log: its records are
+     * the partition's data, so a checkpoint alone can never stand in for them). The ring
+     * then reuses a slot only below a checkpoint durable on every replica, not on a
+     * replication quorum: no replica ever falls below its peers' rings, so none needs a
+     * state transfer (never started); a lagging one repairs from its peers, which serve
+     * headers below their own rings from their journals. The cost: while a replica is
+     * down, its group prepares at most ops_max ops past that replica's last checkpoint.
+     */
+    bool log_retained;
+    uint32_t state_size_max; /* largest state machine snapshot (checkpoints) */
+    uint32_t body_size_max;  /* largest prepare body */
     uint32_t reply_size_max;
     uint32_t clients_max;
     uint32_t exactly_once_window_max; /* replies kept per exactly-once client; 0: no opt-in */

@@ -202,6 +202,12 @@ void vsr_replica_checkpoint_quorum_update(struct vsr_replica *replica)
 {
     replica->peer_checkpoint_op[replica->config.replica] = replica->checkpoint_op;
     uint64_t quorum_op = vsr_quorum_op(replica->peer_checkpoint_op, replica->config.replica_count);
+    for (uint8_t index = 0; replica->config.log_retained && index < replica->config.replica_count;
+         index++) {
+        if (replica->peer_checkpoint_op[index] < quorum_op) {
+            quorum_op = replica->peer_checkpoint_op[index]; /* every replica's (log_retained) */
+        }
+    }
     if (quorum_op > replica->checkpoint_quorum_op) {
         replica->checkpoint_quorum_op = quorum_op;
     }
@@ -235,7 +241,7 @@ void vsr_replica_checkpoint_maybe(struct vsr_replica *replica)
     replica->checkpoint_next_checksum = vsr_checksum(replica->checkpoint_next, size);
     replica->checkpoint_next_size_bytes = size;
     int result = replica->superblock.checkpoint_write(0, replica->checkpoint_next, (uint32_t)size,
-                                                      true, replica->superblock.context);
+                                                      true, replica->superblock.checkpoint_context);
     if (result == 0) {
         replica->checkpoint_stage = VSR_CHECKPOINT_WRITING;
     }
@@ -343,7 +349,7 @@ int vsr_replica_checkpoint_load(struct vsr_replica *replica)
     uint8_t *bytes = replica->checkpoint_bytes;
     int result = replica->superblock.checkpoint_read(durable->checkpoint_checksum, 0, bytes,
                                                      durable->checkpoint_size_bytes,
-                                                     replica->superblock.context);
+                                                     replica->superblock.checkpoint_context);
     struct vsr_checkpoint_frame frame;
     if (result == 0 &&
         (vsr_checksum(bytes, durable->checkpoint_size_bytes) != durable->checkpoint_checksum ||
@@ -401,7 +407,8 @@ static void vsr_replica_transfer_start(struct vsr_replica *replica, uint8_t targ
 void vsr_replica_transfer_check(struct vsr_replica *replica)
 {
     vsr_replica_checkpoint_maybe(replica);
-    if (replica->config.checkpoint_interval == 0 || replica->config.replica_count == 1) {
+    if (replica->config.checkpoint_interval == 0 || replica->config.replica_count == 1 ||
+        replica->config.log_retained) {
         return;
     }
     if (replica->transfer_stage == VSR_TRANSFER_PULLING) {
@@ -429,7 +436,8 @@ void vsr_replica_transfer_want(struct vsr_replica *replica, uint8_t peer)
 {
     assert(peer < VSR_REPLICAS_MAX);
     if (!vsr_replica_is_primary(replica) && replica->config.checkpoint_interval > 0 &&
-        replica->config.replica_count > 1 && replica->transfer_stage == VSR_TRANSFER_IDLE &&
+        replica->config.replica_count > 1 && !replica->config.log_retained &&
+        replica->transfer_stage == VSR_TRANSFER_IDLE &&
         replica->checkpoint_stage == VSR_CHECKPOINT_IDLE) {
         vsr_replica_transfer_start(replica, peer);
     }
@@ -500,8 +508,10 @@ void vsr_replica_on_checkpoint(struct vsr_replica *replica, const struct vsr_hea
     uint32_t size = header->size - VSR_HEADER_SIZE;
     memcpy(replica->checkpoint_next + offset, body, size);
     bool last = offset + size == replica->transfer_size_bytes;
+    /* From checkpoint_next, not body: the store may write the bytes after this returns. */
     int result =
-        replica->superblock.checkpoint_write(offset, body, size, last, replica->superblock.context);
+        replica->superblock.checkpoint_write(offset, replica->checkpoint_next + offset, size, last,
+                                             replica->superblock.checkpoint_context);
     if (result != 0) {
         return; /* the store is busy: the chunk is asked for again */
     }

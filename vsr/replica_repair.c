@@ -251,6 +251,22 @@ static void vsr_replica_request_headers(struct vsr_replica *replica)
     vsr_replica_send(replica, vsr_replica_repair_target(replica), &message, NULL);
 }
 
+/*
+ * A committed op below the ring, read from a journal that keeps every op (log_retained):
+ * its header into header_out. The requester checks it against the chain it holds.
+ */
+static bool vsr_replica_header_retained(struct vsr_replica *replica, uint64_t op,
+                                        struct vsr_header *header_out)
+{
+    if (!replica->config.log_retained || op == 0 || op >= replica->checkpoint_op) {
+        return false;
+    }
+    assert(op < replica->commit_min);
+    int result = replica->journal.read(op, header_out, NULL, 0, replica->journal.context);
+    return result == 0 && header_out->command == VSR_COMMAND_PREPARE &&
+           header_out->u.prepare.op == op;
+}
+
 void vsr_replica_on_request_headers(struct vsr_replica *replica, const struct vsr_header *header)
 {
     const struct vsr_header_request_headers *request = &header->u.request_headers;
@@ -268,6 +284,8 @@ void vsr_replica_on_request_headers(struct vsr_replica *replica, const struct vs
         const struct vsr_header *known = vsr_replica_header(replica, op);
         if (known != NULL && op <= replica->op) {
             headers[count++] = *known; /* descending: each checks against the one above */
+        } else if (known == NULL && vsr_replica_header_retained(replica, op, &headers[count])) {
+            count++;
         }
     }
     if (count == 0) {

@@ -46,3 +46,14 @@ add_test(NAME integration.cluster_takeover
         $<TARGET_FILE:runneld> $<TARGET_FILE:runnel> --takeover)
 set_tests_properties(integration.cluster_takeover PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
     RUN_SERIAL TRUE)
+# cluster_wrap: a partition of a 3-node cluster with a 1024-op log ring takes 3,000
+# batches, a backup is killed (-9), 300 more are committed without it (its peers'
+# checkpoints move their rings above the op it stopped at), it restarts and catches up
+# from their partition logs, 1,500 more follow, and every node returns the identical
+# partition (tests/integration/cluster_wrap_test.py; about a minute). RUN_SERIAL as the
+# other cluster tests.
+add_test(NAME integration.cluster_wrap
+    COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/cluster_wrap_test.py
+        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel>)
+set_tests_properties(integration.cluster_wrap PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+    RUN_SERIAL TRUE)

@@ -17,9 +17,10 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import sys
 import tempfile
+import threading
+import time
 
 BATCHES = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
 import broker_test  # noqa: E402  (same directory: Node, raw frames, check)
@@ -28,37 +29,51 @@ from broker_test import Node, check, login, named, read_frame, request, send_bod
 RING = 1024
 PAYLOAD_PAD = b"." * 1000
 POLL_CHUNK = 400  # 400 x ~1 KB stays below the 1 MiB reply cap
+CONNECTIONS = 10  # senders in parallel: their batches share each group commit
 
 
-def payload(index):
-    return b"w%06d" % index + PAYLOAD_PAD
+def send_one_connection(node, connection, count, errors, stream, topic, pad):
+    try:
+        send_one_connection_or_raise(node, connection, count, errors, stream, topic, pad)
+    except OSError as error:  # a reply not received within the socket timeout
+        errors.append("connection %d: %s at %.1f" % (connection, error, time.time()))
 
 
-def send_range(node, first, count):
-    """Sends batches first..first+count-1 (one message each), 16 in flight at a time."""
-    sock = socket.create_connection(("127.0.0.1", node.port), timeout=30)
-    client = 0x77770000 + first
+def send_one_connection_or_raise(node, connection, count, errors, stream, topic, pad):
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=120)
+    client = 0x77770000 + connection
     session = login(sock, client=client)
-    if first == 0:
-        reply = broker_test.create_topic_1mib(sock, client, session, b"wrap", b"t")
-        check(status_of(reply) == 0, "a topic with one partition and 1 MiB segments")
-    sent = 0
-    while sent < count:
-        window = min(16, count - sent)
-        frames = b"".join(
-            request(160, send_body(0, 0, 0, payload(first + sent + index), stream=named(b"wrap"),
-                                   topic=named(b"t")), client=client, session=session,
-                    request_number=1)
-            for index in range(window))
-        sock.sendall(frames)
-        for index in range(window):
+    for sequence in range(count):
+        body = send_body(0, 0, 0, b"w%02d-%06d" % (connection, sequence) + pad,
+                         stream=named(stream), topic=named(topic))
+        for attempt in range(20):  # 57/58: a write that waited too long, sent again
+            sock.sendall(request(160, body, client=client, session=session, request_number=1))
             reply = read_frame(sock)
-            if reply is None or status_of(reply) != 0:
-                raise SystemExit("FAILED: send of batch %d: %s" % (
-                    first + sent + index, "closed" if reply is None else status_of(reply)))
-        sent += window
+            if reply is None or status_of(reply) not in (57, 58):
+                break
+        if reply is None or status_of(reply) != 0:
+            errors.append("connection %d send %d: %s" % (
+                connection, sequence, "closed" if reply is None else status_of(reply)))
+            break
     sock.close()
-    print("ok: %d batches sent from %d" % (count, first))
+
+
+def send_batches(node, count, connections=CONNECTIONS, base=0, stream=b"wrap", topic=b"t",
+                 pad=PAYLOAD_PAD):
+    """count one-message batches to partition 0 over connections sockets in parallel:
+    connection c sends w{base + c}-{sequence}, one batch at a time."""
+    started = time.time()
+    errors = []
+    threads = [threading.Thread(target=send_one_connection,
+                                args=(node, base + index, count // connections, errors, stream,
+                                      topic, pad))
+               for index in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    check(not errors, "%d batches acknowledged through port %d (%.1f s)" % (
+        count, node.port, time.time() - started), "\n".join(errors[:5]))
 
 
 def poll(node, *strategy, count=POLL_CHUNK, consumer=None):
@@ -71,36 +86,47 @@ def poll(node, *strategy, count=POLL_CHUNK, consumer=None):
     except ValueError:
         raise SystemExit("FAILED: poll %s: not JSON\n%s" % (" ".join(strategy), out))
     rows = rows if isinstance(rows, list) else rows.get("messages", [])
-    return [(int(row["offset"]), int(row["timestamp_us"]), row["payload"][:7]) for row in rows]
+    return [(int(row["offset"]), int(row["timestamp_us"]), row["payload"][:10]) for row in rows]
 
 
-def name(index):
-    return "w%06d" % index
+def structure_check(rows, when):
+    """Offsets 0..n-1 in order, no batch twice, each connection's batches in the order it
+    sent them (from 0, no gap), broker timestamps never back."""
+    check([row[0] for row in rows] == list(range(len(rows))),
+          "%s: all %d messages polled by offset, each at its offset" % (when, len(rows)))
+    check(len(set(row[2] for row in rows)) == len(rows), "%s: no batch twice" % when)
+    last = {}
+    for row in rows:
+        connection, sequence = row[2][1:].split("-")
+        if last.get(connection, -1) != int(sequence) - 1:
+            check(False, "%s: connection %s's batches in order" % (when, connection), str(row))
+        last[connection] = int(sequence)
+    check(all(rows[index][1] <= rows[index + 1][1] for index in range(len(rows) - 1)),
+          "%s: broker timestamps never go back along the offsets" % when)
 
 
-def verify(node, total, when):
+def verify(node, reference, when):
+    """Polls everything back by every strategy; reference: the rows polled before (their
+    offsets, timestamps and payloads must be unchanged). Returns the rows."""
+    started = time.time()
     rows = []
-    while len(rows) < total:
+    for _ in range(100000):
         chunk = poll(node, "--offset", str(len(rows)))
         if not chunk:
             break
         rows += chunk
-    check(len(rows) == total and all(row[0] == index and row[2] == name(index)
-                                     for index, row in enumerate(rows)),
-          "%s: all %d messages polled by offset, each at its offset" % (when, total),
-          str([row for index, row in enumerate(rows) if row[0] != index or
-               row[2] != name(index)][:3]) + " polled %d" % len(rows))
+    total = len(rows)
+    structure_check(rows, when)
+    if reference is not None:
+        check(rows[:len(reference)] == reference,
+              "%s: the %d messages polled before are identical" % (when, len(reference)))
+    check(poll(node, "--first", count=3) == rows[:3], "%s: poll first" % when)
+    check(poll(node, "--last", count=3) == rows[-3:], "%s: poll last" % when)
     stamps = [row[1] for row in rows]
-    check(all(stamps[index] <= stamps[index + 1] for index in range(total - 1)),
-          "%s: broker timestamps never go back along the offsets" % when)
-    check([row[2] for row in poll(node, "--first", count=3)] == [name(i) for i in range(3)],
-          "%s: poll first" % when)
-    check([row[2] for row in poll(node, "--last", count=3)] ==
-          [name(i) for i in range(total - 3, total)], "%s: poll last" % when)
     for index in sorted({0, 1, total // 3, total // 2, total - 2, total - 1}):
         first = next(j for j in range(total) if stamps[j] >= stamps[index])
         got = poll(node, "--timestamp", str(stamps[index]), count=2)
-        check(got and got[0][0] == first and got[0][2] == name(first),
+        check(got == rows[first:first + 2],
               "%s: poll by timestamp %d finds offset %d" % (when, stamps[index], first),
               str(got))
     check(poll(node, "--timestamp", str(stamps[-1] + 1)) == [],
@@ -111,39 +137,62 @@ def verify(node, total, when):
         chunk = poll(node, "--next", consumer=consumer)
         if not chunk:
             break
-        seen += [row[0] for row in chunk]
-    check(seen == list(range(total)), "%s: poll next with auto-commit walks all %d once" % (
-        when, total), "got %d" % len(seen))
+        seen += chunk
+    check(seen == rows, "%s: poll next with auto-commit walks all %d once" % (when, total),
+          "got %d" % len(seen))
     out = node.cli("consumer-offset", "get", "9", "wrap", "t", "0")
     check('"stored_offset":1234' in out.replace(" ", ""), "%s: the stored offset" % when, out)
+    print("ok: %s: %d messages verified in %.1f s" % (when, total, time.time() - started))
+    return rows
 
 
 def main():
     root = tempfile.mkdtemp(prefix="runneld-wrap-")
+    print("directory:", root, flush=True)
     node = Node(os.path.join(root, "data"), extra=[
         "--set", "limits.partition_ops_max=%d" % RING])
     try:
         node.start()
         node.cli("stream", "create", "wrap")
-        send_range(node, 0, BATCHES // 2)
+        sock = socket.create_connection(("127.0.0.1", node.port), timeout=30)
+        reply = broker_test.create_topic_1mib(sock, 0x7777ffff, login(sock, client=0x7777ffff),
+                                              b"wrap", b"t")
+        check(status_of(reply) == 0, "a topic with one partition and 1 MiB segments")
+        sock.close()
+        send_batches(node, BATCHES // 2)
         node.cli("consumer-offset", "set", "9", "wrap", "t", "0", "1234")
-        send_range(node, BATCHES // 2, BATCHES - BATCHES // 2)
-        verify(node, BATCHES, "running")
+        send_batches(node, BATCHES - BATCHES // 2, base=CONNECTIONS)
+        rows = verify(node, None, "running")
+        check(len(rows) == BATCHES, "running: %d messages" % BATCHES)
         node.stop()
         node.start()
-        verify(node, BATCHES, "after a restart")
-        send_range(node, BATCHES, 10)
+        rows = verify(node, rows, "after a restart")
+        send_batches(node, 10, connections=1, base=2 * CONNECTIONS)
         node.process.send_signal(signal.SIGKILL)
         node.process.wait(timeout=20)
         node.start()
-        verify(node, BATCHES + 10, "after kill -9")
+        rows = verify(node, rows, "after kill -9")
+        check(len(rows) == BATCHES + 10, "after kill -9: %d messages" % (BATCHES + 10))
+        sizes = [os.path.getsize(os.path.join(directory, name))
+                 for directory, _, names in os.walk(node.data) for name in names
+                 if name.startswith("vsr-checkpoint-")]
+        if BATCHES > 2 * RING:
+            check(len(sizes) == 2 and min(sizes) > 0,
+                  "the partition group wrote checkpoints into both files", str(sizes))
         log = open(os.path.join(root, "runneld.log")).read()
-        check("partition_ops_exhausted" not in log, "no partition ran out of ops")
+        check("assert_failed" not in log, "no assertion failed")
         node.stop()
+    except SystemExit:
+        path = os.path.join(root, "runneld.log")
+        lines = [line for line in open(path) if "level=info" not in line and
+                 "level=debug" not in line] if os.path.exists(path) else []
+        print("runneld warnings and errors (last 30):\n" + "".join(lines[-30:]), flush=True)
+        raise
     finally:
         if node.process is not None and node.process.poll() is None:
             node.process.kill()
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("RUNNEL_TEST_KEEP") != "1":
+            shutil.rmtree(root, ignore_errors=True)
     print("partition wrap: all checks passed (%d batches, ring %d)" % (BATCHES, RING))
 
 

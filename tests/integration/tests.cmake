@@ -51,5 +51,5 @@ set_tests_properties(integration.nemesis PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 
 # (tests/integration/partition_wrap_test.py).
 add_test(NAME integration.partition_wrap
     COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/partition_wrap_test.py
-        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel> 800)
+        $<TARGET_FILE:runneld> $<TARGET_FILE:runnel> 5000)
 set_tests_properties(integration.partition_wrap PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

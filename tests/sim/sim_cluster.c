@@ -131,6 +131,8 @@ struct sim_cluster {
     uint32_t client_count;
     uint64_t ring_ops;            /* each replica's log ring (and journal ring) capacity */
     uint64_t checkpoint_interval; /* 0: no checkpoints (the log ends at ring_ops) */
+    bool log_retained;            /* journals keep the whole run (vsr_replica_config) */
+    uint64_t journal_ops;         /* each journal's ring: ring_ops, or the whole run */
     bool replicated;              /* durability `replicated`: crashes may be machine crashes */
     struct vsr_group *groups;     /* group_count */
     struct sim_slot (*slots)[VSR_REPLICAS_MAX]; /* group_count */
@@ -379,6 +381,7 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .pipeline_max = SIM_PIPELINE,
         .ops_max = cluster->ring_ops,
         .checkpoint_interval = cluster->checkpoint_interval,
+        .log_retained = cluster->log_retained,
         .state_size_max = SIM_STATE_SIZE,
         .body_size_max = SIM_BODY_SIZE_MAX,
         .reply_size_max = SIM_REPLY_SIZE,
@@ -450,8 +453,8 @@ static int sim_setup_slots(struct sim_cluster *cluster)
             slot->cluster = cluster;
             slot->group = group;
             slot->index = (uint8_t)index;
-            int result =
-                sim_journal_init(&slot->journal, cluster->ring_ops, &cluster->prng, &cluster->tick);
+            int result = sim_journal_init(&slot->journal, cluster->journal_ops, &cluster->prng,
+                                          &cluster->tick);
             if (result != 0) {
                 return result;
             }
@@ -509,6 +512,14 @@ static void sim_setup_ring(struct sim_cluster *cluster)
     cluster->replicated = cluster->options.durability_replicated ||
                           (cluster->options.faults_random && !cluster->options.storage &&
                            cluster->replica_count >= 3 && prng_percent(&prng, 40));
+    /* One in three checkpointing seeds runs as runneld's partition groups do: journals keep
+     * every op (the whole run), a ring slot is reused only below a checkpoint every replica
+     * holds, no state transfer; laggards repair from below their peers' rings. Scenarios
+     * that set the ring (state transfer ones) keep the default. */
+    cluster->log_retained = cluster->options.ring_ops == 0 && cluster->checkpoint_interval > 0 &&
+                            prng_percent(&prng, 33);
+    cluster->journal_ops = cluster->log_retained ? SIM_OPS_MAX : cluster->ring_ops;
+    cluster->result->log_retained = cluster->log_retained;
 }
 
 /* Chooses the cluster shape and fault rates from the seed. */

@@ -61,6 +61,7 @@ struct sim_result {
     uint64_t state_transfers;  /* checkpoints installed from a peer */
     uint64_t headers_learned;  /* canonical headers taken from headers messages (repair) */
     bool wrapped;              /* some group's log went past its ring capacity */
+    bool log_retained;         /* journals kept every op (vsr_replica_config.log_retained) */
     uint32_t views_at_heal[6]; /* group 0's replica views when the faults healed */
 };
 

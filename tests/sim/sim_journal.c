@@ -385,7 +385,8 @@ struct vsr_superblock sim_superblock_interface(struct sim_superblock *superblock
     struct vsr_superblock interface = {.write = sim_superblock_write,
                                        .context = superblock,
                                        .checkpoint_write = sim_checkpoint_write,
-                                       .checkpoint_read = sim_checkpoint_read};
+                                       .checkpoint_read = sim_checkpoint_read,
+                                       .checkpoint_context = superblock};
     return interface;
 }
 

@@ -125,6 +125,7 @@ int main(int argc, char **argv)
     uint64_t transfers = 0;
     uint64_t headers_learned = 0;
     uint64_t wrapped = 0;
+    uint64_t retained_wrapped = 0;
     for (uint64_t offset = 0; offset < arguments.seed_count; offset++) {
         struct sim_result result;
         uint64_t seed = arguments.seed_base + offset;
@@ -139,13 +140,16 @@ int main(int argc, char **argv)
         transfers += result.state_transfers;
         headers_learned += result.headers_learned;
         wrapped += result.wrapped;
+        retained_wrapped += result.wrapped && result.log_retained;
         passed += result.passed;
         sim_main_report(&arguments, seed, &result);
     }
     uint64_t failed = arguments.seed_count - passed;
-    printf("checkpoints=%llu state_transfers=%llu seeds_wrapped=%llu headers_learned=%llu\n",
+    printf("checkpoints=%llu state_transfers=%llu seeds_wrapped=%llu headers_learned=%llu "
+           "seeds_wrapped_log_retained=%llu\n",
            (unsigned long long)checkpoints, (unsigned long long)transfers,
-           (unsigned long long)wrapped, (unsigned long long)headers_learned);
+           (unsigned long long)wrapped, (unsigned long long)headers_learned,
+           (unsigned long long)retained_wrapped);
     printf("seeds_passed=%llu seeds_failed=%llu\n", (unsigned long long)passed,
            (unsigned long long)failed);
     return failed == 0 ? 0 : 1;
