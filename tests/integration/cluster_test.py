@@ -41,6 +41,8 @@ import sys
 import tempfile
 import time
 
+from ports import free_ports  # noqa: E402 (same directory)
+
 RUNNELD, RUNNEL = sys.argv[1], sys.argv[2]
 FAILOVER = "--no-failover" not in sys.argv[3:]
 LEASE = "--lease" in sys.argv[3:]
@@ -52,12 +54,6 @@ ENV = dict(os.environ, RUNNEL_ROOT_USERNAME="iggy", RUNNEL_ROOT_PASSWORD="iggy")
 COUNT = 3
 STREAM, TOPIC, PARTITION = "cs", "ct", 0
 DEADLINE = time.time() + 120
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def check(condition, what, detail=""):
@@ -73,11 +69,11 @@ def time_left():
 
 
 class Node:
-    def __init__(self, root, index, replica_ports, key_file):
+    def __init__(self, root, index, replica_ports, client_port, key_file):
         self.index = index
         self.data = os.path.join(root, "node%d" % index)
         self.log_path = os.path.join(root, "node%d.log" % index)
-        self.port = free_port()
+        self.port = client_port
         self.settings = [
             "server.data_dir=" + self.data,
             "server.client_port=%d" % self.port,
@@ -549,8 +545,10 @@ def main():
     with open(key_file, "w") as key:
         key.write(os.urandom(32).hex() + "\n")
     os.chmod(key_file, 0o600)
-    replica_ports = [free_port() for _ in range(COUNT)]
-    nodes = [Node(root, index, replica_ports, key_file) for index in range(COUNT)]
+    ports = free_ports(2 * COUNT)
+    replica_ports = ports[:COUNT]
+    nodes = [Node(root, index, replica_ports, ports[COUNT + index], key_file)
+             for index in range(COUNT)]
     try:
         for node in nodes:
             node.format()

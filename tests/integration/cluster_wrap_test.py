@@ -24,6 +24,7 @@ import time
 
 import cluster_test  # noqa: E402  (same directory: Node, check)
 from cluster_test import Node, check  # noqa: E402
+from ports import free_ports  # noqa: E402
 from partition_wrap_test import send_batches, structure_check  # noqa: E402
 
 RING = 1024
@@ -74,8 +75,10 @@ def main():
     with open(key_file, "w") as key:
         key.write(os.urandom(32).hex() + "\n")
     os.chmod(key_file, 0o600)
-    replica_ports = [cluster_test.free_port() for _ in range(cluster_test.COUNT)]
-    nodes = [Node(root, index, replica_ports, key_file) for index in range(cluster_test.COUNT)]
+    count = cluster_test.COUNT
+    ports = free_ports(2 * count)
+    nodes = [Node(root, index, ports[:count], ports[count + index], key_file)
+             for index in range(count)]
     for node in nodes:
         node.settings.append("limits.partition_ops_max=%d" % RING)
     try:

@@ -49,6 +49,8 @@ import tempfile
 import threading
 import time
 
+from ports import free_ports  # noqa: E402 (same directory)
+
 PARSER = argparse.ArgumentParser()
 PARSER.add_argument("runneld")
 PARSER.add_argument("runnel")
@@ -85,22 +87,6 @@ def log(*words):
 
 
 START = time.time()
-
-
-def free_ports(count):
-    """count distinct free ports: held bound together, so the kernel cannot hand one out
-    twice (one port picked twice, for node 0's and node 2's replica ports, made node 2
-    exit at start-up: address in use)."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            socks.append(sock)
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 class Node:
