@@ -8,9 +8,17 @@
 #   cluster-configs/netns.sh down        remove every namespace, veth and the bridge
 # Needs root, iproute2 and iptables (Debian: apt-get install iproute2 iptables). A runneld
 # in namespace I listens on 10.77.0.I; see README "Network-namespace testbed".
+# RUNNEL_NETNS_INSTANCE=K (0..99, default 0) runs a separate testbed next to the others:
+# bridge rnl-brK, namespaces rnlK-1..rnlK-N (instance 0 keeps rnl-1..rnl-N), veths
+# rnlK-vI, addresses 10.77.K.I; every command acts on its own instance only.
 set -eu
-prefix=10.77.0
-bridge=rnl-br0
+instance=${RUNNEL_NETNS_INSTANCE:-0}
+case "$instance" in
+'' | *[!0-9]* | 0?* | ???*) echo "netns.sh: RUNNEL_NETNS_INSTANCE not in 0..99: $instance" >&2; exit 1 ;;
+esac
+prefix=10.77.$instance
+bridge=rnl-br$instance
+if [ "$instance" -eq 0 ]; then name=rnl; else name=rnl$instance; fi
 
 die() { echo "netns.sh: $*" >&2; exit 1; }
 need_index() { case "$1" in '' | *[!0-9]*) die "not a node number: $1" ;; esac; }
@@ -27,15 +35,15 @@ up() {
     iptables -I FORWARD -i "$bridge" -o "$bridge" -j ACCEPT 2>/dev/null || true
     index=1
     while [ "$index" -le "$count" ]; do
-        ip netns add "rnl-$index"
-        ip link add "rnl-v$index" type veth peer name eth0 netns "rnl-$index"
-        ip link set "rnl-v$index" master "$bridge" up
-        ip -n "rnl-$index" addr add "$prefix.$index/24" dev eth0
-        ip -n "rnl-$index" link set eth0 up
-        ip -n "rnl-$index" link set lo up
+        ip netns add "$name-$index"
+        ip link add "$name-v$index" type veth peer name eth0 netns "$name-$index"
+        ip link set "$name-v$index" master "$bridge" up
+        ip -n "$name-$index" addr add "$prefix.$index/24" dev eth0
+        ip -n "$name-$index" link set eth0 up
+        ip -n "$name-$index" link set lo up
         index=$((index + 1))
     done
-    echo "up: $count namespaces rnl-1..rnl-$count at $prefix.1..$prefix.$count"
+    echo "up: $count namespaces $name-1..$name-$count at $prefix.1..$prefix.$count"
 }
 
 # Adds (-I) or deletes (-D) the drop rules between a and b in both namespaces.
@@ -45,13 +53,13 @@ rules() {
     need_index "$b"
     for pair in "$a $b" "$b $a"; do
         set -- $pair
-        ip netns exec "rnl-$1" iptables "$action" INPUT -s "$prefix.$2" -j DROP
-        ip netns exec "rnl-$1" iptables "$action" OUTPUT -d "$prefix.$2" -j DROP
+        ip netns exec "$name-$1" iptables "$action" INPUT -s "$prefix.$2" -j DROP
+        ip netns exec "$name-$1" iptables "$action" OUTPUT -d "$prefix.$2" -j DROP
     done
 }
 
 down() {
-    for namespace in $(ip netns list | awk '/^rnl-[0-9]/ {print $1}'); do
+    for namespace in $(ip netns list | awk -v name="$name" '$1 ~ "^" name "-[0-9]+$" {print $1}'); do
         ip netns pids "$namespace" | while read -r pid; do
             echo "netns.sh: $namespace still runs pid $pid (stop it first)" >&2
         done
@@ -70,7 +78,7 @@ exec)
     need_index "${2:-}"
     node=$2
     shift 2
-    exec ip netns exec "rnl-$node" "$@"
+    exec ip netns exec "$name-$node" "$@"
     ;;
 down) down ;;
 *) die "usage: netns.sh up N | cut A B | heal A B | exec I CMD... | down" ;;

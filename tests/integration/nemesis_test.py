@@ -26,13 +26,20 @@ At the end every fault is healed, the producers finish, and the cluster must con
   - consumer: its polls never skip an offset, its committed offsets never go back (per
     node, over time, restarts included) and every node ends at its last acknowledged one;
   - no node exited on its own (crash) and the producers all ended acknowledged.
+With --iggy-bench PATH, iggy-bench pinned-producer runs (Apache Iggy's benchmark client,
+at-least-once: duplicates allowed) write to their own streams, one run after another,
+through one node the nemesis never kills in that run (it may still pause it or cut its
+links); the checker proves each of their partitions contiguous, identical on all nodes and
+at least as long as the messages iggy-bench acknowledged, and every iggy-bench run ended
+without an error.
 A summary (acks, faults, longest gap, p99.99 latency) is printed; a failure names the seed
 and the command that replays it.
 
 Usage: nemesis_test.py RUNNELD RUNNEL [--seed N] [--duration S] [--fault-min S]
-  [--fault-max S] [--rate N] [--netns]
+  [--fault-max S] [--rate N] [--netns] [--netns-instance K] [--iggy-bench PATH]
 CI form (defaults): seed 8, 120 s, faults of 2-4 s. Long form: --duration 600 --seed S
-(faults of 5-20 s unless given; add --netns for link cuts when root). Exits 0 when
+(faults of 5-20 s unless given; add --netns for link cuts when root, --netns-instance K
+to run next to another testbed, --iggy-bench for iggy-bench producers). Exits 0 when
 clean, 1 on an anomaly, 77 when io_uring is unavailable.
 Debugging: RUNNEL_TEST_KEEP=1 keeps the directory (node logs, producer records).
 """
@@ -40,6 +47,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -60,6 +68,10 @@ PARSER.add_argument("--fault-min", type=float, default=None)
 PARSER.add_argument("--fault-max", type=float, default=None)
 PARSER.add_argument("--rate", type=int, default=None, help="messages/s per producer")
 PARSER.add_argument("--netns", action="store_true", help="link cuts (long form, root)")
+PARSER.add_argument("--netns-instance", type=int,
+                    default=int(os.environ.get("RUNNEL_NETNS_INSTANCE", "0")),
+                    help="netns.sh testbed instance 0..99 (RUNNEL_NETNS_INSTANCE)")
+PARSER.add_argument("--iggy-bench", default=None, help="iggy-bench binary: its producers too")
 ARGS = PARSER.parse_args()
 ARGS.runneld, ARGS.runnel = os.path.abspath(ARGS.runneld), os.path.abspath(ARGS.runnel)
 LONG = ARGS.duration > 150
@@ -74,6 +86,9 @@ ARGS.rate = ARGS.rate if ARGS.rate is not None else min(200, int(36000 / ARGS.du
 HERE = os.path.dirname(os.path.abspath(__file__))
 PRODUCER = os.path.join(os.path.dirname(ARGS.runneld), "runnel-nemesis-producer")
 NETNS = os.path.join(HERE, "..", "..", "cluster-configs", "netns.sh")
+NETNS_ENV = dict(os.environ, RUNNEL_NETNS_INSTANCE=str(ARGS.netns_instance))
+NETNS_NAME = "rnl" if ARGS.netns_instance == 0 else "rnl%d" % ARGS.netns_instance
+BRIDGE = "rnl-br%d" % ARGS.netns_instance
 ENV = dict(os.environ, RUNNEL_ROOT_USERNAME="iggy", RUNNEL_ROOT_PASSWORD="iggy")
 COUNT, PARTITIONS, PRODUCERS = 3, 3, 3
 STREAM, TOPIC, CONSUMER = "ns", "nt", "1"
@@ -82,6 +97,16 @@ CONVERGE_S = 120.0 if LONG else 90.0
 # (DESIGN.md §10.5) and fails while the group changes view: the final read tries again.
 READ_RETRIES = 3
 DEADLINE = time.time() + ARGS.duration + 420
+# iggy-bench (--iggy-bench): BENCH_PRODUCERS producers, each to its own stream, through
+# node BENCH_NODE, which the nemesis never kills in this run (a kill drawn for it hits the
+# other node drawn with it; pauses and link cuts may still hit it: iggy's SDK re-sends on
+# 57/58 for 30 s, longer than a fault). Batches of 10 x 1000 B (10 KB: well under the
+# replica bus's frame limit for ~1 MB batches, docs/OPERATIONS.md), 2 batches/s per
+# producer (-r is over all producers), 60 batches per producer per run (about 30 s): about
+# 12,000 messages per stream in 600 s, which the checker reads back 1,000 per CLI poll.
+BENCH_NODE = ARGS.seed % COUNT if ARGS.iggy_bench else None
+BENCH_PRODUCERS, BENCH_MESSAGE_BYTES, BENCH_BATCH, BENCH_BATCHES = 2, 1000, 10, 60
+BENCH_RATE, BENCH_RUN_S = 2 * 2 * BENCH_BATCH * BENCH_MESSAGE_BYTES, 30
 
 
 def log(*words):
@@ -117,7 +142,8 @@ class Node:
         self.crashes = []
 
     def command(self, *words):
-        prefix = ["ip", "netns", "exec", "rnl-%d" % (self.index + 1)] if self.netns else []
+        prefix = ["ip", "netns", "exec", "%s-%d" % (NETNS_NAME, self.index + 1)] \
+            if self.netns else []
         result = prefix + [ARGS.runneld] + list(words)
         for setting in self.settings:
             result += ["--set", setting]
@@ -204,13 +230,17 @@ class Node:
         except ValueError:
             return None
 
-    def poll(self, partition, offset, count=1000, timeout=20):
-        """[(offset, payload)] from offset, or None when the poll failed."""
-        rows = self.json("message", "poll", STREAM, TOPIC, str(partition), "--offset",
+    def poll(self, key, offset, count=1000, timeout=20):
+        """[(offset, value)] from offset, or None when the poll failed (key: locate)."""
+        stream, topic, partition, whole = locate(key)
+        rows = self.json("message", "poll", stream, topic, str(partition), "--offset",
                          str(offset), "--count", str(count), timeout=timeout)
         if rows is None:
             return None
         rows = rows if isinstance(rows, list) else rows.get("messages", [])
+        if whole:
+            return [(int(row["offset"]), "%s %s %s" % (row["timestamp_us"], row["size_bytes"],
+                                                       row["payload"])) for row in rows]
         return [(int(row["offset"]), row["payload"]) for row in rows]
 
     def stored_offset(self, partition, timeout=5):
@@ -218,6 +248,16 @@ class Node:
                          timeout=timeout)
         rows = rows if isinstance(rows, list) else [rows] if rows else []
         return int(rows[0]["stored_offset"]) if rows else None
+
+
+def locate(key):
+    """(stream, topic, partition, whole) of a partition key: a partition number of the
+    nemesis topic (its rows' value is the payload), or (stream, topic, partition) of an
+    iggy-bench stream, whose rows are compared whole (timestamp, size and the payload's
+    first bytes: iggy-bench repeats one payload)."""
+    if isinstance(key, int):
+        return STREAM, TOPIC, key, False
+    return key[0], key[1], key[2], True
 
 
 def exited_within(process, seconds):
@@ -314,13 +354,75 @@ class Consumer(threading.Thread):
         return True
 
 
+class Bench(threading.Thread):
+    """iggy-bench pinned-producer runs, one after another until the nemesis ends, through
+    one node (BENCH_* below). Each run sends BENCH_BATCHES batches per producer to stream
+    bench-stream-k (k = 1..BENCH_PRODUCERS, topic-1, one partition; the first run creates
+    them, --reuse-streams appends). iggy-bench logs 'Producer #k → finished sending' only
+    after the last of its batches was acknowledged and stops at the first send that fails
+    (after the SDK's own retries), so a producer with that line acknowledged exactly
+    BENCH_BATCHES * BENCH_BATCH messages and one without it counts as 0 acknowledged."""
+
+    def __init__(self, node, end):
+        super().__init__(daemon=True)
+        self.node = node
+        self.end = end
+        self.runs = []  # (run, exit status, {stream key: acknowledged messages}, last line)
+
+    def run(self):
+        while time.time() + BENCH_RUN_S < self.end:
+            self.runs.append(self.invoke(len(self.runs)))
+
+    def invoke(self, index):
+        path = os.path.join(ROOT, "iggy-bench%d.txt" % index)
+        command = [ARGS.iggy_bench, "-m", str(BENCH_MESSAGE_BYTES), "-P", str(BENCH_BATCH),
+                   "-b", str(BENCH_BATCHES), "-r", str(BENCH_RATE), "--reuse-streams",
+                   "pinned-producer", "-p", str(BENCH_PRODUCERS), "-s", str(BENCH_PRODUCERS),
+                   "tcp", "--server-address", "%s:%d" % (self.node.host, self.node.port)]
+        with open(path, "w") as out:
+            out.write(" ".join(command) + "\n")
+            out.flush()
+            try:
+                status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
+                                        cwd=ROOT, timeout=BENCH_RUN_S + 150,
+                                        env=dict(os.environ, RUST_LOG="info")).returncode
+            except subprocess.TimeoutExpired:
+                status = "killed after %d s" % (BENCH_RUN_S + 150)
+        text = re.sub("\x1b\\[[0-9;]*m", "", open(path, errors="replace").read())
+        acked = {bench_key(k): 0 for k in range(1, BENCH_PRODUCERS + 1)}
+        for number in re.findall(r"Producer #([0-9]+) \S+ finished sending", text):
+            acked[bench_key(int(number))] = BENCH_BATCHES * BENCH_BATCH
+        lines = text.strip().splitlines()
+        if status != 0 or sum(acked.values()) != BENCH_PRODUCERS * BENCH_BATCHES * BENCH_BATCH:
+            log("iggy-bench run %d failed (%s): %s" % (index, status, lines[-1][:300]))
+        return index, status, acked, lines[-1][:300] if lines else ""
+
+    def acknowledged(self):
+        """stream key -> messages acknowledged over all runs."""
+        total = {}
+        for _, _, acked, _ in self.runs:
+            for key, count in acked.items():
+                total[key] = total.get(key, 0) + count
+        return total
+
+    def failures(self):
+        return [(index, status, line) for index, status, acked, line in self.runs
+                if status != 0 or sum(acked.values()) != BENCH_PRODUCERS * BENCH_BATCHES *
+                BENCH_BATCH]
+
+
+def bench_key(producer):
+    return ("bench-stream-%d" % producer, "topic-1", 0)
+
+
 class Nemesis:
     """One fault at a time from random.Random(seed): kill -9 + restart, pause, link cut."""
 
-    def __init__(self, nodes, seed, cuts):
+    def __init__(self, nodes, seed, cuts, spared):
         self.nodes = nodes
         self.random = random.Random(seed)
         self.cuts = cuts
+        self.spared = spared  # never killed (iggy-bench's node), or None
         self.faults = []
 
     def run(self, end):
@@ -331,6 +433,8 @@ class Nemesis:
             target = self.random.randrange(COUNT)
             other = (target + 1 + self.random.randrange(COUNT - 1)) % COUNT
             length = self.random.uniform(FAULT_MIN, FAULT_MAX)
+            if kind == "kill" and target == self.spared:
+                target = other  # the same draws: CI-form schedules stay as they were
             self.sleep(healthy)
             if time.time() + length > end:
                 return
@@ -380,7 +484,7 @@ def primaries_of(nodes, target):
 
 def netns(*words):
     result = subprocess.run(["sh", NETNS] + [str(word) for word in words], capture_output=True,
-                            text=True, timeout=30)
+                            text=True, timeout=30, env=NETNS_ENV)
     if result.returncode != 0:
         fail("netns.sh %s: %s" % (" ".join(str(w) for w in words), result.stderr.strip()))
 
@@ -391,16 +495,18 @@ def netns_usable():
         return False, "not root"
     if shutil.which("ip") is None or shutil.which("iptables") is None:
         return False, "ip or iptables missing"
-    if subprocess.run(["ip", "link", "show", "rnl-br0"], capture_output=True).returncode == 0:
-        return False, "the testbed (rnl-br0) is already up, maybe another user's"
-    result = subprocess.run(["sh", NETNS, "up", str(COUNT)], capture_output=True, text=True)
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode == 0:
+        return False, "the testbed (%s) is already up, maybe another user's (another " \
+            "--netns-instance runs next to it)" % BRIDGE
+    result = subprocess.run(["sh", NETNS, "up", str(COUNT)], capture_output=True, text=True,
+                            env=NETNS_ENV)
     if result.returncode != 0:
-        subprocess.run(["sh", NETNS, "down"], capture_output=True)
+        subprocess.run(["sh", NETNS, "down"], capture_output=True, env=NETNS_ENV)
         return False, "netns.sh up failed: " + result.stderr.strip()
-    probe = subprocess.run(["ip", "netns", "exec", "rnl-1", "iptables", "-L", "INPUT"],
+    probe = subprocess.run(["ip", "netns", "exec", NETNS_NAME + "-1", "iptables", "-L", "INPUT"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
-        subprocess.run(["sh", NETNS, "down"], capture_output=True)
+        subprocess.run(["sh", NETNS, "down"], capture_output=True, env=NETNS_ENV)
         return False, "iptables in a namespace failed: " + probe.stderr.strip()
     return True, ""
 
@@ -409,9 +515,10 @@ class Reader:
     """Reads partitions back from the nodes, incrementally while waiting for convergence
     (what was read once is kept and compared with every later full read)."""
 
-    def __init__(self, nodes):
+    def __init__(self, nodes, keys):
         self.nodes = nodes
-        self.cache = {}  # (node, partition) -> [(offset, payload)]
+        self.keys = keys  # partition keys (locate)
+        self.cache = {}  # (node, key) -> [(offset, value)]
 
     def read(self, node, partition, start=0, rows=None):
         rows = [] if rows is None else rows
@@ -433,18 +540,24 @@ class Reader:
 
     def refresh(self):
         for node in self.nodes:
-            for partition in range(PARTITIONS):
-                rows = self.cache.get((node.index, partition), [])
-                fresh = self.read(node, partition, len(rows), list(rows))
+            for key in self.keys:
+                rows = self.cache.get((node.index, key), [])
+                fresh = self.read(node, key, len(rows), list(rows))
                 if fresh is not None:
-                    self.cache[(node.index, partition)] = fresh
+                    self.cache[(node.index, key)] = fresh
 
-    def converged(self, acks):
-        for partition in range(PARTITIONS):
-            copies = [self.cache.get((node.index, partition), []) for node in self.nodes]
+    def converged(self, acks, bench_acked):
+        """Every partition identical on all nodes, with every acknowledged message of the
+        producers (at its offset's length) and as many as iggy-bench acknowledged."""
+        for key in self.keys:
+            copies = [self.cache.get((node.index, key), []) for node in self.nodes]
             if any(copy != copies[0] for copy in copies):
                 return False
-            if len(copies[0]) <= max([a[2] for a in acks if a[1] == partition] or [-1]):
+            if isinstance(key, int):
+                need = 1 + max([a[2] for a in acks if a[1] == key] or [-1])
+            else:
+                need = bench_acked.get(key, 0)
+            if len(copies[0]) < need:
                 return False
         return True
 
@@ -505,6 +618,31 @@ def check_partitions(checker, logs, acks, earlier):
                   "messages", [(k, v) for k, v in where.items() if len(v) > 1])
 
 
+def check_bench(checker, logs, acked, earlier):
+    """iggy-bench's streams (logs: node -> key -> rows): at-least-once, so duplicates are
+    allowed; the rest as check_partitions, and no loss as a count: each partition holds at
+    least the messages iggy-bench acknowledged (its payloads repeat, so they cannot be
+    told apart one by one)."""
+    for key in sorted(acked):
+        copies = [logs[node][key] for node in sorted(logs)]
+        for node, copy in zip(sorted(logs), copies):
+            offsets = [offset for offset, _ in copy]
+            checker.check(offsets == list(range(len(offsets))),
+                          "node %d %s: offsets contiguous from 0 (%d)" % (node, key[0],
+                                                                          len(offsets)),
+                          [o for i, o in enumerate(offsets) if o != i])
+            before = earlier.get((node, key), [])
+            changed = [(o, v, copy[o][1]) for o, v in before if o < len(copy) and copy[o][1] != v]
+            checker.check(not changed, "node %d %s: no offset changed its value between reads" %
+                          (node, key[0]), changed)
+            checker.check(len(copy) >= acked[key], "node %d %s: %d messages, at least the %d "
+                          "iggy-bench acknowledged" % (node, key[0], len(copy), acked[key]))
+        checker.check(all(copy == copies[0] for copy in copies),
+                      "%s identical on all nodes" % key[0],
+                      [o for o in range(max(len(c) for c in copies))
+                       if len({c[o][1] if o < len(c) else None for c in copies}) > 1])
+
+
 def is_expected(payload, partition):
     """Producer i's message n goes to partition n % PARTITIONS."""
     try:
@@ -559,12 +697,22 @@ def summary(producers, nemesis, consumer):
               latencies[-1] / 1e3 if latencies else 0, gap / 1e6, own_gap / 1e6), flush=True)
 
 
-def converge(reader, acks):
+def bench_summary(bench):
+    if bench is None:
+        return
+    acked = bench.acknowledged()
+    print("summary: iggy-bench through node %d: %d runs (%d failed), %d messages acknowledged "
+          "(%s)" % (BENCH_NODE, len(bench.runs), len(bench.failures()), sum(acked.values()),
+                    ", ".join("%s %d" % (k[0], n) for k, n in sorted(acked.items()))),
+          flush=True)
+
+
+def converge(reader, acks, bench_acked):
     """Reads until every partition is identical on all nodes with every ack in it."""
     begin = time.time()
     while time.time() < begin + CONVERGE_S:
         reader.refresh()
-        if reader.converged(acks):
+        if reader.converged(acks, bench_acked):
             log("converged after %.1f s" % (time.time() - begin))
             return True
         time.sleep(1.0)
@@ -604,11 +752,15 @@ def heal(nodes):
 
 def run(nodes, checker, cuts):
     setup(nodes)
+    end = time.time() + ARGS.duration - 1
     producers = [Producer(ROOT, index, nodes) for index in range(PRODUCERS)]
     consumer = Consumer(nodes)
     consumer.start()
-    nemesis = Nemesis(nodes, ARGS.seed, cuts)
-    nemesis.run(time.time() + ARGS.duration - 1)
+    bench = Bench(nodes[BENCH_NODE], end) if ARGS.iggy_bench else None
+    if bench is not None:
+        bench.start()
+    nemesis = Nemesis(nodes, ARGS.seed, cuts, BENCH_NODE)
+    nemesis.run(end)
     heal(nodes)
     log("nemesis done (%d faults), every node up; waiting for the producers" %
         len(nemesis.faults))
@@ -616,28 +768,39 @@ def run(nodes, checker, cuts):
         producer.finish(max(10, ARGS.duration + 90 - (time.time() - START)))
     consumer.stop_event.set()
     consumer.join(timeout=60)
-    acks = [a for p in producers for a in p.acks]
+    if bench is not None:
+        bench.join(timeout=BENCH_RUN_S + 200)
+        checker.check(not bench.is_alive() and not bench.failures(), "every iggy-bench run "
+                      "ended with all its messages acknowledged", bench.failures())
     summary(producers, nemesis, consumer)
+    bench_summary(bench)
     for producer in producers:
         checker.check(producer.status == 0, "producer %d ended with every message acknowledged "
                       "(%d acks)" % (producer.index, len(producer.acks)),
                       open(producer.path).read().splitlines()[-5:])
-    reader = Reader(nodes)
-    converged = converge(reader, acks)
+    check_all(nodes, checker, [a for p in producers for a in p.acks], consumer,
+              bench.acknowledged() if bench is not None else {})
+
+
+def check_all(nodes, checker, acks, consumer, bench_acked):
+    """Convergence, then a fresh read of every partition from every node, checked."""
+    reader = Reader(nodes, list(range(PARTITIONS)) + sorted(bench_acked))
+    converged = converge(reader, acks, bench_acked)
     checker.check(converged, "the cluster converged within %.0f s" % CONVERGE_S,
-                  [(k, len(v)) for k, v in sorted(reader.cache.items())])
+                  [(k, len(v)) for k, v in sorted(reader.cache.items(), key=str)])
     for node in nodes:
         checker.check(not node.crashes and not node.note_crash(), "node %d never crashed" %
                       node.index, node.crashes)
     logs = {}
     for node in nodes:
         logs[node.index] = {}
-        for partition in range(PARTITIONS):
-            rows = reader.read(node, partition)
-            checker.check(rows is not None, "node %d partition %d read back" % (node.index,
-                                                                                partition))
-            logs[node.index][partition] = rows or []
+        for key in reader.keys:
+            rows = reader.read(node, key)
+            checker.check(rows is not None, "node %d %s read back" % (
+                node.index, "partition %d" % key if isinstance(key, int) else key[0]))
+            logs[node.index][key] = rows or []
     check_partitions(checker, logs, acks, reader.cache)
+    check_bench(checker, logs, bench_acked, reader.cache)
     check_consumer(checker, consumer, logs, nodes)
 
 
@@ -646,7 +809,8 @@ def replay_command():
              "build/release/runnel", "--seed", str(ARGS.seed), "--duration",
              "%g" % ARGS.duration, "--fault-min", "%g" % FAULT_MIN, "--fault-max",
              "%g" % FAULT_MAX, "--rate", str(ARGS.rate)]
-    return " ".join(words + (["--netns"] if ARGS.netns else []))
+    words += ["--netns", "--netns-instance", str(ARGS.netns_instance)] if ARGS.netns else []
+    return " ".join(words + (["--iggy-bench", ARGS.iggy_bench] if ARGS.iggy_bench else []))
 
 
 def main():
@@ -657,11 +821,17 @@ def main():
     cuts, why = netns_usable() if ARGS.netns else (False, "the long form's --netns not given")
     if not cuts:
         log("link cuts skipped: " + why)
+    if ARGS.iggy_bench is None:
+        log("iggy-bench skipped: --iggy-bench not given")
+    else:
+        log("iggy-bench %s through node %d (never killed in this run)" % (ARGS.iggy_bench,
+                                                                         BENCH_NODE))
     key_file = os.path.join(ROOT, "cluster.key")
     with open(key_file, "w") as key:
         key.write(os.urandom(32).hex() + "\n")
     os.chmod(key_file, 0o600)
-    hosts = ["10.77.0.%d" % (i + 1) if cuts else "127.0.0.1" for i in range(COUNT)]
+    hosts = ["10.77.%d.%d" % (ARGS.netns_instance, i + 1) if cuts else "127.0.0.1"
+             for i in range(COUNT)]
     ports = free_ports(2 * COUNT)
     replica = [(hosts[i], ports[i]) for i in range(COUNT)]
     nodes = [Node(ROOT, i, hosts[i], ports[COUNT + i], replica, key_file, cuts)
@@ -678,7 +848,7 @@ def main():
         for node in nodes:
             node.stop()
         if cuts:
-            subprocess.run(["sh", NETNS, "down"], capture_output=True)
+            subprocess.run(["sh", NETNS, "down"], capture_output=True, env=NETNS_ENV)
     if checker.anomalies:
         for node in nodes:
             sys.stderr.write("---- node %d log (tail)\n" % node.index)

@@ -36,7 +36,8 @@ target_link_libraries(runnel-nemesis-producer PRIVATE runnel_static ${XXHASH_LIB
 # Enabled once the CI form was clean 10 times in a row at 5f0fb7e (partition checkpoints
 # included; load average 12-25, converged after 20-46 s; docs/NEMESIS.md).
 # Long form by hand: python3 tests/integration/nemesis_test.py build/release/runneld
-#   build/release/runnel --duration 600 --seed S [--netns]
+#   build/release/runnel --duration 600 --seed S --netns [--netns-instance K]
+#   --iggy-bench PATH (docs/NEMESIS.md)
 if(NOT RUNNEL_SANITIZE)
     add_test(NAME integration.nemesis
         COMMAND ${RUNNEL_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/nemesis_test.py
