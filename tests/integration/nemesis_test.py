@@ -85,6 +85,7 @@ FAULT_MAX = ARGS.fault_max if ARGS.fault_max is not None else (20.0 if LONG else
 ARGS.rate = ARGS.rate if ARGS.rate is not None else min(200, int(36000 / ARGS.duration))
 HERE = os.path.dirname(os.path.abspath(__file__))
 PRODUCER = os.path.join(os.path.dirname(ARGS.runneld), "runnel-nemesis-producer")
+READER = os.path.join(os.path.dirname(ARGS.runneld), "runnel-nemesis-reader")
 NETNS = os.path.join(HERE, "..", "..", "cluster-configs", "netns.sh")
 NETNS_ENV = dict(os.environ, RUNNEL_NETNS_INSTANCE=str(ARGS.netns_instance))
 NETNS_NAME = "rnl" if ARGS.netns_instance == 0 else "rnl%d" % ARGS.netns_instance
@@ -93,9 +94,6 @@ ENV = dict(os.environ, RUNNEL_ROOT_USERNAME="iggy", RUNNEL_ROOT_PASSWORD="iggy")
 COUNT, PARTITIONS, PRODUCERS = 3, 3, 3
 STREAM, TOPIC, CONSUMER = "ns", "nt", "1"
 CONVERGE_S = 120.0 if LONG else 90.0
-# A poll that is not served from the node's own copy goes to the partition's primary
-# (DESIGN.md §10.5) and fails while the group changes view: the final read tries again.
-READ_RETRIES = 3
 DEADLINE = time.time() + ARGS.duration + 420
 # iggy-bench (--iggy-bench): BENCH_PRODUCERS producers, each to its own stream, through
 # node BENCH_NODE, which the nemesis never kills in this run (a kill drawn for it hits the
@@ -230,17 +228,13 @@ class Node:
         except ValueError:
             return None
 
-    def poll(self, key, offset, count=1000, timeout=20):
-        """[(offset, value)] from offset, or None when the poll failed (key: locate)."""
-        stream, topic, partition, whole = locate(key)
-        rows = self.json("message", "poll", stream, topic, str(partition), "--offset",
+    def poll(self, partition, offset, count=1000, timeout=20):
+        """[(offset, payload)] from offset, or None when the poll failed."""
+        rows = self.json("message", "poll", STREAM, TOPIC, str(partition), "--offset",
                          str(offset), "--count", str(count), timeout=timeout)
         if rows is None:
             return None
         rows = rows if isinstance(rows, list) else rows.get("messages", [])
-        if whole:
-            return [(int(row["offset"]), "%s %s %s" % (row["timestamp_us"], row["size_bytes"],
-                                                       row["payload"])) for row in rows]
         return [(int(row["offset"]), row["payload"]) for row in rows]
 
     def stored_offset(self, partition, timeout=5):
@@ -254,7 +248,7 @@ def locate(key):
     """(stream, topic, partition, whole) of a partition key: a partition number of the
     nemesis topic (its rows' value is the payload), or (stream, topic, partition) of an
     iggy-bench stream, whose rows are compared whole (timestamp, size and the payload's
-    first bytes: iggy-bench repeats one payload)."""
+    hash: iggy-bench repeats one payload)."""
     if isinstance(key, int):
         return STREAM, TOPIC, key, False
     return key[0], key[1], key[2], True
@@ -520,23 +514,26 @@ class Reader:
         self.keys = keys  # partition keys (locate)
         self.cache = {}  # (node, key) -> [(offset, value)]
 
-    def read(self, node, partition, start=0, rows=None):
+    def read(self, node, key, start=0, rows=None):
+        """rows extended with the partition's rows from start + len(rows) to its end, read
+        by runnel-nemesis-reader (one login; it tries a failed poll 3 more times, 1 s apart:
+        a poll forwarded to a primary mid view change gets 57/58), or None when it failed.
+        A row's value is the payload (nemesis topic) or 'timestamp size payload-hash'."""
         rows = [] if rows is None else rows
-        for _ in range(100000):
-            batch = node.poll(partition, start + len(rows))
-            for _ in range(READ_RETRIES):
-                if batch is not None:
-                    break
-                time.sleep(1.0)  # a poll forwarded to a primary mid view change: 57/58
-                batch = node.poll(partition, start + len(rows))
-            if batch is None:
-                return None
-            if not batch:
-                return rows
-            rows += batch
+        stream, topic, partition, whole = locate(key)
+        try:
+            result = subprocess.run([READER, "%s:%d" % (node.host, node.port), stream, topic,
+                                     str(partition), str(start + len(rows))],
+                                    capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            return None
+        for line in result.stdout.splitlines():
+            offset, stamp, size, digest, head = (line.split() + [""])[:5]
+            rows.append((int(offset), "%s %s %s" % (stamp, size, digest) if whole else
+                         bytes.fromhex(head).decode(errors="replace")))
             if rows[-1][0] != len(rows) - 1 + start:
                 return rows  # not contiguous: check_partitions reports it
-        return rows
+        return rows if result.returncode == 0 else None
 
     def refresh(self):
         for node in self.nodes:

@@ -24,6 +24,12 @@ add_executable(runnel-nemesis-producer ${CMAKE_SOURCE_DIR}/tests/integration/nem
 target_compile_options(runnel-nemesis-producer PRIVATE ${RUNNEL_WARNINGS})
 target_include_directories(runnel-nemesis-producer PRIVATE ${CMAKE_SOURCE_DIR}/client/include)
 target_link_libraries(runnel-nemesis-producer PRIVATE runnel_static ${XXHASH_LIBRARIES})
+# runnel-nemesis-reader: reads a partition from an offset to its end through one login
+# (nemesis_test's checker; the CLI logs in once per poll).
+add_executable(runnel-nemesis-reader ${CMAKE_SOURCE_DIR}/tests/integration/nemesis_reader.c)
+target_compile_options(runnel-nemesis-reader PRIVATE ${RUNNEL_WARNINGS})
+target_include_directories(runnel-nemesis-reader PRIVATE ${CMAKE_SOURCE_DIR}/client/include)
+target_link_libraries(runnel-nemesis-reader PRIVATE runnel_static ${XXHASH_LIBRARIES})
 # nemesis: the CI form of tests/integration/nemesis_test.py (docs/NEMESIS.md): 3 nodes,
 # three librunnel exactly-once producers over 3 partitions and a committing consumer for
 # 120 s while a nemesis seeded with 8 kills (-9) and restarts or pauses one node at a time
