@@ -51,7 +51,7 @@ int data_plane_init(struct data_plane *plane, struct broker *broker, uint32_t sh
     /* A checkpoint every half ring: the ring's base moves up before the log reaches its top
      * (vsr/replica.h); cheap (a few hundred KiB written per half ring). */
     plane->checkpoint_interval = plane->ops_max / 2;
-    plane->record_size_bytes_max = (uint32_t)broker->config->batch_size_bytes_max + 512;
+    plane->record_size_bytes_max = (uint32_t)node_config_record_bytes_max(broker->config);
     plane->partitions = calloc(plane->partitions_max, sizeof(struct data_partition));
     plane->by_metadata_slot = malloc(sizeof(int32_t) * metadata_slots_max);
     if (plane->partitions == NULL || plane->by_metadata_slot == NULL) {

@@ -38,6 +38,27 @@ uint64_t net_connection_cost_bytes(const struct net_options *options)
     return sizeof(struct net_connection) + options->send_buffer_size_bytes + 2 * sizeof(uint32_t);
 }
 
+/* The large output rings (net_connection_output_grow), all free. 0 or -ENOMEM. */
+static int net_large_init(struct net *net)
+{
+    uint32_t count = net->options.large_send_buffers_max;
+    assert(count < UINT16_MAX); /* output_large holds 1 + an index */
+    assert(count == 0 || net->options.large_send_buffer_size_bytes > 0);
+    if (count == 0) {
+        return 0;
+    }
+    net->large_memory = malloc((size_t)count * net->options.large_send_buffer_size_bytes);
+    net->large_free = calloc(count, sizeof(uint32_t));
+    if (net->large_memory == NULL || net->large_free == NULL) {
+        return -ENOMEM;
+    }
+    for (uint32_t index = 0; index < count; index++) {
+        net->large_free[index] = count - 1 - index;
+    }
+    net->large_free_count = count;
+    return 0;
+}
+
 int net_init(struct net *net, const struct net_options *options, struct runtime_uring *uring,
              struct xshard *xshard, uint32_t shard_index, uint32_t shard_count,
              struct node_handler *handler)
@@ -62,7 +83,7 @@ int net_init(struct net *net, const struct net_options *options, struct runtime_
     net->waiting = calloc(count, sizeof(uint32_t));
     net->output_memory = malloc((size_t)count * options->send_buffer_size_bytes);
     if (net->connections == NULL || net->free_slots == NULL || net->dirty == NULL ||
-        net->waiting == NULL || net->output_memory == NULL ||
+        net->waiting == NULL || net->output_memory == NULL || net_large_init(net) != 0 ||
         frame_pool_init(&net->pool, options->reassembly_slots_max, options->frame_size_max) != 0) {
         net_deinit(net);
         return -ENOMEM;
@@ -113,6 +134,8 @@ void net_deinit(struct net *net)
     free(net->dirty);
     free(net->waiting);
     free(net->output_memory);
+    free(net->large_memory);
+    free(net->large_free);
     memset(net, 0, sizeof(*net));
 }
 
@@ -387,6 +410,14 @@ static void net_connection_maybe_free(struct net_connection *connection)
         return;
     }
     connection->state = NET_CONNECTION_FREE;
+    if (connection->output_large != 0) {
+        assert(net->large_free_count < net->options.large_send_buffers_max);
+        net->large_free[net->large_free_count++] = connection->output_large - 1u;
+        connection->output_large = 0;
+        connection->is_output_growing = false;
+        connection->output =
+            net->output_memory + (size_t)connection->slot * net->options.send_buffer_size_bytes;
+    }
     assert(net->free_count < net->options.connections_max);
     net->free_slots[net->free_count++] = connection->slot;
 }
@@ -648,12 +679,67 @@ static void net_recv_callback(struct runtime_uring_completion *completion, int32
 /* ---------------------------------------------------------------------------------------
  * Sending. */
 
+uint32_t net_connection_output_size(const struct net_connection *connection)
+{
+    assert(connection != NULL);
+    const struct net_options *options = &connection->net->options;
+    bool is_large = connection->output_large != 0 && !connection->is_output_growing;
+    return is_large ? options->large_send_buffer_size_bytes : options->send_buffer_size_bytes;
+}
+
+uint32_t net_connection_output_capacity(const struct net_connection *connection)
+{
+    assert(connection != NULL);
+    const struct net_options *options = &connection->net->options;
+    return connection->output_large != 0 ? options->large_send_buffer_size_bytes
+                                         : options->send_buffer_size_bytes;
+}
+
+/* A grow waiting for the kernel: once no send is in flight (and no held send waits), the
+ * bytes still queued move to the start of the large ring, which the connection sends from
+ * from then on. */
+static void net_output_grow_finish(struct net_connection *connection)
+{
+    struct net *net = connection->net;
+    if (!connection->is_output_growing || connection->held != NULL ||
+        connection->is_send_in_flight) {
+        return;
+    }
+    assert(connection->output_large != 0);
+    uint32_t size = net->options.send_buffer_size_bytes;
+    uint32_t used = connection->output_used;
+    uint32_t first = used < size - connection->output_head ? used : size - connection->output_head;
+    uint8_t *large = net->large_memory + (size_t)(connection->output_large - 1u) *
+                                             net->options.large_send_buffer_size_bytes;
+    assert(used <= size && used <= net->options.large_send_buffer_size_bytes);
+    memcpy(large, connection->output + connection->output_head, first);
+    memcpy(large + first, connection->output, used - first);
+    connection->output = large;
+    connection->output_head = 0;
+    connection->is_output_growing = false;
+}
+
+int net_connection_output_grow(struct net_connection *connection)
+{
+    assert(connection != NULL);
+    assert(connection->state == NET_CONNECTION_OPEN && connection->output_large == 0);
+    struct net *net = connection->net;
+    if (net->large_free_count == 0) {
+        net->counters.outputs_grow_refused++;
+        return -RUNNEL_EFULL;
+    }
+    connection->output_large = (uint16_t)(net->large_free[--net->large_free_count] + 1u);
+    connection->is_output_growing = true;
+    net->counters.outputs_grown++;
+    net_output_grow_finish(connection);
+    return 0;
+}
+
 int net_connection_send(struct net_connection *connection, const void *bytes, uint32_t size_bytes)
 {
     assert(connection != NULL && bytes != NULL);
     assert(connection->state == NET_CONNECTION_OPEN);
-    struct net *net = connection->net;
-    uint32_t size = net->options.send_buffer_size_bytes;
+    uint32_t size = net_connection_output_size(connection);
     assert(connection->output_head < size && connection->output_used <= size);
     if (size_bytes > size) {
         return -RUNNEL_ETOOLARGE; /* can never fit: the handler must not wait for it */
@@ -693,7 +779,6 @@ int net_connection_send_held(struct net_connection *connection, const void *byte
  * (or the held send). */
 static void net_send_done(struct net_connection *connection, int32_t result)
 {
-    struct net *net = connection->net;
     bool was_held = connection->is_send_held;
     connection->is_send_in_flight = false;
     connection->is_send_zc = false;
@@ -715,6 +800,7 @@ static void net_send_done(struct net_connection *connection, int32_t result)
         connection->bytes_out += (uint32_t)result;
         if (connection->held_sent == connection->held_size) {
             net_held_done(connection);
+            net_output_grow_finish(connection);
         }
         net_mark_dirty(connection);
         return;
@@ -723,13 +809,14 @@ static void net_send_done(struct net_connection *connection, int32_t result)
     assert(sent <= connection->output_sending &&
            connection->output_sending <= connection->output_used);
     connection->output_head =
-        (connection->output_head + sent) % net->options.send_buffer_size_bytes;
+        (connection->output_head + sent) % net_connection_output_size(connection);
     connection->output_used -= sent;
     if (connection->output_used == 0) {
         connection->output_head = 0; /* small replies keep to the ring's first pages */
     }
     connection->output_sending = 0;
     connection->bytes_out += sent;
+    net_output_grow_finish(connection);
     net_mark_dirty(connection);
 }
 
@@ -761,7 +848,7 @@ static void net_send_callback(struct runtime_uring_completion *completion, int32
 static void net_connection_send_start(struct net_connection *connection)
 {
     struct net *net = connection->net;
-    uint32_t size = net->options.send_buffer_size_bytes;
+    uint32_t size = net_connection_output_size(connection);
     uint32_t used = connection->output_used;
     assert(!connection->is_send_in_flight);
     if (connection->held != NULL) {

@@ -31,7 +31,9 @@
  * with exact one-shot receives (never past the frame), and once its output has drained
  * the socket moves; the target continues the byte stream where this shard stopped.
  *
- * Memory: connections_max connection records and output buffers, allocated at init.
+ * Memory: connections_max connection records and output buffers, allocated at init, plus
+ * large_send_buffers_max large output rings that connections take on request
+ * (net_connection_output_grow: replica links, whose frames are larger than a client's).
  * Everything here runs on the owning shard's thread.
  */
 #ifndef RUNNEL_NODE_NET_H
@@ -66,13 +68,15 @@ enum net_connection_state {
 };
 
 struct net_options {
-    uint32_t connections_max;        /* connections homed on this shard */
-    uint32_t send_buffer_size_bytes; /* per connection */
-    uint32_t frame_size_max;         /* bytes, header included */
-    uint32_t reassembly_slots_max;   /* frames split across buffers at once */
-    uint32_t requests_in_flight_max; /* per connection */
-    uint64_t idle_timeout_ns;        /* 0: never */
-    uint32_t send_zc_min_bytes;      /* sends at least this large are zero-copy; 0: never */
+    uint32_t connections_max;              /* connections homed on this shard */
+    uint32_t send_buffer_size_bytes;       /* per connection */
+    uint32_t frame_size_max;               /* bytes, header included */
+    uint32_t reassembly_slots_max;         /* frames split across buffers at once */
+    uint32_t requests_in_flight_max;       /* per connection */
+    uint64_t idle_timeout_ns;              /* 0: never */
+    uint32_t send_zc_min_bytes;            /* sends at least this large are zero-copy; 0: never */
+    uint32_t large_send_buffer_size_bytes; /* a large output ring (net_connection_output_grow) */
+    uint32_t large_send_buffers_max;       /* large rings on this shard; 0: none */
 };
 
 struct net_input_segment {
@@ -109,6 +113,8 @@ struct net_connection {
     bool is_starved;   /* waits for a receive buffer (the ring ran dry) */
     bool is_slot_wait; /* waits for a reassembly slot (input paused) */
     bool is_handoff;
+    bool is_output_growing; /* moves to its large ring once no send is in flight */
+    uint16_t output_large;  /* 1 + the large ring it holds or waits for; 0: none */
     uint32_t handoff_shard;
     bool has_handoff_state; /* handoff_state goes with the socket (net_connection_handoff_state) */
     bool has_adopted_state; /* adopted_state came with the socket (a hand-off) */
@@ -119,7 +125,7 @@ struct net_connection {
     struct net_input_segment input[NET_INPUT_SEGMENTS_MAX];
     uint32_t input_head;
     uint32_t input_count;
-    uint8_t *output;         /* send_buffer_size_bytes, a ring */
+    uint8_t *output;         /* a ring of net_connection_output_size bytes */
     uint32_t output_head;    /* first unsent byte (back to 0 whenever the ring empties) */
     uint32_t output_used;    /* bytes queued from output_head on, in flight included */
     uint32_t output_sending; /* bytes of output in the send in flight */
@@ -155,11 +161,13 @@ struct net_counters {
     uint64_t slot_waits;      /* inputs paused for want of a reassembly slot */
     uint64_t handoffs;
     uint64_t pauses;
-    uint64_t sends;           /* send SQEs (one per connection per pass at most) */
-    uint64_t sends_vectored;  /* of them, two-iovec sendmsg (the output ring wrapped) */
-    uint64_t sends_zc;        /* of them, zero-copy */
-    uint64_t sends_zc_copied; /* zero-copy sends the kernel copied after all */
-    uint64_t sends_held;      /* of them, from a held send's memory (no copy into the ring) */
+    uint64_t sends;                /* send SQEs (one per connection per pass at most) */
+    uint64_t sends_vectored;       /* of them, two-iovec sendmsg (the output ring wrapped) */
+    uint64_t sends_zc;             /* of them, zero-copy */
+    uint64_t sends_zc_copied;      /* zero-copy sends the kernel copied after all */
+    uint64_t sends_held;           /* of them, from a held send's memory (no copy into the ring) */
+    uint64_t outputs_grown;        /* connections given a large output ring */
+    uint64_t outputs_grow_refused; /* asked for one while every large ring was taken */
 };
 
 struct net {
@@ -182,6 +190,9 @@ struct net {
     uint32_t accept_pending_count;
     bool is_accept_paused[2];
     uint8_t *output_memory;
+    uint8_t *large_memory; /* large_send_buffers_max large rings */
+    uint32_t *large_free;  /* indices of the free ones (a stack) */
+    uint32_t large_free_count;
     struct frame_pool pool;
     int listeners[2]; /* by net_peer_kind; -1: none */
     struct runtime_uring_completion accept_completions[2];
@@ -247,6 +258,23 @@ int net_connection_send_held(struct net_connection *connection, const void *byte
                              uint32_t size_bytes, net_held_release release, void *owner,
                              void *item);
 
+/*
+ * Gives connection one of the shard's large output rings (large_send_buffer_size_bytes,
+ * e.g. a replica link's) for the rest of its life here: at once when no send is in flight,
+ * else when the one in flight ends (until then it queues into its own ring); what is
+ * queued then is copied over, in order. Its slot's own ring stays unused meanwhile; the
+ * large ring returns to the shard's pool when the slot is freed. 0, or -RUNNEL_EFULL when
+ * every large ring is taken (counted; the connection keeps its ring).
+ */
+int net_connection_output_grow(struct net_connection *connection);
+
+/* Bytes connection's output ring holds now. */
+uint32_t net_connection_output_size(const struct net_connection *connection);
+
+/* Bytes its output ring will hold: the large ring's size once one is given (also while
+ * the move waits for a send in flight), else net_connection_output_size. */
+uint32_t net_connection_output_capacity(const struct net_connection *connection);
+
 /* Starts closing connection (idempotent). */
 void net_connection_close(struct net_connection *connection);
 
@@ -279,7 +307,8 @@ uint32_t net_connection_shard(const struct net_connection *connection);
 /* Shards of the node (targets of net_connection_handoff are below it). */
 uint32_t net_connection_shard_count(const struct net_connection *connection);
 
-/* Bytes a connection costs when idle: its record and its output buffer. */
+/* Bytes a connection costs when idle: its record and its output buffer (the large rings
+ * are a separate, per-shard reservation: large_send_buffers_max of them). */
 uint64_t net_connection_cost_bytes(const struct net_options *options);
 
 #endif

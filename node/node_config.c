@@ -3,6 +3,8 @@
 
 #include "lib/assert.h"
 #include "lib/error.h"
+#include "proto/vsr_header.h"
+#include "vsr/replica.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -75,7 +77,8 @@ static const struct config_key node_config_keys[] = {
             "preallocation chunk ahead of the tail (0: none)"),
     KEY_BOOL("storage", "direct_io", direct_io, "true", "use O_DIRECT where the filesystem allows"),
     KEY_U64("limits", "frame_size_bytes_max", frame_size_bytes_max, 4096, 1ULL << 30, "64M",
-            "largest frame accepted"),
+            "largest frame accepted (a cluster: at least batch_size_bytes_max + 33,280 and "
+            "poll_reply_bytes_max / 2 + 4096)"),
     KEY_U32("limits", "connections_max", connections_max, 1, 1000000, "10000",
             "connections per node"),
     KEY_U32("limits", "partitions_max", partitions_max, 1, 1000000, "10000",
@@ -89,7 +92,8 @@ static const struct config_key node_config_keys[] = {
     KEY_U64("limits", "partition_ops_max", partition_ops_max, 1024, 1ULL << 24, "65536",
             "VSR log ring of a partition group (ops; it checkpoints every half ring)"),
     KEY_U64("limits", "batch_size_bytes_max", batch_size_bytes_max, 65536, 1ULL << 26, "8M",
-            "largest message batch a SendMessages may carry"),
+            "largest message batch a SendMessages may carry (a cluster's replica links "
+            "send from rings of 4 x (this + 33,280) bytes)"),
     KEY_U64("limits", "poll_reply_bytes_max", poll_reply_bytes_max, 65536, 1ULL << 26, "1M",
             "poll replies carry at most this many bytes of records"),
     KEY_U32("limits", "requests_max", requests_max, 16, 65536, "256",
@@ -162,6 +166,16 @@ int node_config_validate(const struct node_config *config, struct config_error *
             return -RUNNEL_ECONFIG;
         }
     }
+    uint64_t link_frame = node_config_link_frame_bytes_max(config);
+    if (config->replica_count > 1 && config->frame_size_bytes_max < link_frame) {
+        snprintf(error->text, sizeof(error->text),
+                 "config: invalid value key=limits.frame_size_bytes_max value=\"%llu\" "
+                 "allowed=at least %llu in a cluster (the largest replica bus frame: a prepare "
+                 "of a whole batch, limits.batch_size_bytes_max + 33280, or a forwarded poll's "
+                 "reply, limits.poll_reply_bytes_max / 2 + 4096; raise it or lower those)",
+                 (unsigned long long)config->frame_size_bytes_max, (unsigned long long)link_frame);
+        return -RUNNEL_ECONFIG;
+    }
     if (config->client_port == config->replica_port && config->client_address[0] != '\0') {
         snprintf(error->text, sizeof(error->text),
                  "config: invalid value key=server.replica_port value=\"%u\" allowed=any port "
@@ -170,4 +184,45 @@ int node_config_validate(const struct node_config *config, struct config_error *
         return -RUNNEL_ECONFIG;
     }
     return 0;
+}
+
+uint64_t node_config_record_bytes_max(const struct node_config *config)
+{
+    assert(config != NULL);
+    assert(config->batch_size_bytes_max > 0);
+    return config->batch_size_bytes_max + 512;
+}
+
+uint64_t node_config_link_frame_bytes_max(const struct node_config *config)
+{
+    assert(config != NULL);
+    uint64_t prepare =
+        node_config_record_bytes_max(config) + (uint64_t)(VSR_PIPELINE_MAX + 1) * VSR_HEADER_SIZE;
+    uint64_t poll = config->poll_reply_bytes_max / 2 + 4096; /* a forwarded poll's reply */
+    return prepare > poll ? prepare : poll;
+}
+
+uint64_t node_config_client_ring_bytes(const struct node_config *config)
+{
+    assert(config != NULL);
+    uint64_t reply_bytes = config->poll_reply_bytes_max + 64 * 1024;
+    return reply_bytes > config->send_buffer_size_bytes ? reply_bytes
+                                                        : config->send_buffer_size_bytes;
+}
+
+uint64_t node_config_link_ring_bytes(const struct node_config *config)
+{
+    assert(config != NULL);
+    uint64_t ring = 4 * node_config_link_frame_bytes_max(config);
+    uint64_t client = node_config_client_ring_bytes(config);
+    ring = ring > client ? ring : client;
+    assert(ring <= UINT32_MAX); /* the limits' ranges keep it there */
+    return ring;
+}
+
+uint32_t node_config_link_rings_max(const struct node_config *config)
+{
+    assert(config != NULL);
+    assert(config->replica_count >= 1);
+    return config->replica_count > 1 ? 2 * (config->replica_count - 1) + 2 : 0;
 }

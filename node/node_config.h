@@ -80,7 +80,32 @@ const struct config_schema *node_config_schema(void);
 /* Fills config with the built-in defaults (never fails for the built-in table). */
 void node_config_defaults(struct node_config *config);
 
-/* Cross-key checks after all values are in; returns 0 or -RUNNEL_ECONFIG with error set. */
+/* Cross-key checks after all values are in; returns 0 or -RUNNEL_ECONFIG with error set.
+ * In a cluster limits.frame_size_bytes_max must hold node_config_link_frame_bytes_max. */
 int node_config_validate(const struct node_config *config, struct config_error *error);
+
+/* The largest partition record, VSR header included: a prepare of one whole batch
+ * (limits.batch_size_bytes_max + 512). */
+uint64_t node_config_record_bytes_max(const struct node_config *config);
+
+/* The largest frame a replica bus link carries: a record (a prepare, or the forwarded
+ * request it comes from), with room for a view change's window of headers
+ * ((VSR_PIPELINE_MAX + 1) x 256 B) on top, or a forwarded poll's reply (half of
+ * limits.poll_reply_bytes_max, node/data_plane_poll_forward.c, + 4 KiB). */
+uint64_t node_config_link_frame_bytes_max(const struct node_config *config);
+
+/* A client connection's output ring: a whole poll reply (limits.poll_reply_bytes_max +
+ * 64 KiB), at least runtime.send_buffer_size_bytes. */
+uint64_t node_config_client_ring_bytes(const struct node_config *config);
+
+/* A replica link's output ring (net_connection_output_grow): four of the largest link
+ * frames, so that two forwarded requests (the client lane: half the ring) or three
+ * prepares (the consensus lane: seven eighths) of that size are in flight at once; at
+ * least a client connection's ring. */
+uint64_t node_config_link_ring_bytes(const struct node_config *config);
+
+/* Link rings per shard: two per peer and two to spare (a redialed link's new connection
+ * comes up while the old one's sends end); 0 on a single node. */
+uint32_t node_config_link_rings_max(const struct node_config *config);
 
 #endif

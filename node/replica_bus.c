@@ -120,11 +120,9 @@ enum replica_bus_lane replica_bus_lane_of(uint8_t command)
     }
 }
 
-/* Bytes of a link's output buffer a lane may fill (see replica_bus.h). */
-static uint32_t replica_bus_lane_limit(const struct net_connection *connection,
-                                       enum replica_bus_lane lane)
+/* Bytes of an output ring of size bytes a lane may fill (see replica_bus.h). */
+static uint32_t replica_bus_lane_limit(uint32_t size, enum replica_bus_lane lane)
 {
-    uint32_t size = connection->net->options.send_buffer_size_bytes;
     assert(size > 0);
     assert(lane < REPLICA_BUS_LANE_COUNT);
     if (lane == REPLICA_BUS_LANE_CONTROL) {
@@ -164,11 +162,14 @@ int replica_bus_send(struct replica_bus *bus, uint32_t shard_index, uint8_t targ
         replica_bus_count(shard, REPLICA_BUS_DROPPED_DOWN, 1);
         return -ENOTCONN;
     }
-    uint32_t limit = replica_bus_lane_limit(link->connection, lane);
-    if (header->size > limit) {
+    /* Too large for the link's ring for good, or (briefly, while the link's ring grows,
+     * net_connection_output_grow) for the one it sends from now: full. */
+    if (header->size >
+        replica_bus_lane_limit(net_connection_output_capacity(link->connection), lane)) {
         replica_bus_count(shard, REPLICA_BUS_TOO_LARGE, 1);
         return -RUNNEL_ETOOLARGE;
     }
+    uint32_t limit = replica_bus_lane_limit(net_connection_output_size(link->connection), lane);
     bool is_forward = header->command == VSR_COMMAND_REQUEST;
     if (is_forward && link->credit_used >= bus->options.forward_credit_max) {
         replica_bus_count(shard, REPLICA_BUS_REFUSED_CREDIT, 1);

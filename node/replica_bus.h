@@ -18,7 +18,13 @@
  * authenticated link silent for peer_timeout is closed (a paused peer), keep-alive pings
  * flow every ping_interval.
  *
- * Lanes over a link's output buffer (net's, send_buffer_size_bytes): control (ping, pong,
+ * Output: once authenticated, a link takes one of its shard's large output rings
+ * (net_connection_output_grow; runneld sizes them for the largest prepare and forwarded
+ * request, node_config_link_ring_bytes); before that, and when every large ring is taken
+ * (logged), it sends from its connection's own ring. A frame larger than its lane's share
+ * of the ring is refused as too large (-RUNNEL_ETOOLARGE, counted).
+ *
+ * Lanes over a link's output ring: control (ping, pong,
  * commit heartbeats and view-change messages) may use all of it; consensus (prepares,
  * prepare_ok, repair, state transfer) leaves an eighth free for control and is dropped
  * and counted when it does not fit (VSR retransmits and repairs); client traffic

@@ -154,6 +154,26 @@ bool replica_bus_link_of(struct replica_bus_shard *shard, struct net_connection 
     return link->connection == connection && link->state == REPLICA_BUS_LINK_UP;
 }
 
+/* An authenticated link sends from one of the shard's large output rings (net's
+ * large_send_buffer_size_bytes; runneld sizes them for the largest prepare and forwarded
+ * request, node/node_config.h). When none is free the link keeps a client-sized ring
+ * (logged): frames larger than its lanes' shares are refused as too large. */
+static void replica_bus_link_ring(struct replica_bus_shard *shard, struct replica_bus_link *link,
+                                  struct net_connection *connection)
+{
+    const struct net_options *options = &connection->net->options;
+    if (options->large_send_buffers_max == 0 ||
+        options->large_send_buffer_size_bytes <= options->send_buffer_size_bytes) {
+        return; /* no larger ring to take (a test's net) */
+    }
+    if (net_connection_output_grow(connection) != 0) {
+        log_warn("replica_bus_link_ring_small",
+                 "shard=%u peer=%u peer_shard=%u rings=%u reason=\"every large output ring "
+                 "of the shard is taken: large frames on this link are refused\"",
+                 shard->index, link->peer, link->peer_shard, options->large_send_buffers_max);
+    }
+}
+
 /* The link is authenticated on connection. */
 static void replica_bus_link_up(struct replica_bus_shard *shard, struct replica_bus_link *link,
                                 struct net_connection *connection)
@@ -170,6 +190,7 @@ static void replica_bus_link_up(struct replica_bus_shard *shard, struct replica_
     link->received_ns = now_ns;
     link->ping_sent_ns = now_ns;
     link->backoff_ns = shard->bus->options.backoff_min_ns;
+    replica_bus_link_ring(shard, link, connection);
     replica_bus_count(shard, REPLICA_BUS_HANDSHAKES, 1);
     replica_bus_count(shard, REPLICA_BUS_LINKS_UP, 1);
     log_info("replica_bus_connected", "shard=%u peer=%u peer_shard=%u role=%s", shard->index,
@@ -232,7 +253,7 @@ static int replica_bus_send_hello(struct replica_bus_shard *shard, struct replic
     memcpy(frame.nonce, link->nonce, sizeof(frame.nonce));
     frame.target_shard = link->peer_shard;
     return replica_bus_output(link->connection, &frame, NULL, sizeof(frame),
-                              link->connection->net->options.send_buffer_size_bytes);
+                              net_connection_output_size(link->connection));
 }
 
 /* Non-blocking connect to the peer; the socket is homed in net and hello queued. */
@@ -314,7 +335,7 @@ static int replica_bus_on_challenge(struct replica_bus_shard *shard, struct repl
     memcpy(proof.nonce_peer, frame->nonce, sizeof(proof.nonce_peer));
     replica_bus_frame_sign(bus, &proof);
     int result = replica_bus_output(link->connection, &proof, NULL, sizeof(proof),
-                                    link->connection->net->options.send_buffer_size_bytes);
+                                    net_connection_output_size(link->connection));
     if (result == 0) {
         replica_bus_link_up(shard, link, link->connection);
     }
@@ -340,7 +361,7 @@ static int replica_bus_on_hello(struct replica_bus_shard *shard, struct net_conn
         replica_bus_frame_init(shard, &moved, REPLICA_BUS_COMMAND_MOVED);
         moved.target_shard = target;
         int result = replica_bus_output(connection, &moved, NULL, sizeof(moved),
-                                        connection->net->options.send_buffer_size_bytes);
+                                        net_connection_output_size(connection));
         if (result == 0 && target < bus->options.shard_count) {
             net_connection_handoff(connection, target); /* after moved is sent */
         }
@@ -366,7 +387,7 @@ static int replica_bus_on_hello(struct replica_bus_shard *shard, struct net_conn
     memcpy(challenge.nonce_peer, frame->nonce, sizeof(challenge.nonce_peer));
     replica_bus_frame_sign(bus, &challenge);
     return replica_bus_output(connection, &challenge, NULL, sizeof(challenge),
-                              connection->net->options.send_buffer_size_bytes);
+                              net_connection_output_size(connection));
 }
 
 static int replica_bus_on_proof(struct replica_bus_shard *shard,
@@ -417,7 +438,7 @@ static int replica_bus_on_keepalive(struct replica_bus_shard *shard, struct repl
     replica_bus_frame_init(shard, &pong, REPLICA_BUS_COMMAND_PONG);
     pong.timestamp_ns = frame->timestamp_ns;
     (void)replica_bus_output(link->connection, &pong, NULL, sizeof(pong),
-                             link->connection->net->options.send_buffer_size_bytes);
+                             net_connection_output_size(link->connection));
     return 0; /* a pong that does not fit is not worth a close: the next ping retries */
 }
 
@@ -503,7 +524,7 @@ static void replica_bus_ping(struct replica_bus_shard *shard, struct replica_bus
     ping.timestamp_ns = now_ns;
     link->ping_sent_ns = now_ns;
     if (replica_bus_output(link->connection, &ping, NULL, sizeof(ping),
-                           link->connection->net->options.send_buffer_size_bytes) == 0) {
+                           net_connection_output_size(link->connection)) == 0) {
         replica_bus_count(shard, REPLICA_BUS_PINGS, 1);
     }
 }

@@ -174,10 +174,11 @@ static int runneld_serve(const struct node_config *config, const sigset_t *signa
     shard_set_options_from_config(config, &options);
     options.shard_count = shard_count;
     options.net.requests_in_flight_max = 1; /* one request per connection (lockstep SDKs) */
-    uint64_t reply_bytes = config->poll_reply_bytes_max + 64 * 1024;
-    if (options.net.send_buffer_size_bytes < reply_bytes) {
-        options.net.send_buffer_size_bytes = (uint32_t)reply_bytes;
-    }
+    /* A client connection's ring holds a whole poll reply; a replica link takes a ring of
+     * its own, sized for the largest prepare and forwarded request (node_config.h). */
+    options.net.send_buffer_size_bytes = (uint32_t)node_config_client_ring_bytes(config);
+    options.net.large_send_buffer_size_bytes = (uint32_t)node_config_link_ring_bytes(config);
+    options.net.large_send_buffers_max = node_config_link_rings_max(config);
     char error_text[SHARD_ERROR_SIZE_MAX] = {0};
     int result =
         broker_init(&broker, config, &set, shard_count, cluster, error_text, sizeof(error_text));

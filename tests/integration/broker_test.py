@@ -174,14 +174,19 @@ def login(sock, client=7):
     return struct.unpack_from("<Q", reply, 256 + 8)[0]
 
 
+XXHASH = []  # libxxhash, loaded once (find_library runs ldconfig each time)
+
+
 def xxh3(data):
     """XXH3-64 through the runnel CLI is not exposed; use libxxhash via ctypes."""
-    import ctypes
-    import ctypes.util
-    library = ctypes.CDLL(ctypes.util.find_library("xxhash") or "libxxhash.so.0")
-    library.XXH3_64bits.restype = ctypes.c_uint64
-    library.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-    return library.XXH3_64bits(data, len(data))
+    if not XXHASH:
+        import ctypes
+        import ctypes.util
+        library = ctypes.CDLL(ctypes.util.find_library("xxhash") or "libxxhash.so.0")
+        library.XXH3_64bits.restype = ctypes.c_uint64
+        library.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        XXHASH.append(library)
+    return XXHASH[0].XXH3_64bits(data, len(data))
 
 
 def numeric(value):

@@ -39,6 +39,13 @@ runnel_cluster_test(integration.cluster_lease cluster_test.py 120 --lease)
 # unformatted node is not implemented, and it must never vote with an empty log) and the
 # other two go on.
 runnel_cluster_test(integration.cluster_takeover cluster_test.py 120 --takeover)
+# cluster_big_batches: batches of 1000 messages of 1000 B (about 1 MB, iggy-bench's default)
+# with default limits, sent through the partition's primary and through a backup (forwarded
+# over the replica bus), are acknowledged and read back identical from all three nodes (a
+# replica link takes a large output ring of its own, node_config_link_ring_bytes; before,
+# such a frame never fitted a link's lanes and was answered 57/58); a batch over
+# limits.batch_size_bytes_max is refused at once with status 4.
+runnel_cluster_test(integration.cluster_big_batches cluster_test.py 120 --big-batches)
 # cluster_wrap: a partition of a 3-node cluster with a 1024-op log ring takes 3,000
 # batches, a backup is killed (-9), 300 more are committed without it (its peers'
 # checkpoints move their rings above the op it stopped at), it restarts and catches up

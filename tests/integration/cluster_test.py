@@ -18,13 +18,18 @@ for good: its member is released after cluster.member_lease_ms and the others ow
 partition). With --takeover it checks only that a metadata request forwarded to a
 primary that then stops is answered once its sender leads the next view, and that a node
 whose data directory was wiped refuses to start (recovery of an unformatted node is not
-implemented; it must never vote with an empty log).
+implemented; it must never vote with an empty log). With --big-batches it checks only
+that batches of 1000 messages of 1000 B (about 1 MB, iggy-bench's default) sent with
+default limits through the partition's primary and through a backup (forwarded) are
+acknowledged and read back identical from every node, and that a batch over
+limits.batch_size_bytes_max is refused at once with status 4.
 During the failover two librunnel exactly-once producers (runnel-nemesis-producer, next
 to RUNNELD) keep sending, one connected to the primary that is killed (it must move to a
 survivor and go on), one to a survivor; their acknowledged messages must all be present,
 once each, at the offsets acknowledged. The stall they saw is printed (p99.99 latency and
 the longest gap between acknowledgements).
-Usage: cluster_test.py RUNNELD RUNNEL [--no-failover | --lease | --takeover]. Exits 0 on success, 77 when io_uring
+Usage: cluster_test.py RUNNELD RUNNEL [--no-failover | --lease | --takeover |
+--big-batches]. Exits 0 on success, 77 when io_uring
 is unavailable. Bounded: 20-40 s on an idle machine, 120 s at most.
 Debugging: RUNNEL_TEST_LOG_LEVEL=debug, RUNNEL_TEST_KEEP=1 (keep the directory),
 RUNNEL_TEST_HOLD=seconds (on failure, leave the nodes running that long).
@@ -47,6 +52,7 @@ RUNNELD, RUNNEL = sys.argv[1], sys.argv[2]
 FAILOVER = "--no-failover" not in sys.argv[3:]
 LEASE = "--lease" in sys.argv[3:]
 TAKEOVER = "--takeover" in sys.argv[3:]
+BIG_BATCHES = "--big-batches" in sys.argv[3:]
 LEASE_MS = 3000
 PRODUCER = os.path.join(os.path.dirname(RUNNELD), "runnel-nemesis-producer")
 LOAD_SECONDS = int(os.environ.get("RUNNEL_TEST_LOAD_SECONDS", "4"))
@@ -530,6 +536,117 @@ def wiped_node_refused(nodes):
     check(True, "nodes 0 and 1 go on without node 2")
 
 
+# ---- batches of about 1 MB (iggy-bench's default: 1000 messages of 1000 B) -------------
+
+BIG_COUNT, BIG_SIZE = 1000, 1000
+BIG_MARK = re.compile(rb"<(b\d+)-(\d{5})>")
+
+
+def big_batch_body(tag, count, size):
+    """A SendMessages body for STREAM/TOPIC/PARTITION: count messages of size bytes, the
+    n-th starting with <tag-n> (5 digits) and padded with dots."""
+    frames_bytes = []
+    checksums = []
+    for number in range(count):
+        payload = (b"<%s-%05d>" % (tag, number)).ljust(size, b".")
+        rest = struct.pack("<QQIIIIQ", number + 1, 0, 0, 0, 0, len(payload), 0) + payload
+        checksum = frames.xxh3(rest)
+        checksums.append(struct.pack("<Q", checksum))
+        frames_bytes.append(struct.pack("<Q", checksum) + rest)
+    frames_all = b"".join(frames_bytes)
+    length = 256 + len(frames_all)
+    fields = struct.pack("<QQQQQ", 0, 0, 0, 0, length) + struct.pack("<I", count)
+    batch_checksum = frames.xxh3(fields + b"".join(checksums))
+    header = struct.pack("<QQQQQQI", 0, 0, 0, 0, length, batch_checksum, count)
+    header += bytes(256 - len(header))
+    metadata = (frames.named(STREAM.encode()) + frames.named(TOPIC.encode()) + b"\x02\x04" +
+                struct.pack("<I", PARTITION) + struct.pack("<I", count))
+    return struct.pack("<I", len(metadata)) + metadata + header + frames_all
+
+
+def big_send(raw, tag, count=BIG_COUNT):
+    """(status, base offset) of one big batch; resent (the same request) while 57/58 for up
+    to 15 s, as Iggy's SDKs retry them."""
+    body = big_batch_body(tag, count, BIG_SIZE)
+    started = time.time()
+    reply = raw.call_retried(160, body)
+    status = frames.status_of(reply)
+    offset = struct.unpack_from("<Q", reply, 256 + 16)[0] if status == 0 else None
+    return status, offset, time.time() - started
+
+
+def big_read(node, total):
+    """The message marks of offsets 0..total-1 on node, in offset order (polled by offset
+    in chunks; each reply holds as many as fit poll_reply_bytes_max)."""
+    raw = Raw(node, 0xb16b000000000100 + node.index)
+    marks = []
+    end = time.time() + min(30, time_left())
+    while len(marks) < total and time.time() < end:
+        status, count, body = raw.poll(1, len(marks), 400)
+        found = BIG_MARK.findall(body)
+        if status != 0 or count == 0:
+            time.sleep(0.2)  # not applied here yet
+            continue
+        if len(found) != count:
+            check(False, "node %d: %d marks in a reply of %d messages" % (
+                node.index, len(found), count))
+        marks += [tag + b"-" + number for tag, number in found]
+    raw.close()
+    return marks
+
+
+def big_batches(nodes):
+    """Batches of about 1 MB with default limits: through the partition's primary (the
+    request prepared there, its prepare sent to both backups) and through a backup (the
+    request forwarded to the primary over the replica bus first). Before replica links had
+    their own output rings these never fitted a link (a prepare may fill 7/8 of a 1.06 MiB
+    ring, a forwarded request half of it) and were answered 57/58 forever. A batch over
+    limits.batch_size_bytes_max is refused at once with status 4 (InvalidFormat)."""
+    raw = Raw(nodes[0], 0xb16b000000000001)
+    offset = None
+    for _ in range(75):  # the partition group forms: 57/58 at first
+        offset = raw.send(b"<b9-00000>")
+        if offset is not None or time_left() < 5:
+            break
+        time.sleep(0.2)
+    check(offset == 0, "a first message through node 0 (offset 0)")
+    raw.close()
+    primary = primary_of(nodes)
+    backup = nodes[(primary + 1) % COUNT]
+    acked = {}
+    for who, node in (("the primary", nodes[primary]), ("a backup", backup)):
+        raw = Raw(node, 0xb16b000000000010 + node.index)
+        for round_number in range(3):
+            tag = b"b%d%d" % (node.index, round_number)
+            status, offset, seconds = big_send(raw, tag)
+            check(status == 0, "a batch of %d x %d B sent through %s (node %d) acknowledged "
+                  "in %.2f s at offset %s" % (BIG_COUNT, BIG_SIZE, who, node.index, seconds,
+                                              offset), "status %d" % status)
+            acked[tag] = offset
+        raw.close()
+    raw = Raw(backup, 0xb16b000000000020)
+    oversize = 8 * 1024 * 1024 // BIG_SIZE + 100  # over the 8 MiB batch_size_bytes_max
+    body = big_batch_body(b"b99", oversize, BIG_SIZE)
+    started = time.time()
+    reply = raw.call(160, body)
+    seconds = time.time() - started
+    raw.close()
+    check(frames.status_of(reply) == 4 and seconds < 5, "a batch of %d x %d B through a "
+          "backup refused with status 4 in %.2f s (over limits.batch_size_bytes_max)" % (
+              oversize, BIG_SIZE, seconds), "status %d" % frames.status_of(reply))
+    total = 1 + 6 * BIG_COUNT
+    reads = [big_read(node, total) for node in nodes]
+    for node, marks in zip(nodes, reads):
+        check(len(marks) == total, "node %d returned all %d messages" % (node.index, total),
+              "%d" % len(marks))
+    check(reads[0] == reads[1] == reads[2], "the partition is identical on all nodes")
+    for tag, offset in acked.items():
+        want = [tag + b"-%05d" % number for number in range(BIG_COUNT)]
+        check(reads[0][offset:offset + BIG_COUNT] == want,
+              "batch %s's %d messages at offsets %d.., in order" % (tag.decode(), BIG_COUNT,
+                                                                    offset))
+
+
 def primary_of(nodes):
     views = [node.primary_view() for node in nodes]
     primary = max(range(COUNT), key=lambda index: views[index])
@@ -564,6 +681,10 @@ def main():
             metadata_takeover(nodes)
             wiped_node_refused(nodes)
             print("cluster: all checks passed (metadata takeover)")
+            return
+        if BIG_BATCHES:
+            big_batches(nodes)
+            print("cluster: all checks passed (big batches)")
             return
         if LEASE:
             member_lease(nodes)

@@ -93,6 +93,43 @@ static void test_cross_key_validation(void **state)
     assert_non_null(strstr(error.text, "cluster.replica_index"));
 }
 
+/* In a cluster a replica bus frame carries a whole batch and its VSR headers: a
+ * frame_size_bytes_max below that is refused, naming both keys; a single node takes it.
+ * A replica link's ring holds four such frames (so a forwarded 1 MB batch, iggy-bench's
+ * default, fits its half of the ring with the default limits), a client's a poll reply. */
+static void test_frame_size_holds_a_batch_in_a_cluster(void **state)
+{
+    (void)state;
+    struct node_config config;
+    struct config_error error;
+    node_config_defaults(&config);
+    config.replica_count = 3;
+    assert_int_equal(node_config_validate(&config, &error), 0);
+    uint64_t link_frame = node_config_link_frame_bytes_max(&config);
+    assert_int_equal(link_frame, (8u << 20) + 512 + 128 * 256);
+    assert_int_equal(node_config_link_ring_bytes(&config), 4 * link_frame);
+    assert_true(node_config_link_ring_bytes(&config) / 2 >= link_frame + (1u << 20));
+    assert_int_equal(node_config_client_ring_bytes(&config), (1u << 20) + 65536);
+    assert_int_equal(node_config_link_rings_max(&config), 6);
+    config.frame_size_bytes_max = link_frame;
+    assert_int_equal(node_config_validate(&config, &error), 0);
+    config.frame_size_bytes_max = link_frame - 1;
+    assert_int_equal(node_config_validate(&config, &error), -RUNNEL_ECONFIG);
+    assert_non_null(strstr(error.text, "limits.frame_size_bytes_max"));
+    assert_non_null(strstr(error.text, "limits.batch_size_bytes_max"));
+    config.batch_size_bytes_max = 1u << 20; /* a smaller batch limit fits again */
+    assert_int_equal(node_config_validate(&config, &error), 0);
+    config.poll_reply_bytes_max = 64u << 20; /* a forwarded poll's reply: 32 MiB + 4 KiB */
+    assert_int_equal(node_config_link_frame_bytes_max(&config), (32u << 20) + 4096);
+    assert_int_equal(node_config_validate(&config, &error), -RUNNEL_ECONFIG);
+    assert_non_null(strstr(error.text, "limits.poll_reply_bytes_max"));
+    config.poll_reply_bytes_max = 1u << 20;
+    config.batch_size_bytes_max = 8u << 20;
+    config.replica_count = 1;
+    assert_int_equal(node_config_validate(&config, &error), 0);
+    assert_int_equal(node_config_link_rings_max(&config), 0);
+}
+
 static void test_load_file(void **state)
 {
     (void)state;
@@ -135,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_set_assignment_and_suffixes),
         cmocka_unit_test(test_errors_name_key_value_and_range),
         cmocka_unit_test(test_cross_key_validation),
+        cmocka_unit_test(test_frame_size_holds_a_batch_in_a_cluster),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_assert_fires_on_null_schema),
     };

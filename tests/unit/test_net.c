@@ -239,6 +239,20 @@ static bool test_is_open(int fd)
     return poll(&poll_fd, 1, 0) == 0; /* nothing to read and no hang-up */
 }
 
+/* Runs shard's passes (at most passes of them) while reading from fd until size bytes
+ * arrived; returns how many did. */
+static uint32_t test_receive_all(struct test_shard *shard, int fd, uint8_t *bytes, uint32_t size,
+                                 uint32_t passes)
+{
+    uint32_t received = 0;
+    for (uint32_t guard = 0; guard < passes && received < size; guard++) {
+        test_pass(shard, 1000 * 1000);
+        ssize_t result = recv(fd, bytes + received, size - received, MSG_DONTWAIT);
+        received += result > 0 ? (uint32_t)result : 0;
+    }
+    return received;
+}
+
 static void test_options(struct runtime_uring_options *uring_options,
                          struct net_options *net_options)
 {
@@ -300,13 +314,7 @@ static void test_exhausted_buffers_wait(void **state)
     assert_true(shard.net.counters.recv_rearmed - rearmed_before <= 1);
     assert_true(shard.net.counters.recv_no_buffers <= 3);
     net_connection_request_end(handler.held); /* A resumes and releases its buffers */
-    uint32_t received = 0;
-    for (uint32_t guard = 0; guard < 200 && received < sizeof(reply); guard++) {
-        test_pass(&shard, 1000 * 1000);
-        ssize_t result = recv(b[1], reply + received, sizeof(reply) - received, MSG_DONTWAIT);
-        received += result > 0 ? (uint32_t)result : 0;
-    }
-    assert_int_equal(received, sizeof(reply));
+    assert_int_equal(test_receive_all(&shard, b[1], reply, sizeof(reply), 200), sizeof(reply));
     assert_memory_equal(reply, echo, sizeof(echo));
     assert_int_equal(shard.net.counters.input_overrun, 0);
     test_shard_deinit(&shard);
@@ -570,13 +578,7 @@ static void test_reassembly_slot_wait(void **state)
     }
     assert_int_equal(recv(b[1], reply, sizeof(reply), MSG_DONTWAIT), -1); /* still waiting */
     test_write_all(a[1], frame_a + 1000, sizeof(frame_a) - 1000);         /* A's frame ends */
-    uint32_t received = 0;
-    for (uint32_t guard = 0; guard < 200 && received < sizeof(reply); guard++) {
-        test_pass(&shard, 1000 * 1000);
-        ssize_t result = recv(b[1], reply + received, sizeof(reply) - received, MSG_DONTWAIT);
-        received += result > 0 ? (uint32_t)result : 0;
-    }
-    assert_int_equal(received, sizeof(reply));
+    assert_int_equal(test_receive_all(&shard, b[1], reply, sizeof(reply), 200), sizeof(reply));
     assert_memory_equal(reply, frame_b, sizeof(frame_b));
     assert_int_equal(shard.net.counters.closed_bad_frame, 0);
     assert_int_equal(net_connections_open(&shard.net), 2);
@@ -681,9 +683,10 @@ static void test_send_ring_sequence(struct test_shard *shard, int peer)
     assert_int_equal(connection->bytes_out, sizeof(parts));
 }
 
-/* One shard with an 8 KiB output ring; zero-copy sends from zc_min_bytes on (0: never). */
+/* One shard with an 8 KiB output ring; zero-copy sends from zc_min_bytes on (0: never);
+ * large_rings large output rings of 64 KiB. */
 static void test_send_shard_init(struct test_shard *shard, struct test_handler *handler,
-                                 uint32_t zc_min_bytes)
+                                 uint32_t zc_min_bytes, uint32_t large_rings)
 {
     test_handler_init(handler);
     struct runtime_uring_options uring_options;
@@ -691,6 +694,8 @@ static void test_send_shard_init(struct test_shard *shard, struct test_handler *
     test_options(&uring_options, &net_options);
     net_options.send_buffer_size_bytes = 8192;
     net_options.send_zc_min_bytes = zc_min_bytes;
+    net_options.large_send_buffer_size_bytes = 65536;
+    net_options.large_send_buffers_max = large_rings;
     test_shard_init(shard, 0, 1, &uring_options, &net_options, &handler->handler);
 }
 
@@ -699,7 +704,7 @@ static void test_send_ring_wraps(void **state)
     (void)state;
     static struct test_handler handler;
     static struct test_shard shard;
-    test_send_shard_init(&shard, &handler, 0);
+    test_send_shard_init(&shard, &handler, 0, 0);
     int pair[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
     assert_int_equal(net_adopt(&shard.net, pair[0], NET_PEER_CLIENT), 0);
@@ -716,7 +721,7 @@ static void test_send_zero_copy(void **state)
     (void)state;
     static struct test_handler handler;
     static struct test_shard shard;
-    test_send_shard_init(&shard, &handler, 1);
+    test_send_shard_init(&shard, &handler, 1, 0);
     uint32_t port = 0;
     int listener = net_listener_open("127.0.0.1", 0, &port);
     assert_true(listener >= 0);
@@ -729,6 +734,67 @@ static void test_send_zero_copy(void **state)
     assert_int_equal(shard.net.counters.sends_zc, 3);
     assert_true(shard.net.counters.sends_zc_copied <= 3);
     close(peer);
+    test_shard_deinit(&shard);
+}
+
+/*
+ * Large output rings (net_connection_output_grow), one on the shard: A asks for it while
+ * a reply is in flight and queues a second one behind it into its 8 KiB ring; when the
+ * send ends, the queued reply moves to the large ring, which then takes a 40,000-byte
+ * reply its own ring never could (-RUNNEL_ETOOLARGE there); B finds none free (refused,
+ * counted) and keeps its ring; once A closes, the ring is free again and B's grow
+ * (nothing in flight) takes effect at once. The peer reads A's bytes in order.
+ */
+static void test_output_grow(void **state)
+{
+    (void)state;
+    enum { HALF = 1500, SMALL = 3000, LARGE = 40000 };
+    static struct test_handler handler;
+    static struct test_shard shard;
+    static uint8_t bytes[SMALL + LARGE], received[SMALL + LARGE];
+    for (uint32_t index = 0; index < sizeof(bytes); index++) {
+        bytes[index] = (uint8_t)(index * 37u + index / 1000u);
+    }
+    test_send_shard_init(&shard, &handler, 0, 1);
+    int a[2], b[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b), 0);
+    assert_int_equal(net_adopt(&shard.net, a[0], NET_PEER_REPLICA), 0);
+    struct net_connection *first = test_only_connection(&shard);
+    assert_int_equal(net_adopt(&shard.net, b[0], NET_PEER_REPLICA), 0);
+    struct net_connection *second =
+        first == &shard.net.connections[0] ? &shard.net.connections[1] : &shard.net.connections[0];
+    assert_int_equal(net_connection_send(first, bytes, HALF), 0);
+    assert_int_equal(net_connection_send(first, bytes, LARGE), -RUNNEL_ETOOLARGE);
+    test_pass(&shard, 1000 * 1000);
+    assert_true(first->is_send_in_flight);
+    assert_int_equal(net_connection_output_grow(first), 0);
+    assert_int_equal(net_connection_output_size(first), 8192); /* a send is in flight */
+    assert_int_equal(net_connection_output_capacity(first), 65536);
+    assert_int_equal(net_connection_send(first, bytes + HALF, SMALL - HALF), 0);
+    for (uint32_t guard = 0; guard < 200 && net_connection_output_size(first) != 65536; guard++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    assert_int_equal(net_connection_output_size(first), 65536);
+    assert_int_equal(net_connection_send(first, bytes + SMALL, LARGE), 0);
+    assert_int_equal(test_receive_all(&shard, a[1], received, sizeof(received), 2000),
+                     sizeof(received));
+    assert_memory_equal(received, bytes, sizeof(bytes));
+    assert_int_equal(net_connection_output_grow(second), -RUNNEL_EFULL);
+    assert_int_equal(shard.net.counters.outputs_grow_refused, 1);
+    assert_int_equal(net_connection_output_capacity(second), 8192);
+    assert_int_equal(net_connection_send(second, bytes, LARGE), -RUNNEL_ETOOLARGE);
+    net_connection_close(first);
+    for (uint32_t guard = 0; guard < 200 && first->state != NET_CONNECTION_FREE; guard++) {
+        test_pass(&shard, 1000 * 1000);
+    }
+    assert_int_equal(first->state, NET_CONNECTION_FREE);
+    assert_int_equal(net_connection_output_grow(second), 0);
+    assert_int_equal(net_connection_output_size(second), 65536);
+    assert_int_equal(net_connection_send(second, bytes, LARGE), 0);
+    assert_int_equal(shard.net.counters.outputs_grown, 2);
+    close(a[1]);
+    close(b[1]);
     test_shard_deinit(&shard);
 }
 
@@ -758,7 +824,7 @@ static void test_send_held(void **state)
     for (uint32_t index = 0; index < sizeof(held); index++) {
         held[index] = (uint8_t)(index * 29u + index / 4096u);
     }
-    test_send_shard_init(&shard, &handler, 0);
+    test_send_shard_init(&shard, &handler, 0, 0);
     int pair[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
     assert_int_equal(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
@@ -940,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_send_ring_wraps),
         cmocka_unit_test(test_send_zero_copy),
         cmocka_unit_test(test_send_held),
+        cmocka_unit_test(test_output_grow),
         cmocka_unit_test(test_marks_during_flush_skip_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
