@@ -18,9 +18,9 @@
 # client is skipped without it): IGGY_BIN=dir holding iggy-server and iggy-bench,
 # nats-server on PATH and BENCH_NATS=path (default: built from $PEER_BENCH, the shared
 # peer harness, into $STATE; a system left out is said so). DURABILITY (fsync | replicated) sets runneld's topics.
-# BUS_BYTES sets runneld's limits.poll_reply_bytes_max on every node (default 2M): a replica
-# bus link's output buffer is that + 64 KiB and a forwarded request may use half of it, so
-# the default 1M cannot carry a 1000 x 1000 B batch (docs/OPERATIONS.md).
+# BUS_BYTES, when set, sets runneld's limits.poll_reply_bytes_max on every node (runs before
+# replica links had rings of their own needed 2M for 1000 x 1000 B batches; the defaults
+# carry them now, docs/OPERATIONS.md).
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 base=${PORT_BASE:-24000}
@@ -32,7 +32,7 @@ lat_batches=${LAT_BATCHES:-2000}
 workloads=${WORKLOADS:-thr lat}
 systems=${SYSTEMS:-runneld-1 runneld-3 nats-3 iggy-1}
 durability=${DURABILITY:-fsync}
-bus_bytes=${BUS_BYTES:-2M}
+bus_bytes=${BUS_BYTES:-}
 state=${STATE:-$(mktemp -d /tmp/runnel-bench-cluster.XXXXXX)}
 bin=$repo/build/release
 iggy_bin=${IGGY_BIN:-}
@@ -82,10 +82,11 @@ start_runneld() {
             --set "server.client_port=$((base + 10 + index))"
             --set "server.replica_port=$((base + 20 + index))"
             --set shards.count=1 --set runtime.pin_threads=false
-            --set "storage.durability=$durability" --set "limits.poll_reply_bytes_max=$bus_bytes"
+            --set "storage.durability=$durability"
             --set cluster.replica_index="$index" --set cluster.replica_count="$count"
             --set "cluster.peers=${peers#,}" --set "cluster.key_file=$dir/key"
             --set cluster.id=5eed0000000000000000000000b0b0b0)
+        [ -z "$bus_bytes" ] || settings+=(--set "limits.poll_reply_bytes_max=$bus_bytes")
         "$bin/runneld" format "${settings[@]}" 2>>"$dir/node$index.log"
         "$bin/runneld" "${settings[@]}" 2>>"$dir/node$index.log" &
         pids+=($!)
