@@ -1265,6 +1265,15 @@ static void data_partition_cluster_tick(struct data_partition *partition)
                  (unsigned long long)partition->replica.op,
                  (unsigned long long)partition->replica.commit_min);
     }
+    if (partition->replica.stats.state_transfers != partition->transfers_logged) {
+        partition->transfers_logged = partition->replica.stats.state_transfers;
+        log_info("partition_state_transfer",
+                 "stream=%u topic=%u partition=%u checkpoint_op=%llu records_taken=%llu",
+                 partition->group.stream_id, partition->group.topic_id,
+                 partition->group.partition_id,
+                 (unsigned long long)partition->replica.checkpoint_op,
+                 (unsigned long long)partition->replica.stats.records_taken);
+    }
     if (partition->session == 0 && cluster_forward_is_register_due(&partition->forward)) {
         cluster_forward_register(broker, partition->plane->shard_index, &partition->replica,
                                  partition->client);

@@ -22,12 +22,12 @@
  * (data_plane_snapshot.c) inside VSR's checkpoint, written to two files in the partition's
  * directory (vsr/checkpoint_store.h); the ring wraps, so a partition has no op limit. The
  * records stay in the segments and polls find them through the segment indexes. Lagging
- * replicas (the design choice): the partition log is the data, so no checkpoint can stand
- * in for it and state transfer is never used; the groups run with log_retained
- * (vsr/replica.h): a ring slot is reused only below a checkpoint every replica holds, so a
- * replica never falls below its peers' rings and repairs what it missed from their
- * partition logs. Every replica's log stays contiguous; while a node is down, a group
- * prepares at most a ring past that node's last checkpoint, then its writes wait.
+ * replicas: the partition log is the data, so no checkpoint can stand in for it; the groups
+ * run with log_retained (vsr/replica.h): a replica within reach repairs what it missed from
+ * its peers' partition logs (below their rings too), one that fell below their rings (a
+ * slot is reused below a checkpoint durable on a replication quorum, so a down node never
+ * pauses writes) takes a peer's checkpoint after pulling every committed record up to it
+ * into its own partition log (vsr/replica_records.c). Every replica's log stays contiguous.
  */
 #ifndef RUNNEL_NODE_DATA_PLANE_H
 #define RUNNEL_NODE_DATA_PLANE_H
@@ -116,6 +116,7 @@ struct data_partition {
     struct cluster_forward_state poll_forward;
     bool was_primary; /* at the last tick (a change is logged) */
     uint32_t view_logged;
+    uint64_t transfers_logged; /* replica.stats.state_transfers last logged */
 };
 
 struct data_plane {

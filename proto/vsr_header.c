@@ -104,6 +104,7 @@ static bool vsr_command_is_known(uint8_t command)
     case VSR_COMMAND_START_VIEW:
     case VSR_COMMAND_REQUEST_CHECKPOINT:
     case VSR_COMMAND_CHECKPOINT:
+    case VSR_COMMAND_REQUEST_RECORDS:
         return true;
     default:
         return false;
@@ -131,6 +132,7 @@ const char *vsr_command_name(uint8_t command)
         [VSR_COMMAND_START_VIEW] = "start_view",
         [VSR_COMMAND_REQUEST_CHECKPOINT] = "request_checkpoint",
         [VSR_COMMAND_CHECKPOINT] = "checkpoint",
+        [VSR_COMMAND_REQUEST_RECORDS] = "request_records",
     };
     if (!vsr_command_is_known(command)) {
         return "unknown";
@@ -190,6 +192,10 @@ static bool vsr_header_command_reserved_is_zero(const struct vsr_header *header)
     case VSR_COMMAND_CHECKPOINT:
         bytes = header->u.checkpoint_chunk.reserved;
         size = sizeof(header->u.checkpoint_chunk.reserved);
+        break;
+    case VSR_COMMAND_REQUEST_RECORDS:
+        bytes = header->u.request_records.reserved;
+        size = sizeof(header->u.request_records.reserved);
         break;
     default:
         break;

@@ -43,7 +43,8 @@ enum vsr_command {
     VSR_COMMAND_START_VIEW = 24,
     VSR_COMMAND_REQUEST_CHECKPOINT = 25, /* state transfer: pull a checkpoint chunk */
     VSR_COMMAND_CHECKPOINT = 26,         /* state transfer: one checkpoint chunk */
-    VSR_COMMAND_END = 27,
+    VSR_COMMAND_REQUEST_RECORDS = 27,    /* state transfer: the prepares below a checkpoint */
+    VSR_COMMAND_END = 28,
 };
 
 /* Operation numbers of the VSR layer; state machines own 128 and up. */
@@ -215,6 +216,19 @@ struct vsr_header_checkpoint_chunk {
     uint8_t reserved[80];
 };
 
+/*
+ * request_records: a replica pulling a log_retained group's checkpoint asks for the
+ * committed prepares op_min..op_max (at most VSR_RECORDS_CHUNK_MAX of vsr/replica_private.h, all at
+ * or below checkpoint_op, whose prepare has checkpoint_checksum); each comes back as a prepare.
+ */
+struct vsr_header_request_records {
+    u128 checkpoint_checksum;
+    uint64_t checkpoint_op;
+    uint64_t op_min;
+    uint64_t op_max;
+    uint8_t reserved[88];
+};
+
 struct vsr_header {
     u128 checksum;      /* XXH3-128 of header bytes [16, 256) */
     u128 checksum_body; /* XXH3-128 of the body */
@@ -242,6 +256,7 @@ struct vsr_header {
         struct vsr_header_ping ping;
         struct vsr_header_eviction eviction;
         struct vsr_header_checkpoint_chunk checkpoint_chunk;
+        struct vsr_header_request_records request_records;
         uint8_t bytes[128];
     } u;
 };
@@ -264,6 +279,7 @@ _Static_assert(sizeof(struct vsr_header_request_prepare) == 128, "rp part is 128
 _Static_assert(sizeof(struct vsr_header_ping) == 128, "ping part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_eviction) == 128, "eviction part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_checkpoint_chunk) == 128, "chunk part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_request_records) == 128, "records part is 128 bytes");
 
 /* Zeroes header and sets the frame fields every message has. */
 void vsr_header_init(struct vsr_header *header, enum vsr_command command, u128 cluster,

@@ -281,6 +281,7 @@ void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128
 {
     assert(op >= 1);
     assert(checksum != 0);
+    vsr_replica_records_written(replica, op, checksum);
     if (op <= replica->checkpoint_op || op > vsr_replica_window_top(replica)) {
         return; /* a write of an op the ring no longer (or not yet) holds */
     }
@@ -691,6 +692,9 @@ static void vsr_replica_on_message_dispatch(struct vsr_replica *replica,
         break;
     case VSR_COMMAND_CHECKPOINT:
         vsr_replica_on_checkpoint(replica, header, body);
+        break;
+    case VSR_COMMAND_REQUEST_RECORDS:
+        vsr_replica_on_request_records(replica, header);
         break;
     default:
         replica->stats.messages_invalid++;

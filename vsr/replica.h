@@ -18,7 +18,8 @@
  * checkpoint, checkpoints every checkpoint_interval ops (group state: client table plus
  * the state machine's snapshot; slots are reused only below a checkpoint durable on a
  * replication quorum) and state transfer of a peer's checkpoint in bounded chunks
- * (vsr/replica_checkpoint.c).
+ * (vsr/replica_checkpoint.c), for log_retained groups with the prepares below it
+ * (vsr/replica_records.c).
  */
 #ifndef RUNNEL_VSR_REPLICA_H
 #define RUNNEL_VSR_REPLICA_H
@@ -59,12 +60,14 @@ struct vsr_replica_config {
     uint64_t checkpoint_interval; /* commit ops between checkpoints; 0: never (no wrap) */
     /*
      * The journal keeps every op, also below the ring (a partition log: its records are
-     * the partition's data, so a checkpoint alone can never stand in for them). The ring
-     * then reuses a slot only below a checkpoint durable on every replica, not on a
-     * replication quorum: no replica ever falls below its peers' rings, so none needs a
-     * state transfer (never started); a lagging one repairs from its peers, which serve
-     * headers below their own rings from their journals. The cost: while a replica is
-     * down, its group prepares at most ops_max ops past that replica's last checkpoint.
+     * the partition's data, so a checkpoint alone can never stand in for them). Peers
+     * serve headers and prepares below their rings from their journals, so a replica
+     * lagging within reach repairs as usual. One that fell below its peers' rings (the
+     * ring reuses a slot below a checkpoint durable on a replication quorum) catches up by
+     * state transfer: it pulls a peer's checkpoint, then the committed prepares between its
+     * commit_min and the checkpoint's anchor (request_records, bounded chunks, each prepare
+     * verified and hash-chained from its own commit_min to the anchor) into its journal,
+     * all durable before the checkpoint is installed: its journal stays the whole history.
      */
     bool log_retained;
     uint32_t state_size_max; /* largest state machine snapshot (checkpoints) */
@@ -138,6 +141,8 @@ struct vsr_replica_stats {
     uint64_t messages_reentrant; /* messages dropped: delivered while the replica waited */
     uint64_t headers_learned;    /* canonical headers taken from headers messages */
     uint64_t repairs_deferred;   /* request_prepare answered from a tick (read could not wait) */
+    uint64_t records_taken;      /* prepares taken by state transfer (log_retained) */
+    uint64_t records_served;     /* prepares served to a peer's state transfer */
 };
 
 /* A peer's request_prepare whose journal read could not wait: answered from a tick. */
@@ -145,6 +150,7 @@ struct vsr_repair_serve {
     u128 checksum; /* 0: free slot */
     uint64_t op;
     uint8_t replica;
+    bool record; /* request_records: any verified committed prepare at op */
 };
 
 enum vsr_transfer_stage {
@@ -152,7 +158,10 @@ enum vsr_transfer_stage {
     VSR_TRANSFER_PULLING = 1,    /* asking a peer for the next chunk */
     VSR_TRANSFER_WRITING = 2,    /* a received chunk is being written */
     VSR_TRANSFER_PERSISTING = 3, /* complete: the superblock names it next */
+    VSR_TRANSFER_RECORDS = 4,    /* log_retained: pulling the prepares up to its anchor */
 };
+
+enum { VSR_RECORDS_PENDING_MAX = 64 };
 
 enum vsr_checkpoint_stage {
     VSR_CHECKPOINT_IDLE = 0,
@@ -212,7 +221,21 @@ struct vsr_replica {
     uint64_t transfer_size_bytes;
     uint64_t transfer_offset_bytes; /* bytes received and written */
     uint64_t transfer_tick;         /* last progress */
-    uint64_t stall_ticks;           /* repair rounds since commit_min last moved */
+    /*
+     * VSR_TRANSFER_RECORDS: the prepares (commit_min, transfer_op] are taken in op order,
+     * each naming the previous as parent (records_parent), the last being the anchor
+     * (records_anchor); taken ones wait in records_checksums (slot op % PENDING_MAX) until
+     * the journal reports them durable (records_low: the lowest not yet reported).
+     */
+    uint64_t records_op;        /* next op to take */
+    uint64_t records_low;       /* lowest taken op not yet reported durable */
+    uint64_t records_requested; /* highest op asked for */
+    u128 records_parent;        /* parent the prepare at records_op must name */
+    u128 records_low_parent;    /* parent of the prepare at records_low */
+    u128 records_anchor;        /* checksum of the prepare at transfer_op */
+    uint64_t records_durable;   /* bit op % PENDING_MAX: taken op reported durable */
+    u128 records_checksums[VSR_RECORDS_PENDING_MAX];
+    uint64_t stall_ticks; /* repair rounds since commit_min last moved */
     uint64_t stall_commit_min;
 
     struct vsr_superblock_state durable; /* last state known durable */

@@ -12,7 +12,9 @@
  * A replica that stops making progress while a peer holds a newer checkpoint than its
  * commit pulls that checkpoint in bounded chunks (request_checkpoint / checkpoint), writes
  * each chunk through the checkpoint store, checks the whole by checksum, names it in the
- * superblock and installs it; the prepares after it come by the usual repair. Encoding
+ * superblock and installs it; the prepares after it come by the usual repair (a
+ * log_retained group's replica first takes the committed prepares up to it into its journal:
+ * vsr/replica_records.c; it starts only once commit_max is beyond its ring). Encoding
  * (native layout, the same build on every replica): anchor header (256 bytes) | magic u32 |
  * reserved u32 | op u64 | sessions size u64 | state size u64 | sessions | state.
  * Runs on the shard that owns the group.
@@ -202,12 +204,6 @@ void vsr_replica_checkpoint_quorum_update(struct vsr_replica *replica)
 {
     replica->peer_checkpoint_op[replica->config.replica] = replica->checkpoint_op;
     uint64_t quorum_op = vsr_quorum_op(replica->peer_checkpoint_op, replica->config.replica_count);
-    for (uint8_t index = 0; replica->config.log_retained && index < replica->config.replica_count;
-         index++) {
-        if (replica->peer_checkpoint_op[index] < quorum_op) {
-            quorum_op = replica->peer_checkpoint_op[index]; /* every replica's (log_retained) */
-        }
-    }
     if (quorum_op > replica->checkpoint_quorum_op) {
         replica->checkpoint_quorum_op = quorum_op;
     }
@@ -387,13 +383,19 @@ static void vsr_replica_transfer_request(struct vsr_replica *replica)
     replica->transfer_tick = replica->tick;
 }
 
+uint8_t vsr_replica_peer_random(struct vsr_replica *replica)
+{
+    uint8_t count = replica->config.replica_count;
+    assert(count >= 2);
+    uint8_t target = (uint8_t)prng_range(&replica->prng, count - 1u);
+    return target >= replica->config.replica ? (uint8_t)(target + 1) : target;
+}
+
 /* Starts (or restarts) pulling a checkpoint from target (a random peer when none). */
 static void vsr_replica_transfer_start(struct vsr_replica *replica, uint8_t target)
 {
-    uint8_t count = replica->config.replica_count;
-    if (target >= count || target == replica->config.replica) {
-        target = (uint8_t)prng_range(&replica->prng, count - 1u);
-        target = target >= replica->config.replica ? (uint8_t)(target + 1) : target;
+    if (target >= replica->config.replica_count || target == replica->config.replica) {
+        target = vsr_replica_peer_random(replica);
     }
     replica->transfer_stage = VSR_TRANSFER_PULLING;
     replica->transfer_peer = target;
@@ -407,8 +409,11 @@ static void vsr_replica_transfer_start(struct vsr_replica *replica, uint8_t targ
 void vsr_replica_transfer_check(struct vsr_replica *replica)
 {
     vsr_replica_checkpoint_maybe(replica);
-    if (replica->config.checkpoint_interval == 0 || replica->config.replica_count == 1 ||
-        replica->config.log_retained) {
+    if (replica->config.checkpoint_interval == 0 || replica->config.replica_count == 1) {
+        return;
+    }
+    if (replica->transfer_stage == VSR_TRANSFER_RECORDS) {
+        vsr_replica_records_tick(replica);
         return;
     }
     if (replica->transfer_stage == VSR_TRANSFER_PULLING) {
@@ -424,6 +429,9 @@ void vsr_replica_transfer_check(struct vsr_replica *replica)
         return;
     }
     replica->stall_ticks++;
+    if (replica->config.log_retained && replica->commit_max <= vsr_replica_window_top(replica)) {
+        return; /* within reach: peers serve what it lacks from below their rings */
+    }
     if (replica->stall_ticks >= VSR_STALL_REPAIRS && !vsr_replica_is_primary(replica) &&
         replica->transfer_stage == VSR_TRANSFER_IDLE &&
         replica->checkpoint_stage == VSR_CHECKPOINT_IDLE) {
@@ -436,8 +444,7 @@ void vsr_replica_transfer_want(struct vsr_replica *replica, uint8_t peer)
 {
     assert(peer < VSR_REPLICAS_MAX);
     if (!vsr_replica_is_primary(replica) && replica->config.checkpoint_interval > 0 &&
-        replica->config.replica_count > 1 && !replica->config.log_retained &&
-        replica->transfer_stage == VSR_TRANSFER_IDLE &&
+        replica->config.replica_count > 1 && replica->transfer_stage == VSR_TRANSFER_IDLE &&
         replica->checkpoint_stage == VSR_CHECKPOINT_IDLE) {
         vsr_replica_transfer_start(replica, peer);
     }
@@ -539,9 +546,21 @@ static void vsr_replica_transfer_written(struct vsr_replica *replica)
         replica->transfer_stage = VSR_TRANSFER_IDLE; /* stalls again: another attempt */
         return;
     }
-    replica->checkpoint_next_op = frame.op;
+    if (replica->config.log_retained) {
+        vsr_replica_records_start(replica); /* the prepares up to its anchor first */
+        return;
+    }
+    vsr_replica_transfer_persist(replica);
+}
+
+void vsr_replica_transfer_persist(struct vsr_replica *replica)
+{
+    assert(replica->transfer_stage == VSR_TRANSFER_PULLING ||
+           replica->transfer_stage == VSR_TRANSFER_RECORDS);
+    assert(replica->transfer_offset_bytes == replica->transfer_size_bytes);
+    replica->checkpoint_next_op = replica->transfer_op;
     replica->checkpoint_next_checksum = replica->transfer_checksum;
-    replica->checkpoint_next_size_bytes = size;
+    replica->checkpoint_next_size_bytes = replica->transfer_size_bytes;
     replica->transfer_stage = VSR_TRANSFER_PERSISTING;
     vsr_replica_persist(replica);
 }

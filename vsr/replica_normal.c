@@ -245,6 +245,9 @@ void vsr_replica_on_prepare(struct vsr_replica *replica, const struct vsr_header
         replica->stats.messages_invalid++;
         return;
     }
+    if (vsr_replica_records_take(replica, header, body)) {
+        return; /* the next prepare below a transferred checkpoint (any view) */
+    }
     if (header->view > replica->view && header->replica < replica->config.replica_count &&
         header->replica == vsr_replica_primary_index(replica, header->view)) {
         vsr_replica_request_start_view(replica, header->replica);

@@ -24,6 +24,8 @@ enum {
     VSR_STALL_REPAIRS = 12,            /* repair rounds without progress before a transfer */
     VSR_TRANSFER_TIMEOUT_TICKS = 40,   /* a chunk not answered: ask another peer */
     VSR_CHECKPOINT_MAGIC = 0x52434b50, /* "PKCR" */
+    VSR_RECORDS_CHUNK_MAX = 16,        /* prepares one request_records asks for */
+    VSR_RECORDS_CHUNK_BYTES = 1 << 18, /* a peer stops serving a chunk past this many bytes */
 };
 
 /* The ring slot of op (op within the window: see vsr_replica_in_window). */
@@ -77,6 +79,8 @@ void vsr_replica_checkpoint_learn(struct vsr_replica *replica, uint8_t peer, uin
 void vsr_replica_checkpoint_quorum_update(struct vsr_replica *replica);
 void vsr_replica_transfer_check(struct vsr_replica *replica);
 void vsr_replica_transfer_want(struct vsr_replica *replica, uint8_t peer);
+void vsr_replica_transfer_persist(struct vsr_replica *replica);
+uint8_t vsr_replica_peer_random(struct vsr_replica *replica);
 void vsr_replica_on_request_checkpoint(struct vsr_replica *replica,
                                        const struct vsr_header *header);
 void vsr_replica_on_checkpoint(struct vsr_replica *replica, const struct vsr_header *header,
@@ -84,6 +88,15 @@ void vsr_replica_on_checkpoint(struct vsr_replica *replica, const struct vsr_hea
 uint64_t vsr_replica_sessions_size(const struct vsr_replica *replica);
 void vsr_replica_sessions_save(const struct vsr_replica *replica, uint8_t *bytes);
 bool vsr_replica_sessions_load(struct vsr_replica *replica, const uint8_t *bytes);
+
+/* replica_records.c */
+void vsr_replica_records_start(struct vsr_replica *replica);
+void vsr_replica_records_tick(struct vsr_replica *replica);
+bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_header *header,
+                              const void *body);
+void vsr_replica_records_written(struct vsr_replica *replica, uint64_t op, u128 checksum);
+void vsr_replica_on_request_records(struct vsr_replica *replica, const struct vsr_header *header);
+int64_t vsr_replica_record_send(struct vsr_replica *replica, uint8_t target, uint64_t op);
 
 /* replica_sessions.c */
 struct vsr_client_session *vsr_replica_session_find(struct vsr_replica *replica, u128 client);
@@ -137,6 +150,8 @@ void vsr_replica_on_request_headers(struct vsr_replica *replica, const struct vs
 void vsr_replica_on_headers(struct vsr_replica *replica, const struct vsr_header *header,
                             const void *body);
 void vsr_replica_repair_serve(struct vsr_replica *replica);
+void vsr_replica_serve_defer(struct vsr_replica *replica, uint8_t target, uint64_t op,
+                             u128 checksum, bool record);
 int vsr_replica_recover(struct vsr_replica *replica);
 
 #endif

@@ -138,13 +138,14 @@ void vsr_replica_repair(struct vsr_replica *replica)
 
 /* Keeps a request_prepare whose read could not wait (one slot per op; full: dropped, the
  * peer asks again). */
-static void vsr_replica_serve_defer(struct vsr_replica *replica, uint8_t target, uint64_t op,
-                                    u128 checksum)
+void vsr_replica_serve_defer(struct vsr_replica *replica, uint8_t target, uint64_t op,
+                             u128 checksum, bool record)
 {
     struct vsr_repair_serve *free_slot = NULL;
     for (uint32_t index = 0; index < VSR_REPAIR_SERVE_MAX; index++) {
         struct vsr_repair_serve *serve = &replica->serve[index];
-        if (serve->checksum != 0 && serve->op == op && serve->replica == target) {
+        if (serve->checksum != 0 && serve->op == op && serve->replica == target &&
+            serve->record == record) {
             return;
         }
         if (serve->checksum == 0 && free_slot == NULL) {
@@ -152,7 +153,8 @@ static void vsr_replica_serve_defer(struct vsr_replica *replica, uint8_t target,
         }
     }
     if (free_slot != NULL) {
-        *free_slot = (struct vsr_repair_serve){.checksum = checksum, .op = op, .replica = target};
+        *free_slot = (struct vsr_repair_serve){
+            .checksum = checksum, .op = op, .replica = target, .record = record};
         replica->serve_count++;
         replica->stats.repairs_deferred++;
     }
@@ -171,7 +173,7 @@ void vsr_replica_on_request_prepare(struct vsr_replica *replica, const struct vs
         vsr_replica_journal_read(replica, request->prepare_op, &prepare, replica->body_buffer);
     if (result == -EAGAIN) {
         vsr_replica_serve_defer(replica, header->replica, request->prepare_op,
-                                request->prepare_checksum);
+                                request->prepare_checksum, false);
         return;
     }
     if (result != 0 || prepare.checksum != request->prepare_checksum) {
@@ -192,13 +194,20 @@ void vsr_replica_repair_serve(struct vsr_replica *replica)
         if (serve->checksum == 0) {
             continue;
         }
-        struct vsr_header prepare;
-        int result = vsr_replica_journal_read(replica, serve->op, &prepare, replica->body_buffer);
-        if (result == -EAGAIN) {
-            return; /* still may not wait: the next tick */
-        }
-        if (result == 0 && prepare.checksum == serve->checksum) {
-            vsr_replica_send(replica, serve->replica, &prepare, replica->body_buffer);
+        if (serve->record) {
+            if (vsr_replica_record_send(replica, serve->replica, serve->op) == -EAGAIN) {
+                return; /* still may not wait: the next tick */
+            }
+        } else {
+            struct vsr_header prepare;
+            int result =
+                vsr_replica_journal_read(replica, serve->op, &prepare, replica->body_buffer);
+            if (result == -EAGAIN) {
+                return;
+            }
+            if (result == 0 && prepare.checksum == serve->checksum) {
+                vsr_replica_send(replica, serve->replica, &prepare, replica->body_buffer);
+            }
         }
         serve->checksum = 0;
         replica->serve_count--;

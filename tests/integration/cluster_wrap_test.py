@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
 """A 3-node cluster whose partition takes more batches than its VSR log ring holds, with a
-backup stopped and restarted in between (tests/integration, DESIGN.md §4 checkpoints).
+backup down across several rings in between (tests/integration, DESIGN.md §4 checkpoints
+and state transfer).
 
 Three runneld nodes (tests/integration/cluster_test.py's Node) with
 limits.partition_ops_max=1024: the partition group checkpoints every 512 ops and its ring
 wraps. BATCHES_BEFORE one-message batches go to the partition's primary (10 raw Iggy
-connections in parallel), then a backup is killed (-9), BATCHES_WITHOUT more are committed
-without it (its peers checkpoint meanwhile: their rings move above the op it stopped at),
-it restarts and catches up (headers and prepares below its peers' rings come from their
-partition logs), then BATCHES_AFTER more go through the restarted node (forwarded to the
-primary; the ring wraps again, which needs the restarted node's checkpoints too: a slot is
-reused only below a checkpoint every replica holds). Every
+connections in parallel), then a backup is killed (-9) and BATCHES_WITHOUT more (over three
+rings) are committed without it, none answered 57/58: a ring slot is reused below a
+checkpoint durable on a replication quorum, so the two live nodes never wait for the down
+one (before, writes paused a ring past its last checkpoint). It restarts far below its
+peers' rings and catches up by state transfer: it pulls a peer's checkpoint and, before
+installing it, every committed record up to the checkpoint into its own partition log
+(vsr/replica_records.c; its log says partition_state_transfer), then repairs the rest from
+the ring. BATCHES_AFTER more go through the restarted node (forwarded to the primary). Every
 node must then return the identical partition: the same offsets, broker timestamps and
 payloads, every batch once, each connection's batches in order.
 Usage: cluster_wrap_test.py RUNNELD RUNNEL. Exits 0 on success, 77 when io_uring is
-unavailable. Bounded: about a minute on an idle machine, 300 s at most.
+unavailable. Bounded: about 1.5 minutes on an idle machine, 400 s at most.
 """
 import json
 import os
@@ -29,9 +32,9 @@ from partition_wrap_test import send_batches, structure_check  # noqa: E402
 
 RING = 1024
 CONNECTIONS = 10
-BATCHES_BEFORE, BATCHES_WITHOUT, BATCHES_AFTER = 3000, 300, 1500
+BATCHES_BEFORE, BATCHES_WITHOUT, BATCHES_AFTER = 1500, 3500, 1500
 STREAM, TOPIC = b"ws", b"wt"
-cluster_test.DEADLINE = time.time() + 300
+cluster_test.DEADLINE = time.time() + 400
 
 
 def poll_rows(node):
@@ -103,8 +106,11 @@ def main():
             primary.index, backup.index), str(views))
         send_batches(primary, BATCHES_BEFORE, stream=STREAM, topic=TOPIC, pad=b"")
         backup.kill()
+        retried = []
         send_batches(primary, BATCHES_WITHOUT, base=CONNECTIONS, stream=STREAM, topic=TOPIC,
-                     pad=b"")
+                     pad=b"", retried=retried)
+        check(not retried, "%d batches (%.1f rings) without node %d, none answered 57/58" % (
+            BATCHES_WITHOUT, BATCHES_WITHOUT / RING, backup.index), str(retried[:10]))
         total = 1 + BATCHES_BEFORE + BATCHES_WITHOUT
         backup.start()
         started = time.time()
@@ -112,6 +118,10 @@ def main():
         caught_up = wait_rows(backup, total, 90)
         check(caught_up == rows, "the restarted node caught up %d messages in %.1f s, identical" %
               (total, time.time() - started))
+        transfers = [line for line in open(backup.log_path).read().splitlines()
+                     if "partition_state_transfer" in line]
+        check(transfers, "it caught up by state transfer", "\n".join(transfers[:3]))
+        print(transfers[0], flush=True)
         send_batches(backup, BATCHES_AFTER, base=2 * CONNECTIONS, stream=STREAM, topic=TOPIC,
                      pad=b"")  # forwarded to the primary
         total += BATCHES_AFTER

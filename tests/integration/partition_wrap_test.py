@@ -32,14 +32,16 @@ POLL_CHUNK = 400  # 400 x ~1 KB stays below the 1 MiB reply cap
 CONNECTIONS = 10  # senders in parallel: their batches share each group commit
 
 
-def send_one_connection(node, connection, count, errors, stream, topic, pad):
+def send_one_connection(node, connection, count, errors, stream, topic, pad, retried):
     try:
-        send_one_connection_or_raise(node, connection, count, errors, stream, topic, pad)
+        send_one_connection_or_raise(node, connection, count, errors, stream, topic, pad,
+                                     retried)
     except OSError as error:  # a reply not received within the socket timeout
         errors.append("connection %d: %s at %.1f" % (connection, error, time.time()))
 
 
-def send_one_connection_or_raise(node, connection, count, errors, stream, topic, pad):
+def send_one_connection_or_raise(node, connection, count, errors, stream, topic, pad,
+                                 retried):
     sock = socket.create_connection(("127.0.0.1", node.port), timeout=120)
     client = 0x77770000 + connection
     session = login(sock, client=client)
@@ -51,6 +53,7 @@ def send_one_connection_or_raise(node, connection, count, errors, stream, topic,
             reply = read_frame(sock)
             if reply is None or status_of(reply) not in (57, 58):
                 break
+            retried.append(status_of(reply))
         if reply is None or status_of(reply) != 0:
             errors.append("connection %d send %d: %s" % (
                 connection, sequence, "closed" if reply is None else status_of(reply)))
@@ -59,14 +62,16 @@ def send_one_connection_or_raise(node, connection, count, errors, stream, topic,
 
 
 def send_batches(node, count, connections=CONNECTIONS, base=0, stream=b"wrap", topic=b"t",
-                 pad=PAYLOAD_PAD):
+                 pad=PAYLOAD_PAD, retried=None):
     """count one-message batches to partition 0 over connections sockets in parallel:
-    connection c sends w{base + c}-{sequence}, one batch at a time."""
+    connection c sends w{base + c}-{sequence}, one batch at a time; a batch answered 57/58
+    (it waited too long) is sent again and its status appended to retried."""
     started = time.time()
     errors = []
+    retried = [] if retried is None else retried
     threads = [threading.Thread(target=send_one_connection,
                                 args=(node, base + index, count // connections, errors, stream,
-                                      topic, pad))
+                                      topic, pad, retried))
                for index in range(connections)]
     for thread in threads:
         thread.start()

@@ -513,11 +513,12 @@ static void sim_setup_ring(struct sim_cluster *cluster)
                           (cluster->options.faults_random && !cluster->options.storage &&
                            cluster->replica_count >= 3 && prng_percent(&prng, 40));
     /* One in three checkpointing seeds runs as runneld's partition groups do: journals keep
-     * every op (the whole run), a ring slot is reused only below a checkpoint every replica
-     * holds, no state transfer; laggards repair from below their peers' rings. Scenarios
-     * that set the ring (state transfer ones) keep the default. */
+     * every op (the whole run); laggards within reach repair from below their peers'
+     * rings, those below them take a checkpoint and the prepares up to it (state
+     * transfer with records). Scenarios that set the ring choose. */
     cluster->log_retained = cluster->options.ring_ops == 0 && cluster->checkpoint_interval > 0 &&
                             prng_percent(&prng, 33);
+    cluster->log_retained |= cluster->options.ring_ops != 0 && cluster->options.log_retained;
     cluster->journal_ops = cluster->log_retained ? SIM_OPS_MAX : cluster->ring_ops;
     cluster->result->log_retained = cluster->log_retained;
 }

@@ -40,6 +40,7 @@ struct sim_options {
     bool durability_replicated;   /* groups ack before sync: see sim_cluster_crash_machine */
     uint64_t ring_ops;            /* 0: from the seed; else the ring capacity ... */
     uint64_t checkpoint_interval; /* ... and the checkpoint interval (0: none) */
+    bool log_retained;            /* with ring_ops: journals keep every op (partition groups) */
     sim_script_callback script;   /* NULL: none */
     void *script_context;
 };

@@ -146,6 +146,65 @@ static void lagging_run(uint64_t seed, bool verbose, struct sim_result *result)
     }
 }
 
+/* lagging_partition: lagging_replica's script on log_retained groups (partition logs). */
+struct retained_scenario {
+    struct lagging_scenario lagging;
+    uint64_t records_taken;
+    uint64_t journal_holes; /* committed ops the caught-up lagger's journal lacks */
+    bool checked;
+};
+
+static void retained_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct retained_scenario *scenario = context;
+    lagging_script(cluster, tick, &scenario->lagging);
+    if (scenario->lagging.phase != 2 || !scenario->lagging.caught_up || scenario->checked) {
+        return;
+    }
+    const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, scenario->lagging.lagger);
+    if (replica == NULL) {
+        return;
+    }
+    scenario->checked = true;
+    scenario->records_taken = replica->stats.records_taken;
+    for (uint64_t op = 1; op <= replica->commit_min; op++) {
+        u128 checksum = sim_cluster_committed_checksum(cluster, 0, op);
+        if (!sim_cluster_journal_is_intact(cluster, 0, scenario->lagging.lagger, op, checksum)) {
+            scenario->journal_holes++;
+        }
+    }
+}
+
+static void retained_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct retained_scenario scenario = {0};
+    struct sim_options options =
+        scenario_options(SCENARIO_REPLICAS, 1, 4000, retained_script, &scenario);
+    options.log_retained = true;
+    sim_cluster_run_options(seed, &options, verbose, result);
+    const struct lagging_scenario *lagging = &scenario.lagging;
+    uint64_t behind = lagging->commit_at_heal - lagging->commit_at_cut;
+    if (verbose) {
+        printf("lagging_partition: lagger=%u commit at cut=%llu at heal=%llu transfers=%llu "
+               "records=%llu holes=%llu\n",
+               lagging->lagger, (unsigned long long)lagging->commit_at_cut,
+               (unsigned long long)lagging->commit_at_heal, (unsigned long long)lagging->transfers,
+               (unsigned long long)scenario.records_taken,
+               (unsigned long long)scenario.journal_holes);
+    }
+    if (result->passed &&
+        (lagging->phase != 2 || !scenario.checked || behind < 2 * SCENARIO_RING_OPS ||
+         lagging->transfers == 0 || scenario.records_taken == 0 || scenario.journal_holes != 0)) {
+        result->passed = false;
+        snprintf(result->reason, sizeof(result->reason),
+                 "lagging_partition: phase %u, %llu ops behind, %llu transfers, %llu records, "
+                 "caught up %d, %llu committed ops missing from its journal",
+                 lagging->phase, (unsigned long long)behind, (unsigned long long)lagging->transfers,
+                 (unsigned long long)scenario.records_taken, (int)scenario.checked,
+                 (unsigned long long)scenario.journal_holes);
+    }
+}
+
 /* primary_crash_commit */
 struct crash_scenario {
     uint32_t phase;
@@ -870,15 +929,11 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-    {"lagging_replica", lagging_run},
-    {"primary_crash_commit", crash_run},
-    {"recovering_quorum", recovering_run},
-    {"many_groups_primary", many_run},
-    {"partition_2_1", partition_run},
-    {"send_only_replica", send_only_run},
-    {"corrupt_prepare_minority", corrupt_run},
-    {"damaged_acked_record", damaged_run},
-    {"duplicate_after_view_change", duplicate_run},
+    {"lagging_replica", lagging_run},      {"lagging_partition", retained_run},
+    {"primary_crash_commit", crash_run},   {"recovering_quorum", recovering_run},
+    {"many_groups_primary", many_run},     {"partition_2_1", partition_run},
+    {"send_only_replica", send_only_run},  {"corrupt_prepare_minority", corrupt_run},
+    {"damaged_acked_record", damaged_run}, {"duplicate_after_view_change", duplicate_run},
 };
 
 static const struct scenario *scenario_find(const char *name)

@@ -5,6 +5,10 @@
  * requests and jitter, so --seeds N runs a scenario N ways.
  *   lagging_replica       a backup cut off while the others wrap their rings several times
  *                         catches up by state transfer (checkpoint chunks, then repair)
+ *   lagging_partition     the same on log_retained groups (partition logs): the group
+ *                         commits on past two rings (three unless slow) while the backup is away (a
+ * ring slot is reused below a checkpoint durable on a quorum), the backup takes a checkpoint and
+ * the prepares below it, and once caught up its journal holds every committed op
  *   primary_crash_commit  the primary crashes with prepares in flight (uncommitted ops),
  *                         the group elects another, commits on, and nothing acked is lost
  *   recovering_quorum     durability `replicated`: the primary and a backup of 3 machines

@@ -45,7 +45,8 @@ add_test(NAME sim.storage_seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim> --
 set_tests_properties(sim.storage_seeds_from_commit PROPERTIES TIMEOUT 300)
 
 # Named scenarios (tests/sim/sim_scenarios.h), each over several seeds: a backup cut off
-# while the others wrap their rings catches up by state transfer; the primary crashes with
+# while the others wrap their rings catches up by state transfer (on partition-log groups
+# too: a checkpoint and the prepares below it, the group never pausing); the primary crashes with
 # prepares in flight; a quorum restarts recovering_head after a machine crash and only the
 # operator's command lets the group go on; a 2-1 partition; a send-only replica; a prepare
 # damaged on a minority; an acked record damaged on one replica and missing on another; a
@@ -56,7 +57,7 @@ if(RUNNEL_SANITIZE)
 else()
     set(runnel_sim_scenario_seeds 100)
 endif()
-foreach(scenario lagging_replica primary_crash_commit recovering_quorum partition_2_1
+foreach(scenario lagging_replica lagging_partition primary_crash_commit recovering_quorum partition_2_1
         send_only_replica corrupt_prepare_minority damaged_acked_record
         duplicate_after_view_change)
     add_test(NAME sim.scenario_${scenario} COMMAND $<TARGET_FILE:runnel-sim>

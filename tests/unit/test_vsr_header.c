@@ -281,6 +281,7 @@ static void test_command_names(void **state)
     assert_string_equal(vsr_command_name(VSR_COMMAND_PREPARE_OK), "prepare_ok");
     assert_string_equal(vsr_command_name(VSR_COMMAND_START_VIEW_CHANGE), "start_view_change");
     assert_string_equal(vsr_command_name(VSR_COMMAND_CHECKPOINT), "checkpoint");
+    assert_string_equal(vsr_command_name(VSR_COMMAND_REQUEST_RECORDS), "request_records");
     assert_string_equal(vsr_command_name(VSR_COMMAND_RESERVED), "unknown");
     assert_string_equal(vsr_command_name(3), "unknown");
     assert_string_equal(vsr_command_name(VSR_COMMAND_END), "unknown");
@@ -291,7 +292,7 @@ static void test_command_names(void **state)
         assert_non_null(name);
         known_count += strcmp(name, "unknown") != 0;
     }
-    assert_int_equal(known_count, 18);
+    assert_int_equal(known_count, 19);
 }
 
 static void test_groups(void **state)

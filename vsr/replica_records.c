@@ -1,0 +1,249 @@
+/*
+ * State transfer's second half for log_retained groups (vsr/replica.h): the journal is a
+ * partition log whose records are the partition's data, so a checkpoint pulled from a peer
+ * (vsr/replica_checkpoint.c: complete, checksum and frame checked) is installed only once
+ * the journal holds every committed prepare up to its anchor. The replica asks a peer that
+ * committed the anchor for the prepares (commit_min, anchor op] in bounded chunks
+ * (request_records: at most VSR_RECORDS_CHUNK_MAX prepares, a peer stops a chunk past
+ * VSR_RECORDS_CHUNK_BYTES); the peer answers each with the prepare itself, read verified
+ * from its journal (a damaged one ends the chunk: never served). The replica takes them
+ * strictly in op order, each naming the one before as its parent (the first names the
+ * replica's own commit_min), the last being the anchor itself, so what it writes is the
+ * committed hash chain and nothing else (a prepare its journal already holds durably is
+ * not written again); at most VSR_RECORDS_PENDING_MAX wait to be reported durable. A write the
+ * journal gave up on starts the taking again from the lowest op not yet durable. Once the anchor is
+ * durable the checkpoint is named in the superblock and installed. Unanswered chunks are asked
+ * again from the repair timeout, from another peer after VSR_TRANSFER_TIMEOUT_TICKS. Runs on the
+ * shard that owns the group.
+ */
+#include "lib/assert.h"
+#include "lib/error.h"
+#include "vsr/replica_private.h"
+
+#include <errno.h>
+#include <string.h>
+
+static uint64_t vsr_records_bit(uint64_t op)
+{
+    return 1ull << (op % VSR_RECORDS_PENDING_MAX);
+}
+
+/* Asks transfer_peer for the next chunk, as far as the pending slots allow. */
+static void vsr_replica_records_request(struct vsr_replica *replica)
+{
+    assert(replica->transfer_stage == VSR_TRANSFER_RECORDS);
+    assert(replica->records_low <= replica->records_op);
+    uint64_t pending = replica->records_op - replica->records_low;
+    if (replica->records_op > replica->transfer_op || pending >= VSR_RECORDS_PENDING_MAX) {
+        return; /* all taken (waiting to be durable), or every slot waits */
+    }
+    uint64_t count = VSR_RECORDS_PENDING_MAX - pending;
+    count = count < VSR_RECORDS_CHUNK_MAX ? count : VSR_RECORDS_CHUNK_MAX;
+    uint64_t left = replica->transfer_op - replica->records_op + 1;
+    count = count < left ? count : left;
+    struct vsr_header message;
+    vsr_replica_message_init(replica, &message, VSR_COMMAND_REQUEST_RECORDS);
+    struct vsr_header_request_records *request = &message.u.request_records;
+    request->checkpoint_checksum = replica->records_anchor;
+    request->checkpoint_op = replica->transfer_op;
+    request->op_min = replica->records_op;
+    request->op_max = replica->records_op + count - 1;
+    vsr_header_seal(&message, NULL, 0);
+    vsr_replica_send(replica, replica->transfer_peer, &message, NULL);
+    replica->records_requested = request->op_max;
+}
+
+void vsr_replica_records_start(struct vsr_replica *replica)
+{
+    assert(replica->transfer_stage == VSR_TRANSFER_PULLING);
+    assert(replica->config.log_retained);
+    assert(replica->transfer_op > replica->commit_min);
+    assert(vsr_replica_has(replica, replica->commit_min, VSR_ENTRY_CANON));
+    struct vsr_header anchor;
+    memcpy(&anchor, replica->checkpoint_next, sizeof(anchor));
+    assert(anchor.u.prepare.op == replica->transfer_op); /* the frame was checked */
+    replica->transfer_stage = VSR_TRANSFER_RECORDS;
+    replica->records_anchor = anchor.checksum;
+    replica->records_op = replica->commit_min + 1;
+    replica->records_low = replica->records_op;
+    replica->records_requested = replica->commit_min;
+    replica->records_parent = vsr_entry_at(replica, replica->commit_min)->checksum;
+    replica->records_low_parent = replica->records_parent;
+    replica->records_durable = 0;
+    replica->transfer_tick = replica->tick;
+    vsr_replica_records_request(replica);
+}
+
+/*
+ * The committed prepare at op differs from what this replica's log names there or its
+ * journal holds: its log from op up is not the committed history (never acked as such: a
+ * later view replaced it). Dropped, journal included, as an install drops a divergent log.
+ */
+static void vsr_replica_records_cut(struct vsr_replica *replica, uint64_t op)
+{
+    assert(op > replica->commit_min && op <= vsr_replica_window_top(replica));
+    replica->journal.truncate(op, replica->journal.context);
+    for (uint64_t above = op; above <= vsr_replica_window_top(replica); above++) {
+        memset(vsr_entry_at(replica, above), 0, sizeof(struct vsr_entry));
+    }
+    if (replica->op >= op) {
+        replica->op = op - 1;
+    }
+    if (replica->log_head_op > replica->op) {
+        replica->log_head_op = replica->op;
+    }
+    if (replica->op_prefix > replica->op) {
+        replica->op_prefix = replica->op;
+    }
+}
+
+/* True when this replica's log or journal names another prepare at op than checksum. */
+static bool vsr_replica_records_diverge(const struct vsr_replica *replica, uint64_t op,
+                                        u128 checksum)
+{
+    if (op <= replica->commit_min || op > vsr_replica_window_top(replica)) {
+        return false; /* executed (the committed one), or beyond what the ring knows */
+    }
+    const struct vsr_entry *entry = vsr_entry_at(replica, op);
+    return ((entry->flags & VSR_ENTRY_CANON) != 0 && entry->checksum != checksum) ||
+           (entry->journal_checksum != 0 && entry->journal_checksum != checksum);
+}
+
+bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_header *header,
+                              const void *body)
+{
+    uint64_t op = header->u.prepare.op;
+    if (replica->transfer_stage != VSR_TRANSFER_RECORDS || op != replica->records_op ||
+        header->u.prepare.parent != replica->records_parent ||
+        replica->records_op - replica->records_low >= VSR_RECORDS_PENDING_MAX) {
+        return false; /* not the next record: the usual paths judge it */
+    }
+    if (op == replica->transfer_op && header->checksum != replica->records_anchor) {
+        /* The chain from this replica's commit_min does not end at the anchor. */
+        replica->stats.messages_invalid++;
+        replica->transfer_stage = VSR_TRANSFER_IDLE; /* stalls again: another attempt */
+        return true;
+    }
+    bool held = vsr_replica_in_window(replica, op) && op > replica->checkpoint_op &&
+                vsr_entry_at(replica, op)->journal_checksum == header->checksum &&
+                !vsr_replica_has(replica, op, VSR_ENTRY_FAULTY);
+    if (!held && vsr_replica_records_diverge(replica, op, header->checksum)) {
+        vsr_replica_records_cut(replica, op);
+    }
+    if (!held && replica->journal.write(header, body, replica->journal.context) != 0) {
+        return true; /* the journal is busy: asked again from the next repair round */
+    }
+    replica->records_checksums[op % VSR_RECORDS_PENDING_MAX] = header->checksum;
+    replica->records_durable &= ~vsr_records_bit(op);
+    replica->records_op = op + 1;
+    replica->records_parent = header->checksum;
+    replica->transfer_tick = replica->tick;
+    replica->stats.records_taken++;
+    if (held) {
+        vsr_replica_records_written(replica, op, header->checksum); /* durable already */
+    } else if (replica->records_op > replica->records_requested) {
+        vsr_replica_records_request(replica);
+    }
+    return true;
+}
+
+void vsr_replica_records_written(struct vsr_replica *replica, uint64_t op, u128 checksum)
+{
+    if (replica->transfer_stage != VSR_TRANSFER_RECORDS || op < replica->records_low ||
+        op >= replica->records_op) {
+        return;
+    }
+    if (checksum != replica->records_checksums[op % VSR_RECORDS_PENDING_MAX]) {
+        /* The journal gave this write up: take everything not yet durable again. */
+        replica->records_op = replica->records_low;
+        replica->records_parent = replica->records_low_parent;
+        replica->records_durable = 0;
+        vsr_replica_records_request(replica);
+        return;
+    }
+    replica->records_durable |= vsr_records_bit(op);
+    while (replica->records_low < replica->records_op &&
+           (replica->records_durable & vsr_records_bit(replica->records_low)) != 0) {
+        replica->records_durable &= ~vsr_records_bit(replica->records_low);
+        replica->records_low_parent =
+            replica->records_checksums[replica->records_low % VSR_RECORDS_PENDING_MAX];
+        replica->records_low++;
+    }
+    if (replica->records_low > replica->transfer_op) {
+        vsr_replica_transfer_persist(replica); /* the whole chain up to the anchor is durable */
+        return;
+    }
+    if (replica->records_op > replica->records_requested) {
+        vsr_replica_records_request(replica);
+    }
+}
+
+void vsr_replica_records_tick(struct vsr_replica *replica)
+{
+    assert(replica->transfer_stage == VSR_TRANSFER_RECORDS);
+    if (replica->commit_min >= replica->transfer_op) {
+        vsr_replica_transfer_persist(replica); /* caught up meanwhile: installs as a no-op */
+        return;
+    }
+    if (replica->tick > replica->transfer_tick + VSR_TRANSFER_TIMEOUT_TICKS) {
+        replica->transfer_peer = vsr_replica_peer_random(replica); /* silent: another peer */
+        replica->transfer_tick = replica->tick;
+    } else if (replica->tick < replica->transfer_tick + VSR_TIMEOUT_REPAIR_TICKS) {
+        return; /* records arrived lately: the chunk is still coming */
+    }
+    replica->records_requested = replica->records_op - 1;
+    vsr_replica_records_request(replica);
+}
+
+/* Reads op's committed prepare and sends it to target: its size, 0 when it is not
+ * served (missing or damaged here), -EAGAIN when the read may not wait now. */
+int64_t vsr_replica_record_send(struct vsr_replica *replica, uint8_t target, uint64_t op)
+{
+    assert(op >= 1 && op <= replica->commit_min);
+    struct vsr_header prepare;
+    int result = vsr_replica_journal_read(replica, op, &prepare, replica->body_buffer);
+    if (result == -EAGAIN) {
+        return -EAGAIN;
+    }
+    if (result != 0 || prepare.command != VSR_COMMAND_PREPARE) {
+        return 0;
+    }
+    vsr_replica_send(replica, target, &prepare, replica->body_buffer);
+    replica->stats.records_served++;
+    return prepare.size;
+}
+
+void vsr_replica_on_request_records(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    const struct vsr_header_request_records *request = &header->u.request_records;
+    assert(header->command == VSR_COMMAND_REQUEST_RECORDS);
+    if (header->size != VSR_HEADER_SIZE || request->op_min == 0 ||
+        request->op_min > request->op_max ||
+        request->op_max - request->op_min >= VSR_RECORDS_CHUNK_MAX ||
+        request->op_max > request->checkpoint_op || request->checkpoint_checksum == 0) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    if (!replica->config.log_retained || request->checkpoint_op > replica->commit_min) {
+        return; /* not committed here (or no journal below the ring): stay silent */
+    }
+    const struct vsr_header *anchor = vsr_replica_header(replica, request->checkpoint_op);
+    if (anchor != NULL && anchor->checksum != request->checkpoint_checksum) {
+        return; /* another history: never serve it */
+    }
+    int64_t bytes = 0;
+    for (uint64_t op = request->op_min; op <= request->op_max; op++) {
+        int64_t sent = vsr_replica_record_send(replica, header->replica, op);
+        if (sent == -EAGAIN) {
+            vsr_replica_serve_defer(replica, header->replica, op, request->checkpoint_checksum,
+                                    true);
+        }
+        if (sent <= 0) {
+            return; /* the chunk ends here: the requester asks again from its next op */
+        }
+        bytes += sent;
+        if (bytes >= VSR_RECORDS_CHUNK_BYTES) {
+            return;
+        }
+    }
+}
