@@ -1,0 +1,294 @@
+/*
+ * Unit tests for the records half of a log_retained group's state transfer
+ * (vsr/replica_records.c) on one backup of a 3-replica group over the simulator's journal
+ * and checkpoint store: once a peer's checkpoint of op 96 is pulled and checked, the backup
+ * asks that peer for the committed prepares 1..96 in bounded chunks; a prepare that is not
+ * the next one or does not name the one before as its parent is never written; a chain
+ * that does not end at the checkpoint's anchor is refused (counted) and the checkpoint is
+ * never named in the superblock; the whole chain, once durable in the journal, lets the
+ * checkpoint be installed, and never before.
+ */
+#include "tests/sim/sim_journal.h"
+#include "vsr/replica.h"
+
+#include "tests/unit/helper_assert.h"
+#include "tests/unit/helper_vsr.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+enum {
+    FIXTURE_RING = 24,
+    FIXTURE_JOURNAL_OPS = 200, /* the journal keeps every op (log_retained) */
+    FIXTURE_INTERVAL = 6,
+    FIXTURE_CLUSTER = 7,
+    FIXTURE_ANCHOR = 96,
+    FIXTURE_CHUNK = 2048,
+};
+
+struct fixture {
+    struct helper_vsr vsr;
+    uint32_t record_requests;
+    struct vsr_header record_request;            /* the last request_records sent */
+    struct vsr_header chain[FIXTURE_ANCHOR + 1]; /* the committed prepares 1..96 */
+    uint8_t bytes[2 * FIXTURE_CHUNK];
+    uint64_t total; /* checkpoint size */
+};
+
+static const struct vsr_group fixture_group = {0};
+
+static uint32_t fixture_apply(const struct vsr_header *prepare, const void *body, void *reply_body,
+                              uint32_t reply_size_max, void *context)
+{
+    (void)prepare, (void)body, (void)reply_body, (void)reply_size_max, (void)context;
+    return 0;
+}
+
+static void fixture_reset(void *context)
+{
+    (void)context;
+}
+
+static uint32_t fixture_snapshot(void *buffer, uint32_t size_max, void *context)
+{
+    (void)buffer, (void)size_max, (void)context;
+    return 0;
+}
+
+static int fixture_restore(const void *bytes, uint32_t size_bytes, void *context)
+{
+    (void)bytes, (void)context;
+    assert_int_equal(size_bytes, 40);
+    return 0;
+}
+
+static void fixture_send(uint8_t target, const struct vsr_header *header, const void *body,
+                         void *context)
+{
+    struct fixture *fixture = context;
+    (void)body;
+    if (header->command == VSR_COMMAND_REQUEST_RECORDS) {
+        assert_int_equal(target, 2);
+        fixture->record_requests++;
+        fixture->record_request = *header;
+    }
+}
+
+static void fixture_reply(u128 client, const struct vsr_header *header, const void *body,
+                          void *context)
+{
+    (void)client, (void)header, (void)body, (void)context;
+}
+
+static void fixture_ticks(struct fixture *fixture, uint32_t count)
+{
+    for (uint32_t round = 0; round < count; round++) {
+        helper_vsr_tick(&fixture->vsr);
+    }
+}
+
+/* A prepare of op in view 2 by replica 2 naming parent; salt makes another one. */
+static struct vsr_header fixture_prepare(uint64_t op, u128 parent, uint64_t salt)
+{
+    struct vsr_header header;
+    vsr_header_init(&header, VSR_COMMAND_PREPARE, FIXTURE_CLUSTER, 2, 2, &fixture_group);
+    header.u.prepare.op = op;
+    header.u.prepare.commit = op - 1;
+    header.u.prepare.operation = VSR_OPERATION_NOOP;
+    header.u.prepare.parent = parent;
+    header.u.prepare.timestamp = 1000 + op + salt;
+    vsr_header_seal(&header, NULL, 0);
+    return header;
+}
+
+/* The committed chain 1..96 from the group's root, and a checkpoint of op 96. */
+static void fixture_history(struct fixture *fixture)
+{
+    u128 parent = vsr_replica_root_checksum(&fixture->vsr.replica);
+    for (uint64_t op = 1; op <= FIXTURE_ANCHOR; op++) {
+        fixture->chain[op] = fixture_prepare(op, parent, 0);
+        parent = fixture->chain[op].checksum;
+    }
+    memset(fixture->bytes, 0, sizeof(fixture->bytes));
+    memcpy(fixture->bytes, &fixture->chain[FIXTURE_ANCHOR], VSR_HEADER_SIZE);
+    const struct vsr_replica_config *config = &fixture->vsr.replica.config;
+    uint64_t sessions = config->clients_max *
+                        (sizeof(struct vsr_client_session) + (uint64_t)config->reply_size_max);
+    uint64_t frame[4] = {0x52434b50, FIXTURE_ANCHOR, sessions, 40}; /* magic, op, sizes */
+    memcpy(fixture->bytes + VSR_HEADER_SIZE, frame, sizeof(frame));
+    fixture->total = VSR_HEADER_SIZE + sizeof(frame) + sessions + 40;
+    assert_true(fixture->total > FIXTURE_CHUNK && fixture->total <= sizeof(fixture->bytes));
+    memset(fixture->bytes + fixture->total - 40, 0x33, 40);
+}
+
+static int fixture_setup(void **state)
+{
+    static struct fixture fixture;
+    memset(&fixture, 0, sizeof(fixture));
+    helper_vsr_init(&fixture.vsr, FIXTURE_JOURNAL_OPS, 42);
+    struct vsr_replica_config config = {
+        .cluster = FIXTURE_CLUSTER,
+        .group = fixture_group,
+        .replica = 1,
+        .replica_count = 3,
+        .pipeline_max = 8,
+        .ops_max = FIXTURE_RING,
+        .checkpoint_interval = FIXTURE_INTERVAL,
+        .log_retained = true,
+        .state_size_max = 64,
+        .body_size_max = SIM_BODY_SIZE_MAX,
+        .reply_size_max = 8,
+        .clients_max = 8,
+        .seed = 1,
+    };
+    struct vsr_state_machine machine = {.apply = fixture_apply,
+                                        .reset = fixture_reset,
+                                        .context = &fixture,
+                                        .snapshot = fixture_snapshot,
+                                        .restore = fixture_restore};
+    struct vsr_bus bus = {.send = fixture_send, .reply = fixture_reply, .context = &fixture};
+    assert_int_equal(helper_vsr_start(&fixture.vsr, &config, &machine, &bus), 0);
+    fixture_history(&fixture);
+    *state = &fixture;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    struct fixture *fixture = *state;
+    helper_vsr_deinit(&fixture->vsr);
+    return 0;
+}
+
+static void fixture_deliver(struct fixture *fixture, const struct vsr_header *header,
+                            const void *body)
+{
+    vsr_replica_on_message(&fixture->vsr.replica, header, body);
+}
+
+/* Replica 2 names a head beyond the ring; its checkpoint of op 96 comes in two chunks. */
+static void fixture_pull_checkpoint(struct fixture *fixture)
+{
+    struct vsr_header head = fixture_prepare(100, 5, 0);
+    struct vsr_header message;
+    vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, 2, 2, &fixture_group);
+    message.u.start_view.op = 100;
+    message.u.start_view.commit_max = 99;
+    message.u.start_view.checkpoint_op = FIXTURE_ANCHOR;
+    vsr_header_seal(&message, &head, VSR_HEADER_SIZE);
+    fixture_deliver(fixture, &message, &head);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
+    u128 checksum = vsr_checksum(fixture->bytes, fixture->total);
+    for (uint64_t offset = 0; offset < fixture->total; offset += FIXTURE_CHUNK) {
+        uint64_t size =
+            fixture->total - offset < FIXTURE_CHUNK ? fixture->total - offset : FIXTURE_CHUNK;
+        vsr_header_init(&message, VSR_COMMAND_CHECKPOINT, FIXTURE_CLUSTER, 2, 2, &fixture_group);
+        message.u.checkpoint_chunk.checkpoint_checksum = checksum;
+        message.u.checkpoint_chunk.checkpoint_op = FIXTURE_ANCHOR;
+        message.u.checkpoint_chunk.chunk_offset_bytes = offset;
+        message.u.checkpoint_chunk.chunk_size_bytes = size;
+        message.u.checkpoint_chunk.total_size_bytes = fixture->total;
+        vsr_header_seal(&message, fixture->bytes + offset, (uint32_t)size);
+        fixture_deliver(fixture, &message, fixture->bytes + offset);
+        fixture_ticks(fixture, 4);
+    }
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_RECORDS);
+}
+
+/* Delivers the committed prepares first..last, letting writes complete now and then. */
+static void fixture_records(struct fixture *fixture, uint64_t first, uint64_t last)
+{
+    for (uint64_t op = first; op <= last; op++) {
+        fixture_deliver(fixture, &fixture->chain[op], NULL);
+        if (op % 8 == 0) {
+            fixture_ticks(fixture, 4);
+        }
+    }
+}
+
+static void test_records_are_asked_for_in_bounded_chunks(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_pull_checkpoint(fixture);
+    assert_true(fixture->record_requests >= 1);
+    const struct vsr_header_request_records *request = &fixture->record_request.u.request_records;
+    assert_int_equal(request->op_min, 1); /* from its commit_min + 1 */
+    assert_int_equal(request->op_max, 16);
+    assert_int_equal(request->checkpoint_op, FIXTURE_ANCHOR);
+    assert_true(request->checkpoint_checksum == fixture->chain[FIXTURE_ANCHOR].checksum);
+    fixture_records(fixture, 1, 16);
+    assert_int_equal(fixture->record_request.u.request_records.op_min, 17); /* the next one */
+}
+
+/* A prepare out of order, or not naming the previous one as its parent, is never written. */
+static void test_records_off_the_chain_are_not_written(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_pull_checkpoint(fixture);
+    struct vsr_header orphan = fixture_prepare(1, 12345, 0);
+    fixture_deliver(fixture, &orphan, NULL);
+    fixture_deliver(fixture, &fixture->chain[2], NULL);
+    fixture_ticks(fixture, 4);
+    assert_int_equal(fixture->vsr.replica.records_op, 1);
+    assert_int_equal(fixture->vsr.replica.stats.records_taken, 0);
+    assert_false(sim_journal_holds(&fixture->vsr.journal, 1, orphan.checksum));
+    assert_false(sim_journal_holds(&fixture->vsr.journal, 2, fixture->chain[2].checksum));
+    fixture_records(fixture, 1, 2);
+    assert_int_equal(fixture->vsr.replica.records_op, 3);
+}
+
+/* A chain that does not end at the anchor: refused, the checkpoint never named. */
+static void test_chain_not_ending_at_the_anchor_is_refused(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_pull_checkpoint(fixture);
+    fixture_records(fixture, 1, FIXTURE_ANCHOR - 1);
+    uint64_t invalid = fixture->vsr.replica.stats.messages_invalid;
+    struct vsr_header other =
+        fixture_prepare(FIXTURE_ANCHOR, fixture->chain[FIXTURE_ANCHOR - 1].checksum, 1);
+    fixture_deliver(fixture, &other, NULL);
+    fixture_ticks(fixture, 10);
+    assert_int_equal(fixture->vsr.replica.stats.messages_invalid, invalid + 1);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_IDLE);
+    assert_false(sim_journal_holds(&fixture->vsr.journal, FIXTURE_ANCHOR, other.checksum));
+    assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, 0);
+    assert_int_equal(fixture->vsr.replica.stats.state_transfers, 0);
+}
+
+/* The whole chain durable: the checkpoint is named and installed, and not before. */
+static void test_whole_chain_durable_installs_the_checkpoint(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_pull_checkpoint(fixture);
+    fixture_records(fixture, 1, FIXTURE_ANCHOR);
+    assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, 0);
+    assert_int_equal(fixture->vsr.replica.stats.state_transfers, 0);
+    fixture_ticks(fixture, 10);
+    assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, FIXTURE_ANCHOR);
+    assert_int_equal(fixture->vsr.replica.stats.state_transfers, 1);
+    assert_int_equal(fixture->vsr.replica.commit_min, FIXTURE_ANCHOR);
+    for (uint64_t op = 1; op <= FIXTURE_ANCHOR; op++) {
+        assert_true(sim_journal_is_intact(&fixture->vsr.journal, op, fixture->chain[op].checksum));
+    }
+}
+
+int main(void)
+{
+    helper_assert_install();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_records_are_asked_for_in_bounded_chunks, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_records_off_the_chain_are_not_written, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_chain_not_ending_at_the_anchor_is_refused,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_whole_chain_durable_installs_the_checkpoint,
+                                        fixture_setup, fixture_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
