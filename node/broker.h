@@ -6,7 +6,7 @@
  * group on the shard that owns it (node/data_plane.h).
  *
  * The path of a request: the home shard checks the frame (§1.7), its session and the
- * permissions (metadata read under the control plane's read lock), then either answers at
+ * permissions (metadata read from the control plane's published version), then either answers at
  * once (ping, reads) or copies the frame into a struct broker_request from its own pool
  * and hands it to the target shard (shard 0 or the partition's owner) through the
  * cross-shard queue (or directly when it is the target). The target writes the reply into

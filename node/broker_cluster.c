@@ -186,7 +186,6 @@ static int broker_cluster_map_read(struct broker_shard *shard, struct net_connec
     struct broker_cluster_map map;
     memset(&map, 0, sizeof(map));
     map.shard = shard;
-    map.metadata = &shard->broker->control_plane->metadata;
     iggy_writer_init(&map.writer, frame + IGGY_HEADER_SIZE, BROKER_CLUSTER_READ_BUFFER_SIZE);
     uint8_t metadata_primary = broker_cluster_head(&map, connection);
     uint8_t replica_count = broker_cluster_replica_count(shard->broker);
@@ -194,10 +193,11 @@ static int broker_cluster_map_read(struct broker_shard *shard, struct net_connec
     uint8_t *nodes_at =
         iggy_writer_reserve(&map.writer, (uint32_t)replica_count * CLUSTER_WIRE_NODE_SIZE);
     uint8_t *count_at = iggy_writer_reserve(&map.writer, 4);
-    control_plane_read_begin(shard->broker->control_plane);
+    map.metadata = control_plane_read_begin(shard->broker->control_plane, shard->index);
     uint32_t status =
         broker_cluster_map_partitions(&map, broker_session(shard, connection), body, body_size);
-    control_plane_read_end(shard->broker->control_plane);
+    control_plane_read_end(shard->broker->control_plane, shard->index);
+    map.metadata = NULL;
     if (status == 0 && map.writer.error != 0) {
         status = IGGY_ERROR_ERROR; /* more partitions than one reply holds */
     }

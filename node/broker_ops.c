@@ -3,7 +3,7 @@
  * password (verified by the auth worker) or a token, Logout, every metadata operation
  * (decoded with proto/iggy_*, checked as Iggy checks before consensus, then packed as a
  * MetadataOperation for the control plane), and partition requests (send, consumer
- * offsets, poll) resolved under the metadata read lock, permission-checked and routed to
+ * offsets, poll) resolved in one published metadata version, permission-checked and routed to
  * the owning shard. Runs on the connection's home shard.
  */
 #include "lib/assert.h"
@@ -571,8 +571,8 @@ static int broker_change_password(struct broker_shard *shard, struct net_connect
     verify.address_size = session->address_size;
     memcpy(verify.address, session->address, sizeof(verify.address));
     verify.now_ns = clock_monotonic_ns(broker_shard_clock(shard->broker, shard->index));
-    const struct metadata *metadata = &shard->broker->control_plane->metadata;
-    control_plane_read_begin(shard->broker->control_plane);
+    const struct metadata *metadata =
+        control_plane_read_begin(shard->broker->control_plane, shard->index);
     const struct metadata_user *user =
         change.user.kind == IGGY_IDENTIFIER_NUMERIC
             ? metadata_user_get(metadata, change.user.numeric)
@@ -580,7 +580,7 @@ static int broker_change_password(struct broker_shard *shard, struct net_connect
     if (user != NULL && user->password_hash_size < sizeof(verify.hash)) {
         memcpy(verify.hash, user->password_hash, user->password_hash_size);
     }
-    control_plane_read_end(shard->broker->control_plane);
+    control_plane_read_end(shard->broker->control_plane, shard->index);
     int result = auth_submit(&shard->broker->auth, shard->index, &verify);
     explicit_bzero(&verify, sizeof(verify));
     if (result != 0) {
@@ -802,7 +802,8 @@ static bool broker_is_exactly_once(const struct iggy_register *decoded)
             iggy_bytes_is_equal(decoded->token_context, wanted));
 }
 
-/* Queues the password check on the auth worker (the user's hash read under the lock). */
+/* Queues the password check on the auth worker (the user's hash read from the current
+ * metadata version). */
 static int broker_register_verify(struct broker_shard *shard, struct broker_request *request,
                                   const struct iggy_register *decoded)
 {
@@ -818,14 +819,14 @@ static int broker_register_verify(struct broker_shard *shard, struct broker_requ
     memcpy(verify.address, session->address, sizeof(verify.address));
     verify.now_ns = clock_monotonic_ns(broker_shard_clock(broker, shard->index));
     request->user_id = UINT32_MAX;
-    control_plane_read_begin(broker->control_plane);
-    const struct metadata_user *user = metadata_user_find(
-        &broker->control_plane->metadata, decoded->username.bytes, decoded->username.size);
+    const struct metadata *metadata = control_plane_read_begin(broker->control_plane, shard->index);
+    const struct metadata_user *user =
+        metadata_user_find(metadata, decoded->username.bytes, decoded->username.size);
     if (user != NULL && user->password_hash_size < sizeof(verify.hash)) {
         memcpy(verify.hash, user->password_hash, user->password_hash_size);
         request->user_id = user->id;
     }
-    control_plane_read_end(broker->control_plane);
+    control_plane_read_end(broker->control_plane, shard->index);
     int result = auth_submit(&broker->auth, shard->index, &verify);
     explicit_bzero(&verify, sizeof(verify));
     return result;
@@ -1054,14 +1055,14 @@ struct broker_partition_names {
     bool has_consumer;
 };
 
-/* Resolves names under the read lock: 0, or the Iggy status for a miss (stream, topic,
+/* Resolves names in one metadata version: 0, or the Iggy status for a miss (stream, topic,
  * partition), a denial (41) or a group fence failure (IGGY_POLL_RESYNC_PARTITION). */
-static uint32_t broker_partition_resolve(struct broker_shard *shard, struct session *session,
+static uint32_t broker_partition_resolve(struct broker_shard *shard,
+                                         const struct metadata *metadata, struct session *session,
                                          const struct broker_partition_names *names,
                                          enum metadata_action action,
                                          struct broker_partition_target *target)
 {
-    const struct metadata *metadata = &shard->broker->control_plane->metadata;
     const struct metadata_stream *stream =
         names->stream.kind == IGGY_IDENTIFIER_NUMERIC
             ? metadata_stream_get(metadata, names->stream.numeric)
@@ -1109,11 +1110,10 @@ static uint32_t broker_partition_resolve(struct broker_shard *shard, struct sess
 }
 
 /* The consumer of an offset or poll request: a plain id, or a group (fenced). */
-static uint32_t broker_partition_consumer(struct broker_shard *shard, struct session *session,
+static uint32_t broker_partition_consumer(const struct metadata *metadata, struct session *session,
                                           const struct broker_partition_names *names, bool is_poll,
                                           struct broker_partition_target *target)
 {
-    const struct metadata *metadata = &shard->broker->control_plane->metadata;
     if (names->consumer.kind != IGGY_CONSUMER_GROUP) {
         target->consumer_kind = IGGY_CONSUMER_SINGLE;
         target->consumer_id = iggy_messages_consumer_id(&names->consumer.id);
@@ -1150,19 +1150,20 @@ static uint32_t broker_partition_consumer(struct broker_shard *shard, struct ses
     return is_allowed ? 0 : IGGY_POLL_RESYNC_PARTITION;
 }
 
-/* Resolves (and for groups fences) under the read lock. */
+/* Resolves (and for groups fences) in one metadata version, held for the lookup; the
+ * target carries the partition's incarnation, which the owning shard checks again. */
 static uint32_t broker_partition_lookup(struct broker_shard *shard, struct session *session,
                                         const struct broker_partition_names *names,
                                         enum metadata_action action, bool is_poll,
                                         struct broker_partition_target *target)
 {
     struct control_plane *plane = shard->broker->control_plane;
-    control_plane_read_begin(plane);
-    uint32_t status = broker_partition_resolve(shard, session, names, action, target);
+    const struct metadata *metadata = control_plane_read_begin(plane, shard->index);
+    uint32_t status = broker_partition_resolve(shard, metadata, session, names, action, target);
     if (status == 0 && names->has_consumer) {
-        status = broker_partition_consumer(shard, session, names, is_poll, target);
+        status = broker_partition_consumer(metadata, session, names, is_poll, target);
     }
-    control_plane_read_end(plane);
+    control_plane_read_end(plane, shard->index);
     return status;
 }
 

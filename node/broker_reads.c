@@ -1,9 +1,9 @@
 /*
  * NonReplicated reads on the home shard (research/iggy-protocol.md §3.1): cluster
  * metadata, me, streams, topics, consumer groups (get, list, sync), users, tokens,
- * options.describe and stats, encoded with proto/iggy_* from the metadata read under the
- * control plane's read lock, permission-checked as Iggy checks them. Runs on the
- * connection's home shard.
+ * options.describe and stats, encoded with proto/iggy_* from the metadata version the
+ * control plane published last (one per request), permission-checked as Iggy checks them. Runs on
+ * the connection's home shard.
  */
 #include "lib/assert.h"
 #include "lib/error.h"
@@ -598,13 +598,12 @@ int broker_read(struct broker_shard *shard, struct net_connection *connection,
     assert(shard != NULL && header != NULL);
     assert(header->operation == IGGY_OPERATION_NON_REPLICATED);
     static __thread uint8_t frame[IGGY_HEADER_SIZE + BROKER_READ_BUFFER_SIZE];
-    struct broker_read read = {.shard = shard,
-                               .session = broker_session(shard, connection),
-                               .metadata = &shard->broker->control_plane->metadata};
+    struct broker_read read = {.shard = shard, .session = broker_session(shard, connection)};
     iggy_writer_init(&read.writer, frame + IGGY_HEADER_SIZE, BROKER_READ_BUFFER_SIZE);
-    control_plane_read_begin(shard->broker->control_plane);
+    read.metadata = control_plane_read_begin(shard->broker->control_plane, shard->index);
     broker_read_dispatch(&read, header, body, body_size);
-    control_plane_read_end(shard->broker->control_plane);
+    control_plane_read_end(shard->broker->control_plane, shard->index);
+    read.metadata = NULL;
     if (read.status == 0 && read.writer.error != 0) {
         read.status = IGGY_ERROR_ERROR;
     }

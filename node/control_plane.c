@@ -1,7 +1,7 @@
 /*
  * The metadata VSR group on shard 0 (see control_plane.h). Owns the metadata tables, the
- * metadata journal (a storage partition) and the replica. Runs on shard 0; other shards
- * only take the read lock.
+ * metadata journal (a storage partition), the replica and the published versions of
+ * the metadata. Runs on shard 0; other shards only call read_begin/read_end.
  */
 #include "node/control_plane.h"
 
@@ -40,10 +40,13 @@ int control_plane_init(struct control_plane *plane, struct broker *broker,
     metadata_config.durability = config->durability == NODE_DURABILITY_FSYNC
                                      ? METADATA_DURABILITY_FSYNC
                                      : METADATA_DURABILITY_REPLICATED;
-    if (pthread_rwlock_init(&plane->lock, NULL) != 0) {
-        return -ENOMEM;
-    }
     int result = metadata_init(&plane->metadata, &metadata_config);
+    if (result == 0) {
+        result = metadata_versions_init(&plane->versions, &plane->metadata, broker->shard_count);
+        if (result != 0) {
+            metadata_deinit(&plane->metadata);
+        }
+    }
     assert(result <= 0);
     return result;
 }
@@ -59,22 +62,20 @@ void control_plane_deinit(struct control_plane *plane)
         journal_partition_deinit(&plane->journal); /* files close at exit (ring gone) */
         partition_deinit(&plane->log);
     }
+    metadata_versions_deinit(&plane->versions);
     metadata_deinit(&plane->metadata);
-    pthread_rwlock_destroy(&plane->lock);
 }
 
-void control_plane_read_begin(struct control_plane *plane)
+const struct metadata *control_plane_read_begin(struct control_plane *plane, uint32_t shard_index)
 {
     assert(plane != NULL);
-    int result = pthread_rwlock_rdlock(&plane->lock);
-    assert(result == 0);
+    return metadata_versions_read_begin(&plane->versions, shard_index);
 }
 
-void control_plane_read_end(struct control_plane *plane)
+void control_plane_read_end(struct control_plane *plane, uint32_t shard_index)
 {
     assert(plane != NULL);
-    int result = pthread_rwlock_unlock(&plane->lock);
-    assert(result == 0);
+    metadata_versions_read_end(&plane->versions, shard_index);
 }
 
 bool control_plane_is_quiet(const struct control_plane *plane)
@@ -85,7 +86,8 @@ bool control_plane_is_quiet(const struct control_plane *plane)
         return true;
     }
     return plane->in_flight_count == 0 && plane->queue_head == NULL &&
-           !journal_partition_is_busy(&plane->journal) && !partition_has_unflushed(&plane->log);
+           plane->unpublished_head == NULL && !journal_partition_is_busy(&plane->journal) &&
+           !partition_has_unflushed(&plane->log);
 }
 
 void control_plane_close(struct control_plane *plane)
@@ -126,13 +128,10 @@ static uint32_t control_plane_apply(const struct vsr_header *prepare, const void
         body_size = 0; /* never sent by this node: a committed rejection (code 3) */
     }
     uint32_t reply_size = 0;
-    int result = pthread_rwlock_wrlock(&plane->lock);
+    int result = metadata_apply(&plane->metadata, &apply, bytes, body_size, reply_body,
+                                reply_size_max, &reply_size);
     assert(result == 0);
-    result = metadata_apply(&plane->metadata, &apply, bytes, body_size, reply_body, reply_size_max,
-                            &reply_size);
-    assert(result == 0);
-    result = pthread_rwlock_unlock(&plane->lock);
-    assert(result == 0);
+    metadata_versions_record(&plane->versions, &apply, bytes, body_size);
     return reply_size;
 }
 
@@ -140,11 +139,8 @@ static void control_plane_reset(void *context)
 {
     struct control_plane *plane = context;
     assert(plane != NULL);
-    int result = pthread_rwlock_wrlock(&plane->lock);
-    assert(result == 0);
     metadata_reset(&plane->metadata);
-    result = pthread_rwlock_unlock(&plane->lock);
-    assert(result == 0);
+    metadata_versions_record_reset(&plane->versions);
 }
 
 static void control_plane_bus_send(uint8_t replica_target, const struct vsr_header *header,
@@ -156,6 +152,40 @@ static void control_plane_bus_send(uint8_t replica_target, const struct vsr_head
     assert(cluster_forward_is_multi(plane->broker));
     replica_bus_vsr_send(replica_target, header, body,
                          replica_bus_vsr_context(plane->broker->bus, 0));
+}
+
+/* Completes request once the version with its op is current (read-your-writes on every
+ * shard); until then it waits, in order, for control_plane_publish. */
+static void control_plane_reply_when_published(struct control_plane *plane,
+                                               struct broker_request *request)
+{
+    assert(request->next == NULL);
+    if (plane->unpublished_head == NULL && metadata_versions_is_published(&plane->versions)) {
+        broker_request_complete(plane->broker, 0, request);
+        return;
+    }
+    if (plane->unpublished_tail == NULL) {
+        plane->unpublished_head = request;
+    } else {
+        plane->unpublished_tail->next = request;
+    }
+    plane->unpublished_tail = request;
+}
+
+/* Publishes what apply changed (unless a shard still reads the spare version: then the
+ * next pass tries again) and sends the replies that waited for it. */
+static void control_plane_publish(struct control_plane *plane)
+{
+    if (!metadata_versions_publish(&plane->versions)) {
+        return;
+    }
+    for (uint32_t round = 0; round < UINT32_MAX && plane->unpublished_head != NULL; round++) {
+        struct broker_request *request = plane->unpublished_head;
+        plane->unpublished_head = request->next;
+        request->next = NULL;
+        broker_request_complete(plane->broker, 0, request);
+    }
+    plane->unpublished_tail = NULL;
 }
 
 static void control_plane_bus_reply(u128 client, const struct vsr_header *header, const void *body,
@@ -193,7 +223,7 @@ static void control_plane_bus_reply(u128 client, const struct vsr_header *header
         request->reply_size = size;
         request->reply_status = 0;
         request->has_reply = true;
-        broker_request_complete(plane->broker, 0, request);
+        control_plane_reply_when_published(plane, request);
         return;
     }
     plane->replies_orphaned++; /* replayed ops after a restart: nobody waits */
@@ -428,6 +458,8 @@ int control_plane_start(struct control_plane *plane, struct io *io,
                  plane->directory, error_text(result));
         return result;
     }
+    control_plane_publish(plane); /* no shard reads yet: nothing holds a version */
+    assert(metadata_versions_is_published(&plane->versions));
     plane->is_started = true;
     log_info("metadata_ready", "op=%llu commit=%llu view=%u streams=%u users=%u",
              (unsigned long long)plane->replica.op, (unsigned long long)plane->replica.commit_min,
@@ -509,6 +541,7 @@ void control_plane_pass(struct control_plane *plane)
         log_error("metadata_journal_failed", "error=\"%s\"", error_text(result));
     }
     control_plane_pump(plane);
+    control_plane_publish(plane);
 }
 
 /* Gives up on every waiting request: 57 for those sent (outcome unknown), 58 for queued. */

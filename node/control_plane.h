@@ -7,11 +7,15 @@
  * VSR request of a one-shot client, and the committed reply goes back to the request's
  * home shard.
  *
- * Other shards read the metadata under `lock` (read side) without waiting for shard 0's
- * queue; shard 0 takes the write side only around metadata_apply.
+ * Shard 0 applies ops to `metadata`, which only shard 0 reads. Every shard (shard 0's
+ * request handling too) reads a published version instead (node/metadata_versions.h):
+ * control_plane_read_begin takes the current version without any lock and holds it until
+ * control_plane_read_end; shard 0 publishes once per loop pass and never waits for a
+ * reader. A metadata reply leaves shard 0 only once its op is published, so a client's
+ * next request, on any shard, reads a version that has its write.
  *
  * Memory: the metadata tables, the journal partition and the replica are allocated by
- * control_plane_start. Runs on shard 0 only (except the read lock).
+ * control_plane_start. Runs on shard 0 only (except read_begin/read_end).
  */
 #ifndef RUNNEL_NODE_CONTROL_PLANE_H
 #define RUNNEL_NODE_CONTROL_PLANE_H
@@ -20,12 +24,12 @@
 #include "node/broker.h"
 #include "node/cluster_forward.h"
 #include "node/metadata.h"
+#include "node/metadata_versions.h"
 #include "storage/partition.h"
 #include "vsr/journal_partition.h"
 #include "vsr/replica.h"
 #include "vsr/superblock_storage.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -33,8 +37,8 @@ enum { CONTROL_PLANE_OPERATION = VSR_OPERATION_STATE_MACHINE_MIN };
 
 struct control_plane {
     struct broker *broker;
-    struct metadata metadata;
-    pthread_rwlock_t lock;
+    struct metadata metadata;          /* shard 0's own, written by apply */
+    struct metadata_versions versions; /* what every shard reads */
     struct partition log;
     struct journal_partition journal;
     struct vsr_replica replica;
@@ -47,6 +51,8 @@ struct control_plane {
     uint64_t session;      /* its session (the register's commit op), 0 until registered */
     uint64_t request_last; /* its last request number */
     struct broker_request *in_flight[VSR_PIPELINE_MAX];
+    struct broker_request *unpublished_head; /* replied, waiting for their op's version */
+    struct broker_request *unpublished_tail;
     uint32_t in_flight_count;
     bool is_started;
     bool is_log_open;
@@ -81,7 +87,8 @@ int control_plane_start(struct control_plane *plane, struct io *io,
 /* Shard 0: queues a metadata request for the replica. */
 void control_plane_submit(struct control_plane *plane, struct broker_request *request);
 
-/* Shard 0, once per loop pass: journal group commit and durability, queued requests. */
+/* Shard 0, once per loop pass: journal group commit and durability, queued requests,
+ * then publishes the ops applied since the last pass and sends their held replies. */
 void control_plane_pass(struct control_plane *plane);
 
 /* Shard 0, every tick. */
@@ -92,9 +99,11 @@ void control_plane_tick(struct control_plane *plane);
 void control_plane_on_bus_message(struct control_plane *plane, const struct vsr_header *header,
                                   const void *body);
 
-/* Read lock for other shards' lookups (and shard 0's own reads need none). */
-void control_plane_read_begin(struct control_plane *plane);
-void control_plane_read_end(struct control_plane *plane);
+/* Any shard: the current metadata version, held (unchanged, never reclaimed) until
+ * read_end; never waits on shard 0. Copy out what outlives the read; nothing read may be
+ * kept past read_end. Nested calls on a shard share one version. */
+const struct metadata *control_plane_read_begin(struct control_plane *plane, uint32_t shard_index);
+void control_plane_read_end(struct control_plane *plane, uint32_t shard_index);
 
 /* Shard 0, at shutdown: true when no metadata request is queued or in flight and the
  * journal has nothing unflushed or unreported (its log is synced: metadata is `fsync`). */

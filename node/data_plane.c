@@ -1072,15 +1072,14 @@ struct data_partition *data_plane_find_group(struct data_plane *plane,
     return NULL;
 }
 
-/* The target of group as this node's metadata has it (read lock); false when the
+/* The target of group as this node's metadata has it (current version); false when the
  * metadata does not know it (yet), or knows another incarnation. */
 static bool data_plane_group_target(struct data_plane *plane, const struct vsr_group *group,
                                     struct broker_partition_target *target)
 {
     struct control_plane *control = plane->broker->control_plane;
-    const struct metadata *metadata = &control->metadata;
     memset(target, 0, sizeof(*target));
-    control_plane_read_begin(control);
+    const struct metadata *metadata = control_plane_read_begin(control, plane->shard_index);
     const struct metadata_partition *partition =
         metadata_partition_get(metadata, group->stream_id, group->topic_id, group->partition_id);
     const struct metadata_topic *topic =
@@ -1093,7 +1092,7 @@ static bool data_plane_group_target(struct data_plane *plane, const struct vsr_g
         target->is_fsync = topic->settings.durability == METADATA_DURABILITY_FSYNC;
         target->segment_size_bytes = topic->settings.segment_size_bytes;
     }
-    control_plane_read_end(control);
+    control_plane_read_end(control, plane->shard_index);
     assert(!is_known || target->metadata_slot < plane->metadata_slots_max);
     return is_known;
 }

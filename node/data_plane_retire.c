@@ -1,6 +1,6 @@
 /*
  * Retiring stale partition incarnations (see data_plane_retire.h): the staleness test
- * under the metadata read lock, closing idle stale groups, the start-up sweep of
+ * against the current metadata version, closing idle stale groups, the start-up sweep of
  * {data_dir}/streams/{s}/topics/{t}/partitions/{p}.{incarnation}, and the removal queue.
  * Owns the queue and the listing buffer; runs on the data plane's shard.
  */
@@ -47,13 +47,12 @@ bool data_plane_retire_is_stale(struct data_plane *plane, const struct vsr_group
     assert(plane != NULL && group != NULL);
     assert(group->kind == VSR_GROUP_KIND_PARTITION);
     struct control_plane *control = plane->broker->control_plane;
-    const struct metadata *metadata = &control->metadata;
-    control_plane_read_begin(control);
+    const struct metadata *metadata = control_plane_read_begin(control, plane->shard_index);
     const struct metadata_partition *partition =
         metadata_partition_get(metadata, group->stream_id, group->topic_id, group->partition_id);
     bool is_stale = group->incarnation <= metadata->op &&
                     (partition == NULL || partition->incarnation != group->incarnation);
-    control_plane_read_end(control);
+    control_plane_read_end(control, plane->shard_index);
     return is_stale;
 }
 

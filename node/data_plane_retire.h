@@ -48,7 +48,8 @@ struct data_plane_retire {
 int data_plane_retire_init(struct data_plane_retire *retire);
 void data_plane_retire_deinit(struct data_plane_retire *retire);
 
-/* True when group is a stale incarnation (see above). Takes the metadata read lock. */
+/* True when group is a stale incarnation (see above), in the current metadata
+ * version (node/metadata_versions.h). */
 bool data_plane_retire_is_stale(struct data_plane *plane, const struct vsr_group *group);
 
 /* Every tick of plane's shard: closes idle stale groups, sweeps once after start-up,

@@ -407,6 +407,49 @@ void metadata_reset(struct metadata *metadata)
     metadata->users_count = 0;
 }
 
+void metadata_copy(struct metadata *target, const struct metadata *source)
+{
+    assert(target != NULL && source != NULL && target != source);
+    const struct metadata_limits *limits = &source->config.limits;
+    assert(memcmp(&target->config, &source->config, sizeof(source->config)) == 0);
+    memcpy(target->streams, source->streams, sizeof(source->streams[0]) * limits->streams_max);
+    memcpy(target->topics, source->topics, sizeof(source->topics[0]) * limits->topics_max);
+    memcpy(target->partitions, source->partitions,
+           sizeof(source->partitions[0]) * limits->partitions_max);
+    memcpy(target->users, source->users, sizeof(source->users[0]) * limits->users_max);
+    memcpy(target->tokens, source->tokens, sizeof(source->tokens[0]) * limits->tokens_max);
+    memcpy(target->permissions, source->permissions,
+           sizeof(source->permissions[0]) * limits->permissions_max);
+    memcpy(target->groups, source->groups, sizeof(source->groups[0]) * limits->consumer_groups_max);
+    memcpy(target->members, source->members, sizeof(source->members[0]) * limits->members_max);
+    memcpy(target->assignments, source->assignments,
+           sizeof(source->assignments[0]) * limits->assignments_max);
+    memcpy(target->clients, source->clients, sizeof(source->clients[0]) * limits->clients_max);
+    assert(target->partition_index.capacity == source->partition_index.capacity);
+    memcpy(target->partition_index.keys, source->partition_index.keys,
+           sizeof(uint64_t) * source->partition_index.capacity);
+    memcpy(target->partition_index.values, source->partition_index.values,
+           sizeof(uint32_t) * source->partition_index.capacity);
+    struct metadata_slots *to[] = {&target->topic_slots,      &target->partition_slots,
+                                   &target->token_slots,      &target->permission_slots,
+                                   &target->group_slots,      &target->member_slots,
+                                   &target->assignment_slots, &target->client_slots};
+    const struct metadata_slots *from[] = {&source->topic_slots,      &source->partition_slots,
+                                           &source->token_slots,      &source->permission_slots,
+                                           &source->group_slots,      &source->member_slots,
+                                           &source->assignment_slots, &source->client_slots};
+    for (size_t index = 0; index < sizeof(to) / sizeof(to[0]); index++) {
+        assert(to[index]->capacity == from[index]->capacity);
+        memcpy(to[index]->free_stack, from[index]->free_stack,
+               sizeof(uint32_t) * from[index]->free_count);
+        to[index]->free_count = from[index]->free_count;
+    }
+    target->op = source->op;
+    target->is_bootstrapped = source->is_bootstrapped;
+    target->streams_count = source->streams_count;
+    target->users_count = source->users_count;
+}
+
 /* ---- names and identifiers ---- */
 
 bool metadata_name_is_valid(const ProtobufCBinaryData *bytes)

@@ -377,6 +377,13 @@ void metadata_deinit(struct metadata *metadata);
 void metadata_reset(struct metadata *metadata);
 
 /*
+ * Makes target's state equal to source's (same config: both from metadata_init with it):
+ * every table, index and free list, not the scratch or arenas. Afterwards both give the
+ * same lookups, and the same op applied to both gives the same state.
+ */
+void metadata_copy(struct metadata *target, const struct metadata *source);
+
+/*
  * Applies one metadata op (a packed MetadataOperation). context->op must be above the
  * last applied op. Writes the result-framed reply into reply (reply_capacity >=
  * METADATA_REPLY_SIZE_MAX) and its size into reply_size_out. A body that does not decode
