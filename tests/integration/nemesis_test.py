@@ -514,16 +514,17 @@ class Reader:
         self.keys = keys  # partition keys (locate)
         self.cache = {}  # (node, key) -> [(offset, value)]
 
-    def read(self, node, key, start=0, rows=None):
-        """rows extended with the partition's rows from start + len(rows) to its end, read
-        by runnel-nemesis-reader (one login; it tries a failed poll 3 more times, 1 s apart:
-        a poll forwarded to a primary mid view change gets 57/58), or None when it failed.
+    def read(self, node, key, rows=None):
+        """rows (offsets 0..len(rows) - 1) extended with the partition's rows from len(rows)
+        to its end, read by runnel-nemesis-reader (one login; it tries a failed poll 3 more
+        times, 1 s apart: a poll forwarded to a primary mid view change gets 57/58), or None
+        when it failed.
         A row's value is the payload (nemesis topic) or 'timestamp size payload-hash'."""
         rows = [] if rows is None else rows
         stream, topic, partition, whole = locate(key)
         try:
             result = subprocess.run([READER, "%s:%d" % (node.host, node.port), stream, topic,
-                                     str(partition), str(start + len(rows))],
+                                     str(partition), str(len(rows))],
                                     capture_output=True, text=True, timeout=600)
         except subprocess.TimeoutExpired:
             return None
@@ -531,7 +532,7 @@ class Reader:
             offset, stamp, size, digest, head = (line.split() + [""])[:5]
             rows.append((int(offset), "%s %s %s" % (stamp, size, digest) if whole else
                          bytes.fromhex(head).decode(errors="replace")))
-            if rows[-1][0] != len(rows) - 1 + start:
+            if rows[-1][0] != len(rows) - 1:
                 return rows  # not contiguous: check_partitions reports it
         return rows if result.returncode == 0 else None
 
@@ -539,7 +540,7 @@ class Reader:
         for node in self.nodes:
             for key in self.keys:
                 rows = self.cache.get((node.index, key), [])
-                fresh = self.read(node, key, len(rows), list(rows))
+                fresh = self.read(node, key, list(rows))
                 if fresh is not None:
                     self.cache[(node.index, key)] = fresh
 
