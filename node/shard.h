@@ -67,6 +67,7 @@ struct shard {
     struct timer drain_timer;
     struct clock clock;
     uint64_t ticks;
+    uint64_t ticks_skipped; /* missed during stalls, not fired late (shard_tick) */
     uint64_t passes;
     bool is_draining;
     bool is_drain_expired;

@@ -354,6 +354,67 @@ static void test_drain_bounded_by_timeout(void **state)
     }
 }
 
+/* Ticks: counted per shard with the pass each fired in; shard 0's third tick stalls. */
+static atomic_ullong test_tick_count[2];
+static atomic_ullong test_tick_pass[2];
+static atomic_ullong test_pass_count[2];
+static atomic_ullong test_ticks_sharing_a_pass[2];
+
+static void test_on_pass(struct node_handler *handler, uint32_t shard_index)
+{
+    assert_non_null(handler);
+    atomic_fetch_add(&test_pass_count[shard_index], 1);
+}
+
+static void test_on_tick(struct node_handler *handler, uint32_t shard_index)
+{
+    assert_non_null(handler);
+    uint64_t pass = atomic_load(&test_pass_count[shard_index]);
+    if (atomic_exchange(&test_tick_pass[shard_index], pass) == pass) {
+        atomic_fetch_add(&test_ticks_sharing_a_pass[shard_index], 1);
+    }
+    if (atomic_fetch_add(&test_tick_count[shard_index], 1) + 1 == 3 && shard_index == 0) {
+        uint64_t start_ms = test_now_ms();
+        while (test_now_ms() - start_ms < 60) {
+        }
+    }
+}
+
+/* After a stall of 60 ticks the loop fires one tick per pass, never the missed ticks in a
+ * burst (a burst ran out VSR timeouts before the inbox's heartbeats were handed over). */
+static void test_stall_skips_missed_ticks(void **state)
+{
+    (void)state;
+    static struct echo_handler echo;
+    static struct shard_set set;
+    struct shard_set_options options;
+    shard_set_options_default(&options);
+    options.tick_ns = 1000 * 1000;
+    echo_handler_init(&echo);
+    echo.handler.on_tick = test_on_tick;
+    echo.handler.on_pass = test_on_pass;
+    for (uint32_t index = 0; index < 2; index++) {
+        atomic_store(&test_tick_count[index], 0);
+        atomic_store(&test_tick_pass[index], UINT64_MAX);
+        atomic_store(&test_pass_count[index], 0);
+        atomic_store(&test_ticks_sharing_a_pass[index], 0);
+    }
+    char text[SHARD_ERROR_SIZE_MAX] = {0};
+    assert_int_equal(shard_set_start(&set, &options, &echo.handler, text, sizeof(text)), 0);
+    for (uint32_t waited_ms = 0; waited_ms < 8000; waited_ms += 10) {
+        if (atomic_load(&test_tick_count[0]) >= 20) {
+            break;
+        }
+        usleep(10 * 1000);
+    }
+    shard_set_stop(&set);
+    shard_set_join(&set);
+    assert_true(atomic_load(&test_tick_count[0]) >= 20);
+    for (uint32_t index = 0; index < 2; index++) {
+        assert_int_equal(atomic_load(&test_ticks_sharing_a_pass[index]), 0);
+    }
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -369,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_start_fails_with_one_line),
         cmocka_unit_test(test_drain_waits_for_handler),
         cmocka_unit_test(test_drain_bounded_by_timeout),
+        cmocka_unit_test(test_stall_skips_missed_ticks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
