@@ -67,3 +67,34 @@ void helper_vsr_tick(struct helper_vsr *vsr)
     sim_superblock_tick(&vsr->superblock);
     vsr_replica_tick(&vsr->replica);
 }
+
+void helper_vsr_ticks(struct helper_vsr *vsr, uint32_t count)
+{
+    for (uint32_t round = 0; round < count; round++) {
+        helper_vsr_tick(vsr);
+    }
+}
+
+uint32_t helper_vsr_apply_nothing(const struct vsr_header *prepare, const void *body,
+                                  void *reply_body, uint32_t reply_size_max, void *context)
+{
+    (void)prepare, (void)body, (void)reply_body, (void)reply_size_max, (void)context;
+    return 0;
+}
+
+void helper_vsr_reset_nothing(void *context)
+{
+    (void)context;
+}
+
+uint32_t helper_vsr_snapshot_empty(void *buffer, uint32_t size_max, void *context)
+{
+    (void)buffer, (void)size_max, (void)context;
+    return 0;
+}
+
+void helper_vsr_reply_dropped(u128 client, const struct vsr_header *header, const void *body,
+                              void *context)
+{
+    (void)client, (void)header, (void)body, (void)context;
+}

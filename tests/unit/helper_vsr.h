@@ -38,4 +38,16 @@ void helper_vsr_deinit(struct helper_vsr *vsr);
 /* One tick: the clock moves 10 ms, due writes complete, the replica ticks. */
 void helper_vsr_tick(struct helper_vsr *vsr);
 
+/* count ticks (helper_vsr_tick each). */
+void helper_vsr_ticks(struct helper_vsr *vsr, uint32_t count);
+
+/* A state machine and bus that do nothing, for tests that only watch the replica: apply
+ * replies with nothing, reset keeps nothing, snapshot is empty, replies are dropped. */
+uint32_t helper_vsr_apply_nothing(const struct vsr_header *prepare, const void *body,
+                                  void *reply_body, uint32_t reply_size_max, void *context);
+void helper_vsr_reset_nothing(void *context);
+uint32_t helper_vsr_snapshot_empty(void *buffer, uint32_t size_max, void *context);
+void helper_vsr_reply_dropped(u128 client, const struct vsr_header *header, const void *body,
+                              void *context);
+
 #endif

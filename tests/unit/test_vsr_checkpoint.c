@@ -38,24 +38,6 @@ struct fixture {
 
 static const struct vsr_group fixture_group = {0};
 
-static uint32_t fixture_apply(const struct vsr_header *prepare, const void *body, void *reply_body,
-                              uint32_t reply_size_max, void *context)
-{
-    (void)prepare, (void)body, (void)reply_body, (void)reply_size_max, (void)context;
-    return 0;
-}
-
-static void fixture_reset(void *context)
-{
-    (void)context;
-}
-
-static uint32_t fixture_snapshot(void *buffer, uint32_t size_max, void *context)
-{
-    (void)buffer, (void)size_max, (void)context;
-    return 0;
-}
-
 static int fixture_restore(const void *bytes, uint32_t size_bytes, void *context)
 {
     (void)bytes, (void)size_bytes, (void)context;
@@ -72,20 +54,6 @@ static void fixture_send(uint8_t target, const struct vsr_header *header, const 
         assert_int_equal(target, 2);
         fixture->requests++;
         fixture->request = *header;
-    }
-}
-
-static void fixture_reply(u128 client, const struct vsr_header *header, const void *body,
-                          void *context)
-{
-    (void)client, (void)header, (void)body, (void)context;
-}
-
-/* Runs a few ticks (writes complete within 3). */
-static void fixture_ticks(struct fixture *fixture, uint32_t count)
-{
-    for (uint32_t round = 0; round < count; round++) {
-        helper_vsr_tick(&fixture->vsr);
     }
 }
 
@@ -108,12 +76,13 @@ static int fixture_setup(void **state)
         .clients_max = 8, /* room for a 2,748-byte checkpoint */
         .seed = 1,
     };
-    struct vsr_state_machine machine = {.apply = fixture_apply,
-                                        .reset = fixture_reset,
+    struct vsr_state_machine machine = {.apply = helper_vsr_apply_nothing,
+                                        .reset = helper_vsr_reset_nothing,
                                         .context = &fixture,
-                                        .snapshot = fixture_snapshot,
+                                        .snapshot = helper_vsr_snapshot_empty,
                                         .restore = fixture_restore};
-    struct vsr_bus bus = {.send = fixture_send, .reply = fixture_reply, .context = &fixture};
+    struct vsr_bus bus = {
+        .send = fixture_send, .reply = helper_vsr_reply_dropped, .context = &fixture};
     assert_int_equal(helper_vsr_start(&fixture.vsr, &config, &machine, &bus), 0);
     *state = &fixture;
     return 0;
@@ -198,7 +167,7 @@ static void fixture_refused_pull(struct fixture *fixture, u128 checksum, uint64_
     uint32_t first = FIXTURE_CHUNK < total ? FIXTURE_CHUNK : (uint32_t)total;
     fixture_chunk(fixture, 2, checksum, 0, first, total);
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_WRITING);
-    fixture_ticks(fixture, 4);
+    helper_vsr_ticks(&fixture->vsr, 4);
     if (first < total) {
         assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
         assert_int_equal(fixture->request.u.checkpoint_chunk.chunk_offset_bytes, first);
@@ -206,7 +175,7 @@ static void fixture_refused_pull(struct fixture *fixture, u128 checksum, uint64_
         fixture_chunk(fixture, 2, checksum + 1, first, (uint32_t)(total - first), total);
         assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING); /* another */
         fixture_chunk(fixture, 2, checksum, first, (uint32_t)(total - first), total);
-        fixture_ticks(fixture, 4);
+        helper_vsr_ticks(&fixture->vsr, 4);
     }
     assert_int_equal(fixture->vsr.replica.stats.messages_invalid, invalid + 1);
     assert_int_equal(fixture->vsr.replica.checkpoint_op, 0);
@@ -250,7 +219,7 @@ static void test_checksum_mismatch_is_refused(void **state)
     fixture->requests = 0;
     for (uint32_t round = 0; round < FIXTURE_ROUNDS_MAX * 10 && fixture->requests == 0; round++) {
         fixture_start_view_beyond(fixture);
-        fixture_ticks(fixture, 1);
+        helper_vsr_ticks(&fixture->vsr, 1);
     }
     assert_int_equal(fixture->requests, 1);
     assert_int_equal(fixture->request.u.checkpoint_chunk.chunk_offset_bytes, 0);

@@ -40,18 +40,6 @@ struct fixture {
 
 static const struct vsr_group fixture_group = {0};
 
-static uint32_t fixture_apply(const struct vsr_header *prepare, const void *body, void *reply_body,
-                              uint32_t reply_size_max, void *context)
-{
-    (void)prepare, (void)body, (void)reply_body, (void)reply_size_max, (void)context;
-    return 0;
-}
-
-static void fixture_reset(void *context)
-{
-    (void)context;
-}
-
 static void fixture_send(uint8_t target, const struct vsr_header *header, const void *body,
                          void *context)
 {
@@ -62,12 +50,6 @@ static void fixture_send(uint8_t target, const struct vsr_header *header, const 
         fixture->header_requests++;
         fixture->request = *header;
     }
-}
-
-static void fixture_reply(u128 client, const struct vsr_header *header, const void *body,
-                          void *context)
-{
-    (void)client, (void)header, (void)body, (void)context;
 }
 
 /* The canonical prepares 1..FIXTURE_HEAD of view 0, hash-chained from the root. */
@@ -104,8 +86,9 @@ static int fixture_setup(void **state)
         .seed = 1,
     };
     struct vsr_state_machine machine = {
-        .apply = fixture_apply, .reset = fixture_reset, .context = &fixture};
-    struct vsr_bus bus = {.send = fixture_send, .reply = fixture_reply, .context = &fixture};
+        .apply = helper_vsr_apply_nothing, .reset = helper_vsr_reset_nothing, .context = &fixture};
+    struct vsr_bus bus = {
+        .send = fixture_send, .reply = helper_vsr_reply_dropped, .context = &fixture};
     assert_int_equal(helper_vsr_start(&fixture.vsr, &config, &machine, &bus), 0);
     fixture_chain(&fixture);
     *state = &fixture;

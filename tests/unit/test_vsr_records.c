@@ -42,24 +42,6 @@ struct fixture {
 
 static const struct vsr_group fixture_group = {0};
 
-static uint32_t fixture_apply(const struct vsr_header *prepare, const void *body, void *reply_body,
-                              uint32_t reply_size_max, void *context)
-{
-    (void)prepare, (void)body, (void)reply_body, (void)reply_size_max, (void)context;
-    return 0;
-}
-
-static void fixture_reset(void *context)
-{
-    (void)context;
-}
-
-static uint32_t fixture_snapshot(void *buffer, uint32_t size_max, void *context)
-{
-    (void)buffer, (void)size_max, (void)context;
-    return 0;
-}
-
 static int fixture_restore(const void *bytes, uint32_t size_bytes, void *context)
 {
     (void)bytes, (void)context;
@@ -76,19 +58,6 @@ static void fixture_send(uint8_t target, const struct vsr_header *header, const 
         assert_int_equal(target, 2);
         fixture->record_requests++;
         fixture->record_request = *header;
-    }
-}
-
-static void fixture_reply(u128 client, const struct vsr_header *header, const void *body,
-                          void *context)
-{
-    (void)client, (void)header, (void)body, (void)context;
-}
-
-static void fixture_ticks(struct fixture *fixture, uint32_t count)
-{
-    for (uint32_t round = 0; round < count; round++) {
-        helper_vsr_tick(&fixture->vsr);
     }
 }
 
@@ -146,12 +115,13 @@ static int fixture_setup(void **state)
         .clients_max = 8,
         .seed = 1,
     };
-    struct vsr_state_machine machine = {.apply = fixture_apply,
-                                        .reset = fixture_reset,
+    struct vsr_state_machine machine = {.apply = helper_vsr_apply_nothing,
+                                        .reset = helper_vsr_reset_nothing,
                                         .context = &fixture,
-                                        .snapshot = fixture_snapshot,
+                                        .snapshot = helper_vsr_snapshot_empty,
                                         .restore = fixture_restore};
-    struct vsr_bus bus = {.send = fixture_send, .reply = fixture_reply, .context = &fixture};
+    struct vsr_bus bus = {
+        .send = fixture_send, .reply = helper_vsr_reply_dropped, .context = &fixture};
     assert_int_equal(helper_vsr_start(&fixture.vsr, &config, &machine, &bus), 0);
     fixture_history(&fixture);
     *state = &fixture;
@@ -195,7 +165,7 @@ static void fixture_pull_checkpoint(struct fixture *fixture)
         message.u.checkpoint_chunk.total_size_bytes = fixture->total;
         vsr_header_seal(&message, fixture->bytes + offset, (uint32_t)size);
         fixture_deliver(fixture, &message, fixture->bytes + offset);
-        fixture_ticks(fixture, 4);
+        helper_vsr_ticks(&fixture->vsr, 4);
     }
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_RECORDS);
 }
@@ -206,7 +176,7 @@ static void fixture_records(struct fixture *fixture, uint64_t first, uint64_t la
     for (uint64_t op = first; op <= last; op++) {
         fixture_deliver(fixture, &fixture->chain[op], NULL);
         if (op % 8 == 0) {
-            fixture_ticks(fixture, 4);
+            helper_vsr_ticks(&fixture->vsr, 4);
         }
     }
 }
@@ -233,7 +203,7 @@ static void test_records_off_the_chain_are_not_written(void **state)
     struct vsr_header orphan = fixture_prepare(1, 12345, 0);
     fixture_deliver(fixture, &orphan, NULL);
     fixture_deliver(fixture, &fixture->chain[2], NULL);
-    fixture_ticks(fixture, 4);
+    helper_vsr_ticks(&fixture->vsr, 4);
     assert_int_equal(fixture->vsr.replica.records_op, 1);
     assert_int_equal(fixture->vsr.replica.stats.records_taken, 0);
     assert_false(sim_journal_holds(&fixture->vsr.journal, 1, orphan.checksum));
@@ -252,7 +222,7 @@ static void test_chain_not_ending_at_the_anchor_is_refused(void **state)
     struct vsr_header other =
         fixture_prepare(FIXTURE_ANCHOR, fixture->chain[FIXTURE_ANCHOR - 1].checksum, 1);
     fixture_deliver(fixture, &other, NULL);
-    fixture_ticks(fixture, 10);
+    helper_vsr_ticks(&fixture->vsr, 10);
     assert_int_equal(fixture->vsr.replica.stats.messages_invalid, invalid + 1);
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_IDLE);
     assert_false(sim_journal_holds(&fixture->vsr.journal, FIXTURE_ANCHOR, other.checksum));
@@ -268,7 +238,7 @@ static void test_whole_chain_durable_installs_the_checkpoint(void **state)
     fixture_records(fixture, 1, FIXTURE_ANCHOR);
     assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, 0);
     assert_int_equal(fixture->vsr.replica.stats.state_transfers, 0);
-    fixture_ticks(fixture, 10);
+    helper_vsr_ticks(&fixture->vsr, 10);
     assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, FIXTURE_ANCHOR);
     assert_int_equal(fixture->vsr.replica.stats.state_transfers, 1);
     assert_int_equal(fixture->vsr.replica.commit_min, FIXTURE_ANCHOR);
