@@ -177,6 +177,8 @@ void cluster_node_receive(uint32_t shard_index, const struct vsr_header *header,
         control_plane_on_bus_message(broker->control_plane, header, body);
     } else if (header->group.kind == VSR_GROUP_KIND_PARTITION) {
         data_plane_on_bus_message(broker->shards[shard_index].data_plane, header, body);
+    } else if (header->group.kind == VSR_GROUP_KIND_SHARD) {
+        data_plane_on_heartbeat(broker->shards[shard_index].data_plane, header, body);
     } else {
         atomic_fetch_add(&node->dropped_unknown, 1);
     }

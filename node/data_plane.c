@@ -117,6 +117,7 @@ void data_plane_deinit(struct data_plane *plane)
         superblock_storage_deinit(&plane->storage);
         superblock_deinit(&plane->superblock);
     }
+    data_plane_heartbeat_deinit(plane);
     free(plane->partitions);
     free(plane->by_metadata_slot);
     if (plane->retire.queue != NULL) {
@@ -178,7 +179,12 @@ int data_plane_start(struct data_plane *plane, struct io *io, char *error_out,
         return result;
     }
     plane->has_superblock = true;
-    return 0;
+    result = data_plane_heartbeat_start(plane);
+    if (result != 0) {
+        snprintf(error_out, error_size_bytes, "cannot set the shard's heartbeats up: %s",
+                 error_text(result));
+    }
+    return result;
 }
 
 /* ---- the partition state machine ---- */
@@ -561,6 +567,7 @@ static int data_partition_open_replica(struct data_partition *partition)
         .clients_max = DATA_PLANE_CLIENTS_MAX,
         .exactly_once_window_max = DATA_PLANE_SESSIONS_WINDOW_MAX,
         .session_ttl_ns = DATA_PLANE_SESSIONS_TTL_NS,
+        .heartbeat_shared = plane->has_heartbeat,
         .seed = plane->broker->boot_nonce ^ partition->group.incarnation,
     };
     struct vsr_superblock_state durable;
@@ -1052,8 +1059,8 @@ static void data_plane_open_pending(struct data_plane *plane)
 }
 
 /* The partition of group among the open ones, or NULL. */
-static struct data_partition *data_plane_find_group(struct data_plane *plane,
-                                                    const struct vsr_group *group)
+struct data_partition *data_plane_find_group(struct data_plane *plane,
+                                             const struct vsr_group *group)
 {
     assert(group->kind == VSR_GROUP_KIND_PARTITION);
     for (uint32_t index = 0; index < plane->partitions_end; index++) {
@@ -1104,6 +1111,18 @@ static void data_plane_open_from_bus(struct data_plane *plane)
     plane->bus_open_count = 0;
 }
 
+void data_plane_bus_open_note(struct data_plane *plane, const struct vsr_group *group)
+{
+    assert(group->kind == VSR_GROUP_KIND_PARTITION);
+    bool is_noted = false;
+    for (uint32_t index = 0; index < plane->bus_open_count && !is_noted; index++) {
+        is_noted = vsr_group_is_equal(&plane->bus_open[index], group);
+    }
+    if (!is_noted && plane->bus_open_count < DATA_PLANE_BUS_OPEN_MAX) {
+        plane->bus_open[plane->bus_open_count++] = *group;
+    }
+}
+
 void data_plane_on_bus_message(struct data_plane *plane, const struct vsr_header *header,
                                const void *body)
 {
@@ -1113,13 +1132,7 @@ void data_plane_on_bus_message(struct data_plane *plane, const struct vsr_header
         plane->has_superblock ? data_plane_find_group(plane, &header->group) : NULL;
     if (partition == NULL) {
         plane->bus_dropped++;
-        bool is_noted = false;
-        for (uint32_t index = 0; index < plane->bus_open_count && !is_noted; index++) {
-            is_noted = vsr_group_is_equal(&plane->bus_open[index], &header->group);
-        }
-        if (!is_noted && plane->bus_open_count < DATA_PLANE_BUS_OPEN_MAX) {
-            plane->bus_open[plane->bus_open_count++] = header->group;
-        }
+        data_plane_bus_open_note(plane, &header->group);
         return;
     }
     if (data_plane_poll_on_bus_message(partition, header, body)) {
@@ -1307,5 +1320,6 @@ void data_plane_tick(struct data_plane *plane)
             }
         }
     }
+    data_plane_heartbeat_tick(plane);
     data_plane_retire_tick(plane);
 }

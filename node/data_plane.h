@@ -40,6 +40,7 @@
 #include "storage/partition_find.h"
 #include "storage/superblock.h"
 #include "vsr/checkpoint_store.h"
+#include "vsr/heartbeat.h"
 #include "vsr/journal_partition.h"
 #include "vsr/replica.h"
 #include "vsr/superblock_storage.h"
@@ -144,6 +145,8 @@ struct data_plane {
     uint64_t bus_dropped;            /* peer messages for groups not open (yet) or unknown */
     struct data_plane_retire retire; /* stale incarnations: closed, directories removed */
     struct data_plane_drain drain;   /* shutdown: partitions synced and closed */
+    struct vsr_heartbeat heartbeat;  /* shared heartbeats (data_plane_heartbeat.c) */
+    bool has_heartbeat;              /* a cluster: the groups run with heartbeat_shared */
 };
 
 /* Allocates the tables (main thread). Returns 0 or -ENOMEM. */
@@ -173,6 +176,10 @@ void data_plane_tick(struct data_plane *plane);
  * retransmits); an unknown group or incarnation is dropped and counted. */
 void data_plane_on_bus_message(struct data_plane *plane, const struct vsr_header *header,
                                const void *body);
+
+/* A shard heartbeat or its ack from a peer (vsr/heartbeat.h), on the shard it names. */
+void data_plane_on_heartbeat(struct data_plane *plane, const struct vsr_header *header,
+                             const void *body);
 
 /* The owning shard of a partition of (stream, topic, partition) among shard_count. */
 uint32_t data_plane_owner(uint32_t stream_id, uint32_t topic_id, uint32_t partition_id,

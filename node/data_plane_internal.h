@@ -40,4 +40,16 @@ bool data_plane_poll_on_bus_message(struct data_partition *partition,
 void data_plane_poll_forward_tick(struct data_partition *partition);
 void data_plane_offset_get(struct data_partition *partition, struct broker_request *request);
 
+/* The open partition of group (a partition group), or NULL. */
+struct data_partition *data_plane_find_group(struct data_plane *plane,
+                                             const struct vsr_group *group);
+/* A peer named group, not open here: opened in the next pass if the metadata knows it. */
+void data_plane_bus_open_note(struct data_plane *plane, const struct vsr_group *group);
+
+/* Shared heartbeats (data_plane_heartbeat.c): set up at the shard's start in a cluster,
+ * run every tick after the replicas'. */
+int data_plane_heartbeat_start(struct data_plane *plane);
+void data_plane_heartbeat_deinit(struct data_plane *plane);
+void data_plane_heartbeat_tick(struct data_plane *plane);
+
 #endif

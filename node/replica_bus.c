@@ -40,6 +40,9 @@ uint32_t replica_bus_owner(const struct replica_bus *bus, const struct vsr_group
 {
     assert(bus != NULL && group != NULL);
     assert(shard_count > 0);
+    if (group->kind == VSR_GROUP_KIND_SHARD) {
+        return group->stream_id % shard_count; /* a shard heartbeat names its target shard */
+    }
     uint32_t owner = (uint32_t)(bus->options.group_key(group) % shard_count);
     assert(owner < shard_count);
     return owner;
@@ -110,6 +113,8 @@ enum replica_bus_lane replica_bus_lane_of(uint8_t command)
     case VSR_COMMAND_DO_VIEW_CHANGE:
     case VSR_COMMAND_START_VIEW:
     case VSR_COMMAND_REQUEST_START_VIEW:
+    case VSR_COMMAND_HEARTBEAT:
+    case VSR_COMMAND_HEARTBEAT_ACK:
         return REPLICA_BUS_LANE_CONTROL;
     case VSR_COMMAND_REQUEST:
     case VSR_COMMAND_REPLY:
@@ -147,17 +152,12 @@ static struct replica_bus_link *replica_bus_route(struct replica_bus_shard *shar
     return link->state == REPLICA_BUS_LINK_UP ? link : NULL;
 }
 
-int replica_bus_send(struct replica_bus *bus, uint32_t shard_index, uint8_t target,
-                     const struct vsr_header *header, const void *body)
+/* Queues header and body on link (NULL: no authenticated link) in header's lane. */
+static int replica_bus_send_on(struct replica_bus_shard *shard, struct replica_bus_link *link,
+                               const struct vsr_header *header, const void *body)
 {
-    assert(bus != NULL && header != NULL);
-    assert(shard_index < bus->options.shard_count);
-    assert(target < bus->options.replica_count && target != bus->options.replica_index);
-    assert(vsr_header_is_checksum_valid(header) && header->size >= VSR_HEADER_SIZE);
-    assert(replica_bus_owner(bus, &header->group, bus->options.shard_count) == shard_index);
-    struct replica_bus_shard *shard = &bus->shards[shard_index];
+    struct replica_bus *bus = shard->bus;
     enum replica_bus_lane lane = replica_bus_lane_of(header->command);
-    struct replica_bus_link *link = replica_bus_route(shard, target, &header->group);
     if (link == NULL) {
         replica_bus_count(shard, REPLICA_BUS_DROPPED_DOWN, 1);
         return -ENOTCONN;
@@ -182,6 +182,59 @@ int replica_bus_send(struct replica_bus *bus, uint32_t shard_index, uint8_t targ
     link->credit_used += is_forward ? 1 : 0;
     replica_bus_count(shard, (enum replica_bus_counter)(REPLICA_BUS_SENT_CONTROL + lane), 1);
     return 0;
+}
+
+int replica_bus_send(struct replica_bus *bus, uint32_t shard_index, uint8_t target,
+                     const struct vsr_header *header, const void *body)
+{
+    assert(bus != NULL && header != NULL);
+    assert(shard_index < bus->options.shard_count);
+    assert(target < bus->options.replica_count && target != bus->options.replica_index);
+    assert(vsr_header_is_checksum_valid(header) && header->size >= VSR_HEADER_SIZE);
+    assert(replica_bus_owner(bus, &header->group, bus->options.shard_count) == shard_index);
+    struct replica_bus_shard *shard = &bus->shards[shard_index];
+    return replica_bus_send_on(shard, replica_bus_route(shard, target, &header->group), header,
+                               body);
+}
+
+/* The authenticated link from shard_index to shard peer_shard of peer, or NULL. */
+static struct replica_bus_link *replica_bus_link_up(struct replica_bus *bus, uint32_t shard_index,
+                                                    uint8_t peer, uint32_t peer_shard)
+{
+    assert(bus != NULL && shard_index < bus->options.shard_count);
+    assert(peer < bus->options.replica_count && peer != bus->options.replica_index);
+    struct replica_bus_shard *shard = &bus->shards[shard_index];
+    if (peer_shard >= bus->options.peer_shard_count_max ||
+        peer_shard >= shard->peer_shard_count[peer]) {
+        return NULL;
+    }
+    struct replica_bus_link *link = replica_bus_link_at(shard, peer, peer_shard);
+    return link->state == REPLICA_BUS_LINK_UP ? link : NULL;
+}
+
+int replica_bus_send_shard(struct replica_bus *bus, uint32_t shard_index, uint8_t peer,
+                           uint32_t peer_shard, const struct vsr_header *header, const void *body)
+{
+    assert(header != NULL && header->group.kind == VSR_GROUP_KIND_SHARD);
+    assert(vsr_header_is_checksum_valid(header) && header->group.stream_id == peer_shard);
+    return replica_bus_send_on(&bus->shards[shard_index],
+                               replica_bus_link_up(bus, shard_index, peer, peer_shard), header,
+                               body);
+}
+
+bool replica_bus_is_link_up(struct replica_bus *bus, uint32_t shard_index, uint8_t peer,
+                            uint32_t peer_shard)
+{
+    return replica_bus_link_up(bus, shard_index, peer, peer_shard) != NULL;
+}
+
+bool replica_bus_is_routed(struct replica_bus *bus, uint32_t shard_index, uint8_t peer,
+                           uint32_t peer_shard, const struct vsr_group *group)
+{
+    assert(bus != NULL && shard_index < bus->options.shard_count && group != NULL);
+    assert(peer < bus->options.replica_count);
+    uint32_t peer_shard_count = bus->shards[shard_index].peer_shard_count[peer];
+    return peer_shard_count != 0 && replica_bus_owner(bus, group, peer_shard_count) == peer_shard;
 }
 
 void replica_bus_vsr_send(uint8_t target, const struct vsr_header *header, const void *body,

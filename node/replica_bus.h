@@ -216,6 +216,22 @@ void replica_bus_deinit(struct replica_bus *bus);
 int replica_bus_send(struct replica_bus *bus, uint32_t shard_index, uint8_t target,
                      const struct vsr_header *header, const void *body);
 
+/*
+ * On shard shard_index: queues a shard heartbeat or its ack (vsr/heartbeat.h; group kind
+ * shard naming peer_shard) on the link to shard peer_shard of peer. Returns as
+ * replica_bus_send (-ENOTCONN when that link is not authenticated).
+ */
+int replica_bus_send_shard(struct replica_bus *bus, uint32_t shard_index, uint8_t peer,
+                           uint32_t peer_shard, const struct vsr_header *header, const void *body);
+
+/* On shard_index: true when the link to shard peer_shard of peer is authenticated now. */
+bool replica_bus_is_link_up(struct replica_bus *bus, uint32_t shard_index, uint8_t peer,
+                            uint32_t peer_shard);
+
+/* On shard_index: true when peer's shard count is known and peer_shard owns group there. */
+bool replica_bus_is_routed(struct replica_bus *bus, uint32_t shard_index, uint8_t peer,
+                           uint32_t peer_shard, const struct vsr_group *group);
+
 /* A struct vsr_bus send: context is replica_bus_vsr_context(bus, shard_index). */
 void replica_bus_vsr_send(uint8_t target, const struct vsr_header *header, const void *body,
                           void *context);

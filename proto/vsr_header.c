@@ -105,6 +105,8 @@ static bool vsr_command_is_known(uint8_t command)
     case VSR_COMMAND_REQUEST_CHECKPOINT:
     case VSR_COMMAND_CHECKPOINT:
     case VSR_COMMAND_REQUEST_RECORDS:
+    case VSR_COMMAND_HEARTBEAT:
+    case VSR_COMMAND_HEARTBEAT_ACK:
         return true;
     default:
         return false;
@@ -133,6 +135,8 @@ const char *vsr_command_name(uint8_t command)
         [VSR_COMMAND_REQUEST_CHECKPOINT] = "request_checkpoint",
         [VSR_COMMAND_CHECKPOINT] = "checkpoint",
         [VSR_COMMAND_REQUEST_RECORDS] = "request_records",
+        [VSR_COMMAND_HEARTBEAT] = "heartbeat",
+        [VSR_COMMAND_HEARTBEAT_ACK] = "heartbeat_ack",
     };
     if (!vsr_command_is_known(command)) {
         return "unknown";
@@ -196,6 +200,11 @@ static bool vsr_header_command_reserved_is_zero(const struct vsr_header *header)
     case VSR_COMMAND_REQUEST_RECORDS:
         bytes = header->u.request_records.reserved;
         size = sizeof(header->u.request_records.reserved);
+        break;
+    case VSR_COMMAND_HEARTBEAT:
+    case VSR_COMMAND_HEARTBEAT_ACK:
+        bytes = header->u.heartbeat.reserved;
+        size = sizeof(header->u.heartbeat.reserved);
         break;
     default:
         break;
@@ -266,8 +275,15 @@ int vsr_header_validate(const struct vsr_header *header, uint32_t size_bytes_max
         reason = "replica out of range";
     } else if (!is_zero(header->reserved_frame, sizeof(header->reserved_frame))) {
         reason = "frame reserved bytes not zero";
-    } else if (header->group.kind > VSR_GROUP_KIND_PARTITION) {
+    } else if (header->group.kind > VSR_GROUP_KIND_SHARD) {
         reason = "unknown group kind";
+    } else if ((header->group.kind == VSR_GROUP_KIND_SHARD) !=
+               (header->command == VSR_COMMAND_HEARTBEAT ||
+                header->command == VSR_COMMAND_HEARTBEAT_ACK)) {
+        reason = "shard group and heartbeat go together";
+    } else if (header->group.kind == VSR_GROUP_KIND_SHARD &&
+               (header->group.partition_id != 0 || header->group.incarnation != 0)) {
+        reason = "shard group ids not zero";
     } else if (header->group.kind == VSR_GROUP_KIND_METADATA &&
                !is_zero(&header->group, offsetof(struct vsr_group, kind))) {
         reason = "metadata group ids not zero";

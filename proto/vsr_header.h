@@ -44,7 +44,9 @@ enum vsr_command {
     VSR_COMMAND_REQUEST_CHECKPOINT = 25, /* state transfer: pull a checkpoint chunk */
     VSR_COMMAND_CHECKPOINT = 26,         /* state transfer: one checkpoint chunk */
     VSR_COMMAND_REQUEST_RECORDS = 27,    /* state transfer: the prepares below a checkpoint */
-    VSR_COMMAND_END = 28,
+    VSR_COMMAND_HEARTBEAT = 28,          /* a shard's heartbeat to a peer's (vsr/heartbeat.h) */
+    VSR_COMMAND_HEARTBEAT_ACK = 29,      /* its acknowledgement */
+    VSR_COMMAND_END = 30,
 };
 
 /* Operation numbers of the VSR layer; state machines own 128 and up. */
@@ -66,7 +68,9 @@ enum vsr_operation {
     VSR_OPERATION_POLL = 176,
 };
 
-/* The group a message belongs to: metadata (all ids 0) or one partition incarnation. */
+/* The group a message belongs to: metadata (all ids 0) or one partition incarnation; a
+ * shard heartbeat (kind shard) names the receiving shard (stream_id) and the sending one
+ * (topic_id), other ids 0. */
 struct vsr_group {
     uint32_t stream_id;
     uint32_t topic_id;
@@ -75,7 +79,7 @@ struct vsr_group {
     uint64_t incarnation; /* metadata op that created this partition directory */
 };
 
-enum { VSR_GROUP_KIND_METADATA = 0, VSR_GROUP_KIND_PARTITION = 1 };
+enum { VSR_GROUP_KIND_METADATA = 0, VSR_GROUP_KIND_PARTITION = 1, VSR_GROUP_KIND_SHARD = 2 };
 
 struct vsr_header_prepare {
     u128 parent;           /* checksum of the previous op's header (hash chain) */
@@ -229,6 +233,39 @@ struct vsr_header_request_records {
     uint8_t reserved[88];
 };
 
+/*
+ * heartbeat: one chunk of a round (vsr/heartbeat.h); the body is entry_count entries of
+ * struct vsr_heartbeat_entry. heartbeat_ack: acknowledges a complete round.
+ */
+struct vsr_header_heartbeat {
+    uint64_t epoch;       /* heartbeat: the sender's; ack: the acknowledging side's */
+    uint64_t epoch_acked; /* ack: the epoch of the round acknowledged; heartbeat: 0 */
+    uint64_t round;
+    uint16_t chunk;       /* heartbeat: this chunk's index, below chunk_count */
+    uint16_t chunk_count; /* heartbeat: chunks of the round, 1..VSR_HEARTBEAT_CHUNKS_MAX */
+    uint16_t entry_count; /* heartbeat: entries in the body */
+    uint16_t flags;       /* VSR_HEARTBEAT_FLAG_* */
+    uint8_t reserved[96];
+};
+
+/* One group in a heartbeat's body (64 bytes): what the sending shard's replica says. */
+struct vsr_heartbeat_entry {
+    struct vsr_group group;
+    uint32_t view;
+    uint32_t flags;         /* VSR_HEARTBEAT_ENTRY_LEADING */
+    u128 commit_checksum;   /* leading: the checksum of op commit; else 0 */
+    uint64_t commit;        /* leading: the primary's commit_max; else 0 */
+    uint64_t checkpoint_op; /* leading: its checkpoint_quorum_op; else 0 */
+};
+
+_Static_assert(sizeof(struct vsr_heartbeat_entry) == 64, "heartbeat entry is 64 bytes");
+
+enum {
+    VSR_HEARTBEAT_ENTRY_LEADING = 1u << 0,  /* normal primary of view, view durable, heard */
+    VSR_HEARTBEAT_FLAG_SWEEP = 1u << 0,     /* heartbeat: every group, not only the changed */
+    VSR_HEARTBEAT_FLAG_WANT_FULL = 1u << 1, /* ack: a group here lacks its primary's entry */
+};
+
 struct vsr_header {
     u128 checksum;      /* XXH3-128 of header bytes [16, 256) */
     u128 checksum_body; /* XXH3-128 of the body */
@@ -257,6 +294,7 @@ struct vsr_header {
         struct vsr_header_eviction eviction;
         struct vsr_header_checkpoint_chunk checkpoint_chunk;
         struct vsr_header_request_records request_records;
+        struct vsr_header_heartbeat heartbeat;
         uint8_t bytes[128];
     } u;
 };
@@ -280,6 +318,7 @@ _Static_assert(sizeof(struct vsr_header_ping) == 128, "ping part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_eviction) == 128, "eviction part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_checkpoint_chunk) == 128, "chunk part is 128 bytes");
 _Static_assert(sizeof(struct vsr_header_request_records) == 128, "records part is 128 bytes");
+_Static_assert(sizeof(struct vsr_header_heartbeat) == 128, "heartbeat part is 128 bytes");
 
 /* Zeroes header and sets the frame fields every message has. */
 void vsr_header_init(struct vsr_header *header, enum vsr_command command, u128 cluster,

@@ -86,6 +86,13 @@ struct vsr_replica_config {
      */
     bool durability_replicated;
     bool boot_changed;
+    /*
+     * Failure detection per (shard, peer) (vsr/heartbeat.h): the primary sends no commit
+     * heartbeats of its own; its shard's heartbeat vouches for it (vsr_replica_heartbeat_entry)
+     * and a backup's normal timeout restarts when the heartbeat of its primary's shard
+     * arrives and that shard's latest entry for the group says it leads the current view.
+     */
+    bool heartbeat_shared;
 };
 
 /* Per-op knowledge (a ring slot: index = op mod (ops_max + 1)). */
@@ -272,6 +279,13 @@ struct vsr_replica {
     struct vsr_timeout timeout_resend;      /* resend svc / dvc / request_start_view */
     struct vsr_timeout timeout_repair;
 
+    /* Shared heartbeats: the latest entry for this group from a peer's shard. */
+    bool vouch_known;
+    bool vouch_leading;
+    uint8_t vouch_peer;
+    uint32_t vouch_view;
+    uint32_t vouch_link; /* the heartbeat link it came through (vsr/heartbeat.h) */
+
     struct vsr_repair_serve serve[VSR_REPAIR_SERVE_MAX];
     uint32_t serve_count; /* used slots of serve: ticks skip the walk while it is 0 */
     uint32_t depth;       /* calls of on_message / tick on the stack (a wait may deliver more) */
@@ -342,6 +356,27 @@ const struct vsr_header *vsr_replica_header(const struct vsr_replica *replica, u
 
 /* True when op's slot in the ring belongs to op now. */
 bool vsr_replica_in_window(const struct vsr_replica *replica, uint64_t op);
+
+/* Shared heartbeats (vsr/heartbeat.h). What this replica says in its shard's heartbeat:
+ * leading (with commit, its checksum and the checkpoint quorum op) when it is the normal
+ * primary of its view, the view is durable and it is not abdicating; else only the view. */
+void vsr_replica_heartbeat_entry(const struct vsr_replica *replica,
+                                 struct vsr_heartbeat_entry *entry);
+
+/* An entry for this group in a heartbeat from peer's shard over link (untrusted: checked
+ * here, counted and dropped when bad). A leading entry of the current view counts as a
+ * commit heartbeat from the primary; any entry is kept as the group's vouch. */
+void vsr_replica_on_heartbeat_entry(struct vsr_replica *replica, uint8_t peer, uint32_t link,
+                                    const struct vsr_heartbeat_entry *entry);
+
+/* A whole heartbeat round from peer's shard over link arrived. A normal backup whose
+ * primary is peer restarts its normal timeout when the vouch it keeps from link says the
+ * primary leads the current view. Returns true when it has no entry about its current
+ * view from there (the sender should send every group again). */
+bool vsr_replica_on_heartbeat(struct vsr_replica *replica, uint8_t peer, uint32_t link);
+
+/* peer acknowledged this shard's heartbeat: it is heard (abdication, hand back). */
+void vsr_replica_on_peer_alive(struct vsr_replica *replica, uint8_t peer);
 
 /* Primary of view in this group: (view + group index) mod replica_count. */
 uint8_t vsr_replica_primary_index(const struct vsr_replica *replica, uint32_t view);

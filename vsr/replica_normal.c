@@ -332,17 +332,22 @@ void vsr_replica_primary_commit(struct vsr_replica *replica)
     }
 }
 
-void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header *header)
+/*
+ * A commit heard from peer in view (a commit message, or a shard heartbeat's entry): a
+ * newer view asks for its start_view; the current view's primary restarts the normal
+ * timeout and moves commit_max. Untrusted values: checked here.
+ */
+void vsr_replica_commit_heard(struct vsr_replica *replica, uint8_t peer, uint32_t view,
+                              const struct vsr_header_commit *commit)
 {
-    const struct vsr_header_commit *commit = &header->u.commit;
-    assert(header->command == VSR_COMMAND_COMMIT);
-    if (header->view > replica->view ||
-        (header->view == replica->view && replica->status != VSR_STATUS_NORMAL)) {
-        vsr_replica_request_start_view(replica, header->replica);
+    assert(peer < replica->config.replica_count);
+    assert(peer != replica->config.replica);
+    if (view > replica->view || (view == replica->view && replica->status != VSR_STATUS_NORMAL)) {
+        vsr_replica_request_start_view(replica, peer);
         return;
     }
-    if (header->view < replica->view || vsr_replica_is_primary(replica) ||
-        header->replica != vsr_replica_primary_index(replica, replica->view)) {
+    if (view < replica->view || vsr_replica_is_primary(replica) ||
+        peer != vsr_replica_primary_index(replica, replica->view)) {
         return;
     }
     vsr_replica_timeout_start(replica, &replica->timeout_normal);
@@ -376,6 +381,12 @@ void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header 
     }
     vsr_replica_execute(replica);
     vsr_replica_send_prepare_ok(replica); /* also tells the primary this backup hears it */
+}
+
+void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    assert(header->command == VSR_COMMAND_COMMIT);
+    vsr_replica_commit_heard(replica, header->replica, header->view, &header->u.commit);
 }
 
 /*
@@ -453,8 +464,10 @@ void vsr_replica_tick_primary(struct vsr_replica *replica)
     if (vsr_replica_hand_back(replica)) {
         return;
     }
-    if (replica->timeout_heartbeat.deadline == 0 ||
-        vsr_replica_timeout_fired(replica, &replica->timeout_heartbeat)) {
+    if (!replica->config.heartbeat_shared &&
+        (replica->timeout_heartbeat.deadline == 0 ||
+         vsr_replica_timeout_fired(replica, &replica->timeout_heartbeat))) {
+        /* With heartbeat_shared the shard's heartbeat vouches for this group instead. */
         vsr_replica_timeout_start(replica, &replica->timeout_heartbeat);
         struct vsr_header commit;
         vsr_replica_message_init(replica, &commit, VSR_COMMAND_COMMIT);

@@ -119,6 +119,8 @@ void vsr_replica_on_prepare(struct vsr_replica *replica, const struct vsr_header
                             const void *body);
 void vsr_replica_on_prepare_ok(struct vsr_replica *replica, const struct vsr_header *header);
 void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header *header);
+void vsr_replica_commit_heard(struct vsr_replica *replica, uint8_t peer, uint32_t view,
+                              const struct vsr_header_commit *commit);
 void vsr_replica_send_prepare_ok(struct vsr_replica *replica);
 void vsr_replica_primary_commit(struct vsr_replica *replica);
 void vsr_replica_tick_primary(struct vsr_replica *replica);

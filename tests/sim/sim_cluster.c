@@ -11,6 +11,7 @@
 #include "tests/sim/sim_journal.h"
 #include "tests/sim/sim_network.h"
 #include "tests/sim/sim_storage.h"
+#include "vsr/heartbeat.h"
 #include "vsr/quorum.h"
 #include "vsr/replica.h"
 
@@ -30,6 +31,8 @@ enum {
     SIM_KEYS = 8,
     SIM_REPLY_SIZE = 8,
     SIM_CLIENT_ENDPOINT = 1u << 20,
+    SIM_MACHINE_ENDPOINT = 1u << 19,  /* + machine: its shared heartbeats (vsr/heartbeat.h) */
+    SIM_HEARTBEAT_CHUNK_ENTRIES = 32, /* a chunk fits a packet */
     SIM_OPERATION_ADD = 200,
     SIM_REQUEST_TIMEOUT_TICKS = 40,
     SIM_CONVERGE_TICKS_MAX = 6000,
@@ -119,6 +122,12 @@ struct sim_client {
     uint64_t too_old;
 };
 
+/* The heartbeat host of one machine (vsr/heartbeat.h): its replicas by group. */
+struct sim_machine_host {
+    struct sim_cluster *cluster;
+    uint32_t machine;
+};
+
 struct sim_cluster {
     uint64_t seed;
     bool verbose;
@@ -149,7 +158,19 @@ struct sim_cluster {
     bool replies_dropped[VSR_REPLICAS_MAX]; /* scenario: this machine's replies are lost */
     struct sim_result *result;
     struct sim_options options;
+    bool heartbeat_shared; /* the machines' heartbeats vouch for their groups */
+    struct vsr_heartbeat heartbeats[VSR_REPLICAS_MAX];
+    struct sim_machine_host hosts[VSR_REPLICAS_MAX];
+    uint64_t messages_replica;   /* replica-to-replica messages sent, heartbeats included */
+    uint64_t messages_heartbeat; /* of those: commit heartbeats, shared heartbeats, acks */
 };
+
+static bool sim_heartbeats_per_group; /* runnel-sim --heartbeats-per-group */
+
+void sim_cluster_heartbeats_per_group(bool per_group)
+{
+    sim_heartbeats_per_group = per_group;
+}
 
 static struct sim_cluster sim_cluster;
 
@@ -323,6 +344,8 @@ static void sim_bus_send(uint8_t target, const struct vsr_header *header, const 
     assert(target < cluster->replica_count);
     uint8_t command = header->command;
     sim_check_sent(cluster, slot, header, body);
+    cluster->messages_replica++;
+    cluster->messages_heartbeat += command == VSR_COMMAND_COMMIT;
     if (command == VSR_COMMAND_DO_VIEW_CHANGE || command == VSR_COMMAND_START_VIEW ||
         command == VSR_COMMAND_PREPARE_OK || command == VSR_COMMAND_COMMIT) {
         if (header->view < slot->view_sent_max) {
@@ -390,6 +413,7 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .session_ttl_ns = cluster->options.session_ttl_ns,
         .durability_replicated = cluster->replicated,
         .boot_changed = slot->boot_changed,
+        .heartbeat_shared = cluster->heartbeat_shared,
         .seed = prng_u64(&cluster->prng),
     };
     struct vsr_journal journal = sim_journal_interface(&slot->journal);
@@ -444,6 +468,71 @@ static void sim_slot_crash(struct sim_cluster *cluster, struct sim_slot *slot)
     slot->up = false;
 }
 
+static struct vsr_replica *sim_host_replica_at(uint32_t slot, void *context)
+{
+    const struct sim_machine_host *host = context;
+    assert(slot < host->cluster->group_count);
+    struct sim_slot *entry = &host->cluster->slots[slot][host->machine];
+    return entry->up ? &entry->replica : NULL;
+}
+
+static int32_t sim_host_find(const struct vsr_group *group, void *context)
+{
+    const struct sim_machine_host *host = context;
+    uint32_t index = group->kind == VSR_GROUP_KIND_PARTITION ? group->partition_id : 0;
+    if (index < host->cluster->group_count &&
+        vsr_group_is_equal(group, &host->cluster->groups[index])) {
+        return (int32_t)index;
+    }
+    return -1;
+}
+
+static bool sim_host_send(uint32_t link, const struct vsr_header *header, const void *body,
+                          void *context)
+{
+    const struct sim_machine_host *host = context;
+    struct sim_cluster *cluster = host->cluster;
+    assert(link < cluster->replica_count && link != host->machine);
+    cluster->messages_replica++;
+    cluster->messages_heartbeat++;
+    sim_network_send(&cluster->network, (int32_t)host->machine, (int32_t)link,
+                     SIM_MACHINE_ENDPOINT + link, header, body);
+    return true;
+}
+
+static struct vsr_heartbeat_host sim_heartbeat_host(struct sim_cluster *cluster, uint32_t machine)
+{
+    assert(machine < cluster->replica_count);
+    cluster->hosts[machine].cluster = cluster;
+    cluster->hosts[machine].machine = machine;
+    struct vsr_heartbeat_host host = {.replica_at = sim_host_replica_at,
+                                      .find = sim_host_find,
+                                      .send = sim_host_send,
+                                      .context = &cluster->hosts[machine]};
+    return host;
+}
+
+/* A machine (re)starts: its heartbeats begin a new epoch. */
+static void sim_machine_heartbeat_start(struct sim_cluster *cluster, uint32_t machine)
+{
+    struct vsr_heartbeat *heartbeat = &cluster->heartbeats[machine];
+    if (!cluster->heartbeat_shared) {
+        return;
+    }
+    if (heartbeat->slots != NULL) {
+        vsr_heartbeat_deinit(heartbeat);
+    }
+    int result = vsr_heartbeat_init(heartbeat, 0x5eed, (uint8_t)machine, 0, cluster->group_count,
+                                    cluster->replica_count, prng_u64(&cluster->prng) | 1,
+                                    SIM_HEARTBEAT_CHUNK_ENTRIES);
+    assert(result == 0);
+    for (uint32_t peer = 0; peer < cluster->replica_count; peer++) {
+        if (peer != machine) {
+            vsr_heartbeat_link_set(heartbeat, peer, (uint8_t)peer, 0);
+        }
+    }
+}
+
 static int sim_setup_slots(struct sim_cluster *cluster)
 {
     for (uint32_t group = 0; group < cluster->group_count; group++) {
@@ -478,6 +567,10 @@ static int sim_setup_slots(struct sim_cluster *cluster)
             slot->superblock.checkpoint_callback = sim_checkpoint_written;
             slot->superblock.callback_context = slot;
         }
+    }
+    cluster->heartbeat_shared = cluster->replica_count > 1 && !sim_heartbeats_per_group;
+    for (uint32_t index = 0; index < cluster->replica_count; index++) {
+        sim_machine_heartbeat_start(cluster, index);
     }
     for (uint32_t group = 0; group < cluster->group_count; group++) {
         for (uint32_t index = 0; index < cluster->replica_count; index++) {
@@ -1151,6 +1244,18 @@ static void sim_deliver(uint32_t target, const struct vsr_header *header, const 
         sim_client_on_reply(cluster, target - SIM_CLIENT_ENDPOINT, header, body);
         return;
     }
+    if (target >= SIM_MACHINE_ENDPOINT) {
+        uint32_t machine = target - SIM_MACHINE_ENDPOINT;
+        assert(machine < cluster->replica_count && cluster->heartbeat_shared);
+        if (cluster->slots[0][machine].up && cluster->paused_until[machine] <= cluster->tick &&
+            vsr_header_validate(header, VSR_HEARTBEAT_CHUNK_SIZE_MAX, NULL) == 0 &&
+            vsr_header_is_body_valid(header, body)) {
+            struct vsr_heartbeat_host host = sim_heartbeat_host(cluster, machine);
+            vsr_heartbeat_on_message(&cluster->heartbeats[machine], &host, header->replica, header,
+                                     body);
+        }
+        return;
+    }
     uint32_t group = target / VSR_REPLICAS_MAX;
     if (cluster->faults && cluster->group_count > 1 && prng_chance(&cluster->prng, 1, 100)) {
         group = (group + 1) % cluster->group_count; /* misrouted: must be dropped, counted */
@@ -1193,6 +1298,7 @@ static void sim_faults_tick(struct sim_cluster *cluster)
     for (uint32_t index = 0; index < cluster->replica_count; index++) {
         struct sim_slot *first = &cluster->slots[0][index];
         if (!first->up && cluster->tick >= first->restart_tick) {
+            sim_machine_heartbeat_start(cluster, index);
             for (uint32_t group = 0; group < cluster->group_count; group++) {
                 sim_slot_start(cluster, &cluster->slots[group][index]);
             }
@@ -1256,6 +1362,12 @@ static void sim_step(struct sim_cluster *cluster)
                 sim_superblock_tick(&slot->superblock);
                 vsr_replica_tick(&slot->replica);
             }
+        }
+    }
+    for (uint32_t index = 0; index < cluster->replica_count && cluster->heartbeat_shared; index++) {
+        if (cluster->slots[0][index].up && cluster->paused_until[index] <= cluster->tick) {
+            struct vsr_heartbeat_host host = sim_heartbeat_host(cluster, index);
+            vsr_heartbeat_tick(&cluster->heartbeats[index], &host, cluster->group_count);
         }
     }
     for (uint32_t index = 0; index < cluster->client_count; index++) {
@@ -1327,6 +1439,14 @@ const struct vsr_replica *sim_cluster_replica(const struct sim_cluster *cluster,
     assert(group < cluster->group_count && machine < cluster->replica_count);
     const struct sim_slot *slot = &cluster->slots[group][machine];
     return slot->up ? &slot->replica : NULL;
+}
+
+void sim_cluster_messages(const struct sim_cluster *cluster, uint64_t *replica_out,
+                          uint64_t *heartbeat_out)
+{
+    assert(replica_out != NULL && heartbeat_out != NULL);
+    *replica_out = cluster->messages_replica;
+    *heartbeat_out = cluster->messages_heartbeat;
 }
 
 uint64_t sim_cluster_committed_max(const struct sim_cluster *cluster, uint32_t group)
@@ -1465,6 +1585,13 @@ static void sim_teardown(struct sim_cluster *cluster)
             }
         }
     }
+    for (uint32_t index = 0; index < VSR_REPLICAS_MAX; index++) {
+        if (cluster->heartbeats[index].slots != NULL) {
+            vsr_heartbeat_deinit(&cluster->heartbeats[index]);
+        }
+    }
+    cluster->result->messages_replica = cluster->messages_replica;
+    cluster->result->messages_heartbeat = cluster->messages_heartbeat;
     cluster->result->clogs = cluster->network.clogs;
     for (uint32_t index = 0; index < cluster->client_count; index++) {
         cluster->result->too_old += cluster->clients[index].too_old;

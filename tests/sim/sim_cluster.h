@@ -55,15 +55,17 @@ struct sim_result {
     uint64_t machine_crashes; /* of crashes: machine crashes (`replicated` runs) */
     uint64_t misdirected_writes;
     uint64_t clogs;
-    uint64_t dropped_full;     /* packets dropped at a full link */
-    uint64_t too_old;          /* exactly-once requests answered "request too old" */
-    uint64_t cached_replies;   /* duplicate requests answered with their original reply */
-    uint64_t checkpoints;      /* checkpoints made durable (every replica) */
-    uint64_t state_transfers;  /* checkpoints installed from a peer */
-    uint64_t headers_learned;  /* canonical headers taken from headers messages (repair) */
-    bool wrapped;              /* some group's log went past its ring capacity */
-    bool log_retained;         /* journals kept every op (vsr_replica_config.log_retained) */
-    uint32_t views_at_heal[6]; /* group 0's replica views when the faults healed */
+    uint64_t dropped_full;       /* packets dropped at a full link */
+    uint64_t too_old;            /* exactly-once requests answered "request too old" */
+    uint64_t cached_replies;     /* duplicate requests answered with their original reply */
+    uint64_t checkpoints;        /* checkpoints made durable (every replica) */
+    uint64_t state_transfers;    /* checkpoints installed from a peer */
+    uint64_t headers_learned;    /* canonical headers taken from headers messages (repair) */
+    bool wrapped;                /* some group's log went past its ring capacity */
+    bool log_retained;           /* journals kept every op (vsr_replica_config.log_retained) */
+    uint64_t messages_replica;   /* replica-to-replica messages sent, heartbeats included */
+    uint64_t messages_heartbeat; /* of those: commit heartbeats, shared heartbeats and acks */
+    uint32_t views_at_heal[6];   /* group 0's replica views when the faults healed */
 };
 
 /* Runs one seed to completion; result says whether every checker held. */
@@ -72,6 +74,15 @@ void sim_cluster_run(uint64_t seed, bool verbose, struct sim_result *result);
 /* As sim_cluster_run, with a scenario's overrides (options may be NULL). */
 void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, bool verbose,
                              struct sim_result *result);
+
+/* Groups send their own commit heartbeats (vsr_replica_config.heartbeat_shared false) in
+ * the runs that follow; by default each machine's shared heartbeat vouches for them. */
+void sim_cluster_heartbeats_per_group(bool per_group);
+
+/* Replica-to-replica messages sent so far, and of those the heartbeats (commit messages,
+ * shared heartbeats and their acks). */
+void sim_cluster_messages(const struct sim_cluster *cluster, uint64_t *replica_out,
+                          uint64_t *heartbeat_out);
 
 /* Scenario actions (during the fault phase; healing undoes links and restarts machines). */
 void sim_cluster_link_block(struct sim_cluster *cluster, uint32_t from, uint32_t to, bool blocked);

@@ -4,7 +4,9 @@
  * "seeds_passed=N seeds_failed=M"; exits 1 when any seed failed. --verbose describes each
  * seed's cluster and faults; --storage runs groups (any size) whose journal is the real
  * partition log (storage/) over the simulated disk; --scenario NAME runs a named scenario
- * (tests/sim/sim_scenarios.h; --scenario list names them) with each seed.
+ * (tests/sim/sim_scenarios.h; --scenario list names them) with each seed;
+ * --heartbeats-per-group makes every group send its own commit heartbeats (the way before
+ * shared heartbeats, vsr/heartbeat.h), for comparison.
  * `runnel-sim [--scenario NAME] --seed S` replays a failure exactly.
  */
 #include "tests/sim/sim_cluster.h"
@@ -20,7 +22,7 @@
 static int sim_main_usage(void)
 {
     fprintf(stderr, "usage: runnel-sim [--seed S | --seeds N [--seed-base B]] [--storage] "
-                    "[--scenario NAME|list] [--verbose]\n");
+                    "[--scenario NAME|list] [--heartbeats-per-group] [--verbose]\n");
     return 2;
 }
 
@@ -59,6 +61,8 @@ static bool sim_main_parse(int argc, char **argv, struct sim_main_arguments *arg
             arguments->verbose = true;
         } else if (strcmp(argument, "--storage") == 0) {
             arguments->storage = true;
+        } else if (strcmp(argument, "--heartbeats-per-group") == 0) {
+            sim_cluster_heartbeats_per_group(true);
         } else if (strcmp(argument, "--scenario") == 0 && value != NULL) {
             arguments->scenario = value;
             index++;

@@ -259,6 +259,11 @@ static void crash_run(uint64_t seed, bool verbose, struct sim_result *result)
 }
 
 /* many_groups_primary */
+enum {
+    MANY_QUIET_FROM = 500, /* the groups have formed (views 0 -> 1 -> 3) by then */
+    MANY_CRASH_TICK = 800, /* [MANY_QUIET_FROM, MANY_CRASH_TICK): no faults, no view change */
+};
+
 struct many_scenario {
     uint32_t phase;
     uint64_t crash_tick;
@@ -266,6 +271,10 @@ struct many_scenario {
     uint32_t leaderless;   /* of those, still without a live normal primary */
     uint64_t recover_tick; /* first tick every one of them led again */
     uint8_t *lost;         /* SIM_SCENARIO_GROUPS: the group lost its primary */
+    uint32_t *views;       /* SIM_SCENARIO_GROUPS * SCENARIO_REPLICAS, at MANY_QUIET_FROM */
+    uint32_t unstable;     /* replicas whose view moved while nothing failed */
+    uint64_t messages[2];  /* replica-to-replica messages at MANY_QUIET_FROM, MANY_CRASH_TICK */
+    uint64_t heartbeats[2];
 };
 
 /* True when a live replica of group leads it (normal, primary of its view). */
@@ -280,10 +289,30 @@ static bool many_group_led(const struct sim_cluster *cluster, uint32_t group)
     return false;
 }
 
+/* The quiet window: views kept (counted) and the messages it took. */
+static void many_quiet(struct sim_cluster *cluster, uint64_t tick, struct many_scenario *scenario)
+{
+    uint32_t index = tick == MANY_QUIET_FROM ? 0 : 1;
+    sim_cluster_messages(cluster, &scenario->messages[index], &scenario->heartbeats[index]);
+    for (uint32_t group = 0; group < SIM_SCENARIO_GROUPS; group++) {
+        for (uint32_t machine = 0; machine < SCENARIO_REPLICAS; machine++) {
+            const struct vsr_replica *replica = sim_cluster_replica(cluster, group, machine);
+            uint32_t view = replica != NULL ? replica->view : UINT32_MAX;
+            uint32_t *kept = &scenario->views[group * SCENARIO_REPLICAS + machine];
+            scenario->unstable += index == 1 && *kept != view;
+
+            *kept = view;
+        }
+    }
+}
+
 static void many_script(struct sim_cluster *cluster, uint64_t tick, void *context)
 {
     struct many_scenario *scenario = context;
-    if (scenario->phase == 0 && tick >= 400) {
+    if (tick == MANY_QUIET_FROM || tick == MANY_CRASH_TICK) {
+        many_quiet(cluster, tick, scenario);
+    }
+    if (scenario->phase == 0 && tick >= MANY_CRASH_TICK) {
         for (uint32_t group = 0; group < SIM_SCENARIO_GROUPS; group++) {
             const struct vsr_replica *replica = sim_cluster_replica(cluster, group, 0);
             scenario->lost[group] = replica != NULL && vsr_replica_is_primary(replica);
@@ -305,21 +334,31 @@ static void many_script(struct sim_cluster *cluster, uint64_t tick, void *contex
     }
 }
 
+static void many_report(const struct many_scenario *scenario)
+{
+    double ticks = MANY_CRASH_TICK - MANY_QUIET_FROM;
+    printf("many_groups_primary: %u groups, machine 0 led %u; all led again %llu ticks "
+           "after the crash (%u still leaderless); idle ticks %d-%d: %.1f heartbeats and %.1f "
+           "replica messages per tick, %u views moved\n",
+           SIM_SCENARIO_GROUPS, scenario->led,
+           (unsigned long long)(scenario->recover_tick - scenario->crash_tick),
+           scenario->leaderless, MANY_QUIET_FROM, MANY_CRASH_TICK,
+           (double)(scenario->heartbeats[1] - scenario->heartbeats[0]) / ticks,
+           (double)(scenario->messages[1] - scenario->messages[0]) / ticks, scenario->unstable);
+}
+
 static void many_run(uint64_t seed, bool verbose, struct sim_result *result)
 {
     static uint8_t lost[SIM_SCENARIO_GROUPS];
+    static uint32_t views[SIM_SCENARIO_GROUPS * SCENARIO_REPLICAS];
     memset(lost, 0, sizeof(lost));
-    struct many_scenario scenario = {.lost = lost};
+    struct many_scenario scenario = {.lost = lost, .views = views};
     struct sim_options options =
-        scenario_options(SCENARIO_REPLICAS, SIM_SCENARIO_GROUPS, 400 + SCENARIO_RECOVERY_TICKS_MAX,
-                         many_script, &scenario);
+        scenario_options(SCENARIO_REPLICAS, SIM_SCENARIO_GROUPS,
+                         MANY_CRASH_TICK + SCENARIO_RECOVERY_TICKS_MAX, many_script, &scenario);
     sim_cluster_run_options(seed, &options, verbose, result);
     if (verbose) {
-        printf("many_groups_primary: %u groups, machine 0 led %u; all led again %llu ticks "
-               "after the crash (%u still leaderless)\n",
-               SIM_SCENARIO_GROUPS, scenario.led,
-               (unsigned long long)(scenario.recover_tick - scenario.crash_tick),
-               scenario.leaderless);
+        many_report(&scenario);
     }
     if (result->passed && (scenario.phase != 2 || scenario.led < SIM_SCENARIO_GROUPS / 4)) {
         result->passed = false;
@@ -327,6 +366,12 @@ static void many_run(uint64_t seed, bool verbose, struct sim_result *result)
                  "many_groups_primary: machine 0 led %u groups, %u without a primary %d ticks "
                  "after the crash",
                  scenario.led, scenario.leaderless, SCENARIO_RECOVERY_TICKS_MAX);
+    }
+    if (result->passed && scenario.unstable != 0) {
+        result->passed = false;
+        snprintf(result->reason, sizeof(result->reason),
+                 "many_groups_primary: %u replicas changed view in ticks %d-%d (no faults)",
+                 scenario.unstable, MANY_QUIET_FROM, MANY_CRASH_TICK);
     }
 }
 

@@ -15,9 +15,13 @@
  *                         crash as machines (boot id changed) and restart recovering_head;
  *                         the group makes no progress until the operator's command on both,
  *                         then elects a primary and finishes every request
- *   many_groups_primary   SIM_SCENARIO_GROUPS groups on 3 machines; the machine leading a
- *                         third of them crashes; every group it led has a new primary
- *                         within the bound, and the groups keep committing
+ *   many_groups_primary   SIM_SCENARIO_GROUPS groups on 3 machines; once they have
+ *                         formed, 300 ticks without faults change no replica's view (the
+ *                         machines' shared heartbeats vouch for every group: none deposes
+ *                         a live primary); then the machine leading a third of them
+ *                         crashes; every group it led has a new primary within the bound
+ *                         (nothing vouches for a dead primary), and the groups keep
+ *                         committing. --verbose prints the heartbeats per tick
  *   partition_2_1         one of 3 replicas (the primary on even seeds, a backup on odd)
  *                         is cut off both ways for 1000 ticks: it commits nothing beyond
  *                         what was on the wire at the cut, the other two commit on, and
