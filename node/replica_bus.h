@@ -24,8 +24,8 @@
  * (logged), it sends from its connection's own ring. A frame larger than its lane's share
  * of the ring is refused as too large (-RUNNEL_ETOOLARGE, counted).
  *
- * Lanes over a link's output ring: control (ping, pong,
- * commit heartbeats and view-change messages) may use all of it; consensus (prepares,
+ * Lanes over a link's output ring: control (ping, pong, commit heartbeats, shard
+ * heartbeats and their acks, view-change messages) may use all of it; consensus (prepares,
  * prepare_ok, repair, state transfer) leaves an eighth free for control and is dropped
  * and counted when it does not fit (VSR retransmits and repairs); client traffic
  * (forwarded requests, replies, evictions) may use at most half and forwarded requests

@@ -19,7 +19,8 @@
  * the state machine's snapshot; slots are reused only below a checkpoint durable on a
  * replication quorum) and state transfer of a peer's checkpoint in bounded chunks
  * (vsr/replica_checkpoint.c), for log_retained groups with the prepares below it
- * (vsr/replica_records.c).
+ * (vsr/replica_records.c), and shared heartbeats (heartbeat_shared: the shard's heartbeat
+ * vouches for its groups, vsr/heartbeat.h; vsr/replica_heartbeat.c).
  */
 #ifndef RUNNEL_VSR_REPLICA_H
 #define RUNNEL_VSR_REPLICA_H
