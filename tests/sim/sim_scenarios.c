@@ -261,7 +261,7 @@ static void crash_run(uint64_t seed, bool verbose, struct sim_result *result)
 /* many_groups_primary */
 enum {
     MANY_QUIET_FROM = 500, /* the groups have formed (views 0 -> 1 -> 3) by then */
-    MANY_CRASH_TICK = 800, /* [MANY_QUIET_FROM, MANY_CRASH_TICK): no faults, no view change */
+    MANY_CRASH_TICK = 700, /* [MANY_QUIET_FROM, MANY_CRASH_TICK): no faults, no view change */
 };
 
 struct many_scenario {

@@ -16,7 +16,7 @@
  *                         the group makes no progress until the operator's command on both,
  *                         then elects a primary and finishes every request
  *   many_groups_primary   SIM_SCENARIO_GROUPS groups on 3 machines; once they have
- *                         formed, 300 ticks without faults change no replica's view (the
+ *                         formed, 200 ticks without faults change no replica's view (the
  *                         machines' shared heartbeats vouch for every group: none deposes
  *                         a live primary); then the machine leading a third of them
  *                         crashes; every group it led has a new primary within the bound

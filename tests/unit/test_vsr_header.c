@@ -202,8 +202,21 @@ static void test_frame_fields_rejected(void **state)
     header.replica = VSR_REPLICAS_MAX;
     expect_rejected(&header, "replica out of range");
     header = golden;
-    header.group.kind = 2;
+    header.group.kind = VSR_GROUP_KIND_SHARD + 1;
     expect_rejected(&header, "unknown group kind");
+    header = golden;
+    header.group.kind = VSR_GROUP_KIND_SHARD; /* only heartbeats name a shard */
+    expect_rejected(&header, "shard group and heartbeat go together");
+    header = golden;
+    header.command = VSR_COMMAND_HEARTBEAT_ACK; /* and they name nothing else */
+    memset(&header.u, 0, sizeof(header.u));
+    expect_rejected(&header, "shard group and heartbeat go together");
+    header.group = (struct vsr_group){.kind = VSR_GROUP_KIND_SHARD, .stream_id = 1, .topic_id = 2};
+    header.group.incarnation = 5;
+    expect_rejected(&header, "shard group ids not zero");
+    header.group.incarnation = 0;
+    header.checksum = vsr_checksum((const uint8_t *)&header + 16, VSR_HEADER_SIZE - 16);
+    assert_int_equal(vsr_header_validate(&header, SIZE_MAX_BYTES, NULL), 0);
     header = golden;
     header.group.kind = VSR_GROUP_KIND_METADATA;
     expect_rejected(&header, "metadata group ids not zero");
@@ -292,7 +305,8 @@ static void test_command_names(void **state)
         assert_non_null(name);
         known_count += strcmp(name, "unknown") != 0;
     }
-    assert_int_equal(known_count, 19);
+    assert_int_equal(known_count, 21);
+    assert_string_equal(vsr_command_name(VSR_COMMAND_HEARTBEAT), "heartbeat");
 }
 
 static void test_groups(void **state)
