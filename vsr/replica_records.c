@@ -95,6 +95,13 @@ static void vsr_replica_records_cut(struct vsr_replica *replica, uint64_t op)
     if (replica->op_prefix > replica->op) {
         replica->op_prefix = replica->op;
     }
+    /* The new top is the record just taken (or commit_min): committed, so canonical. Its
+     * slot may be a gap, and the head persisted next needs its checksum. */
+    assert(replica->records_op == op);
+    struct vsr_entry *top = vsr_entry_at(replica, op - 1);
+    assert((top->flags & VSR_ENTRY_CANON) == 0 || top->checksum == replica->records_parent);
+    top->checksum = replica->records_parent;
+    top->flags |= VSR_ENTRY_CANON;
 }
 
 /* True when this replica's log or journal names another prepare at op than checksum. */

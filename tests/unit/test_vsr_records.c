@@ -141,12 +141,13 @@ static void fixture_deliver(struct fixture *fixture, const struct vsr_header *he
     vsr_replica_on_message(&fixture->vsr.replica, header, body);
 }
 
-/* Replica 2 names a head beyond the ring; its checkpoint of op 96 comes in two chunks. */
-static void fixture_pull_checkpoint(struct fixture *fixture)
+/* Replica 2 names a head beyond the ring in view (primary: replica 2); its checkpoint of
+ * op 96 comes in two chunks. */
+static void fixture_pull_checkpoint_in_view(struct fixture *fixture, uint32_t view)
 {
     struct vsr_header head = fixture_prepare(100, 5, 0);
     struct vsr_header message;
-    vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, 2, 2, &fixture_group);
+    vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, view, 2, &fixture_group);
     message.u.start_view.op = 100;
     message.u.start_view.commit_max = 99;
     message.u.start_view.checkpoint_op = FIXTURE_ANCHOR;
@@ -168,6 +169,11 @@ static void fixture_pull_checkpoint(struct fixture *fixture)
         helper_vsr_ticks(&fixture->vsr, 4);
     }
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_RECORDS);
+}
+
+static void fixture_pull_checkpoint(struct fixture *fixture)
+{
+    fixture_pull_checkpoint_in_view(fixture, 2);
 }
 
 /* Delivers the committed prepares first..last, letting writes complete now and then. */
@@ -247,6 +253,48 @@ static void test_whole_chain_durable_installs_the_checkpoint(void **state)
     }
 }
 
+/*
+ * A log that leaves the committed chain at op 3, with a gap at ops 1-2 below it (a start
+ * view of view 2 installed 4..11 of another branch, whose op 4 names another op 3; then
+ * the transfer began): taking record 3 cuts the log to op 2, a slot it never held. The
+ * head persisted with the checkpoint is op 2 with the committed record's checksum
+ * (simulator seeds 1978814707088 and 1343532482582 failed on a zero head checksum).
+ */
+static void test_cut_below_a_gap_keeps_a_known_head(void **state)
+{
+    struct fixture *fixture = *state;
+    struct vsr_header branch[12];
+    u128 parent = 4242; /* names another op 3 than the committed one */
+    for (uint64_t op = 4; op <= 11; op++) {
+        branch[op] = fixture_prepare(op, parent, 7);
+        parent = branch[op].checksum;
+    }
+    struct vsr_header headers[8];
+    for (uint64_t index = 0; index < 8; index++) {
+        headers[index] = branch[11 - index];
+    }
+    struct vsr_header message;
+    vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, 2, 2, &fixture_group);
+    message.u.start_view.op = 11;
+    message.u.start_view.commit_max = 2;
+    vsr_header_seal(&message, headers, sizeof(headers));
+    fixture_deliver(fixture, &message, headers);
+    helper_vsr_ticks(&fixture->vsr, 4);
+    assert_int_equal(fixture->vsr.replica.op, 11);
+    assert_int_equal(fixture->vsr.superblock.durable.log_head_op, 11);
+    fixture_pull_checkpoint_in_view(fixture, 5);
+    fixture_records(fixture, 1, 3);
+    helper_vsr_ticks(&fixture->vsr, 4);
+    assert_int_equal(fixture->vsr.replica.op, 2);
+    assert_int_equal(fixture->vsr.replica.log_head_op, 2);
+    fixture_records(fixture, 4, FIXTURE_ANCHOR);
+    helper_vsr_ticks(&fixture->vsr, 10);
+    assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, FIXTURE_ANCHOR);
+    assert_int_equal(fixture->vsr.replica.commit_min, FIXTURE_ANCHOR);
+    assert_int_equal(fixture->vsr.superblock.durable.log_head_op, 2);
+    assert_true(fixture->vsr.superblock.durable.log_head_checksum == fixture->chain[2].checksum);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -259,6 +307,8 @@ int main(void)
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_whole_chain_durable_installs_the_checkpoint,
                                         fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_cut_below_a_gap_keeps_a_known_head, fixture_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
