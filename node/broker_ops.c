@@ -1019,6 +1019,12 @@ bool broker_ops_finish(struct broker_shard *shard, struct net_connection *connec
     assert(shard != NULL && request != NULL);
     assert(connection != NULL);
     if (request->purpose == BROKER_PURPOSE_REGISTER) {
+        if (request->reply_status == IGGY_ERROR_TRANSIENT_NOT_COMMITTED ||
+            request->reply_status == IGGY_ERROR_TRANSIENT_NOT_ACCEPTED) {
+            /* Parked past its bound (no quorum, a view change): a transient status, which
+             * Iggy's SDKs resend, not the eviction a refused login gets. */
+            return false;
+        }
         broker_register_finish(shard, connection, request);
         return true;
     }

@@ -32,7 +32,10 @@ runnel_cluster_test(integration.cluster_failover cluster_test.py 180)
 # that node's members (ReleaseNodeMembers) and the group's partitions go to the members on
 # the live nodes.
 runnel_cluster_test(integration.cluster_lease cluster_test.py 120 --lease)
-# cluster_takeover: a metadata request (CreateStream) sent through the node that leads the
+# cluster_takeover: first a login (RegisterClient) on node 0 while nodes 1 and 2 are stopped
+# is answered 57/58 when its parking bound passes (before: the eviction of a wrong password,
+# InvalidCredentials, which iggy-bench does not retry), and succeeds once they continue.
+# Then a metadata request (CreateStream) sent through the node that leads the
 # next metadata view while the current primary is stopped (SIGSTOP): the sender becomes
 # primary and submits the request itself (answered OK; before, it stayed parked: 57). Then
 # node 2's data directory is wiped: runneld refuses to start on it (recovery of an

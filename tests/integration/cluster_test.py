@@ -511,6 +511,36 @@ def metadata_takeover(nodes):
               new_view, new_primary))
 
 
+def register_without_quorum(nodes):
+    """A RegisterClient (login) parked on node 0 while nodes 1 and 2 are stopped (no
+    metadata quorum) is answered 57 or 58 once its bound passes, which Iggy's SDKs resend;
+    not the eviction (InvalidCredentials) a wrong password gets. Once the nodes continue,
+    the same login is answered OK."""
+    for node in nodes[1:]:
+        node.process.send_signal(signal.SIGSTOP)
+    try:
+        sock = socket.create_connection(("127.0.0.1", nodes[0].port), timeout=30)
+        name = b"py"
+        body = struct.pack("<I", 11264) + bytes([len(name)]) + name + b"\x01" + b"1"
+        body += b"\x04iggy\x04iggy" + struct.pack("<I", 0)
+        started = time.time()
+        sock.sendall(frames.request(1, body, client=0x4e67000000000001))
+        reply = frames.read_frame(sock)
+        waited = time.time() - started
+        sock.close()
+    finally:
+        for node in nodes[1:]:
+            node.process.send_signal(signal.SIGCONT)
+    check(reply is not None, "a reply to a login without a metadata quorum (%.1f s)" % waited)
+    check(reply[60] == 8 and frames.status_of(reply) in (57, 58),
+          "a login parked without a metadata quorum is answered %d (transient) after %.1f s" % (
+              frames.status_of(reply), waited),
+          "command %d, status %d" % (reply[60], frames.status_of(reply)))
+    raw = Raw(nodes[0], 0x4e67000000000002)
+    raw.close()
+    check(True, "the login succeeds once nodes 1 and 2 continue")
+
+
 def wiped_node_refused(nodes):
     """DESIGN.md §10.10: a node whose data directory was lost must not vote before it has
     recovered from the cluster. Recovery is not implemented, so runneld refuses to start
@@ -678,6 +708,7 @@ def main():
         retry(nodes[2], "topic get", 15, "topic", "get", STREAM, TOPIC)
         check(True, "stream and topic created through node 0 are known on nodes 1 and 2")
         if TAKEOVER:
+            register_without_quorum(nodes)
             metadata_takeover(nodes)
             wiped_node_refused(nodes)
             print("cluster: all checks passed (metadata takeover)")
