@@ -379,6 +379,22 @@ bool vsr_replica_on_heartbeat(struct vsr_replica *replica, uint8_t peer, uint32_
 /* peer acknowledged this shard's heartbeat: it is heard (abdication, hand back). */
 void vsr_replica_on_peer_alive(struct vsr_replica *replica, uint8_t peer);
 
+/*
+ * Prefix truncation of a log_retained group (DESIGN.md §4): the highest op whose records
+ * every replica of the group may do without, min(this replica's durable checkpoint, the
+ * lowest durable checkpoint op every peer reported (prepare_ok, do_view_change,
+ * start_view)). A replica whose durable checkpoint is at op c holds every record up to c
+ * in its own journal and never asks a peer for one at or below c (repair starts above its
+ * commit_min, a state transfer's records phase above it too), so records at or below the
+ * result are needed by nobody. A peer never heard from counts as 0.
+ */
+uint64_t vsr_replica_log_removable_op(const struct vsr_replica *replica);
+
+/* The durable checkpoint's state machine snapshot (inside checkpoint_bytes, valid until the
+ * next checkpoint becomes durable) and its anchor header; false when there is none. */
+bool vsr_replica_checkpoint_state(const struct vsr_replica *replica, const uint8_t **bytes_out,
+                                  uint32_t *size_out, struct vsr_header *anchor_out);
+
 /* Primary of view in this group: (view + group index) mod replica_count. */
 uint8_t vsr_replica_primary_index(const struct vsr_replica *replica, uint32_t view);
 

@@ -209,6 +209,38 @@ void vsr_replica_checkpoint_quorum_update(struct vsr_replica *replica)
     }
 }
 
+uint64_t vsr_replica_log_removable_op(const struct vsr_replica *replica)
+{
+    assert(replica->config.replica_count <= VSR_REPLICAS_MAX);
+    uint64_t op = replica->checkpoint_op;
+    for (uint8_t peer = 0; peer < replica->config.replica_count; peer++) {
+        if (peer != replica->config.replica && replica->peer_checkpoint_op[peer] < op) {
+            op = replica->peer_checkpoint_op[peer];
+        }
+    }
+    assert(op <= replica->checkpoint_op);
+    return op;
+}
+
+bool vsr_replica_checkpoint_state(const struct vsr_replica *replica, const uint8_t **bytes_out,
+                                  uint32_t *size_out, struct vsr_header *anchor_out)
+{
+    assert(bytes_out != NULL && size_out != NULL && anchor_out != NULL);
+    if (replica->checkpoint_op == 0 || replica->checkpoint_size_bytes < VSR_CHECKPOINT_FIXED) {
+        return false;
+    }
+    struct vsr_checkpoint_frame frame;
+    memcpy(anchor_out, replica->checkpoint_bytes, sizeof(*anchor_out));
+    memcpy(&frame, replica->checkpoint_bytes + VSR_HEADER_SIZE, sizeof(frame));
+    /* Checked when it became durable (own encoding, or a peer's frame validated). */
+    assert(frame.op == replica->checkpoint_op && anchor_out->u.prepare.op == frame.op);
+    assert(VSR_CHECKPOINT_FIXED + frame.sessions_size + frame.state_size ==
+           replica->checkpoint_size_bytes);
+    *bytes_out = replica->checkpoint_bytes + VSR_CHECKPOINT_FIXED + frame.sessions_size;
+    *size_out = (uint32_t)frame.state_size;
+    return true;
+}
+
 void vsr_replica_checkpoint_learn(struct vsr_replica *replica, uint8_t peer, uint64_t op)
 {
     assert(peer < VSR_REPLICAS_MAX);

@@ -238,6 +238,39 @@ static void test_bytes_that_are_not_a_checkpoint_are_refused(void **state)
     fixture_refused_pull(fixture, vsr_checksum(fixture->bytes, total), total);
 }
 
+/* A prepare_ok from peer reporting its durable checkpoint at checkpoint_op. */
+static void fixture_prepare_ok(struct fixture *fixture, uint8_t peer, uint64_t checkpoint_op)
+{
+    struct vsr_header message;
+    vsr_header_init(&message, VSR_COMMAND_PREPARE_OK, FIXTURE_CLUSTER, 0, peer, &fixture_group);
+    message.u.prepare_ok.checkpoint_op = checkpoint_op;
+    vsr_header_seal(&message, NULL, 0);
+    vsr_replica_on_message(&fixture->vsr.replica, &message, NULL);
+}
+
+/* Prefix truncation's bound (vsr_replica_log_removable_op): the lowest durable checkpoint
+ * of every replica, this one's included; a peer never heard from or behind holds it back
+ * even when a replication quorum is past it (the ring's reuse rule). */
+static void test_log_removable_op_waits_for_every_replica(void **state)
+{
+    struct fixture *fixture = *state;
+    struct vsr_replica *replica = &fixture->vsr.replica;
+    replica->checkpoint_op = 12; /* as if its own checkpoint at 12 were durable */
+    assert_int_equal(vsr_replica_log_removable_op(replica), 0);
+    fixture_prepare_ok(fixture, 0, 18);
+    assert_true(replica->checkpoint_quorum_op >= 12); /* a quorum (itself and 0) is past 12 */
+    assert_int_equal(vsr_replica_log_removable_op(replica), 0); /* replica 2: never heard */
+    fixture_prepare_ok(fixture, 2, 6);
+    assert_int_equal(vsr_replica_log_removable_op(replica), 6);
+    fixture_prepare_ok(fixture, 2, 3); /* an older report never lowers what was learned */
+    assert_int_equal(vsr_replica_log_removable_op(replica), 6);
+    fixture_prepare_ok(fixture, 2, 30);
+    assert_int_equal(vsr_replica_log_removable_op(replica), 12); /* its own checkpoint */
+    replica->checkpoint_op = 24;
+    assert_int_equal(vsr_replica_log_removable_op(replica), 18); /* replica 0's */
+    replica->checkpoint_op = 0;
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -249,6 +282,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checksum_mismatch_is_refused, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bytes_that_are_not_a_checkpoint_are_refused,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_log_removable_op_waits_for_every_replica,
                                         fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
