@@ -117,6 +117,7 @@ struct partition_segment {
     uint32_t entry_count;     /* sealed: from the index's last valid entry */
     uint64_t timestamp_first; /* sealed: of the first entry; 0 when unknown */
     uint64_t timestamp_last;  /* sealed: of the last entry; UINT64_MAX when unknown */
+    uint64_t size_bytes;      /* sealed: end of its last record; 0 when unknown */
     bool is_index_damaged;    /* sealed: the first entry was unreadable at open */
     char log_path[IO_PATH_SIZE_MAX];
     char index_path[IO_PATH_SIZE_MAX];

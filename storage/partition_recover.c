@@ -52,6 +52,7 @@ static void partition_sealed_count(struct partition *partition, struct partition
     segment->entry_count = 0;
     segment->timestamp_first = 0;
     segment->timestamp_last = UINT64_MAX;
+    segment->size_bytes = 0;
     io_size(partition->io, &completion, segment->index_file, partition_wait_callback, NULL);
     if (partition_wait(partition, &completion) != 0 || completion.size_bytes_out == 0) {
         return;
@@ -72,6 +73,7 @@ static void partition_sealed_count(struct partition *partition, struct partition
                                         &header, &position) == 0) {
             segment->entry_count = (uint32_t)(last_sector / RECORD_INDEX_ENTRY_SIZE + index);
             segment->timestamp_last = header.u.prepare.timestamp;
+            segment->size_bytes = position + header.size;
             if (garbage > 0) {
                 log_warn("partition_index_entry_bad",
                          "file=%s position=%" PRIu64 " reason=garbage_after_last_entry",

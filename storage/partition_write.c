@@ -352,6 +352,7 @@ static void partition_rotate_done(struct partition *partition)
     sealed->entry_count = partition->entry_count;
     sealed->timestamp_first = partition->entries[0].timestamp;
     sealed->timestamp_last = partition->entries[partition->entry_count - 1].timestamp;
+    sealed->size_bytes = partition->appended_bytes;
     partition->segment_count++;
     partition->entry_count = 0;
     partition->entry_durable_count = 0;
