@@ -306,6 +306,9 @@ static uint32_t data_partition_apply(const struct vsr_header *prepare, const voi
     uint64_t op = prepare->u.prepare.op;
     assert(op > partition->op_applied);
     partition->op_applied = op; /* polls read records up to here (ops skipped: registers) */
+    if (prepare->u.prepare.operation == VSR_OPERATION_TRUNCATE_PREFIX) {
+        return data_partition_apply_truncate(partition, prepare, body, reply_body);
+    }
     if (prepare->u.prepare.operation != VSR_OPERATION_MESSAGES) {
         return data_partition_apply_offset(partition, prepare, body, reply_body);
     }
@@ -335,6 +338,8 @@ static void data_partition_reset(void *context)
     partition->commit_offset_next = 0;
     partition->messages_count = 0;
     partition->size_bytes = 0;
+    partition->log_start_offset = 0;
+    partition->removable_op = 0;
 }
 
 static void data_partition_bus_send(uint8_t replica_target, const struct vsr_header *header,
@@ -784,7 +789,9 @@ static void data_partition_write_submit(struct data_partition *partition,
 static void data_plane_segments(struct data_partition *partition, struct broker_request *request)
 {
     const struct partition *log = &partition->log;
-    uint64_t watermark = request->partition.log_start_offset;
+    uint64_t watermark = request->partition.log_start_offset > partition->log_start_offset
+                             ? request->partition.log_start_offset
+                             : partition->log_start_offset;
     uint32_t sealed = log->segment_count > 0 ? log->segment_count - 1 : 0;
     uint32_t first = 0; /* sealed segments wholly below the watermark are gone already */
     for (; first < sealed && log->segments[first + 1].base_offset <= watermark; first++) {
@@ -1179,6 +1186,29 @@ void data_plane_pass(struct data_plane *plane)
     (void)superblock_storage_pass(&plane->storage);
 }
 
+bool data_partition_server_op(struct data_partition *partition, uint8_t operation, const void *body,
+                              uint32_t body_size)
+{
+    struct vsr_replica *replica = &partition->replica;
+    assert(operation >= VSR_OPERATION_STATE_MACHINE_MIN);
+    assert(partition->session != 0 && vsr_replica_is_primary(replica));
+    struct vsr_header header;
+    vsr_header_init(&header, VSR_COMMAND_REQUEST, replica->config.cluster, replica->view, 0,
+                    &partition->group);
+    header.u.request.client = partition->client;
+    header.u.request.session = partition->session;
+    header.u.request.request = partition->request_last + 1;
+    header.u.request.operation = operation;
+    vsr_header_seal(&header, body, body_size);
+    uint64_t op_before = replica->op;
+    vsr_replica_on_message(replica, &header, body);
+    if (replica->op != op_before + 1) {
+        return false;
+    }
+    partition->request_last++;
+    return true;
+}
+
 /* Submits the coalesced auto-commits of a partition, at most one op per tick. */
 static void data_partition_auto_commit(struct data_partition *partition)
 {
@@ -1197,18 +1227,7 @@ static void data_partition_auto_commit(struct data_partition *partition)
         body[0] = entry->kind;
         memcpy(body + 1, &entry->id, sizeof(entry->id));
         memcpy(body + 5, &entry->pending, sizeof(entry->pending));
-        struct vsr_header header;
-        vsr_header_init(&header, VSR_COMMAND_REQUEST, replica->config.cluster, replica->view, 0,
-                        &partition->group);
-        header.u.request.client = partition->client;
-        header.u.request.session = partition->session;
-        header.u.request.request = partition->request_last + 1;
-        header.u.request.operation = VSR_OPERATION_OFFSET_STORE;
-        vsr_header_seal(&header, body, sizeof(body));
-        uint64_t op_before = replica->op;
-        vsr_replica_on_message(replica, &header, body);
-        if (replica->op == op_before + 1) {
-            partition->request_last++;
+        if (data_partition_server_op(partition, VSR_OPERATION_OFFSET_STORE, body, sizeof(body))) {
             entry->is_dirty = false;
         }
         return; /* one op per partition per tick; the others follow */
@@ -1314,6 +1333,7 @@ void data_plane_tick(struct data_plane *plane)
             broker_cluster_publish_partition(plane->broker, partition->metadata_slot,
                                              &partition->replica);
             data_partition_auto_commit(partition);
+            data_partition_truncate_tick(partition);
             if (is_multi) {
                 data_partition_cluster_tick(partition);
                 data_plane_poll_forward_tick(partition);

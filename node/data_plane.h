@@ -28,6 +28,11 @@
  * slot is reused below a checkpoint durable on a replication quorum, so a down node never
  * pauses writes) takes a peer's checkpoint after pulling every committed record up to it
  * into its own partition log (vsr/replica_records.c). Every replica's log stays contiguous.
+ *
+ * Prefix truncation (data_plane_truncate.c): the primary replicates a new log start
+ * (DeleteSegments, expiry, max size) as a TRUNCATE_PREFIX op; polls never serve below it;
+ * each replica deletes whole sealed segments below it once a checkpoint that holds it is
+ * durable and below the lowest checkpoint durable on every replica of the group.
  */
 #ifndef RUNNEL_NODE_DATA_PLANE_H
 #define RUNNEL_NODE_DATA_PLANE_H
@@ -52,7 +57,7 @@ enum {
     DATA_PLANE_OFFSETS_MAX = 1024,
     DATA_PLANE_REPLY_SIZE_MAX = 64,
     DATA_PLANE_BUS_OPEN_MAX = 16,
-    DATA_PLANE_SNAPSHOT_SIZE_MAX = 48 + 16 * DATA_PLANE_OFFSETS_MAX /* data_plane_snapshot.c */
+    DATA_PLANE_SNAPSHOT_SIZE_MAX = 64 + 16 * DATA_PLANE_OFFSETS_MAX /* data_plane_snapshot.c */
 };
 
 struct data_offset {
@@ -89,6 +94,20 @@ struct data_partition {
     uint64_t size_bytes;
     struct data_offset offsets[DATA_PLANE_OFFSETS_MAX];
     bool has_dirty_offsets;
+    /* Prefix truncation (data_plane_truncate.c). Group state, raised by TRUNCATE_PREFIX
+     * ops and never lowered: polls serve nothing below log_start_offset; removable_op is the
+     * primary's every-replica checkpoint op (vsr_replica_log_removable_op) when it
+     * prepared the latest one. */
+    uint64_t log_start_offset;
+    uint64_t removable_op;
+    /* Local: the log's own checkpoint ({directory}/checkpoint, storage/partition.h) that
+     * follows the group's durable one, and the deletion of segments below it. */
+    uint64_t truncate_tick;            /* primary: ticks since retention was last checked */
+    bool is_log_checkpoint_busy;       /* partition_checkpoint_write in flight */
+    bool is_truncating;                /* partition_truncate_prefix in flight */
+    uint32_t truncate_segments_before; /* segment count when the deletion started */
+    uint64_t segments_removed;         /* segments this replica deleted (prefix truncation) */
+    uint8_t log_checkpoint_buffer[128];
     struct broker_request *queue_head; /* writes waiting for the replica */
     struct broker_request *queue_tail;
     struct broker_request *in_flight[VSR_PIPELINE_MAX];

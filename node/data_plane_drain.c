@@ -33,7 +33,8 @@ static bool data_plane_drain_is_idle(const struct data_partition *partition)
            partition->poll_head == NULL && partition->poll_forward_head == NULL &&
            !journal_partition_is_busy(&partition->journal) &&
            !checkpoint_store_is_busy(&partition->checkpoints) &&
-           !partition_is_flushing(&partition->log) && !partition_has_unflushed(&partition->log);
+           !data_partition_truncate_is_busy(partition) && !partition_is_flushing(&partition->log) &&
+           !partition_has_unflushed(&partition->log);
 }
 
 static void data_plane_drain_sync_callback(struct io_completion *completion)

@@ -15,6 +15,11 @@ struct data_offset *data_partition_offset(struct data_partition *partition, uint
  * directory stays (data_plane_retire.c removes it). */
 void data_plane_partition_retire(struct data_partition *partition);
 
+/* The primary prepares an op of its own (auto-commit, prefix truncation) as a request of
+ * this node's client with the next number; true when the replica took it. */
+bool data_partition_server_op(struct data_partition *partition, uint8_t operation, const void *body,
+                              uint32_t body_size);
+
 /* Answers request with an Iggy status and an empty body. */
 void data_plane_reply_status(struct data_plane *plane, struct broker_request *request,
                              uint32_t status);
@@ -23,6 +28,38 @@ void data_plane_reply_status(struct data_plane *plane, struct broker_request *re
  * vsr_state_machine.snapshot and restore, context = the partition. */
 uint32_t data_partition_snapshot(void *buffer, uint32_t size_max, void *context);
 int data_partition_restore(const void *bytes, uint32_t size_bytes, void *context);
+
+/* The log start offset a snapshot (untrusted bytes, version 1 or 2) holds: 0 or
+ * -RUNNEL_EFORMAT. */
+int data_partition_snapshot_log_start(const void *bytes, uint32_t size_bytes,
+                                      uint64_t *log_start_offset_out);
+
+/* Prefix truncation (data_plane_truncate.c). The body of a TRUNCATE_PREFIX op. */
+enum { DATA_TRUNCATE_BODY_SIZE = 16 };
+/* What the primary's retention decision reads (data_retention_target). */
+struct data_retention {
+    uint64_t log_start_offset; /* the group's */
+    uint64_t watermark;        /* DeleteSegments (metadata) */
+    uint64_t expiry_us;        /* topic message expiry; UINT64_MAX: never */
+    uint64_t now_ns;           /* the primary's realtime clock */
+    uint64_t share_bytes;      /* max topic size / partitions; UINT64_MAX: unlimited */
+};
+/* The log start the primary asks for: the highest of the group's, the watermark, the end
+ * of the sealed segments whose newest record is older than now - expiry (oldest first, up
+ * to the first that is not), and the end of the oldest sealed segments whose removal brings
+ * the log's bytes within share_bytes. Only whole sealed segments: the tail never counts. */
+uint64_t data_retention_target(const struct partition *log, const struct data_retention *in);
+/* Applies a committed TRUNCATE_PREFIX prepare (untrusted body: a bad one changes nothing
+ * and is answered InvalidCommand); writes the reply into reply, returns its size. */
+uint32_t data_partition_apply_truncate(struct data_partition *partition,
+                                       const struct vsr_header *prepare, const uint8_t *body,
+                                       uint8_t *reply);
+/* Every tick of an open partition: the primary's retention decision (DeleteSegments
+ * watermark, message expiry, max topic size) and, on every replica, the log checkpoint and
+ * the deletion of whole segments below it. */
+void data_partition_truncate_tick(struct data_partition *partition);
+/* True while a log checkpoint write or a segment deletion is in flight. */
+bool data_partition_truncate_is_busy(const struct data_partition *partition);
 
 /* Polls and offset reads (data_plane_poll.c). */
 void data_plane_poll_submit(struct data_partition *partition, struct broker_request *request);

@@ -260,6 +260,9 @@ static void data_poll_begin(struct data_partition *partition)
     partition->poll_position = IGGY_POLL_REPLY_HEADER_SIZE;
     partition->poll_messages = 0;
     partition->poll_remaining = request->partition.count;
+    if (request->partition.log_start_offset < partition->log_start_offset) {
+        request->partition.log_start_offset = partition->log_start_offset; /* prefix truncated */
+    }
     uint64_t offset = 0;
     if (!data_poll_start(partition, request, &offset)) {
         data_poll_finish(partition);

@@ -84,6 +84,7 @@ static void data_plane_retire_open(struct data_plane *plane)
             partition->poll_head != NULL || partition->poll_forward_head != NULL ||
             journal_partition_is_busy(&partition->journal) ||
             checkpoint_store_is_busy(&partition->checkpoints) ||
+            data_partition_truncate_is_busy(partition) ||
             !data_plane_retire_is_stale(plane, &partition->group)) {
             continue;
         }
