@@ -56,3 +56,10 @@ runnel_cluster_test(integration.cluster_big_batches cluster_test.py 120 --big-ba
 # it), 1,500 more follow, and every node returns the identical partition
 # (tests/integration/cluster_wrap_test.py; about 1.5 minutes).
 runnel_cluster_test(integration.cluster_wrap cluster_wrap_test.py 400)
+# retention: prefix truncation (issue 4 item 5, docs/OPERATIONS.md "Retention") on 3 nodes
+# with 1 MiB segments and a 1024-op ring: DeleteSegments raises the log start everywhere
+# (polls start there on every node) but no segment file goes while a killed backup's
+# checkpoint is behind; once it is back and caught up, every node removes the files below
+# the new start and keeps the tail; a topic with a 4 s message expiry loses every sealed
+# segment (polls and files) on every node, never the tail (tests/integration/retention_test.py).
+runnel_cluster_test(integration.retention retention_test.py 240)

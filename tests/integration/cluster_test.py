@@ -685,17 +685,22 @@ def primary_of(nodes):
     return primary
 
 
-def main():
-    root = tempfile.mkdtemp(prefix="runnel-cluster-")
+def new_cluster(prefix):
+    """A temporary directory with a fresh cluster key and COUNT nodes (not formatted) on
+    free ports: (root, nodes)."""
+    root = tempfile.mkdtemp(prefix=prefix)
     print("directory:", root, flush=True)
     key_file = os.path.join(root, "cluster.key")
     with open(key_file, "w") as key:
         key.write(os.urandom(32).hex() + "\n")
     os.chmod(key_file, 0o600)
     ports = free_ports(2 * COUNT)
-    replica_ports = ports[:COUNT]
-    nodes = [Node(root, index, replica_ports, ports[COUNT + index], key_file)
-             for index in range(COUNT)]
+    return root, [Node(root, index, ports[:COUNT], ports[COUNT + index], key_file)
+                  for index in range(COUNT)]
+
+
+def main():
+    root, nodes = new_cluster("runnel-cluster-")
     try:
         for node in nodes:
             node.format()

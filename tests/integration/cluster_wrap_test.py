@@ -22,12 +22,10 @@ unavailable. Bounded: about 1.5 minutes on an idle machine, 400 s at most.
 import json
 import os
 import shutil
-import tempfile
 import time
 
-import cluster_test  # noqa: E402  (same directory: Node, check)
-from cluster_test import Node, check  # noqa: E402
-from ports import free_ports  # noqa: E402
+import cluster_test  # noqa: E402  (same directory: new_cluster, Node, check)
+from cluster_test import check  # noqa: E402
 from partition_wrap_test import send_batches, structure_check  # noqa: E402
 
 RING = 1024
@@ -72,16 +70,7 @@ def wait_rows(node, count, seconds):
 
 
 def main():
-    root = tempfile.mkdtemp(prefix="runnel-cluster-wrap-")
-    print("directory:", root, flush=True)
-    key_file = os.path.join(root, "cluster.key")
-    with open(key_file, "w") as key:
-        key.write(os.urandom(32).hex() + "\n")
-    os.chmod(key_file, 0o600)
-    count = cluster_test.COUNT
-    ports = free_ports(2 * count)
-    nodes = [Node(root, index, ports[:count], ports[count + index], key_file)
-             for index in range(count)]
+    root, nodes = cluster_test.new_cluster("runnel-cluster-wrap-")
     for node in nodes:
         node.settings.append("limits.partition_ops_max=%d" % RING)
     try:
