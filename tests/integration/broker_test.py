@@ -20,6 +20,8 @@ the runnel CLI (librunnel) and with raw Iggy frames:
     window gets status 59; the window survives a restart;
   - DeleteSegments (raw frames, a topic with 1 MiB segments): the oldest sealed segment
     stops being served, then the next one; the tail segment stays;
+  - max_topic_size (2 MiB, 1 MiB segments): past it the oldest sealed segment stops being
+    served (prefix truncation, about a second later), the rest and the tail stay;
   - a purge and a stream deletion remove the old incarnations' directories; a stale
     directory left from before a restart is removed at start-up;
   - a restart (SIGTERM) keeps streams, topics, messages, offsets and users;
@@ -444,10 +446,16 @@ def retire(node):
           str(partition_dirs(node, stream_id, 0)))
 
 
-def create_topic_1mib(sock, client, session, stream, name):
-    """CreateTopic (raw frame) with one partition and 1 MiB segments; returns the reply."""
-    options = (b"\x02" + struct.pack("<I", 12) + b"segment_size" + b"\x0c" +
-               struct.pack("<I", 8) + struct.pack("<Q", 1 << 20))
+def option_u64(key, value):
+    """One topic option (TLV pair, research/iggy-protocol.md §4.1) with a u64 value."""
+    return (b"\x02" + struct.pack("<I", len(key)) + key + b"\x0c" + struct.pack("<I", 8) +
+            struct.pack("<Q", value))
+
+
+def create_topic_1mib(sock, client, session, stream, name, options=b""):
+    """CreateTopic (raw frame) with one partition and 1 MiB segments (plus options); returns
+    the reply."""
+    options = option_u64(b"segment_size", 1 << 20) + options
     body = named(stream) + struct.pack("<I", 1) + bytes([len(name)]) + name + options
     sock.sendall(request(132, body, client=client, session=session, request_number=1))
     return read_frame(sock)
@@ -489,6 +497,35 @@ def delete_segments(node):
                              "1"))
     check(last and last[0].startswith("s039"), "the tail segment stays")
     sock.close()
+
+
+def max_topic_size(node):
+    """A topic of 2 MiB with 1 MiB segments: once its single partition holds more, the
+    primary drops its oldest sealed segment (polls start after it); the tail stays."""
+    sock = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+    client = 0x33330004
+    session = login(sock, client=client)
+    reply = create_topic_1mib(sock, client, session, b"orders", b"capped",
+                              option_u64(b"max_topic_size", 2 << 20))
+    check(status_of(reply) == 0, "a topic with max_topic_size 2 MiB and 1 MiB segments")
+    for index in range(40):  # 40 x 60 KB: two sealed segments and a tail, 2.4 MB
+        payload = b"m%03d" % index + b"." * 60000
+        sock.sendall(request(160, send_body(0, 0, 0, payload, stream=named(b"orders"),
+                                            topic=named(b"capped")),
+                             client=client, session=session, request_number=1))
+        check(status_of(read_frame(sock)) == 0, "send %d of 40" % index)
+    sock.close()
+
+    def first():
+        rows = payloads(node.cli("message", "poll", "orders", "capped", "0", "--offset", "0",
+                                 "--count", "1"))
+        return rows[0][:4] if rows else None
+    check(wait_for(lambda: first() not in (None, "m000"), 10),
+          "over max_topic_size: the oldest segment is no longer served", str(first()))
+    last = payloads(node.cli("message", "poll", "orders", "capped", "0", "--last", "--count",
+                             "1"))
+    check(last and last[0].startswith("m039") and int(first()[1:]) < 39,
+          "the newer segments and the tail stay (polls start at m%s)" % first()[1:])
 
 
 def bad_frames(node):
@@ -569,6 +606,7 @@ def main():
         clients(node)
         retire(node)
         delete_segments(node)
+        max_topic_size(node)
         exactly_once(node)
         out = node.cli("message", "poll", "orders", "events", "0", "--offset", "0", "--count", "10")
         before = payloads(out)
