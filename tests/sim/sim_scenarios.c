@@ -884,6 +884,7 @@ static void damaged_run(uint64_t seed, bool verbose, struct sim_result *result)
 /* duplicate_after_view_change */
 struct duplicate_scenario {
     uint32_t phase;
+    uint64_t start_tick; /* phase 1 begins at or after it */
     uint32_t primary;
     uint64_t commit_start;
     uint64_t committed_at_crash;
@@ -915,15 +916,18 @@ static bool duplicate_backups_executed(const struct sim_cluster *cluster, uint32
 }
 
 /*
- * From tick 150 every reply of group 0's primary is lost. Once it has committed four more
- * ops and every backup has executed them (a new primary that executes them itself would
- * answer from the execution), it crashes. The clients, still waiting, resend to every
- * replica; the new primary must answer from the replies kept in the group's state.
+ * From tick 150 every reply of group 0's primary is lost (if another primary takes over
+ * before the crash, the drop starts over on it 100 ticks later). Once it has committed two
+ * more ops and every backup has executed them (a new primary that executes them itself
+ * would answer from the execution), it crashes (two, not more: after a start-over fewer
+ * clients may still be sending, and each waits for its lost reply). The clients, still
+ * waiting, resend to every replica; the new primary must answer from the replies kept in
+ * the group's state.
  */
 static void duplicate_script(struct sim_cluster *cluster, uint64_t tick, void *context)
 {
     struct duplicate_scenario *scenario = context;
-    if (scenario->phase == 0 && tick >= 150) {
+    if (scenario->phase == 0 && tick >= scenario->start_tick) {
         int32_t primary = scenario_primary(cluster, SCENARIO_REPLICAS);
         if (primary >= 0) {
             scenario->primary = (uint32_t)primary;
@@ -931,9 +935,16 @@ static void duplicate_script(struct sim_cluster *cluster, uint64_t tick, void *c
             sim_cluster_replies_drop(cluster, scenario->primary, true);
             scenario->phase = 1;
         }
+    } else if (scenario->phase == 1 && scenario_primary(cluster, SCENARIO_REPLICAS) >= 0 &&
+               (uint32_t)scenario_primary(cluster, SCENARIO_REPLICAS) != scenario->primary) {
+        /* Another primary leads before the crash (the preferred one took the group back)
+         * and sends its replies: start over once the clients have had them. */
+        sim_cluster_replies_drop(cluster, scenario->primary, false);
+        scenario->start_tick = tick + 100;
+        scenario->phase = 0;
     } else if (scenario->phase == 1 &&
-               sim_cluster_committed_max(cluster, 0) >= scenario->commit_start + 4 &&
-               duplicate_backups_executed(cluster, scenario->primary, scenario->commit_start + 4)) {
+               sim_cluster_committed_max(cluster, 0) >= scenario->commit_start + 2 &&
+               duplicate_backups_executed(cluster, scenario->primary, scenario->commit_start + 2)) {
         sim_cluster_crash(cluster, scenario->primary, tick + 1000000);
         scenario->committed_at_crash = sim_cluster_committed_max(cluster, 0);
         scenario->cached_at_crash = duplicate_cached(cluster);
@@ -945,7 +956,7 @@ static void duplicate_script(struct sim_cluster *cluster, uint64_t tick, void *c
 
 static void duplicate_run(uint64_t seed, bool verbose, struct sim_result *result)
 {
-    struct duplicate_scenario scenario = {0};
+    struct duplicate_scenario scenario = {.start_tick = 150};
     struct sim_options options =
         scenario_options(SCENARIO_REPLICAS, 1, 2000, duplicate_script, &scenario);
     options.exactly_once_all = seed % 2 == 0; /* else each client's own choice */
