@@ -284,12 +284,15 @@ static uint32_t data_partition_apply_offset(struct data_partition *partition,
     return writer.size;
 }
 
-/* Publishes the partition's figures for reads on other shards (node/broker_stats.h). */
-static void data_partition_publish(struct data_partition *partition)
+void data_partition_publish(struct data_partition *partition)
 {
     assert(partition->group.incarnation != 0);
     assert(partition->plane != NULL);
-    struct broker_stats_figures figures = {.message_count = partition->messages_count,
+    /* Offsets are dense from 0: the log start is the count of messages no longer served. */
+    uint64_t gone = partition->log_start_offset < partition->messages_count
+                        ? partition->log_start_offset
+                        : partition->messages_count;
+    struct broker_stats_figures figures = {.message_count = partition->messages_count - gone,
                                            .size_bytes = partition->size_bytes,
                                            .segment_count = partition->log.segment_count,
                                            .offset_next = partition->commit_offset_next};
@@ -307,7 +310,9 @@ static uint32_t data_partition_apply(const struct vsr_header *prepare, const voi
     assert(op > partition->op_applied);
     partition->op_applied = op; /* polls read records up to here (ops skipped: registers) */
     if (prepare->u.prepare.operation == VSR_OPERATION_TRUNCATE_PREFIX) {
-        return data_partition_apply_truncate(partition, prepare, body, reply_body);
+        uint32_t size = data_partition_apply_truncate(partition, prepare, body, reply_body);
+        data_partition_publish(partition);
+        return size;
     }
     if (prepare->u.prepare.operation != VSR_OPERATION_MESSAGES) {
         return data_partition_apply_offset(partition, prepare, body, reply_body);

@@ -20,6 +20,10 @@ void data_plane_partition_retire(struct data_partition *partition);
 bool data_partition_server_op(struct data_partition *partition, uint8_t operation, const void *body,
                               uint32_t body_size);
 
+/* Publishes the partition's figures for reads on other shards (node/broker_stats.h):
+ * messages still served (below the log start they are not), bytes appended, segments. */
+void data_partition_publish(struct data_partition *partition);
+
 /* Answers request with an Iggy status and an empty body. */
 void data_plane_reply_status(struct data_plane *plane, struct broker_request *request,
                              uint32_t status);

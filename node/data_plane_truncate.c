@@ -161,7 +161,7 @@ static void data_partition_retention_check(struct data_partition *partition)
     if (partition->queue_head != NULL || partition->session == 0 ||
         !vsr_replica_is_primary(replica) || journal_partition_is_blocked(&partition->journal) ||
         replica->op - replica->commit_max >= replica->config.pipeline_max) {
-        return; /* busy: next tick (writes go first; the op waits for a quiet pipeline) */
+        return; /* busy: next tick (queued writes go first; the pipeline needs room) */
     }
     partition->truncate_tick = 0;
     struct data_retention retention = {.log_start_offset = partition->log_start_offset};
@@ -241,6 +241,7 @@ static void data_partition_truncated(struct partition *log, int result, void *co
     partition->is_truncating = false;
     assert(log->segment_count <= partition->truncate_segments_before);
     partition->segments_removed += partition->truncate_segments_before - log->segment_count;
+    data_partition_publish(partition); /* the segment count */
     if (result != 0) {
         log_warn("partition_truncate_failed", "directory=%s error=\"%s\"", partition->directory,
                  error_text(result));

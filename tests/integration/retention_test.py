@@ -66,17 +66,19 @@ def delete_segments(node, topic, count):
     return None if reply is None else status_of(reply)
 
 
+def rows_of(status, output):
+    """The rows of a `message poll --json` run ([] when it failed)."""
+    try:
+        rows = json.loads(output) if status == 0 else []
+    except ValueError:
+        return []
+    return rows if isinstance(rows, list) else rows.get("messages", [])
+
+
 def first_offset(node, topic):
     """Offset of the first message a poll from offset 0 returns (None: no answer)."""
-    status, output = node.cli("message", "poll", STREAM.decode(), topic.decode(), "0",
-                              "--offset", "0", "--count", "1")
-    if status != 0:
-        return None
-    try:
-        rows = json.loads(output)
-    except ValueError:
-        return None
-    rows = rows if isinstance(rows, list) else rows.get("messages", [])
+    rows = rows_of(*node.cli("message", "poll", STREAM.decode(), topic.decode(), "0",
+                             "--offset", "0", "--count", "1"))
     return int(rows[0]["offset"]) if rows else None
 
 
@@ -95,13 +97,8 @@ def only_from(bases, start):
 
 
 def last_payload(node, topic):
-    status, output = node.cli("message", "poll", STREAM.decode(), topic.decode(), "0",
-                              "--last", "--count", "1")
-    try:
-        rows = json.loads(output) if status == 0 else []
-    except ValueError:
-        return None
-    rows = rows if isinstance(rows, list) else rows.get("messages", [])
+    rows = rows_of(*node.cli("message", "poll", STREAM.decode(), topic.decode(), "0",
+                             "--last", "--count", "1"))
     return rows[0]["payload"][:10] if rows else None
 
 
@@ -177,6 +174,14 @@ def delete_segments_phase(nodes):
              "node %d: polls from 0 start at %d, the tail stays (its last message is served)" %
              (node.index, start),
              lambda: str((first_offset(node, b"del"), last_payload(node, b"del"))))
+    details = json.loads(primary.cli("topic", "get", STREAM.decode(), "del")[1])
+    details = details[0] if isinstance(details, list) else details
+    last = rows_of(*primary.cli("message", "poll", STREAM.decode(), "del", "0", "--last",
+                                "--count", "1"))
+    end = int(last[0]["offset"]) + 1 if last else None
+    check(end is not None and details["messages"] == end - start,
+          "topic details count the messages still served (%s - %d)" % (end, start),
+          str(details))
     check(segments(primary, del_id)[:2] == before[primary.index][3:5],
           "the primary removed exactly its first 3 segments",
           str(segments(primary, del_id)))
