@@ -67,6 +67,38 @@ uint8_t vsr_replica_primary_index(const struct vsr_replica *replica, uint32_t vi
     return (uint8_t)index;
 }
 
+bool vsr_replica_is_recovering(const struct vsr_replica *replica)
+{
+    assert(replica->status != 0);
+    assert(!replica->recovering || replica->config.replica_count > 1);
+    return replica->recovering;
+}
+
+void vsr_replica_recovering_wait(struct vsr_replica *replica)
+{
+    assert(replica->recovering);
+    assert(!vsr_replica_is_primary(replica));
+    replica->status = VSR_STATUS_RECOVERING_HEAD;
+    vsr_replica_timeout_stop(&replica->timeout_normal);
+    vsr_replica_timeout_stop(&replica->timeout_view_change);
+    if (replica->timeout_resend.deadline == 0) {
+        vsr_replica_timeout_start(replica, &replica->timeout_resend);
+    }
+}
+
+/* Ends recovery once the replica has executed through its target (a normal backup). */
+static void vsr_replica_recovering_check(struct vsr_replica *replica)
+{
+    if (!replica->recovering || !replica->recovering_op_known ||
+        replica->status != VSR_STATUS_NORMAL || replica->commit_min < replica->recovering_op) {
+        return;
+    }
+    assert(!vsr_replica_is_primary(replica));
+    replica->recovering = false;
+    replica->stats.recoveries++;
+    vsr_replica_send_prepare_ok(replica); /* a voting backup from here on */
+}
+
 bool vsr_replica_is_primary(const struct vsr_replica *replica)
 {
     assert(replica->status != 0);
@@ -362,6 +394,7 @@ void vsr_replica_execute(struct vsr_replica *replica)
         vsr_replica_checkpoint_maybe(replica);
     }
     assert(replica->commit_min <= replica->op);
+    vsr_replica_recovering_check(replica);
 }
 
 u128 vsr_replica_root_checksum(const struct vsr_replica *replica)
@@ -461,6 +494,7 @@ int vsr_replica_init(struct vsr_replica *replica, const struct vsr_replica_confi
     replica->timeout_view_change.ticks = VSR_TIMEOUT_VIEW_CHANGE_TICKS;
     replica->timeout_resend.ticks = VSR_TIMEOUT_RESEND_TICKS;
     replica->timeout_repair.ticks = VSR_TIMEOUT_REPAIR_TICKS;
+    replica->recovering = config->recovering && config->replica_count > 1;
     result = vsr_replica_recover(replica);
     if (result != 0) {
         vsr_replica_deinit(replica);
@@ -538,7 +572,11 @@ static void vsr_replica_tick_run(struct vsr_replica *replica)
         vsr_replica_tick_primary(replica);
     } else if (replica->status == VSR_STATUS_NORMAL) {
         if (vsr_replica_timeout_fired(replica, &replica->timeout_normal)) {
-            vsr_replica_vote(replica, replica->view + 1);
+            if (replica->recovering) {
+                vsr_replica_recovering_wait(replica); /* never votes: asks for the view */
+            } else {
+                vsr_replica_vote(replica, replica->view + 1);
+            }
         }
     } else if (replica->status == VSR_STATUS_VIEW_CHANGE) {
         if (vsr_replica_timeout_fired(replica, &replica->timeout_view_change)) {

@@ -19,8 +19,9 @@
  * the state machine's snapshot; slots are reused only below a checkpoint durable on a
  * replication quorum) and state transfer of a peer's checkpoint in bounded chunks
  * (vsr/replica_checkpoint.c), for log_retained groups with the prepares below it
- * (vsr/replica_records.c), and shared heartbeats (heartbeat_shared: the shard's heartbeat
- * vouches for its groups, vsr/heartbeat.h; vsr/replica_heartbeat.c).
+ * (vsr/replica_records.c), shared heartbeats (heartbeat_shared: the shard's heartbeat
+ * vouches for its groups, vsr/heartbeat.h; vsr/replica_heartbeat.c), and recovery of a
+ * replica that lost everything (config.recovering: it never votes before it caught up).
  */
 #ifndef RUNNEL_VSR_REPLICA_H
 #define RUNNEL_VSR_REPLICA_H
@@ -94,6 +95,21 @@ struct vsr_replica_config {
      * arrives and that shard's latest entry for the group says it leads the current view.
      */
     bool heartbeat_shared;
+    /*
+     * The replica lost everything it held (a wiped node joining its cluster again, DESIGN.md
+     * §10.10), or is resuming such a recovery: it may have acknowledged ops it no longer
+     * holds, so it must not vote until it holds them again (research/vsr.md §1.5: a blank
+     * replica would nack ops it once acked). It starts recovering_head (asks peers for a
+     * start_view; sends no start_view_change, do_view_change or nack, counts no votes) and,
+     * once a start_view made it normal, sends no prepare_ok and never starts a view change
+     * (a silent primary sends it back to recovering_head). It leaves recovery when it has
+     * executed through the recovery target: the head op of the first start_view it
+     * installed, lowered to the head of a later one (ops above a later view's head were
+     * truncated on a nack quorum that did not count this replica: never committed). That
+     * view's log was chosen without this replica, so it holds every committed op this
+     * replica may have acked before it lost them. Ignored at replica_count 1.
+     */
+    bool recovering;
 };
 
 /* Per-op knowledge (a ring slot: index = op mod (ops_max + 1)). */
@@ -151,6 +167,7 @@ struct vsr_replica_stats {
     uint64_t repairs_deferred;   /* request_prepare answered from a tick (read could not wait) */
     uint64_t records_taken;      /* prepares taken by state transfer (log_retained) */
     uint64_t records_served;     /* prepares served to a peer's state transfer */
+    uint64_t recoveries;         /* recoveries completed (config.recovering) */
 };
 
 /* A peer's request_prepare whose journal read could not wait: answered from a tick. */
@@ -291,6 +308,12 @@ struct vsr_replica {
     uint32_t serve_count; /* used slots of serve: ticks skip the walk while it is 0 */
     uint32_t depth;       /* calls of on_message / tick on the stack (a wait may deliver more) */
 
+    /* config.recovering until the replica has executed through recovering_op (known once
+     * recovering_op_known: the head of the start_views it installed, the lowest). */
+    bool recovering;
+    bool recovering_op_known;
+    uint64_t recovering_op;
+
     struct vsr_replica_stats stats;
 };
 
@@ -348,7 +371,8 @@ void vsr_replica_on_checkpoint_write(struct vsr_replica *replica);
  * §4): this replica leaves recovering_head and starts a view change with the log it holds,
  * nacking what it does not hold intact (damaged entries included), so the group can
  * proceed at the cost of possibly losing acknowledged ops. Returns 0, or -RUNNEL_ESTATE
- * when the replica is not recovering_head.
+ * when the replica is not recovering_head or recovers a lost state (config.recovering: it
+ * holds nothing to offer).
  */
 int vsr_replica_force_recovery(struct vsr_replica *replica);
 
@@ -394,6 +418,10 @@ uint64_t vsr_replica_log_removable_op(const struct vsr_replica *replica);
  * next checkpoint becomes durable) and its anchor header; false when there is none. */
 bool vsr_replica_checkpoint_state(const struct vsr_replica *replica, const uint8_t **bytes_out,
                                   uint32_t *size_out, struct vsr_header *anchor_out);
+
+/* True while the replica recovers what it lost (vsr_replica_config.recovering): it does
+ * not vote. */
+bool vsr_replica_is_recovering(const struct vsr_replica *replica);
 
 /* Primary of view in this group: (view + group index) mod replica_count. */
 uint8_t vsr_replica_primary_index(const struct vsr_replica *replica, uint32_t view);

@@ -279,8 +279,8 @@ void vsr_replica_send_prepare_ok(struct vsr_replica *replica)
 {
     assert(replica->op_prefix <= replica->op);
     if (replica->status != VSR_STATUS_NORMAL || vsr_replica_is_primary(replica) ||
-        !vsr_replica_view_is_durable(replica)) {
-        return;
+        !vsr_replica_view_is_durable(replica) || replica->recovering) {
+        return; /* recovering: its acks count only once it holds what it may have acked */
     }
     struct vsr_header ok;
     vsr_replica_message_init(replica, &ok, VSR_COMMAND_PREPARE_OK);

@@ -70,6 +70,9 @@ void vsr_replica_entry_set(struct vsr_replica *replica, const struct vsr_header 
 void vsr_replica_journal_write(struct vsr_replica *replica, const struct vsr_header *header,
                                const void *body);
 void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op);
+/* A recovering replica (config.recovering) leaves the view it followed: recovering_head,
+ * asking peers for the current start_view instead of voting. */
+void vsr_replica_recovering_wait(struct vsr_replica *replica);
 
 /* replica_checkpoint.c */
 void vsr_replica_checkpoint_maybe(struct vsr_replica *replica);

@@ -490,8 +490,8 @@ int vsr_replica_recover(struct vsr_replica *replica)
     vsr_replica_prefix_update(replica);
     vsr_replica_timeout_start(replica, &replica->timeout_repair);
     vsr_replica_timeout_start(replica, &replica->timeout_resend);
-    if (head_uncertain) {
-        replica->status = VSR_STATUS_RECOVERING_HEAD;
+    if (head_uncertain || replica->recovering) {
+        replica->status = VSR_STATUS_RECOVERING_HEAD; /* recovering: never votes before */
     } else if (replica->log_view == replica->view &&
                vsr_replica_primary_index(replica, replica->view) == replica->config.replica) {
         replica->status = VSR_STATUS_NORMAL;

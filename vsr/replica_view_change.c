@@ -34,8 +34,14 @@ static void vsr_replica_votes_check(struct vsr_replica *replica)
 void vsr_replica_vote(struct vsr_replica *replica, uint32_t view)
 {
     assert(view > 0);
+    if (view < replica->vote_view && replica->vote_view > replica->view) {
+        /* Peers already vote for a later view: join theirs. Voting view + 1 instead left
+         * a replica in an older view (it missed the views between) and one in a newer view
+         * each alone in its vote for ever once the third replica stopped voting. */
+        view = replica->vote_view;
+    }
     if (view <= replica->view || replica->status == VSR_STATUS_RECOVERING_HEAD ||
-        view < replica->vote_view) {
+        replica->recovering || view < replica->vote_view) {
         return;
     }
     if (view > replica->vote_view) {
@@ -52,6 +58,12 @@ void vsr_replica_view_change_start(struct vsr_replica *replica, uint32_t view)
 {
     assert(view > replica->view);
     assert(replica->status != VSR_STATUS_RECOVERING_HEAD);
+    if (replica->recovering) {
+        /* Joining a view change would promise (and nack) what it may have forgotten: it
+         * waits for the view's start_view instead. */
+        vsr_replica_recovering_wait(replica);
+        return;
+    }
     replica->view = view;
     replica->status = VSR_STATUS_VIEW_CHANGE;
     replica->dvc_present = 0;
@@ -138,7 +150,8 @@ void vsr_replica_on_start_view_change(struct vsr_replica *replica, const struct 
 {
     assert(header->command == VSR_COMMAND_START_VIEW_CHANGE);
     assert(header->replica != replica->config.replica);
-    if (replica->status == VSR_STATUS_RECOVERING_HEAD || header->view <= replica->view) {
+    if (replica->status == VSR_STATUS_RECOVERING_HEAD || replica->recovering ||
+        header->view <= replica->view) {
         return;
     }
     if (header->view > replica->vote_view) {
@@ -188,6 +201,12 @@ void vsr_replica_on_do_view_change(struct vsr_replica *replica, const struct vsr
     assert(header->command == VSR_COMMAND_DO_VIEW_CHANGE);
     uint8_t sender = header->replica;
     if (replica->status == VSR_STATUS_RECOVERING_HEAD || header->view < replica->view) {
+        return;
+    }
+    if (replica->recovering) {
+        if (header->view > replica->view) {
+            vsr_replica_recovering_wait(replica); /* a view change it sits out */
+        }
         return;
     }
     if (vsr_replica_primary_index(replica, header->view) != replica->config.replica) {
@@ -502,7 +521,7 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
 int vsr_replica_force_recovery(struct vsr_replica *replica)
 {
     assert(replica->op <= vsr_replica_window_top(replica));
-    if (replica->status != VSR_STATUS_RECOVERING_HEAD) {
+    if (replica->status != VSR_STATUS_RECOVERING_HEAD || replica->recovering) {
         return -RUNNEL_ESTATE;
     }
     for (uint64_t op = replica->commit_min + 1; op <= replica->op; op++) {
@@ -560,7 +579,8 @@ void vsr_replica_on_request_start_view(struct vsr_replica *replica, const struct
 {
     assert(header->command == VSR_COMMAND_REQUEST_START_VIEW);
     assert(header->replica != replica->config.replica);
-    if (header->view > replica->view && replica->status != VSR_STATUS_RECOVERING_HEAD) {
+    if (header->view > replica->view && replica->status != VSR_STATUS_RECOVERING_HEAD &&
+        !replica->recovering) {
         /* A recovering replica stuck in a later view: the group must reach that view. */
         vsr_replica_view_change_start(replica, header->view);
         return;
@@ -648,6 +668,10 @@ void vsr_replica_on_start_view(struct vsr_replica *replica, const struct vsr_hea
     replica->log_head_op = op;
     if (header->u.start_view.commit_max > replica->commit_max) {
         replica->commit_max = header->u.start_view.commit_max;
+    }
+    if (replica->recovering && (!replica->recovering_op_known || op < replica->recovering_op)) {
+        replica->recovering_op = op; /* this view's log holds all it may have acked */
+        replica->recovering_op_known = true;
     }
     memset(replica->ack_op, 0, sizeof(replica->ack_op));
     vsr_replica_timeout_stop(&replica->timeout_view_change);

@@ -67,6 +67,7 @@ struct sim_slot {
     uint64_t restores_checked; /* state machine restores already checked */
     bool boot_changed;         /* the next start follows a machine crash */
     bool forced;               /* the operator's command ran: it may nack what it holds damaged */
+    bool recovering;           /* wiped: starts recovering until the replica says it is done */
     uint32_t view_sent_max;
     uint64_t ring_checked[3]; /* head, checkpoint and view + 1 at the last ring check */
 };
@@ -328,6 +329,13 @@ static void sim_check_sent(struct sim_cluster *cluster, const struct sim_slot *s
         sim_fail(cluster, "group %u replica %u: sent prepare %llu with a damaged body", slot->group,
                  slot->index, (unsigned long long)header->u.prepare.op);
     }
+    bool votes = header->command == VSR_COMMAND_PREPARE_OK ||
+                 header->command == VSR_COMMAND_START_VIEW_CHANGE ||
+                 header->command == VSR_COMMAND_DO_VIEW_CHANGE;
+    if (votes && vsr_replica_is_recovering(&slot->replica)) {
+        sim_fail(cluster, "group %u replica %u: sent %s while recovering (view %u)", slot->group,
+                 slot->index, vsr_command_name(header->command), header->view);
+    }
     if (header->command == VSR_COMMAND_PREPARE_OK) {
         sim_check_ack(cluster, slot, header);
     } else if (header->command == VSR_COMMAND_DO_VIEW_CHANGE && slot->storage == NULL) {
@@ -414,6 +422,7 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
         .durability_replicated = cluster->replicated,
         .boot_changed = slot->boot_changed,
         .heartbeat_shared = cluster->heartbeat_shared,
+        .recovering = slot->recovering,
         .seed = prng_u64(&cluster->prng),
     };
     struct vsr_journal journal = sim_journal_interface(&slot->journal);
@@ -1362,6 +1371,9 @@ static void sim_step(struct sim_cluster *cluster)
                 sim_superblock_tick(&slot->superblock);
                 vsr_replica_tick(&slot->replica);
             }
+            if (slot->up && slot->recovering && !vsr_replica_is_recovering(&slot->replica)) {
+                slot->recovering = false; /* the node's marker: cleared once it caught up */
+            }
         }
     }
     for (uint32_t index = 0; index < cluster->replica_count && cluster->heartbeat_shared; index++) {
@@ -1406,6 +1418,39 @@ void sim_cluster_crash(struct sim_cluster *cluster, uint32_t machine, uint64_t r
         slot->restart_tick = restart_tick;
     }
     cluster->result->crashes++;
+}
+
+void sim_cluster_pause(struct sim_cluster *cluster, uint32_t machine, uint64_t until_tick)
+{
+    assert(machine < cluster->replica_count);
+    assert(until_tick > cluster->tick);
+    cluster->paused_until[machine] = until_tick;
+}
+
+void sim_cluster_wipe(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick)
+{
+    sim_cluster_crash(cluster, machine, restart_tick);
+    for (uint32_t group = 0; group < cluster->group_count; group++) {
+        struct sim_slot *slot = &cluster->slots[group][machine];
+        assert(slot->storage == NULL);
+        sim_journal_reset(&slot->journal);
+        struct sim_superblock kept = slot->superblock;
+        sim_superblock_deinit(&slot->superblock);
+        sim_superblock_init(&slot->superblock, kept.prng, kept.tick);
+        slot->superblock.callback = kept.callback;
+        slot->superblock.checkpoint_callback = kept.checkpoint_callback;
+        slot->superblock.callback_context = kept.callback_context;
+        memset(&slot->state_machine, 0, sizeof(slot->state_machine));
+        slot->recovering = true;
+        slot->boot_changed = false;
+    }
+    cluster->result->wipes++;
+}
+
+bool sim_cluster_is_recovering(const struct sim_cluster *cluster, uint32_t group, uint32_t machine)
+{
+    assert(group < cluster->group_count && machine < cluster->replica_count);
+    return cluster->slots[group][machine].recovering;
 }
 
 void sim_cluster_crash_machine(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick)

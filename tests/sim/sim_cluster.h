@@ -66,6 +66,7 @@ struct sim_result {
     uint64_t messages_replica;   /* replica-to-replica messages sent, heartbeats included */
     uint64_t messages_heartbeat; /* of those: commit heartbeats, shared heartbeats and acks */
     uint32_t views_at_heal[6];   /* group 0's replica views when the faults healed */
+    uint64_t wipes;              /* machines that lost everything (sim_cluster_wipe) */
 };
 
 /* Runs one seed to completion; result says whether every checker held. */
@@ -90,6 +91,15 @@ void sim_cluster_crash(struct sim_cluster *cluster, uint32_t machine, uint64_t r
 /* As sim_cluster_crash, as a machine crash: the replicas restart with boot_changed. */
 void sim_cluster_crash_machine(struct sim_cluster *cluster, uint32_t machine,
                                uint64_t restart_tick);
+/* Pauses machine until until_tick: it neither ticks nor receives (as SIGSTOP, messages to
+ * it lost). */
+void sim_cluster_pause(struct sim_cluster *cluster, uint32_t machine, uint64_t until_tick);
+/* As sim_cluster_crash, and the machine loses everything it held (journals, superblocks):
+ * it restarts with vsr_replica_config.recovering, again after each crash until the replica
+ * says it caught up (a node's durable recovering marker). */
+void sim_cluster_wipe(struct sim_cluster *cluster, uint32_t machine, uint64_t restart_tick);
+/* True while group's replica on machine has not finished a recovery after a wipe. */
+bool sim_cluster_is_recovering(const struct sim_cluster *cluster, uint32_t group, uint32_t machine);
 /* The operator's command on group's replica on machine (vsr_replica_force_recovery). */
 int sim_cluster_force_recovery(struct sim_cluster *cluster, uint32_t group, uint32_t machine);
 /* Loses every reply (to clients) that machine sends, until the faults heal. */

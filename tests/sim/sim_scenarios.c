@@ -479,6 +479,110 @@ static void recovering_run(uint64_t seed, bool verbose, struct sim_result *resul
 static void scenario_fail(struct sim_result *result, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* wiped_replica */
+enum {
+    WIPED_CUT_TICK = 200,      /* the lagger is cut off */
+    WIPED_FAULT_TICKS = 300,   /* then the primary crashes and the acker is wiped */
+    WIPED_STUCK_TICKS = 800,   /* the primary stays paused this long */
+    WIPED_RECOVER_TICKS = 900, /* the wiped replica is done within this after it returns */
+};
+
+struct wiped_scenario {
+    uint32_t phase;
+    uint32_t primary;
+    uint32_t lagger; /* cut off from prepares: holds none of the ops committed since */
+    uint32_t wiped;  /* acked those ops with the primary, then lost everything */
+    /* The primary is paused, not crashed: a crash may leave its head uncertain
+     * (recovering_head), and with the wiped replica that is a view-change quorum that may
+     * not vote: the operator's command, not this scenario. */
+    uint64_t cut_tick;
+    uint64_t wipe_tick;
+    uint64_t committed_at_cut;
+    uint64_t committed_at_wipe;
+    bool progressed;      /* a commit or a normal primary while the primary was down */
+    bool recovering_seen; /* the wiped replica restarted recovering */
+    uint64_t recovered_tick;
+};
+
+static void wiped_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct wiped_scenario *scenario = context;
+    if (scenario->phase == 0 && tick >= WIPED_CUT_TICK) {
+        int32_t primary = scenario_primary(cluster, SCENARIO_REPLICAS);
+        if (primary < 0) {
+            return;
+        }
+        scenario->primary = (uint32_t)primary;
+        scenario->lagger = (scenario->primary + 1) % SCENARIO_REPLICAS;
+        scenario->wiped = (scenario->primary + 2) % SCENARIO_REPLICAS;
+        /* The lagger hears nobody: the ops committed from here on are on the primary and
+         * the other backup only (its votes alone never depose the primary). */
+        sim_cluster_link_block(cluster, scenario->primary, scenario->lagger, true);
+        sim_cluster_link_block(cluster, scenario->wiped, scenario->lagger, true);
+        scenario->committed_at_cut = sim_cluster_committed_max(cluster, 0);
+        scenario->cut_tick = tick;
+        scenario->phase = 1;
+    } else if (scenario->phase == 1 && tick >= scenario->cut_tick + WIPED_FAULT_TICKS) {
+        scenario->committed_at_wipe = sim_cluster_committed_max(cluster, 0);
+        sim_cluster_pause(cluster, scenario->primary, tick + WIPED_STUCK_TICKS);
+        sim_cluster_wipe(cluster, scenario->wiped, tick + 20);
+        sim_cluster_link_block(cluster, scenario->primary, scenario->lagger, false);
+        sim_cluster_link_block(cluster, scenario->wiped, scenario->lagger, false);
+        scenario->wipe_tick = tick;
+        scenario->phase = 2;
+    } else if (scenario->phase == 2) {
+        /* Lagger + wiped replica: a view-change quorum by count, but the wiped replica must
+         * not vote, or their view would drop what the primary and it had committed. */
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, scenario->wiped);
+        scenario->recovering_seen |= replica != NULL && vsr_replica_is_recovering(replica);
+        for (uint32_t machine = 0; machine < SCENARIO_REPLICAS; machine++) {
+            const struct vsr_replica *other = sim_cluster_replica(cluster, 0, machine);
+            scenario->progressed |=
+                machine != scenario->primary && other != NULL && vsr_replica_is_primary(other);
+        }
+        scenario->progressed |=
+            sim_cluster_committed_max(cluster, 0) != scenario->committed_at_wipe;
+        if (tick + 1 >= scenario->wipe_tick + WIPED_STUCK_TICKS) {
+            scenario->phase = 3; /* the primary returns: the group goes on */
+        }
+    } else if (scenario->phase == 3 && !sim_cluster_is_recovering(cluster, 0, scenario->wiped)) {
+        scenario->recovered_tick = tick;
+        scenario->phase = 4;
+    }
+}
+
+static void wiped_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct wiped_scenario scenario = {0};
+    struct sim_options options =
+        scenario_options(SCENARIO_REPLICAS, 1, 3000, wiped_script, &scenario);
+    sim_cluster_run_options(seed, &options, verbose, result);
+    uint64_t back_tick = scenario.wipe_tick + WIPED_STUCK_TICKS;
+    if (verbose) {
+        printf("wiped_replica: primary %u, lagger %u, wiped %u; committed %llu at the cut, %llu "
+               "at the wipe; recovering %d; progress while the primary was down %d; recovered "
+               "%llu ticks after the primary returned\n",
+               scenario.primary, scenario.lagger, scenario.wiped,
+               (unsigned long long)scenario.committed_at_cut,
+               (unsigned long long)scenario.committed_at_wipe, (int)scenario.recovering_seen,
+               (int)scenario.progressed,
+               (unsigned long long)(scenario.recovered_tick > back_tick
+                                        ? scenario.recovered_tick - back_tick
+                                        : 0));
+    }
+    if (scenario.phase != 4 || !scenario.recovering_seen || scenario.progressed ||
+        scenario.committed_at_wipe <= scenario.committed_at_cut ||
+        scenario.recovered_tick > back_tick + WIPED_RECOVER_TICKS) {
+        scenario_fail(result,
+                      "wiped_replica: phase %u, recovering %d, progress while stuck %d, "
+                      "committed %llu..%llu, recovered at %llu (primary back at %llu)",
+                      scenario.phase, (int)scenario.recovering_seen, (int)scenario.progressed,
+                      (unsigned long long)scenario.committed_at_cut,
+                      (unsigned long long)scenario.committed_at_wipe,
+                      (unsigned long long)scenario.recovered_tick, (unsigned long long)back_tick);
+    }
+}
+
 static void scenario_fail(struct sim_result *result, const char *format, ...)
 {
     if (!result->passed) {
@@ -990,6 +1094,7 @@ static const struct scenario scenarios[] = {
     {"many_groups_primary", many_run},     {"partition_2_1", partition_run},
     {"send_only_replica", send_only_run},  {"corrupt_prepare_minority", corrupt_run},
     {"damaged_acked_record", damaged_run}, {"duplicate_after_view_change", duplicate_run},
+    {"wiped_replica", wiped_run},
 };
 
 static const struct scenario *scenario_find(const char *name)

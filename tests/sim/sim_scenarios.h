@@ -44,6 +44,14 @@
  *                         ran everywhere; the clients' resends reach the new primary,
  *                         which answers from the kept replies (or "too old" for a number
  *                         the exactly-once window dropped), never appending them again
+ *   wiped_replica         a backup is cut off while the primary and the other backup
+ *                         commit on; then the primary pauses and the other backup loses
+ *                         everything (sim_cluster_wipe) and restarts recovering: with the
+ *                         lagger it is a view-change quorum by count, but it never votes
+ *                         (no prepare_ok, start_view_change or do_view_change while
+ *                         recovering: a checker of every run), so nothing is committed and
+ *                         nothing is truncated until the primary continues; then it catches
+ *                         up and leaves recovery within 900 ticks
  * Single thread.
  */
 #ifndef RUNNEL_TESTS_SIM_SIM_SCENARIOS_H

@@ -63,7 +63,7 @@ else()
 endif()
 foreach(scenario lagging_replica lagging_partition primary_crash_commit recovering_quorum partition_2_1
         send_only_replica corrupt_prepare_minority damaged_acked_record
-        duplicate_after_view_change)
+        duplicate_after_view_change wiped_replica)
     add_test(NAME sim.scenario_${scenario} COMMAND $<TARGET_FILE:runnel-sim>
         --scenario ${scenario} --seeds ${runnel_sim_scenario_seeds} --seed-base ${runnel_sim_seed_base})
     set_tests_properties(sim.scenario_${scenario} PROPERTIES TIMEOUT 300)
