@@ -816,6 +816,9 @@ int broker_init(struct broker *broker, const struct node_config *config, struct 
         result = -ENOMEM;
     }
     if (result == 0) {
+        result = recovery_init(&broker->recovery, config->data_dir, shard_count);
+    }
+    if (result == 0) {
         result = control_plane_init(broker->control_plane, broker, config);
     }
     if (result == 0) {
@@ -870,6 +873,7 @@ void broker_deinit(struct broker *broker)
     if (broker->has_auth) {
         auth_deinit(&broker->auth);
     }
+    recovery_deinit(&broker->recovery);
     broker->shards = NULL;
     assert(broker->shards == NULL);
 }

@@ -25,6 +25,7 @@
 #include "node/broker_stats.h"
 #include "node/node_config.h"
 #include "node/node_handler.h"
+#include "node/recovery.h"
 #include "node/session.h"
 #include "proto/iggy_header.h"
 #include "proto/iggy_wire.h"
@@ -193,6 +194,7 @@ struct broker {
     uint8_t replica_index;
     uint8_t replica_count;
     struct cluster_forward_table *forward_tables; /* [shard_count], NULL: a cluster of one */
+    struct recovery recovery;                     /* a wiped node catching up (node/recovery.h) */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "node/broker_internal.h"
 #include "node/data_plane.h"
+#include "node/recovery.h"
 #include "proto/iggy_command.h"
 #include "proto/iggy_error.h"
 #include "proto/iggy_groups.h"
@@ -846,6 +847,10 @@ int broker_register(struct broker_shard *shard, struct net_connection *connectio
     }
     if (!decoded.has_password_shape && !decoded.has_token_shape) {
         return broker_reply_eviction(shard, connection, header, IGGY_EVICTION_MALFORMED_LOGIN);
+    }
+    if (recovery_is_metadata_pending(&shard->broker->recovery)) {
+        /* A recovering node's metadata may not hold the user yet: not a wrong password. */
+        return broker_reply_status(shard, connection, header, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
     }
     struct broker_request *request = broker_request_take(shard, false);
     if (request == NULL) {

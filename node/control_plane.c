@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "node/broker_cluster.h"
 #include "node/data_plane.h"
+#include "node/recovery.h"
 #include "node/replica_bus.h"
 #include "proto/iggy_error.h"
 #include "proto/metadata.pb-c.h"
@@ -297,6 +298,7 @@ static int control_plane_open_replica(struct control_plane *plane)
         .body_size_max = METADATA_OP_BODY_SIZE_MAX + BROKER_METADATA_PREFIX_SIZE,
         .reply_size_max = METADATA_REPLY_SIZE_MAX,
         .clients_max = CONTROL_PLANE_CLIENTS_MAX,
+        .recovering = recovery_is_active(&plane->broker->recovery),
         .seed = plane->broker->boot_nonce,
     };
     struct vsr_superblock_state durable;
@@ -681,6 +683,7 @@ void control_plane_tick(struct control_plane *plane)
         broker_cluster_publish_metadata(plane->broker, &plane->replica);
         if (plane->is_started && cluster_forward_is_multi(plane->broker)) {
             control_plane_cluster_tick(plane);
+            recovery_tick(&plane->broker->recovery, &plane->replica, plane->metadata.op);
         }
     }
 }

@@ -12,6 +12,7 @@
 #include "node/broker_cluster.h"
 #include "node/data_plane_internal.h"
 #include "node/data_plane_sessions.h"
+#include "node/recovery.h"
 #include "node/replica_bus.h"
 #include "proto/batch.h"
 #include "proto/iggy_error.h"
@@ -578,6 +579,7 @@ static int data_partition_open_replica(struct data_partition *partition)
         .exactly_once_window_max = DATA_PLANE_SESSIONS_WINDOW_MAX,
         .session_ttl_ns = DATA_PLANE_SESSIONS_TTL_NS,
         .heartbeat_shared = plane->has_heartbeat,
+        .recovering = recovery_is_active(&plane->broker->recovery),
         .seed = plane->broker->boot_nonce ^ partition->group.incarnation,
     };
     struct vsr_superblock_state durable;
@@ -1326,6 +1328,51 @@ static void data_partition_cluster_tick(struct data_partition *partition)
     }
 }
 
+enum { DATA_PLANE_RECOVERY_OPENS_MAX = 8 };
+
+/*
+ * The node recovers (node/recovery.h): counts the partitions of the current metadata this
+ * shard owns that are not open or still recovering, opens a few of those not open (an
+ * idle group's peers may never name it), and reports the count.
+ */
+static void data_plane_recovery_tick(struct data_plane *plane)
+{
+    struct control_plane *control = plane->broker->control_plane;
+    struct vsr_group missing[DATA_PLANE_RECOVERY_OPENS_MAX];
+    uint32_t missing_count = 0;
+    uint32_t pending = 0;
+    uint32_t total = 0;
+    const struct metadata *metadata = control_plane_read_begin(control, plane->shard_index);
+    uint64_t op = metadata->op;
+    for (uint32_t slot = 0; slot < metadata->config.limits.partitions_max; slot++) {
+        const struct metadata_partition *entry = &metadata->partitions[slot];
+        if (!entry->is_used || data_plane_owner(entry->stream_id, entry->topic_id, entry->id,
+                                                plane->broker->shard_count) != plane->shard_index) {
+            continue;
+        }
+        struct vsr_group group = {.stream_id = entry->stream_id,
+                                  .topic_id = entry->topic_id,
+                                  .partition_id = entry->id,
+                                  .kind = VSR_GROUP_KIND_PARTITION,
+                                  .incarnation = entry->incarnation};
+        const struct data_partition *partition = data_plane_find_group(plane, &group);
+        total++;
+        if (partition == NULL && missing_count < DATA_PLANE_RECOVERY_OPENS_MAX) {
+            missing[missing_count++] = group;
+        }
+        pending += partition == NULL || vsr_replica_is_recovering(&partition->replica);
+    }
+    control_plane_read_end(control, plane->shard_index);
+    recovery_shard_report(&plane->broker->recovery, plane->shard_index, op, pending, total);
+    for (uint32_t index = 0; index < missing_count; index++) {
+        struct broker_partition_target target;
+        if (data_plane_find_group(plane, &missing[index]) == NULL &&
+            data_plane_group_target(plane, &missing[index], &target)) {
+            (void)data_plane_open(plane, &target);
+        }
+    }
+}
+
 void data_plane_tick(struct data_plane *plane)
 {
     assert(plane != NULL);
@@ -1347,4 +1394,8 @@ void data_plane_tick(struct data_plane *plane)
     }
     data_plane_heartbeat_tick(plane);
     data_plane_retire_tick(plane);
+    if (is_multi && recovery_is_active(&plane->broker->recovery) &&
+        ++plane->recovery_ticks % RECOVERY_SHARD_TICKS == 0) {
+        data_plane_recovery_tick(plane);
+    }
 }

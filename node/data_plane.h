@@ -151,6 +151,7 @@ struct data_plane {
     uint32_t partitions_max;
     uint32_t partitions_end;   /* 1 + the highest used index: passes and ticks walk [0, end) */
     int32_t *by_metadata_slot; /* [metadata partitions_max] -> index or -1 */
+    uint64_t recovery_ticks;   /* ticks while the node recovers (node/recovery.h) */
     uint32_t metadata_slots_max;
     struct broker_request *open_head; /* requests whose partition opens in the next pass */
     struct broker_request *open_tail;

@@ -27,6 +27,7 @@ enum {
 };
 
 static const char format_file_name[] = "cluster";
+static const char format_recovering_name[] = "recovering";
 
 __attribute__((format(printf, 4, 5))) static int
 format_fail(int code, char *error_text, size_t error_size_bytes, const char *format, ...)
@@ -84,8 +85,15 @@ int format_identity_from_config(const struct node_config *config, uint32_t shard
     return 0;
 }
 
-/* True when directory holds no entry but . and .. (a missing directory is empty). */
-static bool format_directory_is_empty(const char *data_dir)
+static void format_recovering_path(const char *data_dir, char *path)
+{
+    assert(data_dir != NULL);
+    snprintf(path, FORMAT_PATH_SIZE_MAX, "%s/%s", data_dir, format_recovering_name);
+}
+
+/* True when directory holds no entry but . and .. and, when not NULL, one named ignored
+ * (a missing directory is empty). */
+static bool format_directory_is_empty(const char *data_dir, const char *ignored)
 {
     DIR *directory = opendir(data_dir);
     if (directory == NULL) {
@@ -97,7 +105,8 @@ static bool format_directory_is_empty(const char *data_dir)
         if (entry == NULL) {
             break;
         }
-        is_empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0;
+        is_empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0 ||
+                   (ignored != NULL && strcmp(entry->d_name, ignored) == 0);
     }
     closedir(directory);
     return is_empty;
@@ -144,7 +153,7 @@ int format_write(const char *data_dir, const struct format_identity *identity,
                            "directory, or remove this one to throw its data away)",
                            data_dir);
     }
-    if (is_empty_required && !format_directory_is_empty(data_dir)) {
+    if (is_empty_required && !format_directory_is_empty(data_dir, NULL)) {
         return format_fail(-RUNNEL_EEXISTS, error_text, error_size_bytes,
                            "%s is not empty: refusing to format over existing files", data_dir);
     }
@@ -264,6 +273,82 @@ int format_check(const struct format_identity *disk, const struct format_identit
     return 0;
 }
 
+/* Reads and checks the formatted directory; notes (and logs) a recovery in progress. */
+static int format_prepare_read(const struct node_config *config, struct format_identity *expected,
+                               struct format_identity *identity, char *error_text,
+                               size_t error_size_bytes)
+{
+    int result = format_read(config->data_dir, identity, error_text, error_size_bytes);
+    if (result != 0) {
+        return result;
+    }
+    if (config->cluster_id[0] == '\0') {
+        expected->cluster = 0; /* a single node without cluster.id keeps whatever it has */
+    }
+    result = format_check(identity, expected, config->data_dir, error_text, error_size_bytes);
+    if (result != 0) {
+        return result;
+    }
+    char path[FORMAT_PATH_SIZE_MAX];
+    format_recovering_path(config->data_dir, path);
+    identity->is_recovering = identity->replica_count > 1 && access(path, F_OK) == 0;
+    if (identity->is_recovering) {
+        log_info("recovery_started",
+                 "data_dir=%s replica=%u/%u (this node lost its data or is new: every group "
+                 "catches up from its peers and votes only then)",
+                 config->data_dir, identity->replica_index, identity->replica_count);
+    }
+    return 0;
+}
+
+/* A member of a larger cluster on an empty directory: the recovering marker (synced),
+ * then the cluster file. A crash in between leaves the marker alone: still "empty". */
+static int format_recovering(const char *data_dir, const struct format_identity *identity,
+                             char *error_text, size_t error_size_bytes)
+{
+    assert(identity->replica_count > 1);
+    if (!format_directory_is_empty(data_dir, format_recovering_name)) {
+        return format_fail(-RUNNEL_EEXISTS, error_text, error_size_bytes,
+                           "%s is not formatted but not empty: refusing to start over files this "
+                           "node did not write (run `runneld format` on every node of a new "
+                           "cluster; to replace this node's disk, empty the directory and start "
+                           "it again: it recovers from its peers)",
+                           data_dir);
+    }
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+        return format_fail(-errno, error_text, error_size_bytes, "cannot create %s: %s", data_dir,
+                           strerror(errno));
+    }
+    char path[FORMAT_PATH_SIZE_MAX];
+    format_recovering_path(data_dir, path);
+    static const char text[] = "recovering from the cluster: this node does not vote yet\n";
+    int result = format_file_write(path, text, sizeof(text) - 1);
+    if (result == 0) {
+        result = format_directory_sync(data_dir);
+    }
+    if (result != 0) {
+        return format_fail(result, error_text, error_size_bytes, "cannot write %s: %s", path,
+                           strerror(-result));
+    }
+    result = format_write(data_dir, identity, false, error_text, error_size_bytes);
+    if (result == 0) {
+        log_info("formatted_recovering", "data_dir=%s replica=%u/%u shards=%u", data_dir,
+                 identity->replica_index, identity->replica_count, identity->shard_count);
+    }
+    return result;
+}
+
+int format_recovery_complete(const char *data_dir)
+{
+    assert(data_dir != NULL);
+    char path[FORMAT_PATH_SIZE_MAX];
+    format_recovering_path(data_dir, path);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        return -errno;
+    }
+    return format_directory_sync(data_dir);
+}
+
 int format_prepare(const struct node_config *config, uint32_t shard_count,
                    struct format_identity *identity, char *error_text, size_t error_size_bytes)
 {
@@ -277,10 +362,11 @@ int format_prepare(const struct node_config *config, uint32_t shard_count,
     }
     if (!format_is_formatted(config->data_dir)) {
         if (config->replica_count > 1) {
-            return format_fail(-RUNNEL_ENOTFOUND, error_text, error_size_bytes,
-                               "%s is not formatted: run `runneld format` on every node of a new "
-                               "cluster (joining by recovery is not implemented yet)",
-                               config->data_dir);
+            result = format_recovering(config->data_dir, &expected, error_text, error_size_bytes);
+            if (result != 0) {
+                return result;
+            }
+            return format_prepare_read(config, &expected, identity, error_text, error_size_bytes);
         }
         result = format_write(config->data_dir, &expected, false, error_text, error_size_bytes);
         if (result != 0) {
@@ -289,14 +375,7 @@ int format_prepare(const struct node_config *config, uint32_t shard_count,
         log_info("formatted", "data_dir=%s replica=%u/%u shards=%u", config->data_dir,
                  expected.replica_index, expected.replica_count, expected.shard_count);
     }
-    result = format_read(config->data_dir, identity, error_text, error_size_bytes);
-    if (result != 0) {
-        return result;
-    }
-    if (config->cluster_id[0] == '\0') {
-        expected.cluster = 0; /* a single node without cluster.id keeps whatever it has */
-    }
-    return format_check(identity, &expected, config->data_dir, error_text, error_size_bytes);
+    return format_prepare_read(config, &expected, identity, error_text, error_size_bytes);
 }
 
 int format_command(const struct node_config *config, uint32_t shard_count, char *error_text,

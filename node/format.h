@@ -10,6 +10,13 @@
  *   replica_count=<n>
  *   shard_count=<n>
  *
+ * A member of a larger cluster started on an empty, unformatted directory (its disk was
+ * replaced or wiped) formats itself *recovering*: {data_dir}/recovering is written and
+ * synced first, then the cluster file. While that marker exists every group of the node
+ * starts recovering (vsr_replica_config.recovering: it never votes before it holds what it
+ * may once have acknowledged); a crash during recovery resumes it. The node removes the
+ * marker once every group caught up (format_recovery_complete).
+ *
  * Runs on the main thread before the shards start. Errors are one line in error_text.
  */
 #ifndef RUNNEL_NODE_FORMAT_H
@@ -29,6 +36,7 @@ struct format_identity {
     uint32_t replica_index;
     uint32_t replica_count;
     uint32_t shard_count;
+    bool is_recovering; /* format_prepare: the recovering marker is there */
 };
 
 /* True when data_dir holds a cluster file (formatted, possibly damaged). */
@@ -69,11 +77,19 @@ int format_check(const struct format_identity *disk, const struct format_identit
 /*
  * What runneld does before serving (DESIGN.md §10.10): a formatted directory is read and
  * checked against config; a single node (replica_count 1) formats a new directory itself;
- * a member of a larger cluster refuses an unformatted one (run `runneld format`).
+ * a member of a larger cluster formats an empty (or missing) one recovering (see above)
+ * and refuses an unformatted one that holds anything (-RUNNEL_EEXISTS: it may be someone's
+ * data). identity->is_recovering says whether the node recovers (new or resumed).
  * Returns 0 with *identity set, or a negative code with one line in error_text.
  */
 int format_prepare(const struct node_config *config, uint32_t shard_count,
                    struct format_identity *identity, char *error_text, size_t error_size_bytes);
+
+/*
+ * The node caught up with its cluster: removes the recovering marker durably (unlink,
+ * directory fsync). Returns 0 (also when there was none) or a negative errno.
+ */
+int format_recovery_complete(const char *data_dir);
 
 /*
  * `runneld format`: formats config->data_dir for a new cluster (refuses a directory that

@@ -182,6 +182,9 @@ static int runneld_serve(const struct node_config *config, const sigset_t *signa
     char error_text[SHARD_ERROR_SIZE_MAX] = {0};
     int result =
         broker_init(&broker, config, &set, shard_count, cluster, error_text, sizeof(error_text));
+    if (result == 0 && identity->is_recovering) {
+        recovery_activate(&broker.recovery); /* every group starts recovering */
+    }
     if (result == 0) {
         result = cluster_node_init(&cluster_node, config, identity, &set, &broker.handler, NULL,
                                    NULL, error_text, sizeof(error_text));

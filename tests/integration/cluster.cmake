@@ -38,10 +38,13 @@ runnel_cluster_test(integration.cluster_lease cluster_test.py 120 --lease)
 # Then a metadata request (CreateStream) sent through the node that leads the
 # next metadata view while the current primary is stopped (SIGSTOP): the sender becomes
 # primary and submits the request itself (answered OK; before, it stayed parked: 57). Then
-# node 2's data directory is wiped: runneld refuses to start on it (recovery of an
-# unformatted node is not implemented, and it must never vote with an empty log) and the
-# other two go on.
-runnel_cluster_test(integration.cluster_takeover cluster_test.py 120 --takeover)
+# a backup's data directory is wiped (DESIGN.md §10.10): runneld refuses it while it holds
+# a file but no identity; emptied, the node formats itself recovering; with the partition's
+# primary stopped (SIGSTOP) the other node and the recovering one are two of three but a
+# send is refused (the recovering node never votes), and the node has not completed its
+# recovery; once the primary continues it logs recovery_complete, knows the streams created
+# before and after the wipe and returns every acknowledged message.
+runnel_cluster_test(integration.cluster_takeover cluster_test.py 240 --takeover)
 # cluster_big_batches: batches of 1000 messages of 1000 B (about 1 MB, iggy-bench's default)
 # with default limits, sent through the partition's primary and through a backup (forwarded
 # over the replica bus), are acknowledged and read back identical from all three nodes (a

@@ -2,8 +2,10 @@
  * Unit tests for node/format and node/cluster_config: `runneld format` writes the identity
  * once and refuses a formatted or non-empty directory; a start reads it back and refuses
  * another shard count, replica index or cluster id with one line; a single node formats
- * itself, a cluster member does not; a damaged identity file is refused; the peer list,
- * the cluster id and the cluster key file are validated.
+ * itself; a cluster member formats an empty directory recovering (the marker first, kept
+ * across restarts until the recovery completes) and refuses an unformatted one that holds
+ * anything; a damaged identity file is refused; the peer list, the cluster id and the
+ * cluster key file are validated.
  */
 #include "lib/error.h"
 #include "node/cluster_config.h"
@@ -110,10 +112,62 @@ static void test_prepare_single_and_cluster(void **state)
     assert_int_equal(format_prepare(&config, 2, &identity, error, sizeof(error)), -RUNNEL_ECONFIG);
     assert_non_null(strstr(error, "cluster.id"));
     snprintf(config.cluster_id, sizeof(config.cluster_id), "abc");
-    assert_int_equal(format_prepare(&config, 2, &identity, error, sizeof(error)),
-                     -RUNNEL_ENOTFOUND);
-    assert_non_null(strstr(error, "runneld format"));
+    assert_int_equal(format_prepare(&config, 2, &identity, error, sizeof(error)), 0);
+    assert_true(format_is_formatted(config.data_dir));
+    assert_true(identity.is_recovering); /* an empty member recovers from its peers */
+    assert_int_equal(identity.replica_count, 3);
+}
+
+static void test_member_recovers(void **state)
+{
+    (void)state;
+    struct node_config config;
+    char error[FORMAT_ERROR_SIZE_MAX];
+    struct format_identity identity;
+    test_config(&config, "wiped", 3);
+    snprintf(config.cluster_id, sizeof(config.cluster_id), "abc");
+    assert_int_equal(mkdir(config.data_dir, 0755), 0); /* an emptied directory */
+    char marker[600];
+    snprintf(marker, sizeof(marker), "%s/recovering", config.data_dir);
+    assert_int_equal(format_prepare(&config, 2, &identity, error, sizeof(error)), 0);
+    assert_true(identity.is_recovering);
+    assert_int_equal(access(marker, F_OK), 0);
+    /* A restart before the recovery completed resumes it. */
+    assert_int_equal(format_prepare(&config, 2, &identity, error, sizeof(error)), 0);
+    assert_true(identity.is_recovering);
+    assert_int_equal(format_recovery_complete(config.data_dir), 0);
+    assert_int_not_equal(access(marker, F_OK), 0);
+    assert_int_equal(format_prepare(&config, 2, &identity, error, sizeof(error)), 0);
+    assert_false(identity.is_recovering);
+    assert_int_equal(format_recovery_complete(config.data_dir), 0); /* none: fine */
+    /* A crash between the marker and the identity file: still recovering, not refused. */
+    test_config(&config, "torn", 3);
+    snprintf(config.cluster_id, sizeof(config.cluster_id), "abc");
+    assert_int_equal(mkdir(config.data_dir, 0755), 0);
+    snprintf(marker, sizeof(marker), "%s/recovering", config.data_dir);
+    test_write_file(marker, "recovering\n");
+    assert_int_equal(format_prepare(&config, 2, &identity, error, sizeof(error)), 0);
+    assert_true(identity.is_recovering);
+}
+
+static void test_member_refuses_unformatted_data(void **state)
+{
+    (void)state;
+    struct node_config config;
+    char error[FORMAT_ERROR_SIZE_MAX];
+    struct format_identity identity;
+    test_config(&config, "foreign", 3);
+    snprintf(config.cluster_id, sizeof(config.cluster_id), "abc");
+    assert_int_equal(mkdir(config.data_dir, 0755), 0);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/shard-0", config.data_dir);
+    assert_int_equal(mkdir(path, 0755), 0); /* someone's data, not formatted */
+    assert_int_equal(format_prepare(&config, 2, &identity, error, sizeof(error)), -RUNNEL_EEXISTS);
+    assert_non_null(strstr(error, "not empty"));
+    assert_null(strchr(error, '\n'));
     assert_false(format_is_formatted(config.data_dir));
+    snprintf(path, sizeof(path), "%s/recovering", config.data_dir);
+    assert_int_not_equal(access(path, F_OK), 0); /* nothing written */
 }
 
 static void test_damaged_identity(void **state)
@@ -221,6 +275,8 @@ int main(void)
         cmocka_unit_test(test_format_once),
         cmocka_unit_test(test_format_refuses_non_empty),
         cmocka_unit_test(test_prepare_single_and_cluster),
+        cmocka_unit_test(test_member_recovers),
+        cmocka_unit_test(test_member_refuses_unformatted_data),
         cmocka_unit_test(test_damaged_identity),
         cmocka_unit_test(test_cluster_config),
         cmocka_unit_test(test_cluster_key),
