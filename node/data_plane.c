@@ -1394,8 +1394,9 @@ void data_plane_tick(struct data_plane *plane)
     }
     data_plane_heartbeat_tick(plane);
     data_plane_retire_tick(plane);
-    if (is_multi && recovery_is_active(&plane->broker->recovery) &&
+    if (is_multi && !plane->drain.is_draining && recovery_is_active(&plane->broker->recovery) &&
         ++plane->recovery_ticks % RECOVERY_SHARD_TICKS == 0) {
+        /* Not while draining: a shutdown opens no partition. */
         data_plane_recovery_tick(plane);
     }
 }
