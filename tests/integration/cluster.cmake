@@ -42,7 +42,9 @@ runnel_cluster_test(integration.cluster_lease cluster_test.py 120 --lease)
 # a file but no identity; emptied, the node formats itself recovering; with the partition's
 # primary stopped (SIGSTOP) the other node and the recovering one are two of three but a
 # send is refused (the recovering node never votes), and the node has not completed its
-# recovery; once the primary continues it logs recovery_complete, knows the streams created
+# recovery; stopped and started again there it keeps its recovering marker and resumes (a
+# clean shutdown, no file left open); once the primary continues it logs recovery_complete,
+# knows the streams created
 # before and after the wipe and returns every acknowledged message.
 runnel_cluster_test(integration.cluster_takeover cluster_test.py 240 --takeover)
 # cluster_big_batches: batches of 1000 messages of 1000 B (about 1 MB, iggy-bench's default)

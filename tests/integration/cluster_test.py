@@ -563,7 +563,8 @@ def wiped_node_recovers(nodes):
     wiped and writes go on through P and R (the third node); then P is stopped (SIGSTOP)
     and V restarts on an empty directory: R and V are two of three, but V does not vote,
     so writes are refused (no quorum) instead of a view that would lose what P and R hold,
-    and V logs recovery_started but not recovery_complete. Once P continues, V catches up
+    and V logs recovery_started but not recovery_complete; stopped and started again there,
+    it keeps its recovering marker and resumes the recovery. Once P continues, V catches up
     (recovery_complete), knows every stream and returns every acknowledged message."""
     producer = Producer()
     producer.send(nodes, 20, 20)
@@ -608,6 +609,13 @@ def wiped_node_recovers(nodes):
                   primary, victim.index, other.index, waited), output)
         check(not log_has(victim, "recovery_complete"),
               "node %d has not completed its recovery without the primary" % victim.index)
+        victim.stop()  # a restart in the middle of the recovery resumes it
+        check(os.path.exists(os.path.join(victim.data, "recovering")),
+              "node %d stopped while recovering keeps its recovering marker" % victim.index)
+        victim.start()
+        check(wait_log(victim, "shard_started", 10) and
+              sum(1 for line in open(victim.log_path) if "event=recovery_started" in line) == 2,
+              "node %d restarted logs recovery_started again" % victim.index)
     finally:
         nodes[primary].process.send_signal(signal.SIGCONT)
     check(wait_log(victim, "recovery_complete", 60), "node %d logs recovery_complete once "
