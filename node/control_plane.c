@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 
 enum {
-    CONTROL_PLANE_OPS_MAX = 1u << 20,
     CONTROL_PLANE_CLIENTS_MAX = 64,
     CONTROL_PLANE_RECORD_MAX = METADATA_OP_BODY_SIZE_MAX + 2 * VSR_HEADER_SIZE,
     CONTROL_PLANE_START_ROUNDS_MAX = 20000,
@@ -88,7 +87,7 @@ bool control_plane_is_quiet(const struct control_plane *plane)
     }
     return plane->in_flight_count == 0 && plane->queue_head == NULL &&
            plane->unpublished_head == NULL && !journal_partition_is_busy(&plane->journal) &&
-           !partition_has_unflushed(&plane->log);
+           !checkpoint_store_is_busy(&plane->checkpoints) && !partition_has_unflushed(&plane->log);
 }
 
 void control_plane_close(struct control_plane *plane)
@@ -102,6 +101,7 @@ void control_plane_close(struct control_plane *plane)
         return;
     }
     partition_close(&plane->log); /* synchronous, on shard 0's ring */
+    checkpoint_store_close(&plane->checkpoints);
 }
 
 /* ---- the state machine ---- */
@@ -142,6 +142,36 @@ static void control_plane_reset(void *context)
     assert(plane != NULL);
     metadata_reset(&plane->metadata);
     metadata_versions_record_reset(&plane->versions);
+}
+
+/* The state of a checkpoint: the metadata tables as one deterministic Snapshot message. */
+static uint32_t control_plane_snapshot(void *buffer, uint32_t size_max, void *context)
+{
+    struct control_plane *plane = context;
+    assert(plane != NULL && buffer != NULL);
+    size_t size = 0;
+    int result = metadata_snapshot_encode(&plane->metadata, buffer, size_max, &size);
+    assert(result == 0); /* size_max is metadata_snapshot_size_max */
+    assert(size <= size_max);
+    return (uint32_t)size;
+}
+
+/* A checkpoint's state (at start-up or from a state transfer; checksummed by the replica,
+ * still validated whole): replaces the tables, and every shard's version is rebuilt. */
+static int control_plane_restore(const void *bytes, uint32_t size_bytes, void *context)
+{
+    struct control_plane *plane = context;
+    assert(plane != NULL && bytes != NULL);
+    int result = metadata_snapshot_decode(&plane->metadata, bytes, size_bytes);
+    metadata_versions_record_replace(&plane->versions);
+    if (result != 0) {
+        log_error("metadata_checkpoint_invalid", "size=%u error=\"%s\"", size_bytes,
+                  error_text(result));
+        return result;
+    }
+    log_info("metadata_checkpoint_restored", "op=%llu size=%u",
+             (unsigned long long)plane->metadata.op, size_bytes);
+    return 0;
 }
 
 static void control_plane_bus_send(uint8_t replica_target, const struct vsr_header *header,
@@ -249,6 +279,8 @@ static int control_plane_open_log(struct control_plane *plane, struct io *io)
         return -RUNNEL_ETOOLARGE;
     }
     (void)mkdir(plane->directory, 0750);
+    char checkpoints[IO_PATH_SIZE_MAX];
+    memcpy(checkpoints, plane->directory, (size_t)written + 1); /* beside journal/ */
     memcpy(plane->directory + written, "/journal", sizeof("/journal"));
     if (mkdir(plane->directory, 0750) != 0 && errno != EEXIST) {
         return -errno;
@@ -282,19 +314,37 @@ static int control_plane_open_log(struct control_plane *plane, struct io *io)
     result = journal_partition_init(&plane->journal, &plane->log, CONTROL_PLANE_RECORD_MAX,
                                     VSR_PIPELINE_MAX + 2);
     assert(result == 0 || result == -ENOMEM);
-    plane->is_log_open = result == 0;
-    return result;
+    if (result == 0) {
+        result = checkpoint_store_open(&plane->checkpoints, io, checkpoints);
+        if (result != 0) {
+            journal_partition_deinit(&plane->journal);
+        }
+    }
+    if (result != 0) {
+        partition_deinit(&plane->log);
+        return result;
+    }
+    plane->is_log_open = true;
+    return 0;
 }
 
 static int control_plane_open_replica(struct control_plane *plane)
 {
+    size_t state_size_max = metadata_snapshot_size_max(&plane->metadata);
+    if (state_size_max > UINT32_MAX / 2) {
+        log_error("metadata_limits_too_large", "snapshot_size_max=%zu", state_size_max);
+        return -RUNNEL_ECONFIG; /* a checkpoint's state must fit a u32 size */
+    }
     struct vsr_replica_config config = {
         .cluster = plane->broker->cluster,
         .group = {.kind = VSR_GROUP_KIND_METADATA},
         .replica = plane->broker->replica_index,
         .replica_count = plane->broker->replica_count > 1 ? plane->broker->replica_count : 1,
         .pipeline_max = 16,
-        .ops_max = CONTROL_PLANE_OPS_MAX,
+        .ops_max = plane->broker->config->metadata_ops_max,
+        .checkpoint_interval = plane->broker->config->metadata_ops_max / 2,
+        .log_retained = true, /* the journal keeps every op: state transfer pulls the rest */
+        .state_size_max = (uint32_t)state_size_max,
         .body_size_max = METADATA_OP_BODY_SIZE_MAX + BROKER_METADATA_PREFIX_SIZE,
         .reply_size_max = METADATA_REPLY_SIZE_MAX,
         .clients_max = CONTROL_PLANE_CLIENTS_MAX,
@@ -310,8 +360,14 @@ static int control_plane_open_replica(struct control_plane *plane)
     struct vsr_journal journal = journal_partition_interface(&plane->journal);
     struct vsr_superblock superblock =
         superblock_storage_interface(plane->superblocks, (uint32_t)slot);
-    struct vsr_state_machine machine = {
-        .apply = control_plane_apply, .reset = control_plane_reset, .context = plane};
+    superblock.checkpoint_write = checkpoint_store_write;
+    superblock.checkpoint_read = checkpoint_store_read;
+    superblock.checkpoint_context = &plane->checkpoints;
+    struct vsr_state_machine machine = {.apply = control_plane_apply,
+                                        .reset = control_plane_reset,
+                                        .snapshot = control_plane_snapshot,
+                                        .restore = control_plane_restore,
+                                        .context = plane};
     struct vsr_bus bus = {
         .send = control_plane_bus_send, .reply = control_plane_bus_reply, .context = plane};
     int result = vsr_replica_init(&plane->replica, &config, &durable, &journal, &superblock,
@@ -320,6 +376,9 @@ static int control_plane_open_replica(struct control_plane *plane)
         return result;
     }
     plane->is_replica_ready = true;
+    log_info("metadata_group", "ops_max=%llu checkpoint_interval=%llu state_size_max=%zu",
+             (unsigned long long)config.ops_max, (unsigned long long)config.checkpoint_interval,
+             state_size_max);
     journal_partition_attach(&plane->journal, &plane->replica);
     superblock_storage_slot_attach(plane->superblocks, (uint32_t)slot, &plane->replica);
     return 0;
@@ -368,8 +427,12 @@ static int control_plane_replay(struct control_plane *plane, struct io *io)
     for (uint32_t round = 0; round < CONTROL_PLANE_START_ROUNDS_MAX; round++) {
         (void)io_run(io, 1000 * 1000);
         (void)journal_partition_pass(&plane->journal);
+        if (checkpoint_store_pass(&plane->checkpoints)) {
+            vsr_replica_on_checkpoint_write(&plane->replica);
+        }
         (void)superblock_storage_pass(plane->superblocks);
         if (!journal_partition_is_busy(&plane->journal) &&
+            !checkpoint_store_is_busy(&plane->checkpoints) &&
             !superblock_storage_is_busy(plane->superblocks)) {
             return 0;
         }
@@ -542,6 +605,9 @@ void control_plane_pass(struct control_plane *plane)
     if (result != 0) {
         log_error("metadata_journal_failed", "error=\"%s\"", error_text(result));
     }
+    if (checkpoint_store_pass(&plane->checkpoints)) {
+        vsr_replica_on_checkpoint_write(&plane->replica);
+    }
     control_plane_pump(plane);
     control_plane_publish(plane);
 }
@@ -636,6 +702,12 @@ static void control_plane_cluster_tick(struct control_plane *plane)
         log_info("metadata_view", "view=%u status=%u primary=%u op=%llu commit=%llu", replica->view,
                  replica->status, vsr_replica_primary_index(replica, replica->view),
                  (unsigned long long)replica->op, (unsigned long long)replica->commit_min);
+    }
+    if (replica->stats.state_transfers != plane->transfers_logged) {
+        plane->transfers_logged = replica->stats.state_transfers;
+        log_info("metadata_state_transfer", "checkpoint_op=%llu records_taken=%llu",
+                 (unsigned long long)replica->checkpoint_op,
+                 (unsigned long long)replica->stats.records_taken);
     }
     if (plane->session == 0 && cluster_forward_is_register_due(&plane->forward)) {
         cluster_forward_register(plane->broker, 0, replica, plane->client);

@@ -26,6 +26,7 @@
 #include "node/metadata.h"
 #include "node/metadata_versions.h"
 #include "storage/partition.h"
+#include "vsr/checkpoint_store.h"
 #include "vsr/journal_partition.h"
 #include "vsr/replica.h"
 #include "vsr/superblock_storage.h"
@@ -41,6 +42,7 @@ struct control_plane {
     struct metadata_versions versions; /* what every shard reads */
     struct partition log;
     struct journal_partition journal;
+    struct checkpoint_store checkpoints; /* data/metadata/vsr-checkpoint-{0,1} */
     struct vsr_replica replica;
     struct superblock_storage *superblocks;
     int32_t superblock_slot;
@@ -62,6 +64,7 @@ struct control_plane {
     bool is_bootstrap_submitted;          /* a cluster: its first primary bootstraps, once */
     char bootstrap_hash[128];             /* root password hash (crypto_pwhash_STRBYTES) */
     uint32_t view_logged;                 /* a cluster: view and status last logged */
+    uint64_t transfers_logged;            /* state transfers last logged */
     uint32_t status_logged;
     /* Member lease (a cluster): ticks each peer has been unreachable from this node, and
      * the tick of the last release submitted for it (0: none). */

@@ -111,6 +111,14 @@ void metadata_versions_record_reset(struct metadata_versions *versions)
     metadata_versions_append(versions, &entry, NULL);
 }
 
+void metadata_versions_record_replace(struct metadata_versions *versions)
+{
+    assert(versions != NULL);
+    versions->sequence++;
+    versions->entries_count = 0; /* no copy can replay up to it: each is copied whole */
+    versions->bytes_used = 0;
+}
+
 bool metadata_versions_is_published(const struct metadata_versions *versions)
 {
     assert(versions != NULL);

@@ -110,6 +110,10 @@ void metadata_versions_record(struct metadata_versions *versions,
 /* Writer, right after metadata_reset(source). */
 void metadata_versions_record_reset(struct metadata_versions *versions);
 
+/* Writer, after the source was replaced whole (a checkpoint restored, decoded or not): the
+ * next publication copies the tables instead of replaying ops. */
+void metadata_versions_record_replace(struct metadata_versions *versions);
+
 /* Writer: true when the current version reflects every recorded change. */
 bool metadata_versions_is_published(const struct metadata_versions *versions);
 

@@ -91,6 +91,8 @@ static const struct config_key node_config_keys[] = {
             "VSR prepares in flight per group"),
     KEY_U64("limits", "partition_ops_max", partition_ops_max, 1024, 1ULL << 24, "65536",
             "VSR log ring of a partition group (ops; it checkpoints every half ring)"),
+    KEY_U64("limits", "metadata_ops_max", metadata_ops_max, 1024, 1ULL << 24, "1048576",
+            "VSR log ring of the metadata group (ops; it checkpoints every half ring)"),
     KEY_U64("limits", "batch_size_bytes_max", batch_size_bytes_max, 65536, 1ULL << 26, "8M",
             "largest message batch a SendMessages may carry (a cluster's replica links "
             "send from rings of 4 x (this + 33,280) bytes)"),

@@ -212,6 +212,38 @@ static void test_log_overflow_and_reset(void **state)
     teardown();
 }
 
+/* A checkpoint restored into the source (its tables replaced by a decoded snapshot that no
+ * logged op leads to): both copies are copied whole, never replayed from the log. */
+static void test_replaced_source_is_copied_whole(void **state)
+{
+    (void)state;
+    setup_default();
+    bootstrap();
+    assert_int_equal(create_stream("before"), 0);
+    assert_true(metadata_versions_publish(&versions));
+    assert_true(metadata_versions_publish(&versions));
+    size_t size = 0;
+    uint8_t *bytes = encode(&source, &size); /* the checkpoint: "before" only */
+    assert_int_equal(create_stream("not-in-the-checkpoint"), 0);
+    uint64_t whole = versions.copies_whole;
+    assert_int_equal(metadata_snapshot_decode(&source, bytes, size), 0);
+    metadata_versions_record_replace(&versions);
+    assert_false(metadata_versions_is_published(&versions));
+    assert_true(metadata_versions_publish(&versions));
+    assert_current_is_source(); /* a replay would have the stream the checkpoint lacks */
+    assert_int_equal(versions.copies_whole, whole + 1);
+    assert_int_equal(create_stream("after"), 0);
+    assert_true(metadata_versions_publish(&versions)); /* the other copy: whole too */
+    assert_current_is_source();
+    assert_int_equal(versions.copies_whole, whole + 2);
+    assert_int_equal(create_stream("again"), 0); /* replay resumes from the replaced state */
+    assert_true(metadata_versions_publish(&versions));
+    assert_current_is_source();
+    assert_int_equal(versions.copies_whole, whole + 2);
+    free(bytes);
+    teardown();
+}
+
 /* A stream's name as a version has it ("" when the id is free). */
 static void stream_name(const struct metadata *version, uint32_t stream_id, char *out)
 {
@@ -399,6 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_published_copies_equal_the_source),
         cmocka_unit_test(test_log_overflow_and_reset),
+        cmocka_unit_test(test_replaced_source_is_copied_whole),
         cmocka_unit_test(test_held_version_survives_publishes),
         cmocka_unit_test(test_readers_never_wait_for_the_writer),
         cmocka_unit_test(test_publish_cost_with_10000_topics),

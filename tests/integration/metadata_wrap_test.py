@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""A 3-node cluster whose metadata group commits more ops than its VSR log ring holds,
+with a backup down across several rings in between (DESIGN.md §4 checkpoints of the
+metadata group).
+
+Three runneld nodes (tests/integration/cluster_test.py's Node) with
+limits.metadata_ops_max=1024: the metadata group checkpoints its tables every 512 ops and
+its ring wraps (before, it stopped taking metadata ops, logins included, at op 1024). One
+raw Iggy connection creates streams and deletes most of them again (one metadata op
+each): OPS_BEFORE ops through the metadata primary, then a backup is killed (-9) and
+OPS_WITHOUT more (over three rings) go without it; it restarts below its peers' rings and
+catches up by state transfer (a peer's checkpoint, then the records up to it; its log says
+metadata_checkpoint_restored). OPS_AFTER more go through the restarted node (forwarded).
+Every node must then list exactly the streams that were kept. Then every node restarts
+and must list them again (its tables restored from its own checkpoint, the ops above it
+replayed from its journal).
+Usage: metadata_wrap_test.py RUNNELD RUNNEL. Exits 0 on success, 77 when io_uring is
+unavailable. Bounded: about a minute on an idle machine, 300 s at most.
+"""
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import cluster_test  # noqa: E402  (same directory: Node, check, Raw)
+from cluster_test import Node, Raw, check  # noqa: E402
+import broker_test as frames  # noqa: E402
+from ports import free_ports  # noqa: E402
+
+RING = 1024
+OPS_BEFORE, OPS_WITHOUT, OPS_AFTER = 1500, 3500, 600
+KEEP_EVERY = 50  # one stream in KEEP_EVERY created stays; the others are deleted again
+cluster_test.DEADLINE = time.time() + 300
+
+
+class Churn:
+    """Creates streams m<N> and deletes most of them again through one connection."""
+
+    def __init__(self):
+        self.number = 0
+        self.kept = set()
+        self.retried = 0
+
+    def run(self, node, client, ops):
+        raw = Raw(node, client)
+        done = 0
+        while done < ops:
+            name = ("m%06d" % self.number).encode()
+            self.number += 1
+            self.call(raw, 128, bytes([len(name)]) + name, "create stream %s" % name)
+            done += 1
+            if self.number % KEEP_EVERY == 0:
+                self.kept.add(name.decode())
+                continue
+            self.call(raw, 130, frames.named(name), "delete stream %s" % name)
+            done += 1
+        raw.close()
+
+    def call(self, raw, operation, body, what):
+        started = time.time()
+        reply = raw.call_retried(operation, body)
+        if time.time() - started > 0.5:
+            self.retried += 1
+        if frames.status_of(reply) != 0:
+            raise SystemExit("FAILED: %s: status %d" % (what, frames.status_of(reply)))
+
+
+def stream_names(node):
+    """The names of the streams node lists, or None when the listing fails."""
+    status, output = node.cli("stream", "list")
+    if status != 0:
+        return None
+    try:
+        rows = json.loads(output)
+    except ValueError:
+        return None
+    rows = rows if isinstance(rows, list) else rows.get("streams", [])
+    return {row["name"] for row in rows}
+
+
+def wait_streams(node, expected, seconds):
+    end = time.time() + min(seconds, cluster_test.time_left())
+    names = None
+    while time.time() < end:
+        names = stream_names(node)
+        if names == expected:
+            return
+        time.sleep(0.5)
+    raise SystemExit("FAILED: node %d lists %s streams, expected %d (missing %s, extra %s)" % (
+        node.index, "?" if names is None else len(names), len(expected),
+        sorted(expected - (names or set()))[:5], sorted((names or set()) - expected)[:5]))
+
+
+def restored_lines(node):
+    return [line for line in open(node.log_path).read().splitlines()
+            if "metadata_checkpoint_restored" in line]
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="runnel-metadata-wrap-")
+    print("directory:", root, flush=True)
+    key_file = os.path.join(root, "cluster.key")
+    with open(key_file, "w") as key:
+        key.write(os.urandom(32).hex() + "\n")
+    os.chmod(key_file, 0o600)
+    count = cluster_test.COUNT
+    ports = free_ports(2 * count)
+    nodes = [Node(root, index, ports[:count], ports[count + index], key_file)
+             for index in range(count)]
+    for node in nodes:
+        node.settings.append("limits.metadata_ops_max=%d" % RING)
+    try:
+        for node in nodes:
+            node.format()
+        for node in nodes:
+            node.start()
+        cluster_test.retry(nodes[0], "stream create", 30, "stream", "create", "first")
+        churn = Churn()
+        churn.kept.add("first")
+        view, primary_index = cluster_test.metadata_primary(nodes)
+        check(view >= 0, "the metadata primary is node %d (view %d)" % (primary_index, view))
+        primary = nodes[primary_index]
+        backup = nodes[(primary_index + 1) % count]
+        started = time.time()
+        churn.run(primary, 0x6d77000000000001, OPS_BEFORE)
+        check(True, "%d metadata ops through node %d in %.1f s" % (
+            OPS_BEFORE, primary.index, time.time() - started))
+        backup.kill()
+        churn.run(primary, 0x6d77000000000002, OPS_WITHOUT)
+        check(True, "%d more (%.1f rings) without node %d, %d waited over 0.5 s" % (
+            OPS_WITHOUT, OPS_WITHOUT / RING, backup.index, churn.retried))
+        backup.start()
+        started = time.time()
+        wait_streams(backup, churn.kept, 90)
+        check(True, "the restarted node %d lists the %d kept streams after %.1f s" % (
+            backup.index, len(churn.kept), time.time() - started))
+        transfers = [line for line in open(backup.log_path).read().splitlines()
+                     if "metadata_state_transfer" in line]
+        check(transfers, "it caught up by state transfer (a peer's checkpoint and the records "
+              "below it)")
+        print(transfers[0], flush=True)
+        churn.run(backup, 0x6d77000000000003, OPS_AFTER)  # forwarded to the primary
+        for node in nodes:
+            wait_streams(node, churn.kept, 30)
+        check(True, "every node lists the same %d streams after %d ops" % (
+            len(churn.kept), 2 + OPS_BEFORE + OPS_WITHOUT + OPS_AFTER))
+        for node in nodes:
+            node.stop()
+            sizes = [os.path.getsize(os.path.join(node.data, "metadata", name))
+                     for name in os.listdir(os.path.join(node.data, "metadata"))
+                     if name.startswith("vsr-checkpoint-")]
+            check(len(sizes) == 2 and max(sizes) > 0,
+                  "node %d checkpointed the metadata group" % node.index, str(sizes))
+        marks = [len(restored_lines(node)) for node in nodes]
+        for node in nodes:
+            node.start()
+        for node in nodes:
+            wait_streams(node, churn.kept, 60)
+        for node, mark in zip(nodes, marks):
+            check(len(restored_lines(node)) > mark,
+                  "node %d restarted from its checkpoint and lists the same streams" %
+                  node.index)
+        for node in nodes:
+            text = open(node.log_path).read()
+            check("assert_failed" not in text, "node %d: no assertion failed" % node.index)
+    finally:
+        for node in nodes:
+            if node.process is not None and node.process.poll() is None:
+                node.process.kill()
+        if os.environ.get("RUNNEL_TEST_KEEP") != "1":
+            shutil.rmtree(root, ignore_errors=True)
+    print("metadata wrap: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
