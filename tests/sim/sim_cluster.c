@@ -156,6 +156,12 @@ struct sim_cluster {
     uint32_t misdirect_per_mille; /* faulty machines: a journal write lands on another op */
     uint32_t down_max;
     uint64_t faulty_machines;
+    /* --wipes: a crash may instead wipe its machine (sim_cluster_wipe), once a run, decided
+     * by its own PRNG so the seed's other faults stay what they were: only where the other
+     * replicas keep intact journals (a damaged head elsewhere plus a wiped replica is a
+     * quorum that may not vote: the operator's command, not this run's). */
+    struct prng wipe_prng;
+    bool wipes_allowed;
     bool replies_dropped[VSR_REPLICAS_MAX]; /* scenario: this machine's replies are lost */
     struct sim_result *result;
     struct sim_options options;
@@ -167,10 +173,16 @@ struct sim_cluster {
 };
 
 static bool sim_heartbeats_per_group; /* runnel-sim --heartbeats-per-group */
+static bool sim_wipes;                /* runnel-sim --wipes */
 
 void sim_cluster_heartbeats_per_group(bool per_group)
 {
     sim_heartbeats_per_group = per_group;
+}
+
+void sim_cluster_wipes(bool wipes)
+{
+    sim_wipes = wipes;
 }
 
 static struct sim_cluster sim_cluster;
@@ -625,6 +637,16 @@ static void sim_setup_ring(struct sim_cluster *cluster)
     cluster->result->log_retained = cluster->log_retained;
 }
 
+/* --wipes: whether this run's crashes may wipe (from the wipes' own PRNG). */
+static void sim_setup_wipes(struct sim_cluster *cluster)
+{
+    prng_init(&cluster->wipe_prng, cluster->seed ^ 0x77697065ull);
+    cluster->wipes_allowed =
+        sim_wipes && cluster->options.faults_random && !cluster->options.storage &&
+        !cluster->replicated && cluster->replica_count >= 3 &&
+        vsr_quorum_count(cluster->faulty_machines) <= 1 && prng_percent(&cluster->wipe_prng, 60);
+}
+
 /* Chooses the cluster shape and fault rates from the seed. */
 static void sim_setup_shape(struct sim_cluster *cluster)
 {
@@ -696,6 +718,7 @@ static void sim_setup_shape(struct sim_cluster *cluster)
         /* Machine crashes instead: no damage-made recovering_head on top of theirs. */
         cluster->faulty_machines = 0;
     }
+    sim_setup_wipes(cluster);
 }
 
 static void sim_setup_clients(struct sim_cluster *cluster)
@@ -1325,9 +1348,16 @@ static void sim_faults_tick(struct sim_cluster *cluster)
              * replication quorum and the others keep a view-change quorum. */
             bool machine = cluster->replicated && sim_machines_down(cluster) == 0 &&
                            !sim_any_recovering(cluster) && prng_percent(prng, 50);
+            /* The faulty machine, if any, is the one wiped: the others' journals are intact. */
+            bool wipe =
+                cluster->wipes_allowed && cluster->result->wipes == 0 &&
+                (cluster->faulty_machines == 0 || cluster->faulty_machines == 1ull << index) &&
+                prng_percent(&cluster->wipe_prng, 50);
             if (machine) {
                 sim_cluster_crash_machine(cluster, index, restart);
                 cluster->result->machine_crashes++;
+            } else if (wipe) {
+                sim_cluster_wipe(cluster, index, restart);
             } else {
                 sim_cluster_crash(cluster, index, restart);
             }

@@ -80,6 +80,10 @@ void sim_cluster_run_options(uint64_t seed, const struct sim_options *options, b
  * the runs that follow; by default each machine's shared heartbeat vouches for them. */
 void sim_cluster_heartbeats_per_group(bool per_group);
 
+/* In the runs that follow, a random crash may wipe its machine instead (sim_cluster_wipe;
+ * off by default: see docs/OPERATIONS.md "Replacing a node's disk" for what it finds). */
+void sim_cluster_wipes(bool wipes);
+
 /* Replica-to-replica messages sent so far, and of those the heartbeats (commit messages,
  * shared heartbeats and their acks). */
 void sim_cluster_messages(const struct sim_cluster *cluster, uint64_t *replica_out,
