@@ -5,9 +5,9 @@ metadata group).
 
 Three runneld nodes (tests/integration/cluster_test.py's Node) with
 limits.metadata_ops_max=1024: the metadata group checkpoints its tables every 512 ops and
-its ring wraps (before, it stopped taking metadata ops, logins included, at op 1024). One
-raw Iggy connection creates streams and deletes most of them again (one metadata op
-each): OPS_BEFORE ops through the metadata primary, then a backup is killed (-9) and
+its ring wraps (before, it stopped taking metadata ops, logins included, at op 1024). Four
+raw Iggy connections in parallel create streams and delete most of them again (one
+metadata op each): OPS_BEFORE ops through the metadata primary, then a backup is killed (-9) and
 OPS_WITHOUT more (over three rings) go without it; it restarts below its peers' rings and
 catches up by state transfer (a peer's checkpoint, then the records up to it; its log says
 metadata_checkpoint_restored). OPS_AFTER more go through the restarted node (forwarded).
@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 
 import cluster_test  # noqa: E402  (same directory: Node, check, Raw)
@@ -31,39 +32,66 @@ from ports import free_ports  # noqa: E402
 RING = 1024
 OPS_BEFORE, OPS_WITHOUT, OPS_AFTER = 1500, 3500, 600
 KEEP_EVERY = 50  # one stream in KEEP_EVERY created stays; the others are deleted again
+CONNECTIONS = 4
 cluster_test.DEADLINE = time.time() + 300
 
 
 class Churn:
-    """Creates streams m<N> and deletes most of them again through one connection."""
+    """Creates streams m<T>-<N> and deletes most of them again, over CONNECTIONS connections
+    in parallel (their ops share the group's commits)."""
 
     def __init__(self):
-        self.number = 0
+        self.rounds = 0
         self.kept = set()
         self.retried = 0
+        self.failures = []
+        self.lock = threading.Lock()
 
     def run(self, node, client, ops):
-        raw = Raw(node, client)
+        self.rounds += 1
+        threads = [threading.Thread(target=self.connection, args=(
+            node, client + index, ops // CONNECTIONS, "m%d-%d-" % (self.rounds, index)))
+            for index in range(CONNECTIONS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self.failures:
+            raise SystemExit("FAILED: %s" % self.failures[0])
+
+    def connection(self, node, client, ops, prefix):
+        try:
+            raw = Raw(node, client)
+        except SystemExit as failure:
+            with self.lock:
+                self.failures.append(str(failure))
+            return
         done = 0
-        while done < ops:
-            name = ("m%06d" % self.number).encode()
-            self.number += 1
-            self.call(raw, 128, bytes([len(name)]) + name, "create stream %s" % name)
+        number = 0
+        while done < ops and not self.failures:
+            number += 1
+            name = ("%s%05d" % (prefix, number)).encode()
+            if not self.call(raw, 128, bytes([len(name)]) + name, "create stream %s" % name):
+                break
             done += 1
-            if self.number % KEEP_EVERY == 0:
-                self.kept.add(name.decode())
+            if number % KEEP_EVERY == 0:
+                with self.lock:
+                    self.kept.add(name.decode())
                 continue
-            self.call(raw, 130, frames.named(name), "delete stream %s" % name)
+            if not self.call(raw, 130, frames.named(name), "delete stream %s" % name):
+                break
             done += 1
         raw.close()
 
     def call(self, raw, operation, body, what):
         started = time.time()
         reply = raw.call_retried(operation, body)
-        if time.time() - started > 0.5:
-            self.retried += 1
-        if frames.status_of(reply) != 0:
-            raise SystemExit("FAILED: %s: status %d" % (what, frames.status_of(reply)))
+        with self.lock:
+            self.retried += time.time() - started > 0.5
+            if frames.status_of(reply) != 0:
+                self.failures.append("%s: status %d" % (what, frames.status_of(reply)))
+                return False
+        return True
 
 
 def stream_names(node):
@@ -123,11 +151,11 @@ def main():
         primary = nodes[primary_index]
         backup = nodes[(primary_index + 1) % count]
         started = time.time()
-        churn.run(primary, 0x6d77000000000001, OPS_BEFORE)
+        churn.run(primary, 0x6d77000000000100, OPS_BEFORE)
         check(True, "%d metadata ops through node %d in %.1f s" % (
             OPS_BEFORE, primary.index, time.time() - started))
         backup.kill()
-        churn.run(primary, 0x6d77000000000002, OPS_WITHOUT)
+        churn.run(primary, 0x6d77000000000200, OPS_WITHOUT)
         check(True, "%d more (%.1f rings) without node %d, %d waited over 0.5 s" % (
             OPS_WITHOUT, OPS_WITHOUT / RING, backup.index, churn.retried))
         backup.start()
@@ -140,7 +168,7 @@ def main():
         check(transfers, "it caught up by state transfer (a peer's checkpoint and the records "
               "below it)")
         print(transfers[0], flush=True)
-        churn.run(backup, 0x6d77000000000003, OPS_AFTER)  # forwarded to the primary
+        churn.run(backup, 0x6d77000000000300, OPS_AFTER)  # forwarded to the primary
         for node in nodes:
             wait_streams(node, churn.kept, 30)
         check(True, "every node lists the same %d streams after %d ops" % (
