@@ -90,10 +90,12 @@ def segments(node, topic_id):
                   for path in glob.glob(pattern))
 
 
-def only_from(bases, start):
+def only_from(bases, start, exact=True):
     """True when the segments (base offsets, a node's own layout) hold nothing wholly below
-    start: the first one reaches start, and there is one (the tail stays)."""
-    return len(bases) > 0 and bases[0] <= start and (len(bases) == 1 or bases[1] > start)
+    start and there is one (the tail stays); exact: the first one also reaches start (no
+    later truncation removed it)."""
+    return (len(bases) > 0 and (bases[0] <= start or not exact) and
+            (len(bases) == 1 or bases[1] > start))
 
 
 def last_payload(node, topic):
@@ -222,18 +224,28 @@ def expiry_phase(nodes):
          lambda: str([(first_offset(node, b"exp"), segments(node, exp_id)) for node in nodes]))
     start = first_offset(nodes[0], b"exp")
     check(start >= 400, "message expiry 4 s: messages below offset %d expired" % start)
-    # The next checkpoint (op 1024) holds the new start: small batches stay in the tail.
+    # The next checkpoint (op 1024) holds the new start. Small batches mostly stay in the
+    # tail, but on a slow machine a group commit per batch can fill and seal it, and that
+    # segment expires 4 s later too: the start may move on past `start`, never back.
     send_batches(primary_of(nodes), 520, base=60, stream=STREAM, topic=b"exp", pad=b"")
     for node in nodes:
-        wait(lambda: only_from(segments(node, exp_id), start), 40,
+        wait(lambda: only_from(segments(node, exp_id), start, exact=False), 40,
              "node %d: every segment file wholly below offset %d is gone" % (node.index, start),
              lambda: str(segments(node, exp_id)))
-        wait(lambda: first_offset(node, b"exp") == start and
-             last_payload(node, b"exp") is not None, 30,
-             "node %d: polls start at %d, the tail is served" % (node.index, start),
-             lambda: str((first_offset(node, b"exp"), last_payload(node, b"exp"))))
-    check(any(segments(node, exp_id)[:1] == [start] for node in nodes),
-          "the deciding node's segments now begin at its tail of then",
+
+    def served():
+        starts = [first_offset(node, b"exp") for node in nodes]
+        return (starts[0] is not None and starts[0] >= start and len(set(starts)) == 1 and
+                all(last_payload(node, b"exp") is not None for node in nodes))
+    wait(served, 30, "every node's polls start at the same offset, at least %d, and the tail "
+         "is served" % start,
+         lambda: str([(first_offset(node, b"exp"), last_payload(node, b"exp")) for node in nodes]))
+    final = first_offset(nodes[0], b"exp")
+    check(all(segments(node, exp_id)[0] <= final for node in nodes),
+          "every node holds the files its polls start in (from %d)" % final,
+          str([segments(node, exp_id) for node in nodes]))
+    check(any(segments(node, exp_id)[0] >= start for node in nodes),
+          "the deciding node's segments now begin at or above its tail of then (%d)" % start,
           str([segments(node, exp_id) for node in nodes]))
 
 
