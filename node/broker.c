@@ -158,9 +158,24 @@ int broker_request_pack(struct broker_request *request,
         size + BROKER_METADATA_PREFIX_SIZE > request->buffer_capacity) {
         return -RUNNEL_ETOOLARGE;
     }
+    /* An Iggy client's op carries its request number; Register (request 0) and server ops
+     * (bootstrap, release, the logout of a closed connection) are not numbered. */
+    uint32_t format = BROKER_METADATA_PREFIX_NUMBERED;
+    uint64_t number = 0;
+    uint64_t checksum = 0;
+    bool is_server_op = request->purpose == BROKER_PURPOSE_BOOTSTRAP ||
+                        request->purpose == BROKER_PURPOSE_CLOSE ||
+                        request->purpose == BROKER_PURPOSE_RELEASE;
+    if (client != 0 && request->purpose != BROKER_PURPOSE_REGISTER && !is_server_op) {
+        number = request->header.request;
+        checksum = (uint64_t)request->header.request_checksum;
+    }
     memset(request->buffer, 0, BROKER_METADATA_PREFIX_SIZE);
     memcpy(request->buffer, &user_id, sizeof(user_id));
+    memcpy(request->buffer + 4, &format, sizeof(format));
     memcpy(request->buffer + 8, &client, sizeof(client));
+    memcpy(request->buffer + 24, &number, sizeof(number));
+    memcpy(request->buffer + 32, &checksum, sizeof(checksum));
     size_t packed = runnel__metadata__metadata_operation__pack(
         operation, request->buffer + BROKER_METADATA_PREFIX_SIZE);
     assert(packed == size);

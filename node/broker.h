@@ -43,9 +43,15 @@ enum {
     BROKER_SMALL_BUFFER_SIZE = 80 * 1024, /* frames and replies up to this size */
     BROKER_XSHARD_REQUEST = 100,          /* pointer: struct broker_request, home -> target */
     BROKER_XSHARD_REPLY = 101,            /* pointer: struct broker_request, target -> home */
-    BROKER_METADATA_PREFIX_SIZE = 24,     /* [user_id u32][reserved u32][client u128] */
-    BROKER_HELD_REPLY_MIN = 64 * 1024,    /* replies from here on are sent from the request */
-    BROKER_HELD_LARGE_RESERVE = 2,        /* ... while more large buffers than this are free */
+    /* A metadata op's prefix: [user_id u32][format u32][client u128][request u64]
+     * [request_checksum u64] (the Iggy client's request number and the checksum's low 64
+     * bits; node/metadata.h keeps an op at most once per (client, request)). Format 0 (ops
+     * journaled before numbers were carried) ends after client: 24 bytes, not numbered. */
+    BROKER_METADATA_PREFIX_SIZE = 40,
+    BROKER_METADATA_PREFIX_V0_SIZE = 24,
+    BROKER_METADATA_PREFIX_NUMBERED = 1, /* format */
+    BROKER_HELD_REPLY_MIN = 64 * 1024,   /* replies from here on are sent from the request */
+    BROKER_HELD_LARGE_RESERVE = 2,       /* ... while more large buffers than this are free */
 };
 
 enum broker_request_kind {

@@ -120,11 +120,22 @@ static uint32_t control_plane_apply(const struct vsr_header *prepare, const void
         .client = 0,
         .user_id = METADATA_ROOT_USER_ID,
     };
-    if (body_size >= BROKER_METADATA_PREFIX_SIZE) {
+    uint32_t format = 0;
+    if (body_size >= BROKER_METADATA_PREFIX_V0_SIZE) {
+        memcpy(&format, bytes + 4, sizeof(format));
+    }
+    uint32_t prefix_size = format == BROKER_METADATA_PREFIX_NUMBERED
+                               ? BROKER_METADATA_PREFIX_SIZE
+                               : BROKER_METADATA_PREFIX_V0_SIZE;
+    if (body_size >= prefix_size) {
         memcpy(&apply.user_id, bytes, sizeof(apply.user_id));
         memcpy(&apply.client, bytes + 8, sizeof(apply.client));
-        bytes += BROKER_METADATA_PREFIX_SIZE;
-        body_size -= BROKER_METADATA_PREFIX_SIZE;
+        if (prefix_size == BROKER_METADATA_PREFIX_SIZE) {
+            memcpy(&apply.request, bytes + 24, sizeof(apply.request));
+            memcpy(&apply.request_checksum, bytes + 32, sizeof(apply.request_checksum));
+        }
+        bytes += prefix_size;
+        body_size -= prefix_size;
     } else {
         body_size = 0; /* never sent by this node: a committed rejection (code 3) */
     }

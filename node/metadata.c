@@ -253,6 +253,8 @@ static size_t metadata_snapshot_arena_size(const struct metadata_limits *limits)
     size += (sizeof(Runnel__Metadata__SnapshotMember) + pointer) * limits->members_max;
     size += (sizeof(Runnel__Metadata__SnapshotAssignment) + pointer) * limits->assignments_max;
     size += (sizeof(Runnel__Metadata__SnapshotClient) + pointer) * limits->clients_max;
+    size += (sizeof(Runnel__Metadata__SnapshotClientReply) + pointer) * limits->clients_max *
+            METADATA_CLIENT_REPLIES;
     return size;
 }
 
@@ -269,6 +271,8 @@ static int metadata_tables_allocate(struct metadata *metadata)
     metadata->members = calloc(limits->members_max + 1, sizeof(metadata->members[0]));
     metadata->assignments = calloc(limits->assignments_max + 1, sizeof(metadata->assignments[0]));
     metadata->clients = calloc(limits->clients_max + 1, sizeof(metadata->clients[0]));
+    metadata->client_replies = calloc((size_t)limits->clients_max * METADATA_CLIENT_REPLIES + 1,
+                                      sizeof(metadata->client_replies[0]));
     const size_t partition_words = (limits->partitions_max + 63) / 64;
     metadata->scratch.partition_bits = calloc(partition_words, sizeof(uint64_t));
     metadata->scratch.in_flight_bits = calloc(partition_words, sizeof(uint64_t));
@@ -291,8 +295,8 @@ static int metadata_tables_allocate(struct metadata *metadata)
     if (metadata->streams == NULL || metadata->topics == NULL || metadata->partitions == NULL ||
         metadata->users == NULL || metadata->tokens == NULL || metadata->permissions == NULL ||
         metadata->groups == NULL || metadata->members == NULL || metadata->assignments == NULL ||
-        metadata->clients == NULL || metadata->partition_index.keys == NULL ||
-        metadata->partition_index.values == NULL) {
+        metadata->clients == NULL || metadata->client_replies == NULL ||
+        metadata->partition_index.keys == NULL || metadata->partition_index.values == NULL) {
         return -ENOMEM;
     }
     return 0;
@@ -353,6 +357,7 @@ void metadata_deinit(struct metadata *metadata)
                       metadata->members,
                       metadata->assignments,
                       metadata->clients,
+                      metadata->client_replies,
                       metadata->partition_index.keys,
                       metadata->partition_index.values,
                       metadata->topic_slots.free_stack,
@@ -393,6 +398,8 @@ void metadata_reset(struct metadata *metadata)
     memset(metadata->members, 0, sizeof(metadata->members[0]) * limits->members_max);
     memset(metadata->assignments, 0, sizeof(metadata->assignments[0]) * limits->assignments_max);
     memset(metadata->clients, 0, sizeof(metadata->clients[0]) * limits->clients_max);
+    memset(metadata->client_replies, 0,
+           sizeof(metadata->client_replies[0]) * limits->clients_max * METADATA_CLIENT_REPLIES);
     metadata_index_reset(&metadata->partition_index);
     struct metadata_slots *all[] = {&metadata->topic_slots,      &metadata->partition_slots,
                                     &metadata->token_slots,      &metadata->permission_slots,
@@ -425,6 +432,8 @@ void metadata_copy(struct metadata *target, const struct metadata *source)
     memcpy(target->assignments, source->assignments,
            sizeof(source->assignments[0]) * limits->assignments_max);
     memcpy(target->clients, source->clients, sizeof(source->clients[0]) * limits->clients_max);
+    memcpy(target->client_replies, source->client_replies,
+           sizeof(source->client_replies[0]) * limits->clients_max * METADATA_CLIENT_REPLIES);
     assert(target->partition_index.capacity == source->partition_index.capacity);
     memcpy(target->partition_index.keys, source->partition_index.keys,
            sizeof(uint64_t) * source->partition_index.capacity);
@@ -807,6 +816,91 @@ static uint32_t metadata_apply_operation(struct metadata_apply_state *state,
     }
 }
 
+/* ---- at most once per (client, request) ---- */
+
+struct metadata_client_reply *metadata_client_replies(const struct metadata *metadata,
+                                                      uint32_t client_slot)
+{
+    assert(metadata != NULL);
+    assert(client_slot < metadata->config.limits.clients_max);
+    return &metadata->client_replies[(size_t)client_slot * METADATA_CLIENT_REPLIES];
+}
+
+void metadata_client_replies_clear(struct metadata *metadata, uint32_t client_slot)
+{
+    memset(metadata_client_replies(metadata, client_slot), 0,
+           sizeof(struct metadata_client_reply) * METADATA_CLIENT_REPLIES);
+}
+
+/* The registered client an op is numbered for, or NULL: not numbered (server ops,
+ * Register, old records) or not registered (then it runs as before: no watermark). */
+static struct metadata_client *
+metadata_numbered_client(struct metadata *metadata, const struct metadata_apply_context *context)
+{
+    if (context->client == 0 || context->request == 0) {
+        return NULL;
+    }
+    return (struct metadata_client *)metadata_client_get(metadata, context->client);
+}
+
+/* A request at or below the watermark: its kept reply when the checksums agree (0 is
+ * unstamped and agrees with any), else a committed rejection 59. */
+static uint32_t metadata_replay(const struct metadata *metadata,
+                                const struct metadata_client *client,
+                                const struct metadata_apply_context *context, uint8_t *reply)
+{
+    assert(context->request <= client->request_last);
+    const struct metadata_client_reply *kept =
+        metadata_client_replies(metadata, (uint32_t)(client - metadata->clients));
+    for (uint32_t index = 0; index < METADATA_CLIENT_REPLIES; index++) {
+        const struct metadata_client_reply *entry = &kept[index];
+        if (entry->request != context->request || entry->state != METADATA_CLIENT_REPLY_KEPT) {
+            continue;
+        }
+        if (entry->checksum != 0 && context->request_checksum != 0 &&
+            entry->checksum != context->request_checksum) {
+            break; /* the same number with another body: not this request's reply */
+        }
+        assert(entry->size <= METADATA_CLIENT_REPLY_SIZE_MAX);
+        memcpy(reply, entry->bytes, entry->size);
+        return entry->size;
+    }
+    struct metadata_writer writer = {.buffer = reply, .capacity = METADATA_REPLY_SIZE_MAX};
+    metadata_writer_u32(&writer, 1);
+    metadata_writer_u32(&writer, 0);
+    metadata_writer_u32(&writer, METADATA_STATUS_REQUEST_ALREADY_APPLIED);
+    assert(!writer.is_overflow);
+    return writer.size;
+}
+
+/* Raises the client's watermark to the request and keeps its reply in place of the oldest
+ * (empty first; the lowest request number), so which slot holds it never matters. */
+static void metadata_keep_reply(struct metadata *metadata, struct metadata_client *client,
+                                const struct metadata_apply_context *context, bool is_replayable,
+                                const uint8_t *reply, uint32_t reply_size)
+{
+    assert(context->request > client->request_last);
+    client->request_last = context->request;
+    struct metadata_client_reply *kept =
+        metadata_client_replies(metadata, (uint32_t)(client - metadata->clients));
+    struct metadata_client_reply *oldest = &kept[0];
+    for (uint32_t index = 1; index < METADATA_CLIENT_REPLIES; index++) {
+        if (kept[index].request < oldest->request) {
+            oldest = &kept[index];
+        }
+    }
+    memset(oldest, 0, sizeof(*oldest));
+    oldest->request = context->request;
+    oldest->checksum = context->request_checksum;
+    if (!is_replayable || reply_size > METADATA_CLIENT_REPLY_SIZE_MAX) {
+        oldest->state = METADATA_CLIENT_REPLY_NOT_KEPT;
+        return;
+    }
+    oldest->state = METADATA_CLIENT_REPLY_KEPT;
+    oldest->size = (uint16_t)reply_size;
+    memcpy(oldest->bytes, reply, reply_size);
+}
+
 int metadata_apply(struct metadata *metadata, const struct metadata_apply_context *context,
                    const uint8_t *body, uint32_t body_size, uint8_t *reply, uint32_t reply_capacity,
                    uint32_t *reply_size_out)
@@ -817,6 +911,12 @@ int metadata_apply(struct metadata *metadata, const struct metadata_apply_contex
     assert(context->op > metadata->op);
     assert(body != NULL || body_size == 0);
     metadata->op = context->op;
+    const struct metadata_client *numbered = metadata_numbered_client(metadata, context);
+    if (numbered != NULL && context->request <= numbered->request_last) {
+        *reply_size_out = metadata_replay(metadata, numbered, context, reply);
+        return 0; /* executed once already: nothing changes */
+    }
+    bool is_replayable = true;
     struct metadata_writer payload = {
         .buffer = reply + 4, .capacity = METADATA_REPLY_SIZE_MAX - 4, .size = 0};
     struct metadata_apply_state state = {
@@ -829,6 +929,9 @@ int metadata_apply(struct metadata *metadata, const struct metadata_apply_contex
                                                          body);
         if (operation != NULL) {
             status = metadata_apply_operation(&state, operation);
+            /* The raw token went to the client only with the first reply. */
+            is_replayable = operation->operation_case !=
+                            RUNNEL__METADATA__METADATA_OPERATION__OPERATION_CREATE_TOKEN;
         }
     }
     assert(!payload.is_overflow); /* payloads are bounded by METADATA_REPLY_SIZE_MAX */
@@ -843,6 +946,12 @@ int metadata_apply(struct metadata *metadata, const struct metadata_apply_contex
     }
     assert(!writer.is_overflow);
     *reply_size_out = writer.size;
+    /* Looked up again: the op may have released the client (Logout, DeleteUser) or
+     * registered it afresh (watermark 0). */
+    struct metadata_client *client = metadata_numbered_client(metadata, context);
+    if (client != NULL && context->request > client->request_last) {
+        metadata_keep_reply(metadata, client, context, is_replayable, reply, writer.size);
+    }
     return 0;
 }
 

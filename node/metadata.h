@@ -47,6 +47,8 @@ enum {
     METADATA_USERNAME_SIZE_MIN = 3,
     METADATA_USERNAME_SIZE_MAX = 50,
     METADATA_SNAPSHOT_VERSION = 1,
+    METADATA_CLIENT_REPLIES = 5,          /* Iggy's REPLY_RING_CAPACITY */
+    METADATA_CLIENT_REPLY_SIZE_MAX = 232, /* a longer reply is not kept: replayed as 59 */
 };
 
 /* Iggy error codes that apply puts in a committed rejection (iggy-protocol.md §6). */
@@ -68,6 +70,7 @@ enum metadata_status {
     METADATA_STATUS_INVALID_TOKEN = 53,
     METADATA_STATUS_USERS_LIMIT_REACHED = 55,
     METADATA_STATUS_INVALID_TOKEN_EXPIRY = 56,
+    METADATA_STATUS_REQUEST_ALREADY_APPLIED = 59,
     METADATA_STATUS_STREAM_NOT_FOUND = 1009,
     METADATA_STATUS_STREAM_NAME_EXISTS = 1012,
     METADATA_STATUS_INVALID_TOPIC_SIZE = 1019,
@@ -284,7 +287,24 @@ struct metadata_client {
     u128 client;
     uint64_t session; /* op of the committed Register */
     uint32_t user_id;
-    uint8_t node; /* replica index + 1 of the node it registered through; 0: unknown */
+    uint8_t node;          /* replica index + 1 of the node it registered through; 0: unknown */
+    uint64_t request_last; /* Iggy request watermark: ops numbered at or below run no more */
+};
+
+enum metadata_client_reply_state {
+    METADATA_CLIENT_REPLY_EMPTY = 0,
+    METADATA_CLIENT_REPLY_KEPT = 1,     /* bytes hold the reply */
+    METADATA_CLIENT_REPLY_NOT_KEPT = 2, /* too long, or a CreateToken (its raw token is not in
+                                         * the state): a resend gets 59 */
+};
+
+/* One of a client's last METADATA_CLIENT_REPLIES replies (Iggy's client-table ring). */
+struct metadata_client_reply {
+    uint64_t request;  /* Iggy request number; 0: empty */
+    uint64_t checksum; /* the request's checksum (low 64 bits), 0 when unstamped */
+    uint16_t size;
+    uint8_t state; /* enum metadata_client_reply_state */
+    uint8_t bytes[METADATA_CLIENT_REPLY_SIZE_MAX];
 };
 
 /* Open-addressing index (stream, topic, partition) -> partition slot. */
@@ -333,6 +353,7 @@ struct metadata {
     struct metadata_member *members;
     struct metadata_assignment *assignments;
     struct metadata_client *clients;
+    struct metadata_client_reply *client_replies; /* [clients_max * METADATA_CLIENT_REPLIES] */
     struct metadata_index partition_index;
     uint32_t streams_count;
     uint32_t users_count;
@@ -351,10 +372,13 @@ struct metadata {
 
 /* What the VSR layer knows about an op, resolved before it was replicated. */
 struct metadata_apply_context {
-    uint64_t op;           /* this op's number: incarnations and sessions come from it */
-    uint64_t timestamp_us; /* replicated prepare timestamp, µs since the UNIX epoch */
-    u128 client;           /* VSR client id of the request (0 for server ops) */
-    uint32_t user_id;      /* acting user; 0 = root or a server-originated op */
+    uint64_t op;               /* this op's number: incarnations and sessions come from it */
+    uint64_t timestamp_us;     /* replicated prepare timestamp, µs since the UNIX epoch */
+    u128 client;               /* VSR client id of the request (0 for server ops) */
+    uint32_t user_id;          /* acting user; 0 = root or a server-originated op */
+    uint64_t request;          /* the Iggy client's request number; 0: not numbered (Register,
+                                * server ops, ops journaled before numbers were carried) */
+    uint64_t request_checksum; /* its request_checksum (low 64 bits); 0: unstamped */
 };
 
 /* Fills limits with defaults fit for one node (and for tests). */
@@ -385,7 +409,13 @@ void metadata_copy(struct metadata *target, const struct metadata *source);
 
 /*
  * Applies one metadata op (a packed MetadataOperation). context->op must be above the
- * last applied op. Writes the result-framed reply into reply (reply_capacity >=
+ * last applied op. At most once per (client, request) (Iggy's client table, iggy-protocol.md
+ * §2.5): when context->request is not 0 and the client is registered, a request number at
+ * or below the client's watermark is not executed again; the reply is then the one kept
+ * from its first apply (the last METADATA_CLIENT_REPLIES replies are kept, each up to
+ * METADATA_CLIENT_REPLY_SIZE_MAX bytes), or a committed rejection with code 59
+ * (RequestAlreadyApplied) when it is not kept or its checksum differs (state unchanged).
+ * Writes the result-framed reply into reply (reply_capacity >=
  * METADATA_REPLY_SIZE_MAX) and its size into reply_size_out. A body that does not decode
  * or is out of bounds is a committed rejection with code 3 (InvalidCommand), never an
  * assertion: the state is unchanged and the op still counts as applied.

@@ -73,6 +73,11 @@ uint32_t metadata_apply_user_op(struct metadata_apply_state *state,
 uint32_t metadata_apply_group_op(struct metadata_apply_state *state,
                                  const Runnel__Metadata__MetadataOperation *operation);
 
+/* The METADATA_CLIENT_REPLIES kept replies of the client at client_slot; clear empties them. */
+struct metadata_client_reply *metadata_client_replies(const struct metadata *metadata,
+                                                      uint32_t client_slot);
+void metadata_client_replies_clear(struct metadata *metadata, uint32_t client_slot);
+
 /* Removes every partition, group and member of the topic at topic_slot. */
 void metadata_topic_release(struct metadata *metadata, uint32_t topic_slot);
 

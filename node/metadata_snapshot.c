@@ -56,7 +56,8 @@ size_t metadata_snapshot_size_max(const struct metadata *metadata)
     size += (size_t)limits->consumer_groups_max * (METADATA_NAME_SIZE_MAX + 32);
     size += (size_t)limits->members_max * 40;
     size += (size_t)limits->assignments_max * 32;
-    size += (size_t)limits->clients_max * 48;
+    size += (size_t)limits->clients_max *
+            (64 + METADATA_CLIENT_REPLIES * (METADATA_CLIENT_REPLY_SIZE_MAX + 32));
     return size;
 }
 
@@ -345,6 +346,50 @@ static int metadata_snapshot_client_compare(const void *left, const void *right)
     return (a->client_low > b->client_low) - (a->client_low < b->client_low);
 }
 
+/* The client's watermark and kept replies, in request order (not slot order: a restored
+ * state may hold them in other slots and must encode the same bytes). */
+static void metadata_snapshot_client_replies(struct metadata *metadata, uint32_t slot,
+                                             Runnel__Metadata__SnapshotClient *out)
+{
+    struct metadata_arena *arena = &metadata->snapshot_arena;
+    const struct metadata_client *client = &metadata->clients[slot];
+    const struct metadata_client_reply *kept = metadata_client_replies(metadata, slot);
+    out->has_request_last = client->request_last != 0;
+    out->request_last = client->request_last;
+    uint32_t count = 0;
+    for (uint32_t index = 0; index < METADATA_CLIENT_REPLIES; index++) {
+        count += kept[index].request != 0 ? 1 : 0;
+    }
+    if (count == 0) {
+        return;
+    }
+    out->replies = (Runnel__Metadata__SnapshotClientReply **)metadata_snapshot_array(arena, count);
+    uint64_t previous = 0;
+    for (uint32_t round = 0; round < count; round++) {
+        const struct metadata_client_reply *next = NULL;
+        for (uint32_t index = 0; index < METADATA_CLIENT_REPLIES; index++) {
+            if (kept[index].request > previous &&
+                (next == NULL || kept[index].request < next->request)) {
+                next = &kept[index];
+            }
+        }
+        assert(next != NULL);
+        previous = next->request;
+        Runnel__Metadata__SnapshotClientReply *entry =
+            SNAPSHOT_NEW(arena, Runnel__Metadata__SnapshotClientReply,
+                         RUNNEL__METADATA__SNAPSHOT_CLIENT_REPLY__INIT);
+        entry->request = next->request;
+        entry->has_checksum = next->checksum != 0;
+        entry->checksum = next->checksum;
+        entry->has_reply = next->state == METADATA_CLIENT_REPLY_KEPT;
+        if (entry->has_reply) {
+            entry->reply = metadata_snapshot_bytes(next->bytes, next->size);
+        }
+        out->replies[out->n_replies++] = entry;
+    }
+    assert(out->n_replies == count);
+}
+
 static void metadata_snapshot_clients(struct metadata *metadata, Runnel__Metadata__Snapshot *out)
 {
     struct metadata_arena *arena = &metadata->snapshot_arena;
@@ -363,6 +408,7 @@ static void metadata_snapshot_clients(struct metadata *metadata, Runnel__Metadat
         entry->user_id = client->user_id;
         entry->has_node = client->node != 0;
         entry->node = client->node != 0 ? client->node - 1u : 0;
+        metadata_snapshot_client_replies(metadata, slot, entry);
         out->clients[out->n_clients++] = entry;
     }
     assert(out->n_clients == count);
@@ -706,6 +752,36 @@ static int metadata_restore_user(struct metadata *metadata,
     return metadata_restore_tokens(metadata, user, in);
 }
 
+/* Untrusted: at most METADATA_CLIENT_REPLIES, numbered above 0, ascending, none above the
+ * watermark, each reply short enough to be kept. */
+static int metadata_restore_client_replies(struct metadata *metadata, uint32_t slot,
+                                           const Runnel__Metadata__SnapshotClient *in)
+{
+    if (in->n_replies > METADATA_CLIENT_REPLIES) {
+        return -RUNNEL_EFORMAT;
+    }
+    struct metadata_client_reply *kept = metadata_client_replies(metadata, slot);
+    uint64_t previous = 0;
+    for (size_t index = 0; index < in->n_replies; index++) {
+        const Runnel__Metadata__SnapshotClientReply *entry = in->replies[index];
+        if (entry->request <= previous || entry->request > in->request_last ||
+            (entry->has_reply && (entry->reply.len > METADATA_CLIENT_REPLY_SIZE_MAX ||
+                                  (entry->reply.len > 0 && entry->reply.data == NULL)))) {
+            return -RUNNEL_EFORMAT;
+        }
+        previous = entry->request;
+        struct metadata_client_reply *out = &kept[index];
+        out->request = entry->request;
+        out->checksum = entry->has_checksum ? entry->checksum : 0;
+        out->state = entry->has_reply ? METADATA_CLIENT_REPLY_KEPT : METADATA_CLIENT_REPLY_NOT_KEPT;
+        out->size = entry->has_reply ? (uint16_t)entry->reply.len : 0;
+        if (out->size > 0) {
+            memcpy(out->bytes, entry->reply.data, out->size);
+        }
+    }
+    return 0;
+}
+
 static int metadata_restore_clients(struct metadata *metadata, const Runnel__Metadata__Snapshot *in)
 {
     for (size_t index = 0; index < in->n_clients; index++) {
@@ -726,7 +802,12 @@ static int metadata_restore_clients(struct metadata *metadata, const Runnel__Met
                                      .client = client,
                                      .session = entry->session,
                                      .user_id = entry->user_id,
-                                     .node = entry->has_node ? (uint8_t)(entry->node + 1) : 0};
+                                     .node = entry->has_node ? (uint8_t)(entry->node + 1) : 0,
+                                     .request_last = entry->request_last};
+        int result = metadata_restore_client_replies(metadata, slot, entry);
+        if (result != 0) {
+            return result;
+        }
     }
     return 0;
 }

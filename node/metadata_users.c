@@ -489,6 +489,7 @@ static void metadata_client_release(struct metadata *metadata, uint32_t slot)
     assert(metadata->clients[slot].is_used);
     metadata_groups_remove_client(metadata, metadata->clients[slot].client);
     memset(&metadata->clients[slot], 0, sizeof(metadata->clients[slot]));
+    metadata_client_replies_clear(metadata, slot);
     metadata_slots_give(&metadata->client_slots, slot);
 }
 
@@ -692,6 +693,8 @@ static uint32_t metadata_register_client(struct metadata_apply_state *state,
         entry->client = context->client;
     }
     entry->session = context->op;
+    entry->request_last = 0; /* a new session: its request 1 is new (iggy-protocol.md §2.5) */
+    metadata_client_replies_clear(metadata, (uint32_t)(entry - metadata->clients));
     entry->user_id = user->id;
     entry->node = request->has_node ? (uint8_t)(request->node + 1) : 0;
     metadata_writer_u32(state->payload, user->id);

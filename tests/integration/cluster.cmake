@@ -54,6 +54,12 @@ runnel_cluster_test(integration.cluster_takeover cluster_test.py 240 --takeover)
 # such a frame never fitted a link's lanes and was answered 57/58); a batch over
 # limits.batch_size_bytes_max is refused at once with status 4.
 runnel_cluster_test(integration.cluster_big_batches cluster_test.py 120 --big-batches)
+# cluster_resend: Iggy's client table (docs/NEMESIS.md bug 10): through a backup and
+# through the metadata primary, a CreateStream resent with the same request number after
+# its stream's delete gets the create's reply and does not recreate the stream (before,
+# every resend was a new op: the stream came back); the same number with another body
+# gets 59 and creates nothing; the next number and a send on the connection go on.
+runnel_cluster_test(integration.cluster_resend cluster_test.py 120 --resend)
 # cluster_wrap: a partition of a 3-node cluster with a 1024-op log ring takes 1,500
 # batches, a backup is killed (-9), 3,500 more (over three rings) are committed without it
 # and none is answered 57/58 (a slot is reused below a checkpoint durable on a quorum), it

@@ -53,6 +53,7 @@ FAILOVER = "--no-failover" not in sys.argv[3:]
 LEASE = "--lease" in sys.argv[3:]
 TAKEOVER = "--takeover" in sys.argv[3:]
 BIG_BATCHES = "--big-batches" in sys.argv[3:]
+RESEND = "--resend" in sys.argv[3:]
 LEASE_MS = 3000
 PRODUCER = os.path.join(os.path.dirname(RUNNELD), "runnel-nemesis-producer")
 LOAD_SECONDS = int(os.environ.get("RUNNEL_TEST_LOAD_SECONDS", "4"))
@@ -324,21 +325,26 @@ class Raw:
         check(frames.status_of(reply) == 0, "raw login to node %d" % node.index)
         self.session = struct.unpack_from("<Q", reply, 256 + 8)[0]
 
-    def call_retried(self, operation, body, code=0):
+    def call_retried(self, operation, body, code=0, stamp=False):
         """call, again while the reply is 57 or 58 (a metadata request parked through a
         view change: Iggy's SDKs retry these too), for up to 15 s."""
         end = time.time() + min(15, time_left())
-        reply = self.call(operation, body, code)
+        reply = self.call(operation, body, code, stamp)
         while frames.status_of(reply) in (57, 58) and time.time() < end:
             time.sleep(0.2)
             self.number -= 1  # the same request again
-            reply = self.call(operation, body, code)
+            reply = self.call(operation, body, code, stamp)
         return reply
 
-    def call(self, operation, body, code=0):
+    def call(self, operation, body, code=0, stamp=False):
+        """One request numbered after the last (stamp: with request_checksum = XXH3(body),
+        as Iggy's SDK sends metadata ops)."""
         self.number += 1
-        self.sock.sendall(frames.request(operation, body, code=code, client=self.client,
+        frame = bytearray(frames.request(operation, body, code=code, client=self.client,
                                          session=self.session, request_number=self.number))
+        if stamp:
+            struct.pack_into("<Q", frame, 144, frames.xxh3(body))
+        self.sock.sendall(bytes(frame))
         reply = frames.read_frame(self.sock)
         check(reply is not None, "a reply from the node")
         return reply
@@ -509,6 +515,71 @@ def metadata_takeover(nodes):
     check(new_primary == sender.index, "node %d answered it as the primary it became, "
           "without another view change" % sender.index, "view %d, primary %d" % (
               new_view, new_primary))
+
+
+def stream_names(node):
+    """The stream names node lists (the CLI's JSON)."""
+    output = retry(node, "stream list", 15, "stream", "list")
+    return set(re.findall(r'"name": ?"([^"]*)"', output))
+
+
+def metadata_resend(nodes):
+    """Iggy's client table (iggy-protocol.md §2.5; docs/NEMESIS.md bug 10): a metadata
+    request resent with the same (client, request) number, as Iggy's SDK resends one
+    answered 57/58, runs once and gets the first reply. Through a backup (forwarded to the
+    metadata primary) and through the primary: a CreateStream resent after its stream's
+    delete gets the create's reply and does not recreate the stream; the same number with
+    another body (its own checksum) gets 59 and creates nothing; numbering goes on after."""
+    view, primary = metadata_primary(nodes)
+    check(view >= 0, "the metadata primary is node %d (view %d)" % (primary, view))
+    backup = nodes[(primary + 1) % COUNT]
+    for node, tag in ((backup, b"b"), (nodes[primary], b"p")):
+        where = "node %d (%s)" % (node.index, "backup" if node is backup else "primary")
+        raw = Raw(node, 0x7e5e000000000001 + node.index)
+        name = b"rs-" + tag
+        create = bytes([len(name)]) + name
+        first = raw.call_retried(128, create, stamp=True)  # as Iggy's SDK: stamped
+        number = raw.number
+        check(frames.status_of(first) == 0 and first[256:260] == b"\0\0\0\0",
+              "CreateStream %s through %s (request %d)" % (name.decode(), where, number),
+              first[256:268].hex())
+        stream_id = struct.unpack_from("<I", first, 260)[0]
+        reply = raw.call_retried(130, frames.numeric(stream_id), stamp=True)
+        check(frames.status_of(reply) == 0 and reply[256:260] == b"\0\0\0\0",
+              "DeleteStream %d (request %d)" % (stream_id, raw.number), reply[256:268].hex())
+        after = raw.number
+        raw.number = number - 1  # the create again, as the SDK resends it
+        again = raw.call(128, create, stamp=True)
+        check(frames.status_of(again) == 0 and again[256:] == first[256:],
+              "the create resent with request %d gets the first reply (stream %d)" % (
+                  number, stream_id), "%d %s" % (frames.status_of(again), again[256:280].hex()))
+        raw.number = number - 1  # the same number with another body, stamped
+        other = b"rs-x" + tag
+        refused = raw.call(128, bytes([len(other)]) + other, stamp=True)
+        check(frames.status_of(refused) == 0 and
+              refused[256:268] == struct.pack("<III", 1, 0, 59),
+              "request %d with another body is answered 59 (RequestAlreadyApplied)" % number,
+              "%d %s" % (frames.status_of(refused), refused[256:268].hex()))
+        raw.number = after
+        name_next = name + b"-next"
+        reply = raw.call_retried(128, bytes([len(name_next)]) + name_next, stamp=True)
+        check(frames.status_of(reply) == 0 and reply[256:260] == b"\0\0\0\0",
+              "the next request (%d) runs" % raw.number, reply[256:268].hex())
+        check(raw.send(b"resend-" + tag) is not None,
+              "a send on the same connection is not numbered against it")
+        raw.close()
+    end = time.time() + min(15, time_left())
+    while True:
+        listed = [stream_names(node) for node in nodes]
+        wanted = all("rs-b-next" in names and "rs-p-next" in names for names in listed)
+        if wanted or time.time() >= end:
+            break
+        time.sleep(0.2)
+    for node, names in zip(nodes, listed):
+        check("rs-b-next" in names and "rs-p-next" in names and
+              not names & {"rs-b", "rs-p", "rs-xb", "rs-xp"},
+              "node %d lists the next streams, not the deleted ones nor the refused" % node.index,
+              str(sorted(names)))
 
 
 def register_without_quorum(nodes):
@@ -786,6 +857,10 @@ def main():
             metadata_takeover(nodes)
             wiped_node_recovers(nodes)
             print("cluster: all checks passed (metadata takeover)")
+            return
+        if RESEND:
+            metadata_resend(nodes)
+            print("cluster: all checks passed (metadata resend)")
             return
         if BIG_BATCHES:
             big_batches(nodes)

@@ -6,6 +6,7 @@
 #include "proto/metadata.pb-c.h"
 
 #include "tests/unit/helper_assert.h"
+#include "tests/unit/helper_metadata.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,20 +20,13 @@
 static uint64_t op_last;
 static uint8_t reply[METADATA_REPLY_SIZE_MAX];
 static uint32_t reply_size;
-static uint8_t body[METADATA_OP_BODY_SIZE_MAX];
 
 static uint32_t apply_as(struct metadata *metadata, u128 client,
                          const Runnel__Metadata__MetadataOperation *operation)
 {
-    size_t size = runnel__metadata__metadata_operation__pack(operation, body);
     struct metadata_apply_context context = {
         .op = ++op_last, .timestamp_us = op_last * 1000000, .client = client, .user_id = 0};
-    assert_int_equal(
-        metadata_apply(metadata, &context, body, (uint32_t)size, reply, sizeof(reply), &reply_size),
-        0);
-    int64_t status = metadata_reply_status(reply, reply_size);
-    assert_true(status >= 0);
-    return (uint32_t)status;
+    return helper_metadata_apply(metadata, &context, operation, reply, &reply_size);
 }
 
 static ProtobufCBinaryData text(const char *value)
@@ -297,17 +291,6 @@ static void history_apply(struct metadata *metadata)
     }
 }
 
-static size_t snapshot_of(struct metadata *metadata, uint8_t **bytes_out)
-{
-    size_t capacity = metadata_snapshot_size_max(metadata);
-    uint8_t *bytes = malloc(capacity);
-    assert_non_null(bytes);
-    size_t size = 0;
-    assert_int_equal(metadata_snapshot_encode(metadata, bytes, capacity, &size), 0);
-    *bytes_out = bytes;
-    return size;
-}
-
 static void test_snapshot_deterministic_and_round_trip(void **state)
 {
     (void)state;
@@ -317,13 +300,13 @@ static void test_snapshot_deterministic_and_round_trip(void **state)
     setup(&second);
     history_apply(&second);
     uint8_t *first_bytes = NULL, *second_bytes = NULL, *restored_bytes = NULL;
-    size_t first_size = snapshot_of(&first, &first_bytes);
-    size_t second_size = snapshot_of(&second, &second_bytes);
+    size_t first_size = helper_metadata_snapshot(&first, &first_bytes);
+    size_t second_size = helper_metadata_snapshot(&second, &second_bytes);
     assert_int_equal(first_size, second_size);
     assert_memory_equal(first_bytes, second_bytes, first_size);
     setup(&restored);
     assert_int_equal(metadata_snapshot_decode(&restored, first_bytes, first_size), 0);
-    size_t restored_size = snapshot_of(&restored, &restored_bytes);
+    size_t restored_size = helper_metadata_snapshot(&restored, &restored_bytes);
     assert_int_equal(restored_size, first_size);
     assert_memory_equal(restored_bytes, first_bytes, first_size);
     assert_int_equal(restored.op, first.op);
@@ -339,8 +322,8 @@ static void test_snapshot_deterministic_and_round_trip(void **state)
     assert_int_equal(group_op(&restored, GROUP_JOIN, 23, 0, NULL, NULL, 0), 0);
     free(first_bytes);
     free(restored_bytes);
-    first_size = snapshot_of(&first, &first_bytes);
-    restored_size = snapshot_of(&restored, &restored_bytes);
+    first_size = helper_metadata_snapshot(&first, &first_bytes);
+    restored_size = helper_metadata_snapshot(&restored, &restored_bytes);
     assert_int_equal(restored_size, first_size);
     assert_memory_equal(restored_bytes, first_bytes, first_size);
     free(first_bytes);
@@ -358,7 +341,7 @@ static void test_snapshot_rejects_bad_bytes(void **state)
     setup(&metadata);
     history_apply(&metadata);
     uint8_t *bytes = NULL;
-    size_t size = snapshot_of(&metadata, &bytes);
+    size_t size = helper_metadata_snapshot(&metadata, &bytes);
     const uint8_t garbage[] = {0x0A, 0xFF, 0xFF, 0xFF};
     assert_int_equal(metadata_snapshot_decode(&metadata, garbage, sizeof(garbage)),
                      -RUNNEL_EFORMAT);
