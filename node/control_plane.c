@@ -230,6 +230,53 @@ static void control_plane_publish(struct control_plane *plane)
     plane->unpublished_tail = NULL;
 }
 
+/*
+ * A reply for request number `answered` of this node's client: every request still in
+ * flight under a lower number never gets a reply now. The group keeps one session per
+ * client and ignores a number below its last (a forwarded request the primary dropped, a
+ * full pipeline say, while a later one was prepared; or one whose reply was lost): before,
+ * such a request was resent unanswered until its parking bound (57 after 15 s, bug 10 in
+ * docs/NEMESIS.md). They go back to the head of the queue, in order, to be numbered anew:
+ * one that did run is not run twice, as the metadata state machine keeps an Iggy client's
+ * op at most once per (client, request) and answers the resend with the kept reply; server
+ * ops (bootstrap, member release, a closed connection's logout) and Register are idempotent.
+ */
+static void control_plane_requeue_below(struct control_plane *plane, uint64_t answered)
+{
+    struct broker_request *below[VSR_PIPELINE_MAX];
+    uint32_t kept = 0;
+    uint32_t requeued = 0;
+    for (uint32_t index = 0; index < plane->in_flight_count; index++) {
+        struct broker_request *request = plane->in_flight[index];
+        if (request->vsr_request >= answered) {
+            plane->in_flight[kept++] = request;
+            continue;
+        }
+        /* In number order (sending order; in_flight is not): insertion, a pipeline's few. */
+        uint32_t at = requeued++;
+        for (; at > 0 && below[at - 1]->vsr_request > request->vsr_request; at--) {
+            below[at] = below[at - 1];
+        }
+        below[at] = request;
+    }
+    if (requeued == 0) {
+        return;
+    }
+    plane->in_flight_count = kept;
+    for (uint32_t index = requeued; index > 0; index--) {
+        struct broker_request *request = below[index - 1];
+        assert(request->next == NULL);
+        request->next = plane->queue_head;
+        if (plane->queue_head == NULL) {
+            plane->queue_tail = request;
+        }
+        plane->queue_head = request;
+    }
+    plane->requests_requeued += requeued;
+    log_info("metadata_requests_requeued", "count=%u answered=%llu first=%llu", requeued,
+             (unsigned long long)answered, (unsigned long long)below[0]->vsr_request);
+}
+
 static void control_plane_bus_reply(u128 client, const struct vsr_header *header, const void *body,
                                     void *context)
 {
@@ -253,6 +300,7 @@ static void control_plane_bus_reply(u128 client, const struct vsr_header *header
         return;
     }
     cluster_forward_progress(&plane->forward);
+    control_plane_requeue_below(plane, header->u.reply.request);
     for (uint32_t index = 0; index < plane->in_flight_count; index++) {
         struct broker_request *request = plane->in_flight[index];
         if (request->vsr_request != header->u.reply.request) {

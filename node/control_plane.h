@@ -60,6 +60,7 @@ struct control_plane {
     bool is_log_open;
     bool is_replica_ready;
     uint64_t replies_orphaned;
+    uint64_t requests_requeued;           /* in flight below an answered number: numbered anew */
     struct cluster_forward_state forward; /* requests at a primary on another node */
     bool is_bootstrap_submitted;          /* a cluster: its first primary bootstraps, once */
     char bootstrap_hash[128];             /* root password hash (crypto_pwhash_STRBYTES) */

@@ -76,7 +76,8 @@ runnel_cluster_test(integration.cluster_wrap cluster_wrap_test.py 400)
 runnel_cluster_test(integration.retention retention_test.py 240)
 # metadata_wrap: the same for the metadata group (limits.metadata_ops_max=1024): 1,500
 # stream creates and deletes, a backup killed, 3,500 more without it, a restart that
-# catches up by state transfer, 100 more through it, every node lists the same streams,
+# catches up by state transfer, 600 more through it (forwarded, four connections in
+# parallel: docs/NEMESIS.md bug 10), every node lists the same streams,
 # then again after every node restarts from its checkpoint
 # (tests/integration/metadata_wrap_test.py; about 1.5 minutes).
 runnel_cluster_test(integration.metadata_wrap metadata_wrap_test.py 300)
