@@ -100,6 +100,7 @@ void broker_request_bind(struct broker_shard *shard, struct broker_request *requ
     request->header = *header;
     request->reply_operation = header->operation;
     request->user_id = session->user_id;
+    request->session_epoch = session->session; /* as Iggy: the connection's, not the header's */
     request->vsr_client = broker_vsr_client_next(shard->broker, shard->index);
 }
 
@@ -163,12 +164,14 @@ int broker_request_pack(struct broker_request *request,
     uint32_t format = BROKER_METADATA_PREFIX_NUMBERED;
     uint64_t number = 0;
     uint64_t checksum = 0;
+    uint64_t session = 0;
     bool is_server_op = request->purpose == BROKER_PURPOSE_BOOTSTRAP ||
                         request->purpose == BROKER_PURPOSE_CLOSE ||
                         request->purpose == BROKER_PURPOSE_RELEASE;
     if (client != 0 && request->purpose != BROKER_PURPOSE_REGISTER && !is_server_op) {
         number = request->header.request;
         checksum = (uint64_t)request->header.request_checksum;
+        session = request->session_epoch;
     }
     memset(request->buffer, 0, BROKER_METADATA_PREFIX_SIZE);
     memcpy(request->buffer, &user_id, sizeof(user_id));
@@ -176,6 +179,7 @@ int broker_request_pack(struct broker_request *request,
     memcpy(request->buffer + 8, &client, sizeof(client));
     memcpy(request->buffer + 24, &number, sizeof(number));
     memcpy(request->buffer + 32, &checksum, sizeof(checksum));
+    memcpy(request->buffer + 40, &session, sizeof(session));
     size_t packed = runnel__metadata__metadata_operation__pack(
         operation, request->buffer + BROKER_METADATA_PREFIX_SIZE);
     assert(packed == size);

@@ -44,10 +44,11 @@ enum {
     BROKER_XSHARD_REQUEST = 100,          /* pointer: struct broker_request, home -> target */
     BROKER_XSHARD_REPLY = 101,            /* pointer: struct broker_request, target -> home */
     /* A metadata op's prefix: [user_id u32][format u32][client u128][request u64]
-     * [request_checksum u64] (the Iggy client's request number and the checksum's low 64
-     * bits; node/metadata.h keeps an op at most once per (client, request)). Format 0 (ops
-     * journaled before numbers were carried) ends after client: 24 bytes, not numbered. */
-    BROKER_METADATA_PREFIX_SIZE = 40,
+     * [request_checksum u64][session u64] (the Iggy client's request number, the checksum's
+     * low 64 bits and the connection's session; node/metadata.h keeps an op at most once
+     * per (client, request)). Format 0 (ops journaled before numbers were carried) ends
+     * after client: 24 bytes, not numbered. */
+    BROKER_METADATA_PREFIX_SIZE = 48,
     BROKER_METADATA_PREFIX_V0_SIZE = 24,
     BROKER_METADATA_PREFIX_NUMBERED = 1, /* format */
     BROKER_HELD_REPLY_MIN = 64 * 1024,   /* replies from here on are sent from the request */
@@ -135,6 +136,7 @@ struct broker_request {
     bool is_forwarded; /* a poll sent on to the primary at least once */
     u128 vsr_client;
     uint64_t vsr_request;
+    uint64_t session_epoch; /* the connection's bound session when bound (0: unbound) */
     uint8_t vsr_operation;
     uint8_t origin_replica; /* BROKER_PURPOSE_REMOTE_POLL: the node its reply goes to */
     struct broker_partition_target partition;

@@ -980,6 +980,10 @@ static void broker_register_finish(struct broker_shard *shard, struct net_connec
     if (!session_is_bound(session)) {
         session_bind(session, request->header.client, reply.session, reply.user_id,
                      request->is_exactly_once);
+    } else if (session->client == request->header.client) {
+        /* The same client registered again on its connection: the metadata's client table
+         * holds the new session now, and numbered ops must name it (node/metadata.h). */
+        session->session = reply.session;
     }
     reply.session = session->session;
     reply.server_version = iggy_bytes_from_string("runneld-" RUNNEL_VERSION);

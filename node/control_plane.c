@@ -133,6 +133,7 @@ static uint32_t control_plane_apply(const struct vsr_header *prepare, const void
         if (prefix_size == BROKER_METADATA_PREFIX_SIZE) {
             memcpy(&apply.request, bytes + 24, sizeof(apply.request));
             memcpy(&apply.request_checksum, bytes + 32, sizeof(apply.request_checksum));
+            memcpy(&apply.session, bytes + 40, sizeof(apply.session));
         }
         bytes += prefix_size;
         body_size -= prefix_size;

@@ -912,6 +912,14 @@ int metadata_apply(struct metadata *metadata, const struct metadata_apply_contex
     assert(body != NULL || body_size == 0);
     metadata->op = context->op;
     const struct metadata_client *numbered = metadata_numbered_client(metadata, context);
+    if (numbered != NULL && context->session != 0 && context->session != numbered->session) {
+        struct metadata_writer writer = {.buffer = reply, .capacity = reply_capacity};
+        metadata_writer_u32(&writer, 1);
+        metadata_writer_u32(&writer, 0);
+        metadata_writer_u32(&writer, METADATA_STATUS_UNAUTHENTICATED);
+        *reply_size_out = writer.size;
+        return 0; /* a zombie of an older session: it must not move the new one's watermark */
+    }
     if (numbered != NULL && context->request <= numbered->request_last) {
         *reply_size_out = metadata_replay(metadata, numbered, context, reply);
         return 0; /* executed once already: nothing changes */

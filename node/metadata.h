@@ -379,6 +379,7 @@ struct metadata_apply_context {
     uint64_t request;          /* the Iggy client's request number; 0: not numbered (Register,
                                 * server ops, ops journaled before numbers were carried) */
     uint64_t request_checksum; /* its request_checksum (low 64 bits); 0: unstamped */
+    uint64_t session;          /* the session it was sent in (numbered ops); 0: unknown */
 };
 
 /* Fills limits with defaults fit for one node (and for tests). */
@@ -414,7 +415,9 @@ void metadata_copy(struct metadata *target, const struct metadata *source);
  * or below the client's watermark is not executed again; the reply is then the one kept
  * from its first apply (the last METADATA_CLIENT_REPLIES replies are kept, each up to
  * METADATA_CLIENT_REPLY_SIZE_MAX bytes), or a committed rejection with code 59
- * (RequestAlreadyApplied) when it is not kept or its checksum differs (state unchanged).
+ * (RequestAlreadyApplied) when it is not kept or its checksum differs (state unchanged). A
+ * numbered op sent in an older session of the client (a connection left from before the
+ * client registered again: Iggy's eviction 7, SessionTooLow) runs not and gets code 40.
  * Writes the result-framed reply into reply (reply_capacity >=
  * METADATA_REPLY_SIZE_MAX) and its size into reply_size_out. A body that does not decode
  * or is out of bounds is a committed rejection with code 3 (InvalidCommand), never an

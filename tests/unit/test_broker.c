@@ -180,17 +180,21 @@ static void test_request_pack(void **state)
     u128 client = ((u128)0xabcdef << 64) | 0x42;
     request->header.request = 5;
     request->header.request_checksum = 0x1234;
+    request->header.session = 3; /* the client's: not what goes */
+    request->session_epoch = 11; /* the connection's bound session */
     assert_int_equal(broker_request_pack(request, &operation, 9, client), 0);
     assert_int_equal(request->kind, BROKER_REQUEST_METADATA);
     /* The Iggy client's request number and checksum ride the prefix (not for Register). */
     uint32_t format = 0;
-    uint64_t number = 0, checksum = 0;
+    uint64_t number = 0, checksum = 0, session = 0;
     memcpy(&format, request->buffer + 4, sizeof(format));
+    memcpy(&session, request->buffer + 40, sizeof(session));
     memcpy(&number, request->buffer + 24, sizeof(number));
     memcpy(&checksum, request->buffer + 32, sizeof(checksum));
     assert_int_equal(format, BROKER_METADATA_PREFIX_NUMBERED);
     assert_int_equal(number, 5);
     assert_int_equal(checksum, 0x1234);
+    assert_int_equal(session, 11);
     request->purpose = BROKER_PURPOSE_REGISTER;
     assert_int_equal(broker_request_pack(request, &operation, 9, client), 0);
     memcpy(&number, request->buffer + 24, sizeof(number));

@@ -22,6 +22,7 @@
 static uint64_t op_last;
 static uint8_t reply[METADATA_REPLY_SIZE_MAX];
 static uint32_t reply_size;
+static uint64_t session_sent; /* the session numbered ops name (0: unknown, not checked) */
 
 enum { ROOT = 0, CLIENT = 77 };
 
@@ -54,7 +55,8 @@ static uint32_t apply(struct metadata *metadata, u128 client, uint64_t request, 
                                              .client = client,
                                              .user_id = ROOT,
                                              .request = request,
-                                             .request_checksum = checksum};
+                                             .request_checksum = checksum,
+                                             .session = request != 0 ? session_sent : 0};
     return helper_metadata_apply(metadata, &context, operation, reply, &reply_size);
 }
 
@@ -204,10 +206,20 @@ static void test_aged_out_and_sessions(void **state)
     registered.has_user_id = true;
     operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_REGISTER_CLIENT;
     operation.register_client = &registered;
+    uint64_t old_session = metadata_client_get(&metadata, CLIENT)->session;
     assert_int_equal(apply(&metadata, CLIENT, 0, 0, &operation), 0);
     assert_int_equal(metadata_client_get(&metadata, CLIENT)->request_last, 0);
+    /* A zombie of the old session (numbered 30 there) runs not: 40, the watermark stays. */
+    session_sent = old_session;
+    assert_int_equal(create_stream(&metadata, CLIENT, 30, 0, "zombie"),
+                     METADATA_STATUS_UNAUTHENTICATED);
+    assert_null(metadata_stream_find(&metadata, (const uint8_t *)"zombie", 6));
+    assert_int_equal(metadata_client_get(&metadata, CLIENT)->request_last, 0);
+    session_sent = metadata_client_get(&metadata, CLIENT)->session;
+    assert_true(session_sent > old_session);
     assert_int_equal(create_stream(&metadata, CLIENT, 1, 0, "again"), 0);
     assert_non_null(metadata_stream_find(&metadata, (const uint8_t *)"again", 5));
+    session_sent = 0;
     /* Logout releases the client with its replies; a resent logout is harmless. */
     Runnel__Metadata__LogoutClient logout = RUNNEL__METADATA__LOGOUT_CLIENT__INIT;
     operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_LOGOUT_CLIENT;
