@@ -19,7 +19,8 @@ enum {
     VSR_ABDICATE_TICKS = 100,
     VSR_COMMIT_STALL_TICKS = 400,
     VSR_HAND_BACK_TICKS = 300,
-    VSR_REPAIR_REQUESTS_MAX = 8,
+    VSR_REPAIR_REQUESTS_MAX = 64,      /* request_prepares one repair round sends at most */
+    VSR_REPAIR_ROUND_BYTES = 1 << 18,  /* and the prepares they ask for, by known size */
     VSR_HEADERS_BATCH_MAX = 64,        /* canonical headers one headers message carries at most */
     VSR_STALL_REPAIRS = 12,            /* repair rounds without progress before a transfer */
     VSR_TRANSFER_TIMEOUT_TICKS = 40,   /* a chunk not answered: ask another peer */

@@ -115,8 +115,9 @@ void vsr_replica_repair(struct vsr_replica *replica)
      * the journal one after another instead of waiting parked for the ones below. */
     uint8_t target = vsr_replica_repair_target(replica);
     uint32_t requests = 0;
+    uint64_t round_bytes = 0;
     for (uint64_t op = replica->checkpoint_op + 1; op <= replica->op; op++) {
-        if (requests >= VSR_REPAIR_REQUESTS_MAX) {
+        if (requests >= VSR_REPAIR_REQUESTS_MAX || round_bytes >= VSR_REPAIR_ROUND_BYTES) {
             break;
         }
         const struct vsr_entry *entry = vsr_entry_at(replica, op);
@@ -133,6 +134,10 @@ void vsr_replica_repair(struct vsr_replica *replica)
         vsr_replica_send(replica, target, &message, NULL);
         replica->stats.repairs_requested++;
         requests++;
+        /* A header not learned yet counts as a full chunk's share. */
+        round_bytes += (entry->flags & VSR_ENTRY_HEADER) != 0
+                           ? vsr_header_at(replica, op)->size
+                           : VSR_REPAIR_ROUND_BYTES / VSR_REPAIR_REQUESTS_MAX;
     }
 }
 
