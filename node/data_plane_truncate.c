@@ -20,6 +20,9 @@
  * having a durable checkpoint at or above an op means none will ask a peer for records at
  * or below it (repair starts above commit_min, a state transfer's records phase too), so
  * a lagging or down replica keeps the others' files; deletion resumes when it catches up.
+ * A replica with nothing (a wiped node) or whose commit is below every peer's log start
+ * takes a state transfer's records from the peer's first held op instead, its log
+ * restarting there (vsr/replica_records.c, partition_restart).
  */
 #include "lib/assert.h"
 #include "lib/error.h"

@@ -217,7 +217,10 @@ struct vsr_header_checkpoint_chunk {
     uint64_t chunk_offset_bytes;
     uint64_t chunk_size_bytes;
     uint64_t total_size_bytes;
-    uint8_t reserved[80];
+    /* checkpoint: the lowest op whose committed prepare the sender's journal still holds
+     * (prefix truncation removed the ones below; 0 or 1: it holds them from op 1). */
+    uint64_t log_op_first;
+    uint8_t reserved[72];
 };
 
 /*

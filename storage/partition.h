@@ -419,6 +419,18 @@ int partition_truncate_prefix(struct partition *partition, uint64_t log_start_of
  */
 int partition_truncate_suffix(struct partition *partition, uint64_t op_min);
 
+/*
+ * Restart for VSR state transfer (a replica whose next op is below every peer's log start):
+ * removes every record and segment file (durably, the last segment first), then begins the
+ * log again with one empty segment whose base offset is header's offset, its chain resuming
+ * right below header (op - 1, parent): the next append must be header's record. Synchronous
+ * like partition_truncate_suffix (outside I/O dispatch). A crash in between leaves a prefix
+ * of the old segments or an empty log (opened from the checkpoint file, if any): never a
+ * hole. Returns 0, -RUNNEL_ESTATE while a read, prefix truncation or checkpoint write is in
+ * flight (retry once idle), or the I/O error (the partition is then failed: reopen it).
+ */
+int partition_restart(struct partition *partition, const struct vsr_header *header);
+
 /* Rewrites one faulty record of the tail segment with an intact copy (from a peer). */
 struct partition_repair;
 typedef void (*partition_repair_callback)(struct partition_repair *repair, int result,

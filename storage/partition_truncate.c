@@ -1,7 +1,8 @@
 /*
  * Truncation of a partition log (storage/partition.h): prefix truncation (whole sealed
- * segments below a durable checkpoint, asynchronous) and suffix truncation (every record
- * at and above an op, for VSR). Runs on the shard that owns the partition.
+ * segments below a durable checkpoint, asynchronous), suffix truncation (every record at
+ * and above an op, for VSR) and a restart (every record, the log begins again at a later
+ * op). Runs on the shard that owns the partition.
  */
 #include "storage/partition_private.h"
 
@@ -149,7 +150,7 @@ static int partition_suffix_drain(struct partition *partition)
 static int partition_suffix_remove_last(struct partition *partition)
 {
     struct partition_segment *last = partition_tail(partition);
-    assert(partition->segment_count > 1);
+    assert(partition->segment_count > 0);
     partition_close_sync(partition, last->log_file);
     partition_close_sync(partition, last->index_file);
     last->log_file = -1;
@@ -299,5 +300,53 @@ int partition_truncate_suffix(struct partition *partition, uint64_t op_min)
     }
     log_info("partition_truncated_suffix", "directory=%s op_min=%" PRIu64 " op_last=%" PRIu64,
              partition->options.directory, op_min, partition->op_last);
+    return 0;
+}
+
+int partition_restart(struct partition *partition, const struct vsr_header *header)
+{
+    assert(partition != NULL && partition->io != NULL && header != NULL);
+    assert(header->command == VSR_COMMAND_PREPARE && header->u.prepare.op >= 1);
+    if (partition->failed != 0) {
+        return partition->failed;
+    }
+    if (partition->reads_in_flight > 0 || partition->truncate_step != PARTITION_TRUNCATE_IDLE ||
+        partition->checkpoint_callback != NULL) {
+        return -RUNNEL_ESTATE;
+    }
+    int result = partition_suffix_drain(partition);
+    for (uint32_t round = 0;
+         result == 0 && partition->segment_count > 0 && round < partition->options.segments_max;
+         round++) {
+        result = partition_suffix_remove_last(partition);
+    }
+    if (result == 0) {
+        /* An empty directory: open creates the first segment at the record's offset. */
+        uint64_t log_start_offset = partition->options.log_start_offset;
+        partition->options.log_start_offset = header->u.prepare.offset;
+        partition_close(partition);
+        result = partition_open(partition, partition->io);
+        partition->options.log_start_offset = log_start_offset;
+    }
+    if (result == 0 && (partition->segment_count != 1 || partition->entry_count != 0)) {
+        result = -RUNNEL_EFORMAT; /* the disk did not keep the removal */
+    }
+    if (result != 0) {
+        log_warn("partition_restart_failed", "directory=%s op=%" PRIu64 " error=\"%s\"",
+                 partition->options.directory, header->u.prepare.op, error_text(result));
+        partition->failed = partition->failed != 0 ? partition->failed : result;
+        return result;
+    }
+    /* The chain resumes right below the record (a stale checkpoint file is not its base). */
+    partition->faulty_count = 0;
+    partition->op_last = header->u.prepare.op - 1;
+    partition->op_durable = partition->op_last;
+    partition->checksum_last = header->u.prepare.parent;
+    partition->timestamp_last =
+        header->u.prepare.timestamp > 0 ? header->u.prepare.timestamp - 1 : 0;
+    partition->offset_next = header->u.prepare.offset;
+    partition->is_chain_known = true;
+    log_info("partition_restarted", "directory=%s op_first=%" PRIu64 " offset_first=%" PRIu64,
+             partition->options.directory, header->u.prepare.op, header->u.prepare.offset);
     return 0;
 }

@@ -33,6 +33,16 @@ struct vsr_journal {
     void (*truncate)(uint64_t op_min, void *context);
     /* Highest op holding any entry (verified or faulty), 0 when empty. */
     uint64_t (*op_max)(void *context);
+    /*
+     * Optional (both NULL: the journal always begins at op 1). op_first: the lowest op the
+     * journal may hold (prefix truncation removed the ones below, or a restart began there);
+     * 1 when it begins at op 1. restart: drops every entry and begins the journal again at
+     * header's op, durable on return: the next write is header's prepare, whose parent is
+     * not checked. For a log_retained replica whose next op no peer holds any more
+     * (vsr/replica_records.c). Returns 0 or a negative code (-RUNNEL_ESTATE: retry later).
+     */
+    uint64_t (*op_first)(void *context);
+    int (*restart)(const struct vsr_header *header, void *context);
     void *context;
 };
 

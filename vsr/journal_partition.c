@@ -330,14 +330,18 @@ static void journal_partition_writes_cut(struct journal_partition *journal, uint
     }
 }
 
-/* Cuts the log at op_min (synchronous, outside dispatch); 0 or -RUNNEL_ESTATE to retry. */
-static int journal_partition_cut(struct journal_partition *journal, uint64_t op_min)
+/* Cuts the log at op_min, or with restart (op_min 1) begins it again at restart's op
+ * (partition_restart); synchronous, outside dispatch; 0 or -RUNNEL_ESTATE to retry. */
+static int journal_partition_cut(struct journal_partition *journal, uint64_t op_min,
+                                 const struct vsr_header *restart)
 {
     assert(op_min > 0);
+    assert(restart == NULL || op_min == 1);
     if (journal->is_repairing) {
         return -RUNNEL_ESTATE;
     }
-    int result = partition_truncate_suffix(journal->partition, op_min);
+    int result = restart != NULL ? partition_restart(journal->partition, restart)
+                                 : partition_truncate_suffix(journal->partition, op_min);
     if (result == -RUNNEL_ESTATE) {
         return result;
     }
@@ -432,7 +436,7 @@ static bool journal_partition_land(struct journal_partition *journal,
                        parent != header->u.prepare.parent)) {
             return false; /* the entry below is not this record's parent (yet) */
         }
-        if (partition_is_flushing(partition) || journal_partition_cut(journal, op) != 0) {
+        if (partition_is_flushing(partition) || journal_partition_cut(journal, op, NULL) != 0) {
             return false;
         }
     }
@@ -516,10 +520,9 @@ static void journal_partition_age_parked(struct journal_partition *journal)
     }
 }
 
-static void journal_partition_truncate(uint64_t op_min, void *context)
+/* Drops every parked write at op_min and above (not one being repaired): not held. */
+static void journal_partition_parked_drop(struct journal_partition *journal, uint64_t op_min)
 {
-    struct journal_partition *journal = context;
-    assert(journal != NULL);
     assert(op_min > 0);
     for (uint32_t index = 0; index < journal->parked_max; index++) {
         struct journal_partition_parked *parked = &journal->parked[index];
@@ -529,10 +532,19 @@ static void journal_partition_truncate(uint64_t op_min, void *context)
             journal_partition_parked_free(journal, parked);
         }
     }
+}
+
+static void journal_partition_truncate(uint64_t op_min, void *context)
+{
+    struct journal_partition *journal = context;
+    assert(journal != NULL);
+    assert(op_min > 0);
+    journal_partition_parked_drop(journal, op_min);
     /* Durable on return: wait out a repair or a read in flight (outside dispatch only). */
     for (uint32_t round = 0; round < JOURNAL_PARTITION_WAIT_ROUNDS_MAX && journal->failed == 0;
          round++) {
-        if (op_min > journal->partition->op_last || journal_partition_cut(journal, op_min) == 0) {
+        if (op_min > journal->partition->op_last ||
+            journal_partition_cut(journal, op_min, NULL) == 0) {
             return;
         }
         (void)io_run(journal->partition->io, 1000 * 1000);
@@ -555,6 +567,34 @@ static uint64_t journal_partition_op_max(void *context)
     return op_max;
 }
 
+static uint64_t journal_partition_op_first(void *context)
+{
+    const struct journal_partition *journal = context;
+    assert(journal != NULL && journal->partition != NULL);
+    const struct partition *partition = journal->partition;
+    assert(partition->segment_count > 0);
+    uint64_t first = partition->segments[0].op_first;
+    if (first == UINT64_MAX) {
+        /* Empty (a log begun at a checkpoint: the next op), or the first op unknown. */
+        bool empty = partition->segment_count == 1 && partition->entry_count == 0;
+        return empty && partition->is_chain_known ? partition->op_last + 1 : 1;
+    }
+    return first > 0 ? first : 1;
+}
+
+static int journal_partition_restart(const struct vsr_header *header, void *context)
+{
+    struct journal_partition *journal = context;
+    assert(journal != NULL && header != NULL);
+    assert(header->command == VSR_COMMAND_PREPARE && header->u.prepare.op >= 1);
+    if (journal->failed != 0) {
+        return journal->failed;
+    }
+    /* Every parked write and unreported append is of the old log: reported as not held. */
+    journal_partition_parked_drop(journal, 1);
+    return journal_partition_cut(journal, 1, header);
+}
+
 struct vsr_journal journal_partition_interface(struct journal_partition *journal)
 {
     assert(journal != NULL);
@@ -564,6 +604,8 @@ struct vsr_journal journal_partition_interface(struct journal_partition *journal
         .read = journal_partition_read,
         .truncate = journal_partition_truncate,
         .op_max = journal_partition_op_max,
+        .op_first = journal_partition_op_first,
+        .restart = journal_partition_restart,
         .context = journal,
     };
     return interface;

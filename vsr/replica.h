@@ -167,6 +167,7 @@ struct vsr_replica_stats {
     uint64_t repairs_deferred;   /* request_prepare answered from a tick (read could not wait) */
     uint64_t records_taken;      /* prepares taken by state transfer (log_retained) */
     uint64_t records_served;     /* prepares served to a peer's state transfer */
+    uint64_t journal_restarts;   /* journals begun again at a peer's first op (transfer) */
     uint64_t recoveries;         /* recoveries completed (config.recovering) */
 };
 
@@ -246,11 +247,16 @@ struct vsr_replica {
     uint64_t transfer_size_bytes;
     uint64_t transfer_offset_bytes; /* bytes received and written */
     uint64_t transfer_tick;         /* last progress */
+    uint64_t transfer_log_op_first; /* the lowest op the transfer peer's journal holds */
     /*
      * VSR_TRANSFER_RECORDS: the prepares (commit_min, transfer_op] are taken in op order,
      * each naming the previous as parent (records_parent), the last being the anchor
      * (records_anchor); taken ones wait in records_checksums (slot op % PENDING_MAX) until
      * the journal reports them durable (records_low: the lowest not yet reported).
+     * When the peer's journal no longer holds commit_min + 1 (prefix truncation removed it
+     * on every peer), the records start at the peer's first op instead (records_restart_op):
+     * the journal restarts there, and that first record's parent is not checked (the chain
+     * from it still has to end at the anchor).
      */
     uint64_t records_op;        /* next op to take */
     uint64_t records_low;       /* lowest taken op not yet reported durable */
@@ -260,7 +266,8 @@ struct vsr_replica {
     u128 records_anchor;        /* checksum of the prepare at transfer_op */
     uint64_t records_durable;   /* bit op % PENDING_MAX: taken op reported durable */
     u128 records_checksums[VSR_RECORDS_PENDING_MAX];
-    uint64_t stall_ticks; /* repair rounds since commit_min last moved */
+    uint64_t records_restart_op; /* 0, or the op the journal restarts at */
+    uint64_t stall_ticks;        /* repair rounds since commit_min last moved */
     uint64_t stall_commit_min;
 
     struct vsr_superblock_state durable; /* last state known durable */

@@ -435,7 +435,21 @@ static void vsr_replica_transfer_start(struct vsr_replica *replica, uint8_t targ
     replica->transfer_checksum = 0;
     replica->transfer_size_bytes = 0;
     replica->transfer_offset_bytes = 0;
+    replica->transfer_log_op_first = 0;
     vsr_replica_transfer_request(replica);
+}
+
+/* True when some peer reported a durable checkpoint above this replica's commit. */
+static bool vsr_replica_peer_checkpoint_is_above(const struct vsr_replica *replica)
+{
+    assert(replica->config.replica_count <= VSR_REPLICAS_MAX);
+    for (uint8_t peer = 0; peer < replica->config.replica_count; peer++) {
+        if (peer != replica->config.replica &&
+            replica->peer_checkpoint_op[peer] > replica->commit_min) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void vsr_replica_transfer_check(struct vsr_replica *replica)
@@ -461,8 +475,14 @@ void vsr_replica_transfer_check(struct vsr_replica *replica)
         return;
     }
     replica->stall_ticks++;
-    if (replica->config.log_retained && replica->commit_max <= vsr_replica_window_top(replica)) {
-        return; /* within reach: peers serve what it lacks from below their rings */
+    if (replica->config.log_retained && replica->commit_max <= vsr_replica_window_top(replica) &&
+        !(replica->stall_ticks >= VSR_STALL_REPAIRS_RETAINED &&
+          vsr_replica_peer_checkpoint_is_above(replica))) {
+        /* Within reach: peers serve what it lacks from below their rings. Unless repair
+         * made no progress for long while a peer checkpointed past its commit: the prepares
+         * it needs may be below every peer's log start (prefix truncation), and a state
+         * transfer's records restart its journal at a peer's first op. */
+        return;
     }
     if (replica->stall_ticks >= VSR_STALL_REPAIRS && !vsr_replica_is_primary(replica) &&
         replica->transfer_stage == VSR_TRANSFER_IDLE &&
@@ -506,6 +526,8 @@ void vsr_replica_on_request_checkpoint(struct vsr_replica *replica, const struct
     chunk->chunk_offset_bytes = offset;
     chunk->chunk_size_bytes = size;
     chunk->total_size_bytes = replica->checkpoint_size_bytes;
+    chunk->log_op_first =
+        replica->journal.op_first != NULL ? replica->journal.op_first(replica->journal.context) : 1;
     vsr_header_seal(&message, replica->checkpoint_bytes + offset, (uint32_t)size);
     vsr_replica_send(replica, header->replica, &message, replica->checkpoint_bytes + offset);
 }
@@ -542,6 +564,7 @@ void vsr_replica_on_checkpoint(struct vsr_replica *replica, const struct vsr_hea
         replica->transfer_op = chunk->checkpoint_op;
         replica->transfer_checksum = chunk->checkpoint_checksum;
         replica->transfer_size_bytes = chunk->total_size_bytes;
+        replica->transfer_log_op_first = chunk->log_op_first;
     }
     uint64_t offset = chunk->chunk_offset_bytes;
     uint32_t size = header->size - VSR_HEADER_SIZE;

@@ -23,6 +23,7 @@ enum {
     VSR_REPAIR_ROUND_BYTES = 1 << 18,  /* and the prepares they ask for, by known size */
     VSR_HEADERS_BATCH_MAX = 64,        /* canonical headers one headers message carries at most */
     VSR_STALL_REPAIRS = 12,            /* repair rounds without progress before a transfer */
+    VSR_STALL_REPAIRS_RETAINED = 96,   /* the same within reach of a log_retained ring */
     VSR_TRANSFER_TIMEOUT_TICKS = 40,   /* a chunk not answered: ask another peer */
     VSR_CHECKPOINT_MAGIC = 0x52434b50, /* "PKCR" */
     VSR_RECORDS_CHUNK_MAX = 16,        /* prepares one request_records asks for */

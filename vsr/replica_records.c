@@ -10,7 +10,13 @@
  * strictly in op order, each naming the one before as its parent (the first names the
  * replica's own commit_min), the last being the anchor itself, so what it writes is the
  * committed hash chain and nothing else (a prepare its journal already holds durably is
- * not written again); at most VSR_RECORDS_PENDING_MAX wait to be reported durable. A write the
+ * not written again); at most VSR_RECORDS_PENDING_MAX wait to be reported durable. When the
+ * peer's journal begins above commit_min + 1 (its checkpoint chunks name its first op: prefix
+ * truncation removed the older ones on every peer, below a checkpoint durable everywhere),
+ * the records start at that first op instead: the journal restarts
+ * there (vsr_journal.restart: every older entry dropped) and that first record's parent,
+ * which no peer holds, is the one link not checked; the chain from it must still end at the
+ * anchor, and the checkpoint replaces the state the skipped ops built. A write the
  * journal gave up on starts the taking again from the lowest op not yet durable. Once the anchor is
  * durable the checkpoint is named in the superblock and installed. Unanswered chunks are asked
  * again from the repair timeout, from another peer after VSR_TRANSFER_TIMEOUT_TICKS. Runs on the
@@ -62,16 +68,60 @@ void vsr_replica_records_start(struct vsr_replica *replica)
     struct vsr_header anchor;
     memcpy(&anchor, replica->checkpoint_next, sizeof(anchor));
     assert(anchor.u.prepare.op == replica->transfer_op); /* the frame was checked */
+    uint64_t first = replica->transfer_log_op_first;
+    bool restart = first > replica->commit_min + 1 && replica->journal.restart != NULL;
+    if (restart && first > replica->transfer_op) {
+        /* The peer holds not even the anchor's prepare: no chain to take from it. */
+        replica->stats.messages_invalid++;
+        replica->transfer_stage = VSR_TRANSFER_IDLE; /* stalls again: another attempt */
+        return;
+    }
     replica->transfer_stage = VSR_TRANSFER_RECORDS;
     replica->records_anchor = anchor.checksum;
-    replica->records_op = replica->commit_min + 1;
+    /* Below every peer's log start (prefix truncation removed the prepares right above its
+     * commit): the records begin at the peer's first op, where its journal restarts. */
+    replica->records_restart_op = restart ? first : 0;
+    replica->records_op = restart ? first : replica->commit_min + 1;
     replica->records_low = replica->records_op;
-    replica->records_requested = replica->commit_min;
-    replica->records_parent = vsr_entry_at(replica, replica->commit_min)->checksum;
+    replica->records_requested = replica->records_op - 1;
+    replica->records_parent = restart ? 0 : vsr_entry_at(replica, replica->commit_min)->checksum;
     replica->records_low_parent = replica->records_parent;
     replica->records_durable = 0;
     replica->transfer_tick = replica->tick;
     vsr_replica_records_request(replica);
+}
+
+/*
+ * Restarts the journal at header's op (records_restart_op, above commit_min + 1): nothing
+ * of the log above commit_min is held any more, so every slot above it forgets what it
+ * knew (as a cut at commit_min + 1 would); the ops between are never needed (the
+ * checkpoint installed at the anchor replaces the state they built). Returns the
+ * journal's result (not 0: the record is asked for again).
+ */
+static int vsr_replica_records_restart(struct vsr_replica *replica, const struct vsr_header *header)
+{
+    uint64_t op = header->u.prepare.op;
+    assert(op == replica->records_restart_op && op > replica->commit_min + 1);
+    assert(op == replica->records_low);
+    int result = replica->journal.restart(header, replica->journal.context);
+    if (result != 0) {
+        return result;
+    }
+    uint64_t top = vsr_replica_window_top(replica);
+    for (uint64_t above = replica->commit_min + 1; above <= top; above++) {
+        memset(vsr_entry_at(replica, above), 0, sizeof(struct vsr_entry));
+    }
+    if (replica->op > replica->commit_min) {
+        replica->op = replica->commit_min;
+    }
+    if (replica->log_head_op > replica->op) {
+        replica->log_head_op = replica->op;
+    }
+    if (replica->op_prefix > replica->op) {
+        replica->op_prefix = replica->op;
+    }
+    replica->stats.journal_restarts++;
+    return 0;
 }
 
 /*
@@ -120,8 +170,10 @@ bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_head
                               const void *body)
 {
     uint64_t op = header->u.prepare.op;
+    bool restart = replica->transfer_stage == VSR_TRANSFER_RECORDS &&
+                   op == replica->records_restart_op && op == replica->records_op;
     if (replica->transfer_stage != VSR_TRANSFER_RECORDS || op != replica->records_op ||
-        header->u.prepare.parent != replica->records_parent ||
+        (!restart && header->u.prepare.parent != replica->records_parent) ||
         replica->records_op - replica->records_low >= VSR_RECORDS_PENDING_MAX) {
         return false; /* not the next record: the usual paths judge it */
     }
@@ -131,7 +183,15 @@ bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_head
         replica->transfer_stage = VSR_TRANSFER_IDLE; /* stalls again: another attempt */
         return true;
     }
-    bool held = vsr_replica_in_window(replica, op) && op > replica->checkpoint_op &&
+    if (restart) {
+        /* The first record from the peer's log start: its parent is below what any peer
+         * holds, so only the chain from it to the anchor vouches for it. */
+        if (vsr_replica_records_restart(replica, header) != 0) {
+            return true; /* the journal is busy: asked again from the next repair round */
+        }
+        replica->records_low_parent = header->u.prepare.parent;
+    }
+    bool held = !restart && vsr_replica_in_window(replica, op) && op > replica->checkpoint_op &&
                 vsr_entry_at(replica, op)->journal_checksum == header->checksum &&
                 !vsr_replica_has(replica, op, VSR_ENTRY_FAULTY);
     if (!held && vsr_replica_records_diverge(replica, op, header->checksum)) {

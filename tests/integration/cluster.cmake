@@ -74,6 +74,13 @@ runnel_cluster_test(integration.cluster_wrap cluster_wrap_test.py 400)
 # the new start and keeps the tail; a topic with a 4 s message expiry loses every sealed
 # segment (polls and files) on every node, never the tail (tests/integration/retention_test.py).
 runnel_cluster_test(integration.retention retention_test.py 240)
+# wiped_retention: DeleteSegments removes the oldest segment files on every node (past the
+# checkpoints of ops 512 and 1024 with a 1024-op ring), then a backup's data directory is
+# emptied and it restarts: its partition pulls a peer's checkpoint and the records from the
+# peer's first segment on (its log restarts there), logs recovery_complete, polls on it start
+# at the same offset as on its peers and return the same messages, and with the third node
+# stopped it is the second of the quorum for new sends (tests/integration/wiped_retention_test.py).
+runnel_cluster_test(integration.wiped_retention wiped_retention_test.py 240)
 # metadata_wrap: the same for the metadata group (limits.metadata_ops_max=1024): 1,500
 # stream creates and deletes, a backup killed, 3,500 more without it, a restart that
 # catches up by state transfer, 600 more through it (forwarded, four connections in

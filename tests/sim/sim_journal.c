@@ -42,6 +42,7 @@ void sim_journal_reset(struct sim_journal *journal)
     memset(journal->writes, 0, sizeof(journal->writes));
     journal->bit_flips = 0;
     journal->torn_writes = 0;
+    journal->op_first = 0;
 }
 
 static void sim_journal_misdirect(struct sim_journal *journal, uint64_t op);
@@ -59,6 +60,9 @@ static bool sim_journal_land(struct sim_journal *journal, const struct sim_journ
 {
     struct sim_journal_entry *slot = sim_journal_slot(journal, entry->op);
     assert(entry->used);
+    if (entry->op < journal->op_first) {
+        return false; /* a write of the log before a restart */
+    }
     if (slot->used && slot->op > entry->op) {
         return false; /* a write of an op the ring has moved past */
     }
@@ -129,6 +133,25 @@ static void sim_journal_truncate(uint64_t op_min, void *context)
     }
 }
 
+static uint64_t sim_journal_op_first(void *context)
+{
+    const struct sim_journal *journal = context;
+    assert(journal->entries != NULL);
+    return journal->op_first > 1 ? journal->op_first : 1;
+}
+
+/* Drops every entry; writes in flight of lower ops land nowhere (reported as not held). */
+static int sim_journal_restart(const struct vsr_header *header, void *context)
+{
+    struct sim_journal *journal = context;
+    assert(header->u.prepare.op >= 1);
+    for (uint64_t slot = 0; slot <= journal->ops_max; slot++) {
+        journal->entries[slot].used = false;
+    }
+    journal->op_first = header->u.prepare.op;
+    return 0;
+}
+
 static uint64_t sim_journal_op_max(void *context)
 {
     struct sim_journal *journal = context;
@@ -151,6 +174,8 @@ struct vsr_journal sim_journal_interface(struct sim_journal *journal)
         .read = sim_journal_read,
         .truncate = sim_journal_truncate,
         .op_max = sim_journal_op_max,
+        .op_first = sim_journal_op_first,
+        .restart = sim_journal_restart,
         .context = journal,
     };
     return interface;
@@ -171,7 +196,11 @@ void sim_journal_tick(struct sim_journal *journal)
             prng_chance(journal->prng, journal->misdirect_per_mille, 1000)) {
             sim_journal_misdirect(journal, op);
         }
-        journal->callback(op, write->entry.header.checksum, journal->callback_context);
+        u128 checksum = write->entry.header.checksum;
+        if (op < journal->op_first) {
+            checksum ^= 1; /* dropped by a restart: not held (never a prepare's checksum) */
+        }
+        journal->callback(op, checksum, journal->callback_context);
     }
 }
 

@@ -62,6 +62,7 @@ struct sim_journal {
     uint64_t bit_flips;
     uint64_t torn_writes;
     uint64_t misdirected_writes;
+    uint64_t op_first; /* a restart began the journal here (0: at op 1) */
 };
 
 /* Sets up an empty ring of ops_max + 1 slots (allocates once). Returns 0 or -ENOMEM. */

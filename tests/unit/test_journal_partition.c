@@ -1,7 +1,7 @@
 /* Unit tests for vsr/journal_partition (the VSR journal on the partition log) over the
  * simulated disk: writes out of op order, a different prepare at an op (suffix
  * truncation), in-place repair of a faulty entry, missing vs faulty reads, a parked write
- * given up, and what survives a reopen. */
+ * given up, a restart at a later op (state transfer), and what survives a reopen. */
 #include "vsr/journal_partition.h"
 
 #include "lib/error.h"
@@ -285,6 +285,64 @@ static void test_read_inside_dispatch(void **state)
     fixture_teardown();
 }
 
+/* Writes headers[0..count) in order through the journal, settling now and then. */
+static void write_in_order(const struct vsr_header *headers, uint8_t (*bodies)[BODY_SIZE],
+                           uint32_t count)
+{
+    for (uint32_t index = 0; index < count; index++) {
+        assert_int_equal(
+            fixture.interface.write(&headers[index], bodies[index], fixture.interface.context), 0);
+        if (index % 8 == 7) {
+            settle();
+        }
+    }
+    settle();
+}
+
+/*
+ * A restart (state transfer below every peer's log start): a log of ops 1..80 in several
+ * segments is dropped and begins again at op 120, offset 5000, with a parent it never held;
+ * ops 120..130 land, nothing below 120 is served, the only segment is named after offset
+ * 5000, and a reopen keeps exactly that.
+ */
+static void test_restart_begins_at_a_later_op(void **state)
+{
+    (void)state;
+    fixture_setup();
+    static struct vsr_header headers[80];
+    static uint8_t bodies[80][BODY_SIZE];
+    chain_make(headers, bodies, 80, 1);
+    write_in_order(headers, bodies, 80);
+    assert_true(fixture.partition.segment_count > 1);
+    assert_int_equal(fixture.interface.op_first(fixture.interface.context), 1);
+    struct vsr_header later[11];
+    uint8_t later_bodies[11][BODY_SIZE];
+    u128 parent = 777; /* op 119: held by no one */
+    for (uint32_t index = 0; index < 11; index++) {
+        prepare_make(&later[index], later_bodies[index], 120 + index, parent, (uint8_t)index);
+        later[index].u.prepare.offset = 5000;
+        vsr_header_seal(&later[index], later_bodies[index], BODY_SIZE);
+        parent = later[index].checksum;
+    }
+    assert_int_equal(fixture.interface.restart(&later[0], fixture.interface.context), 0);
+    assert_int_equal(fixture.interface.op_first(fixture.interface.context), 120);
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 119);
+    assert_int_equal(read_result(10), -RUNNEL_ENOTFOUND);
+    write_in_order(later, later_bodies, 11);
+    check_read(120, later[0].checksum, 0);
+    check_read(130, later[10].checksum, 10);
+    assert_int_equal(read_result(80), -RUNNEL_ENOTFOUND);
+    assert_int_equal(fixture.partition.segment_count, 1);
+    assert_int_equal(fixture.partition.segments[0].base_offset, 5000);
+    journal_close();
+    journal_open();
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 130);
+    assert_int_equal(fixture.interface.op_first(fixture.interface.context), 120);
+    check_read(125, later[5].checksum, 5);
+    assert_int_equal(read_result(1), -RUNNEL_ENOTFOUND);
+    fixture_teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -292,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_out_of_order_and_replace),
         cmocka_unit_test(test_faulty_repaired_and_missing),
         cmocka_unit_test(test_read_inside_dispatch),
+        cmocka_unit_test(test_restart_begins_at_a_later_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -276,7 +276,7 @@ static void test_other_commands_rejected(void **state)
     header.u.bytes[0] = 1;
     expect_rejected(&header, "command reserved bytes not zero");
     vsr_header_init(&header, VSR_COMMAND_CHECKPOINT, 1, 4, 0, NULL);
-    header.u.checkpoint_chunk.reserved[79] = 1;
+    header.u.checkpoint_chunk.reserved[71] = 1;
     expect_rejected(&header, "command reserved bytes not zero");
     vsr_header_init(&header, VSR_COMMAND_COMMIT, 1, 4, 0, NULL);
     header.u.commit.reserved[0] = 1;

@@ -142,8 +142,8 @@ static void fixture_deliver(struct fixture *fixture, const struct vsr_header *he
 }
 
 /* Replica 2 names a head beyond the ring in view (primary: replica 2); its checkpoint of
- * op 96 comes in two chunks. */
-static void fixture_pull_checkpoint_in_view(struct fixture *fixture, uint32_t view)
+ * op 96 comes in two chunks, naming log_op_first as the first op its journal holds. */
+static void fixture_send_checkpoint(struct fixture *fixture, uint32_t view, uint64_t log_op_first)
 {
     struct vsr_header head = fixture_prepare(100, 5, 0);
     struct vsr_header message;
@@ -164,11 +164,23 @@ static void fixture_pull_checkpoint_in_view(struct fixture *fixture, uint32_t vi
         message.u.checkpoint_chunk.chunk_offset_bytes = offset;
         message.u.checkpoint_chunk.chunk_size_bytes = size;
         message.u.checkpoint_chunk.total_size_bytes = fixture->total;
+        message.u.checkpoint_chunk.log_op_first = log_op_first;
         vsr_header_seal(&message, fixture->bytes + offset, (uint32_t)size);
         fixture_deliver(fixture, &message, fixture->bytes + offset);
         helper_vsr_ticks(&fixture->vsr, 4);
     }
+}
+
+static void fixture_pull_checkpoint_from(struct fixture *fixture, uint32_t view,
+                                         uint64_t log_op_first)
+{
+    fixture_send_checkpoint(fixture, view, log_op_first);
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_RECORDS);
+}
+
+static void fixture_pull_checkpoint_in_view(struct fixture *fixture, uint32_t view)
+{
+    fixture_pull_checkpoint_from(fixture, view, 1);
 }
 
 static void fixture_pull_checkpoint(struct fixture *fixture)
@@ -295,6 +307,73 @@ static void test_cut_below_a_gap_keeps_a_known_head(void **state)
     assert_true(fixture->vsr.superblock.durable.log_head_checksum == fixture->chain[2].checksum);
 }
 
+/*
+ * The peer's journal begins at op 50 (prefix truncation removed 1..49 on every peer): the
+ * records are asked for from op 50, the first one's parent (op 49, held by no one) is not
+ * checked, the journal restarts there (1..49 never written), the chain 50..96 ends at the
+ * anchor and the checkpoint is installed. Before, the backup asked for op 1 forever.
+ */
+static void test_records_restart_at_the_peers_log_start(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_pull_checkpoint_from(fixture, 2, 50);
+    const struct vsr_header_request_records *request = &fixture->record_request.u.request_records;
+    assert_int_equal(request->op_min, 50);
+    assert_int_equal(request->op_max, 65);
+    fixture_deliver(fixture, &fixture->chain[51], NULL); /* not the first one: not taken */
+    assert_int_equal(fixture->vsr.replica.stats.records_taken, 0);
+    assert_int_equal(fixture->vsr.replica.stats.journal_restarts, 0);
+    fixture_records(fixture, 50, FIXTURE_ANCHOR);
+    assert_int_equal(fixture->vsr.replica.stats.journal_restarts, 1);
+    assert_int_equal(fixture->vsr.replica.stats.records_taken, FIXTURE_ANCHOR - 49);
+    helper_vsr_ticks(&fixture->vsr, 10);
+    assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, FIXTURE_ANCHOR);
+    assert_int_equal(fixture->vsr.replica.stats.state_transfers, 1);
+    assert_int_equal(fixture->vsr.replica.commit_min, FIXTURE_ANCHOR);
+    for (uint64_t op = 1; op < 50; op++) {
+        assert_false(sim_journal_holds(&fixture->vsr.journal, op, fixture->chain[op].checksum));
+    }
+    for (uint64_t op = 50; op <= FIXTURE_ANCHOR; op++) {
+        assert_true(sim_journal_is_intact(&fixture->vsr.journal, op, fixture->chain[op].checksum));
+    }
+}
+
+/* Restarted at the peer's log start, a chain that does not end at the anchor is still
+ * refused and the checkpoint never named. */
+static void test_restarted_chain_must_end_at_the_anchor(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_pull_checkpoint_from(fixture, 2, 50);
+    struct vsr_header other[FIXTURE_ANCHOR + 1];
+    u128 parent = 777;
+    for (uint64_t op = 50; op <= FIXTURE_ANCHOR; op++) {
+        other[op] = fixture_prepare(op, parent, 3);
+        parent = other[op].checksum;
+    }
+    uint64_t invalid = fixture->vsr.replica.stats.messages_invalid;
+    for (uint64_t op = 50; op <= FIXTURE_ANCHOR; op++) {
+        fixture_deliver(fixture, &other[op], NULL);
+        if (op % 8 == 0) {
+            helper_vsr_ticks(&fixture->vsr, 4);
+        }
+    }
+    helper_vsr_ticks(&fixture->vsr, 10);
+    assert_int_equal(fixture->vsr.replica.stats.messages_invalid, invalid + 1);
+    assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, 0);
+    assert_int_equal(fixture->vsr.replica.stats.state_transfers, 0);
+}
+
+/* A peer whose journal begins above the anchor cannot give the chain: refused. */
+static void test_peer_log_start_above_the_anchor_is_refused(void **state)
+{
+    struct fixture *fixture = *state;
+    uint64_t invalid = fixture->vsr.replica.stats.messages_invalid;
+    fixture_send_checkpoint(fixture, 2, FIXTURE_ANCHOR + 1);
+    assert_int_equal(fixture->vsr.replica.stats.messages_invalid, invalid + 1);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_IDLE);
+    assert_int_equal(fixture->vsr.replica.stats.journal_restarts, 0);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -309,6 +388,12 @@ int main(void)
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cut_below_a_gap_keeps_a_known_head, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_records_restart_at_the_peers_log_start, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_restarted_chain_must_end_at_the_anchor, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_log_start_above_the_anchor_is_refused,
+                                        fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
