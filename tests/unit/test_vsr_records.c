@@ -34,6 +34,7 @@ enum {
 struct fixture {
     struct helper_vsr vsr;
     uint32_t record_requests;
+    uint32_t checkpoint_requests;
     struct vsr_header record_request;            /* the last request_records sent */
     struct vsr_header chain[FIXTURE_ANCHOR + 1]; /* the committed prepares 1..96 */
     uint8_t bytes[2 * FIXTURE_CHUNK];
@@ -54,6 +55,9 @@ static void fixture_send(uint8_t target, const struct vsr_header *header, const 
 {
     struct fixture *fixture = context;
     (void)body;
+    if (header->command == VSR_COMMAND_REQUEST_CHECKPOINT) {
+        fixture->checkpoint_requests++;
+    }
     if (header->command == VSR_COMMAND_REQUEST_RECORDS) {
         assert_int_equal(target, 2);
         fixture->record_requests++;
@@ -141,18 +145,27 @@ static void fixture_deliver(struct fixture *fixture, const struct vsr_header *he
     vsr_replica_on_message(&fixture->vsr.replica, header, body);
 }
 
-/* Replica 2 names a head beyond the ring in view (primary: replica 2); its checkpoint of
- * op 96 comes in two chunks, naming log_op_first as the first op its journal holds. */
-static void fixture_send_checkpoint(struct fixture *fixture, uint32_t view, uint64_t log_op_first)
+/* Replica 2's start_view of view (primary: replica 2) with head op (its only header) and
+ * its durable checkpoint at checkpoint_op. */
+static void fixture_start_view(struct fixture *fixture, uint32_t view, uint64_t op,
+                               uint64_t checkpoint_op)
 {
-    struct vsr_header head = fixture_prepare(100, 5, 0);
+    struct vsr_header head = fixture_prepare(op, 5, 0);
     struct vsr_header message;
     vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, view, 2, &fixture_group);
-    message.u.start_view.op = 100;
-    message.u.start_view.commit_max = 99;
-    message.u.start_view.checkpoint_op = FIXTURE_ANCHOR;
+    message.u.start_view.op = op;
+    message.u.start_view.commit_max = op - 1;
+    message.u.start_view.checkpoint_op = checkpoint_op;
     vsr_header_seal(&message, &head, VSR_HEADER_SIZE);
     fixture_deliver(fixture, &message, &head);
+}
+
+/* Replica 2 names a head beyond the ring in view; its checkpoint of op 96 comes in two
+ * chunks, naming log_op_first as the first op its journal holds. */
+static void fixture_send_checkpoint(struct fixture *fixture, uint32_t view, uint64_t log_op_first)
+{
+    struct vsr_header message;
+    fixture_start_view(fixture, view, 100, FIXTURE_ANCHOR);
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
     u128 checksum = vsr_checksum(fixture->bytes, fixture->total);
     for (uint64_t offset = 0; offset < fixture->total; offset += FIXTURE_CHUNK) {
@@ -374,6 +387,24 @@ static void test_peer_log_start_above_the_anchor_is_refused(void **state)
     assert_int_equal(fixture->vsr.replica.stats.journal_restarts, 0);
 }
 
+/*
+ * Within reach of the ring (head 20, ring 24) but no peer serves the prepares it lacks
+ * (below every peer's log start): after many repair rounds without progress, a peer having
+ * checkpointed past its commit, it pulls a checkpoint. Before, it repaired forever.
+ */
+static void test_stalled_within_reach_pulls_a_checkpoint(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_start_view(fixture, 2, 20, 12);
+    helper_vsr_ticks(&fixture->vsr, 200);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_IDLE); /* repairing */
+    assert_int_equal(fixture->checkpoint_requests, 0);
+    helper_vsr_ticks(&fixture->vsr, 400);
+    assert_int_equal(fixture->vsr.replica.commit_min, 0);
+    assert_true(fixture->checkpoint_requests >= 1);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -394,6 +425,8 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_peer_log_start_above_the_anchor_is_refused,
                                         fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_within_reach_pulls_a_checkpoint, fixture_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
