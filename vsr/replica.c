@@ -86,7 +86,55 @@ void vsr_replica_recovering_wait(struct vsr_replica *replica)
     }
 }
 
-/* Ends recovery once the replica has executed through its target (a normal backup). */
+uint32_t vsr_replica_recovering_view_for(const struct vsr_replica *replica, uint32_t view)
+{
+    assert(replica->config.replica_count > 1);
+    if (view > UINT32_MAX - 3) {
+        return view; /* a peer's view (untrusted) this high ends no recovery anyway */
+    }
+    uint32_t target = view + 2;
+    if (vsr_replica_primary_index(replica, target) == replica->config.replica) {
+        target++; /* a view it would lead: it could not start it while it recovers */
+    }
+    assert(vsr_replica_primary_index(replica, target) != replica->config.replica);
+    return target;
+}
+
+/*
+ * Ends recovery once the replica has executed through its target (a normal backup) in a
+ * view at or past recovering_view; caught up in a lower view, it raises its view there
+ * first and asks for it (the resend timeout's request_start_view, once the view is
+ * durable, moves every peer below it into a view change to it) and waits, recovering_head,
+ * for a start_view of that view or a later one.
+ *
+ * Why the raise. Before it lost its disk this replica may have sent a do_view_change for
+ * a view w, a promise to take part in no view below w, that w's primary used (or holds)
+ * to form w. The start_view that answered it first, of view v, may come from a primary
+ * that has not heard of w yet (it is cut off, or slow): acks in v would let it commit ops
+ * w's log lacks, lost once w's start_view reaches it (runnel-sim --wipes --seed 992539).
+ * No fixed margin bounds w from v alone: the vote-joining rule of vsr_replica_vote lets a
+ * replica vote for a peer's view far past its own + 1, so two replicas climb views
+ * together while a third stays the primary of v. The raise instead makes this replica
+ * act only in a view that a view-change quorum left v for after its wipe: w's primary
+ * holds w (or later) durably from before the wipe (it persists a view before it counts
+ * do_view_changes), and this replica sends no do_view_change while it recovers, so
+ *   - a view u > v formed after the wipe had a quorum of do_view_changes from the other
+ *     replicas; at 3 replicas that is both, w's primary among them: u >= w; at 4, three
+ *     of three: the same; then acks in u are safe (u == w: it installed w's start_view,
+ *     the log w's primary chose; u > w: w came first);
+ *   - a view u > v formed before the wipe whose primary is still normal in it is led by
+ *     neither v's primary (one view at a time) nor this replica, so at 3 and 4 replicas
+ *     by a replica of w's quorum, which holds w or later: u >= w.
+ * So at 3 and 4 replicas any installed view above v is safe: + 1 would do; + 2 is
+ * TigerBeetle's margin (research/vsr.md §1.5: its recovered replica votes in that view at
+ * once) and costs nothing more here; + 3 when this replica would lead v + 2, a view it
+ * could not start while it recovers (the others would wait out a timeout). At 5 and more
+ * replicas the second case has a hole: two primaries stale in v and in some u >= v + 2
+ * below w (neither in w's quorum) would let it leave recovery in u; closing it needs the
+ * view from a quorum of peers (VSR's recovery). Pre-wipe messages still in flight after
+ * it (a peer using a do_view_change the wiped replica sent before it lost its disk) are
+ * assumed gone: a wipe and restart take far longer than a message on the bus.
+ */
 static void vsr_replica_recovering_check(struct vsr_replica *replica)
 {
     if (!replica->recovering || !replica->recovering_op_known ||
@@ -94,6 +142,14 @@ static void vsr_replica_recovering_check(struct vsr_replica *replica)
         return;
     }
     assert(!vsr_replica_is_primary(replica));
+    assert(replica->recovering_view_known);
+    if (replica->view < replica->recovering_view) {
+        replica->view = replica->recovering_view; /* log_view stays: the log it holds */
+        replica->stats.recovery_raises++;
+        vsr_replica_recovering_wait(replica);
+        vsr_replica_persist(replica); /* asked for from the resend timeout, once durable */
+        return;
+    }
     replica->recovering = false;
     replica->stats.recoveries++;
     vsr_replica_send_prepare_ok(replica); /* a voting backup from here on */
@@ -587,7 +643,9 @@ static void vsr_replica_tick_run(struct vsr_replica *replica)
         /* Not before the view is durable: a slow superblock write outlives the timeout. */
         if (replica->status == VSR_STATUS_VIEW_CHANGE && vsr_replica_view_is_durable(replica)) {
             vsr_replica_send_view_change_messages(replica);
-        } else if (replica->status == VSR_STATUS_RECOVERING_HEAD) {
+        } else if (replica->status == VSR_STATUS_RECOVERING_HEAD &&
+                   (!replica->recovering || vsr_replica_view_is_durable(replica))) {
+            /* A recovering replica asks for a raised view only once it is durable. */
             for (uint8_t target = 0; target < replica->config.replica_count; target++) {
                 if (target != replica->config.replica) {
                     vsr_replica_request_start_view(replica, target);

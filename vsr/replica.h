@@ -105,9 +105,13 @@ struct vsr_replica_config {
      * (a silent primary sends it back to recovering_head). It leaves recovery when it has
      * executed through the recovery target: the head op of the first start_view it
      * installed, lowered to the head of a later one (ops above a later view's head were
-     * truncated on a nack quorum that did not count this replica: never committed). That
-     * view's log was chosen without this replica, so it holds every committed op this
-     * replica may have acked before it lost them. Ignored at replica_count 1.
+     * truncated on a nack quorum that did not count this replica: never committed), and
+     * is in a view at or past the first installed view + 2: caught up below it, it raises
+     * its own view there (persisted) and asks for it, which moves the others to it (it may
+     * have promised a later view than the one that answered first before it lost its
+     * disk; vsr_replica_recovering_check). That view's log was chosen without this
+     * replica, so it holds every committed op this replica may have acked before it lost
+     * them. Ignored at replica_count 1.
      */
     bool recovering;
 };
@@ -169,6 +173,7 @@ struct vsr_replica_stats {
     uint64_t records_served;     /* prepares served to a peer's state transfer */
     uint64_t journal_restarts;   /* journals begun again at a peer's first op (transfer) */
     uint64_t recoveries;         /* recoveries completed (config.recovering) */
+    uint64_t recovery_raises;    /* caught up below recovering_view: raised its view there */
 };
 
 /* A peer's request_prepare whose journal read could not wait: answered from a tick. */
@@ -316,10 +321,15 @@ struct vsr_replica {
     uint32_t depth;       /* calls of on_message / tick on the stack (a wait may deliver more) */
 
     /* config.recovering until the replica has executed through recovering_op (known once
-     * recovering_op_known: the head of the start_views it installed, the lowest). */
+     * recovering_op_known: the head of the start_views it installed, the lowest) in a view
+     * at or past recovering_view (known once recovering_view_known: the view of the first
+     * start_view it installed + 2, or the view it raised itself to before a restart; see
+     * vsr_replica_recovering_check). */
     bool recovering;
     bool recovering_op_known;
+    bool recovering_view_known;
     uint64_t recovering_op;
+    uint32_t recovering_view;
 
     struct vsr_replica_stats stats;
 };

@@ -15,7 +15,8 @@ void vsr_replica_heartbeat_entry(const struct vsr_replica *replica,
     assert(replica->status != 0);
     memset(entry, 0, sizeof(*entry));
     entry->group = replica->config.group;
-    entry->view = replica->view;
+    /* A recovering replica's raised view counts once durable (vsr_replica_recovering_check). */
+    entry->view = replica->recovering ? replica->durable.view : replica->view;
     if (!vsr_replica_is_primary(replica) || !vsr_replica_view_is_durable(replica) ||
         vsr_replica_is_abdicating(replica)) {
         return; /* what tick_primary would not send a commit heartbeat for */

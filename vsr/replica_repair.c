@@ -495,6 +495,12 @@ int vsr_replica_recover(struct vsr_replica *replica)
     vsr_replica_prefix_update(replica);
     vsr_replica_timeout_start(replica, &replica->timeout_repair);
     vsr_replica_timeout_start(replica, &replica->timeout_resend);
+    if (replica->recovering && replica->view > replica->log_view) {
+        /* Raised before this restart (only a recovering replica's own raise leaves its view
+         * above its log_view): it still acts in that view at the earliest. */
+        replica->recovering_view = replica->view;
+        replica->recovering_view_known = true;
+    }
     if (head_uncertain || replica->recovering) {
         replica->status = VSR_STATUS_RECOVERING_HEAD; /* recovering: never votes before */
     } else if (replica->log_view == replica->view &&

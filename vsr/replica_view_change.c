@@ -673,6 +673,11 @@ void vsr_replica_on_start_view(struct vsr_replica *replica, const struct vsr_hea
         replica->recovering_op = op; /* this view's log holds all it may have acked */
         replica->recovering_op_known = true;
     }
+    if (replica->recovering && !replica->recovering_view_known) {
+        /* The first view that answered may be older than one it promised before its wipe. */
+        replica->recovering_view = vsr_replica_recovering_view_for(replica, header->view);
+        replica->recovering_view_known = true;
+    }
     memset(replica->ack_op, 0, sizeof(replica->ack_op));
     vsr_replica_timeout_stop(&replica->timeout_view_change);
     vsr_replica_timeout_start(replica, &replica->timeout_normal);

@@ -583,6 +583,130 @@ static void wiped_run(uint64_t seed, bool verbose, struct sim_result *result)
     }
 }
 
+/* wiped_promise */
+enum {
+    PROMISE_CUT_TICK = 200,    /* the primary of view v is cut off: the others move on */
+    PROMISE_QUIET_TICKS = 100, /* at the earliest once its clients are done this long */
+    PROMISE_HOLD_TICKS = 800,  /* the wiped replica hears only that stale primary */
+    PROMISE_DONE_TICKS = 1500  /* the wiped replica is done within this after the heal */
+};
+
+struct promise_scenario {
+    uint32_t phase;
+    uint32_t stale;    /* the primary of view v, cut off: stays normal in v */
+    uint32_t primary;  /* leads view w > v with the promised replica */
+    uint32_t promised; /* sent its do_view_change for w, then lost everything */
+    uint32_t view_stale;
+    uint32_t view_promised;
+    uint64_t committed_at_cut;
+    uint64_t quiet_tick;
+    uint64_t wipe_tick;
+    uint64_t heal_tick;
+    uint64_t done_tick;
+    bool recovering_seen;
+    bool left_below;    /* left recovery in a view below the one it promised */
+    uint32_t left_view; /* that view */
+};
+
+static void promise_script(struct sim_cluster *cluster, uint64_t tick, void *context)
+{
+    struct promise_scenario *scenario = context;
+    if (scenario->phase == 0 && tick >= PROMISE_CUT_TICK) {
+        /* Once the clients are done (nothing prepared above the commit for a while): a
+         * primary with ops in flight could not commit them with a recovering replica's
+         * help (it acks none), so it would never catch up there. */
+        int32_t primary = scenario_primary(cluster, SCENARIO_REPLICAS);
+        const struct vsr_replica *replica =
+            primary < 0 ? NULL : sim_cluster_replica(cluster, 0, (uint32_t)primary);
+        if (replica == NULL || replica->op != replica->commit_max) {
+            scenario->quiet_tick = tick;
+            return;
+        }
+        if (tick < scenario->quiet_tick + PROMISE_QUIET_TICKS) {
+            return;
+        }
+        scenario->stale = (uint32_t)primary;
+        scenario->view_stale = sim_cluster_replica(cluster, 0, scenario->stale)->view;
+        scenario->committed_at_cut = sim_cluster_committed_max(cluster, 0);
+        scenario_isolate(cluster, SCENARIO_REPLICAS, scenario->stale, true, false);
+        scenario->phase = 1;
+    } else if (scenario->phase == 1) {
+        /* The two others form a later view (a do_view_change from each: the quorum); the
+         * backup of it is the promised replica. */
+        for (uint32_t machine = 0; machine < SCENARIO_REPLICAS; machine++) {
+            if (machine == scenario->stale) {
+                continue;
+            }
+            const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
+            uint32_t other = SCENARIO_REPLICAS - machine - scenario->stale; /* the third */
+            const struct vsr_replica *backup = sim_cluster_replica(cluster, 0, other);
+            if (replica == NULL || backup == NULL || !vsr_replica_is_primary(replica) ||
+                replica->view <= scenario->view_stale || backup->view != replica->view ||
+                backup->durable.view != replica->view) {
+                continue;
+            }
+            scenario->primary = machine;
+            scenario->promised = other;
+            scenario->view_promised = replica->view;
+            /* It loses its disk and comes back hearing only the stale primary. */
+            sim_cluster_wipe(cluster, scenario->promised, tick + 20);
+            sim_cluster_link_block(cluster, scenario->primary, scenario->promised, true);
+            sim_cluster_link_block(cluster, scenario->promised, scenario->primary, true);
+            sim_cluster_link_block(cluster, scenario->stale, scenario->promised, false);
+            sim_cluster_link_block(cluster, scenario->promised, scenario->stale, false);
+            scenario->wipe_tick = tick;
+            scenario->phase = 2;
+            break;
+        }
+    } else if (scenario->phase == 2 || scenario->phase == 3) {
+        const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, scenario->promised);
+        if (replica != NULL && vsr_replica_is_recovering(replica)) {
+            scenario->recovering_seen = true;
+        } else if (replica != NULL && scenario->recovering_seen &&
+                   replica->view < scenario->view_promised && !scenario->left_below) {
+            scenario->left_below = true; /* it may ack where the promised view lacks them */
+            scenario->left_view = replica->view;
+        }
+        if (scenario->phase == 2 && tick >= scenario->wipe_tick + PROMISE_HOLD_TICKS) {
+            scenario_isolate(cluster, SCENARIO_REPLICAS, scenario->stale, false, false);
+            sim_cluster_link_block(cluster, scenario->primary, scenario->promised, false);
+            sim_cluster_link_block(cluster, scenario->promised, scenario->primary, false);
+            scenario->heal_tick = tick;
+            scenario->phase = 3;
+        } else if (scenario->phase == 3 && scenario->recovering_seen &&
+                   !sim_cluster_is_recovering(cluster, 0, scenario->promised)) {
+            scenario->done_tick = tick;
+            scenario->phase = 4;
+        }
+    }
+}
+
+static void promise_run(uint64_t seed, bool verbose, struct sim_result *result)
+{
+    struct promise_scenario scenario = {0};
+    struct sim_options options =
+        scenario_options(SCENARIO_REPLICAS, 1, 4000, promise_script, &scenario);
+    sim_cluster_run_options(seed, &options, verbose, result);
+    if (verbose) {
+        printf("wiped_promise: stale primary %u in view %u, primary %u and promised %u in view "
+               "%u; left recovery below it %d (view %u); done %llu ticks after the heal\n",
+               scenario.stale, scenario.view_stale, scenario.primary, scenario.promised,
+               scenario.view_promised, (int)scenario.left_below, scenario.left_view,
+               (unsigned long long)(scenario.done_tick > scenario.heal_tick
+                                        ? scenario.done_tick - scenario.heal_tick
+                                        : 0));
+    }
+    if (scenario.phase != 4 || scenario.left_below ||
+        scenario.done_tick > scenario.heal_tick + PROMISE_DONE_TICKS) {
+        scenario_fail(result,
+                      "wiped_promise: phase %u, left recovery in view %u below the promised "
+                      "view %u: %d, done at %llu (healed at %llu)",
+                      scenario.phase, scenario.left_view, scenario.view_promised,
+                      (int)scenario.left_below, (unsigned long long)scenario.done_tick,
+                      (unsigned long long)scenario.heal_tick);
+    }
+}
+
 static void scenario_fail(struct sim_result *result, const char *format, ...)
 {
     if (!result->passed) {
@@ -1094,7 +1218,7 @@ static const struct scenario scenarios[] = {
     {"many_groups_primary", many_run},     {"partition_2_1", partition_run},
     {"send_only_replica", send_only_run},  {"corrupt_prepare_minority", corrupt_run},
     {"damaged_acked_record", damaged_run}, {"duplicate_after_view_change", duplicate_run},
-    {"wiped_replica", wiped_run},
+    {"wiped_replica", wiped_run},          {"wiped_promise", promise_run},
 };
 
 static const struct scenario *scenario_find(const char *name)

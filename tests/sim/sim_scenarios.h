@@ -52,6 +52,12 @@
  *                         recovering: a checker of every run), so nothing is committed and
  *                         nothing is truncated until the primary continues; then it catches
  *                         up and leaves recovery within 900 ticks
+ *   wiped_promise         the primary of view v is cut off once its clients are done; the
+ *                         other two form a later view w; the backup of w loses everything
+ *                         and hears only the stale primary of v: it must not leave
+ *                         recovery in a view below w (it raises its view past v and waits
+ *                         for a view formed without it), and it does within 1500 ticks of
+ *                         the heal
  * Single thread.
  */
 #ifndef RUNNEL_TESTS_SIM_SIM_SCENARIOS_H

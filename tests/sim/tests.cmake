@@ -11,6 +11,13 @@ foreach(seed ${runnel_sim_fixed_seeds})
     add_test(NAME sim.seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --seed ${seed})
     set_tests_properties(sim.seed_${seed} PROPERTIES TIMEOUT 60)
 endforeach()
+# With --wipes (a crash may wipe its machine): 992539, a wiped replica that acked in the
+# view that answered it first, below a view it had promised before its wipe.
+set(runnel_sim_wipes_fixed_seeds 992539)
+foreach(seed ${runnel_sim_wipes_fixed_seeds})
+    add_test(NAME sim.wipes_seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --wipes --seed ${seed})
+    set_tests_properties(sim.wipes_seed_${seed} PROPERTIES TIMEOUT 60)
+endforeach()
 
 execute_process(COMMAND git rev-parse --short=8 HEAD
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
@@ -52,7 +59,8 @@ set_tests_properties(sim.storage_seeds_from_commit PROPERTIES TIMEOUT 300)
 # prepares in flight; a quorum restarts recovering_head after a machine crash and only the
 # operator's command lets the group go on; a 2-1 partition; a send-only replica; a prepare
 # damaged on a minority; an acked record damaged on one replica and missing on another; a
-# duplicate request after a view change; 1000 groups on 3 machines keep their views through
+# duplicate request after a view change; a wiped replica (with a lagger, with only a stale
+# primary that has not heard of the view it promised before its wipe); 1000 groups on 3 machines keep their views through
 # 200 quiet ticks (the machines' shared heartbeats vouch for them), then the machine
 # leading a third of them crashes and every one of those groups has a new primary within
 # 1000 ticks.
@@ -63,7 +71,7 @@ else()
 endif()
 foreach(scenario lagging_replica lagging_partition primary_crash_commit recovering_quorum partition_2_1
         send_only_replica corrupt_prepare_minority damaged_acked_record
-        duplicate_after_view_change wiped_replica)
+        duplicate_after_view_change wiped_replica wiped_promise)
     add_test(NAME sim.scenario_${scenario} COMMAND $<TARGET_FILE:runnel-sim>
         --scenario ${scenario} --seeds ${runnel_sim_scenario_seeds} --seed-base ${runnel_sim_seed_base})
     set_tests_properties(sim.scenario_${scenario} PROPERTIES TIMEOUT 300)
