@@ -88,7 +88,14 @@ void vsr_replica_recovering_wait(struct vsr_replica *replica)
 
 uint32_t vsr_replica_recovering_view_for(const struct vsr_replica *replica, uint32_t view)
 {
-    assert(replica->config.replica_count > 1);
+    uint32_t count = replica->config.replica_count;
+    assert(count > 1);
+    if (vsr_quorum_view_change(count) >= count) {
+        /* 2 replicas: the other was in every view change, so its start_view is of a view
+         * at or past any this one promised; a raised view could not form without this
+         * replica's do_view_change (it sends none while it recovers). */
+        return view;
+    }
     if (view > UINT32_MAX - 3) {
         return view; /* a peer's view (untrusted) this high ends no recovery anyway */
     }

@@ -106,12 +106,13 @@ struct vsr_replica_config {
      * executed through the recovery target: the head op of the first start_view it
      * installed, lowered to the head of a later one (ops above a later view's head were
      * truncated on a nack quorum that did not count this replica: never committed), and
-     * is in a view at or past the first installed view + 2: caught up below it, it raises
-     * its own view there (persisted) and asks for it, which moves the others to it (it may
-     * have promised a later view than the one that answered first before it lost its
-     * disk; vsr_replica_recovering_check). That view's log was chosen without this
-     * replica, so it holds every committed op this replica may have acked before it lost
-     * them. Ignored at replica_count 1.
+     * is in a view at or past the first installed view + 2 (at 3 or more replicas:
+     * vsr_replica_recovering_view_for): caught up below it, it raises its own view there
+     * (persisted) and asks for it, which moves the others to it (it may have promised a
+     * later view than the one that answered first before it lost its disk;
+     * vsr_replica_recovering_check). That view's log was chosen without this replica, so
+     * it holds every committed op this replica may have acked before it lost them.
+     * Ignored at replica_count 1.
      */
     bool recovering;
 };

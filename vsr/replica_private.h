@@ -76,7 +76,7 @@ void vsr_replica_head_extend(struct vsr_replica *replica, uint64_t op);
  * asking peers for the current start_view instead of voting. */
 void vsr_replica_recovering_wait(struct vsr_replica *replica);
 /* The view a recovering replica that installed view first acts in at the earliest: view + 2,
- * or + 3 when it would lead view + 2 (see vsr_replica_recovering_check). */
+ * or + 3 when it would lead view + 2; view itself at 2 replicas (vsr_replica_recovering_check). */
 uint32_t vsr_replica_recovering_view_for(const struct vsr_replica *replica, uint32_t view);
 
 /* replica_checkpoint.c */
