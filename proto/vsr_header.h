@@ -26,7 +26,7 @@ enum { VSR_HEADER_SIZE = 256, VSR_PROTOCOL_VERSION = 1, VSR_REPLICAS_MAX = 6 };
 enum vsr_command {
     VSR_COMMAND_RESERVED = 0,
     VSR_COMMAND_PING = 1,
-    VSR_COMMAND_PONG = 2,
+    VSR_COMMAND_PONG = 2, /* frame only: the sender's view, for a recovering replica */
     VSR_COMMAND_REQUEST = 5,
     VSR_COMMAND_PREPARE = 6,
     VSR_COMMAND_PREPARE_OK = 7,

@@ -107,6 +107,27 @@ uint32_t vsr_replica_recovering_view_for(const struct vsr_replica *replica, uint
     return target;
 }
 
+void vsr_replica_recovering_hear(struct vsr_replica *replica, uint8_t peer, uint32_t view)
+{
+    if (!replica->recovering || peer >= replica->config.replica_count ||
+        peer == replica->config.replica) {
+        return;
+    }
+    replica->recovering_heard |= 1ull << peer;
+    if (view > replica->recovering_heard_views[peer]) {
+        replica->recovering_heard_views[peer] = view;
+    }
+}
+
+/* Peers a recovering replica must have heard before it acts: enough that one of them was in
+ * any view-change quorum that counted it (0 at 2 replicas: see vsr_replica_recovering_check). */
+static uint32_t vsr_replica_recovering_peers_needed(const struct vsr_replica *replica)
+{
+    uint32_t count = replica->config.replica_count;
+    uint32_t quorum = vsr_quorum_view_change(count);
+    return quorum >= count ? 0 : count - quorum + 1;
+}
+
 /*
  * Ends recovery once the replica has executed through its target (a normal backup) in a
  * view at or past recovering_view; caught up in a lower view, it raises its view there
@@ -137,10 +158,16 @@ uint32_t vsr_replica_recovering_view_for(const struct vsr_replica *replica, uint
  * once) and costs nothing more here; + 3 when this replica would lead v + 2, a view it
  * could not start while it recovers (the others would wait out a timeout). At 5 and more
  * replicas the second case has a hole: two primaries stale in v and in some u >= v + 2
- * below w (neither in w's quorum) would let it leave recovery in u; closing it needs the
- * view from a quorum of peers (VSR's recovery). Pre-wipe messages still in flight after
- * it (a peer using a do_view_change the wiped replica sent before it lost its disk) are
- * assumed gone: a wipe and restart take far longer than a message on the bus.
+ * below w (neither in w's quorum) would let it leave recovery in u. So, as VSR's recovery
+ * does, it also hears the views of n - q + 1 peers (q: the view-change quorum) before it
+ * acts, each a view the peer was in after this start (vsr_replica_recovering_hear: a
+ * pong to its request_start_view, a start_view, commit or view-change message, a
+ * heartbeat entry), and acts in none below the highest: w's quorum holds q - 1 peers
+ * besides it, in w or later, and n - q + 1 of the n - 1 peers always take one of them.
+ * At 3 replicas that is both peers, as the raise needs anyway. Pre-wipe messages still
+ * in flight after it (a peer using a do_view_change the wiped replica sent before it lost
+ * its disk) are assumed gone: a wipe and restart take far longer than a message on the
+ * bus.
  */
 static void vsr_replica_recovering_check(struct vsr_replica *replica)
 {
@@ -150,6 +177,21 @@ static void vsr_replica_recovering_check(struct vsr_replica *replica)
     }
     assert(!vsr_replica_is_primary(replica));
     assert(replica->recovering_view_known);
+    uint32_t needed = vsr_replica_recovering_peers_needed(replica);
+    if (vsr_quorum_count(replica->recovering_heard) < needed) {
+        return; /* the resend timeout asks the peers not heard yet */
+    }
+    for (uint8_t peer = 0; peer < replica->config.replica_count && needed > 0; peer++) {
+        uint32_t view = replica->recovering_heard_views[peer];
+        if (((replica->recovering_heard >> peer) & 1) != 0 && view > replica->recovering_view) {
+            replica->recovering_view = view; /* a view it may have promised: at the least */
+            while (vsr_replica_primary_index(replica, replica->recovering_view) ==
+                       replica->config.replica &&
+                   replica->recovering_view < UINT32_MAX) {
+                replica->recovering_view++; /* one it would lead: it could not start it */
+            }
+        }
+    }
     if (replica->view < replica->recovering_view) {
         replica->view = replica->recovering_view; /* log_view stays: the log it holds */
         replica->stats.recovery_raises++;
@@ -658,6 +700,16 @@ static void vsr_replica_tick_run(struct vsr_replica *replica)
                     vsr_replica_request_start_view(replica, target);
                 }
             }
+        } else if (replica->recovering && replica->status == VSR_STATUS_NORMAL &&
+                   vsr_quorum_count(replica->recovering_heard) <
+                       vsr_replica_recovering_peers_needed(replica)) {
+            /* Caught up or not: the peers not heard yet answer with their view (pong). */
+            for (uint8_t target = 0; target < replica->config.replica_count; target++) {
+                if (target != replica->config.replica &&
+                    ((replica->recovering_heard >> target) & 1) == 0) {
+                    vsr_replica_request_start_view(replica, target);
+                }
+            }
         }
         if (replica->voted && replica->vote_view > replica->view) {
             vsr_replica_vote(replica, replica->vote_view);
@@ -748,6 +800,18 @@ void vsr_replica_on_message(struct vsr_replica *replica, const struct vsr_header
     if (header->command != VSR_COMMAND_REQUEST && header->command != VSR_COMMAND_PREPARE) {
         replica->heard_tick[header->replica] = replica->tick;
     }
+    switch (header->command) {
+    case VSR_COMMAND_PONG:
+    case VSR_COMMAND_COMMIT:
+    case VSR_COMMAND_START_VIEW_CHANGE:
+    case VSR_COMMAND_DO_VIEW_CHANGE:
+    case VSR_COMMAND_START_VIEW:
+    case VSR_COMMAND_HEADERS:
+        vsr_replica_recovering_hear(replica, header->replica, header->view); /* its view now */
+        break;
+    default:
+        break;
+    }
     replica->depth++;
     vsr_replica_on_message_dispatch(replica, header, body);
     replica->depth--;
@@ -796,6 +860,8 @@ static void vsr_replica_on_message_dispatch(struct vsr_replica *replica,
     case VSR_COMMAND_CHECKPOINT:
         vsr_replica_on_checkpoint(replica, header, body);
         break;
+    case VSR_COMMAND_PONG:
+        break; /* a peer's view for a recovering replica: heard in on_message */
     case VSR_COMMAND_REQUEST_RECORDS:
         vsr_replica_on_request_records(replica, header);
         break;

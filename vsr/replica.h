@@ -110,9 +110,10 @@ struct vsr_replica_config {
      * vsr_replica_recovering_view_for): caught up below it, it raises its own view there
      * (persisted) and asks for it, which moves the others to it (it may have promised a
      * later view than the one that answered first before it lost its disk;
-     * vsr_replica_recovering_check). That view's log was chosen without this replica, so
-     * it holds every committed op this replica may have acked before it lost them.
-     * Ignored at replica_count 1.
+     * vsr_replica_recovering_check), and in none below the views n - q + 1 peers were in
+     * after this start (q: the view-change quorum). That view's log was chosen without
+     * this replica, so it holds every committed op this replica may have acked before it
+     * lost them. Ignored at replica_count 1.
      */
     bool recovering;
 };
@@ -331,6 +332,10 @@ struct vsr_replica {
     bool recovering_view_known;
     uint64_t recovering_op;
     uint32_t recovering_view;
+    /* While recovering: the peers heard since this start (bit i: replica i) and the highest
+     * view each sent (its own at the time: vsr_replica_recovering_hear). */
+    uint64_t recovering_heard;
+    uint32_t recovering_heard_views[VSR_REPLICAS_MAX];
 
     struct vsr_replica_stats stats;
 };

@@ -57,6 +57,7 @@ void vsr_replica_on_heartbeat_entry(struct vsr_replica *replica, uint8_t peer, u
         replica->stats.messages_invalid++;
         return;
     }
+    vsr_replica_recovering_hear(replica, peer, entry->view); /* the peer's view now */
     if (replica->depth > 0) {
         replica->stats.messages_reentrant++; /* the next round or sweep carries it again */
         return;

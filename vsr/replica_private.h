@@ -78,6 +78,9 @@ void vsr_replica_recovering_wait(struct vsr_replica *replica);
 /* The view a recovering replica that installed view first acts in at the earliest: view + 2,
  * or + 3 when it would lead view + 2; view itself at 2 replicas (vsr_replica_recovering_check). */
 uint32_t vsr_replica_recovering_view_for(const struct vsr_replica *replica, uint32_t view);
+/* A recovering replica notes that peer is in view (or later) now: a message peer sent in
+ * its own current view (no prepare: it keeps the view it was prepared in). */
+void vsr_replica_recovering_hear(struct vsr_replica *replica, uint8_t peer, uint32_t view);
 
 /* replica_checkpoint.c */
 void vsr_replica_checkpoint_maybe(struct vsr_replica *replica);

@@ -588,6 +588,13 @@ void vsr_replica_on_request_start_view(struct vsr_replica *replica, const struct
     if (vsr_replica_is_primary(replica) && vsr_replica_view_is_durable(replica) &&
         header->view <= replica->view) {
         vsr_replica_send_start_view(replica, header->replica);
+    } else if (!replica->recovering) {
+        /* Its view, for a recovering replica that must hear a quorum's views (a start_view
+         * carries the primary's); a recovering replica forgot those it promised. */
+        struct vsr_header pong;
+        vsr_replica_message_init(replica, &pong, VSR_COMMAND_PONG);
+        vsr_header_seal(&pong, NULL, 0);
+        vsr_replica_send(replica, header->replica, &pong, NULL);
     }
 }
 
