@@ -11,9 +11,10 @@ foreach(seed ${runnel_sim_fixed_seeds})
     add_test(NAME sim.seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --seed ${seed})
     set_tests_properties(sim.seed_${seed} PROPERTIES TIMEOUT 60)
 endforeach()
-# With --wipes (a crash may wipe its machine): 992539, a wiped replica that acked in the
-# view that answered it first, below a view it had promised before its wipe.
-set(runnel_sim_wipes_fixed_seeds 992539)
+# With --wipes (a crash may wipe its machine): 992539, 3692790449342, 3692790454438 and
+# 3692790456041, a wiped replica that acked in the view that answered it first, below a
+# view it had promised before its wipe (3 of 10,000 seeds from 3692790449000 before).
+set(runnel_sim_wipes_fixed_seeds 992539 3692790449342 3692790454438 3692790456041)
 foreach(seed ${runnel_sim_wipes_fixed_seeds})
     add_test(NAME sim.wipes_seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --wipes --seed ${seed})
     set_tests_properties(sim.wipes_seed_${seed} PROPERTIES TIMEOUT 60)
