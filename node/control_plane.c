@@ -40,6 +40,7 @@ int control_plane_init(struct control_plane *plane, struct broker *broker,
     metadata_config.durability = config->durability == NODE_DURABILITY_FSYNC
                                      ? METADATA_DURABILITY_FSYNC
                                      : METADATA_DURABILITY_REPLICATED;
+    metadata_config.limits.replies_bytes = config->metadata_replies_bytes;
     int result = metadata_init(&plane->metadata, &metadata_config);
     if (result == 0) {
         result = metadata_versions_init(&plane->versions, &plane->metadata, broker->shard_count);

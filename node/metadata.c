@@ -33,6 +33,7 @@ void metadata_limits_defaults(struct metadata_limits *limits)
     limits->members_max = 4096;
     limits->assignments_max = 65536;
     limits->clients_max = 4096;
+    limits->replies_bytes = METADATA_REPLIES_BYTES_DEFAULT;
     assert(limits->streams_max <= METADATA_STREAMS_ID_MAX);
 }
 
@@ -222,7 +223,7 @@ static bool metadata_limits_are_valid(const struct metadata_limits *limits)
            limits->tokens_max <= big && limits->tokens_per_user_max <= big &&
            limits->permissions_max <= big && limits->consumer_groups_max <= big &&
            limits->members_max <= big && limits->assignments_max <= big &&
-           limits->clients_max <= big;
+           limits->clients_max <= big && limits->replies_bytes <= METADATA_REPLIES_BYTES_MAX;
 }
 
 static int metadata_slots_init(struct metadata_slots *slots, uint32_t capacity)
@@ -255,6 +256,7 @@ static size_t metadata_snapshot_arena_size(const struct metadata_limits *limits)
     size += (sizeof(Runnel__Metadata__SnapshotClient) + pointer) * limits->clients_max;
     size += (sizeof(Runnel__Metadata__SnapshotClientReply) + pointer) * limits->clients_max *
             METADATA_CLIENT_REPLIES;
+    size += METADATA_REPLY_SIZE_MAX + METADATA_ARENA_ALIGNMENT; /* the one that wraps */
     return size;
 }
 
@@ -302,7 +304,8 @@ static int metadata_tables_allocate(struct metadata *metadata)
     return 0;
 }
 
-int metadata_init(struct metadata *metadata, const struct metadata_config *config)
+static int metadata_init_with(struct metadata *metadata, const struct metadata_config *config,
+                              bool is_copy)
 {
     assert(metadata != NULL);
     assert(config != NULL);
@@ -313,6 +316,10 @@ int metadata_init(struct metadata *metadata, const struct metadata_config *confi
     metadata->config = *config;
     const struct metadata_limits *limits = &config->limits;
     int result = metadata_tables_allocate(metadata);
+    if (result == 0 && !is_copy && limits->replies_bytes > 0) {
+        metadata->replies.bytes = calloc(limits->replies_bytes, 1);
+        result = metadata->replies.bytes == NULL ? -ENOMEM : 0;
+    }
     result = result != 0 ? result : metadata_slots_init(&metadata->topic_slots, limits->topics_max);
     result = result != 0 ? result
                          : metadata_slots_init(&metadata->partition_slots, limits->partitions_max);
@@ -344,6 +351,16 @@ int metadata_init(struct metadata *metadata, const struct metadata_config *confi
     return 0;
 }
 
+int metadata_init(struct metadata *metadata, const struct metadata_config *config)
+{
+    return metadata_init_with(metadata, config, false);
+}
+
+int metadata_init_copy(struct metadata *metadata, const struct metadata_config *config)
+{
+    return metadata_init_with(metadata, config, true);
+}
+
 void metadata_deinit(struct metadata *metadata)
 {
     assert(metadata != NULL);
@@ -358,6 +375,7 @@ void metadata_deinit(struct metadata *metadata)
                       metadata->assignments,
                       metadata->clients,
                       metadata->client_replies,
+                      metadata->replies.bytes,
                       metadata->partition_index.keys,
                       metadata->partition_index.values,
                       metadata->topic_slots.free_stack,
@@ -400,6 +418,7 @@ void metadata_reset(struct metadata *metadata)
     memset(metadata->clients, 0, sizeof(metadata->clients[0]) * limits->clients_max);
     memset(metadata->client_replies, 0,
            sizeof(metadata->client_replies[0]) * limits->clients_max * METADATA_CLIENT_REPLIES);
+    metadata->replies.head = 0; /* the ring's bytes are read only where an entry points */
     metadata_index_reset(&metadata->partition_index);
     struct metadata_slots *all[] = {&metadata->topic_slots,      &metadata->partition_slots,
                                     &metadata->token_slots,      &metadata->permission_slots,
@@ -434,6 +453,11 @@ void metadata_copy(struct metadata *target, const struct metadata *source)
     memcpy(target->clients, source->clients, sizeof(source->clients[0]) * limits->clients_max);
     memcpy(target->client_replies, source->client_replies,
            sizeof(source->client_replies[0]) * limits->clients_max * METADATA_CLIENT_REPLIES);
+    target->replies.head = source->replies.head;
+    if (target->replies.bytes != NULL) {
+        assert(source->replies.bytes != NULL);
+        memcpy(target->replies.bytes, source->replies.bytes, limits->replies_bytes);
+    }
     assert(target->partition_index.capacity == source->partition_index.capacity);
     memcpy(target->partition_index.keys, source->partition_index.keys,
            sizeof(uint64_t) * source->partition_index.capacity);
@@ -832,6 +856,47 @@ void metadata_client_replies_clear(struct metadata *metadata, uint32_t client_sl
            sizeof(struct metadata_client_reply) * METADATA_CLIENT_REPLIES);
 }
 
+bool metadata_replies_holds(const struct metadata *metadata,
+                            const struct metadata_client_reply *entry)
+{
+    assert(entry->state == METADATA_CLIENT_REPLY_RING);
+    assert(entry->position + entry->size <= metadata->replies.head);
+    return metadata->replies.head - entry->position <= metadata->config.limits.replies_bytes;
+}
+
+/* Where the ring's bytes of position start, and how many of size fit before it wraps. */
+static uint32_t metadata_replies_split(const struct metadata *metadata, uint64_t position,
+                                       uint32_t size, uint32_t *first_out)
+{
+    const uint32_t capacity = metadata->config.limits.replies_bytes;
+    assert(metadata->replies.bytes != NULL && size <= capacity);
+    uint32_t start = (uint32_t)(position % capacity);
+    *first_out = size < capacity - start ? size : capacity - start;
+    return start;
+}
+
+void metadata_replies_read(const struct metadata *metadata,
+                           const struct metadata_client_reply *entry, uint8_t *out)
+{
+    assert(metadata_replies_holds(metadata, entry));
+    uint32_t first = 0;
+    uint32_t start = metadata_replies_split(metadata, entry->position, entry->size, &first);
+    memcpy(out, metadata->replies.bytes + start, first);
+    memcpy(out + first, metadata->replies.bytes, entry->size - first);
+}
+
+void metadata_replies_write(struct metadata *metadata, uint64_t position, const uint8_t *bytes,
+                            uint32_t size)
+{
+    if (metadata->replies.bytes == NULL) {
+        return; /* a published copy keeps only the bookkeeping */
+    }
+    uint32_t first = 0;
+    uint32_t start = metadata_replies_split(metadata, position, size, &first);
+    memcpy(metadata->replies.bytes + start, bytes, first);
+    memcpy(metadata->replies.bytes, bytes + first, size - first);
+}
+
 /* The registered client an op is numbered for, or NULL: not numbered (server ops,
  * Register, old records) or not registered (then it runs as before: no watermark). */
 static struct metadata_client *
@@ -854,16 +919,26 @@ static uint32_t metadata_replay(const struct metadata *metadata,
         metadata_client_replies(metadata, (uint32_t)(client - metadata->clients));
     for (uint32_t index = 0; index < METADATA_CLIENT_REPLIES; index++) {
         const struct metadata_client_reply *entry = &kept[index];
-        if (entry->request != context->request || entry->state != METADATA_CLIENT_REPLY_KEPT) {
+        if (entry->request != context->request || (entry->state != METADATA_CLIENT_REPLY_KEPT &&
+                                                   entry->state != METADATA_CLIENT_REPLY_RING)) {
             continue;
         }
         if (entry->checksum != 0 && context->request_checksum != 0 &&
             entry->checksum != context->request_checksum) {
             break; /* the same number with another body: not this request's reply */
         }
-        assert(entry->size <= METADATA_CLIENT_REPLY_SIZE_MAX);
-        memcpy(reply, entry->bytes, entry->size);
-        return entry->size;
+        if (entry->state == METADATA_CLIENT_REPLY_KEPT) {
+            assert(entry->size <= METADATA_CLIENT_REPLY_SIZE_MAX);
+            memcpy(reply, entry->bytes, entry->size);
+            return entry->size;
+        }
+        /* A published copy has no ring: its replies are never sent (59 there is moot). */
+        if (metadata_replies_holds(metadata, entry) && metadata->replies.bytes != NULL) {
+            assert(entry->size <= METADATA_REPLY_SIZE_MAX);
+            metadata_replies_read(metadata, entry, reply);
+            return entry->size;
+        }
+        break; /* overwritten by later long replies */
     }
     struct metadata_writer writer = {.buffer = reply, .capacity = METADATA_REPLY_SIZE_MAX};
     metadata_writer_u32(&writer, 1);
@@ -892,12 +967,22 @@ static void metadata_keep_reply(struct metadata *metadata, struct metadata_clien
     memset(oldest, 0, sizeof(*oldest));
     oldest->request = context->request;
     oldest->checksum = context->request_checksum;
-    if (!is_replayable || reply_size > METADATA_CLIENT_REPLY_SIZE_MAX) {
+    const uint32_t ring_capacity = metadata->config.limits.replies_bytes;
+    if (!is_replayable ||
+        (reply_size > METADATA_CLIENT_REPLY_SIZE_MAX && reply_size > ring_capacity)) {
         oldest->state = METADATA_CLIENT_REPLY_NOT_KEPT;
         return;
     }
+    if (reply_size > METADATA_CLIENT_REPLY_SIZE_MAX) {
+        oldest->state = METADATA_CLIENT_REPLY_RING;
+        oldest->size = reply_size;
+        oldest->position = metadata->replies.head;
+        metadata->replies.head += reply_size;
+        metadata_replies_write(metadata, oldest->position, reply, reply_size);
+        return;
+    }
     oldest->state = METADATA_CLIENT_REPLY_KEPT;
-    oldest->size = (uint16_t)reply_size;
+    oldest->size = reply_size;
     memcpy(oldest->bytes, reply, reply_size);
 }
 

@@ -47,8 +47,10 @@ enum {
     METADATA_USERNAME_SIZE_MIN = 3,
     METADATA_USERNAME_SIZE_MAX = 50,
     METADATA_SNAPSHOT_VERSION = 1,
-    METADATA_CLIENT_REPLIES = 5,          /* Iggy's REPLY_RING_CAPACITY */
-    METADATA_CLIENT_REPLY_SIZE_MAX = 232, /* a longer reply is not kept: replayed as 59 */
+    METADATA_CLIENT_REPLIES = 5,              /* Iggy's REPLY_RING_CAPACITY */
+    METADATA_CLIENT_REPLY_SIZE_MAX = 232,     /* kept inline; a longer one in the replies ring */
+    METADATA_REPLIES_BYTES_DEFAULT = 4 << 20, /* limits.replies_bytes */
+    METADATA_REPLIES_BYTES_MAX = 1 << 30,
 };
 
 /* Iggy error codes that apply puts in a committed rejection (iggy-protocol.md §6). */
@@ -101,6 +103,9 @@ struct metadata_limits {
     uint32_t members_max;         /* group memberships, all groups together */
     uint32_t assignments_max;     /* partitions owned by members, all groups together */
     uint32_t clients_max;         /* registered client sessions */
+    uint32_t replies_bytes;       /* the ring of kept replies longer than
+                                   * METADATA_CLIENT_REPLY_SIZE_MAX (0: none kept); the same
+                                   * on every replica (it decides which replies age out) */
 };
 
 enum metadata_compression { METADATA_COMPRESSION_NONE = 1, METADATA_COMPRESSION_GZIP = 2 };
@@ -294,17 +299,35 @@ struct metadata_client {
 enum metadata_client_reply_state {
     METADATA_CLIENT_REPLY_EMPTY = 0,
     METADATA_CLIENT_REPLY_KEPT = 1,     /* bytes hold the reply */
-    METADATA_CLIENT_REPLY_NOT_KEPT = 2, /* too long, or a CreateToken (its raw token is not in
-                                         * the state): a resend gets 59 */
+    METADATA_CLIENT_REPLY_NOT_KEPT = 2, /* longer than the replies ring, or a CreateToken
+                                         * (its raw token is not in the state): a resend
+                                         * gets 59 */
+    METADATA_CLIENT_REPLY_RING = 3,     /* in the replies ring at position; a resend gets 59
+                                         * once later replies overwrote it */
 };
 
 /* One of a client's last METADATA_CLIENT_REPLIES replies (Iggy's client-table ring). */
 struct metadata_client_reply {
     uint64_t request;  /* Iggy request number; 0: empty */
     uint64_t checksum; /* the request's checksum (low 64 bits), 0 when unstamped */
-    uint16_t size;
-    uint8_t state; /* enum metadata_client_reply_state */
-    uint8_t bytes[METADATA_CLIENT_REPLY_SIZE_MAX];
+    uint64_t position; /* RING: absolute position of its first byte in the replies ring */
+    uint32_t size;
+    uint8_t state;                                 /* enum metadata_client_reply_state */
+    uint8_t bytes[METADATA_CLIENT_REPLY_SIZE_MAX]; /* KEPT */
+};
+
+/*
+ * Replies longer than METADATA_CLIENT_REPLY_SIZE_MAX (up to METADATA_REPLY_SIZE_MAX: a
+ * CreateTopic of many partitions, a CreateUser with permissions), kept whole in one byte
+ * ring shared by every client: each is written at the absolute position `head` (its bytes
+ * at position % limits.replies_bytes, wrapping) and head moves past it, so a reply is
+ * intact while head - position <= limits.replies_bytes and overwritten after. Which
+ * replies are kept and when they age out depends only on the ops and the limit: the same
+ * on every replica, and in snapshots (positions and head included).
+ */
+struct metadata_replies {
+    uint8_t *bytes; /* [limits.replies_bytes]; NULL in a published copy (metadata_init_copy) */
+    uint64_t head;  /* bytes ever written: the position of the next reply */
 };
 
 /* Open-addressing index (stream, topic, partition) -> partition slot. */
@@ -354,6 +377,7 @@ struct metadata {
     struct metadata_assignment *assignments;
     struct metadata_client *clients;
     struct metadata_client_reply *client_replies; /* [clients_max * METADATA_CLIENT_REPLIES] */
+    struct metadata_replies replies;              /* the long ones' bytes */
     struct metadata_index partition_index;
     uint32_t streams_count;
     uint32_t users_count;
@@ -395,6 +419,14 @@ void metadata_config_defaults(struct metadata_config *config);
  */
 int metadata_init(struct metadata *metadata, const struct metadata_config *config);
 
+/*
+ * metadata_init for a published copy (node/metadata_versions.h): the same state and
+ * bookkeeping, but no replies ring (its readers never replay a reply, and it would be a
+ * copy of limits.replies_bytes more): a replay there answers 59 for a reply held in the
+ * ring, and it must never be snapshot-encoded while it holds one.
+ */
+int metadata_init_copy(struct metadata *metadata, const struct metadata_config *config);
+
 /* Frees what metadata_init allocated. */
 void metadata_deinit(struct metadata *metadata);
 
@@ -413,8 +445,9 @@ void metadata_copy(struct metadata *target, const struct metadata *source);
  * last applied op. At most once per (client, request) (Iggy's client table, iggy-protocol.md
  * §2.5): when context->request is not 0 and the client is registered, a request number at
  * or below the client's watermark is not executed again; the reply is then the one kept
- * from its first apply (the last METADATA_CLIENT_REPLIES replies are kept, each up to
- * METADATA_CLIENT_REPLY_SIZE_MAX bytes), or a committed rejection with code 59
+ * from its first apply (the last METADATA_CLIENT_REPLIES replies are kept: up to
+ * METADATA_CLIENT_REPLY_SIZE_MAX bytes inline, longer ones whole in the replies ring while
+ * later long replies have not overwritten them), or a committed rejection with code 59
  * (RequestAlreadyApplied) when it is not kept or its checksum differs (state unchanged). A
  * numbered op sent in an older session of the client (a connection left from before the
  * client registered again: Iggy's eviction 7, SessionTooLow) runs not and gets code 40.

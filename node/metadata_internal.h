@@ -78,6 +78,16 @@ struct metadata_client_reply *metadata_client_replies(const struct metadata *met
                                                       uint32_t client_slot);
 void metadata_client_replies_clear(struct metadata *metadata, uint32_t client_slot);
 
+/* The replies ring (struct metadata_replies): holds is true while a RING entry's bytes are
+ * not overwritten; read copies them out (the ring must be there: not a published copy);
+ * write puts size bytes at the absolute position (nothing in a published copy). */
+bool metadata_replies_holds(const struct metadata *metadata,
+                            const struct metadata_client_reply *entry);
+void metadata_replies_read(const struct metadata *metadata,
+                           const struct metadata_client_reply *entry, uint8_t *out);
+void metadata_replies_write(struct metadata *metadata, uint64_t position, const uint8_t *bytes,
+                            uint32_t size);
+
 /* Removes every partition, group and member of the topic at topic_slot. */
 void metadata_topic_release(struct metadata *metadata, uint32_t topic_slot);
 

@@ -57,7 +57,8 @@ size_t metadata_snapshot_size_max(const struct metadata *metadata)
     size += (size_t)limits->members_max * 40;
     size += (size_t)limits->assignments_max * 32;
     size += (size_t)limits->clients_max *
-            (64 + METADATA_CLIENT_REPLIES * (METADATA_CLIENT_REPLY_SIZE_MAX + 32));
+            (64 + METADATA_CLIENT_REPLIES * (METADATA_CLIENT_REPLY_SIZE_MAX + 48));
+    size += 16 + (size_t)limits->replies_bytes; /* the ring's intact replies, head */
     return size;
 }
 
@@ -385,6 +386,23 @@ static void metadata_snapshot_client_replies(struct metadata *metadata, uint32_t
         if (entry->has_reply) {
             entry->reply = metadata_snapshot_bytes(next->bytes, next->size);
         }
+        if (next->state == METADATA_CLIENT_REPLY_RING && metadata_replies_holds(metadata, next)) {
+            /* A published copy has no ring bytes: it is never encoded while it holds one. */
+            assert(metadata->replies.bytes != NULL);
+            const uint32_t capacity = metadata->config.limits.replies_bytes;
+            const uint8_t *bytes = metadata->replies.bytes + next->position % capacity;
+            if (next->position % capacity + next->size > capacity) {
+                /* The one reply that wraps (intact ones lie in the last capacity bytes). */
+                uint8_t *flat = arena->allocator.alloc(arena, next->size);
+                assert(flat != NULL); /* the arena has room for it */
+                metadata_replies_read(metadata, next, flat);
+                bytes = flat;
+            }
+            entry->has_reply = true;
+            entry->reply = metadata_snapshot_bytes(bytes, next->size);
+            entry->has_position = true;
+            entry->position = next->position;
+        }
         out->replies[out->n_replies++] = entry;
     }
     assert(out->n_replies == count);
@@ -445,6 +463,8 @@ int metadata_snapshot_encode(struct metadata *metadata, uint8_t *buffer, size_t 
         }
     }
     metadata_snapshot_clients(metadata, &snapshot);
+    snapshot.has_replies_head = metadata->replies.head != 0;
+    snapshot.replies_head = metadata->replies.head;
     size_t size = runnel__metadata__snapshot__get_packed_size(&snapshot);
     if (size > buffer_capacity) {
         return -RUNNEL_EFULL;
@@ -752,8 +772,35 @@ static int metadata_restore_user(struct metadata *metadata,
     return metadata_restore_tokens(metadata, user, in);
 }
 
+/* A reply held in the replies ring (untrusted): longer than the inline ones, written
+ * before the head. It stays in the ring when this node's ring still holds it (the same
+ * limits.replies_bytes as the encoder's: the same state), else it is not kept. */
+static int metadata_restore_ring_reply(struct metadata *metadata,
+                                       const Runnel__Metadata__SnapshotClientReply *entry,
+                                       struct metadata_client_reply *out)
+{
+    const uint64_t head = metadata->replies.head;
+    if (!entry->has_reply || entry->reply.data == NULL ||
+        entry->reply.len <= METADATA_CLIENT_REPLY_SIZE_MAX ||
+        entry->reply.len > METADATA_REPLY_SIZE_MAX || entry->position > head ||
+        entry->reply.len > head - entry->position) {
+        return -RUNNEL_EFORMAT;
+    }
+    out->state = METADATA_CLIENT_REPLY_RING;
+    out->size = (uint32_t)entry->reply.len;
+    out->position = entry->position;
+    if (!metadata_replies_holds(metadata, out)) {
+        out->state = METADATA_CLIENT_REPLY_NOT_KEPT;
+        out->size = 0;
+        out->position = 0;
+        return 0;
+    }
+    metadata_replies_write(metadata, out->position, entry->reply.data, out->size);
+    return 0;
+}
+
 /* Untrusted: at most METADATA_CLIENT_REPLIES, numbered above 0, ascending, none above the
- * watermark, each reply short enough to be kept. */
+ * watermark, each reply short enough to be kept inline or held in the replies ring. */
 static int metadata_restore_client_replies(struct metadata *metadata, uint32_t slot,
                                            const Runnel__Metadata__SnapshotClient *in)
 {
@@ -765,16 +812,24 @@ static int metadata_restore_client_replies(struct metadata *metadata, uint32_t s
     for (size_t index = 0; index < in->n_replies; index++) {
         const Runnel__Metadata__SnapshotClientReply *entry = in->replies[index];
         if (entry->request <= previous || entry->request > in->request_last ||
-            (entry->has_reply && (entry->reply.len > METADATA_CLIENT_REPLY_SIZE_MAX ||
-                                  (entry->reply.len > 0 && entry->reply.data == NULL)))) {
+            (!entry->has_position && entry->has_reply &&
+             (entry->reply.len > METADATA_CLIENT_REPLY_SIZE_MAX ||
+              (entry->reply.len > 0 && entry->reply.data == NULL)))) {
             return -RUNNEL_EFORMAT;
         }
         previous = entry->request;
         struct metadata_client_reply *out = &kept[index];
         out->request = entry->request;
         out->checksum = entry->has_checksum ? entry->checksum : 0;
+        if (entry->has_position) {
+            int result = metadata_restore_ring_reply(metadata, entry, out);
+            if (result != 0) {
+                return result;
+            }
+            continue;
+        }
         out->state = entry->has_reply ? METADATA_CLIENT_REPLY_KEPT : METADATA_CLIENT_REPLY_NOT_KEPT;
-        out->size = entry->has_reply ? (uint16_t)entry->reply.len : 0;
+        out->size = entry->has_reply ? (uint32_t)entry->reply.len : 0;
         if (out->size > 0) {
             memcpy(out->bytes, entry->reply.data, out->size);
         }
@@ -784,6 +839,7 @@ static int metadata_restore_client_replies(struct metadata *metadata, uint32_t s
 
 static int metadata_restore_clients(struct metadata *metadata, const Runnel__Metadata__Snapshot *in)
 {
+    metadata->replies.head = in->has_replies_head ? in->replies_head : 0;
     for (size_t index = 0; index < in->n_clients; index++) {
         const Runnel__Metadata__SnapshotClient *entry = in->clients[index];
         u128 client = ((u128)entry->client_high << 64) | entry->client_low;

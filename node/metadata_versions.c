@@ -41,7 +41,8 @@ int metadata_versions_init(struct metadata_versions *versions, const struct meta
         atomic_init(&versions->readers[index].epoch, 0);
     }
     for (uint32_t copy = 0; result == 0 && copy < 2; copy++) {
-        result = metadata_init(&versions->copies[copy], &source->config);
+        /* Readers never replay a kept reply: no copy of the replies ring. */
+        result = metadata_init_copy(&versions->copies[copy], &source->config);
     }
     if (result != 0) {
         metadata_versions_deinit(versions);

@@ -33,7 +33,8 @@
  * Readers see versions in publication order (each read loads the newest pointer), and a
  * version seen by one shard is seen, or a newer one, by any shard it then messages.
  *
- * Memory: three struct metadata (source, owned by the caller; two copies), the op log
+ * Memory: three struct metadata (source, owned by the caller; two copies without the
+ * replies ring, metadata_init_copy: readers never replay a kept reply), the op log
  * (entries and bytes below) and one slot of a cache line per reader, all allocated at
  * init. Nested reads on one reader share the outer read's version.
  */

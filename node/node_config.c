@@ -93,6 +93,9 @@ static const struct config_key node_config_keys[] = {
             "VSR log ring of a partition group (ops; it checkpoints every half ring)"),
     KEY_U64("limits", "metadata_ops_max", metadata_ops_max, 1024, 1ULL << 24, "1048576",
             "VSR log ring of the metadata group (ops; it checkpoints every half ring)"),
+    KEY_U32("limits", "metadata_replies_bytes", metadata_replies_bytes, 0, 1U << 30, "4M",
+            "ring of kept metadata replies longer than 232 bytes, for resends (0: none; the "
+            "same on every node)"),
     KEY_U64("limits", "batch_size_bytes_max", batch_size_bytes_max, 65536, 1ULL << 26, "8M",
             "largest message batch a SendMessages may carry (a cluster's replica links "
             "send from rings of 4 x (this + 33,280) bytes)"),

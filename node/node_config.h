@@ -53,12 +53,13 @@ struct node_config {
     uint32_t requests_in_flight_max;
     uint32_t idle_timeout_ms;
     uint32_t pipeline_depth_max;
-    uint64_t partition_ops_max;    /* a partition group's VSR log ring (ops) */
-    uint64_t metadata_ops_max;     /* the metadata group's VSR log ring (ops) */
-    uint64_t batch_size_bytes_max; /* largest SendMessages batch */
-    uint64_t poll_reply_bytes_max; /* poll replies are capped here */
-    uint32_t requests_max;         /* broker requests in flight per shard */
-    uint32_t large_requests_max;   /* of them, with a batch-sized buffer */
+    uint64_t partition_ops_max;      /* a partition group's VSR log ring (ops) */
+    uint64_t metadata_ops_max;       /* the metadata group's VSR log ring (ops) */
+    uint32_t metadata_replies_bytes; /* kept long metadata replies (metadata_limits) */
+    uint64_t batch_size_bytes_max;   /* largest SendMessages batch */
+    uint64_t poll_reply_bytes_max;   /* poll replies are capped here */
+    uint32_t requests_max;           /* broker requests in flight per shard */
+    uint32_t large_requests_max;     /* of them, with a batch-sized buffer */
     /* [runtime] (per shard unless noted) */
     bool pin_threads;
     uint32_t ring_entries;      /* SQ entries; the CQ gets 8x */

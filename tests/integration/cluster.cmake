@@ -58,7 +58,9 @@ runnel_cluster_test(integration.cluster_big_batches cluster_test.py 120 --big-ba
 # through the metadata primary, a CreateStream resent with the same request number after
 # its stream's delete gets the create's reply and does not recreate the stream (before,
 # every resend was a new op: the stream came back); the same number with another body
-# gets 59 and creates nothing; the next number and a send on the connection go on.
+# gets 59 and creates nothing; the next number and a send on the connection go on; a
+# CreateTopic of 30 partitions resent gets its whole first reply (1,538 bytes, from the
+# replies ring; before, 59) and the topic exists once.
 runnel_cluster_test(integration.cluster_resend cluster_test.py 120 --resend)
 # cluster_wrap: a partition of a 3-node cluster with a 1024-op log ring takes 1,500
 # batches, a backup is killed (-9), 3,500 more (over three rings) are committed without it

@@ -529,7 +529,10 @@ def metadata_resend(nodes):
     answered 57/58, runs once and gets the first reply. Through a backup (forwarded to the
     metadata primary) and through the primary: a CreateStream resent after its stream's
     delete gets the create's reply and does not recreate the stream; the same number with
-    another body (its own checksum) gets 59 and creates nothing; numbering goes on after."""
+    another body (its own checksum) gets 59 and creates nothing; numbering goes on after. A
+    CreateTopic of 30 partitions (a reply of about 1.5 KB, longer than the 232 bytes kept
+    inline: the replies ring holds it) resent gets its first reply whole (before: 59)
+    and creates nothing."""
     view, primary = metadata_primary(nodes)
     check(view >= 0, "the metadata primary is node %d (view %d)" % (primary, view))
     backup = nodes[(primary + 1) % COUNT]
@@ -565,6 +568,30 @@ def metadata_resend(nodes):
         reply = raw.call_retried(128, bytes([len(name_next)]) + name_next, stamp=True)
         check(frames.status_of(reply) == 0 and reply[256:260] == b"\0\0\0\0",
               "the next request (%d) runs" % raw.number, reply[256:268].hex())
+        topic = frames.named(name_next) + struct.pack("<I", 30) + b"\x02rt"
+        first = raw.call_retried(132, topic, stamp=True)
+        number = raw.number
+        check(frames.status_of(first) == 0 and len(first) > 256 + 30 * 40,
+              "CreateTopic rt of 30 partitions through %s (request %d, %d bytes)" % (
+                  where, number, len(first)), "%d %s" % (frames.status_of(first),
+                                                        first[256:268].hex()))
+        after = raw.number
+        raw.number = number - 1  # resent, as the SDK resends one answered 57/58
+        again = raw.call(132, topic, stamp=True)
+        check(frames.status_of(again) == 0 and again[256:] == first[256:],
+              "the CreateTopic resent with request %d gets its first reply (%d bytes)" % (
+                  number, len(again) - 256),
+              "%d %d %s" % (frames.status_of(again), len(again), again[256:280].hex()))
+        raw.number = after
+        end = time.time() + min(15, time_left())
+        while True:
+            topics = retry(node, "topic list", 15, "topic", "list", name_next.decode())
+            listed = re.findall(r'"name": ?"rt", ?"partitions": ?(\d+)', topics)
+            if listed or time.time() >= end:
+                break
+            time.sleep(0.2)
+        check(listed == ["30"], "%s lists topic rt once, with 30 partitions" % name_next.decode(),
+              topics[:400])
         check(raw.send(b"resend-" + tag) is not None,
               "a send on the same connection is not numbered against it")
         raw.close()
