@@ -10,7 +10,9 @@
  * strictly in op order, each naming the one before as its parent (the first names the
  * replica's own commit_min), the last being the anchor itself, so what it writes is the
  * committed hash chain and nothing else (a prepare its journal already holds durably is
- * not written again); at most VSR_RECORDS_PENDING_MAX wait to be reported durable. When the
+ * not written again); at most VSR_RECORDS_PENDING_MAX wait to be reported durable. A log
+ * that leaves the chain is cut there, and no record is written above the cut before the
+ * superblock names the lower head. When the
  * peer's journal begins above commit_min + 1 (its checkpoint chunks name its first op: prefix
  * truncation removed the older ones on every peer, below a checkpoint durable everywhere),
  * the records start at that first op instead: the journal restarts
@@ -166,6 +168,18 @@ static bool vsr_replica_records_diverge(const struct vsr_replica *replica, uint6
            (entry->journal_checksum != 0 && entry->journal_checksum != checksum);
 }
 
+/*
+ * True while the superblock still names a log head at or above op that the log no longer
+ * holds: a cut (or a journal restart) lowered the head and the lower head is not durable
+ * yet. A record written at op now could be durable before it: a restart would recover the
+ * old log over the record (its op named by the old prepare, the journal holding the
+ * committed one: nacked though held, seed 351789847474).
+ */
+static bool vsr_replica_records_cut_pending(const struct vsr_replica *replica, uint64_t op)
+{
+    return op <= replica->durable.log_head_op && replica->log_head_op < op;
+}
+
 bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_header *header,
                               const void *body)
 {
@@ -196,6 +210,10 @@ bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_head
                 !vsr_replica_has(replica, op, VSR_ENTRY_FAULTY);
     if (!held && vsr_replica_records_diverge(replica, op, header->checksum)) {
         vsr_replica_records_cut(replica, op);
+    }
+    if (!held && vsr_replica_records_cut_pending(replica, op)) {
+        vsr_replica_persist(replica); /* busy: from the write in flight's completion */
+        return true; /* asked again from the next repair round, once the cut is durable */
     }
     if (!held && replica->journal.write(header, body, replica->journal.context) != 0) {
         return true; /* the journal is busy: asked again from the next repair round */

@@ -2,11 +2,14 @@
 # keeping; 4001523: a state transfer truncated the journal but kept the journal checksums
 # above the replica's head, which then acked prepares its journal no longer held;
 # 1978814707088 and 1343532482582: a state transfer's records cut a divergent log down to a
-# slot it had never held, and the head persisted next had no checksum), plus a range of seeds derived from the commit hash at configure time, so every
+# slot it had never held, and the head persisted next had no checksum; 351789847474: records
+# above such a cut were durable before the lower head was, and a restart recovered the old
+# head over them and nacked an op whose committed prepare its journal held), plus a range
+# of seeds derived from the commit hash at configure time, so every
 # commit explores new seeds and any failure prints a seed that replays it
 # (runnel-sim --seed S). The asan build runs fewer seeds.
 set(runnel_sim_fixed_seeds 1 7 18 52 56 90 176 597 633 719 743 1491 1743 2134 2785
-    31004597 1000144 3939491342187 4001523 1978814707088 1343532482582)
+    31004597 1000144 3939491342187 4001523 1978814707088 1343532482582 351789847474)
 foreach(seed ${runnel_sim_fixed_seeds})
     add_test(NAME sim.seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --seed ${seed})
     set_tests_properties(sim.seed_${seed} PROPERTIES TIMEOUT 60)

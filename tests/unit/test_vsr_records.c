@@ -212,6 +212,29 @@ static void fixture_records(struct fixture *fixture, uint64_t first, uint64_t la
     }
 }
 
+/* Replica 2's start_view of view 2 installs 4..11 of another branch (its op 4 names
+ * another op 3 than the committed one), a gap at ops 1-2 below it; durable after 4 ticks. */
+static void fixture_branch(struct fixture *fixture)
+{
+    struct vsr_header branch[12];
+    u128 parent = 4242; /* names another op 3 than the committed one */
+    for (uint64_t op = 4; op <= 11; op++) {
+        branch[op] = fixture_prepare(op, parent, 7);
+        parent = branch[op].checksum;
+    }
+    struct vsr_header headers[8];
+    for (uint64_t index = 0; index < 8; index++) {
+        headers[index] = branch[11 - index];
+    }
+    struct vsr_header message;
+    vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, 2, 2, &fixture_group);
+    message.u.start_view.op = 11;
+    message.u.start_view.commit_max = 2;
+    vsr_header_seal(&message, headers, sizeof(headers));
+    fixture_deliver(fixture, &message, headers);
+    helper_vsr_ticks(&fixture->vsr, 4);
+}
+
 static void test_records_are_asked_for_in_bounded_chunks(void **state)
 {
     struct fixture *fixture = *state;
@@ -288,23 +311,7 @@ static void test_whole_chain_durable_installs_the_checkpoint(void **state)
 static void test_cut_below_a_gap_keeps_a_known_head(void **state)
 {
     struct fixture *fixture = *state;
-    struct vsr_header branch[12];
-    u128 parent = 4242; /* names another op 3 than the committed one */
-    for (uint64_t op = 4; op <= 11; op++) {
-        branch[op] = fixture_prepare(op, parent, 7);
-        parent = branch[op].checksum;
-    }
-    struct vsr_header headers[8];
-    for (uint64_t index = 0; index < 8; index++) {
-        headers[index] = branch[11 - index];
-    }
-    struct vsr_header message;
-    vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, 2, 2, &fixture_group);
-    message.u.start_view.op = 11;
-    message.u.start_view.commit_max = 2;
-    vsr_header_seal(&message, headers, sizeof(headers));
-    fixture_deliver(fixture, &message, headers);
-    helper_vsr_ticks(&fixture->vsr, 4);
+    fixture_branch(fixture);
     assert_int_equal(fixture->vsr.replica.op, 11);
     assert_int_equal(fixture->vsr.superblock.durable.log_head_op, 11);
     fixture_pull_checkpoint_in_view(fixture, 5);
@@ -312,12 +319,42 @@ static void test_cut_below_a_gap_keeps_a_known_head(void **state)
     helper_vsr_ticks(&fixture->vsr, 4);
     assert_int_equal(fixture->vsr.replica.op, 2);
     assert_int_equal(fixture->vsr.replica.log_head_op, 2);
-    fixture_records(fixture, 4, FIXTURE_ANCHOR);
+    fixture_records(fixture, 3, FIXTURE_ANCHOR); /* record 3 again: the cut is durable now */
     helper_vsr_ticks(&fixture->vsr, 10);
     assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, FIXTURE_ANCHOR);
     assert_int_equal(fixture->vsr.replica.commit_min, FIXTURE_ANCHOR);
     assert_int_equal(fixture->vsr.superblock.durable.log_head_op, 2);
     assert_true(fixture->vsr.superblock.durable.log_head_checksum == fixture->chain[2].checksum);
+}
+
+/*
+ * The cut is durable before any record above it: the log of view 2 (4..11, another branch
+ * from op 3 up) is the one the superblock names, so record 3 cuts the log to op 2 and is
+ * not written until the superblock names head 2; asked again, it is taken. Before, records
+ * 3..11 were durable in the journal while the superblock still named the branch's head 11:
+ * a restart recovered that head over them, and its do_view_change nacked the head's op,
+ * whose committed prepare the journal held (simulator seed 351789847474).
+ */
+static void test_cut_is_durable_before_the_records_above_it(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_branch(fixture);
+    assert_int_equal(fixture->vsr.superblock.durable.log_head_op, 11);
+    fixture_pull_checkpoint_in_view(fixture, 5);
+    fixture_records(fixture, 1, 11);
+    assert_int_equal(fixture->vsr.replica.log_head_op, 2);
+    assert_int_equal(fixture->vsr.replica.records_op, 3); /* record 3 waits for the cut */
+    helper_vsr_ticks(&fixture->vsr, 4);
+    for (uint64_t op = 3; op <= 11; op++) {
+        assert_false(sim_journal_holds(&fixture->vsr.journal, op, fixture->chain[op].checksum));
+    }
+    assert_int_equal(fixture->vsr.superblock.durable.log_head_op, 2);
+    fixture_records(fixture, 3, 11);
+    helper_vsr_ticks(&fixture->vsr, 4);
+    for (uint64_t op = 3; op <= 11; op++) {
+        assert_true(sim_journal_holds(&fixture->vsr.journal, op, fixture->chain[op].checksum));
+    }
+    assert_int_equal(fixture->vsr.replica.records_op, 12);
 }
 
 /*
@@ -419,6 +456,8 @@ int main(void)
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cut_below_a_gap_keeps_a_known_head, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_cut_is_durable_before_the_records_above_it,
+                                        fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_records_restart_at_the_peers_log_start, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_restarted_chain_must_end_at_the_anchor, fixture_setup,
