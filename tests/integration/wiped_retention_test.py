@@ -65,6 +65,12 @@ def wiped_phase(nodes):
     check(len(before) >= 4, "400 batches of 8 KB: at least 4 segments", str(before))
     check(delete_segments(primary, TOPIC, 2) == 0, "DeleteSegments of 2 segments: OK")
     start = before[2]
+    # The primary decides the truncation op within a second; batches sent before it would
+    # put it above the last checkpoint (seen: op 1211 of 1,301), so nothing would go.
+    for node in nodes:
+        wait(lambda: first_offset(node, TOPIC) == start, 20,
+             "node %d: polls start at %d" % (node.index, start),
+             lambda: str(first_offset(node, TOPIC)))
     # Past the checkpoints of ops 512 and 1024 (both hold the new start) on every node.
     send_batches(primary, 700, base=20, stream=STREAM, topic=TOPIC, pad=b"")
     for node in nodes:
