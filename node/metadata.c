@@ -908,6 +908,17 @@ metadata_numbered_client(struct metadata *metadata, const struct metadata_apply_
     return (struct metadata_client *)metadata_client_get(metadata, context->client);
 }
 
+/* A committed rejection: the reply frame (1, 0, status). Returns its size. */
+static uint32_t metadata_reply_rejection(uint8_t *reply, uint32_t reply_capacity, uint32_t status)
+{
+    struct metadata_writer writer = {.buffer = reply, .capacity = reply_capacity};
+    metadata_writer_u32(&writer, 1);
+    metadata_writer_u32(&writer, 0);
+    metadata_writer_u32(&writer, status);
+    assert(!writer.is_overflow);
+    return writer.size;
+}
+
 /* A request at or below the watermark: its kept reply when the checksums agree (0 is
  * unstamped and agrees with any), else a committed rejection 59. */
 static uint32_t metadata_replay(const struct metadata *metadata,
@@ -940,12 +951,8 @@ static uint32_t metadata_replay(const struct metadata *metadata,
         }
         break; /* overwritten by later long replies */
     }
-    struct metadata_writer writer = {.buffer = reply, .capacity = METADATA_REPLY_SIZE_MAX};
-    metadata_writer_u32(&writer, 1);
-    metadata_writer_u32(&writer, 0);
-    metadata_writer_u32(&writer, METADATA_STATUS_REQUEST_ALREADY_APPLIED);
-    assert(!writer.is_overflow);
-    return writer.size;
+    return metadata_reply_rejection(reply, METADATA_REPLY_SIZE_MAX,
+                                    METADATA_STATUS_REQUEST_ALREADY_APPLIED);
 }
 
 /* Raises the client's watermark to the request and keeps its reply in place of the oldest
@@ -998,11 +1005,8 @@ int metadata_apply(struct metadata *metadata, const struct metadata_apply_contex
     metadata->op = context->op;
     const struct metadata_client *numbered = metadata_numbered_client(metadata, context);
     if (numbered != NULL && context->session != 0 && context->session != numbered->session) {
-        struct metadata_writer writer = {.buffer = reply, .capacity = reply_capacity};
-        metadata_writer_u32(&writer, 1);
-        metadata_writer_u32(&writer, 0);
-        metadata_writer_u32(&writer, METADATA_STATUS_UNAUTHENTICATED);
-        *reply_size_out = writer.size;
+        *reply_size_out =
+            metadata_reply_rejection(reply, reply_capacity, METADATA_STATUS_UNAUTHENTICATED);
         return 0; /* a zombie of an older session: it must not move the new one's watermark */
     }
     if (numbered != NULL && context->request <= numbered->request_last) {
@@ -1028,22 +1032,20 @@ int metadata_apply(struct metadata *metadata, const struct metadata_apply_contex
         }
     }
     assert(!payload.is_overflow); /* payloads are bounded by METADATA_REPLY_SIZE_MAX */
-    struct metadata_writer writer = {.buffer = reply, .capacity = reply_capacity};
     if (status == METADATA_STATUS_OK) {
+        struct metadata_writer writer = {.buffer = reply, .capacity = reply_capacity};
         metadata_writer_u32(&writer, 0);
         writer.size += payload.size;
+        assert(!writer.is_overflow);
+        *reply_size_out = writer.size;
     } else {
-        metadata_writer_u32(&writer, 1);
-        metadata_writer_u32(&writer, 0);
-        metadata_writer_u32(&writer, status);
+        *reply_size_out = metadata_reply_rejection(reply, reply_capacity, status);
     }
-    assert(!writer.is_overflow);
-    *reply_size_out = writer.size;
     /* Looked up again: the op may have released the client (Logout, DeleteUser) or
      * registered it afresh (watermark 0). */
     struct metadata_client *client = metadata_numbered_client(metadata, context);
     if (client != NULL && context->request > client->request_last) {
-        metadata_keep_reply(metadata, client, context, is_replayable, reply, writer.size);
+        metadata_keep_reply(metadata, client, context, is_replayable, reply, *reply_size_out);
     }
     return 0;
 }
