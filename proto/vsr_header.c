@@ -244,6 +244,12 @@ static const char *vsr_header_command_problem(const struct vsr_header *header)
         header->u.do_view_change.log_view > header->view) {
         return "do_view_change log_view above view";
     }
+    if (header->command == VSR_COMMAND_DO_VIEW_CHANGE &&
+        header->u.do_view_change.informs_view != 0 &&
+        (header->u.do_view_change.informs_view <= header->view ||
+         header->u.do_view_change.nack_bitset != 0)) {
+        return "do_view_change informs a view not above its own, or nacks";
+    }
     if (header->command == VSR_COMMAND_START_VIEW &&
         header->u.start_view.commit_max > header->u.start_view.op) {
         return "start_view commit_max above op";

@@ -165,7 +165,11 @@ struct vsr_header_do_view_change {
     uint64_t checkpoint_op;
     uint64_t commit_max; /* highest op the sender knows committed (a truncation floor) */
     uint32_t log_view;
-    uint8_t reserved[60];
+    /* 0 in a do_view_change. Else a recovering_head sender's informing message for the view
+     * change to this view: its headers and present bits only, no nack and no vote; the
+     * frame's view stays the sender's own (vsr_replica_send_informing_dvc). */
+    uint32_t informs_view;
+    uint8_t reserved[56];
 };
 
 struct vsr_header_start_view {

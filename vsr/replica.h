@@ -171,6 +171,7 @@ struct vsr_replica_stats {
     uint64_t messages_reentrant; /* messages dropped: delivered while the replica waited */
     uint64_t headers_learned;    /* canonical headers taken from headers messages */
     uint64_t repairs_deferred;   /* request_prepare answered from a tick (read could not wait) */
+    uint64_t dvc_informing;      /* informing do_view_changes taken (recovering_head peers) */
     uint64_t records_taken;      /* prepares taken by state transfer (log_retained) */
     uint64_t records_served;     /* prepares served to a peer's state transfer */
     uint64_t journal_restarts;   /* journals begun again at a peer's first op (transfer) */
@@ -291,10 +292,11 @@ struct vsr_replica {
     uint64_t heard_tick[VSR_REPLICAS_MAX];
 
     /* View change. */
-    uint32_t vote_view;   /* view the votes below are for */
-    uint64_t votes;       /* replicas that sent start_view_change(vote_view) */
-    bool voted;           /* this replica sent start_view_change(vote_view) */
-    uint64_t dvc_present; /* bit r: dvc_headers[r] holds r's message */
+    uint32_t vote_view;    /* view the votes below are for */
+    uint64_t votes;        /* replicas that sent start_view_change(vote_view) */
+    bool voted;            /* this replica sent start_view_change(vote_view) */
+    uint64_t dvc_present;  /* bit r: dvc_headers[r] holds r's message */
+    uint64_t dvc_informed; /* bit r: ... r's informing message (recovering_head: no vote) */
     struct vsr_header dvc[VSR_REPLICAS_MAX];
     struct vsr_header *dvc_headers; /* replica_count * (pipeline_max + 1) */
     struct vsr_header *window;      /* pipeline_max + 1 scratch headers */

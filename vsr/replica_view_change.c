@@ -67,6 +67,7 @@ void vsr_replica_view_change_start(struct vsr_replica *replica, uint32_t view)
     replica->view = view;
     replica->status = VSR_STATUS_VIEW_CHANGE;
     replica->dvc_present = 0;
+    replica->dvc_informed = 0;
     replica->stats.view_changes++;
     memset(replica->ack_op, 0, sizeof(replica->ack_op));
     if (replica->vote_view < view) {
@@ -85,10 +86,15 @@ void vsr_replica_view_change_start(struct vsr_replica *replica, uint32_t view)
     }
 }
 
-/* Fills body[i] with the canonical header of op (op - i), zero when unknown; returns count. */
+/*
+ * Fills body[i] with the canonical header of op (op - i), zero when unknown; returns count.
+ * informs_view 0: this replica's do_view_change; else its informing message for the view
+ * change to informs_view (recovering_head: present bits only, never a nack).
+ */
 static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_header *message,
-                                      struct vsr_header *body)
+                                      struct vsr_header *body, uint32_t informs_view)
 {
+    assert(informs_view == 0 || replica->status == VSR_STATUS_RECOVERING_HEAD);
     uint32_t count = vsr_replica_window_max(replica);
     if (replica->op < count) {
         count = (uint32_t)replica->op;
@@ -109,8 +115,9 @@ static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_he
         bool canon = (entry->flags & VSR_ENTRY_CANON) != 0;
         if (vsr_replica_is_durable(replica, op)) {
             dvc->present_bitset |= (u128)1 << index;
-        } else if (!faulty && ((canon && entry->journal_checksum != entry->checksum) ||
-                               (!canon && entry->journal_checksum == 0))) {
+        } else if (informs_view == 0 && !faulty &&
+                   ((canon && entry->journal_checksum != entry->checksum) ||
+                    (!canon && entry->journal_checksum == 0))) {
             dvc->nack_bitset |= (u128)1 << index; /* never durably held: never acked */
         }
     }
@@ -119,6 +126,7 @@ static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_he
     dvc->commit_max = replica->commit_max < replica->op ? replica->commit_max : replica->op;
     dvc->log_view = replica->log_view;
     dvc->checkpoint_op = replica->checkpoint_op;
+    dvc->informs_view = informs_view;
     vsr_header_seal(message, body, count * VSR_HEADER_SIZE);
     assert((dvc->present_bitset & dvc->nack_bitset) == 0);
     return count;
@@ -135,7 +143,7 @@ void vsr_replica_send_view_change_messages(struct vsr_replica *replica)
     uint32_t window = vsr_replica_window_max(replica);
     uint8_t self = replica->config.replica;
     struct vsr_header *body = &replica->dvc_headers[(uint64_t)self * window];
-    vsr_replica_dvc_build(replica, &replica->dvc[self], body);
+    vsr_replica_dvc_build(replica, &replica->dvc[self], body, 0);
     /* Broadcast, not only to the new primary: a do_view_change proves its sender left
      * the old view (a vote quorum, or a restarted primary), so replicas still in an older
      * view follow it instead of leaving it alone in a view nobody else joins. */
@@ -195,11 +203,70 @@ static bool vsr_replica_dvc_is_valid(const struct vsr_replica *replica,
     return true;
 }
 
+/*
+ * A recovering_head replica votes and nacks nothing, but its log may hold the only intact
+ * copies of ops a view-change quorum cannot decide without (prepares of the last primary
+ * that only it received, above the others' heads, not nacked by a quorum): it tells the
+ * primary of view what it holds and promises nothing (the frame keeps its own view). The
+ * primary takes from it only headers that are canonical by themselves and intact copies
+ * (vsr_replica_choose). A wiped replica sends none: it keeps out of view changes wholly.
+ */
+static void vsr_replica_send_informing_dvc(struct vsr_replica *replica, uint32_t view)
+{
+    assert(replica->status == VSR_STATUS_RECOVERING_HEAD);
+    assert(view > replica->view);
+    uint8_t self = replica->config.replica;
+    uint8_t primary = vsr_replica_primary_index(replica, view);
+    if (replica->recovering || primary == self) {
+        return; /* it cannot lead while recovering_head: the others time out to the next */
+    }
+    struct vsr_header message;
+    struct vsr_header *body =
+        &replica->dvc_headers[(uint64_t)self * vsr_replica_window_max(replica)];
+    vsr_replica_dvc_build(replica, &message, body, view);
+    vsr_replica_send(replica, primary, &message, body);
+}
+
+/* The new primary keeps an informing message for its view change (no vote: no quorum). */
+static void vsr_replica_on_informing_dvc(struct vsr_replica *replica,
+                                         const struct vsr_header *header, const void *body)
+{
+    uint8_t sender = header->replica;
+    uint32_t view = header->u.do_view_change.informs_view;
+    assert(view > header->view);
+    if (replica->status != VSR_STATUS_VIEW_CHANGE || replica->recovering || view != replica->view ||
+        vsr_replica_primary_index(replica, view) != replica->config.replica ||
+        ((replica->dvc_present >> sender) & 1) != 0) {
+        return; /* not this view change's primary, or the sender's vote already counts */
+    }
+    if (!vsr_replica_dvc_is_valid(replica, header, body)) {
+        replica->stats.messages_invalid++;
+        return;
+    }
+    uint32_t window = vsr_replica_window_max(replica);
+    replica->dvc[sender] = *header;
+    memcpy(&replica->dvc_headers[(uint64_t)sender * window], body, header->size - VSR_HEADER_SIZE);
+    replica->dvc_informed |= 1ull << sender;
+    replica->stats.dvc_informing++;
+    if (vsr_replica_view_is_durable(replica) &&
+        (replica->dvc_present & (1ull << replica->config.replica)) != 0) {
+        vsr_replica_choose(replica);
+    }
+}
+
 void vsr_replica_on_do_view_change(struct vsr_replica *replica, const struct vsr_header *header,
                                    const void *body)
 {
     assert(header->command == VSR_COMMAND_DO_VIEW_CHANGE);
     uint8_t sender = header->replica;
+    if (header->u.do_view_change.informs_view != 0) {
+        vsr_replica_on_informing_dvc(replica, header, body);
+        return;
+    }
+    if (replica->status == VSR_STATUS_RECOVERING_HEAD && header->view > replica->view) {
+        vsr_replica_send_informing_dvc(replica, header->view);
+        return;
+    }
     if (replica->status == VSR_STATUS_RECOVERING_HEAD || header->view < replica->view) {
         return;
     }
@@ -236,6 +303,7 @@ void vsr_replica_on_do_view_change(struct vsr_replica *replica, const struct vsr
     replica->dvc[sender] = *header;
     memcpy(&replica->dvc_headers[(uint64_t)sender * window], body, header->size - VSR_HEADER_SIZE);
     replica->dvc_present |= 1ull << sender;
+    replica->dvc_informed &= ~(1ull << sender);
     if (vsr_replica_view_is_durable(replica) &&
         (replica->dvc_present & (1ull << replica->config.replica)) != 0) {
         vsr_replica_choose(replica);
@@ -292,7 +360,9 @@ static bool vsr_replica_dvc_has_copy(const struct vsr_replica *replica, uint8_t 
     }
     const struct vsr_header *header = vsr_replica_dvc_header(replica, r, op);
     if (header == NULL) {
-        return dvc->log_view == log_view_max; /* one log per log_view: the canonical one */
+        /* One log per log_view: the canonical one (an informing sender's log above its
+         * damaged head may be an older view's: only named copies count). */
+        return ((replica->dvc_present >> r) & 1) != 0 && dvc->log_view == log_view_max;
     }
     return header->checksum == canonical->checksum;
 }
@@ -350,12 +420,16 @@ static bool vsr_replica_choice_canonical(struct vsr_replica *replica,
     for (uint64_t op = choice->base; op <= choice->head; op++) {
         struct vsr_header *slot = &replica->window[op - choice->base];
         for (uint8_t r = 0; r < replica->config.replica_count; r++) {
-            if (((replica->dvc_present >> r) & 1) == 0 ||
-                replica->dvc[r].u.do_view_change.log_view != choice->log_view_max) {
+            bool voter = ((replica->dvc_present >> r) & 1) != 0 &&
+                         replica->dvc[r].u.do_view_change.log_view == choice->log_view_max;
+            bool informant = ((replica->dvc_informed >> r) & 1) != 0;
+            if (!voter && !informant) {
                 continue;
             }
             const struct vsr_header *header = vsr_replica_dvc_header(replica, r, op);
-            if (header == NULL) {
+            if (header == NULL || (!voter && header->view != choice->log_view_max)) {
+                /* A prepare of view log_view_max is that log's at its op, whoever holds it:
+                 * the view's primary prepares each op once, above the log it started with. */
                 continue;
             }
             if (slot->checksum != 0 && slot->checksum != header->checksum) {
@@ -386,9 +460,9 @@ static void vsr_replica_choice_chain_fill(struct vsr_replica *replica,
             continue;
         }
         for (uint8_t r = 0; r < replica->config.replica_count; r++) {
-            const struct vsr_header *header = ((replica->dvc_present >> r) & 1)
-                                                  ? vsr_replica_dvc_header(replica, r, op - 1)
-                                                  : NULL;
+            uint64_t senders = replica->dvc_present | replica->dvc_informed;
+            const struct vsr_header *header =
+                ((senders >> r) & 1) ? vsr_replica_dvc_header(replica, r, op - 1) : NULL;
             if (header != NULL && header->checksum == high->u.prepare.parent) {
                 *low = *header;
                 break;
@@ -410,10 +484,12 @@ static bool vsr_replica_choice_head(struct vsr_replica *replica, struct vsr_choi
         uint32_t nacks = 0;
         uint32_t copies = 0;
         for (uint8_t r = 0; r < replica->config.replica_count; r++) {
-            if (((replica->dvc_present >> r) & 1) == 0) {
+            bool voter = ((replica->dvc_present >> r) & 1) != 0;
+            if (!voter && ((replica->dvc_informed >> r) & 1) == 0) {
                 continue;
             }
-            nacks += vsr_replica_dvc_nacks(replica, r, op, canonical, choice->log_view_max);
+            nacks +=
+                voter && vsr_replica_dvc_nacks(replica, r, op, canonical, choice->log_view_max);
             copies += canonical != NULL &&
                       vsr_replica_dvc_has_copy(replica, r, op, canonical, choice->log_view_max);
         }

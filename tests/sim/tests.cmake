@@ -4,12 +4,15 @@
 # 1978814707088 and 1343532482582: a state transfer's records cut a divergent log down to a
 # slot it had never held, and the head persisted next had no checksum; 351789847474: records
 # above such a cut were durable before the lower head was, and a restart recovered the old
-# head over them and nacked an op whose committed prepare its journal held), plus a range
+# head over them and nacked an op whose committed prepare its journal held; 981232902929: a
+# view change whose quorum could neither name nor nack ops only a recovering_head replica
+# held, which now informs it without voting), plus a range
 # of seeds derived from the commit hash at configure time, so every
 # commit explores new seeds and any failure prints a seed that replays it
 # (runnel-sim --seed S). The asan build runs fewer seeds.
 set(runnel_sim_fixed_seeds 1 7 18 52 56 90 176 597 633 719 743 1491 1743 2134 2785
-    31004597 1000144 3939491342187 4001523 1978814707088 1343532482582 351789847474)
+    31004597 1000144 3939491342187 4001523 1978814707088 1343532482582 351789847474
+    981232902929)
 foreach(seed ${runnel_sim_fixed_seeds})
     add_test(NAME sim.seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --seed ${seed})
     set_tests_properties(sim.seed_${seed} PROPERTIES TIMEOUT 60)
@@ -38,9 +41,6 @@ else()
 endif()
 # Without --wipes: a wiped seed may still stall (runnel-sim --wipes --seed 3692790450823:
 # no convergence, docs/OPERATIONS.md), which would fail some commits' ranges.
-# Open (found at 3a7c6d0's range, not in the fixed list yet): runnel-sim --seed
-# 981232902929 (no wipe) does not converge since 6f13045 (it passes at 5218167): group 2
-# stays in view change at view 94, whose primary (replica 0) is recovering_head in view 3.
 add_test(NAME sim.seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim>
     --seeds ${runnel_sim_seed_count} --seed-base ${runnel_sim_seed_base})
 set_tests_properties(sim.seeds_from_commit PROPERTIES TIMEOUT 300)
