@@ -39,6 +39,14 @@ int cluster_node_options(const struct node_config *config, const struct format_i
     assert(identity->cluster != 0 && identity->shard_count > 0);
     memset(options, 0, sizeof(*options));
     options->cluster = identity->cluster;
+    options->shared = (struct replica_bus_shared){
+        .pipeline_depth_max = config->pipeline_depth_max,
+        .partition_ops_max = config->partition_ops_max,
+        .metadata_ops_max = config->metadata_ops_max,
+        .metadata_replies_bytes = config->metadata_replies_bytes,
+        .batch_size_bytes_max = config->batch_size_bytes_max,
+        .durability = config->durability,
+    };
     options->replica_index = (uint8_t)identity->replica_index;
     options->replica_count = (uint8_t)identity->replica_count;
     options->shard_count = identity->shard_count;

@@ -85,8 +85,25 @@ typedef void (*replica_bus_receive_callback)(uint32_t shard_index, const struct 
  * same function must run on every node (metadata: 0). */
 typedef uint64_t (*replica_bus_group_key_function)(const struct vsr_group *group);
 
+/*
+ * Settings every node of a cluster must share: each shapes what a group replicates or how
+ * its replicas reason about each other (the view change's pipeline bound, the log rings
+ * and checkpoint intervals, the metadata replies kept, a topic's default durability, the
+ * largest batch a primary takes). Every bus frame carries the sender's; a peer with
+ * another value is refused, naming the key.
+ */
+struct replica_bus_shared {
+    uint64_t pipeline_depth_max;
+    uint64_t partition_ops_max;
+    uint64_t metadata_ops_max;
+    uint64_t metadata_replies_bytes;
+    uint64_t batch_size_bytes_max;
+    uint64_t durability;
+};
+
 struct replica_bus_options {
     u128 cluster;
+    struct replica_bus_shared shared; /* the same on every node, else refused */
     uint8_t replica_index;
     uint8_t replica_count;
     struct cluster_peer peers[VSR_REPLICAS_MAX]; /* by replica index */

@@ -18,7 +18,7 @@
 
 enum {
     REPLICA_BUS_FRAME_SIZE = 256,
-    REPLICA_BUS_VERSION = 1,
+    REPLICA_BUS_VERSION = 2,             /* 2: frames carry the shared settings */
     REPLICA_BUS_MAC_SIZE = 32,           /* crypto_auth_BYTES */
     REPLICA_BUS_MAC_OFFSET = 48,         /* the MAC covers bytes [48, 256) */
     REPLICA_BUS_COMMAND_MIN = 200,       /* bus commands: 200 and up */
@@ -46,7 +46,8 @@ struct replica_bus_frame {
     uint32_t target_shard; /* hello, moved: the shard the link is for on the acceptor */
     uint8_t nonce[REPLICA_BUS_NONCE_SIZE];      /* sender's */
     uint8_t nonce_peer[REPLICA_BUS_NONCE_SIZE]; /* the other side's, echoed */
-    uint8_t reserved[96];
+    struct replica_bus_shared shared;           /* sender's (replica_bus_options.shared) */
+    uint8_t reserved[48];
 };
 
 _Static_assert(sizeof(struct replica_bus_frame) == REPLICA_BUS_FRAME_SIZE, "a bus frame is 256");

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ static void replica_bus_frame_init(struct replica_bus_shard *shard, struct repli
     frame->command = command;
     frame->replica = options->replica_index;
     frame->replica_count = options->replica_count;
+    frame->shared = options->shared;
     assert(frame->shard < frame->shard_count);
 }
 
@@ -61,6 +63,48 @@ static bool replica_bus_frame_is_signed(const struct replica_bus *bus,
     return crypto_auth_verify(frame->mac, bytes + REPLICA_BUS_MAC_OFFSET,
                               REPLICA_BUS_FRAME_SIZE - REPLICA_BUS_MAC_OFFSET,
                               bus->options.key) == 0;
+}
+
+/* Each shared setting's place in struct replica_bus_shared and the refusal naming its key. */
+static const struct {
+    size_t offset;
+    const char *reason;
+} replica_bus_shared_keys[] = {
+    {offsetof(struct replica_bus_shared, pipeline_depth_max),
+     "limits.pipeline_depth_max differs from this node's (the same on every node)"},
+    {offsetof(struct replica_bus_shared, partition_ops_max),
+     "limits.partition_ops_max differs from this node's (the same on every node)"},
+    {offsetof(struct replica_bus_shared, metadata_ops_max),
+     "limits.metadata_ops_max differs from this node's (the same on every node)"},
+    {offsetof(struct replica_bus_shared, metadata_replies_bytes),
+     "limits.metadata_replies_bytes differs from this node's (the same on every node)"},
+    {offsetof(struct replica_bus_shared, batch_size_bytes_max),
+     "limits.batch_size_bytes_max differs from this node's (the same on every node)"},
+    {offsetof(struct replica_bus_shared, durability),
+     "storage.durability differs from this node's (the same on every node)"},
+};
+
+_Static_assert(sizeof(replica_bus_shared_keys) / sizeof(replica_bus_shared_keys[0]) ==
+                   sizeof(struct replica_bus_shared) / sizeof(uint64_t),
+               "every shared setting has its key");
+
+/* NULL when a peer's shared settings are this node's, else the reason naming the first key
+ * that differs. */
+static const char *replica_bus_shared_differs(const struct replica_bus_shared *ours,
+                                              const struct replica_bus_shared *theirs)
+{
+    for (size_t index = 0;
+         index < sizeof(replica_bus_shared_keys) / sizeof(replica_bus_shared_keys[0]); index++) {
+        uint64_t mine = 0;
+        uint64_t peer = 0;
+        memcpy(&mine, (const uint8_t *)ours + replica_bus_shared_keys[index].offset, sizeof(mine));
+        memcpy(&peer, (const uint8_t *)theirs + replica_bus_shared_keys[index].offset,
+               sizeof(peer));
+        if (mine != peer) {
+            return replica_bus_shared_keys[index].reason;
+        }
+    }
+    return NULL;
 }
 
 /* Copies an untrusted bus frame out and checks what every bus frame must hold. Returns
@@ -91,7 +135,7 @@ static const char *replica_bus_frame_read(const struct replica_bus *bus, const u
         frame->shard >= frame->shard_count) {
         return "shard count out of range";
     }
-    return NULL;
+    return replica_bus_shared_differs(&bus->options.shared, &frame->shared);
 }
 
 static int replica_bus_refuse(struct replica_bus_shard *shard, struct net_connection *connection,

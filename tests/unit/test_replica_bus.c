@@ -68,6 +68,7 @@ struct test_node {
 
 static struct test_node test_nodes[TEST_NODES_MAX];
 static uint32_t test_ports[TEST_NODES_MAX];
+static uint64_t test_pipeline_depth[TEST_NODES_MAX]; /* shared.pipeline_depth_max by node */
 
 static void test_sleep_ms(uint32_t milliseconds)
 {
@@ -218,6 +219,7 @@ static void test_node_start(uint32_t index, uint32_t node_count, uint32_t shard_
     node->inner.context = node;
     struct replica_bus_options bus_options;
     test_options(index, node_count, shard_count, key_byte, &bus_options);
+    bus_options.shared.pipeline_depth_max = test_pipeline_depth[index];
     assert_int_equal(
         replica_bus_init(&node->bus, &bus_options, &node->set, &node->inner, test_receive, node),
         0);
@@ -386,6 +388,31 @@ static void test_wrong_key_refused(void **state)
     test_node_stop(1);
 }
 
+/* A peer whose shared settings differ (here limits.pipeline_depth_max: a view change's
+ * bound on what the last primary committed) is refused like one with another key. */
+static void test_other_shared_settings_refused(void **state)
+{
+    (void)state;
+    test_ports[0] = test_free_port();
+    test_ports[1] = test_free_port();
+    test_pipeline_depth[1] = 8;
+    test_node_start(0, 2, 1, 0x22);
+    test_node_start(1, 2, 1, 0x22);
+    test_pipeline_depth[1] = 0;
+    /* The acceptor refuses the hello; the dialer redials (backoff) and is refused again. */
+    uint64_t refused = 0;
+    for (uint32_t waited = 0; waited < TEST_WAIT_MS_MAX && refused < 2; waited += 10) {
+        test_sleep_ms(10);
+        refused = replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_REFUSED) +
+                  replica_bus_counter(&test_nodes[1].bus, REPLICA_BUS_REFUSED);
+    }
+    assert_true(refused >= 2);
+    assert_int_equal(replica_bus_counter(&test_nodes[0].bus, REPLICA_BUS_HANDSHAKES), 0);
+    assert_int_equal(replica_bus_counter(&test_nodes[1].bus, REPLICA_BUS_HANDSHAKES), 0);
+    test_node_stop(0);
+    test_node_stop(1);
+}
+
 static void test_stalled_peer_does_not_block(void **state)
 {
     (void)state;
@@ -529,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_three_nodes_exchange),
         cmocka_unit_test(test_shard_counts_differ),
         cmocka_unit_test(test_wrong_key_refused),
+        cmocka_unit_test(test_other_shared_settings_refused),
         cmocka_unit_test(test_stalled_peer_does_not_block),
         cmocka_unit_test(test_reconnect_after_restart),
         cmocka_unit_test(test_unanswered_forward_credit_returns),
