@@ -47,7 +47,15 @@ set_tests_properties(sim.seeds_from_commit PROPERTIES TIMEOUT 300)
 
 # Groups of 1 to 6 replicas whose VSR journal is the real partition log (storage/) over the
 # simulated disk (out-of-order writes, suffix truncation, in-place repair, rotation), with
-# process crashes that keep, drop or tear unsynced writes. Fixed seeds: 4, 5, 2 and 3 replicas.
+# process crashes that keep, drop or tear unsynced writes. Every checker of the in-memory
+# runs applies, the journal ones too: what the journal durably holds comes from a record
+# kept beside the partition (sim_storage_holds: reported durable to the replica or recovered
+# by a restart, ended by a suffix truncation), so a prepare_ok acks only ops whose acked
+# prepare it holds, a do_view_change never nacks an op whose prepare it holds, and what a
+# replica believes its journal holds there it holds (tolerated: the "given up" checksum
+# that names no prepare, and a prepare the adapter's own suffix cut removed while it is
+# not the canonical one, tests/sim/sim_cluster.c sim_is_belief_stale).
+# Fixed seeds: 4, 5, 2 and 3 replicas.
 set(runnel_sim_storage_fixed_seeds 0 1 4 23)
 foreach(seed ${runnel_sim_storage_fixed_seeds})
     add_test(NAME sim.storage_seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --storage --seed ${seed})
