@@ -355,6 +355,30 @@ static int journal_partition_cut(struct journal_partition *journal, uint64_t op_
     return 0;
 }
 
+/*
+ * A cut the replica did not ask for (landing another prepare at op_min) removed prepares
+ * it was told it holds: the first queued reports (those queued before the cut) at op_min
+ * and above name what is gone and are dropped (the cut's own not-held reports stay), and
+ * the next pass tells the replica first (vsr_replica_on_journal_cut), before any report
+ * of what is written after the cut.
+ */
+static void journal_partition_cut_report(struct journal_partition *journal, uint64_t op_min,
+                                         uint32_t queued)
+{
+    assert(op_min > 0);
+    assert(queued <= journal->reports_count);
+    uint32_t kept = 0;
+    for (uint32_t index = 0; index < journal->reports_count; index++) {
+        if (index >= queued || journal->reports[index].op < op_min) {
+            journal->reports[kept++] = journal->reports[index];
+        }
+    }
+    journal->reports_count = kept;
+    if (journal->cut_min == 0 || op_min < journal->cut_min) {
+        journal->cut_min = op_min;
+    }
+}
+
 static void journal_partition_parked_free(struct journal_partition *journal,
                                           struct journal_partition_parked *parked)
 {
@@ -436,9 +460,11 @@ static bool journal_partition_land(struct journal_partition *journal,
                        parent != header->u.prepare.parent)) {
             return false; /* the entry below is not this record's parent (yet) */
         }
+        uint32_t queued = journal->reports_count;
         if (partition_is_flushing(partition) || journal_partition_cut(journal, op, NULL) != 0) {
             return false;
         }
+        journal_partition_cut_report(journal, op, queued);
     }
     if (!journal_partition_continues(partition, header) ||
         journal->writes_count + journal->reports_count + 1 >= journal->writes_max) {
@@ -625,9 +651,13 @@ void journal_partition_on_durable(struct journal_partition *journal, uint64_t op
     }
 }
 
-/* Reports queued reports, then appends that became durable (in op order). */
+/* Reports an own cut, queued reports, then appends that became durable (in op order). */
 static void journal_partition_report_all(struct journal_partition *journal)
 {
+    if (journal->cut_min != 0 && journal->replica != NULL) {
+        vsr_replica_on_journal_cut(journal->replica, journal->cut_min);
+    }
+    journal->cut_min = 0;
     for (uint32_t index = 0; index < journal->reports_count; index++) {
         if (journal->replica != NULL) {
             vsr_replica_on_journal_write(journal->replica, journal->reports[index].op,

@@ -22,7 +22,9 @@
  *     it is faulty and is repaired in place (partition_repair);
  *   - op <= last with another checksum whose parent is the entry below: the log is cut at
  *     op (partition_truncate_suffix: every entry above is chained to the replaced one, so
- *     none of them is in the replica's canonical log), then the record is appended;
+ *     none of them is in the replica's canonical log), then the record is appended; the
+ *     next pass tells the replica first (vsr_replica_on_journal_cut: it forgets what it
+ *     was told the journal held there, which a later view could name again);
  *   - anything else (a gap below it, a parent not held yet) waits parked.
  * Every accepted write is reported once to vsr_replica_on_journal_write. A write the
  * journal gave up on (cut by a later truncation, or parked longer than
@@ -81,7 +83,8 @@ struct journal_partition {
     uint32_t writes_count;
     struct journal_partition_write *reports; /* writes_max: to report in the next pass */
     uint32_t reports_count;
-    uint64_t op_durable;                     /* highest op the partition reported durable */
+    uint64_t op_durable; /* highest op the partition reported durable */
+    uint64_t cut_min;    /* lowest op an own cut removed since the last pass; 0: none */
     struct journal_partition_parked *parked; /* parked_max */
     uint32_t parked_max;
     uint32_t parked_count;

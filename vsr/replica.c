@@ -437,6 +437,20 @@ void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128
     }
 }
 
+void vsr_replica_on_journal_cut(struct vsr_replica *replica, uint64_t op_min)
+{
+    assert(op_min >= 1);
+    uint64_t top = vsr_replica_window_top(replica);
+    uint64_t low = op_min > replica->checkpoint_op ? op_min : replica->checkpoint_op + 1;
+    for (uint64_t op = low; op <= top; op++) {
+        vsr_entry_at(replica, op)->journal_checksum = 0;
+    }
+    if (replica->op_prefix >= op_min) {
+        /* executed ops need no ack: the prefix never drops below commit_min */
+        replica->op_prefix = op_min - 1 > replica->commit_min ? op_min - 1 : replica->commit_min;
+    }
+}
+
 /* Advances op_prefix over canonical durable ops. */
 void vsr_replica_prefix_update(struct vsr_replica *replica)
 {

@@ -384,6 +384,10 @@ void vsr_replica_log_state(const struct vsr_replica *replica, const char *where)
 
 /* The journal finished writing the prepare (op, checksum): it is durable. */
 void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128 checksum);
+/* The journal cut its log at op_min on its own (it landed another prepare there): it holds
+ * none of the prepares it reported at op_min and above any more. The ring forgets them
+ * (journal_checksum 0); writes reported after this call are held again. */
+void vsr_replica_on_journal_cut(struct vsr_replica *replica, uint64_t op_min);
 
 /* The superblock write of replica->writing is durable. */
 void vsr_replica_on_superblock_write(struct vsr_replica *replica);

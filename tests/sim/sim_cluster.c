@@ -174,7 +174,6 @@ struct sim_cluster {
 
 static bool sim_heartbeats_per_group; /* runnel-sim --heartbeats-per-group */
 static bool sim_wipes;                /* runnel-sim --wipes */
-static bool sim_strict_beliefs;       /* runnel-sim --strict-beliefs */
 
 void sim_cluster_heartbeats_per_group(bool per_group)
 {
@@ -184,11 +183,6 @@ void sim_cluster_heartbeats_per_group(bool per_group)
 void sim_cluster_wipes(bool wipes)
 {
     sim_wipes = wipes;
-}
-
-void sim_cluster_strict_beliefs(bool strict)
-{
-    sim_strict_beliefs = strict;
 }
 
 static struct sim_cluster sim_cluster;
@@ -1210,14 +1204,13 @@ static void sim_check_restored(struct sim_cluster *cluster, struct sim_slot *slo
 
 /*
  * What the replica believes its journal holds at op (entry->journal_checksum), the journal
- * holds. On the partition log two beliefs are not the journal's: the checksum it reports
- * for a write it gave up on (names no prepare: "not held"), and, known and tolerated for
- * now (not with --strict-beliefs), a prepare the adapter's own suffix cut removed
- * (journal_partition.c cuts op and every op above when a different prepare lands at op,
- * and tells the replica nothing until each op is written again): stale only while that
- * prepare is not the canonical one there, which would make the replica count it durable.
- * Found when this check was enabled for --storage (runnel-sim --storage --strict-beliefs
- * --seed 5: op 10 of group 0's replica 1); about one seed in five shows it.
+ * holds. On the partition log one belief is not the journal's: the checksum it reports for
+ * a write it gave up on (names no prepare: "not held"). A prepare the adapter's own suffix
+ * cut removed (journal_partition.c cuts op and every op above when a different prepare
+ * lands at op) is forgotten by the replica (vsr_replica_on_journal_cut); before it was,
+ * about one --storage seed in five failed here (runnel-sim --storage --seed 5 at a40675b:
+ * op 10 of group 0's replica 1), and a later view naming the cut prepare again would have
+ * counted it durable.
  */
 static bool sim_is_belief_stale(const struct sim_slot *slot, const struct vsr_entry *entry,
                                 uint64_t op)
@@ -1229,9 +1222,7 @@ static bool sim_is_belief_stale(const struct sim_slot *slot, const struct vsr_en
     if (slot->storage == NULL) {
         return true;
     }
-    bool canonical = (entry->flags & VSR_ENTRY_CANON) != 0 && entry->checksum == believed;
-    return !sim_storage_is_given_up(slot->storage, op, believed) &&
-           (canonical || sim_strict_beliefs || !sim_storage_was_cut(slot->storage, op, believed));
+    return !sim_storage_is_given_up(slot->storage, op, believed);
 }
 
 /*

@@ -84,11 +84,6 @@ void sim_cluster_heartbeats_per_group(bool per_group);
  * off by default: see docs/OPERATIONS.md "Replacing a node's disk" for what it finds). */
 void sim_cluster_wipes(bool wipes);
 
-/* In the runs that follow, a --storage replica that still believes its journal holds a
- * prepare the journal adapter's own suffix cut removed fails the ring check even while
- * that prepare is not canonical (tolerated by default: see sim_is_belief_stale). */
-void sim_cluster_strict_beliefs(bool strict);
-
 /* Replica-to-replica messages sent so far, and of those the heartbeats (commit messages,
  * shared heartbeats and their acks). */
 void sim_cluster_messages(const struct sim_cluster *cluster, uint64_t *replica_out,

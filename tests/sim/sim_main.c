@@ -9,9 +9,7 @@
  * --heartbeats-per-group makes every group send its own commit heartbeats (the way before
  * shared heartbeats, vsr/heartbeat.h), for comparison; --wipes lets a random crash wipe its
  * machine (a recovering restart; not in CI: it still finds the open view problem of
- * docs/OPERATIONS.md "Replacing a node's disk"); --strict-beliefs makes a --storage
- * replica's belief in a prepare its journal adapter cut fail the ring check (not in CI:
- * about one seed in five, see sim_cluster.c sim_is_belief_stale).
+ * docs/OPERATIONS.md "Replacing a node's disk").
  * `runnel-sim [--scenario NAME] --seed S` replays a failure exactly.
  */
 #include "tests/sim/sim_cluster.h"
@@ -27,8 +25,7 @@
 static int sim_main_usage(void)
 {
     fprintf(stderr, "usage: runnel-sim [--seed S | --seeds N [--seed-base B]] [--storage] "
-                    "[--scenario NAME|list] [--heartbeats-per-group] [--wipes] "
-                    "[--strict-beliefs] [--verbose]\n");
+                    "[--scenario NAME|list] [--heartbeats-per-group] [--wipes] [--verbose]\n");
     return 2;
 }
 
@@ -52,7 +49,6 @@ struct sim_main_arguments {
     uint64_t seed_count;
     bool verbose;
     bool storage;
-    bool strict_beliefs;
     const char *scenario; /* NULL: seeded random runs */
 };
 
@@ -72,9 +68,6 @@ static bool sim_main_parse(int argc, char **argv, struct sim_main_arguments *arg
             sim_cluster_heartbeats_per_group(true);
         } else if (strcmp(argument, "--wipes") == 0) {
             sim_cluster_wipes(true);
-        } else if (strcmp(argument, "--strict-beliefs") == 0) {
-            sim_cluster_strict_beliefs(true);
-            arguments->strict_beliefs = true;
         } else if (strcmp(argument, "--scenario") == 0 && value != NULL) {
             arguments->scenario = value;
             index++;
@@ -101,10 +94,10 @@ static void sim_main_report(const struct sim_main_arguments *arguments, uint64_t
 {
     const char *scenario = arguments->scenario;
     if (!result->passed) {
-        printf("seed=%llu failed: %s (replay: runnel-sim%s%s%s%s --seed %llu)\n",
+        printf("seed=%llu failed: %s (replay: runnel-sim%s%s%s --seed %llu)\n",
                (unsigned long long)seed, result->reason, scenario != NULL ? " --scenario " : "",
                scenario != NULL ? scenario : "", arguments->storage ? " --storage" : "",
-               arguments->strict_beliefs ? " --strict-beliefs" : "", (unsigned long long)seed);
+               (unsigned long long)seed);
     }
     if (arguments->verbose) {
         printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu "

@@ -40,13 +40,10 @@ static struct sim_storage_held *sim_storage_find(const struct sim_storage *stora
     return op > 0 && slot->op == op ? slot : NULL;
 }
 
-/* A truncation cut the slot's held record (remembered as cut). */
+/* A truncation cut the slot's held record. */
 static void sim_storage_cut(struct sim_storage_held *slot)
 {
-    if (slot->checksum != 0) {
-        slot->cut = slot->checksum;
-        slot->checksum = 0;
-    }
+    slot->checksum = 0;
 }
 
 /* The journal no longer holds the slot's record (what was written there stays known). */
@@ -386,13 +383,6 @@ void sim_storage_crash(struct sim_storage *storage, enum sim_disk_crash_mode mod
     journal_partition_deinit(&storage->journal);
     partition_deinit(&storage->partition);
     storage->is_open = false;
-}
-
-bool sim_storage_was_cut(const struct sim_storage *storage, uint64_t op, u128 checksum)
-{
-    assert(storage != NULL && storage->held != NULL);
-    const struct sim_storage_held *slot = sim_storage_find(storage, op);
-    return checksum != 0 && slot != NULL && slot->cut == checksum;
 }
 
 bool sim_storage_is_given_up(const struct sim_storage *storage, uint64_t op, u128 checksum)

@@ -35,7 +35,6 @@ struct sim_storage_held {
     uint64_t op;
     u128 checksum; /* reported durable to the replica, or recovered by a restart; 0: none */
     u128 durable;  /* the partition made it durable, not yet reported to the replica; 0: none */
-    u128 cut;      /* the last held record a suffix truncation cut here; 0: none */
     u128 written[SIM_STORAGE_WRITTEN_MAX]; /* the last distinct prepares written at op */
     uint32_t written_next;
 };
@@ -71,9 +70,6 @@ void sim_storage_crash(struct sim_storage *storage, enum sim_disk_crash_mode mod
  * durable to the replica or recovered, and not cut since, perhaps damaged since. The
  * replica may have acked it, so it must never nack it. */
 bool sim_storage_holds(const struct sim_storage *storage, uint64_t op, u128 checksum);
-/* True when the journal held op's prepare with checksum until a suffix truncation cut it
- * (the last one cut at op). */
-bool sim_storage_was_cut(const struct sim_storage *storage, uint64_t op, u128 checksum);
 /* True when checksum is what the journal reports for a write of op it gave up on (the
  * written prepare's checksum with its low bit flipped, journal_partition.h): it names no
  * prepare, and tells the replica the journal holds none there. */
