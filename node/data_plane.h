@@ -96,7 +96,7 @@ struct data_partition {
     bool has_dirty_offsets;
     /* Prefix truncation (data_plane_truncate.c). Group state, raised by TRUNCATE_PREFIX
      * ops and never lowered: polls serve nothing below log_start_offset; removable_op is the
-     * primary's every-replica checkpoint op (vsr_replica_log_removable_op) when it
+     * primary's replication-quorum checkpoint op (vsr_replica_log_removable_op) when it
      * prepared the latest one. */
     uint64_t log_start_offset;
     uint64_t removable_op;

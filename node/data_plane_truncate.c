@@ -11,18 +11,21 @@
  * applies it deterministically (log_start_offset only goes up, never past the committed
  * offsets; polls never serve below it), and removable_op is the primary's
  * vsr_replica_log_removable_op when it prepared it (ops at or below are checkpointed
- * durably on every replica of the group).
+ * durably on a replication quorum of the group, the primary included).
  *
  * Deleting files, on every replica: once the group's checkpoint is durable, its summary
  * (op, anchor, the group's log start at that op) is written as the log's own checkpoint
  * ({directory}/checkpoint); partition_truncate_prefix then removes whole sealed segments
- * below both that checkpoint's log start and min(removable_op, its op). Every replica
- * having a durable checkpoint at or above an op means none will ask a peer for records at
- * or below it (repair starts above commit_min, a state transfer's records phase too), so
- * a lagging or down replica keeps the others' files; deletion resumes when it catches up.
- * A replica with nothing (a wiped node) or whose commit is below every peer's log start
- * takes a state transfer's records from the peer's first held op instead, its log
- * restarting there (vsr/replica_records.c, partition_restart).
+ * below both that checkpoint's log start and min(removable_op, its op), the checkpoint's
+ * own record (its anchor) kept. A replica's durable checkpoint at or above an op means it
+ * never asks a peer for records at or below it (repair starts above commit_min, a state
+ * transfer's records phase too), and a replication quorum having one means every
+ * view-change quorum holds a replica with that checkpoint and the records above it. A
+ * lagging or down replica therefore no longer keeps the others' files: when it returns
+ * with its commit below every peer's log start it takes a state transfer, a peer's
+ * checkpoint and the records from that peer's first held op (vsr/replica_records.c,
+ * partition_restart: its log restarts there), as a wiped node does; it acks and serves
+ * nothing past its gap meanwhile.
  */
 #include "lib/assert.h"
 #include "lib/error.h"
@@ -261,8 +264,14 @@ static void data_partition_truncate_files(struct data_partition *partition)
     uint64_t log_start = partition->log_start_offset < log->checkpoint.log_start_offset
                              ? partition->log_start_offset
                              : log->checkpoint.log_start_offset;
-    uint64_t op_max =
+    uint64_t checkpoint_op =
         partition->removable_op < log->checkpoint.op ? partition->removable_op : log->checkpoint.op;
+    if (checkpoint_op == 0) {
+        return;
+    }
+    /* The checkpoint's own record (its anchor) stays: a lagging peer's state transfer takes
+     * the records from this log's first op up to that anchor, the chain ending there. */
+    uint64_t op_max = checkpoint_op - 1;
     const struct partition_segment *next = &log->segments[1];
     if (next->base_offset > log_start || next->op_first == UINT64_MAX ||
         next->op_first - 1 > op_max) {

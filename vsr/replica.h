@@ -275,6 +275,7 @@ struct vsr_replica {
     uint64_t records_durable;   /* bit op % PENDING_MAX: taken op reported durable */
     u128 records_checksums[VSR_RECORDS_PENDING_MAX];
     uint64_t records_restart_op; /* 0, or the op the journal restarts at */
+    uint32_t records_silences;   /* timeouts without a record taken, since the last one */
     uint64_t stall_ticks;        /* repair rounds since commit_min last moved */
     uint64_t stall_commit_min;
 
@@ -433,13 +434,20 @@ bool vsr_replica_on_heartbeat(struct vsr_replica *replica, uint8_t peer, uint32_
 void vsr_replica_on_peer_alive(struct vsr_replica *replica, uint8_t peer);
 
 /*
- * Prefix truncation of a log_retained group (DESIGN.md §4): the highest op whose records
- * every replica of the group may do without, min(this replica's durable checkpoint, the
- * lowest durable checkpoint op every peer reported (prepare_ok, do_view_change,
- * start_view)). A replica whose durable checkpoint is at op c holds every record up to c
- * in its own journal and never asks a peer for one at or below c (repair starts above its
- * commit_min, a state transfer's records phase above it too), so records at or below the
- * result are needed by nobody. A peer never heard from counts as 0.
+ * Prefix truncation of a log_retained group (DESIGN.md §4, issue 4 item 5): the highest op
+ * whose records the group may delete, min(this replica's durable checkpoint, the op a
+ * replication quorum (vsr_quorum_replication: 2 of 3, 3 of 5) has durably checkpointed,
+ * this replica counted with its own and each peer with the highest it reported
+ * (prepare_ok, do_view_change, start_view; 0 if never heard)). A replica whose durable
+ * checkpoint is at op c never asks a peer for a record at or below c (repair starts above
+ * its commit_min, a state transfer's records phase above it too), and every replica
+ * deletes only at or below min(this op, its own checkpoint): so every view-change quorum
+ * holds a replica with a checkpoint at or above the result and every record above it. A
+ * replica below the result (lagging, down, restarted) may find what it lacks deleted on
+ * its peers: it acks no further than its gap (prepare_ok names op_prefix), executes and
+ * serves nothing past it, and catches up by state transfer (a peer's checkpoint, then the
+ * records from that peer's first held op, vsr/replica_records.c). One replica down for
+ * good does not stop deletion.
  */
 uint64_t vsr_replica_log_removable_op(const struct vsr_replica *replica);
 

@@ -211,14 +211,15 @@ void vsr_replica_checkpoint_quorum_update(struct vsr_replica *replica)
 
 uint64_t vsr_replica_log_removable_op(const struct vsr_replica *replica)
 {
-    assert(replica->config.replica_count <= VSR_REPLICAS_MAX);
-    uint64_t op = replica->checkpoint_op;
-    for (uint8_t peer = 0; peer < replica->config.replica_count; peer++) {
-        if (peer != replica->config.replica && replica->peer_checkpoint_op[peer] < op) {
-            op = replica->peer_checkpoint_op[peer];
-        }
+    uint32_t count = replica->config.replica_count;
+    assert(count >= 1 && count <= VSR_REPLICAS_MAX);
+    uint64_t ops[VSR_REPLICAS_MAX];
+    memcpy(ops, replica->peer_checkpoint_op, count * sizeof(ops[0]));
+    ops[replica->config.replica] = replica->checkpoint_op;
+    uint64_t op = vsr_quorum_op(ops, count); /* a replication quorum's durable checkpoint */
+    if (op > replica->checkpoint_op) {
+        op = replica->checkpoint_op; /* never above its own */
     }
-    assert(op <= replica->checkpoint_op);
     return op;
 }
 
@@ -439,17 +440,40 @@ static void vsr_replica_transfer_start(struct vsr_replica *replica, uint8_t targ
     vsr_replica_transfer_request(replica);
 }
 
-/* True when some peer reported a durable checkpoint above this replica's commit. */
-static bool vsr_replica_peer_checkpoint_is_above(const struct vsr_replica *replica)
+bool vsr_replica_peer_checkpoint_is_above(const struct vsr_replica *replica, uint64_t op)
 {
     assert(replica->config.replica_count <= VSR_REPLICAS_MAX);
+    if (replica->checkpoint_quorum_op > op) {
+        return true;
+    }
     for (uint8_t peer = 0; peer < replica->config.replica_count; peer++) {
-        if (peer != replica->config.replica &&
-            replica->peer_checkpoint_op[peer] > replica->commit_min) {
+        if (peer != replica->config.replica && replica->peer_checkpoint_op[peer] > op) {
             return true;
         }
     }
     return false;
+}
+
+bool vsr_replica_transfer_is_leading(const struct vsr_replica *replica)
+{
+    return replica->config.log_retained && vsr_replica_is_primary(replica) &&
+           (replica->transfer_stage == VSR_TRANSFER_PULLING ||
+            replica->transfer_stage == VSR_TRANSFER_RECORDS);
+}
+
+/*
+ * True when a log_retained replica cannot execute what is committed from its peers: its
+ * repair made no progress for VSR_STALL_REPAIRS_RETAINED rounds while a peer checkpointed
+ * past its commit (the prepares above it may be gone from every peer: prefix truncation).
+ * Only a state transfer brings them, and a primary runs none: it steps aside
+ * (vsr_replica_is_abdicating) and transfers as a backup.
+ */
+bool vsr_replica_is_lagging(const struct vsr_replica *replica)
+{
+    return replica->config.log_retained && replica->commit_min < replica->commit_max &&
+           replica->commit_min == replica->stall_commit_min &&
+           replica->stall_ticks >= VSR_STALL_REPAIRS_RETAINED &&
+           vsr_replica_peer_checkpoint_is_above(replica, replica->commit_min);
 }
 
 void vsr_replica_transfer_check(struct vsr_replica *replica)
@@ -457,6 +481,9 @@ void vsr_replica_transfer_check(struct vsr_replica *replica)
     vsr_replica_checkpoint_maybe(replica);
     if (replica->config.checkpoint_interval == 0 || replica->config.replica_count == 1) {
         return;
+    }
+    if (vsr_replica_transfer_is_leading(replica)) {
+        replica->transfer_stage = VSR_TRANSFER_IDLE;
     }
     if (replica->transfer_stage == VSR_TRANSFER_RECORDS) {
         vsr_replica_records_tick(replica);
@@ -477,7 +504,7 @@ void vsr_replica_transfer_check(struct vsr_replica *replica)
     replica->stall_ticks++;
     if (replica->config.log_retained && replica->commit_max <= vsr_replica_window_top(replica) &&
         !(replica->stall_ticks >= VSR_STALL_REPAIRS_RETAINED &&
-          vsr_replica_peer_checkpoint_is_above(replica))) {
+          vsr_replica_peer_checkpoint_is_above(replica, replica->commit_min))) {
         /* Within reach: peers serve what it lacks from below their rings. Unless repair
          * made no progress for long while a peer checkpointed past its commit: the prepares
          * it needs may be below every peer's log start (prefix truncation), and a state
@@ -556,6 +583,9 @@ void vsr_replica_on_checkpoint(struct vsr_replica *replica, const struct vsr_hea
 {
     const struct vsr_header_checkpoint_chunk *chunk = &header->u.checkpoint_chunk;
     assert(header->command == VSR_COMMAND_CHECKPOINT);
+    if (vsr_replica_transfer_is_leading(replica)) {
+        replica->transfer_stage = VSR_TRANSFER_IDLE;
+    }
     if (replica->transfer_stage != VSR_TRANSFER_PULLING ||
         !vsr_replica_chunk_fits(replica, header)) {
         return; /* late, duplicated or not the one being pulled */
@@ -599,6 +629,10 @@ static void vsr_replica_transfer_written(struct vsr_replica *replica)
         replica->checkpoint_stage != VSR_CHECKPOINT_IDLE) {
         replica->stats.messages_invalid++;
         replica->transfer_stage = VSR_TRANSFER_IDLE; /* stalls again: another attempt */
+        return;
+    }
+    if (vsr_replica_transfer_is_leading(replica)) {
+        replica->transfer_stage = VSR_TRANSFER_IDLE; /* it leads a view now: its log stays */
         return;
     }
     if (replica->config.log_retained) {

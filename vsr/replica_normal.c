@@ -392,8 +392,10 @@ void vsr_replica_on_commit(struct vsr_replica *replica, const struct vsr_header 
 /*
  * True when the primary should step aside: it has not heard from a replication quorum
  * lately, or its pipeline has not committed for many ticks (an op only it held was
- * lost; a view change truncates it on a nack quorum). Backups stop hearing heartbeats
- * and depose it.
+ * lost; a view change truncates it on a nack quorum), or it is lagging (log_retained: it
+ * cannot execute what is committed, the prepares it lacks gone from its peers; a state
+ * transfer, which it runs as a backup, brings them). Backups stop hearing heartbeats and
+ * depose it.
  */
 bool vsr_replica_is_abdicating(const struct vsr_replica *replica)
 {
@@ -405,7 +407,8 @@ bool vsr_replica_is_abdicating(const struct vsr_replica *replica)
             heard++;
         }
     }
-    if (heard < vsr_quorum_replication(replica->config.replica_count)) {
+    if (heard < vsr_quorum_replication(replica->config.replica_count) ||
+        (replica->config.replica_count > 1 && vsr_replica_is_lagging(replica))) {
         return true;
     }
     return replica->config.replica_count > 1 && replica->op > replica->commit_max &&

@@ -91,6 +91,16 @@ void vsr_replica_checkpoint_quorum_update(struct vsr_replica *replica);
 void vsr_replica_transfer_check(struct vsr_replica *replica);
 void vsr_replica_transfer_want(struct vsr_replica *replica, uint8_t peer);
 void vsr_replica_transfer_persist(struct vsr_replica *replica);
+bool vsr_replica_is_lagging(const struct vsr_replica *replica);
+/* True when a log_retained replica leads a view (or is its primary-elect) while pulling a
+ * checkpoint or its records: its log is the one the view change chose, which a journal
+ * restart, a cut or an install below its head would drop. The transfer is dropped; it
+ * steps aside if it cannot execute (vsr_replica_is_lagging) and transfers as a backup. */
+bool vsr_replica_transfer_is_leading(const struct vsr_replica *replica);
+/* True when some peer reported a durable checkpoint above op, or the primary's commits say
+ * a replication quorum has one (a backup hears its peers' own reports only in view
+ * changes). */
+bool vsr_replica_peer_checkpoint_is_above(const struct vsr_replica *replica, uint64_t op);
 uint8_t vsr_replica_peer_random(struct vsr_replica *replica);
 void vsr_replica_on_request_checkpoint(struct vsr_replica *replica,
                                        const struct vsr_header *header);

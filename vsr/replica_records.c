@@ -12,17 +12,20 @@
  * committed hash chain and nothing else (a prepare its journal already holds durably is
  * not written again); at most VSR_RECORDS_PENDING_MAX wait to be reported durable. A log
  * that leaves the chain is cut there, and no record is written above the cut before the
- * superblock names the lower head. When the
- * peer's journal begins above commit_min + 1 (its checkpoint chunks name its first op: prefix
- * truncation removed the older ones on every peer, below a checkpoint durable everywhere),
- * the records start at that first op instead: the journal restarts
- * there (vsr_journal.restart: every older entry dropped) and that first record's parent,
- * which no peer holds, is the one link not checked; the chain from it must still end at the
- * anchor, and the checkpoint replaces the state the skipped ops built. A write the
- * journal gave up on starts the taking again from the lowest op not yet durable. Once the anchor is
- * durable the checkpoint is named in the superblock and installed. Unanswered chunks are asked
- * again from the repair timeout, from another peer after VSR_TRANSFER_TIMEOUT_TICKS. Runs on the
- * shard that owns the group.
+ * superblock names the lower head. When the peer's journal begins above commit_min + 1 (its
+ * checkpoint chunks name its first op: prefix truncation removed the older ones on every
+ * peer, below a checkpoint durable on a replication quorum, while this replica was down or
+ * behind), the records start at that first op instead: the journal restarts there
+ * (vsr_journal.restart: every older entry dropped) and that first record's parent, which no
+ * peer holds, is the one link not checked; the chain from it must still end at the anchor,
+ * and the checkpoint replaces the state the skipped ops built. A write the journal gave up
+ * on starts the taking again from the lowest op not yet durable. Once the anchor is durable
+ * the checkpoint is named in the superblock and installed. Unanswered chunks are asked again
+ * from the repair timeout, from another peer after VSR_TRANSFER_TIMEOUT_TICKS; silent after
+ * as many changes of peer as the group has replicas (or once a peer checkpointed past the
+ * anchor), the transfer starts over from a checkpoint and the first op its peer holds then
+ * (the peers may have deleted the records meanwhile). A replica that leads a view drops its
+ * transfer (its log is the view's). Runs on the shard that owns the group.
  */
 #include "lib/assert.h"
 #include "lib/error.h"
@@ -89,6 +92,7 @@ void vsr_replica_records_start(struct vsr_replica *replica)
     replica->records_parent = restart ? 0 : vsr_entry_at(replica, replica->commit_min)->checksum;
     replica->records_low_parent = replica->records_parent;
     replica->records_durable = 0;
+    replica->records_silences = 0;
     replica->transfer_tick = replica->tick;
     vsr_replica_records_request(replica);
 }
@@ -112,6 +116,12 @@ static int vsr_replica_records_restart(struct vsr_replica *replica, const struct
     uint64_t top = vsr_replica_window_top(replica);
     for (uint64_t above = replica->commit_min + 1; above <= top; above++) {
         memset(vsr_entry_at(replica, above), 0, sizeof(struct vsr_entry));
+    }
+    /* The executed ops above the checkpoint stay canonical, but the journal no longer holds
+     * them (a crash now restarts from the checkpoint and needs a transfer again). */
+    for (uint64_t executed = replica->checkpoint_op + 1; executed <= replica->commit_min;
+         executed++) {
+        vsr_entry_at(replica, executed)->journal_checksum = 0;
     }
     if (replica->op > replica->commit_min) {
         replica->op = replica->commit_min;
@@ -186,6 +196,10 @@ bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_head
     uint64_t op = header->u.prepare.op;
     bool restart = replica->transfer_stage == VSR_TRANSFER_RECORDS &&
                    op == replica->records_restart_op && op == replica->records_op;
+    if (vsr_replica_transfer_is_leading(replica)) {
+        replica->transfer_stage = VSR_TRANSFER_IDLE;
+        return false;
+    }
     if (replica->transfer_stage != VSR_TRANSFER_RECORDS || op != replica->records_op ||
         (!restart && header->u.prepare.parent != replica->records_parent) ||
         replica->records_op - replica->records_low >= VSR_RECORDS_PENDING_MAX) {
@@ -223,6 +237,7 @@ bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_head
     replica->records_op = op + 1;
     replica->records_parent = header->checksum;
     replica->transfer_tick = replica->tick;
+    replica->records_silences = 0;
     replica->stats.records_taken++;
     if (held) {
         vsr_replica_records_written(replica, op, header->checksum); /* durable already */
@@ -270,9 +285,20 @@ void vsr_replica_records_tick(struct vsr_replica *replica)
         vsr_replica_transfer_persist(replica); /* caught up meanwhile: installs as a no-op */
         return;
     }
+    if (replica->tick > replica->transfer_tick + VSR_TRANSFER_TIMEOUT_TICKS &&
+        (replica->records_silences >= replica->config.replica_count ||
+         vsr_replica_peer_checkpoint_is_above(replica, replica->transfer_op))) {
+        /* Silent after as many changes of peer as it has peers and more, or while a peer
+         * checkpointed past the anchor: the records it needs may be gone from every peer
+         * (prefix truncation moved their first op past what the checkpoint's chunks named).
+         * The transfer starts over: a checkpoint and the first op its peer holds now. */
+        replica->transfer_stage = VSR_TRANSFER_IDLE;
+        return;
+    }
     if (replica->tick > replica->transfer_tick + VSR_TRANSFER_TIMEOUT_TICKS) {
         replica->transfer_peer = vsr_replica_peer_random(replica); /* silent: another peer */
         replica->transfer_tick = replica->tick;
+        replica->records_silences++;
     } else if (replica->tick < replica->transfer_tick + VSR_TIMEOUT_REPAIR_TICKS) {
         return; /* records arrived lately: the chunk is still coming */
     }

@@ -71,10 +71,12 @@ runnel_cluster_test(integration.cluster_resend cluster_test.py 120 --resend)
 runnel_cluster_test(integration.cluster_wrap cluster_wrap_test.py 400)
 # retention: prefix truncation (issue 4 item 5, docs/OPERATIONS.md "Retention") on 3 nodes
 # with 1 MiB segments and a 1024-op ring: DeleteSegments raises the log start everywhere
-# (polls start there on every node) but no segment file goes while a killed backup's
-# checkpoint is behind; once it is back and caught up, every node removes the files below
-# the new start and keeps the tail; a topic with a 4 s message expiry loses every sealed
-# segment (polls and files) on every node, never the tail (tests/integration/retention_test.py).
+# (polls start there on every node); with a backup killed, the two live nodes (a
+# replication quorum) remove the segment files below the new start past the next
+# checkpoint; the backup restarts, catches up by state transfer (the records it lacks are
+# gone on its peers) and polls on it start at the same offset and return the same messages;
+# every node keeps the tail; a topic with a 4 s message expiry loses every sealed segment
+# (polls and files) on every node, never the tail (tests/integration/retention_test.py).
 runnel_cluster_test(integration.retention retention_test.py 240)
 # wiped_retention: DeleteSegments removes the oldest segment files on every node (past the
 # checkpoints of ops 512 and 1024 with a 1024-op ring), then a backup's data directory is

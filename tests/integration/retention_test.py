@@ -8,10 +8,14 @@ partition group checkpoints every 512 ops) and topics of 1 MiB segments:
 - DeleteSegments: batches go to topic "del" while every node is up, then a backup is
   killed (-9) and more follow (past the 512-op checkpoint on the two live nodes); a
   DeleteSegments of three segments is answered OK and polls on the live nodes start at
-  the new offset, but no segment file goes anywhere while the down node's checkpoint is
-  behind (the every-replica rule: the down node must still be able to pull those records).
-  It restarts, catches up, and then every node removes the segment files below the new
-  start while the tail stays, and polls on every node start there.
+  the new offset. Past the next checkpoint the two live nodes (a replication quorum, 2 of
+  3) remove the segment files below the new start while the backup is still down (the
+  quorum rule: before, no file went while a backup's checkpoint was behind, and a node
+  down for good kept every file forever). The backup restarts: the records it lacks are
+  gone on its peers, so it catches up by state transfer (partition_state_transfer), then
+  polls on it start at the same offset as on its peers and return the same messages.
+  More batches follow; every node keeps only the files from the new start on, the tail
+  stays, and polls on every node start there.
 - Message expiry: topic "exp" with message_expiry 4 s takes batches past a checkpoint;
   once they are older than 4 s every sealed segment is expired (the tail is not), so polls
   on every node start at the tail's base offset and the sealed segment files are gone on
@@ -30,7 +34,7 @@ import struct
 import time
 
 import cluster_test  # noqa: E402  (same directory: new_cluster, Node, check)
-from cluster_test import check  # noqa: E402
+from cluster_test import check, wait_log  # noqa: E402
 from partition_wrap_test import send_batches  # noqa: E402
 from broker_test import login, named, read_frame, request, status_of  # noqa: E402
 
@@ -99,6 +103,24 @@ def only_from(bases, start, exact=True):
             (len(bases) == 1 or bases[1] > start))
 
 
+def poll_rows(node, topic, offset, count):
+    """(offset, payload) of up to count messages from offset on node (its own copy)."""
+    rows = rows_of(*node.cli("message", "poll", STREAM.decode(), topic.decode(), "0",
+                             "--offset", str(offset), "--count", str(count)))
+    return [(int(row["offset"]), row["payload"]) for row in rows]
+
+
+def partition_rows(node, start, topic=b"del"):
+    """Every message from start on (pages of 100), as node serves them."""
+    rows = []
+    for _ in range(40):
+        page = poll_rows(node, topic, rows[-1][0] + 1 if rows else start, 100)
+        if not page:
+            break
+        rows += page
+    return rows
+
+
 def last_payload(node, topic):
     rows = rows_of(*node.cli("message", "poll", STREAM.decode(), topic.decode(), "0",
                              "--last", "--count", "1"))
@@ -150,27 +172,50 @@ def delete_segments_phase(nodes):
         wait(lambda: first_offset(node, b"del") == start, 15,
              "node %d: polls from 0 start at %d" % (node.index, start),
              lambda: str(first_offset(node, b"del")))
-    # Past the next checkpoint (op 1024), which holds the new start, on both live nodes:
-    # only the down node's checkpoint (0) keeps the files.
+    # Past the next checkpoint (op 1024), which holds the new start, on both live nodes: a
+    # replication quorum (2 of 3) has it durably, so they remove the files below the new
+    # start while the backup is down.
     send_batches(primary, 600, base=20, stream=STREAM, topic=b"del", pad=b"")
-    time.sleep(4)  # several retention checks (1 s each)
     for node in live:
-        check(only_from(segments(node, del_id), 0) and
-              segments(node, del_id)[:4] == before[node.index][:4],
-              "node %d keeps every segment file while node %d's checkpoint is behind" % (
-                  node.index, backup.index), str(segments(node, del_id)))
+        wait(lambda: only_from(segments(node, del_id), start), 40,
+             "node %d removed the segment files below offset %d while node %d is down" % (
+                 node.index, start, backup.index),
+             lambda: str(segments(node, del_id)))
+    expected = partition_rows(primary, start)
+    check(len(expected) >= 600, "the primary serves %d messages from offset %d" % (
+        len(expected), start))
     backup.start()
+    # The records it lacks are gone on both peers: only a state transfer (a peer's
+    # checkpoint, then the records from that peer's first held op) brings it up to date.
+    check(wait_log(backup, "partition_state_transfer", 60),
+          "restarted node %d caught up by state transfer" % backup.index,
+          "".join(open(backup.log_path).readlines()[-10:]))
     wait(lambda: first_offset(backup, b"del") == start, 60,
-         "restarted node %d caught up: its polls start at %d" % (backup.index, start),
+         "restarted node %d: its polls from 0 start at %d, as on its peers" % (
+             backup.index, start),
          lambda: str(first_offset(backup, b"del")))
-    # Files go below a checkpoint durable on every node (the next one, op 1536, once the
-    # restarted node has it); its op reaches the primary with the backups' acks.
+    # It serves what it executed: a prefix of the primary's messages (never a gap or
+    # another message), all of them once it has caught up.
+    served = []
+
+    def serves_all():
+        served[:] = partition_rows(backup, start)
+        if served != expected[:len(served)]:
+            check(False, "restarted node %d serves only a prefix of the primary's messages" %
+                  backup.index, str((len(served), served[:2], expected[:2])))
+        return len(served) == len(expected)
+    wait(serves_all, 30,
+         "restarted node %d returns the same %d messages from offset %d as the primary" % (
+             backup.index, len(expected), start),
+         lambda: str((len(served), len(expected))))
+    # More sends through the group with every node up: the files below the start stay gone
+    # everywhere, the tail is served everywhere.
     send_batches(primary, 520, base=30, stream=STREAM, topic=b"del", pad=b"")
     cluster_test.retry(primary, "last send", 15, "message", "send", STREAM.decode(), "del",
                        "--partition-id", "0", "tailmarker")
     for node in nodes:
         wait(lambda: only_from(segments(node, del_id), start), 40,
-             "node %d removed every segment file wholly below offset %d" % (node.index, start),
+             "node %d holds no segment file wholly below offset %d" % (node.index, start),
              lambda: str(segments(node, del_id)))
         wait(lambda: first_offset(node, b"del") == start and
              last_payload(node, b"del") == "tailmarker", 30,

@@ -25,29 +25,11 @@ import cluster_test  # noqa: E402  (same directory: new_cluster, Node, check)
 from cluster_test import check, log_has, wait_log  # noqa: E402
 from partition_wrap_test import send_batches  # noqa: E402
 from retention_test import (STREAM, PAD, create_topic, delete_segments, first_offset,  # noqa: E402
-                            only_from, primary_of, rows_of, run_cluster, segments, topic_id,
-                            wait)
+                            only_from, partition_rows, primary_of, run_cluster, segments,
+                            topic_id, wait)
 
 cluster_test.DEADLINE = time.time() + 240
 TOPIC = b"del"
-
-
-def poll_rows(node, offset, count):
-    """(offset, payload) of up to count messages from offset on node (its own copy)."""
-    rows = rows_of(*node.cli("message", "poll", STREAM.decode(), TOPIC.decode(), "0",
-                             "--offset", str(offset), "--count", str(count)))
-    return [(int(row["offset"]), row["payload"]) for row in rows]
-
-
-def partition_rows(node, start):
-    """Every message from start on (pages of 100), as node serves them."""
-    rows = []
-    for _ in range(40):
-        page = poll_rows(node, rows[-1][0] + 1 if rows else start, 100)
-        if not page:
-            break
-        rows += page
-    return rows
 
 
 def wiped_phase(nodes):

@@ -70,6 +70,7 @@ struct sim_slot {
     bool recovering;           /* wiped: starts recovering until the replica says it is done */
     uint32_t view_sent_max;
     uint64_t ring_checked[3]; /* head, checkpoint and view + 1 at the last ring check */
+    uint64_t checkpoint_max;  /* its highest durable checkpoint seen up (0 after a wipe) */
 };
 
 struct sim_check {
@@ -86,6 +87,7 @@ struct sim_check {
     bool exactly_once[SIM_CLIENTS_MAX];
     uint64_t window[SIM_CLIENTS_MAX][SIM_WINDOW];
     uint64_t floor[SIM_CLIENTS_MAX];
+    uint64_t removable_op; /* prefix truncation: the highest removable op a primary decided */
     /* Request numbers of each client's session already in the history. */
     bool committed_request[SIM_CLIENTS_MAX][SIM_SEQUENCE_MAX + 1];
 };
@@ -142,6 +144,7 @@ struct sim_cluster {
     uint64_t ring_ops;            /* each replica's log ring (and journal ring) capacity */
     uint64_t checkpoint_interval; /* 0: no checkpoints (the log ends at ring_ops) */
     bool log_retained;            /* journals keep the whole run (vsr_replica_config) */
+    bool prefix_truncation;       /* log_retained: journals drop ops below checkpoints */
     uint64_t journal_ops;         /* each journal's ring: ring_ops, or the whole run */
     bool replicated;              /* durability `replicated`: crashes may be machine crashes */
     struct vsr_group *groups;     /* group_count */
@@ -639,6 +642,12 @@ static void sim_setup_ring(struct sim_cluster *cluster)
     cluster->log_retained |= cluster->options.ring_ops != 0 && cluster->options.log_retained;
     cluster->journal_ops = cluster->log_retained ? SIM_OPS_MAX : cluster->ring_ops;
     cluster->result->log_retained = cluster->log_retained;
+    /* Half of those delete their prefix as runneld's retention does (sim_prefix_tick), from
+     * a PRNG of their own (the rest of the seed stays what it was). */
+    struct prng truncation;
+    prng_init(&truncation, cluster->seed ^ 0x7472756eull);
+    cluster->prefix_truncation =
+        cluster->log_retained && cluster->options.ring_ops == 0 && prng_percent(&truncation, 50);
 }
 
 /* --wipes: whether this run's crashes may wipe (from the wipes' own PRNG). */
@@ -1202,6 +1211,15 @@ static void sim_check_restored(struct sim_cluster *cluster, struct sim_slot *slo
     slot->checked_commit = op;
 }
 
+/* A write of op below the journal's first op (a restart or a prefix drop began it above)
+ * lands nowhere and is reported with a checksum no prepare has (sim_journal_tick): the
+ * replica records it as not durable, never as the canonical prepare. */
+static bool sim_slot_write_refused(const struct sim_slot *slot, uint64_t op,
+                                   const struct vsr_entry *entry)
+{
+    return op < slot->journal.op_first && entry->journal_checksum != entry->checksum;
+}
+
 /*
  * What the replica believes its journal holds at op (entry->journal_checksum), the journal
  * holds. On the partition log one belief is not the journal's: the checksum it reports for
@@ -1220,7 +1238,7 @@ static bool sim_is_belief_stale(const struct sim_slot *slot, const struct vsr_en
         return false;
     }
     if (slot->storage == NULL) {
-        return true;
+        return !sim_slot_write_refused(slot, op, entry);
     }
     return !sim_storage_is_given_up(slot->storage, op, believed);
 }
@@ -1410,6 +1428,69 @@ static void sim_faults_tick(struct sim_cluster *cluster)
     }
 }
 
+/*
+ * Prefix truncation on the seeds that draw it, as runneld's partition groups do it
+ * (node/data_plane_truncate.c): a group's removable op is the highest
+ * vsr_replica_log_removable_op a primary in normal status decided (runneld replicates it
+ * as an op; here every replica learns it at once), and every replica running drops its
+ * journal's ops below min(that op, its own durable checkpoint), as files go (the
+ * checkpoint's anchor stays, as in runneld). Checked:
+ * a replication quorum had a durable checkpoint at or above each removable op (runs without
+ * wipes: a wiped replica's reports outlive its disk). Every replica behind it must catch up
+ * from its peers' later first ops (state transfer), and the checkers still hold.
+ */
+static void sim_prefix_tick(struct sim_cluster *cluster)
+{
+    for (uint32_t group = 0; group < cluster->group_count && cluster->prefix_truncation; group++) {
+        struct sim_check *check = &cluster->checks[group];
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            struct sim_slot *slot = &cluster->slots[group][index];
+            if (slot->up && slot->replica.checkpoint_op > slot->checkpoint_max) {
+                slot->checkpoint_max = slot->replica.checkpoint_op;
+            }
+        }
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            const struct vsr_replica *replica = &cluster->slots[group][index].replica;
+            if (!cluster->slots[group][index].up || replica->status != VSR_STATUS_NORMAL ||
+                !vsr_replica_is_primary(replica)) {
+                continue;
+            }
+            uint64_t removable = vsr_replica_log_removable_op(replica);
+            if (removable <= check->removable_op) {
+                continue;
+            }
+            uint32_t durable = 0;
+            for (uint32_t peer = 0; peer < cluster->replica_count; peer++) {
+                durable += cluster->slots[group][peer].checkpoint_max >= removable;
+            }
+            if (cluster->result->wipes == 0 &&
+                durable < vsr_quorum_replication(cluster->replica_count)) {
+                sim_fail(cluster,
+                         "group %u replica %u: removable op %llu is durably checkpointed on %u "
+                         "replicas, fewer than a replication quorum",
+                         group, index, (unsigned long long)removable, durable);
+            }
+            check->removable_op = removable;
+        }
+        for (uint32_t index = 0; index < cluster->replica_count; index++) {
+            struct sim_slot *slot = &cluster->slots[group][index];
+            if (!slot->up || cluster->paused_until[index] > cluster->tick ||
+                slot->storage != NULL) {
+                continue;
+            }
+            uint64_t checkpoint_op = check->removable_op < slot->replica.checkpoint_op
+                                         ? check->removable_op
+                                         : slot->replica.checkpoint_op;
+            uint64_t op_max = checkpoint_op > 0 ? checkpoint_op - 1 : 0; /* the anchor stays */
+            if (op_max > 0 && op_max + 1 > slot->journal.op_first) {
+                cluster->result->prefix_ops_dropped +=
+                    op_max + 1 - (slot->journal.op_first > 1 ? slot->journal.op_first : 1);
+                sim_journal_prefix_drop(&slot->journal, op_max);
+            }
+        }
+    }
+}
+
 static void sim_step(struct sim_cluster *cluster)
 {
     cluster->tick++;
@@ -1441,6 +1522,7 @@ static void sim_step(struct sim_cluster *cluster)
         sim_client_tick(cluster, &cluster->clients[index]);
     }
     sim_check_commits(cluster); /* before a crash can hide what a replica executed */
+    sim_prefix_tick(cluster);
     sim_faults_tick(cluster);
     if (cluster->faults && cluster->options.script != NULL) {
         cluster->options.script(cluster, cluster->tick, cluster->options.script_context);
@@ -1498,6 +1580,7 @@ void sim_cluster_wipe(struct sim_cluster *cluster, uint32_t machine, uint64_t re
         memset(&slot->state_machine, 0, sizeof(slot->state_machine));
         slot->recovering = true;
         slot->boot_changed = false;
+        slot->checkpoint_max = 0;
     }
     cluster->result->wipes++;
 }
@@ -1642,6 +1725,29 @@ static void sim_dump(const struct sim_cluster *cluster)
                    (unsigned long long)replica->config.ops_max, (int)replica->transfer_stage,
                    (unsigned long long)replica->stats.state_transfers,
                    (unsigned long long)replica->stats.window_full);
+            if (replica->commit_min < replica->commit_max) {
+                printf("    stall=%llu/%llu primary=%d checkpoint_stage=%d peers=%llu,%llu,%llu\n",
+                       (unsigned long long)replica->stall_ticks,
+                       (unsigned long long)replica->stall_commit_min,
+                       (int)vsr_replica_is_primary(replica), (int)replica->checkpoint_stage,
+                       (unsigned long long)replica->peer_checkpoint_op[0],
+                       (unsigned long long)replica->peer_checkpoint_op[1],
+                       (unsigned long long)replica->peer_checkpoint_op[2]);
+            }
+            if (replica->transfer_stage != 0) {
+                printf("    transfer peer=%u op=%llu log_op_first=%llu records_op=%llu low=%llu "
+                       "requested=%llu restart_op=%llu journal_first=%llu durable_head=%llu "
+                       "checkpoint_stage=%d\n",
+                       replica->transfer_peer, (unsigned long long)replica->transfer_op,
+                       (unsigned long long)replica->transfer_log_op_first,
+                       (unsigned long long)replica->records_op,
+                       (unsigned long long)replica->records_low,
+                       (unsigned long long)replica->records_requested,
+                       (unsigned long long)replica->records_restart_op,
+                       (unsigned long long)slot->journal.op_first,
+                       (unsigned long long)replica->durable.log_head_op,
+                       (int)replica->checkpoint_stage);
+            }
             for (uint64_t op = replica->commit_min + 1; op <= replica->op; op++) {
                 const struct vsr_entry *entry =
                     &replica->entries[op % (replica->config.ops_max + 1)];

@@ -7,7 +7,9 @@
  * back, once faults heal the cluster converges; and what replicas say about their journal
  * holds: a prepare_ok acks only ops durable in it, a do_view_change never nacks an op it
  * holds (even damaged), no prepare sent has a damaged body, and every log ring slot holds
- * only what belongs to the op that maps to it now.
+ * only what belongs to the op that maps to it now. Half the log_retained seeds delete their
+ * journals' prefixes as runneld's retention does (below a checkpoint durable on a
+ * replication quorum, checked), so laggards catch up by state transfer from later first ops.
  * Single thread; the run owns every buffer it allocates at init.
  */
 #ifndef RUNNEL_TESTS_SIM_SIM_CLUSTER_H
@@ -67,6 +69,7 @@ struct sim_result {
     uint64_t messages_heartbeat; /* of those: commit heartbeats, shared heartbeats and acks */
     uint32_t views_at_heal[6];   /* group 0's replica views when the faults healed */
     uint64_t wipes;              /* machines that lost everything (sim_cluster_wipe) */
+    uint64_t prefix_ops_dropped; /* journal ops dropped by prefix truncation (every replica) */
 };
 
 /* Runs one seed to completion; result says whether every checker held. */

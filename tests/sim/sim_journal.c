@@ -152,6 +152,20 @@ static int sim_journal_restart(const struct vsr_header *header, void *context)
     return 0;
 }
 
+void sim_journal_prefix_drop(struct sim_journal *journal, uint64_t op_max)
+{
+    assert(journal->entries != NULL);
+    if (op_max < journal->op_first) {
+        return; /* dropped already */
+    }
+    for (uint64_t slot = 0; slot <= journal->ops_max; slot++) {
+        if (journal->entries[slot].op <= op_max) {
+            journal->entries[slot].used = false;
+        }
+    }
+    journal->op_first = op_max + 1;
+}
+
 static uint64_t sim_journal_op_max(void *context)
 {
     struct sim_journal *journal = context;

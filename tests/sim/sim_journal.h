@@ -62,7 +62,7 @@ struct sim_journal {
     uint64_t bit_flips;
     uint64_t torn_writes;
     uint64_t misdirected_writes;
-    uint64_t op_first; /* a restart began the journal here (0: at op 1) */
+    uint64_t op_first; /* a restart or a prefix drop began the journal here (0: at op 1) */
 };
 
 /* Sets up an empty ring of ops_max + 1 slots (allocates once). Returns 0 or -ENOMEM. */
@@ -71,6 +71,9 @@ int sim_journal_init(struct sim_journal *journal, uint64_t ops_max, struct prng 
 void sim_journal_deinit(struct sim_journal *journal);
 /* Empties the journal (a new run). */
 void sim_journal_reset(struct sim_journal *journal);
+/* Prefix truncation (a partition log's segments deleted below a checkpoint): forgets every
+ * op up to op_max; the journal's first op is op_max + 1 from now on (never lowered). */
+void sim_journal_prefix_drop(struct sim_journal *journal, uint64_t op_max);
 /* The struct vsr_journal over this journal. */
 struct vsr_journal sim_journal_interface(struct sim_journal *journal);
 /* Completes writes that are due (callbacks run here). */

@@ -137,6 +137,7 @@ int main(int argc, char **argv)
     uint64_t wrapped = 0;
     uint64_t retained_wrapped = 0;
     uint64_t wiped = 0;
+    uint64_t truncated = 0;
     for (uint64_t offset = 0; offset < arguments.seed_count; offset++) {
         struct sim_result result;
         uint64_t seed = arguments.seed_base + offset;
@@ -153,15 +154,17 @@ int main(int argc, char **argv)
         wrapped += result.wrapped;
         retained_wrapped += result.wrapped && result.log_retained;
         wiped += result.wipes > 0;
+        truncated += result.prefix_ops_dropped > 0;
         passed += result.passed;
         sim_main_report(&arguments, seed, &result);
     }
     uint64_t failed = arguments.seed_count - passed;
     printf("checkpoints=%llu state_transfers=%llu seeds_wrapped=%llu headers_learned=%llu "
-           "seeds_wrapped_log_retained=%llu seeds_wiped=%llu\n",
+           "seeds_wrapped_log_retained=%llu seeds_wiped=%llu seeds_prefix_truncated=%llu\n",
            (unsigned long long)checkpoints, (unsigned long long)transfers,
            (unsigned long long)wrapped, (unsigned long long)headers_learned,
-           (unsigned long long)retained_wrapped, (unsigned long long)wiped);
+           (unsigned long long)retained_wrapped, (unsigned long long)wiped,
+           (unsigned long long)truncated);
     printf("seeds_passed=%llu seeds_failed=%llu\n", (unsigned long long)passed,
            (unsigned long long)failed);
     return failed == 0 ? 0 : 1;

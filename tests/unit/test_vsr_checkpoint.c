@@ -248,27 +248,31 @@ static void fixture_prepare_ok(struct fixture *fixture, uint8_t peer, uint64_t c
     vsr_replica_on_message(&fixture->vsr.replica, &message, NULL);
 }
 
-/* Prefix truncation's bound (vsr_replica_log_removable_op): the lowest durable checkpoint
- * of every replica, this one's included; a peer never heard from or behind holds it back
- * even when a replication quorum is past it (the ring's reuse rule). */
-static void test_log_removable_op_waits_for_every_replica(void **state)
+/* Prefix truncation's bound (vsr_replica_log_removable_op) in a group of 3 (this replica is
+ * 1): the op a replication quorum (2 of 3) has durably checkpointed, this replica counted
+ * with its own, never above its own. A peer never heard from or behind does not hold it
+ * back once the other two are past it (a backup down for good does not stop deletion). */
+static void test_log_removable_op_waits_for_a_quorum(void **state)
 {
     struct fixture *fixture = *state;
     struct vsr_replica *replica = &fixture->vsr.replica;
     replica->checkpoint_op = 12; /* as if its own checkpoint at 12 were durable */
-    assert_int_equal(vsr_replica_log_removable_op(replica), 0);
+    assert_int_equal(vsr_replica_log_removable_op(replica), 0); /* only itself is past 0 */
     fixture_prepare_ok(fixture, 0, 18);
     assert_true(replica->checkpoint_quorum_op >= 12); /* a quorum (itself and 0) is past 12 */
-    assert_int_equal(vsr_replica_log_removable_op(replica), 0); /* replica 2: never heard */
+    assert_int_equal(vsr_replica_log_removable_op(replica), 12); /* replica 2: never heard */
     fixture_prepare_ok(fixture, 2, 6);
-    assert_int_equal(vsr_replica_log_removable_op(replica), 6);
-    fixture_prepare_ok(fixture, 2, 3); /* an older report never lowers what was learned */
-    assert_int_equal(vsr_replica_log_removable_op(replica), 6);
-    fixture_prepare_ok(fixture, 2, 30);
-    assert_int_equal(vsr_replica_log_removable_op(replica), 12); /* its own checkpoint */
+    assert_int_equal(vsr_replica_log_removable_op(replica), 12); /* not every replica's 6 */
     replica->checkpoint_op = 24;
-    assert_int_equal(vsr_replica_log_removable_op(replica), 18); /* replica 0's */
+    assert_int_equal(vsr_replica_log_removable_op(replica), 18); /* replica 0's, not its own */
+    fixture_prepare_ok(fixture, 0, 3); /* an older report never lowers what was learned */
+    assert_int_equal(vsr_replica_log_removable_op(replica), 18);
+    fixture_prepare_ok(fixture, 2, 30);
+    assert_int_equal(vsr_replica_log_removable_op(replica), 24); /* its own checkpoint */
+    fixture_prepare_ok(fixture, 0, 36);
+    assert_int_equal(vsr_replica_log_removable_op(replica), 24); /* never above its own */
     replica->checkpoint_op = 0;
+    assert_int_equal(vsr_replica_log_removable_op(replica), 0);
 }
 
 int main(void)
@@ -283,8 +287,8 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bytes_that_are_not_a_checkpoint_are_refused,
                                         fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(test_log_removable_op_waits_for_every_replica,
-                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_log_removable_op_waits_for_a_quorum, fixture_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

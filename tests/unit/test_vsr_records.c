@@ -35,7 +35,8 @@ struct fixture {
     struct helper_vsr vsr;
     uint32_t record_requests;
     uint32_t checkpoint_requests;
-    struct vsr_header record_request;            /* the last request_records sent */
+    struct vsr_header record_request; /* the last request_records sent */
+    bool records_anywhere;            /* request_records may go to any peer (after a silence) */
     struct vsr_header chain[FIXTURE_ANCHOR + 1]; /* the committed prepares 1..96 */
     uint8_t bytes[2 * FIXTURE_CHUNK];
     uint64_t total; /* checkpoint size */
@@ -59,7 +60,7 @@ static void fixture_send(uint8_t target, const struct vsr_header *header, const 
         fixture->checkpoint_requests++;
     }
     if (header->command == VSR_COMMAND_REQUEST_RECORDS) {
-        assert_int_equal(target, 2);
+        assert_true(target == 2 || (fixture->records_anywhere && target == 0));
         fixture->record_requests++;
         fixture->record_request = *header;
     }
@@ -442,6 +443,61 @@ static void test_stalled_within_reach_pulls_a_checkpoint(void **state)
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
 }
 
+/*
+ * Within reach, its peers never reported their checkpoints to it (no view change since), but
+ * the primary's commits say a replication quorum checkpointed past its commit: after many
+ * repair rounds without progress it pulls a checkpoint. Before, it repaired forever (only
+ * its peers' own reports counted; seen in the simulator with prefix truncation).
+ */
+static void test_stalled_within_reach_learns_the_quorum_from_commits(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_start_view(fixture, 2, 20, 0);
+    struct vsr_header commit;
+    for (uint32_t round = 0; round < 150; round++) {
+        vsr_header_init(&commit, VSR_COMMAND_COMMIT, FIXTURE_CLUSTER, 2, 2, &fixture_group);
+        commit.u.commit.commit = 19;
+        commit.u.commit.commit_checksum = 5;
+        commit.u.commit.checkpoint_op = round < 50 ? 0 : 12;
+        vsr_header_seal(&commit, NULL, 0);
+        fixture_deliver(fixture, &commit, NULL);
+        helper_vsr_ticks(&fixture->vsr, 4);
+        if (round == 49) {
+            assert_int_equal(fixture->checkpoint_requests, 0); /* no one past its commit */
+        }
+    }
+    assert_int_equal(fixture->vsr.replica.commit_min, 0);
+    assert_true(fixture->checkpoint_requests >= 1);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
+}
+
+/*
+ * The records the checkpoint's chunks promised (from op 1) never come: the peers deleted
+ * them meanwhile (prefix truncation). After a silence it asks another peer; once as many
+ * silences as the group has replicas passed, the transfer starts over (a checkpoint and the
+ * first op its peer holds now; here the primary's start_view asks for one again). Before,
+ * it asked for op 1 forever.
+ */
+static void test_silent_records_start_the_transfer_over(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture->records_anywhere = true;
+    fixture_pull_checkpoint(fixture);
+    uint32_t pulls = fixture->checkpoint_requests;
+    helper_vsr_ticks(&fixture->vsr, 100);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_RECORDS);
+    for (uint32_t round = 0; round < 200 && fixture->checkpoint_requests == pulls; round++) {
+        helper_vsr_ticks(&fixture->vsr, 4);
+        if (round % 10 == 9) {
+            fixture_start_view(fixture, 2, 100, FIXTURE_ANCHOR); /* still beyond its ring */
+        }
+    }
+    assert_true(fixture->checkpoint_requests > pulls);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
+    assert_int_equal(fixture->vsr.replica.stats.records_taken, 0);
+    assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, 0);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -464,6 +520,10 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_peer_log_start_above_the_anchor_is_refused,
                                         fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_within_reach_learns_the_quorum_from_commits,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_silent_records_start_the_transfer_over, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_stalled_within_reach_pulls_a_checkpoint, fixture_setup,
                                         fixture_teardown),
     };
