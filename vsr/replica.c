@@ -59,6 +59,39 @@ bool vsr_replica_view_is_durable(const struct vsr_replica *replica)
     return replica->durable.view == replica->view && replica->durable.log_view == replica->log_view;
 }
 
+/*
+ * True when a journal write at op may start now. Not while the log the durable superblock
+ * names (its log_view and installed head) is not the one this replica holds (a new view's
+ * log was installed, by a start_view or the primary's own choice, or a cut or a state
+ * transfer lowered the head, and the superblock write naming it has not landed) and op is
+ * within that durable log's reach after a restart: at or below its head, or at or below the
+ * highest op the journal may hold (a restart extends that head over the journal's entries
+ * of its log_view). A prepare of the new log written there could be durable first; a
+ * restart would recover the old log over it, naming another prepare at op, and its
+ * do_view_change would nack op though the journal holds the new log's (perhaps committed)
+ * prepare there. Above that reach nothing of the old log can be named: the new view's own
+ * prepares (the usual case) are written at once.
+ */
+bool vsr_replica_can_journal(const struct vsr_replica *replica, uint64_t op)
+{
+    assert(op >= 1);
+    const struct vsr_superblock_state *durable = &replica->durable;
+    bool named =
+        durable->log_view == replica->log_view && durable->log_head_op == replica->log_head_op &&
+        (replica->log_head_op < replica->checkpoint_op ||
+         durable->log_head_checksum == vsr_entry_at(replica, replica->log_head_op)->checksum);
+    return named || (op > durable->log_head_op && op > replica->journal_written_op_max);
+}
+
+/* A journal write at op was started: the journal may hold op from now on. */
+void vsr_replica_journal_started(struct vsr_replica *replica, uint64_t op)
+{
+    assert(op >= 1);
+    if (op > replica->journal_written_op_max) {
+        replica->journal_written_op_max = op;
+    }
+}
+
 uint8_t vsr_replica_primary_index(const struct vsr_replica *replica, uint32_t view)
 {
     assert(replica->config.replica_count >= 1);
@@ -408,9 +441,14 @@ void vsr_replica_journal_write(struct vsr_replica *replica, const struct vsr_hea
     if (vsr_replica_is_durable(replica, op) || vsr_replica_has(replica, op, VSR_ENTRY_WRITING)) {
         return;
     }
+    if (!vsr_replica_can_journal(replica, op)) {
+        vsr_replica_persist(replica); /* busy: from the write in flight's completion */
+        return; /* resent by the primary or repaired, once the superblock names the log */
+    }
     int result = replica->journal.write(header, body, replica->journal.context);
     if (result == 0) {
         vsr_entry_at(replica, op)->flags |= VSR_ENTRY_WRITING;
+        vsr_replica_journal_started(replica, op);
     }
 }
 

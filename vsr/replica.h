@@ -282,6 +282,9 @@ struct vsr_replica {
     struct vsr_superblock_state durable; /* last state known durable */
     struct vsr_superblock_state writing; /* state in flight */
     bool superblock_busy;
+    /* The highest op the journal may hold an entry at: its op_max at recovery, raised by
+     * every write started since, never lowered (vsr_replica_can_journal). */
+    uint64_t journal_written_op_max;
 
     struct vsr_entry *entries;  /* ops_max + 1 ring slots */
     struct vsr_header *headers; /* ops_max + 1 canonical headers, ring slots */

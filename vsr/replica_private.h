@@ -54,6 +54,8 @@ uint32_t vsr_replica_window_max(const struct vsr_replica *replica);
 bool vsr_replica_has(const struct vsr_replica *replica, uint64_t op, uint8_t flag);
 bool vsr_replica_is_durable(const struct vsr_replica *replica, uint64_t op);
 bool vsr_replica_view_is_durable(const struct vsr_replica *replica);
+bool vsr_replica_can_journal(const struct vsr_replica *replica, uint64_t op);
+void vsr_replica_journal_started(struct vsr_replica *replica, uint64_t op);
 void vsr_replica_message_init(const struct vsr_replica *replica, struct vsr_header *header,
                               enum vsr_command command);
 void vsr_replica_send(struct vsr_replica *replica, uint8_t target, const struct vsr_header *header,

@@ -178,18 +178,6 @@ static bool vsr_replica_records_diverge(const struct vsr_replica *replica, uint6
            (entry->journal_checksum != 0 && entry->journal_checksum != checksum);
 }
 
-/*
- * True while the superblock still names a log head at or above op that the log no longer
- * holds: a cut (or a journal restart) lowered the head and the lower head is not durable
- * yet. A record written at op now could be durable before it: a restart would recover the
- * old log over the record (its op named by the old prepare, the journal holding the
- * committed one: nacked though held, seed 351789847474).
- */
-static bool vsr_replica_records_cut_pending(const struct vsr_replica *replica, uint64_t op)
-{
-    return op <= replica->durable.log_head_op && replica->log_head_op < op;
-}
-
 bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_header *header,
                               const void *body)
 {
@@ -225,12 +213,19 @@ bool vsr_replica_records_take(struct vsr_replica *replica, const struct vsr_head
     if (!held && vsr_replica_records_diverge(replica, op, header->checksum)) {
         vsr_replica_records_cut(replica, op);
     }
-    if (!held && vsr_replica_records_cut_pending(replica, op)) {
+    if (!held && !vsr_replica_can_journal(replica, op)) {
+        /* A cut (or a journal restart, or a view's log installed meanwhile) the superblock
+         * does not name yet: a restart would recover the old log over the record (its op
+         * named by the old prepare, the journal holding the committed one: nacked though
+         * held, seed 351789847474). */
         vsr_replica_persist(replica); /* busy: from the write in flight's completion */
         return true; /* asked again from the next repair round, once the cut is durable */
     }
     if (!held && replica->journal.write(header, body, replica->journal.context) != 0) {
         return true; /* the journal is busy: asked again from the next repair round */
+    }
+    if (!held) {
+        vsr_replica_journal_started(replica, op);
     }
     replica->records_checksums[op % VSR_RECORDS_PENDING_MAX] = header->checksum;
     replica->records_durable &= ~vsr_records_bit(op);

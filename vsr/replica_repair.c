@@ -392,6 +392,7 @@ static void vsr_replica_root_init(struct vsr_replica *replica)
 static uint64_t vsr_replica_recover_journal(struct vsr_replica *replica)
 {
     uint64_t op_max = replica->journal.op_max(replica->journal.context);
+    replica->journal_written_op_max = op_max; /* vsr_replica_can_journal */
     if (op_max > vsr_replica_window_top(replica)) {
         op_max = vsr_replica_window_top(replica);
     }

@@ -98,3 +98,44 @@ void helper_vsr_reply_dropped(u128 client, const struct vsr_header *header, cons
 {
     (void)client, (void)header, (void)body, (void)context;
 }
+
+uint64_t helper_vsr_checkpoint_bytes(const struct vsr_replica_config *config,
+                                     const struct vsr_header *anchor, uint8_t *bytes,
+                                     uint64_t capacity)
+{
+    assert(config != NULL && anchor != NULL && bytes != NULL);
+    uint64_t sessions = config->clients_max *
+                        (sizeof(struct vsr_client_session) + (uint64_t)config->reply_size_max);
+    uint64_t frame[4] = {0x52434b50, anchor->u.prepare.op, sessions, 40}; /* magic, op, sizes */
+    uint64_t total = VSR_HEADER_SIZE + sizeof(frame) + sessions + 40;
+    assert(total <= capacity);
+    memset(bytes, 0, capacity);
+    memcpy(bytes, anchor, VSR_HEADER_SIZE);
+    memcpy(bytes + VSR_HEADER_SIZE, frame, sizeof(frame));
+    memset(bytes + total - 40, 0x33, 40);
+    return total;
+}
+
+void helper_vsr_checkpoint_send(struct helper_vsr *vsr, uint8_t sender, uint32_t view, uint64_t op,
+                                const uint8_t *bytes, uint64_t total, uint64_t chunk,
+                                uint64_t log_op_first)
+{
+    assert(vsr->replica.entries != NULL && chunk > 0);
+    const struct vsr_replica_config *config = &vsr->replica.config;
+    u128 checksum = vsr_checksum(bytes, total);
+    for (uint64_t offset = 0; offset < total; offset += chunk) {
+        uint64_t size = total - offset < chunk ? total - offset : chunk;
+        struct vsr_header message;
+        vsr_header_init(&message, VSR_COMMAND_CHECKPOINT, config->cluster, view, sender,
+                        &config->group);
+        message.u.checkpoint_chunk.checkpoint_checksum = checksum;
+        message.u.checkpoint_chunk.checkpoint_op = op;
+        message.u.checkpoint_chunk.chunk_offset_bytes = offset;
+        message.u.checkpoint_chunk.chunk_size_bytes = size;
+        message.u.checkpoint_chunk.total_size_bytes = total;
+        message.u.checkpoint_chunk.log_op_first = log_op_first;
+        vsr_header_seal(&message, bytes + offset, (uint32_t)size);
+        vsr_replica_on_message(&vsr->replica, &message, bytes + offset);
+        helper_vsr_ticks(vsr, 4);
+    }
+}

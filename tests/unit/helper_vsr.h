@@ -50,4 +50,19 @@ uint32_t helper_vsr_snapshot_empty(void *buffer, uint32_t size_max, void *contex
 void helper_vsr_reply_dropped(u128 client, const struct vsr_header *header, const void *body,
                               void *context);
 
+/* A peer's checkpoint of anchor's op for a replica of config, as the replica encodes one:
+ * the anchor header, the frame, an empty session table and a state of 40 bytes (0x33 each;
+ * state_size_max must allow 40). Written into bytes (capacity bytes, zero-filled first);
+ * returns its size. */
+uint64_t helper_vsr_checkpoint_bytes(const struct vsr_replica_config *config,
+                                     const struct vsr_header *anchor, uint8_t *bytes,
+                                     uint64_t capacity);
+
+/* Delivers a checkpoint of op (bytes, total bytes) to vsr->replica from sender in view, in
+ * chunks of chunk bytes naming log_op_first (cluster and group: the replica's), 4 ticks
+ * after each (its write completes). */
+void helper_vsr_checkpoint_send(struct helper_vsr *vsr, uint8_t sender, uint32_t view, uint64_t op,
+                                const uint8_t *bytes, uint64_t total, uint64_t chunk,
+                                uint64_t log_op_first);
+
 #endif

@@ -88,16 +88,10 @@ static void fixture_history(struct fixture *fixture)
         fixture->chain[op] = fixture_prepare(op, parent, 0);
         parent = fixture->chain[op].checksum;
     }
-    memset(fixture->bytes, 0, sizeof(fixture->bytes));
-    memcpy(fixture->bytes, &fixture->chain[FIXTURE_ANCHOR], VSR_HEADER_SIZE);
-    const struct vsr_replica_config *config = &fixture->vsr.replica.config;
-    uint64_t sessions = config->clients_max *
-                        (sizeof(struct vsr_client_session) + (uint64_t)config->reply_size_max);
-    uint64_t frame[4] = {0x52434b50, FIXTURE_ANCHOR, sessions, 40}; /* magic, op, sizes */
-    memcpy(fixture->bytes + VSR_HEADER_SIZE, frame, sizeof(frame));
-    fixture->total = VSR_HEADER_SIZE + sizeof(frame) + sessions + 40;
-    assert_true(fixture->total > FIXTURE_CHUNK && fixture->total <= sizeof(fixture->bytes));
-    memset(fixture->bytes + fixture->total - 40, 0x33, 40);
+    fixture->total =
+        helper_vsr_checkpoint_bytes(&fixture->vsr.replica.config, &fixture->chain[FIXTURE_ANCHOR],
+                                    fixture->bytes, sizeof(fixture->bytes));
+    assert_true(fixture->total > FIXTURE_CHUNK);
 }
 
 static int fixture_setup(void **state)
@@ -165,24 +159,10 @@ static void fixture_start_view(struct fixture *fixture, uint32_t view, uint64_t 
  * chunks, naming log_op_first as the first op its journal holds. */
 static void fixture_send_checkpoint(struct fixture *fixture, uint32_t view, uint64_t log_op_first)
 {
-    struct vsr_header message;
     fixture_start_view(fixture, view, 100, FIXTURE_ANCHOR);
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
-    u128 checksum = vsr_checksum(fixture->bytes, fixture->total);
-    for (uint64_t offset = 0; offset < fixture->total; offset += FIXTURE_CHUNK) {
-        uint64_t size =
-            fixture->total - offset < FIXTURE_CHUNK ? fixture->total - offset : FIXTURE_CHUNK;
-        vsr_header_init(&message, VSR_COMMAND_CHECKPOINT, FIXTURE_CLUSTER, 2, 2, &fixture_group);
-        message.u.checkpoint_chunk.checkpoint_checksum = checksum;
-        message.u.checkpoint_chunk.checkpoint_op = FIXTURE_ANCHOR;
-        message.u.checkpoint_chunk.chunk_offset_bytes = offset;
-        message.u.checkpoint_chunk.chunk_size_bytes = size;
-        message.u.checkpoint_chunk.total_size_bytes = fixture->total;
-        message.u.checkpoint_chunk.log_op_first = log_op_first;
-        vsr_header_seal(&message, fixture->bytes + offset, (uint32_t)size);
-        fixture_deliver(fixture, &message, fixture->bytes + offset);
-        helper_vsr_ticks(&fixture->vsr, 4);
-    }
+    helper_vsr_checkpoint_send(&fixture->vsr, 2, 2, FIXTURE_ANCHOR, fixture->bytes, fixture->total,
+                               FIXTURE_CHUNK, log_op_first);
 }
 
 static void fixture_pull_checkpoint_from(struct fixture *fixture, uint32_t view,
