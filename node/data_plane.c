@@ -851,13 +851,11 @@ void data_plane_submit(struct data_plane *plane, struct broker_request *request)
     }
     switch (request->kind) {
     case BROKER_REQUEST_POLL:
+    case BROKER_REQUEST_OFFSET_GET:
         data_plane_poll_route(partition, request);
         break;
     case BROKER_REQUEST_SEGMENTS:
         data_plane_segments(partition, request);
-        break;
-    case BROKER_REQUEST_OFFSET_GET:
-        data_plane_offset_get(partition, request);
         break;
     default:
         data_partition_write_submit(partition, request);

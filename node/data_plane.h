@@ -129,7 +129,7 @@ struct data_partition {
     uint8_t *poll_buffer;
     uint64_t poll_buffer_size_bytes;
     struct cluster_forward_state forward;     /* writes at a primary on another node */
-    struct broker_request *poll_forward_head; /* polls sent on to the primary (§10.5) */
+    struct broker_request *poll_forward_head; /* reads sent on to the primary (§10.5) */
     struct broker_request *poll_forward_tail;
     uint64_t poll_forward_last; /* their numbers */
     uint64_t polls_forwarded;

@@ -69,16 +69,19 @@ bool data_partition_truncate_is_busy(const struct data_partition *partition);
 void data_plane_poll_submit(struct data_partition *partition, struct broker_request *request);
 /* Starts the next queued poll when none is active (from the pass). */
 void data_plane_poll_pump(struct data_partition *partition);
-/* Poll routing in a cluster (data_plane_poll_forward.c): served here or forwarded to
- * the primary (DESIGN.md §10.5). */
+/* Routing of a poll or a GetConsumerOffset in a cluster (data_plane_poll_forward.c): served
+ * here or forwarded to the primary (DESIGN.md §10.5); consumer-offset reads only by the
+ * primary, once it executed its view's head (docs/NEMESIS.md bug 11). */
 void data_plane_poll_route(struct data_partition *partition, struct broker_request *request);
-/* A forwarded poll this primary served (reply set): its reply goes back, request freed. */
+/* A forwarded read this primary served (reply set): its reply goes back, request freed. */
 void data_plane_poll_remote_done(struct data_partition *partition, struct broker_request *request);
 /* A forwarded poll, or its reply, off the bus: true when it was one (handled). */
 bool data_plane_poll_on_bus_message(struct data_partition *partition,
                                     const struct vsr_header *header, const void *body);
-/* Every tick in a cluster: re-sends forwarded polls, or gives up on them. */
+/* Every tick in a cluster: serves the reads waiting here once this node is the current
+ * primary, re-sends forwarded ones, or gives up on them. */
 void data_plane_poll_forward_tick(struct data_partition *partition);
+/* GetConsumerOffset answered from this copy (data_plane_poll.c; see data_plane_poll_route). */
 void data_plane_offset_get(struct data_partition *partition, struct broker_request *request);
 
 /* The open partition of group (a partition group), or NULL. */

@@ -1,5 +1,6 @@
 /*
- * Polls and consumer-offset reads on a partition's owning shard (see data_plane.h):
+ * Polls and consumer-offset reads on a partition's owning shard (see data_plane.h; which
+ * node serves them: data_plane_poll_forward.c):
  * resolves the start offset (Offset, Timestamp, First, Last, Next), walks the committed
  * records from the op holding it (tail from memory, sealed segments through async reads,
  * one poll per partition at a time), slices each batch to the requested messages and
@@ -354,6 +355,9 @@ void data_plane_poll_submit(struct data_partition *partition, struct broker_requ
     data_poll_begin(partition);
 }
 
+/* GetConsumerOffset from this copy's offsets (the committed value, or a higher auto-commit
+ * pending here); in a cluster only the primary, once current, gets here
+ * (data_plane_poll_forward.c). The reply reflects commit_min (read-your-writes). */
 void data_plane_offset_get(struct data_partition *partition, struct broker_request *request)
 {
     assert(partition != NULL && request != NULL);
@@ -377,8 +381,14 @@ void data_plane_offset_get(struct data_partition *partition, struct broker_reque
         (void)iggy_messages_offset_reply_encode(&writer, &reply);
         request->reply_size = writer.size;
     }
+    request->reply_offset = 0;
     request->reply_status = 0;
     request->reply_operation = IGGY_OPERATION_NON_REPLICATED;
     request->has_reply = true;
+    request->reply_op = partition->replica.commit_min;
+    if (request->purpose == BROKER_PURPOSE_REMOTE_POLL) {
+        data_plane_poll_remote_done(partition, request); /* back to the node that forwarded */
+        return;
+    }
     broker_request_complete(partition->plane->broker, partition->plane->shard_index, request);
 }

@@ -18,7 +18,9 @@
 
 enum {
     REPLICA_BUS_FRAME_SIZE = 256,
-    REPLICA_BUS_VERSION = 2,             /* 2: frames carry the shared settings */
+    /* 2: frames carry the shared settings. 3: backups forward GetConsumerOffset as
+     * VSR_OPERATION_OFFSET_GET, which a version-2 primary would prepare as an op. */
+    REPLICA_BUS_VERSION = 3,
     REPLICA_BUS_MAC_SIZE = 32,           /* crypto_auth_BYTES */
     REPLICA_BUS_MAC_OFFSET = 48,         /* the MAC covers bytes [48, 256) */
     REPLICA_BUS_COMMAND_MIN = 200,       /* bus commands: 200 and up */

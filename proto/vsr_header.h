@@ -63,9 +63,10 @@ enum vsr_operation {
     VSR_OPERATION_OFFSET_STORE = 161,    /* body: consumer offset store */
     VSR_OPERATION_OFFSET_DELETE = 162,   /* body: consumer offset delete */
     VSR_OPERATION_TRUNCATE_PREFIX = 163, /* body: new log start offset + checkpoint op */
-    /* Never prepared: a poll a backup forwards to the primary's data plane and its reply
-     * (node/data_plane_poll_forward.c). */
+    /* Never prepared: a poll, or a consumer-offset read (GetConsumerOffset), a backup
+     * forwards to the primary's data plane, and its reply (node/data_plane_poll_forward.c). */
     VSR_OPERATION_POLL = 176,
+    VSR_OPERATION_OFFSET_GET = 177,
 };
 
 /* The group a message belongs to: metadata (all ids 0) or one partition incarnation; a

@@ -62,6 +62,16 @@ runnel_cluster_test(integration.cluster_big_batches cluster_test.py 120 --big-ba
 # CreateTopic of 30 partitions resent gets its whole first reply (1,538 bytes, from the
 # replies ring; before, 59) and the topic exists once.
 runnel_cluster_test(integration.cluster_resend cluster_test.py 120 --resend)
+# cluster_offsets: docs/NEMESIS.md bug 11. Consumer 1's offset is stored through the
+# partition's primary, a backup is killed (-9), 300 more offsets are stored without it, it
+# restarts and is read at once over a new connection each time (GetConsumerOffset, as the
+# nemesis checker reads it): no answer may be below the last offset stored, and the
+# connection that stored them reads the last one back. On main at 84c216f the restarted
+# backup answered from its own copy while it caught up (1, 129, 257 before 301, within
+# 1.2 s of its restart) and the node the stores went through, a backup after the view
+# change the kill caused, answered 300 right after 301 was acknowledged; now only the
+# primary, once it executed its view's head, answers consumer-offset reads.
+runnel_cluster_test(integration.cluster_offsets cluster_test.py 120 --offsets)
 # cluster_wrap: a partition of a 3-node cluster with a 1024-op log ring takes 1,500
 # batches, a backup is killed (-9), 3,500 more (over three rings) are committed without it
 # and none is answered 57/58 (a slot is reused below a checkpoint durable on a quorum), it

@@ -22,14 +22,16 @@ wiped_node_recovers; a directory holding files but no identity is refused). With
 that batches of 1000 messages of 1000 B (about 1 MB, iggy-bench's default) sent with
 default limits through the partition's primary and through a backup (forwarded) are
 acknowledged and read back identical from every node, and that a batch over
-limits.batch_size_bytes_max is refused at once with status 4.
+limits.batch_size_bytes_max is refused at once with status 4. With --offsets it checks
+only that a backup restarted after missing consumer-offset stores never serves a stored
+offset below the last one stored (see offsets_after_restart).
 During the failover two librunnel exactly-once producers (runnel-nemesis-producer, next
 to RUNNELD) keep sending, one connected to the primary that is killed (it must move to a
 survivor and go on), one to a survivor; their acknowledged messages must all be present,
 once each, at the offsets acknowledged. The stall they saw is printed (p99.99 latency and
 the longest gap between acknowledgements).
 Usage: cluster_test.py RUNNELD RUNNEL [--no-failover | --lease | --takeover |
---big-batches]. Exits 0 on success, 77 when io_uring
+--big-batches | --resend | --offsets]. Exits 0 on success, 77 when io_uring
 is unavailable. Bounded: 20-40 s on an idle machine, 120 s at most.
 Debugging: RUNNEL_TEST_LOG_LEVEL=debug, RUNNEL_TEST_KEEP=1 (keep the directory),
 RUNNEL_TEST_HOLD=seconds (on failure, leave the nodes running that long).
@@ -54,7 +56,9 @@ LEASE = "--lease" in sys.argv[3:]
 TAKEOVER = "--takeover" in sys.argv[3:]
 BIG_BATCHES = "--big-batches" in sys.argv[3:]
 RESEND = "--resend" in sys.argv[3:]
+OFFSETS = "--offsets" in sys.argv[3:]
 LEASE_MS = 3000
+OFFSET_STORES = int(os.environ.get("RUNNEL_TEST_OFFSET_STORES", "300"))
 PRODUCER = os.path.join(os.path.dirname(RUNNELD), "runnel-nemesis-producer")
 LOAD_SECONDS = int(os.environ.get("RUNNEL_TEST_LOAD_SECONDS", "4"))
 ENV = dict(os.environ, RUNNEL_ROOT_USERNAME="iggy", RUNNEL_ROOT_PASSWORD="iggy")
@@ -313,16 +317,21 @@ import broker_test as frames  # noqa: E402 (its frame helpers; its main() does n
 class Raw:
     """One logged-in Iggy connection to a node, sending and polling STREAM/TOPIC/PARTITION."""
 
-    def __init__(self, node, client):
+    def __init__(self, node, client, quiet=False):
         self.sock = socket.create_connection(("127.0.0.1", node.port), timeout=20)
         self.client = client
+        self.quiet = quiet  # failures raise OSError, successes print nothing
         self.number = -1  # the login goes as request 0
         self.session = 0
         name = b"py"
         body = struct.pack("<I", 11264) + bytes([len(name)]) + name + b"\x01" + b"1"
         body += b"\x04iggy\x04iggy" + struct.pack("<I", 0)
         reply = self.call_retried(1, body)
-        check(frames.status_of(reply) == 0, "raw login to node %d" % node.index)
+        if quiet and (frames.status_of(reply) != 0 or len(reply) < 256 + 16):
+            raise OSError("raw login to node %d: status %d, %d bytes" % (
+                node.index, frames.status_of(reply), len(reply)))
+        if not quiet:
+            check(frames.status_of(reply) == 0, "raw login to node %d" % node.index)
         self.session = struct.unpack_from("<Q", reply, 256 + 8)[0]
 
     def call_retried(self, operation, body, code=0, stamp=False):
@@ -346,7 +355,10 @@ class Raw:
             struct.pack_into("<Q", frame, 144, frames.xxh3(body))
         self.sock.sendall(bytes(frame))
         reply = frames.read_frame(self.sock)
-        check(reply is not None, "a reply from the node")
+        if self.quiet and reply is None:
+            raise OSError("no reply from the node")
+        if not self.quiet:
+            check(reply is not None, "a reply from the node")
         return reply
 
     def send(self, payload):
@@ -370,6 +382,25 @@ class Raw:
         if status != 0:
             return status, 0, b""
         return 0, struct.unpack_from("<I", reply, 256 + 12)[0], reply[256:]
+
+    def offset_body(self, consumer):
+        named = frames.named
+        return (b"\x01\x01\x04" + struct.pack("<I", consumer) + named(STREAM.encode()) +
+                named(TOPIC.encode()) + b"\x01" + struct.pack("<I", PARTITION))
+
+    def store_offset(self, consumer, offset):
+        """StoreConsumerOffset (161, code 121, ack quorum): the reply's status."""
+        body = self.offset_body(consumer) + struct.pack("<Q", offset) + b"\x01"
+        return frames.status_of(self.call_retried(161, body, code=121))
+
+    def stored_offset(self, consumer):
+        """GetConsumerOffset (code 120): (status, stored offset or None when none is
+        stored)."""
+        reply = self.call(2, self.offset_body(consumer), code=120)
+        status = frames.status_of(reply)
+        if status != 0 or len(reply) < 256 + 20:
+            return status, None
+        return 0, struct.unpack_from("<Q", reply, 256 + 12)[0]
 
     def close(self):
         self.sock.close()
@@ -417,6 +448,85 @@ def read_your_writes(nodes, primary):
           "Next with auto-commit through both backups and the primary in turn read the "
           "partition's %d messages once each, in order" % len(got),
           "got %s\nexpected %s" % (got[:60], expected[:60]))
+
+
+def first_message(nodes, client, payload):
+    """Sends payload through node 0 until acknowledged (the partition group forms: 57/58 at
+    first); it must be at offset 0."""
+    raw = Raw(nodes[0], client)
+    offset = None
+    for _ in range(75):
+        offset = raw.send(payload)
+        if offset is not None or time_left() < 5:
+            break
+        time.sleep(0.2)
+    check(offset == 0, "a first message through node 0 (offset 0)")
+    raw.close()
+
+
+def offsets_after_restart(nodes):
+    """docs/NEMESIS.md bug 11: a consumer offset, once served, is never served lower later,
+    by any node. A backup killed (-9) misses OFFSET_STORES more stores of consumer 1's
+    offset; restarted, it is read at once, each time over a new connection (as the nemesis
+    checker and a consumer that reconnects read it). The node the stores went through then
+    reads the offset back on the same connection (the kill often moves the partition to
+    another primary: that node may be a backup by then). Before the fix a backup answered
+    GetConsumerOffset from its own copy, however far behind it restarted: the first reads
+    returned the offset it had when it was killed (or none at all) while the primary had
+    served the last one. Now only the partition's primary answers it (forwarded, like a
+    Next poll), once it executed its view's head: every answered read is the last stored."""
+    first_message(nodes, 0x0ff5e70000000001, b"offsets-0")
+    primary = primary_of(nodes)
+    backup = nodes[(primary + 1) % COUNT]
+    writer = Raw(nodes[primary], 0x0ff5e70000000002)
+    check(writer.store_offset(1, 1) == 0, "consumer 1's offset 1 stored through the primary")
+    end = time.time() + min(10, time_left())
+    seen = None
+    while time.time() < end and seen != 1:
+        reader = Raw(backup, 0x0ff5e70000000003, quiet=True)
+        _, seen = reader.stored_offset(1)
+        reader.close()
+        time.sleep(0.05)
+    check(seen == 1, "node %d (a backup) serves consumer 1's offset 1" % backup.index, str(seen))
+    backup.kill()
+    started = time.time()
+    for value in range(2, OFFSET_STORES + 2):
+        status = writer.store_offset(1, value)
+        if status != 0:
+            check(False, "store of offset %d through the primary" % value, "status %d" % status)
+    last = OFFSET_STORES + 1
+    check(True, "node %d killed; %d more offsets stored through node %d in %.1f s" % (
+        backup.index, OFFSET_STORES, primary, time.time() - started))
+    _, served = writer.stored_offset(1)  # checked below (a view change may follow the kill)
+    writer.close()
+    backup.start()
+    restarted = time.time()
+    reads = []  # (seconds after the restart, status, stored offset)
+    end = time.time() + min(20, time_left())
+    while time.time() < end:
+        try:
+            reader = Raw(backup, 0x0ff5e70000000100 + len(reads), quiet=True)
+            status, value = reader.stored_offset(1)
+            reader.close()
+        except OSError as error:
+            reads.append((time.time() - restarted, -1, str(error)))
+            time.sleep(0.05)
+            continue
+        reads.append((time.time() - restarted, status, value))
+        if status == 0 and value == last and len([r for r in reads if r[1] == 0]) >= 20:
+            break
+    answered = [(round(at, 2), value) for at, status, value in reads if status == 0]
+    lower = [(at, value) for at, value in answered if value is None or value < last]
+    refused = [(round(at, 2), status) for at, status, _ in reads if status != 0]
+    check(answered, "node %d answered GetConsumerOffset after its restart (%d reads, %d "
+          "answered; not answered, as (s, status; -1 login refused): %s)" % (
+              backup.index, len(reads), len(answered), refused[:12]), str(reads[:20]))
+    check(not lower, "node %d, restarted, never served consumer 1's offset below %d, the last "
+          "one stored before (%d answered reads, the first %.2f s after the restart)" % (
+              backup.index, last, len(answered), answered[0][0]),
+          "served lower: %s (of %d answered)" % (lower[:10], len(answered)))
+    check(served == last, "GetConsumerOffset on the connection that stored the offsets, "
+          "through node %d, returned the last one (%d)" % (primary, last), str(served))
 
 
 def group_members(raw):
@@ -799,15 +909,7 @@ def big_batches(nodes):
     their own output rings these never fitted a link (a prepare may fill 7/8 of a 1.06 MiB
     ring, a forwarded request half of it) and were answered 57/58 forever. A batch over
     limits.batch_size_bytes_max is refused at once with status 4 (InvalidFormat)."""
-    raw = Raw(nodes[0], 0xb16b000000000001)
-    offset = None
-    for _ in range(75):  # the partition group forms: 57/58 at first
-        offset = raw.send(b"<b9-00000>")
-        if offset is not None or time_left() < 5:
-            break
-        time.sleep(0.2)
-    check(offset == 0, "a first message through node 0 (offset 0)")
-    raw.close()
+    first_message(nodes, 0xb16b000000000001, b"<b9-00000>")
     primary = primary_of(nodes)
     backup = nodes[(primary + 1) % COUNT]
     acked = {}
@@ -892,6 +994,10 @@ def main():
         if BIG_BATCHES:
             big_batches(nodes)
             print("cluster: all checks passed (big batches)")
+            return
+        if OFFSETS:
+            offsets_after_restart(nodes)
+            print("cluster: all checks passed (consumer offsets after a restart)")
             return
         if LEASE:
             member_lease(nodes)
