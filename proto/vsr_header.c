@@ -245,6 +245,10 @@ static const char *vsr_header_command_problem(const struct vsr_header *header)
         return "do_view_change log_view above view";
     }
     if (header->command == VSR_COMMAND_DO_VIEW_CHANGE &&
+        (header->u.do_view_change.flags & ~(uint32_t)VSR_DVC_LOG_PARTIAL) != 0) {
+        return "do_view_change flags unknown";
+    }
+    if (header->command == VSR_COMMAND_DO_VIEW_CHANGE &&
         header->u.do_view_change.informs_view != 0 &&
         (header->u.do_view_change.informs_view <= header->view ||
          header->u.do_view_change.nack_bitset != 0)) {

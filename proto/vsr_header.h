@@ -170,7 +170,15 @@ struct vsr_header_do_view_change {
      * change to this view: its headers and present bits only, no nack and no vote; the
      * frame's view stays the sender's own (vsr_replica_send_informing_dvc). */
     uint32_t informs_view;
-    uint8_t reserved[56];
+    uint32_t flags; /* VSR_DVC_LOG_PARTIAL */
+    uint8_t reserved[52];
+};
+
+/* do_view_change flags. */
+enum {
+    /* A state transfer began the sender's journal again above its checkpoint: its log no
+     * longer names what its log_view's log held above commit_min (vsr_replica_choose). */
+    VSR_DVC_LOG_PARTIAL = 1u << 0,
 };
 
 struct vsr_header_start_view {

@@ -172,6 +172,7 @@ struct vsr_replica_stats {
     uint64_t headers_learned;    /* canonical headers taken from headers messages */
     uint64_t repairs_deferred;   /* request_prepare answered from a tick (read could not wait) */
     uint64_t dvc_informing;      /* informing do_view_changes taken (recovering_head peers) */
+    uint64_t dvc_partial_waits;  /* choices waited for: only partial logs had log_view_max */
     uint64_t records_taken;      /* prepares taken by state transfer (log_retained) */
     uint64_t records_served;     /* prepares served to a peer's state transfer */
     uint64_t journal_restarts;   /* journals begun again at a peer's first op (transfer) */

@@ -87,6 +87,18 @@ void vsr_replica_view_change_start(struct vsr_replica *replica, uint32_t view)
 }
 
 /*
+ * True when a state transfer began this replica's journal again above its checkpoint (the
+ * records phase from a peer's first held op: vsr_replica_records_restart) and no
+ * checkpoint at or above that start is installed yet: its log forgot what its log_view's
+ * log held above commit_min. Derived from the journal, so a restart mid-transfer knows it.
+ */
+static bool vsr_replica_log_is_partial(const struct vsr_replica *replica)
+{
+    return replica->journal.op_first != NULL &&
+           replica->journal.op_first(replica->journal.context) > replica->checkpoint_op + 1;
+}
+
+/*
  * Fills body[i] with the canonical header of op (op - i), zero when unknown; returns count.
  * informs_view 0: this replica's do_view_change; else its informing message for the view
  * change to informs_view (recovering_head: present bits only, never a nack).
@@ -127,6 +139,7 @@ static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_he
     dvc->log_view = replica->log_view;
     dvc->checkpoint_op = replica->checkpoint_op;
     dvc->informs_view = informs_view;
+    dvc->flags = vsr_replica_log_is_partial(replica) ? VSR_DVC_LOG_PARTIAL : 0;
     vsr_header_seal(message, body, count * VSR_HEADER_SIZE);
     assert((dvc->present_bitset & dvc->nack_bitset) == 0);
     return count;
@@ -374,6 +387,7 @@ struct vsr_choice {
     uint64_t floor;    /* ops at or below are committed: never truncated */
     uint64_t base;     /* lowest op of the window (replica->window[op - base]) */
     uint64_t head_new; /* head after nack-quorum truncation */
+    bool log_whole;    /* a log_view_max message's log is not partial (VSR_DVC_LOG_PARTIAL) */
 };
 
 static void vsr_replica_choice_scan(const struct vsr_replica *replica, struct vsr_choice *choice)
@@ -393,9 +407,9 @@ static void vsr_replica_choice_scan(const struct vsr_replica *replica, struct vs
     }
     for (uint8_t r = 0; r < replica->config.replica_count; r++) {
         const struct vsr_header_do_view_change *dvc = &replica->dvc[r].u.do_view_change;
-        if (((replica->dvc_present >> r) & 1) && dvc->log_view == choice->log_view_max &&
-            dvc->op > choice->head) {
-            choice->head = dvc->op;
+        if (((replica->dvc_present >> r) & 1) && dvc->log_view == choice->log_view_max) {
+            choice->head = dvc->op > choice->head ? dvc->op : choice->head;
+            choice->log_whole |= (dvc->flags & VSR_DVC_LOG_PARTIAL) == 0;
         }
     }
     /* The primary that prepared head had committed everything a pipeline below it. */
@@ -555,6 +569,14 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
     }
     struct vsr_choice choice;
     vsr_replica_choice_scan(replica, &choice);
+    if (!choice.log_whole) {
+        /* Only partial logs speak for log_view_max: what that log held above their heads
+         * (committed ops among it) is unknown here. Before, such a log was chosen and
+         * committed ops dropped (runnel-sim --seed 7000092); the next do_view_change of a
+         * replica that holds that log decides. */
+        replica->stats.dvc_partial_waits++;
+        return false;
+    }
     if (!vsr_replica_choice_canonical(replica, &choice)) {
         return false;
     }
