@@ -171,12 +171,14 @@ struct sim_cluster {
     bool heartbeat_shared; /* the machines' heartbeats vouch for their groups */
     struct vsr_heartbeat heartbeats[VSR_REPLICAS_MAX];
     struct sim_machine_host hosts[VSR_REPLICAS_MAX];
+    uint64_t storage_flips;      /* --storage: bits flipped in segment logs (faulty machines) */
     uint64_t messages_replica;   /* replica-to-replica messages sent, heartbeats included */
     uint64_t messages_heartbeat; /* of those: commit heartbeats, shared heartbeats, acks */
 };
 
 static bool sim_heartbeats_per_group; /* runnel-sim --heartbeats-per-group */
 static bool sim_wipes;                /* runnel-sim --wipes */
+static bool sim_storage_flips;        /* runnel-sim --storage-flips */
 
 void sim_cluster_heartbeats_per_group(bool per_group)
 {
@@ -186,6 +188,11 @@ void sim_cluster_heartbeats_per_group(bool per_group)
 void sim_cluster_wipes(bool wipes)
 {
     sim_wipes = wipes;
+}
+
+void sim_cluster_storage_flips(bool flips)
+{
+    sim_storage_flips = flips;
 }
 
 static struct sim_cluster sim_cluster;
@@ -1414,7 +1421,12 @@ static void sim_faults_tick(struct sim_cluster *cluster)
     if (cluster->faulty_machines != 0 && prng_chance(prng, cluster->flip_per_mille, 1000)) {
         uint32_t index = (uint32_t)prng_range(prng, cluster->replica_count);
         uint32_t group = (uint32_t)prng_range(prng, cluster->group_count);
-        sim_journal_flip(&cluster->slots[group][index].journal);
+        struct sim_slot *slot = &cluster->slots[group][index];
+        if (slot->storage == NULL || !sim_storage_flips) {
+            sim_journal_flip(&slot->journal); /* --storage: the unused in-memory journal */
+        } else if (slot->journal.faults && slot->up) {
+            cluster->storage_flips += sim_storage_flip(slot->storage, prng);
+        }
     }
     int32_t send_only = cluster->options.send_only_machine;
     if (send_only >= 0 && cluster->tick == cluster->options.send_only_from_tick) {

@@ -87,6 +87,12 @@ void sim_cluster_heartbeats_per_group(bool per_group);
  * off by default: see docs/OPERATIONS.md "Replacing a node's disk" for what it finds). */
 void sim_cluster_wipes(bool wipes);
 
+/* In the --storage runs that follow, a bit flip of a faulty machine damages one of the
+ * partition's segment logs on its simulated disk (sim_storage_flip); without it --storage
+ * has no bit flips (the in-memory journal they would hit is unused there). Not in CI: a
+ * flip in a record the replica must execute can stall it (docs/OPERATIONS.md, open). */
+void sim_cluster_storage_flips(bool flips);
+
 /* Replica-to-replica messages sent so far, and of those the heartbeats (commit messages,
  * shared heartbeats and their acks). */
 void sim_cluster_messages(const struct sim_cluster *cluster, uint64_t *replica_out,

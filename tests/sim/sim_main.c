@@ -9,7 +9,8 @@
  * --heartbeats-per-group makes every group send its own commit heartbeats (the way before
  * shared heartbeats, vsr/heartbeat.h), for comparison; --wipes lets a random crash wipe its
  * machine (a recovering restart; not in CI: it still finds the open view problem of
- * docs/OPERATIONS.md "Replacing a node's disk").
+ * docs/OPERATIONS.md "Replacing a node's disk"); --storage-flips gives --storage runs bit
+ * flips in the segment logs of faulty machines (not in CI: it finds an open stall).
  * `runnel-sim [--scenario NAME] --seed S` replays a failure exactly.
  */
 #include "tests/sim/sim_cluster.h"
@@ -25,7 +26,8 @@
 static int sim_main_usage(void)
 {
     fprintf(stderr, "usage: runnel-sim [--seed S | --seeds N [--seed-base B]] [--storage] "
-                    "[--scenario NAME|list] [--heartbeats-per-group] [--wipes] [--verbose]\n");
+                    "[--scenario NAME|list] [--heartbeats-per-group] [--wipes] [--storage-flips] "
+                    "[--verbose]\n");
     return 2;
 }
 
@@ -49,6 +51,7 @@ struct sim_main_arguments {
     uint64_t seed_count;
     bool verbose;
     bool storage;
+    bool storage_flips;
     const char *scenario; /* NULL: seeded random runs */
 };
 
@@ -68,6 +71,9 @@ static bool sim_main_parse(int argc, char **argv, struct sim_main_arguments *arg
             sim_cluster_heartbeats_per_group(true);
         } else if (strcmp(argument, "--wipes") == 0) {
             sim_cluster_wipes(true);
+        } else if (strcmp(argument, "--storage-flips") == 0) {
+            sim_cluster_storage_flips(true);
+            arguments->storage_flips = true;
         } else if (strcmp(argument, "--scenario") == 0 && value != NULL) {
             arguments->scenario = value;
             index++;
@@ -94,10 +100,10 @@ static void sim_main_report(const struct sim_main_arguments *arguments, uint64_t
 {
     const char *scenario = arguments->scenario;
     if (!result->passed) {
-        printf("seed=%llu failed: %s (replay: runnel-sim%s%s%s --seed %llu)\n",
+        printf("seed=%llu failed: %s (replay: runnel-sim%s%s%s%s --seed %llu)\n",
                (unsigned long long)seed, result->reason, scenario != NULL ? " --scenario " : "",
                scenario != NULL ? scenario : "", arguments->storage ? " --storage" : "",
-               (unsigned long long)seed);
+               arguments->storage_flips ? " --storage-flips" : "", (unsigned long long)seed);
     }
     if (arguments->verbose) {
         printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu "

@@ -423,3 +423,20 @@ bool sim_storage_holds(const struct sim_storage *storage, uint64_t op, u128 chec
     return slot->checksum == checksum || (slot->durable == checksum && storage->is_open &&
                                           !sim_storage_is_unreported(storage, op));
 }
+
+bool sim_storage_flip(struct sim_storage *storage, struct prng *prng)
+{
+    assert(storage != NULL && prng != NULL);
+    if (!storage->is_open || storage->partition.segment_count == 0) {
+        return false;
+    }
+    const struct partition_segment *segment =
+        &storage->partition.segments[prng_range(prng, storage->partition.segment_count)];
+    uint64_t size_bytes = 0;
+    if (sim_disk_file_size(&storage->disk, segment->log_path, &size_bytes) != 0 ||
+        size_bytes == 0) {
+        return false;
+    }
+    return sim_disk_flip_bit(&storage->disk, segment->log_path, prng_range(prng, size_bytes * 8)) ==
+           0;
+}
