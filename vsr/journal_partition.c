@@ -138,6 +138,7 @@ static int journal_partition_park(struct journal_partition *journal,
             memcpy(parked->record + VSR_HEADER_SIZE, body, header->size - VSR_HEADER_SIZE);
             parked->used = true;
             parked->is_repairing = false;
+            parked->is_replacing = false;
             parked->passes = 0;
             journal->parked_count++;
             return 0;
@@ -404,8 +405,13 @@ static void journal_partition_repair_callback(struct partition_repair *repair, i
                 journal->repairs_count++;
                 journal_partition_report(journal, header->u.prepare.op, header->checksum);
                 journal_partition_parked_free(journal, parked);
+            } else {
+                /* Another record in the index, a damaged entry, a refused place or an I/O
+                 * error: in place is not possible; the next pass replaces the record. */
+                journal->replaced_count++;
+                parked->is_replacing = true;
             }
-            return; /* otherwise it stays parked: retried, or given up after a while */
+            return;
         }
     }
     unreachable_code();
@@ -435,6 +441,9 @@ static bool journal_partition_land_same(struct journal_partition *journal,
     if (result == 0) {
         journal->is_repairing = true;
         parked->is_repairing = true;
+    } else if (result != -RUNNEL_ESTATE) {
+        journal->replaced_count++;
+        parked->is_replacing = true; /* its place unknown, or another record: replaced */
     }
     return false;
 }
@@ -452,7 +461,11 @@ static bool journal_partition_land(struct journal_partition *journal,
         if (held != 0 && held != -RUNNEL_EFAULTY) {
             return false;
         }
-        if (checksum == header->checksum) {
+        /* A faulty entry of unknown checksum may be this very record: repair in place
+         * checks the index first (cutting would drop the intact records above it). */
+        bool faulty = held == -RUNNEL_EFAULTY;
+        if ((held == 0 && checksum == header->checksum) ||
+            (faulty && !parked->is_replacing && (checksum == header->checksum || checksum == 0))) {
             return journal_partition_land_same(journal, parked, held);
         }
         u128 parent = 0;

@@ -19,7 +19,13 @@
  * prefix; a write is parked (copied, up to parked_max) until the pass can land it:
  *   - op = last + 1 continuing the chain: appended;
  *   - op <= last with the same checksum: the entry is there (reported once durable), or
- *     it is faulty and is repaired in place (partition_repair);
+ *     it is faulty and is repaired in place (partition_repair); a faulty entry whose
+ *     checksum is unknown here (a sealed segment's damaged record) is repaired in place
+ *     too, which checks the index entry's checksum first;
+ *   - op <= last, faulty, and it cannot be repaired in place (the index entry names
+ *     another record, or is damaged itself, or the record's place is unknown): replaced
+ *     as below (cut, then appended), though the entries above may then be canonical ones
+ *     (the replica marks those faulty on the cut: never nacked, fetched again);
  *   - op <= last with another checksum whose parent is the entry below: the log is cut at
  *     op (partition_truncate_suffix: every entry above is chained to the replaced one, so
  *     none of them is in the replica's canonical log), then the record is appended; the
@@ -64,6 +70,7 @@ struct journal_partition_write {
 struct journal_partition_parked {
     bool used;
     bool is_repairing; /* partition_repair of the faulty entry in flight */
+    bool is_replacing; /* the faulty entry cannot be repaired in place: cut and append */
     uint32_t passes;   /* passes spent parked */
     uint8_t *record;   /* record_size_bytes_max */
 };
@@ -97,6 +104,7 @@ struct journal_partition {
     uint64_t reads_deferred_count; /* reads answered -EAGAIN inside dispatch */
     uint64_t truncations_count;    /* suffix truncations (a different prepare at an op) */
     uint64_t repairs_count;        /* faulty entries rewritten in place */
+    uint64_t replaced_count;       /* faulty entries replaced instead (cut and append) */
     uint64_t given_up_count;       /* writes reported as not held (see above) */
     uint64_t refused_far_count;    /* writes refused: too far above the log to park */
 };

@@ -481,7 +481,13 @@ void vsr_replica_on_journal_cut(struct vsr_replica *replica, uint64_t op_min)
     uint64_t top = vsr_replica_window_top(replica);
     uint64_t low = op_min > replica->checkpoint_op ? op_min : replica->checkpoint_op + 1;
     for (uint64_t op = low; op <= top; op++) {
-        vsr_entry_at(replica, op)->journal_checksum = 0;
+        struct vsr_entry *entry = vsr_entry_at(replica, op);
+        if (op <= replica->op && (entry->flags & VSR_ENTRY_CANON) != 0 &&
+            entry->journal_checksum == entry->checksum && entry->checksum != 0) {
+            replica->stats.cut_canonical++;
+            entry->flags |= VSR_ENTRY_FAULTY;
+        }
+        entry->journal_checksum = 0;
     }
     if (replica->op_prefix >= op_min) {
         /* executed ops need no ack: the prefix never drops below commit_min */

@@ -163,6 +163,7 @@ struct vsr_replica_stats {
     uint64_t repairs_requested;
     uint64_t truncated_ops;
     uint64_t faulty_reads;
+    uint64_t cut_canonical;      /* canonical prepares an own journal cut removed */
     uint64_t cached_replies;     /* duplicate requests answered with the kept reply */
     uint64_t checkpoints;        /* own checkpoints made durable */
     uint64_t state_transfers;    /* checkpoints installed from a peer */
@@ -391,7 +392,9 @@ void vsr_replica_log_state(const struct vsr_replica *replica, const char *where)
 void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128 checksum);
 /* The journal cut its log at op_min on its own (it landed another prepare there): it holds
  * none of the prepares it reported at op_min and above any more. The ring forgets them
- * (journal_checksum 0); writes reported after this call are held again. */
+ * (journal_checksum 0); writes reported after this call are held again. A canonical
+ * prepare among them (the cut replaced a damaged record it could not repair in place) may
+ * have been acknowledged, or executed: it is marked faulty (never nacked) and repaired. */
 void vsr_replica_on_journal_cut(struct vsr_replica *replica, uint64_t op_min);
 
 /* The superblock write of replica->writing is durable. */

@@ -1760,6 +1760,7 @@ static void sim_dump(const struct sim_cluster *cluster)
                        (unsigned long long)replica->durable.log_head_op,
                        (int)replica->checkpoint_stage);
             }
+            sim_storage_dump(slot->storage); /* nothing for the in-memory journal */
             for (uint64_t op = replica->commit_min + 1; op <= replica->op; op++) {
                 const struct vsr_entry *entry =
                     &replica->entries[op % (replica->config.ops_max + 1)];

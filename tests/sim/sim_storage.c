@@ -9,6 +9,7 @@
 #include "tests/sim/sim_journal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -439,4 +440,35 @@ bool sim_storage_flip(struct sim_storage *storage, struct prng *prng)
     }
     return sim_disk_flip_bit(&storage->disk, segment->log_path, prng_range(prng, size_bytes * 8)) ==
            0;
+}
+
+void sim_storage_dump(const struct sim_storage *storage)
+{
+    if (storage == NULL) {
+        return;
+    }
+    const struct journal_partition *journal = &storage->journal;
+    const struct partition *partition = &storage->partition;
+    if (!storage->is_open) {
+        printf("    journal closed\n");
+        return;
+    }
+    printf("    journal op_last=%llu op_durable=%llu writes=%u reports=%u parked=%u repairing=%d "
+           "failed=%d faulty=%u repairs=%llu given_up=%llu\n",
+           (unsigned long long)partition->op_last, (unsigned long long)journal->op_durable,
+           journal->writes_count, journal->reports_count, journal->parked_count,
+           (int)journal->is_repairing, journal->failed, partition_faulty_count(partition),
+           (unsigned long long)journal->repairs_count, (unsigned long long)journal->given_up_count);
+    for (uint32_t index = 0; index < partition_faulty_count(partition); index++) {
+        printf("      faulty op %llu\n", (unsigned long long)partition_faulty_op(partition, index));
+    }
+    for (uint32_t index = 0; index < journal->parked_max; index++) {
+        const struct journal_partition_parked *parked = &journal->parked[index];
+        if (parked->used) {
+            const struct vsr_header *header = (const void *)parked->record;
+            printf("      parked op %llu repairing=%d passes=%u\n",
+                   (unsigned long long)header->u.prepare.op, (int)parked->is_repairing,
+                   parked->passes);
+        }
+    }
 }

@@ -72,6 +72,9 @@ void sim_storage_crash(struct sim_storage *storage, enum sim_disk_crash_mode mod
 bool sim_storage_holds(const struct sim_storage *storage, uint64_t op, u128 checksum);
 /* Flips one random bit of what one of the partition's segment logs holds on the disk (both
  * images: durable damage, as sim_journal_flip's). Returns true when a bit was flipped. */
+/* Prints the journal's state (verbose runs, on failure); NULL: nothing. */
+void sim_storage_dump(const struct sim_storage *storage);
+
 bool sim_storage_flip(struct sim_storage *storage, struct prng *prng);
 /* True when checksum is what the journal reports for a write of op it gave up on (the
  * written prepare's checksum with its low bit flipped, journal_partition.h): it names no

@@ -1,7 +1,8 @@
 /* Unit tests for vsr/journal_partition (the VSR journal on the partition log) over the
  * simulated disk: writes out of op order, a different prepare at an op (suffix
- * truncation), in-place repair of a faulty entry, missing vs faulty reads, a parked write
- * given up, a restart at a later op (state transfer), and what survives a reopen. */
+ * truncation), in-place repair of a faulty entry (tail or sealed) or its replacement,
+ * missing vs faulty reads, a parked write given up, a restart at a later op (state
+ * transfer), and what survives a reopen. */
 #include "vsr/journal_partition.h"
 
 #include "lib/error.h"
@@ -18,7 +19,7 @@
 
 #include <cmocka.h>
 
-enum { BODY_SIZE = 300 };
+enum { BODY_SIZE = 300, SEGMENTS_OPS = 80 };
 
 struct fixture {
     struct sim_disk disk;
@@ -299,6 +300,16 @@ static void write_in_order(const struct vsr_header *headers, uint8_t (*bodies)[B
     settle();
 }
 
+/* The fixture with a chain of SEGMENTS_OPS prepares (seeds 1 + index) written in order,
+ * in more than one segment. */
+static void fixture_setup_segments(struct vsr_header *headers, uint8_t (*bodies)[BODY_SIZE])
+{
+    fixture_setup();
+    chain_make(headers, bodies, SEGMENTS_OPS, 1);
+    write_in_order(headers, bodies, SEGMENTS_OPS);
+    assert_true(fixture.partition.segment_count > 1);
+}
+
 /*
  * A restart (state transfer below every peer's log start): a log of ops 1..80 in several
  * segments is dropped and begins again at op 120, offset 5000, with a parent it never held;
@@ -308,12 +319,9 @@ static void write_in_order(const struct vsr_header *headers, uint8_t (*bodies)[B
 static void test_restart_begins_at_a_later_op(void **state)
 {
     (void)state;
-    fixture_setup();
-    static struct vsr_header headers[80];
-    static uint8_t bodies[80][BODY_SIZE];
-    chain_make(headers, bodies, 80, 1);
-    write_in_order(headers, bodies, 80);
-    assert_true(fixture.partition.segment_count > 1);
+    static struct vsr_header headers[SEGMENTS_OPS];
+    static uint8_t bodies[SEGMENTS_OPS][BODY_SIZE];
+    fixture_setup_segments(headers, bodies);
     assert_int_equal(fixture.interface.op_first(fixture.interface.context), 1);
     struct vsr_header later[11];
     uint8_t later_bodies[11][BODY_SIZE];
@@ -343,6 +351,60 @@ static void test_restart_begins_at_a_later_op(void **state)
     fixture_teardown();
 }
 
+/* Flips a body bit of op's record, found by a read (any segment), and checks it is faulty. */
+static void damage_record(uint64_t op)
+{
+    struct vsr_header header;
+    assert_int_equal(read_result(op), 0);
+    const struct partition_read *read = &fixture.journal.read;
+    assert_int_equal(read->op, op);
+    memcpy(&header, read->record, VSR_HEADER_SIZE);
+    assert_int_equal(sim_disk_flip_bit(&fixture.disk,
+                                       fixture.partition.segments[read->segment].log_path,
+                                       8 * (read->position_bytes + VSR_HEADER_SIZE + 5)),
+                     0);
+    assert_int_equal(read_result(op), -RUNNEL_EFAULTY);
+    assert_true(partition_is_faulty(&fixture.partition, op));
+}
+
+/*
+ * A damaged record in a sealed segment: the journal cannot tell its checksum (only the
+ * index entry names it), so the same prepare from a peer is repaired in place, keeping the
+ * intact records above; a different prepare there (the index names another record) is
+ * refused in place and replaces the record with a cut.
+ */
+static void test_sealed_faulty_repaired_or_replaced(void **state)
+{
+    (void)state;
+    static struct vsr_header headers[SEGMENTS_OPS];
+    static uint8_t bodies[SEGMENTS_OPS][BODY_SIZE];
+    fixture_setup_segments(headers, bodies);
+    assert_true(partition_tail_record(&fixture.partition, 10, &(uint32_t){0}) == NULL);
+    damage_record(10);
+    assert_int_equal(fixture.interface.write(&headers[9], bodies[9], fixture.interface.context), 0);
+    settle();
+    assert_int_equal(fixture.journal.repairs_count, 1);
+    assert_int_equal(fixture.journal.truncations_count, 0);
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 80);
+    check_read(10, headers[9].checksum, 10);
+    check_read(11, headers[10].checksum, 11);
+    check_read(80, headers[79].checksum, 80);
+    /* Another prepare chained to op 11: the index names the old record, so it replaces it. */
+    damage_record(12);
+    struct vsr_header other;
+    uint8_t other_body[BODY_SIZE];
+    prepare_make(&other, other_body, 12, headers[10].checksum, 200);
+    assert_int_equal(fixture.interface.write(&other, other_body, fixture.interface.context), 0);
+    settle();
+    assert_int_equal(fixture.journal.repairs_count, 1);
+    assert_int_equal(fixture.journal.replaced_count, 1);
+    assert_int_equal(fixture.journal.truncations_count, 1);
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), 12);
+    check_read(12, other.checksum, 200);
+    check_read(11, headers[10].checksum, 11);
+    fixture_teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -351,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_faulty_repaired_and_missing),
         cmocka_unit_test(test_read_inside_dispatch),
         cmocka_unit_test(test_restart_begins_at_a_later_op),
+        cmocka_unit_test(test_sealed_faulty_repaired_or_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

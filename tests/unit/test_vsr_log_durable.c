@@ -23,6 +23,7 @@
 #include "tests/unit/helper_vsr.h"
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,7 +54,8 @@ struct fixture {
     struct vsr_header dvc;                           /* the last do_view_change sent */
     struct vsr_header dvc_body[FIXTURE_BODY_MAX / VSR_HEADER_SIZE];
     uint32_t dvcs;
-    uint64_t acked_op; /* the last prepare_ok's op in view 2 or later */
+    uint64_t acked_op;  /* the last prepare_ok's op in view 2 or later */
+    uint64_t requested; /* bit op: a request_prepare for op was sent */
     /* The transfer case: view 2's divergent log, the committed chain, its checkpoint. */
     struct vsr_header branch[FIXTURE_BRANCH_HEAD + 1];
     struct vsr_header chain[FIXTURE_CHAIN_HEAD + 1];
@@ -74,6 +76,10 @@ static void fixture_send(uint8_t target, const struct vsr_header *header, const 
         fixture->dvc = *header;
         memcpy(fixture->dvc_body, body, size);
         fixture->dvcs++;
+    }
+    if (header->command == VSR_COMMAND_REQUEST_PREPARE &&
+        header->u.request_prepare.prepare_op < 64) {
+        fixture->requested |= (uint64_t)1 << header->u.request_prepare.prepare_op;
     }
     if (header->command == VSR_COMMAND_PREPARE_OK && header->view >= 2) {
         fixture->acked_op = header->u.prepare_ok.op;
@@ -454,6 +460,50 @@ static void test_transfer_cut_is_durable_before_the_next_log_is_written(void **s
     fixture_dvc_nacks_nothing_held_of(fixture, fixture->chain, FIXTURE_CHAIN_HEAD);
 }
 
+/*
+ * The journal cuts its log at op 2 on its own (journal_partition replacing a damaged record
+ * it could not repair in place). Ops 2..5 were canonical and durable: 2 executed, 3..5
+ * acked in view 0. They are marked faulty: never nacked (the do_view_change joining view 3
+ * nacks none of them) and fetched again, the executed op 2 too (an executed op is
+ * otherwise repaired only when found damaged: the journal would keep a hole below the
+ * ops it holds, and every later write would wait above it). Before, the ring only forgot
+ * them: op 2 was never fetched again and ops 3..5 were nacked.
+ */
+static bool fixture_is_faulty(const struct vsr_replica *replica, uint64_t op)
+{
+    return (replica->entries[op % (replica->config.ops_max + 1)].flags & VSR_ENTRY_FAULTY) != 0;
+}
+
+static void test_own_cut_of_held_prepares_marks_them_faulty(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_old_log(fixture);
+    struct vsr_replica *replica = &fixture->vsr.replica;
+    replica->journal.truncate(2, replica->journal.context);
+    vsr_replica_on_journal_cut(replica, 2);
+    for (uint64_t op = 2; op <= FIXTURE_OLD_HEAD; op++) {
+        assert_true(fixture_is_faulty(replica, op));
+    }
+    assert_false(fixture_is_faulty(replica, 1));
+    assert_int_equal(replica->stats.cut_canonical, FIXTURE_OLD_HEAD - 1);
+    helper_vsr_ticks(&fixture->vsr, 60);
+    for (uint64_t op = 2; op <= FIXTURE_OLD_HEAD; op++) {
+        if ((fixture->requested & ((uint64_t)1 << op)) == 0) {
+            fail_msg("op %llu was not fetched again", (unsigned long long)op);
+        }
+    }
+    fixture_dvc_view_2_log(fixture, 3);
+    helper_vsr_ticks(&fixture->vsr, 4);
+    assert_int_equal(replica->view, 3);
+    assert_true(fixture->dvcs > 0);
+    const struct vsr_header_do_view_change *dvc = &fixture->dvc.u.do_view_change;
+    for (uint64_t index = 0; index <= dvc->op - 3; index++) {
+        if (((dvc->nack_bitset >> index) & 1) != 0) {
+            fail_msg("op %llu acked in view 0 is nacked", (unsigned long long)(dvc->op - index));
+        }
+    }
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -465,6 +515,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_primary_writes_no_chosen_op_before_the_superblock_names_it, fixture_setup,
             fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_own_cut_of_held_prepares_marks_them_faulty,
+                                        fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_transfer_cut_is_durable_before_the_next_log_is_written,
                                         fixture_setup_transfer, fixture_teardown),
     };
