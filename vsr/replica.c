@@ -462,7 +462,12 @@ void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128
     }
     struct vsr_entry *entry = vsr_entry_at(replica, op);
     entry->journal_checksum = checksum;
-    entry->flags &= (uint8_t) ~(VSR_ENTRY_FAULTY | VSR_ENTRY_WRITING);
+    entry->flags &= (uint8_t)~VSR_ENTRY_WRITING;
+    if (checksum == entry->checksum) {
+        /* Only the canonical prepare ends the damage: a not-held report (a cut, a given-up
+         * write) or another prepare leaves op faulty, never nacked and fetched again. */
+        entry->flags &= (uint8_t)~VSR_ENTRY_FAULTY;
+    }
     vsr_replica_prefix_update(replica);
     if (replica->status != VSR_STATUS_NORMAL || !vsr_replica_view_is_durable(replica)) {
         return;
