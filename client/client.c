@@ -7,6 +7,7 @@
 
 #include "lib/assert.h"
 #include "lib/error.h"
+#include "proto/iggy_command.h"
 #include "proto/iggy_error.h"
 
 #include <errno.h>
@@ -142,6 +143,34 @@ int client_identifier(struct runnel_id id, struct iggy_identifier *out)
     *out = iggy_identifier_string(iggy_bytes_from_string(id.name));
     assert(out->kind == IGGY_IDENTIFIER_STRING);
     return 0;
+}
+
+int client_ids_body(struct runnel_client *client, struct iggy_writer *writer, uint32_t count,
+                    const struct runnel_id *ids)
+{
+    assert(client != NULL && writer != NULL && ids != NULL);
+    assert(count >= 1 && count <= 3);
+    struct iggy_identifier encoded[3];
+    for (uint32_t index = 0; index < count; index++) {
+        if (client_identifier(ids[index], &encoded[index]) != 0) {
+            return -EINVAL;
+        }
+    }
+    client_body_writer(client, writer);
+    /* Three names of at most 255 bytes fit the body area (at least 64 KiB). */
+    int result = iggy_command_identifiers_encode(writer, count, encoded);
+    assert(result == 0);
+    return 0;
+}
+
+int client_call_ids(struct runnel_client *client, uint32_t code, uint32_t count,
+                    const struct runnel_id *ids)
+{
+    struct iggy_writer writer;
+    if (client == NULL || client_ids_body(client, &writer, count, ids) != 0) {
+        return -EINVAL;
+    }
+    return client_call_simple(client, code, &writer);
 }
 
 void client_copy_text(char *destination, size_t destination_size, struct iggy_bytes text)

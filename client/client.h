@@ -92,6 +92,41 @@ int client_call(struct runnel_client *client, uint32_t code, const struct iggy_w
 int client_call_simple(struct runnel_client *client, uint32_t code,
                        const struct iggy_writer *writer);
 
+/* Like client_call, then reader_out reads the whole reply body (which may be empty). */
+int client_call_reader(struct runnel_client *client, uint32_t code,
+                       const struct iggy_writer *writer, struct iggy_reader *reader_out);
+
+/*
+ * Like client_call_reader for the get commands, whose empty reply means the entity does
+ * not exist: -RUNNEL_ENOTFOUND then.
+ */
+int client_call_found(struct runnel_client *client, uint32_t code, const struct iggy_writer *writer,
+                      struct iggy_reader *reader_out);
+
+/*
+ * Decodes one list entry from reader and, when entry_out is not NULL, copies it there.
+ * Returns 0 or the reader's error (the entry is not copied then).
+ */
+typedef int (*client_entry_decode)(struct iggy_reader *reader, void *entry_out);
+
+/* Where the entries of a list reply go: the caller's array of entries_max slots. */
+struct client_list {
+    void *entries; /* NULL when entries_max == 0 */
+    size_t entry_size_bytes;
+    uint32_t entries_max;
+    client_entry_decode decode;
+};
+
+/*
+ * For the list commands whose reply is entries back to back up to the end of the body
+ * (no count prefix): calls, decodes every entry with list->decode, copies the first
+ * entries_max into list->entries, and stores the number of entries in *count_out
+ * (which may exceed entries_max). *count_out is 0 on any error. The client, the writer
+ * and count_out were checked by the caller.
+ */
+int client_call_list(struct runnel_client *client, uint32_t code, const struct iggy_writer *writer,
+                     const struct client_list *list, uint32_t *count_out);
+
 /* -(RUNNEL_SERVER_ERROR_BASE + code). */
 int client_server_error(uint32_t code);
 
@@ -100,6 +135,21 @@ uint64_t client_random(struct runnel_client *client);
 
 /* An iggy identifier for a runnel id (the name is borrowed); -EINVAL if invalid. */
 int client_identifier(struct runnel_id id, struct iggy_identifier *out);
+
+/*
+ * Starts a request body in writer holding the identifiers of ids[0..count) (1 to 3, e.g.
+ * stream, topic, group), the whole body of the get, delete and purge commands.
+ * -EINVAL if an id is invalid (the writer is not started then).
+ */
+int client_ids_body(struct runnel_client *client, struct iggy_writer *writer, uint32_t count,
+                    const struct runnel_id *ids);
+
+/*
+ * Sends a command whose body is the identifiers of ids[0..count) and whose reply body is
+ * ignored (delete, purge, join, leave). -EINVAL if client is NULL or an id is invalid.
+ */
+int client_call_ids(struct runnel_client *client, uint32_t code, uint32_t count,
+                    const struct runnel_id *ids);
 
 /* Copies a slice into a NUL-terminated fixed buffer (truncating). */
 void client_copy_text(char *destination, size_t destination_size, struct iggy_bytes text);

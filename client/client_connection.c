@@ -482,6 +482,58 @@ int client_call_simple(struct runnel_client *client, uint32_t code,
     return client_call(client, code, writer, &reply);
 }
 
+int client_call_reader(struct runnel_client *client, uint32_t code,
+                       const struct iggy_writer *writer, struct iggy_reader *reader_out)
+{
+    assert(reader_out != NULL);
+    struct client_reply reply;
+    int result = client_call(client, code, writer, &reply);
+    if (result != 0) {
+        return result;
+    }
+    iggy_reader_init(reader_out, reply.body, reply.body_size);
+    return 0;
+}
+
+int client_call_found(struct runnel_client *client, uint32_t code, const struct iggy_writer *writer,
+                      struct iggy_reader *reader_out)
+{
+    int result = client_call_reader(client, code, writer, reader_out);
+    if (result != 0) {
+        return result;
+    }
+    return reader_out->size == 0 ? -RUNNEL_ENOTFOUND : 0;
+}
+
+/* Bounds the entries of one list reply (each takes at least one byte). */
+enum { CONNECTION_LIST_ENTRIES_MAX = 1 << 24 };
+
+int client_call_list(struct runnel_client *client, uint32_t code, const struct iggy_writer *writer,
+                     const struct client_list *list, uint32_t *count_out)
+{
+    assert(list != NULL && list->decode != NULL && count_out != NULL);
+    assert(list->entries != NULL || list->entries_max == 0);
+    *count_out = 0;
+    struct iggy_reader reader;
+    int result = client_call_reader(client, code, writer, &reader);
+    if (result != 0) {
+        return result;
+    }
+    uint32_t count = 0;
+    for (; count < CONNECTION_LIST_ENTRIES_MAX && iggy_reader_remaining(&reader) > 0; count++) {
+        uint8_t *entry = NULL;
+        if (count < list->entries_max) {
+            entry = (uint8_t *)list->entries + (size_t)count * list->entry_size_bytes;
+        }
+        result = list->decode(&reader, entry);
+        if (result != 0) {
+            return result;
+        }
+    }
+    *count_out = count;
+    return 0;
+}
+
 static int connection_store(char *destination, const char *source)
 {
     if (source == NULL) {

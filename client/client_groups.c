@@ -14,28 +14,23 @@
 #include <errno.h>
 #include <string.h>
 
-enum { GROUPS_LIST_MAX = 1 << 24 };
-
-static int groups_ids(struct runnel_client *client, struct iggy_writer *writer, uint32_t count,
-                      const struct runnel_id *ids)
-{
-    assert(count >= 2 && count <= 3);
-    struct iggy_identifier encoded[3];
-    for (uint32_t index = 0; index < count; index++) {
-        if (client_identifier(ids[index], &encoded[index]) != 0) {
-            return -EINVAL;
-        }
-    }
-    client_body_writer(client, writer);
-    return iggy_command_identifiers_encode(writer, count, encoded);
-}
-
 static void groups_copy(struct runnel_group *out, const struct iggy_group_info *in)
 {
     out->id = in->id;
     out->partition_count = in->partition_count;
     out->member_count = in->member_count;
     client_copy_text(out->name, sizeof(out->name), in->name);
+}
+
+/* A client_entry_decode for ConsumerGroupResponse entries (struct runnel_group). */
+static int groups_group_entry(struct iggy_reader *reader, void *entry_out)
+{
+    struct iggy_group_info info;
+    int result = iggy_groups_group_decode(reader, &info);
+    if (result == 0 && entry_out != NULL) {
+        groups_copy(entry_out, &info);
+    }
+    return result;
 }
 
 int runnel_group_create(struct runnel_client *client, struct runnel_id stream,
@@ -52,19 +47,12 @@ int runnel_group_create(struct runnel_client *client, struct runnel_id stream,
     struct iggy_writer writer;
     client_body_writer(client, &writer);
     iggy_groups_create_encode(&writer, &request);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_GROUP_CREATE, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_GROUP_CREATE, &writer, &reader);
     if (result != 0 || group_out == NULL) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    struct iggy_group_info info;
-    if (iggy_groups_group_decode(&reader, &info) != 0) {
-        return reader.error;
-    }
-    groups_copy(group_out, &info);
-    return 0;
+    return groups_group_entry(&reader, group_out);
 }
 
 int runnel_group_get(struct runnel_client *client, struct runnel_id stream, struct runnel_id topic,
@@ -74,25 +62,19 @@ int runnel_group_get(struct runnel_client *client, struct runnel_id stream, stru
     struct runnel_id ids[3] = {stream, topic, group};
     struct iggy_writer writer;
     if (client == NULL || group_out == NULL || (members == NULL && members_max > 0) ||
-        groups_ids(client, &writer, 3, ids) != 0) {
+        client_ids_body(client, &writer, 3, ids) != 0) {
         return -EINVAL;
     }
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_GROUP_GET, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_found(client, IGGY_COMMAND_GROUP_GET, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    if (reply.body_size == 0) {
-        return -RUNNEL_ENOTFOUND;
+    result = groups_group_entry(&reader, group_out);
+    if (result != 0) {
+        return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    struct iggy_group_info info;
-    if (iggy_groups_group_decode(&reader, &info) != 0) {
-        return reader.error;
-    }
-    groups_copy(group_out, &info);
-    for (uint32_t index = 0; index < info.member_count && reader.error == 0; index++) {
+    for (uint32_t index = 0; index < group_out->member_count && reader.error == 0; index++) {
         struct iggy_group_member member;
         if (iggy_groups_member_decode(&reader, &member) != 0 || index >= members_max) {
             continue;
@@ -116,40 +98,21 @@ int runnel_group_list(struct runnel_client *client, struct runnel_id stream, str
     struct runnel_id ids[2] = {stream, topic};
     struct iggy_writer writer;
     if (client == NULL || count_out == NULL || (groups == NULL && groups_max > 0) ||
-        groups_ids(client, &writer, 2, ids) != 0) {
+        client_ids_body(client, &writer, 2, ids) != 0) {
         return -EINVAL;
     }
-    *count_out = 0;
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_GROUP_LIST, &writer, &reply);
-    if (result != 0) {
-        return result;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    uint32_t count = 0;
-    for (; count < GROUPS_LIST_MAX && iggy_reader_remaining(&reader) > 0; count++) {
-        struct iggy_group_info info;
-        if (iggy_groups_group_decode(&reader, &info) != 0) {
-            return reader.error;
-        }
-        if (count < groups_max) {
-            groups_copy(&groups[count], &info);
-        }
-    }
-    *count_out = count;
-    return 0;
+    struct client_list list = {.entries = groups,
+                               .entry_size_bytes = sizeof(*groups),
+                               .entries_max = groups_max,
+                               .decode = groups_group_entry};
+    return client_call_list(client, IGGY_COMMAND_GROUP_LIST, &writer, &list, count_out);
 }
 
 static int groups_call(struct runnel_client *client, uint32_t code, struct runnel_id stream,
                        struct runnel_id topic, struct runnel_id group)
 {
     struct runnel_id ids[3] = {stream, topic, group};
-    struct iggy_writer writer;
-    if (client == NULL || groups_ids(client, &writer, 3, ids) != 0) {
-        return -EINVAL;
-    }
-    return client_call_simple(client, code, &writer);
+    return client_call_ids(client, code, 3, ids);
 }
 
 int runnel_group_delete(struct runnel_client *client, struct runnel_id stream,
@@ -175,19 +138,14 @@ int runnel_group_sync(struct runnel_client *client, struct runnel_id stream, str
 {
     struct runnel_id ids[3] = {stream, topic, group};
     struct iggy_writer writer;
-    if (client == NULL || sync_out == NULL || groups_ids(client, &writer, 3, ids) != 0) {
+    if (client == NULL || sync_out == NULL || client_ids_body(client, &writer, 3, ids) != 0) {
         return -EINVAL;
     }
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_GROUP_SYNC, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_found(client, IGGY_COMMAND_GROUP_SYNC, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    if (reply.body_size == 0) {
-        return -RUNNEL_ENOTFOUND;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     struct iggy_group_sync sync;
     if (iggy_groups_sync_decode(&reader, &sync) != 0) {
         return reader.error;
@@ -235,16 +193,11 @@ int runnel_offset_get(struct runnel_client *client, uint8_t consumer_kind,
                        partition_id, 0, &writer) != 0) {
         return -EINVAL;
     }
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_OFFSET_GET, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_found(client, IGGY_COMMAND_OFFSET_GET, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    if (reply.body_size == 0) {
-        return -RUNNEL_ENOTFOUND;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     struct iggy_offset_reply decoded;
     iggy_messages_offset_reply_decode(&reader, &decoded);
     if (iggy_reader_finish(&reader) != 0) {

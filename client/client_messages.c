@@ -76,13 +76,11 @@ int client_messages_add(struct runnel_client *client, struct batch_builder *buil
 int client_messages_send(struct runnel_client *client, const struct iggy_writer *writer,
                          struct runnel_send_result *result_out)
 {
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_MESSAGE_SEND, writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_MESSAGE_SEND, writer, &reader);
     if (result != 0) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     uint32_t count = 0;
     struct iggy_send_confirmation first;
     if (iggy_messages_send_reply_decode(&reader, &count, &first) != 0) {
@@ -208,13 +206,11 @@ int runnel_poll_messages(struct runnel_client *client, const struct runnel_poll_
     struct iggy_writer writer;
     client_body_writer(client, &writer);
     iggy_messages_poll_encode(&writer, &poll);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_MESSAGE_POLL, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_MESSAGE_POLL, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     struct iggy_poll_reply decoded;
     if (iggy_messages_poll_reply_decode(&reader, &decoded) != 0) {
         return reader.error;

@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
-enum { TOPIC_OPTIONS_SIZE_MAX = 256, LIST_ENTRIES_MAX = 1 << 24 };
+enum { TOPIC_OPTIONS_SIZE_MAX = 256 };
 
 static void streams_copy_stream(struct runnel_stream *out, const struct iggy_stream_info *in)
 {
@@ -38,6 +38,28 @@ static void streams_copy_topic(struct runnel_topic *out, const struct iggy_topic
     client_copy_text(out->name, sizeof(out->name), in->name);
 }
 
+/* A client_entry_decode for StreamResponse entries (struct runnel_stream). */
+static int streams_stream_entry(struct iggy_reader *reader, void *entry_out)
+{
+    struct iggy_stream_info info;
+    int result = iggy_streams_stream_decode(reader, &info);
+    if (result == 0 && entry_out != NULL) {
+        streams_copy_stream(entry_out, &info);
+    }
+    return result;
+}
+
+/* A client_entry_decode for TopicHeader entries (struct runnel_topic). */
+static int streams_topic_entry(struct iggy_reader *reader, void *entry_out)
+{
+    struct iggy_topic_info info;
+    int result = iggy_streams_topic_decode(reader, &info);
+    if (result == 0 && entry_out != NULL) {
+        streams_copy_topic(entry_out, &info);
+    }
+    return result;
+}
+
 static bool streams_is_name_valid(const char *name)
 {
     if (name == NULL) {
@@ -45,22 +67,6 @@ static bool streams_is_name_valid(const char *name)
     }
     size_t length = strnlen(name, RUNNEL_NAME_SIZE_MAX + 1);
     return length > 0 && length <= RUNNEL_NAME_SIZE_MAX;
-}
-
-/* Encodes [id]... into the request area; -EINVAL on a bad identifier. */
-static int streams_ids(struct runnel_client *client, struct iggy_writer *writer, uint32_t count,
-                       const struct runnel_id *ids)
-{
-    assert(count >= 1 && count <= 3);
-    struct iggy_identifier encoded[3];
-    for (uint32_t index = 0; index < count; index++) {
-        if (client_identifier(ids[index], &encoded[index]) != 0) {
-            return -EINVAL;
-        }
-    }
-    client_body_writer(client, writer);
-    iggy_command_identifiers_encode(writer, count, encoded);
-    return 0;
 }
 
 int runnel_stream_create(struct runnel_client *client, const char *name,
@@ -74,44 +80,31 @@ int runnel_stream_create(struct runnel_client *client, const char *name,
     struct iggy_stream_create request = {.name = iggy_bytes_from_string(name),
                                          .options = {NULL, 0}};
     iggy_streams_create_encode(&writer, &request);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_STREAM_CREATE, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_STREAM_CREATE, &writer, &reader);
     if (result != 0 || stream_out == NULL) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    struct iggy_stream_info info;
-    if (iggy_streams_stream_decode(&reader, &info) != 0) {
-        return reader.error;
-    }
-    streams_copy_stream(stream_out, &info);
-    return 0;
+    return streams_stream_entry(&reader, stream_out);
 }
 
 int runnel_stream_get(struct runnel_client *client, struct runnel_id stream,
                       struct runnel_stream *stream_out)
 {
     struct iggy_writer writer;
-    if (client == NULL || stream_out == NULL || streams_ids(client, &writer, 1, &stream) != 0) {
+    if (client == NULL || stream_out == NULL || client_ids_body(client, &writer, 1, &stream) != 0) {
         return -EINVAL;
     }
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_STREAM_GET, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_found(client, IGGY_COMMAND_STREAM_GET, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    if (reply.body_size == 0) {
-        return -RUNNEL_ENOTFOUND;
+    result = streams_stream_entry(&reader, stream_out);
+    if (result != 0) {
+        return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    struct iggy_stream_info info;
-    if (iggy_streams_stream_decode(&reader, &info) != 0) {
-        return reader.error;
-    }
-    streams_copy_stream(stream_out, &info);
-    for (uint32_t index = 0; index < info.topic_count && reader.error == 0; index++) {
+    for (uint32_t index = 0; index < stream_out->topic_count && reader.error == 0; index++) {
         struct iggy_topic_info topic;
         iggy_streams_topic_decode(&reader, &topic);
     }
@@ -124,28 +117,13 @@ int runnel_stream_list(struct runnel_client *client, struct runnel_stream *strea
     if (client == NULL || count_out == NULL || (streams == NULL && streams_max > 0)) {
         return -EINVAL;
     }
-    *count_out = 0;
     struct iggy_writer writer;
     client_body_writer(client, &writer);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_STREAM_LIST, &writer, &reply);
-    if (result != 0) {
-        return result;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    uint32_t count = 0;
-    for (; count < LIST_ENTRIES_MAX && iggy_reader_remaining(&reader) > 0; count++) {
-        struct iggy_stream_info info;
-        if (iggy_streams_stream_decode(&reader, &info) != 0) {
-            return reader.error;
-        }
-        if (count < streams_max) {
-            streams_copy_stream(&streams[count], &info);
-        }
-    }
-    *count_out = count;
-    return 0;
+    struct client_list list = {.entries = streams,
+                               .entry_size_bytes = sizeof(*streams),
+                               .entries_max = streams_max,
+                               .decode = streams_stream_entry};
+    return client_call_list(client, IGGY_COMMAND_STREAM_LIST, &writer, &list, count_out);
 }
 
 int runnel_stream_update(struct runnel_client *client, struct runnel_id stream, const char *name)
@@ -162,24 +140,14 @@ int runnel_stream_update(struct runnel_client *client, struct runnel_id stream, 
     return client_call_simple(client, IGGY_COMMAND_STREAM_UPDATE, &writer);
 }
 
-static int streams_ids_call(struct runnel_client *client, uint32_t code, uint32_t count,
-                            const struct runnel_id *ids)
-{
-    struct iggy_writer writer;
-    if (client == NULL || streams_ids(client, &writer, count, ids) != 0) {
-        return -EINVAL;
-    }
-    return client_call_simple(client, code, &writer);
-}
-
 int runnel_stream_delete(struct runnel_client *client, struct runnel_id stream)
 {
-    return streams_ids_call(client, IGGY_COMMAND_STREAM_DELETE, 1, &stream);
+    return client_call_ids(client, IGGY_COMMAND_STREAM_DELETE, 1, &stream);
 }
 
 int runnel_stream_purge(struct runnel_client *client, struct runnel_id stream)
 {
-    return streams_ids_call(client, IGGY_COMMAND_STREAM_PURGE, 1, &stream);
+    return client_call_ids(client, IGGY_COMMAND_STREAM_PURGE, 1, &stream);
 }
 
 static void streams_option_u64(struct iggy_writer *writer, const char *key, uint64_t value)
@@ -245,19 +213,12 @@ int runnel_topic_create(struct runnel_client *client, struct runnel_id stream, c
     struct iggy_writer writer;
     client_body_writer(client, &writer);
     iggy_streams_topic_create_encode(&writer, &request);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_TOPIC_CREATE, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_TOPIC_CREATE, &writer, &reader);
     if (result != 0 || topic_out == NULL) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    struct iggy_topic_info info;
-    if (iggy_streams_topic_decode(&reader, &info) != 0) {
-        return reader.error;
-    }
-    streams_copy_topic(topic_out, &info);
-    return 0;
+    return streams_topic_entry(&reader, topic_out);
 }
 
 int runnel_topic_get(struct runnel_client *client, struct runnel_id stream, struct runnel_id topic,
@@ -267,25 +228,19 @@ int runnel_topic_get(struct runnel_client *client, struct runnel_id stream, stru
     struct runnel_id ids[2] = {stream, topic};
     struct iggy_writer writer;
     if (client == NULL || topic_out == NULL || (partitions == NULL && partitions_max > 0) ||
-        streams_ids(client, &writer, 2, ids) != 0) {
+        client_ids_body(client, &writer, 2, ids) != 0) {
         return -EINVAL;
     }
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_TOPIC_GET, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_found(client, IGGY_COMMAND_TOPIC_GET, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    if (reply.body_size == 0) {
-        return -RUNNEL_ENOTFOUND;
+    result = streams_topic_entry(&reader, topic_out);
+    if (result != 0) {
+        return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    struct iggy_topic_info info;
-    if (iggy_streams_topic_decode(&reader, &info) != 0) {
-        return reader.error;
-    }
-    streams_copy_topic(topic_out, &info);
-    for (uint32_t index = 0; index < info.partition_count && reader.error == 0; index++) {
+    for (uint32_t index = 0; index < topic_out->partition_count && reader.error == 0; index++) {
         struct iggy_partition_info partition;
         if (iggy_streams_partition_decode(&reader, &partition) == 0 && index < partitions_max) {
             partitions[index] = (struct runnel_partition){
@@ -306,28 +261,23 @@ int runnel_topic_list(struct runnel_client *client, struct runnel_id stream,
 {
     struct iggy_writer writer;
     if (client == NULL || count_out == NULL || (topics == NULL && topics_max > 0) ||
-        streams_ids(client, &writer, 1, &stream) != 0) {
+        client_ids_body(client, &writer, 1, &stream) != 0) {
         return -EINVAL;
     }
     *count_out = 0;
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_TOPIC_LIST, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_TOPIC_LIST, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     uint32_t count = iggy_reader_u32(&reader);
-    if (reader.error != 0 || count > reply.body_size / 8) {
+    if (reader.error != 0 || count > reader.size / 8) {
         return reader.error != 0 ? reader.error : -RUNNEL_EFORMAT;
     }
     for (uint32_t index = 0; index < count; index++) {
-        struct iggy_topic_info info;
-        if (iggy_streams_topic_decode(&reader, &info) != 0) {
-            return reader.error;
-        }
-        if (index < topics_max) {
-            streams_copy_topic(&topics[index], &info);
+        result = streams_topic_entry(&reader, index < topics_max ? &topics[index] : NULL);
+        if (result != 0) {
+            return result;
         }
     }
     *count_out = count;
@@ -360,14 +310,14 @@ int runnel_topic_delete(struct runnel_client *client, struct runnel_id stream,
                         struct runnel_id topic)
 {
     struct runnel_id ids[2] = {stream, topic};
-    return streams_ids_call(client, IGGY_COMMAND_TOPIC_DELETE, 2, ids);
+    return client_call_ids(client, IGGY_COMMAND_TOPIC_DELETE, 2, ids);
 }
 
 int runnel_topic_purge(struct runnel_client *client, struct runnel_id stream,
                        struct runnel_id topic)
 {
     struct runnel_id ids[2] = {stream, topic};
-    return streams_ids_call(client, IGGY_COMMAND_TOPIC_PURGE, 2, ids);
+    return client_call_ids(client, IGGY_COMMAND_TOPIC_PURGE, 2, ids);
 }
 
 static int streams_partitions(struct runnel_client *client, uint32_t code, struct runnel_id stream,

@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <string.h>
 
-enum { SYSTEM_LIST_MAX = 1 << 24 };
-
 static void system_copy_client(struct runnel_client_info *out, const struct iggy_client_info *in)
 {
     out->client_id = in->client_id;
@@ -23,20 +21,26 @@ static void system_copy_client(struct runnel_client_info *out, const struct iggy
     out->consumer_group_count = in->consumer_group_count;
 }
 
+/* A client_entry_decode for ClientInfo entries without details (struct runnel_client_info). */
+static int system_client_entry(struct iggy_reader *reader, void *entry_out)
+{
+    struct iggy_client_info info;
+    int result = iggy_system_client_decode(reader, &info, false);
+    if (result == 0 && entry_out != NULL) {
+        system_copy_client(entry_out, &info);
+    }
+    return result;
+}
+
 static int system_client_details(struct runnel_client *client, uint32_t code,
                                  const struct iggy_writer *writer,
                                  struct runnel_client_info *info_out)
 {
-    struct client_reply reply;
-    int result = client_call(client, code, writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_found(client, code, writer, &reader);
     if (result != 0) {
         return result;
     }
-    if (reply.body_size == 0) {
-        return -RUNNEL_ENOTFOUND;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     struct iggy_client_info info;
     if (iggy_system_client_decode(&reader, &info, true) != 0) {
         return reader.error;
@@ -73,28 +77,13 @@ int runnel_client_list(struct runnel_client *client, struct runnel_client_info *
     if (client == NULL || count_out == NULL || (infos == NULL && infos_max > 0)) {
         return -EINVAL;
     }
-    *count_out = 0;
     struct iggy_writer writer;
     client_body_writer(client, &writer);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_CLIENT_LIST, &writer, &reply);
-    if (result != 0) {
-        return result;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    uint32_t count = 0;
-    for (; count < SYSTEM_LIST_MAX && iggy_reader_remaining(&reader) > 0; count++) {
-        struct iggy_client_info info;
-        if (iggy_system_client_decode(&reader, &info, false) != 0) {
-            return reader.error;
-        }
-        if (count < infos_max) {
-            system_copy_client(&infos[count], &info);
-        }
-    }
-    *count_out = count;
-    return 0;
+    struct client_list list = {.entries = infos,
+                               .entry_size_bytes = sizeof(*infos),
+                               .entries_max = infos_max,
+                               .decode = system_client_entry};
+    return client_call_list(client, IGGY_COMMAND_CLIENT_LIST, &writer, &list, count_out);
 }
 
 static void system_copy_stats(struct runnel_stats *out, const struct iggy_stats *in)
@@ -135,13 +124,11 @@ int runnel_stats_get(struct runnel_client *client, struct runnel_stats *stats_ou
     }
     struct iggy_writer writer;
     client_body_writer(client, &writer);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_STATS, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_STATS, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     struct iggy_stats stats;
     if (iggy_system_stats_decode(&reader, &stats) != 0) {
         return reader.error;
@@ -161,18 +148,16 @@ int runnel_cluster_metadata(struct runnel_client *client, char *name_out, size_t
     *count_out = 0;
     struct iggy_writer writer;
     client_body_writer(client, &writer);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_CLUSTER_METADATA, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_CLUSTER_METADATA, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     struct iggy_cluster cluster;
     if (iggy_system_cluster_decode(&reader, &cluster) != 0) {
         return reader.error;
     }
-    if (cluster.node_count > reply.body_size / 8) {
+    if (cluster.node_count > reader.size / 8) {
         return -RUNNEL_EFORMAT;
     }
     for (uint32_t index = 0; index < cluster.node_count; index++) {

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
-enum { USERS_LIST_MAX = 1 << 24, USERS_TOKEN_SIZE_MAX = 256 };
+enum { USERS_TOKEN_SIZE_MAX = 256 };
 
 static bool users_is_text_valid(const char *text, size_t size_min)
 {
@@ -36,6 +36,37 @@ static void users_copy(struct runnel_user *out, const struct iggy_user_info *in)
             out->global_permissions[index] = in->permissions.global[index];
         }
     }
+}
+
+/* Decodes a UserInfo (with_details: UserInfoDetails) into user_out unless it is NULL. */
+static int users_user_read(struct iggy_reader *reader, bool with_details,
+                           struct runnel_user *user_out)
+{
+    struct iggy_user_info info;
+    int result = iggy_users_user_decode(reader, &info, with_details);
+    if (result == 0 && user_out != NULL) {
+        users_copy(user_out, &info);
+    }
+    return result;
+}
+
+/* A client_entry_decode for the UserInfo entries of the user list. */
+static int users_user_entry(struct iggy_reader *reader, void *entry_out)
+{
+    return users_user_read(reader, false, entry_out);
+}
+
+/* A client_entry_decode for PersonalAccessTokenInfo entries (struct runnel_pat). */
+static int users_pat_entry(struct iggy_reader *reader, void *entry_out)
+{
+    struct iggy_pat_info info;
+    int result = iggy_users_pat_decode(reader, &info);
+    struct runnel_pat *pat = entry_out;
+    if (result == 0 && pat != NULL) {
+        client_copy_text(pat->name, sizeof(pat->name), info.name);
+        pat->expiry_at_us = info.expiry_at_us;
+    }
+    return result;
 }
 
 static void users_permissions(struct iggy_permissions *out, const bool *global)
@@ -64,47 +95,27 @@ int runnel_user_create(struct runnel_client *client, const char *username, const
     struct iggy_writer writer;
     client_body_writer(client, &writer);
     iggy_users_create_encode(&writer, &request);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_USER_CREATE, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_USER_CREATE, &writer, &reader);
     if (result != 0 || user_out == NULL) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    struct iggy_user_info info;
-    if (iggy_users_user_decode(&reader, &info, true) != 0) {
-        return reader.error;
-    }
-    users_copy(user_out, &info);
-    return 0;
+    return users_user_read(&reader, true, user_out);
 }
 
 int runnel_user_get(struct runnel_client *client, struct runnel_id user,
                     struct runnel_user *user_out)
 {
-    struct iggy_identifier id;
-    if (client == NULL || user_out == NULL || client_identifier(user, &id) != 0) {
+    struct iggy_writer writer;
+    if (client == NULL || user_out == NULL || client_ids_body(client, &writer, 1, &user) != 0) {
         return -EINVAL;
     }
-    struct iggy_writer writer;
-    client_body_writer(client, &writer);
-    iggy_command_identifiers_encode(&writer, 1, &id);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_USER_GET, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_found(client, IGGY_COMMAND_USER_GET, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    if (reply.body_size == 0) {
-        return -RUNNEL_ENOTFOUND;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    struct iggy_user_info info;
-    if (iggy_users_user_decode(&reader, &info, true) != 0) {
-        return reader.error;
-    }
-    users_copy(user_out, &info);
-    return 0;
+    return users_user_read(&reader, true, user_out);
 }
 
 int runnel_user_list(struct runnel_client *client, struct runnel_user *users, uint32_t users_max,
@@ -113,28 +124,13 @@ int runnel_user_list(struct runnel_client *client, struct runnel_user *users, ui
     if (client == NULL || count_out == NULL || (users == NULL && users_max > 0)) {
         return -EINVAL;
     }
-    *count_out = 0;
     struct iggy_writer writer;
     client_body_writer(client, &writer);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_USER_LIST, &writer, &reply);
-    if (result != 0) {
-        return result;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    uint32_t count = 0;
-    for (; count < USERS_LIST_MAX && iggy_reader_remaining(&reader) > 0; count++) {
-        struct iggy_user_info info;
-        if (iggy_users_user_decode(&reader, &info, false) != 0) {
-            return reader.error;
-        }
-        if (count < users_max) {
-            users_copy(&users[count], &info);
-        }
-    }
-    *count_out = count;
-    return 0;
+    struct client_list list = {.entries = users,
+                               .entry_size_bytes = sizeof(*users),
+                               .entries_max = users_max,
+                               .decode = users_user_entry};
+    return client_call_list(client, IGGY_COMMAND_USER_LIST, &writer, &list, count_out);
 }
 
 int runnel_user_update(struct runnel_client *client, struct runnel_id user, const char *username,
@@ -160,14 +156,7 @@ int runnel_user_update(struct runnel_client *client, struct runnel_id user, cons
 
 int runnel_user_delete(struct runnel_client *client, struct runnel_id user)
 {
-    struct iggy_identifier id;
-    if (client == NULL || client_identifier(user, &id) != 0) {
-        return -EINVAL;
-    }
-    struct iggy_writer writer;
-    client_body_writer(client, &writer);
-    iggy_command_identifiers_encode(&writer, 1, &id);
-    return client_call_simple(client, IGGY_COMMAND_USER_DELETE, &writer);
+    return client_call_ids(client, IGGY_COMMAND_USER_DELETE, 1, &user);
 }
 
 int runnel_user_password(struct runnel_client *client, struct runnel_id user,
@@ -215,13 +204,11 @@ int runnel_pat_create(struct runnel_client *client, const char *name, uint64_t e
     struct iggy_writer writer;
     client_body_writer(client, &writer);
     iggy_users_pat_create_encode(&writer, &request);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_PAT_CREATE, &writer, &reply);
+    struct iggy_reader reader;
+    int result = client_call_reader(client, IGGY_COMMAND_PAT_CREATE, &writer, &reader);
     if (result != 0) {
         return result;
     }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
     struct iggy_bytes token = iggy_wire_name_decode(&reader);
     if (iggy_reader_finish(&reader) != 0) {
         return reader.error;
@@ -250,27 +237,11 @@ int runnel_pat_list(struct runnel_client *client, struct runnel_pat *pats, uint3
     if (client == NULL || count_out == NULL || (pats == NULL && pats_max > 0)) {
         return -EINVAL;
     }
-    *count_out = 0;
     struct iggy_writer writer;
     client_body_writer(client, &writer);
-    struct client_reply reply;
-    int result = client_call(client, IGGY_COMMAND_PAT_LIST, &writer, &reply);
-    if (result != 0) {
-        return result;
-    }
-    struct iggy_reader reader;
-    iggy_reader_init(&reader, reply.body, reply.body_size);
-    uint32_t count = 0;
-    for (; count < USERS_LIST_MAX && iggy_reader_remaining(&reader) > 0; count++) {
-        struct iggy_pat_info info;
-        if (iggy_users_pat_decode(&reader, &info) != 0) {
-            return reader.error;
-        }
-        if (count < pats_max) {
-            client_copy_text(pats[count].name, sizeof(pats[count].name), info.name);
-            pats[count].expiry_at_us = info.expiry_at_us;
-        }
-    }
-    *count_out = count;
-    return 0;
+    struct client_list list = {.entries = pats,
+                               .entry_size_bytes = sizeof(*pats),
+                               .entries_max = pats_max,
+                               .decode = users_pat_entry};
+    return client_call_list(client, IGGY_COMMAND_PAT_LIST, &writer, &list, count_out);
 }

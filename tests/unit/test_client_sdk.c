@@ -80,6 +80,8 @@ struct fake_server {
     uint32_t connection_shard; /* runnel-only map and move: 0 at each accept */
     uint32_t map_requests;
     uint32_t move_requests;
+    uint32_t ids_count; /* identifiers in the last bare-identifiers request (delete, join) */
+    uint32_t ids[3];    /* their numeric values */
     uint8_t request[FAKE_FRAME_MAX];
     uint8_t reply[FAKE_FRAME_MAX];
 };
@@ -237,6 +239,112 @@ static void fake_connection_move(const uint8_t *body, uint32_t body_size,
     cluster_wire_move_reply_encode(writer, shard, 2);
 }
 
+/* Records the identifiers making up a request body such as delete or join (names as
+ * UINT32_MAX). */
+static void fake_ids(const uint8_t *body, uint32_t body_size)
+{
+    struct iggy_reader reader;
+    iggy_reader_init(&reader, body, body_size);
+    fake.ids_count = 0;
+    while (fake.ids_count < 3 && iggy_reader_remaining(&reader) > 0) {
+        struct iggy_identifier id;
+        iggy_wire_identifier_decode(&reader, &id);
+        assert_int_equal(reader.error, 0);
+        fake.ids[fake.ids_count++] = id.kind == IGGY_IDENTIFIER_NUMERIC ? id.numeric : UINT32_MAX;
+    }
+    assert_int_equal(iggy_reader_finish(&reader), 0);
+}
+
+/* UserInfo entries, then a UserInfoDetails with the "manage servers" permission. */
+static void fake_users(struct iggy_writer *writer, uint32_t count, bool with_details)
+{
+    for (uint32_t id = 1; id <= count; id++) {
+        char name[16];
+        snprintf(name, sizeof(name), "user-%u", id);
+        struct iggy_user_info user = {.id = id,
+                                      .created_at_us = 1000 + id,
+                                      .status = 1,
+                                      .username = iggy_bytes_from_string(name),
+                                      .has_permissions = with_details};
+        user.permissions.global[0] = true;
+        iggy_users_user_encode(writer, &user, with_details);
+    }
+}
+
+/* Groups 1..count; with members, each of the two members owns two partitions. */
+static void fake_groups(struct iggy_writer *writer, uint32_t count, bool with_members)
+{
+    uint32_t partitions[2][2] = {{0, 2}, {1, 3}};
+    for (uint32_t id = 1; id <= count; id++) {
+        struct iggy_group_info group = {.id = id,
+                                        .partition_count = 4,
+                                        .member_count = with_members ? 2 : 0,
+                                        .name = iggy_bytes_from_string("group")};
+        iggy_groups_group_encode(writer, &group);
+        for (uint32_t member = 0; member < group.member_count; member++) {
+            struct iggy_group_member info = {
+                .id = 10 + member, .partition_count = 2, .partition_ids = partitions[member]};
+            iggy_groups_member_encode(writer, &info);
+        }
+    }
+}
+
+/* ClientInfo entries 1..count; with details, one group membership each. */
+static void fake_clients(struct iggy_writer *writer, uint32_t count, bool with_details)
+{
+    uint32_t group_ids[3] = {1, 0, 5};
+    for (uint32_t id = 1; id <= count; id++) {
+        struct iggy_client_info client = {.client_id = id,
+                                          .user_id = 7,
+                                          .transport = 1,
+                                          .address = iggy_bytes_from_string("127.0.0.1:1"),
+                                          .consumer_group_count = 1,
+                                          .group_ids = group_ids};
+        iggy_system_client_encode(writer, &client, with_details);
+    }
+}
+
+/* Answers the typed admin calls (users, tokens, groups, clients) with fixed entries. */
+static void fake_admin(uint32_t code, const uint8_t *body, uint32_t body_size,
+                       struct iggy_writer *writer)
+{
+    switch (code) {
+    case IGGY_COMMAND_USER_LIST:
+        fake_users(writer, 3, false);
+        break;
+    case IGGY_COMMAND_USER_CREATE:
+        fake_users(writer, 1, true);
+        break;
+    case IGGY_COMMAND_PAT_LIST:
+        for (uint32_t index = 0; index < 2; index++) {
+            struct iggy_pat_info pat = {.name = iggy_bytes_from_string(index ? "pat-b" : "pat-a"),
+                                        .expiry_at_us = 100 + index};
+            iggy_users_pat_encode(writer, &pat);
+        }
+        break;
+    case IGGY_COMMAND_GROUP_LIST:
+        fake_groups(writer, 3, false);
+        break;
+    case IGGY_COMMAND_GROUP_GET:
+        fake_groups(writer, 1, true);
+        break;
+    case IGGY_COMMAND_CLIENT_LIST:
+        fake_clients(writer, 2, false);
+        break;
+    case IGGY_COMMAND_ME:
+        fake_clients(writer, 1, true);
+        break;
+    case IGGY_COMMAND_USER_DELETE:
+    case IGGY_COMMAND_STREAM_DELETE:
+    case IGGY_COMMAND_TOPIC_PURGE:
+    case IGGY_COMMAND_GROUP_JOIN:
+        fake_ids(body, body_size);
+        break;
+    default:
+        break; /* an empty body: "not found" for the get calls */
+    }
+}
+
 /* The normal reply body for code; returns false when the request gets an eviction. */
 static bool fake_answer(const struct iggy_request_header *header, uint32_t code,
                         const uint8_t *body, uint32_t body_size, struct iggy_writer *writer)
@@ -303,6 +411,7 @@ static bool fake_answer(const struct iggy_request_header *header, uint32_t code,
         break;
     }
     default:
+        fake_admin(code, body, body_size, writer);
         break;
     }
     return !is_evicted;
@@ -1019,6 +1128,114 @@ static void test_send_path_allocates_nothing(void **state)
     fake_stop();
 }
 
+/* The typed admin calls: list entries past the caller's array are counted, not copied;
+ * empty get replies are "not found"; bare-identifier bodies carry every id in order. */
+static void test_typed_admin_calls(void **state)
+{
+    (void)state;
+    fake_start();
+    struct runnel_client *client = client_open(0);
+    struct runnel_user users[3];
+    memset(users, 0xEE, sizeof(users));
+    uint32_t count = 99;
+    assert_int_equal(runnel_user_list(client, users, 2, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(users[1].id, 2);
+    assert_int_equal(users[1].created_at_us, 1002);
+    assert_string_equal(users[1].username, "user-2");
+    assert_false(users[1].has_permissions);
+    assert_int_equal(users[2].id, 0xEEEEEEEE); /* past users_max: untouched */
+    assert_int_equal(runnel_user_list(client, NULL, 0, &count), 0);
+    assert_int_equal(count, 3);
+    struct runnel_user user;
+    assert_int_equal(runnel_user_create(client, "user-1", "secret", true, NULL, &user), 0);
+    assert_string_equal(user.username, "user-1");
+    assert_true(user.has_permissions && user.global_permissions[0] && !user.global_permissions[1]);
+    assert_int_equal(runnel_user_get(client, runnel_id_number(1), &user), -RUNNEL_ENOTFOUND);
+    assert_int_equal(runnel_user_delete(client, runnel_id_number(4)), 0);
+    assert_int_equal(fake.ids_count, 1);
+    assert_int_equal(fake.ids[0], 4);
+    assert_int_equal(runnel_user_delete(client, runnel_id_name("")), -EINVAL);
+    struct runnel_pat pats[2];
+    assert_int_equal(runnel_pat_list(client, pats, 2, &count), 0);
+    assert_int_equal(count, 2);
+    assert_string_equal(pats[1].name, "pat-b");
+    assert_int_equal(pats[1].expiry_at_us, 101);
+    struct runnel_group groups[1];
+    assert_int_equal(
+        runnel_group_list(client, runnel_id_number(1), runnel_id_number(0), groups, 1, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(groups[0].id, 1);
+    assert_string_equal(groups[0].name, "group");
+    struct runnel_group group;
+    struct runnel_group_member members[1];
+    assert_int_equal(runnel_group_get(client, runnel_id_number(1), runnel_id_number(0),
+                                      runnel_id_number(1), &group, members, 1),
+                     0);
+    assert_int_equal(group.member_count, 2);
+    assert_int_equal(members[0].id, 10);
+    assert_int_equal(members[0].partition_count, 2);
+    assert_int_equal(members[0].partition_ids[1], 2);
+    assert_int_equal(
+        runnel_group_join(client, runnel_id_number(3), runnel_id_number(2), runnel_id_number(1)),
+        0);
+    assert_int_equal(fake.ids_count, 3);
+    assert_true(fake.ids[0] == 3 && fake.ids[1] == 2 && fake.ids[2] == 1);
+    assert_int_equal(runnel_topic_purge(client, runnel_id_number(5), runnel_id_number(6)), 0);
+    assert_int_equal(fake.ids_count, 2);
+    assert_true(fake.ids[0] == 5 && fake.ids[1] == 6);
+    assert_int_equal(runnel_stream_delete(client, runnel_id_number(8)), 0);
+    assert_true(fake.ids_count == 1 && fake.ids[0] == 8);
+    struct runnel_stream stream;
+    assert_int_equal(runnel_stream_get(client, runnel_id_number(1), &stream), -RUNNEL_ENOTFOUND);
+    struct runnel_client_info infos[2];
+    assert_int_equal(runnel_client_list(client, infos, 2, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(infos[1].client_id, 2);
+    assert_string_equal(infos[1].address, "127.0.0.1:1");
+    struct runnel_client_info me;
+    assert_int_equal(runnel_me(client, &me), 0);
+    assert_int_equal(me.consumer_group_count, 1);
+    runnel_client_destroy(client);
+    fake_stop();
+}
+
+/* A list reply cut inside an entry fails the call and reports no entries. */
+static void test_truncated_list(void **state)
+{
+    (void)state;
+    const uint32_t codes[] = {IGGY_COMMAND_USER_LIST, IGGY_COMMAND_GROUP_LIST,
+                              IGGY_COMMAND_CLIENT_LIST, IGGY_COMMAND_PAT_LIST};
+    fake_start();
+    for (uint32_t index = 0; index < 4; index++) {
+        fake.fault_code = 0;
+        struct runnel_client *client = client_open(0);
+        fake.fault_code = codes[index];
+        fake.fault = FAULT_TRUNCATE;
+        struct runnel_user users[4];
+        struct runnel_group groups[4];
+        struct runnel_client_info infos[4];
+        struct runnel_pat pats[4];
+        uint32_t count = 99;
+        int result = 0;
+        if (codes[index] == IGGY_COMMAND_USER_LIST) {
+            result = runnel_user_list(client, users, 4, &count);
+        } else if (codes[index] == IGGY_COMMAND_GROUP_LIST) {
+            result = runnel_group_list(client, runnel_id_number(1), runnel_id_number(0), groups, 4,
+                                       &count);
+        } else if (codes[index] == IGGY_COMMAND_CLIENT_LIST) {
+            result = runnel_client_list(client, infos, 4, &count);
+        } else {
+            result = runnel_pat_list(client, pats, 4, &count);
+        }
+        assert_true(result < 0);
+        assert_int_equal(count, 0);
+        runnel_client_destroy(client);
+    }
+    fake.fault_code = 0;
+    fake_stop();
+}
+
 static void test_identifiers_and_errors(void **state)
 {
     (void)state;
@@ -1054,6 +1271,8 @@ int main(void)
         cmocka_unit_test(test_bench_actors),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_send_path_allocates_nothing),
+        cmocka_unit_test(test_typed_admin_calls),
+        cmocka_unit_test(test_truncated_list),
         cmocka_unit_test(test_identifiers_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
