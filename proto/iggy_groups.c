@@ -69,8 +69,7 @@ static struct iggy_bytes iggy_groups_ids_decode(struct iggy_reader *reader, uint
     assert(reader != NULL);
     assert(count_out != NULL);
     *count_out = iggy_reader_u32(reader);
-    if (*count_out > iggy_reader_remaining(reader) / 4) {
-        iggy_reader_fail(reader, -RUNNEL_ETRUNCATED);
+    if (!iggy_reader_has_entries(reader, *count_out, 4)) {
         *count_out = 0;
     }
     return iggy_reader_bytes(reader, *count_out * 4);

@@ -198,8 +198,7 @@ int iggy_messages_send_reply_decode(struct iggy_reader *reader, uint32_t *count_
         return reader->error; /* legacy "no confirmations" */
     }
     uint32_t count = iggy_reader_u32(reader);
-    if (count > iggy_reader_remaining(reader) / IGGY_SEND_CONFIRMATION_SIZE) {
-        iggy_reader_fail(reader, -RUNNEL_ETRUNCATED);
+    if (!iggy_reader_has_entries(reader, count, IGGY_SEND_CONFIRMATION_SIZE)) {
         return reader->error;
     }
     for (uint32_t index = 0; index < count; index++) { /* bounded by the input size */

@@ -173,8 +173,7 @@ int iggy_system_stats_decode(struct iggy_reader *reader, struct iggy_stats *out)
     out->server_version = iggy_wire_string32_decode(reader);
     out->server_semver = iggy_reader_u32(reader);
     out->cache_metric_count = iggy_reader_u32(reader);
-    if (out->cache_metric_count > iggy_reader_remaining(reader) / IGGY_STATS_CACHE_METRIC_SIZE) {
-        iggy_reader_fail(reader, -RUNNEL_ETRUNCATED);
+    if (!iggy_reader_has_entries(reader, out->cache_metric_count, IGGY_STATS_CACHE_METRIC_SIZE)) {
         out->cache_metric_count = 0;
     }
     out->cache_metric_bytes =
@@ -287,8 +286,7 @@ int iggy_system_client_decode(struct iggy_reader *reader, struct iggy_client_inf
     if (!with_details) {
         return reader->error;
     }
-    if (out->consumer_group_count > iggy_reader_remaining(reader) / 12) {
-        iggy_reader_fail(reader, -RUNNEL_ETRUNCATED);
+    if (!iggy_reader_has_entries(reader, out->consumer_group_count, 12)) {
         return reader->error;
     }
     out->group_bytes = iggy_reader_bytes(reader, out->consumer_group_count * 12);

@@ -131,6 +131,17 @@ int iggy_reader_finish(struct iggy_reader *reader)
     return reader->error;
 }
 
+bool iggy_reader_has_entries(struct iggy_reader *reader, uint32_t count, uint32_t entry_size)
+{
+    assert(reader != NULL);
+    assert(entry_size > 0);
+    if (count > iggy_reader_remaining(reader) / entry_size) {
+        iggy_reader_fail(reader, -RUNNEL_ETRUNCATED);
+        return false;
+    }
+    return true;
+}
+
 /* --- writer ------------------------------------------------------------------------ */
 
 void iggy_writer_init(struct iggy_writer *writer, void *bytes, uint32_t capacity)
@@ -553,8 +564,7 @@ void iggy_wire_result_decode(struct iggy_reader *reader, uint32_t *code_out)
     if (count == 0 || reader->error != 0) {
         return;
     }
-    if (count > iggy_reader_remaining(reader) / 8) {
-        iggy_reader_fail(reader, -RUNNEL_ETRUNCATED);
+    if (!iggy_reader_has_entries(reader, count, 8)) {
         return;
     }
     for (uint32_t index = 0; index < count; index++) { /* bounded by the input size */
@@ -661,10 +671,13 @@ void iggy_wire_tlv_encode(struct iggy_writer *writer, const struct iggy_tlv_pair
     iggy_writer_bytes(writer, pair->value.bytes, pair->value.size);
 }
 
-struct iggy_bytes iggy_wire_options_decode(struct iggy_reader *reader)
+/* Fails the reader unless options (just read from it) is a valid options block; no-op
+ * once the reader has failed. Returns options. */
+static struct iggy_bytes iggy_wire_options_check(struct iggy_reader *reader,
+                                                 struct iggy_bytes options)
 {
     assert(reader != NULL);
-    struct iggy_bytes options = iggy_reader_rest(reader);
+    assert(options.bytes != NULL || options.size == 0);
     if (reader->error == 0) {
         int result = iggy_wire_tlv_validate(options, true, NULL);
         if (result != 0) {
@@ -674,17 +687,16 @@ struct iggy_bytes iggy_wire_options_decode(struct iggy_reader *reader)
     return options;
 }
 
+struct iggy_bytes iggy_wire_options_decode(struct iggy_reader *reader)
+{
+    assert(reader != NULL);
+    return iggy_wire_options_check(reader, iggy_reader_rest(reader));
+}
+
 struct iggy_bytes iggy_wire_options32_decode(struct iggy_reader *reader)
 {
     assert(reader != NULL);
-    struct iggy_bytes options = iggy_wire_string32_decode(reader);
-    if (reader->error == 0) {
-        int result = iggy_wire_tlv_validate(options, true, NULL);
-        if (result != 0) {
-            iggy_reader_fail(reader, result);
-        }
-    }
-    return options;
+    return iggy_wire_options_check(reader, iggy_wire_string32_decode(reader));
 }
 
 void iggy_wire_options32_encode(struct iggy_writer *writer, struct iggy_bytes options)

@@ -216,6 +216,13 @@ struct iggy_bytes iggy_reader_rest(struct iggy_reader *reader);
 /* Fails with -RUNNEL_EFORMAT unless the whole input was read; returns reader->error. */
 int iggy_reader_finish(struct iggy_reader *reader);
 
+/*
+ * Checks a count read from the input before it sizes a read or bounds a loop: false, and
+ * the reader failed with -RUNNEL_ETRUNCATED, when count entries of entry_size bytes each
+ * (entry_size > 0, their smallest encoding) cannot fit in what is left to read.
+ */
+bool iggy_reader_has_entries(struct iggy_reader *reader, uint32_t count, uint32_t entry_size);
+
 /* --- writer ------------------------------------------------------------------------ */
 
 /* Starts writing into capacity bytes at bytes (bytes may be NULL when capacity is 0). */

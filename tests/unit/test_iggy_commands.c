@@ -1236,6 +1236,41 @@ static void test_poll_reply_and_sentinel(void **state)
     assert_int_equal(iggy_messages_send_reply_decode(&reader, &count, &first), -RUNNEL_ETRUNCATED);
 }
 
+/* Counts that claim more entries than the body holds: ETRUNCATED, no entries kept. */
+static void test_lying_entry_counts(void **state)
+{
+    (void)state;
+    static const uint8_t sync_body[16] = {1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 7, 0, 0, 0};
+    struct iggy_reader reader;
+    struct iggy_group_sync sync;
+    iggy_reader_init(&reader, sync_body, sizeof(sync_body));
+    assert_int_equal(iggy_groups_sync_decode(&reader, &sync), -RUNNEL_ETRUNCATED);
+    assert_int_equal(sync.partition_count, 0);
+    assert_int_equal(sync.partition_bytes.size, 0);
+    iggy_reader_init(&reader, sync_body, 12); /* one less id than claimed: 3 > 0 */
+    assert_int_equal(iggy_groups_sync_decode(&reader, &sync), -RUNNEL_ETRUNCATED);
+    static const uint8_t exact[16] = {1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0};
+    iggy_reader_init(&reader, exact, sizeof(exact));
+    assert_int_equal(iggy_groups_sync_decode(&reader, &sync), 0);
+    assert_int_equal(sync.partition_count, 1);
+    uint8_t buffer[64];
+    struct iggy_writer writer;
+    iggy_writer_init(&writer, buffer, sizeof(buffer));
+    uint32_t group_ids[3] = {1, 2, 3};
+    struct iggy_client_info client = {.client_id = 5,
+                                      .address = iggy_bytes_from_string("a:1"),
+                                      .consumer_group_count = 1,
+                                      .group_ids = group_ids};
+    assert_int_equal(iggy_system_client_encode(&writer, &client, true), 0);
+    struct iggy_client_info decoded;
+    iggy_reader_init(&reader, buffer, writer.size);
+    assert_int_equal(iggy_system_client_decode(&reader, &decoded, true), 0);
+    assert_int_equal(decoded.group_bytes.size, 12);
+    iggy_reader_init(&reader, buffer, writer.size - 1);
+    assert_int_equal(iggy_system_client_decode(&reader, &decoded, true), -RUNNEL_ETRUNCATED);
+    assert_int_equal(decoded.group_bytes.size, 0);
+}
+
 /* The false side of every flag survives a round trip (the table's cases set them true). */
 static void test_false_flags_round_trip(void **state)
 {
@@ -1293,6 +1328,7 @@ int main(void)
         cmocka_unit_test(test_partitioning_functions),
         cmocka_unit_test(test_poll_reply_and_sentinel),
         cmocka_unit_test(test_false_flags_round_trip),
+        cmocka_unit_test(test_lying_entry_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

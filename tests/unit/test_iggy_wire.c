@@ -368,6 +368,26 @@ static void test_result_section(void **state)
     assert_int_equal(code, 0);
 }
 
+/* A count from the input passes only when that many entries fit in what is left. */
+static void test_entry_counts(void **state)
+{
+    (void)state;
+    static const uint8_t bytes[12] = {0};
+    struct iggy_reader reader;
+    iggy_reader_init(&reader, bytes, sizeof(bytes));
+    (void)iggy_reader_u32(&reader);
+    assert_true(iggy_reader_has_entries(&reader, 0, 4));
+    assert_true(iggy_reader_has_entries(&reader, 2, 4)); /* exactly the 8 bytes left */
+    assert_int_equal(reader.error, 0);
+    assert_false(iggy_reader_has_entries(&reader, 3, 3));
+    assert_int_equal(reader.error, -RUNNEL_ETRUNCATED);
+    assert_false(iggy_reader_has_entries(&reader, 1, 1)); /* a failed reader has nothing left */
+    assert_true(iggy_reader_has_entries(&reader, 0, 1));
+    iggy_reader_init(&reader, bytes, sizeof(bytes));
+    assert_false(iggy_reader_has_entries(&reader, UINT32_MAX, 1));
+    expect_assert_failure(iggy_reader_has_entries(&reader, 1, 0));
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -404,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_permissions_round_trip),
         cmocka_unit_test(test_result_section),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_entry_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
