@@ -173,6 +173,18 @@ int client_call_ids(struct runnel_client *client, uint32_t code, uint32_t count,
     return client_call_simple(client, code, &writer);
 }
 
+struct runnel_id client_copy_id(struct runnel_id id, char *storage)
+{
+    assert(storage != NULL);
+    if (id.name == NULL) {
+        return id;
+    }
+    size_t length = strnlen(id.name, RUNNEL_NAME_SIZE_MAX);
+    memcpy(storage, id.name, length);
+    storage[length] = '\0';
+    return runnel_id_name(storage);
+}
+
 void client_copy_text(char *destination, size_t destination_size, struct iggy_bytes text)
 {
     assert(destination != NULL);

@@ -151,6 +151,13 @@ int client_ids_body(struct runnel_client *client, struct iggy_writer *writer, ui
 int client_call_ids(struct runnel_client *client, uint32_t code, uint32_t count,
                     const struct runnel_id *ids);
 
+/*
+ * An id that no longer borrows the caller's name: a numeric id as is, a named one
+ * pointing at its copy in storage (RUNNEL_NAME_SIZE_MAX + 1 bytes; a longer name is
+ * truncated). For handles that outlive their options (producer, consumer).
+ */
+struct runnel_id client_copy_id(struct runnel_id id, char *storage);
+
 /* Copies a slice into a NUL-terminated fixed buffer (truncating). */
 void client_copy_text(char *destination, size_t destination_size, struct iggy_bytes text);
 

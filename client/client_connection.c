@@ -547,13 +547,15 @@ static int connection_store(char *destination, const char *source)
     return 0;
 }
 
-int runnel_login_password(struct runnel_client *client, const char *username, const char *password)
+/*
+ * Logs in with the credentials of kind, already stored in the client, and keeps kind for
+ * reconnects (even when not connected: -ENOTCONN then). A session already open is
+ * logged out first; logout forgets the kind, so it is set again.
+ */
+static int connection_login(struct runnel_client *client, enum client_login_kind kind)
 {
-    if (client == NULL || connection_store(client->username, username) != 0 ||
-        connection_store(client->password, password) != 0) {
-        return -EINVAL;
-    }
-    client->login_kind = CLIENT_LOGIN_PASSWORD;
+    assert(kind == CLIENT_LOGIN_PASSWORD || kind == CLIENT_LOGIN_TOKEN);
+    client->login_kind = kind;
     if (client->fd < 0) {
         return -ENOTCONN;
     }
@@ -562,9 +564,18 @@ int runnel_login_password(struct runnel_client *client, const char *username, co
         if (result != 0) {
             return result;
         }
-        client->login_kind = CLIENT_LOGIN_PASSWORD;
+        client->login_kind = kind;
     }
     return connection_register(client);
+}
+
+int runnel_login_password(struct runnel_client *client, const char *username, const char *password)
+{
+    if (client == NULL || connection_store(client->username, username) != 0 ||
+        connection_store(client->password, password) != 0) {
+        return -EINVAL;
+    }
+    return connection_login(client, CLIENT_LOGIN_PASSWORD);
 }
 
 int runnel_login_token(struct runnel_client *client, const char *token)
@@ -572,18 +583,7 @@ int runnel_login_token(struct runnel_client *client, const char *token)
     if (client == NULL || connection_store(client->token, token) != 0) {
         return -EINVAL;
     }
-    client->login_kind = CLIENT_LOGIN_TOKEN;
-    if (client->fd < 0) {
-        return -ENOTCONN;
-    }
-    if (client->is_logged_in) {
-        int result = runnel_logout(client);
-        if (result != 0) {
-            return result;
-        }
-        client->login_kind = CLIENT_LOGIN_TOKEN;
-    }
-    return connection_register(client);
+    return connection_login(client, CLIENT_LOGIN_TOKEN);
 }
 
 int runnel_connect_and_login(struct runnel_client *client, const char *username,

@@ -59,17 +59,6 @@ static uint64_t consumer_now_ms(void)
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
-static struct runnel_id consumer_copy_id(struct runnel_id id, char *storage)
-{
-    if (id.name == NULL) {
-        return id;
-    }
-    size_t length = strnlen(id.name, RUNNEL_NAME_SIZE_MAX);
-    memcpy(storage, id.name, length);
-    storage[length] = '\0';
-    return runnel_id_name(storage);
-}
-
 static uint32_t consumer_or(uint32_t value, uint32_t fallback)
 {
     return value == 0 ? fallback : value;
@@ -98,9 +87,9 @@ int runnel_consumer_create(struct runnel_client *client,
         return -ENOMEM;
     }
     consumer->client = client;
-    consumer->stream = consumer_copy_id(options->stream, consumer->stream_name);
-    consumer->topic = consumer_copy_id(options->topic, consumer->topic_name);
-    consumer->consumer = consumer_copy_id(options->consumer, consumer->consumer_name);
+    consumer->stream = client_copy_id(options->stream, consumer->stream_name);
+    consumer->topic = client_copy_id(options->topic, consumer->topic_name);
+    consumer->consumer = client_copy_id(options->consumer, consumer->consumer_name);
     consumer->kind = options->consumer_kind ? options->consumer_kind : RUNNEL_CONSUMER_SINGLE;
     consumer->partition_id = options->partition_id;
     consumer->polling_kind = options->polling_kind ? options->polling_kind : RUNNEL_POLLING_NEXT;

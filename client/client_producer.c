@@ -44,17 +44,6 @@ struct runnel_producer {
     uint64_t placed_connection; /* the client's connection_count when last placed */
 };
 
-static struct runnel_id producer_copy_id(struct runnel_id id, char *storage)
-{
-    if (id.name == NULL) {
-        return id;
-    }
-    size_t length = strnlen(id.name, RUNNEL_NAME_SIZE_MAX);
-    memcpy(storage, id.name, length);
-    storage[length] = '\0';
-    return runnel_id_name(storage);
-}
-
 int runnel_producer_create(struct runnel_client *client,
                            const struct runnel_producer_options *options,
                            struct runnel_producer **producer_out)
@@ -81,8 +70,8 @@ int runnel_producer_create(struct runnel_client *client,
         return -ENOMEM;
     }
     producer->client = client;
-    producer->stream = producer_copy_id(options->stream, producer->stream_name);
-    producer->topic = producer_copy_id(options->topic, producer->topic_name);
+    producer->stream = client_copy_id(options->stream, producer->stream_name);
+    producer->topic = client_copy_id(options->topic, producer->topic_name);
     producer->partitioning_kind =
         options->partitioning.kind ? options->partitioning.kind : RUNNEL_PARTITIONING_BALANCED;
     producer->partition_id_fixed = options->partitioning.partition_id;

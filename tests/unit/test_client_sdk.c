@@ -673,6 +673,34 @@ static void test_login_failures(void **state)
     fake_stop();
 }
 
+/* Logging in again over a session logs out first and keeps the new credentials for the
+ * reconnect after a lost connection; without a connection the login is -ENOTCONN. */
+static void test_login_again(void **state)
+{
+    (void)state;
+    fake_start();
+    struct runnel_client *client = client_open(1);
+    assert_int_equal(runnel_login_token(client, "token-1"), 0);
+    assert_true(runnel_client_is_logged_in(client));
+    fake.close_after_next_send = true;
+    send_messages(client, 0, 1); /* the reconnect logs in with the token and resends */
+    assert_true(fake.connections >= 2);
+    assert_true(runnel_client_is_logged_in(client));
+    assert_int_equal(runnel_login_password(client, "iggy", "iggy"), 0);
+    fake.close_after_next_send = true;
+    send_messages(client, 0, 1);
+    assert_true(runnel_client_is_logged_in(client));
+    runnel_client_destroy(client);
+    struct runnel_client_options options;
+    runnel_client_options_init(&options);
+    options.port = fake.port;
+    assert_int_equal(runnel_client_create(&options, &client), 0);
+    assert_int_equal(runnel_login_token(client, "token-1"), -ENOTCONN);
+    assert_int_equal(runnel_login_password(client, "iggy", "iggy"), -ENOTCONN);
+    runnel_client_destroy(client);
+    fake_stop();
+}
+
 /* One call per command under test; returns its result. */
 static int hostile_call(struct runnel_client *client, uint32_t code)
 {
@@ -1261,6 +1289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_happy_path),
         cmocka_unit_test(test_login_failures),
+        cmocka_unit_test(test_login_again),
         cmocka_unit_test(test_hostile_replies),
         cmocka_unit_test(test_random_replies),
         cmocka_unit_test(test_producer_partitioning),
