@@ -367,6 +367,73 @@ static int broker_topic_group_op(struct broker_shard *shard, struct net_connecti
 
 /* ---- users and tokens ---- */
 
+/*
+ * Takes and binds a request for an op that waits on the auth worker (purpose), keeping
+ * its body in the upper half of the request's buffer for the later steps. NULL, with
+ * nothing taken, when no request is free or the body does not fit in a quarter of the
+ * buffer: the caller answers "transient".
+ */
+static struct broker_request *broker_auth_request_take(struct broker_shard *shard,
+                                                       struct net_connection *connection,
+                                                       const struct iggy_request_header *header,
+                                                       const uint8_t *body, uint32_t body_size,
+                                                       enum broker_request_purpose purpose)
+{
+    struct broker_request *request = broker_request_take(shard, false);
+    if (request == NULL || body_size > request->buffer_capacity / 4) {
+        if (request != NULL) {
+            broker_request_free(shard, request);
+        }
+        return NULL;
+    }
+    broker_request_bind(shard, request, connection, header, BROKER_REQUEST_AUTH);
+    request->purpose = purpose;
+    memcpy(request->buffer + request->buffer_capacity / 2, body, body_size);
+    request->body_size = body_size;
+    return request;
+}
+
+/* Asks the auth worker to hash password for request; the result of auth_submit. The
+ * password is wiped from the stack copy either way. */
+static int broker_auth_hash_submit(struct broker_shard *shard, const struct broker_request *request,
+                                   struct iggy_bytes password)
+{
+    struct auth_request hash;
+    memset(&hash, 0, sizeof(hash));
+    assert(password.size <= sizeof(hash.password));
+    hash.user_data = request->index;
+    hash.kind = AUTH_KIND_HASH;
+    hash.password_size = (uint8_t)password.size;
+    memcpy(hash.password, password.bytes, password.size);
+    int result = auth_submit(&shard->broker->auth, shard->index, &hash);
+    explicit_bzero(&hash, sizeof(hash));
+    return result;
+}
+
+/* Answers request on its home shard without an op (an auth step failed). */
+static void broker_auth_fail(struct broker_shard *shard, struct broker_request *request,
+                             uint32_t status)
+{
+    assert(status != 0);
+    assert(request->kind == BROKER_REQUEST_AUTH);
+    request->reply_status = status;
+    request->has_reply = true;
+    request->target_shard = shard->index;
+    broker_request_complete(shard->broker, shard->index, request);
+}
+
+/* The last auth step is done: packs operation as the request's session (packing must
+ * succeed, as both callers asserted) and routes it as a plain metadata op. */
+static void broker_auth_op_send(struct broker_shard *shard, struct broker_request *request,
+                                const broker_operation *operation)
+{
+    struct session *session = &shard->sessions[request->connection_slot];
+    int result = broker_request_pack(request, operation, session->user_id, session->client);
+    assert(result == 0);
+    request->purpose = BROKER_PURPOSE_PLAIN;
+    broker_request_route(shard->broker, shard->index, request);
+}
+
 enum { BROKER_PERMISSION_STREAMS_MAX = 32, BROKER_PERMISSION_TOPICS_MAX = 32 };
 
 struct broker_permissions {
@@ -461,29 +528,15 @@ static int broker_user_create(struct broker_shard *shard, struct net_connection 
     if (create.options.size > 0) {
         return broker_reply_status(shard, connection, header, IGGY_ERROR_UNSUPPORTED_OPTION_KEY);
     }
-    struct broker_request *request = broker_request_take(shard, false);
-    if (request == NULL || body_size > request->buffer_capacity / 4) {
-        if (request != NULL) {
-            broker_request_free(shard, request);
-        }
+    struct broker_request *request = broker_auth_request_take(
+        shard, connection, header, body, body_size, BROKER_PURPOSE_CREATE_USER);
+    if (request == NULL) {
         return broker_reply_status(shard, connection, header, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
     }
-    broker_request_bind(shard, request, connection, header, BROKER_REQUEST_AUTH);
-    request->purpose = BROKER_PURPOSE_CREATE_USER;
-    memcpy(request->buffer + request->buffer_capacity / 2, body, body_size);
-    request->body_size = body_size;
-    struct auth_request hash;
-    memset(&hash, 0, sizeof(hash));
-    hash.user_data = request->index;
-    hash.kind = AUTH_KIND_HASH;
-    hash.password_size = (uint8_t)create.password.size;
-    memcpy(hash.password, create.password.bytes, create.password.size);
-    if (auth_submit(&shard->broker->auth, shard->index, &hash) != 0) {
+    if (broker_auth_hash_submit(shard, request, create.password) != 0) {
         broker_request_free(shard, request);
-        explicit_bzero(&hash, sizeof(hash));
         return broker_reply_status(shard, connection, header, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
     }
-    explicit_bzero(&hash, sizeof(hash));
     net_connection_request_begin(connection);
     broker_session(shard, connection)->has_request = true;
     return 0;
@@ -506,33 +559,14 @@ static void broker_user_create_hashed(struct broker_shard *shard, struct broker_
     op.status = create.status;
     if (create.has_permissions) {
         if (!broker_permissions_convert(&create.permissions, &permissions)) {
-            request->reply_status = IGGY_ERROR_INVALID_COMMAND;
-            request->has_reply = true;
-            request->target_shard = shard->index;
-            broker_request_complete(shard->broker, shard->index, request);
+            broker_auth_fail(shard, request, IGGY_ERROR_INVALID_COMMAND);
             return;
         }
         op.permissions = &permissions.global;
     }
     operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_CREATE_USER;
     operation.create_user = &op;
-    struct session *session = &shard->sessions[request->connection_slot];
-    result = broker_request_pack(request, &operation, session->user_id, session->client);
-    assert(result == 0);
-    request->purpose = BROKER_PURPOSE_PLAIN;
-    broker_request_route(shard->broker, shard->index, request);
-}
-
-/* Answers request on its home shard without an op (an auth step failed). */
-static void broker_auth_fail(struct broker_shard *shard, struct broker_request *request,
-                             uint32_t status)
-{
-    assert(status != 0);
-    assert(request->kind == BROKER_REQUEST_AUTH);
-    request->reply_status = status;
-    request->has_reply = true;
-    request->target_shard = shard->index;
-    broker_request_complete(shard->broker, shard->index, request);
+    broker_auth_op_send(shard, request, &operation);
 }
 
 /*
@@ -551,17 +585,11 @@ static int broker_change_password(struct broker_shard *shard, struct net_connect
         change.new_password.size > 100) {
         return broker_reply_status(shard, connection, header, IGGY_ERROR_INVALID_COMMAND);
     }
-    struct broker_request *request = broker_request_take(shard, false);
-    if (request == NULL || body_size > request->buffer_capacity / 4) {
-        if (request != NULL) {
-            broker_request_free(shard, request);
-        }
+    struct broker_request *request = broker_auth_request_take(
+        shard, connection, header, body, body_size, BROKER_PURPOSE_CHANGE_PASSWORD);
+    if (request == NULL) {
         return broker_reply_status(shard, connection, header, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
     }
-    broker_request_bind(shard, request, connection, header, BROKER_REQUEST_AUTH);
-    request->purpose = BROKER_PURPOSE_CHANGE_PASSWORD;
-    memcpy(request->buffer + request->buffer_capacity / 2, body, body_size);
-    request->body_size = body_size;
     struct session *session = broker_session(shard, connection);
     struct auth_request verify;
     memset(&verify, 0, sizeof(verify));
@@ -607,15 +635,7 @@ static void broker_change_password_step(struct broker_shard *shard, struct broke
             broker_auth_fail(shard, request, IGGY_ERROR_INVALID_CREDENTIALS);
             return;
         }
-        struct auth_request hash;
-        memset(&hash, 0, sizeof(hash));
-        hash.user_data = request->index;
-        hash.kind = AUTH_KIND_HASH;
-        hash.password_size = (uint8_t)change.new_password.size;
-        memcpy(hash.password, change.new_password.bytes, change.new_password.size);
-        result = auth_submit(&shard->broker->auth, shard->index, &hash);
-        explicit_bzero(&hash, sizeof(hash));
-        if (result != 0) {
+        if (broker_auth_hash_submit(shard, request, change.new_password) != 0) {
             broker_auth_fail(shard, request, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
         }
         return;
@@ -632,11 +652,7 @@ static void broker_change_password_step(struct broker_shard *shard, struct broke
     op.password_hash.len = strlen(completion->hash);
     operation.operation_case = RUNNEL__METADATA__METADATA_OPERATION__OPERATION_CHANGE_PASSWORD;
     operation.change_password = &op;
-    struct session *session = &shard->sessions[request->connection_slot];
-    result = broker_request_pack(request, &operation, session->user_id, session->client);
-    assert(result == 0);
-    request->purpose = BROKER_PURPOSE_PLAIN;
-    broker_request_route(shard->broker, shard->index, request);
+    broker_auth_op_send(shard, request, &operation);
 }
 
 static int broker_user_op(struct broker_shard *shard, struct net_connection *connection,

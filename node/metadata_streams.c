@@ -624,19 +624,38 @@ static uint32_t metadata_purge_topic(struct metadata_apply_state *state,
 
 /* ---- partitions and segments ---- */
 
+/*
+ * The checks CreatePartitions and DeletePartitions share: the topic gate (manage), then a
+ * count of 1 to METADATA_PARTITIONS_PER_REQUEST_MAX. The status, with *topic_out set
+ * when it is OK.
+ */
+static uint32_t metadata_partitions_gate(struct metadata_apply_state *state,
+                                         const Runnel__Metadata__Identifier *stream_identifier,
+                                         const Runnel__Metadata__Identifier *topic_identifier,
+                                         uint32_t count, struct metadata_topic **topic_out)
+{
+    uint32_t status = metadata_topic_gate(state, stream_identifier, topic_identifier,
+                                          METADATA_ACTION_TOPIC_MANAGE, topic_out);
+    if (status != METADATA_STATUS_OK) {
+        return status;
+    }
+    assert(*topic_out != NULL);
+    if (count == 0 || count > METADATA_PARTITIONS_PER_REQUEST_MAX) {
+        return METADATA_STATUS_TOO_MANY_PARTITIONS;
+    }
+    return METADATA_STATUS_OK;
+}
+
 static uint32_t metadata_create_partitions(struct metadata_apply_state *state,
                                            const Runnel__Metadata__CreatePartitions *request)
 {
     struct metadata_topic *topic = NULL;
-    uint32_t status = metadata_topic_gate(state, request->stream, request->topic,
-                                          METADATA_ACTION_TOPIC_MANAGE, &topic);
+    uint32_t status =
+        metadata_partitions_gate(state, request->stream, request->topic, request->count, &topic);
     if (status != METADATA_STATUS_OK) {
         return status;
     }
     struct metadata *metadata = state->metadata;
-    if (request->count == 0 || request->count > METADATA_PARTITIONS_PER_REQUEST_MAX) {
-        return METADATA_STATUS_TOO_MANY_PARTITIONS;
-    }
     if ((uint64_t)topic->partitions_count + request->count > METADATA_PARTITIONS_ID_MAX) {
         return METADATA_STATUS_PARTITION_ID_SPACE_EXHAUSTED;
     }
@@ -656,13 +675,10 @@ static uint32_t metadata_delete_partitions(struct metadata_apply_state *state,
                                            const Runnel__Metadata__DeletePartitions *request)
 {
     struct metadata_topic *topic = NULL;
-    uint32_t status = metadata_topic_gate(state, request->stream, request->topic,
-                                          METADATA_ACTION_TOPIC_MANAGE, &topic);
+    uint32_t status =
+        metadata_partitions_gate(state, request->stream, request->topic, request->count, &topic);
     if (status != METADATA_STATUS_OK) {
         return status;
-    }
-    if (request->count == 0 || request->count > METADATA_PARTITIONS_PER_REQUEST_MAX) {
-        return METADATA_STATUS_TOO_MANY_PARTITIONS;
     }
     if (request->count > topic->partitions_count) {
         return METADATA_STATUS_INVALID_PARTITIONS_COUNT;

@@ -261,6 +261,8 @@ static void test_topics_partitions_and_limits(void **state)
     assert_int_equal(topic_op(create, 0, 0, 0), METADATA_STATUS_TOO_MANY_PARTITIONS);
     assert_int_equal(topic_op(create, 0, 0, 16), METADATA_STATUS_TOO_MANY_PARTITIONS);
     assert_int_equal(topic_op(create, 0, 0, 15), 0); /* exactly partitions_max */
+    assert_int_equal(topic_op(shrink, 0, 0, 0), METADATA_STATUS_TOO_MANY_PARTITIONS);
+    assert_int_equal(topic_op(shrink, 0, 0, 1001), METADATA_STATUS_TOO_MANY_PARTITIONS);
     assert_int_equal(topic_op(shrink, 0, 0, 21), METADATA_STATUS_INVALID_PARTITIONS_COUNT);
     assert_int_equal(topic_op(shrink, 0, 0, 18), 0);
     assert_int_equal(metadata_topic_get(&metadata, 0, 0)->partitions_count, 2);
