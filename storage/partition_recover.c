@@ -282,8 +282,9 @@ static int partition_rebuild_take(struct partition *partition, struct partition_
     return partition_rebuild_add(partition, rebuild, header, position);
 }
 
-/* Rebuilds a sealed segment's index from its log (start-up), durably. */
-static int partition_rebuild_index(struct partition *partition, struct partition_segment *segment)
+/* Rebuilds a segment's index from its log, durably: a sealed one at start-up, or the one a
+ * suffix truncation cuts (its log durable, the tail buffer free). */
+int partition_rebuild_index(struct partition *partition, struct partition_segment *segment)
 {
     struct partition_rebuild rebuild;
     memset(&rebuild, 0, sizeof(rebuild));

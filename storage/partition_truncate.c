@@ -243,6 +243,17 @@ static int partition_suffix_cut(struct partition *partition, uint32_t index, uin
     uint64_t k = op_min - segment->op_first;
     uint64_t cut = 0;
     int result = partition_suffix_position(partition, index, k, &cut);
+    if (result == -RUNNEL_EFAULTY) {
+        /* The index lost the entries at the cut (damage, a misdirected write) while the log
+         * may hold the records: rebuild the index from the log, then ask it again. */
+        log_warn("partition_index_damaged", "file=%s position=%" PRIu64 " reason=entries_at_cut",
+                 segment->index_path, (k - 1) * RECORD_INDEX_ENTRY_SIZE);
+        result = partition_rebuild_index(partition, segment);
+        k = op_min > segment->op_first ? op_min - segment->op_first : 0;
+        if (result == 0) {
+            result = partition_suffix_position(partition, index, k, &cut);
+        }
+    }
     if (result == 0) {
         result =
             partition_suffix_cut_file(partition, segment->index_file, k * RECORD_INDEX_ENTRY_SIZE);

@@ -769,6 +769,38 @@ static void test_truncate_suffix_sealed(void **state)
     partition_fixture_teardown();
 }
 
+/* Suffix truncation into a sealed segment whose index lost the entries at the cut (as
+ * to a misdirected write; runnel-sim --storage --storage-misdirect --seed 7): the index
+ * is rebuilt from the log and the cut lands where it belongs, instead of the partition
+ * failing for good. */
+static void test_truncate_suffix_damaged_index(void **state)
+{
+    (void)state;
+    partition_fixture_setup(14);
+    fill_150();
+    const struct partition_segment *segment = &partition_fixture.partition.segments[1];
+    uint64_t op_min = segment->op_first + 3;
+    static const uint8_t zeros[2 * RECORD_INDEX_ENTRY_SIZE];
+    assert_int_equal(sim_disk_file_write(&partition_fixture.disk, segment->index_path, zeros,
+                                         sizeof(zeros), 2 * RECORD_INDEX_ENTRY_SIZE),
+                     0); /* entries of op_min - 1 and op_min */
+    assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, op_min), 0);
+    assert_int_equal(partition_fixture.partition.segment_count, 2);
+    assert_int_equal(partition_fixture.partition.op_last, op_min - 1);
+    struct partition_read read;
+    assert_int_equal(read_op(op_min, &read), -RUNNEL_ENOTFOUND);
+    check_record(&read, op_min - 1, (uint8_t)(op_min - 2));
+    check_record(&read, op_min - 3, (uint8_t)(op_min - 4));
+    partition_fixture_append(77, 4, 1);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.op_last, op_min);
+    check_record(&read, op_min, 77);
+    partition_fixture_teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -788,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_rotation_without_messages),
         cmocka_unit_test(test_truncate_suffix_tail),
         cmocka_unit_test(test_truncate_suffix_sealed),
+        cmocka_unit_test(test_truncate_suffix_damaged_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
