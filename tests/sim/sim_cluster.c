@@ -179,6 +179,7 @@ struct sim_cluster {
 static bool sim_heartbeats_per_group; /* runnel-sim --heartbeats-per-group */
 static bool sim_wipes;                /* runnel-sim --wipes */
 static bool sim_storage_flips;        /* runnel-sim --storage-flips */
+static bool sim_storage_misdirects;   /* runnel-sim --storage-misdirect */
 
 void sim_cluster_heartbeats_per_group(bool per_group)
 {
@@ -193,6 +194,11 @@ void sim_cluster_wipes(bool wipes)
 void sim_cluster_storage_flips(bool flips)
 {
     sim_storage_flips = flips;
+}
+
+void sim_cluster_storage_misdirects(bool misdirects)
+{
+    sim_storage_misdirects = misdirects;
 }
 
 static struct sim_cluster sim_cluster;
@@ -596,6 +602,11 @@ static int sim_setup_slots(struct sim_cluster *cluster)
                                           &cluster->groups[group], 0x5eed, cluster->journal_ops);
                 if (result != 0) {
                     return result;
+                }
+                /* The in-memory journal's rate, per disk write instead of per prepare;
+                 * faulty machines only (fewer than a replication quorum). */
+                if (sim_storage_misdirects && slot->journal.faults) {
+                    sim_storage_misdirect(slot->storage, cluster->misdirect_per_mille * 1000);
                 }
             }
             slot->superblock.callback = sim_superblock_written;
@@ -1798,6 +1809,7 @@ static void sim_teardown(struct sim_cluster *cluster)
             sim_journal_deinit(&slot->journal);
             sim_superblock_deinit(&slot->superblock);
             if (slot->storage != NULL) {
+                cluster->result->misdirected_writes += slot->storage->disk.misdirect_count;
                 sim_storage_deinit(slot->storage);
                 free(slot->storage);
                 slot->storage = NULL;

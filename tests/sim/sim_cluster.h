@@ -92,6 +92,11 @@ void sim_cluster_wipes(bool wipes);
  * has no bit flips (the in-memory journal they would hit is unused there). Not in CI: a
  * flip in a record the replica must execute can stall it (docs/OPERATIONS.md, open). */
 void sim_cluster_storage_flips(bool flips);
+/* In the --storage runs that follow, faulty machines' disks misdirect writes to the
+ * partition's segment logs and indexes (sim_storage_misdirect: another offset of the same
+ * file, or another log or index), at the seed's misdirect rate per disk write. Off: every
+ * seed replays as before. */
+void sim_cluster_storage_misdirects(bool misdirects);
 
 /* Replica-to-replica messages sent so far, and of those the heartbeats (commit messages,
  * shared heartbeats and their acks). */

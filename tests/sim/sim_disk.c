@@ -305,21 +305,118 @@ static int64_t sim_disk_do_open(struct sim_disk *disk, struct io_completion *com
     return -EMFILE;
 }
 
+/* The entry that names inode now, or -1 (a file unlinked while open has none). */
+static int32_t sim_disk_entry_of(const struct sim_disk *disk, int32_t inode)
+{
+    assert(inode >= 0 && (uint32_t)inode < disk->options.files_max);
+    for (uint32_t index = 0; index < disk->options.files_max; index++) {
+        if (disk->entries[index].inode == inode) {
+            return (int32_t)index;
+        }
+    }
+    return -1;
+}
+
+/* True when the fault plan lets a write to path be misdirected (or land there). */
+static bool sim_disk_misdirect_admits(const struct sim_disk *disk, const char *path)
+{
+    const char *const *suffixes = disk->faults.misdirect_suffixes;
+    if (suffixes == NULL) {
+        return true;
+    }
+    size_t size = strlen(path);
+    for (uint32_t index = 0; index < SIM_DISK_MISDIRECT_SUFFIXES_MAX && suffixes[index] != NULL;
+         index++) {
+        size_t suffix_size = strlen(suffixes[index]);
+        if (size >= suffix_size && strcmp(path + size - suffix_size, suffixes[index]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The files a write of size_bytes to the file named by entry source may land in instead:
+ * other admitted files of its directory that already hold size_bytes. Returns how many;
+ * with pick below that, the pick-th one's inode goes to inode_out. No PRNG draw. */
+static uint32_t sim_disk_misdirect_targets(const struct sim_disk *disk, int32_t source,
+                                           uint64_t size_bytes, uint32_t pick, int32_t *inode_out)
+{
+    assert(source >= 0 && inode_out != NULL);
+    char directory[IO_PATH_SIZE_MAX];
+    char parent[IO_PATH_SIZE_MAX];
+    sim_disk_path_parent(disk->entries[source].path, directory);
+    uint32_t count = 0;
+    for (uint32_t index = 0; index < disk->options.files_max; index++) {
+        const struct sim_disk_entry *entry = &disk->entries[index];
+        if (entry->inode < 0 || entry->inode == disk->entries[source].inode ||
+            disk->inodes[entry->inode].is_directory ||
+            disk->inodes[entry->inode].size_bytes < size_bytes ||
+            !sim_disk_misdirect_admits(disk, entry->path)) {
+            continue;
+        }
+        sim_disk_path_parent(entry->path, parent);
+        if (strcmp(parent, directory) == 0) {
+            if (count == pick) {
+                *inode_out = entry->inode;
+            }
+            count++;
+        }
+    }
+    return count;
+}
+
+/* Decides whether this write is misdirected and where it lands instead: inode_inout and
+ * offset_inout name the place the bytes go to (a random sector-aligned offset of the
+ * own file, or of another file when the plan asks for that). */
+static void sim_disk_misdirect(struct sim_disk *disk, int32_t *inode_inout, uint64_t *offset_inout,
+                               uint64_t size)
+{
+    const struct sim_disk_faults *faults = &disk->faults;
+    if (faults->misdirect_per_million == 0) {
+        return;
+    }
+    /* Without a filter or other files, no name is looked at: the same-file model. */
+    bool is_filtered =
+        faults->misdirect_suffixes != NULL || faults->misdirect_other_file_percent > 0;
+    int32_t source = is_filtered ? sim_disk_entry_of(disk, *inode_inout) : -1;
+    if (is_filtered &&
+        (source < 0 || !sim_disk_misdirect_admits(disk, disk->entries[source].path))) {
+        return;
+    }
+    int32_t target = -1;
+    bool fits_own = disk->inodes[*inode_inout].size_bytes >= size;
+    uint32_t others = source < 0 || faults->misdirect_other_file_percent == 0
+                          ? 0
+                          : sim_disk_misdirect_targets(disk, source, size, UINT32_MAX, &target);
+    if ((!fits_own && others == 0) ||
+        !prng_chance(&disk->prng, faults->misdirect_per_million, 1000000)) {
+        return;
+    }
+    if (others > 0 &&
+        (!fits_own || prng_percent(&disk->prng, faults->misdirect_other_file_percent))) {
+        uint32_t pick = (uint32_t)prng_range(&disk->prng, others);
+        (void)sim_disk_misdirect_targets(disk, source, size, pick, &target);
+        assert(target >= 0 && target != *inode_inout);
+        *inode_inout = target;
+    }
+    const struct sim_disk_inode *inode = &disk->inodes[*inode_inout];
+    assert(inode->size_bytes >= size);
+    uint64_t slots = (inode->size_bytes - size) / SIM_DISK_SECTOR_SIZE + 1;
+    *offset_inout = prng_range(&disk->prng, slots) * SIM_DISK_SECTOR_SIZE;
+    disk->misdirect_count++;
+}
+
 static int64_t sim_disk_do_write(struct sim_disk *disk, struct sim_disk_handle *handle,
                                  struct io_completion *completion)
 {
-    struct sim_disk_inode *inode = &disk->inodes[handle->inode];
     if (handle->flags & IO_OPEN_READ_ONLY) {
         return -EBADF;
     }
+    int32_t target = handle->inode;
     uint64_t offset = completion->offset_bytes;
     uint64_t size = completion->size_bytes;
-    if (disk->faults.misdirect_per_million > 0 && inode->size_bytes >= size &&
-        prng_chance(&disk->prng, disk->faults.misdirect_per_million, 1000000)) {
-        uint64_t slots = (inode->size_bytes - size) / SIM_DISK_SECTOR_SIZE + 1;
-        offset = prng_range(&disk->prng, slots) * SIM_DISK_SECTOR_SIZE;
-        disk->misdirect_count++;
-    }
+    sim_disk_misdirect(disk, &target, &offset, size);
+    struct sim_disk_inode *inode = &disk->inodes[target];
     int result = sim_disk_inode_reserve(disk, inode, offset + size);
     if (result != 0) {
         return result;

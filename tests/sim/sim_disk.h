@@ -22,8 +22,9 @@
  *   - crash_at_sync: the Nth sync (fdatasync or fsync) is not performed and the disk
  *     stops: sim_disk_is_crashed turns true, nothing more completes, until sim_disk_crash;
  *   - completion latency of 0..latency_steps_max io_run steps, so completions reorder;
- *   - misdirected writes (per million, at a random other sector-aligned offset of the same
- *     file) and explicit bit flips / overwrites of durable data (sim_disk_flip_bit,
+ *   - misdirected writes (per million, at a random sector-aligned offset of the same file
+ *     or, if asked, of another file in the same directory; the place asked for keeps what
+ *     it held) and explicit bit flips / overwrites of durable data (sim_disk_flip_bit,
  *     sim_disk_file_write).
  * Direct-I/O alignment (IO_SECTOR_SIZE) is enforced with -EINVAL, as the kernel does.
  * Sockets and connect/accept are not simulated here (-EOPNOTSUPP).
@@ -37,7 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { SIM_DISK_SECTOR_SIZE = 512 };
+enum { SIM_DISK_SECTOR_SIZE = 512, SIM_DISK_MISDIRECT_SUFFIXES_MAX = 8 };
 
 enum sim_disk_crash_mode {
     SIM_DISK_CRASH_KEEP = 0, /* every unsynced write and name change survives */
@@ -62,6 +63,13 @@ struct sim_disk_faults {
     uint64_t crash_at_sync;       /* 1-based sync index at which the disk stops; 0: never */
     uint32_t latency_steps_max;   /* completion delay 0..max io_run steps */
     uint32_t misdirect_per_million;
+    /* Which writes may be misdirected: those to files whose name ends with one of these
+     * (NULL-terminated, at most SIM_DISK_MISDIRECT_SUFFIXES_MAX; NULL: every file). Such a write
+     * lands, with this chance, in another admitted file of the same directory (or whenever its own
+     * file is too short to hold it elsewhere), else at another offset of its own file. 0 and NULL:
+     * the same-file model alone, with the same PRNG draws as before these fields existed. */
+    const char *const *misdirect_suffixes;
+    uint32_t misdirect_other_file_percent;
 };
 
 struct sim_disk_inode {

@@ -10,7 +10,9 @@
  * shared heartbeats, vsr/heartbeat.h), for comparison; --wipes lets a random crash wipe its
  * machine (a recovering restart; not in CI: it still finds the open view problem of
  * docs/OPERATIONS.md "Replacing a node's disk"); --storage-flips gives --storage runs bit
- * flips in the segment logs of faulty machines (not in CI: it finds an open stall).
+ * flips in the segment logs of faulty machines (not in CI: it finds an open stall);
+ * --storage-misdirect makes faulty machines' disks misdirect writes to segment logs and
+ * indexes (to another offset of the same file or to another one).
  * `runnel-sim [--scenario NAME] --seed S` replays a failure exactly.
  */
 #include "tests/sim/sim_cluster.h"
@@ -27,7 +29,7 @@ static int sim_main_usage(void)
 {
     fprintf(stderr, "usage: runnel-sim [--seed S | --seeds N [--seed-base B]] [--storage] "
                     "[--scenario NAME|list] [--heartbeats-per-group] [--wipes] [--storage-flips] "
-                    "[--verbose]\n");
+                    "[--storage-misdirect] [--verbose]\n");
     return 2;
 }
 
@@ -52,6 +54,7 @@ struct sim_main_arguments {
     bool verbose;
     bool storage;
     bool storage_flips;
+    bool storage_misdirect;
     const char *scenario; /* NULL: seeded random runs */
 };
 
@@ -74,6 +77,9 @@ static bool sim_main_parse(int argc, char **argv, struct sim_main_arguments *arg
         } else if (strcmp(argument, "--storage-flips") == 0) {
             sim_cluster_storage_flips(true);
             arguments->storage_flips = true;
+        } else if (strcmp(argument, "--storage-misdirect") == 0) {
+            sim_cluster_storage_misdirects(true);
+            arguments->storage_misdirect = true;
         } else if (strcmp(argument, "--scenario") == 0 && value != NULL) {
             arguments->scenario = value;
             index++;
@@ -100,10 +106,12 @@ static void sim_main_report(const struct sim_main_arguments *arguments, uint64_t
 {
     const char *scenario = arguments->scenario;
     if (!result->passed) {
-        printf("seed=%llu failed: %s (replay: runnel-sim%s%s%s%s --seed %llu)\n",
+        printf("seed=%llu failed: %s (replay: runnel-sim%s%s%s%s%s --seed %llu)\n",
                (unsigned long long)seed, result->reason, scenario != NULL ? " --scenario " : "",
                scenario != NULL ? scenario : "", arguments->storage ? " --storage" : "",
-               arguments->storage_flips ? " --storage-flips" : "", (unsigned long long)seed);
+               arguments->storage_flips ? " --storage-flips" : "",
+               arguments->storage_misdirect ? " --storage-misdirect" : "",
+               (unsigned long long)seed);
     }
     if (arguments->verbose) {
         printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu "

@@ -381,6 +381,7 @@ void sim_storage_crash(struct sim_storage *storage, enum sim_disk_crash_mode mod
 {
     assert(storage->is_open);
     sim_disk_crash(&storage->disk, mode);
+    sim_disk_faults_set(&storage->disk, &storage->faults); /* the crash cleared the plan */
     journal_partition_deinit(&storage->journal);
     partition_deinit(&storage->partition);
     storage->is_open = false;
@@ -440,6 +441,17 @@ bool sim_storage_flip(struct sim_storage *storage, struct prng *prng)
     }
     return sim_disk_flip_bit(&storage->disk, segment->log_path, prng_range(prng, size_bytes * 8)) ==
            0;
+}
+
+void sim_storage_misdirect(struct sim_storage *storage, uint32_t per_million)
+{
+    static const char *const suffixes[] = {".log", ".index", NULL};
+    assert(storage != NULL);
+    assert(per_million <= 1000000);
+    storage->faults.misdirect_per_million = per_million;
+    storage->faults.misdirect_suffixes = per_million > 0 ? suffixes : NULL;
+    storage->faults.misdirect_other_file_percent = per_million > 0 ? 50 : 0;
+    sim_disk_faults_set(&storage->disk, &storage->faults);
 }
 
 void sim_storage_dump(const struct sim_storage *storage)

@@ -49,7 +49,8 @@ struct sim_storage {
     uint64_t held_count;
     uint64_t pending_low; /* ops with a durable mark lie in [pending_low, pending_high] */
     uint64_t pending_high;
-    uint64_t truncations_seen; /* journal.truncations_count already accounted for */
+    uint64_t truncations_seen;     /* journal.truncations_count already accounted for */
+    struct sim_disk_faults faults; /* the disk's fault plan, set again after each crash */
     bool is_open;
 };
 
@@ -72,10 +73,14 @@ void sim_storage_crash(struct sim_storage *storage, enum sim_disk_crash_mode mod
 bool sim_storage_holds(const struct sim_storage *storage, uint64_t op, u128 checksum);
 /* Flips one random bit of what one of the partition's segment logs holds on the disk (both
  * images: durable damage, as sim_journal_flip's). Returns true when a bit was flipped. */
+bool sim_storage_flip(struct sim_storage *storage, struct prng *prng);
+/* From now on, and after every crash, per_million of the disk's writes to the partition's
+ * segment logs and indexes land elsewhere (sim_disk misdirected writes): at another
+ * offset of the same file, or (half of them) in another log or index of the partition's
+ * directory. The place asked for keeps what it held; the write still succeeds. */
+void sim_storage_misdirect(struct sim_storage *storage, uint32_t per_million);
 /* Prints the journal's state (verbose runs, on failure); NULL: nothing. */
 void sim_storage_dump(const struct sim_storage *storage);
-
-bool sim_storage_flip(struct sim_storage *storage, struct prng *prng);
 /* True when checksum is what the journal reports for a write of op it gave up on (the
  * written prepare's checksum with its low bit flipped, journal_partition.h): it names no
  * prepare, and tells the replica the journal holds none there. */
