@@ -124,6 +124,15 @@ static void partition_read_entry_done(struct partition *partition, struct partit
         read->read_position_bytes = UINT64_MAX; /* marks the record step */
         result = partition_read_record(partition, read);
     }
+    if (result == -RUNNEL_EFAULTY) {
+        /* Neither the entry nor the one before it locates the record: it is listed faulty
+         * like a damaged record (covered by the index: written once, never to be nacked). */
+        log_warn("partition_record_faulty",
+                 "file=%s op=%" PRIu64 " reason=\"index entries of the op and the one before "
+                 "are damaged\"",
+                 segment->log_path, read->op);
+        partition_fault(partition, read->op);
+    }
     if (result != 0) {
         read->result = result;
         read->callback(read, read->context);

@@ -664,13 +664,19 @@ void journal_partition_on_durable(struct journal_partition *journal, uint64_t op
     }
 }
 
-/* Reports an own cut, queued reports, then appends that became durable (in op order). */
+/* Reports an own cut, the damaged entries the partition lists (its own reads found some
+ * the replica never read), queued reports, then appends that became durable (op order). */
 static void journal_partition_report_all(struct journal_partition *journal)
 {
     if (journal->cut_min != 0 && journal->replica != NULL) {
         vsr_replica_on_journal_cut(journal->replica, journal->cut_min);
     }
     journal->cut_min = 0;
+    uint32_t faulty = partition_faulty_count(journal->partition);
+    for (uint32_t index = 0; index < faulty && journal->replica != NULL; index++) {
+        vsr_replica_on_journal_faulty(journal->replica,
+                                      partition_faulty_op(journal->partition, index));
+    }
     for (uint32_t index = 0; index < journal->reports_count; index++) {
         if (journal->replica != NULL) {
             vsr_replica_on_journal_write(journal->replica, journal->reports[index].op,

@@ -402,12 +402,7 @@ int vsr_replica_journal_read(struct vsr_replica *replica, uint64_t op,
     }
     if (result == -RUNNEL_EFAULTY) {
         replica->stats.faulty_reads++;
-        vsr_entry_at(replica, op)->flags |= VSR_ENTRY_FAULTY;
-        vsr_entry_at(replica, op)->journal_checksum = 0;
-        if (replica->op_prefix >= op) {
-            /* executed ops need no ack: the prefix never drops below commit_min */
-            replica->op_prefix = op - 1 > replica->commit_min ? op - 1 : replica->commit_min;
-        }
+        vsr_replica_on_journal_faulty(replica, op);
         return result;
     }
     if (result == 0 && header_out->u.prepare.op != op) {
@@ -477,6 +472,21 @@ void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128
     } else {
         vsr_replica_send_prepare_ok(replica);
         vsr_replica_execute(replica);
+    }
+}
+
+void vsr_replica_on_journal_faulty(struct vsr_replica *replica, uint64_t op)
+{
+    assert(op >= 1);
+    if (!vsr_replica_in_window(replica, op) || op <= replica->checkpoint_op) {
+        return; /* below the ring (a peer's repair, a prefix): nothing to record */
+    }
+    struct vsr_entry *entry = vsr_entry_at(replica, op);
+    entry->flags |= VSR_ENTRY_FAULTY;
+    entry->journal_checksum = 0;
+    if (replica->op_prefix >= op) {
+        /* executed ops need no ack: the prefix never drops below commit_min */
+        replica->op_prefix = op - 1 > replica->commit_min ? op - 1 : replica->commit_min;
     }
 }
 

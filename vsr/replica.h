@@ -390,6 +390,9 @@ void vsr_replica_log_state(const struct vsr_replica *replica, const char *where)
 
 /* The journal finished writing the prepare (op, checksum): it is durable. */
 void vsr_replica_on_journal_write(struct vsr_replica *replica, uint64_t op, u128 checksum);
+/* The journal found op's entry damaged on its own (a read of its own, not the replica's):
+ * the ring marks it faulty (never nacked, fetched again), as a faulty read would. */
+void vsr_replica_on_journal_faulty(struct vsr_replica *replica, uint64_t op);
 /* The journal cut its log at op_min on its own (it landed another prepare there): it holds
  * none of the prepares it reported at op_min and above any more. The ring forgets them
  * (journal_checksum 0); writes reported after this call are held again. A canonical

@@ -769,6 +769,20 @@ static void test_truncate_suffix_sealed(void **state)
     partition_fixture_teardown();
 }
 
+/* The fixture with 150 records; the second segment's index entries of its ops first + 2
+ * and first + 3 zeroed (as by a misdirected write). Returns op first + 3. */
+static uint64_t fill_150_damage_two_entries(void)
+{
+    partition_fixture_setup(14);
+    fill_150();
+    const struct partition_segment *segment = &partition_fixture.partition.segments[1];
+    static const uint8_t zeros[2 * RECORD_INDEX_ENTRY_SIZE];
+    assert_int_equal(sim_disk_file_write(&partition_fixture.disk, segment->index_path, zeros,
+                                         sizeof(zeros), 2 * RECORD_INDEX_ENTRY_SIZE),
+                     0);
+    return segment->op_first + 3;
+}
+
 /* Suffix truncation into a sealed segment whose index lost the entries at the cut (as
  * to a misdirected write; runnel-sim --storage --storage-misdirect --seed 7): the index
  * is rebuilt from the log and the cut lands where it belongs, instead of the partition
@@ -776,14 +790,7 @@ static void test_truncate_suffix_sealed(void **state)
 static void test_truncate_suffix_damaged_index(void **state)
 {
     (void)state;
-    partition_fixture_setup(14);
-    fill_150();
-    const struct partition_segment *segment = &partition_fixture.partition.segments[1];
-    uint64_t op_min = segment->op_first + 3;
-    static const uint8_t zeros[2 * RECORD_INDEX_ENTRY_SIZE];
-    assert_int_equal(sim_disk_file_write(&partition_fixture.disk, segment->index_path, zeros,
-                                         sizeof(zeros), 2 * RECORD_INDEX_ENTRY_SIZE),
-                     0); /* entries of op_min - 1 and op_min */
+    uint64_t op_min = fill_150_damage_two_entries();
     assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, op_min), 0);
     assert_int_equal(partition_fixture.partition.segment_count, 2);
     assert_int_equal(partition_fixture.partition.op_last, op_min - 1);
@@ -798,6 +805,21 @@ static void test_truncate_suffix_damaged_index(void **state)
     assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
     assert_int_equal(partition_fixture.partition.op_last, op_min);
     check_record(&read, op_min, 77);
+    partition_fixture_teardown();
+}
+
+/* A sealed record whose index entry and the one before it are both damaged cannot be
+ * located: the read is faulty and the op is listed faulty, like a damaged record (written
+ * once: VSR must never nack it; runnel-sim --storage --storage-misdirect --seed 180). */
+static void test_sealed_unlocatable_record_is_faulty(void **state)
+{
+    (void)state;
+    uint64_t op = fill_150_damage_two_entries();
+    struct partition_read read;
+    assert_false(partition_is_faulty(&partition_fixture.partition, op));
+    assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
+    assert_true(partition_is_faulty(&partition_fixture.partition, op));
+    check_record(&read, op + 1, (uint8_t)op);
     partition_fixture_teardown();
 }
 
@@ -821,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_truncate_suffix_tail),
         cmocka_unit_test(test_truncate_suffix_sealed),
         cmocka_unit_test(test_truncate_suffix_damaged_index),
+        cmocka_unit_test(test_sealed_unlocatable_record_is_faulty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

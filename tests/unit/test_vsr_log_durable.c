@@ -507,6 +507,29 @@ static void test_own_cut_of_held_prepares_marks_them_faulty(void **state)
     }
 }
 
+/*
+ * The journal finds op 4's entry damaged by a read of its own (journal_partition checking a
+ * parked write's parent), which the replica never made: vsr_replica_on_journal_faulty marks
+ * it faulty as the replica's own faulty read would. It is fetched again and not nacked.
+ */
+static void test_journal_found_damage_marks_op_faulty(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_old_log(fixture);
+    struct vsr_replica *replica = &fixture->vsr.replica;
+    vsr_replica_on_journal_faulty(replica, 4);
+    assert_true(fixture_is_faulty(replica, 4));
+    assert_false(fixture_is_faulty(replica, 5));
+    assert_int_equal(replica->op_prefix, 3);
+    helper_vsr_ticks(&fixture->vsr, 60);
+    assert_true((fixture->requested & ((uint64_t)1 << 4)) != 0);
+    fixture_dvc_view_2_log(fixture, 3);
+    helper_vsr_ticks(&fixture->vsr, 4);
+    assert_int_equal(replica->view, 3);
+    uint64_t index = fixture->dvc.u.do_view_change.op - 4;
+    assert_true(((fixture->dvc.u.do_view_change.nack_bitset >> index) & 1) == 0);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -520,6 +543,8 @@ int main(void)
             fixture_teardown),
         cmocka_unit_test_setup_teardown(test_own_cut_of_held_prepares_marks_them_faulty,
                                         fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_found_damage_marks_op_faulty, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_transfer_cut_is_durable_before_the_next_log_is_written,
                                         fixture_setup_transfer, fixture_teardown),
     };
