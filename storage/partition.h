@@ -257,6 +257,7 @@ struct partition {
     uint64_t truncated_bytes; /* cut at recovery */
     uint64_t rebuilt_entry_count;
     uint64_t index_entry_damaged_count; /* sealed entries found damaged on read */
+    uint64_t suffix_cuts_not_kept;      /* suffix cuts the reopen found not kept */
     /* The latest locally durable checkpoint ({directory}/checkpoint): loaded at open,
      * replaced by partition_checkpoint_write. */
     bool has_checkpoint;
@@ -410,7 +411,9 @@ int partition_truncate_prefix(struct partition *partition, uint64_t log_start_of
  * first, each name change made durable); that segment's index is cut, then its log (a
  * crash in between leaves old records after op_min, which recovery keeps: a prefix of
  * the old log, never a hole below op_min); then the partition is reopened, so the tail,
- * the chain and the buffers are rebuilt by recovery. Faulty ops below op_min stay
+ * the chain and the buffers are rebuilt by recovery. A reopen that still finds records at
+ * op_min (the disk did not keep the cut: a misdirected write) makes the cut again, up to 3
+ * times, then fails the partition with -RUNNEL_EFORMAT. Faulty ops below op_min stay
  * faulty. Returns 0 (also when op_min is above the last op), -RUNNEL_ESTATE while a read,
  * repair, prefix truncation or checkpoint write is in flight (retry once idle),
  * -RUNNEL_ENOTFOUND when op_min is below the log or in a segment whose first op is

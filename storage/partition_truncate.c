@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A suffix cut the disk did not keep (found by the reopen) is made again this many times. */
+enum { PARTITION_TRUNCATE_ATTEMPTS_MAX = 3 };
+
 static void partition_truncate_io_callback(struct io_completion *completion);
 
 static void partition_truncate_finish(struct partition *partition, int result)
@@ -264,10 +267,11 @@ static int partition_suffix_cut(struct partition *partition, uint32_t index, uin
     return result;
 }
 
-int partition_truncate_suffix(struct partition *partition, uint64_t op_min)
+/* One attempt of partition_truncate_suffix: its result, or 1 when the reopened partition
+ * still holds records at op_min (the disk did not keep the cut: a misdirected rewrite of
+ * its last sector); the partition is then open and consistent with the disk. */
+static int partition_truncate_suffix_once(struct partition *partition, uint64_t op_min)
 {
-    assert(partition != NULL && partition->io != NULL);
-    assert(op_min >= 1);
     if (partition->failed != 0) {
         return partition->failed;
     }
@@ -306,12 +310,29 @@ int partition_truncate_suffix(struct partition *partition, uint64_t op_min)
         partition_fault(partition, partition->faulty_kept[fault]);
     }
     if (partition->op_last >= op_min) {
-        partition->failed = -RUNNEL_EFORMAT; /* the disk did not keep the cut: reopen */
-        return partition->failed;
+        return 1;
     }
     log_info("partition_truncated_suffix", "directory=%s op_min=%" PRIu64 " op_last=%" PRIu64,
              partition->options.directory, op_min, partition->op_last);
     return 0;
+}
+
+int partition_truncate_suffix(struct partition *partition, uint64_t op_min)
+{
+    assert(partition != NULL && partition->io != NULL);
+    assert(op_min >= 1);
+    for (uint32_t attempt = 0; attempt < PARTITION_TRUNCATE_ATTEMPTS_MAX; attempt++) {
+        int result = partition_truncate_suffix_once(partition, op_min);
+        if (result != 1) {
+            return result;
+        }
+        partition->suffix_cuts_not_kept++;
+        log_warn("partition_truncate_suffix_not_kept",
+                 "directory=%s op_min=%" PRIu64 " op_last=%" PRIu64 " attempt=%" PRIu32,
+                 partition->options.directory, op_min, partition->op_last, attempt + 1);
+    }
+    partition->failed = -RUNNEL_EFORMAT; /* the disk keeps not keeping the cut: reopen */
+    return partition->failed;
 }
 
 int partition_restart(struct partition *partition, const struct vsr_header *header)
