@@ -331,31 +331,6 @@ static void journal_partition_writes_cut(struct journal_partition *journal, uint
     }
 }
 
-/* Cuts the log at op_min, or with restart (op_min 1) begins it again at restart's op
- * (partition_restart); synchronous, outside dispatch; 0 or -RUNNEL_ESTATE to retry. */
-static int journal_partition_cut(struct journal_partition *journal, uint64_t op_min,
-                                 const struct vsr_header *restart)
-{
-    assert(op_min > 0);
-    assert(restart == NULL || op_min == 1);
-    if (journal->is_repairing) {
-        return -RUNNEL_ESTATE;
-    }
-    int result = restart != NULL ? partition_restart(journal->partition, restart)
-                                 : partition_truncate_suffix(journal->partition, op_min);
-    if (result == -RUNNEL_ESTATE) {
-        return result;
-    }
-    if (result != 0) {
-        journal->failed = result;
-        return result;
-    }
-    journal->truncations_count++;
-    journal->op_durable = journal->partition->op_durable;
-    journal_partition_writes_cut(journal, op_min);
-    return 0;
-}
-
 /*
  * A cut the replica did not ask for (landing another prepare at op_min) removed prepares
  * it was told it holds: the first queued reports (those queued before the cut) at op_min
@@ -378,6 +353,39 @@ static void journal_partition_cut_report(struct journal_partition *journal, uint
     if (journal->cut_min == 0 || op_min < journal->cut_min) {
         journal->cut_min = op_min;
     }
+}
+
+/* Cuts the log at op_min, or with restart (op_min 1) begins it again at restart's op
+ * (partition_restart); synchronous, outside dispatch; 0 or -RUNNEL_ESTATE to retry. */
+static int journal_partition_cut(struct journal_partition *journal, uint64_t op_min,
+                                 const struct vsr_header *restart)
+{
+    assert(op_min > 0);
+    assert(restart == NULL || op_min == 1);
+    if (journal->is_repairing) {
+        return -RUNNEL_ESTATE;
+    }
+    uint32_t queued = journal->reports_count;
+    int result = restart != NULL ? partition_restart(journal->partition, restart)
+                                 : partition_truncate_suffix(journal->partition, op_min);
+    if (result == -RUNNEL_ESTATE) {
+        return result;
+    }
+    if (result != 0) {
+        journal->failed = result;
+        return result;
+    }
+    journal->truncations_count++;
+    journal->op_durable = journal->partition->op_durable;
+    /* The reopen after the cut may keep less than asked (a damaged tail index entry makes
+     * recovery cut at it): what it lost below op_min is reported as an own cut. */
+    uint64_t lost_min = journal->partition->op_last + 1;
+    journal_partition_writes_cut(journal, lost_min < op_min ? lost_min : op_min);
+    if (restart == NULL && lost_min < op_min) {
+        journal->lost_below_cut_count++;
+        journal_partition_cut_report(journal, lost_min, queued);
+    }
+    return 0;
 }
 
 static void journal_partition_parked_free(struct journal_partition *journal,

@@ -107,6 +107,7 @@ struct journal_partition {
     uint64_t replaced_count;       /* faulty entries replaced instead (cut and append) */
     uint64_t given_up_count;       /* writes reported as not held (see above) */
     uint64_t refused_far_count;    /* writes refused: too far above the log to park */
+    uint64_t lost_below_cut_count; /* cuts whose reopen kept less than asked */
 };
 
 /*
