@@ -169,7 +169,9 @@ struct partition_rebuild {
     uint64_t log_size_bytes;
     uint64_t chunk_position_bytes;
     uint64_t chunk_size_bytes;
-    struct vsr_header header_first;
+    uint64_t op_first;              /* the op of entry 0 (an intact record's or a damaged one's) */
+    bool has_header_first;          /* header_first is set */
+    struct vsr_header header_first; /* the first intact record's header */
     struct vsr_header header_last;
 };
 
@@ -192,16 +194,24 @@ static int partition_rebuild_write(struct partition *partition, struct partition
 
 /* Adds the next entry (header NULL: an op whose record is damaged, a zero entry). */
 static int partition_rebuild_add(struct partition *partition, struct partition_rebuild *rebuild,
-                                 const struct vsr_header *header, uint64_t position_bytes)
+                                 const struct vsr_header *header, uint64_t position_bytes,
+                                 uint64_t op)
 {
+    assert(header == NULL || header->u.prepare.op == op);
     if (rebuild->count == partition->options.index_entries_max) {
         return -RUNNEL_EFULL;
+    }
+    if (rebuild->count == 0) {
+        rebuild->op_first = op; /* a damaged first record still names the segment's first op */
     }
     uint8_t *slot = partition->index_write_buffer +
                     (uint64_t)(rebuild->count - rebuild->staged_first) * RECORD_INDEX_ENTRY_SIZE;
     if (header != NULL) {
         record_index_entry_init((struct record_index_entry *)(void *)slot, header, position_bytes);
-        rebuild->header_first = rebuild->count == 0 ? *header : rebuild->header_first;
+        if (!rebuild->has_header_first) {
+            rebuild->header_first = *header;
+            rebuild->has_header_first = true;
+        }
         rebuild->header_last = *header;
     } else {
         memset(slot, 0, RECORD_INDEX_ENTRY_SIZE);
@@ -271,7 +281,7 @@ static int partition_rebuild_take(struct partition *partition, struct partition_
     for (uint64_t missing = rebuild->op_next;
          is_after_gap && rebuild->op_next != UINT64_MAX && missing < op; missing++) {
         partition_fault(partition, missing);
-        int result = partition_rebuild_add(partition, rebuild, NULL, 0);
+        int result = partition_rebuild_add(partition, rebuild, NULL, 0, missing);
         if (result != 0) {
             return result;
         }
@@ -279,7 +289,7 @@ static int partition_rebuild_take(struct partition *partition, struct partition_
     rebuild->has_chain = true;
     rebuild->op_next = op + 1;
     rebuild->checksum_last = header->checksum;
-    return partition_rebuild_add(partition, rebuild, header, position);
+    return partition_rebuild_add(partition, rebuild, header, position, op);
 }
 
 /* Rebuilds a segment's index from its log, durably: a sealed one at start-up, or the one a
@@ -331,7 +341,8 @@ int partition_rebuild_index(struct partition *partition, struct partition_segmen
         return result;
     }
     segment->entry_count = rebuild.count;
-    segment->op_first = rebuild.header_first.u.prepare.op;
+    assert(rebuild.has_header_first); /* a NULL entry is only added before an intact one */
+    segment->op_first = rebuild.op_first;
     segment->timestamp_first = rebuild.header_first.u.prepare.timestamp;
     segment->timestamp_last = rebuild.header_last.u.prepare.timestamp;
     segment->is_index_damaged = false;

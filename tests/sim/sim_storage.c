@@ -471,6 +471,11 @@ void sim_storage_dump(const struct sim_storage *storage)
            journal->writes_count, journal->reports_count, journal->parked_count,
            (int)journal->is_repairing, journal->failed, partition_faulty_count(partition),
            (unsigned long long)journal->repairs_count, (unsigned long long)journal->given_up_count);
+    for (uint32_t index = 0; index < partition->segment_count; index++) {
+        printf("      segment %u op_first=%llu entries=%u\n", index,
+               (unsigned long long)partition->segments[index].op_first,
+               partition->segments[index].entry_count);
+    }
     for (uint32_t index = 0; index < partition_faulty_count(partition); index++) {
         printf("      faulty op %llu\n", (unsigned long long)partition_faulty_op(partition, index));
     }

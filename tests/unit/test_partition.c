@@ -498,6 +498,40 @@ static void test_sealed_index_rebuilt(void **state)
     partition_fixture_teardown();
 }
 
+/* A sealed index rebuilt while the segment's first record is damaged: the segment still
+ * begins at that op (listed faulty), not at op 0 (runnel-sim --storage --storage-misdirect
+ * --seed 225: the rebuilt segment claimed op 0 on, its later ops were not found, and a
+ * replica nacked one its journal held). */
+static void test_sealed_index_rebuilt_first_record_damaged(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    fill_150();
+    const struct partition_segment *sealed = &partition_fixture.partition.segments[1];
+    uint64_t op_first = sealed->op_first;
+    uint64_t op_end = op_first + sealed->entry_count;
+    struct partition_read read;
+    assert_int_equal(read_op(op_first, &read), 0);
+    char path[IO_PATH_SIZE_MAX];
+    snprintf(path, sizeof(path), "%s", sealed->log_path);
+    assert_int_equal(
+        sim_disk_flip_bit(&partition_fixture.disk, path, (read.position_bytes + 300) * 8), 0);
+    snprintf(path, sizeof(path), "%s", sealed->index_path);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(sim_disk_file_truncate(&partition_fixture.disk, path, 4096), 0); /* torn */
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.segments[1].op_first, op_first);
+    assert_true(partition_is_faulty(&partition_fixture.partition, op_first));
+    assert_int_equal(read_op(op_first, &read), -RUNNEL_EFAULTY);
+    for (uint64_t op = op_first + 1; op < op_end; op++) {
+        if (!partition_is_faulty(&partition_fixture.partition, op)) {
+            check_record(&read, op, (uint8_t)(op - 1));
+        }
+    }
+    check_record(&read, op_end - 1, (uint8_t)(op_end - 2));
+    partition_fixture_teardown();
+}
+
 /* A damaged record of a sealed segment is repaired in place from an intact copy. */
 static void test_repair_sealed_record(void **state)
 {
@@ -879,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_read_verifies_disk_bodies),
         cmocka_unit_test(test_sealed_damaged_entry_reads_record),
         cmocka_unit_test(test_sealed_index_rebuilt),
+        cmocka_unit_test(test_sealed_index_rebuilt_first_record_damaged),
         cmocka_unit_test(test_repair_sealed_record),
         cmocka_unit_test(test_open_resumes_from_checkpoint),
         cmocka_unit_test(test_purge),
