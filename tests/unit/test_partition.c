@@ -437,6 +437,24 @@ static _Alignas(16) uint8_t index_now[64 * 1024];
 
 /* A missing, then a torn sealed index is rebuilt from its log at open, byte for byte; a
  * damaged record met by the rebuild leaves its op (and the ops it hides) faulty. */
+/* Flips a bit at byte at_byte of op's record in sealed segment segment, cuts that
+ * segment's index to index_size_bytes (0: missing, else torn) and reopens: a rebuild. */
+static void damage_record_and_index(uint32_t segment, uint64_t op, uint64_t at_byte,
+                                    uint64_t index_size_bytes)
+{
+    struct partition_read read;
+    assert_int_equal(read_op(op, &read), 0);
+    const struct partition_segment *sealed = &partition_fixture.partition.segments[segment];
+    char path[IO_PATH_SIZE_MAX];
+    snprintf(path, sizeof(path), "%s", sealed->log_path);
+    assert_int_equal(
+        sim_disk_flip_bit(&partition_fixture.disk, path, (read.position_bytes + at_byte) * 8), 0);
+    snprintf(path, sizeof(path), "%s", sealed->index_path);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(sim_disk_file_truncate(&partition_fixture.disk, path, index_size_bytes), 0);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+}
+
 static void test_sealed_index_rebuilt(void **state)
 {
     (void)state;
@@ -475,15 +493,7 @@ static void test_sealed_index_rebuilt(void **state)
     /* A damaged record and a missing index: the rebuild marks the op faulty. */
     const struct partition_segment *sealed = &partition_fixture.partition.segments[0];
     uint64_t op_damaged = sealed->op_first + 6;
-    assert_int_equal(read_op(op_damaged, &read), 0);
-    char path[IO_PATH_SIZE_MAX];
-    snprintf(path, sizeof(path), "%s", sealed->log_path);
-    assert_int_equal(
-        sim_disk_flip_bit(&partition_fixture.disk, path, (read.position_bytes + 700) * 8), 0);
-    snprintf(path, sizeof(path), "%s", sealed->index_path);
-    partition_close(&partition_fixture.partition);
-    assert_int_equal(sim_disk_file_truncate(&partition_fixture.disk, path, 0), 0);
-    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    damage_record_and_index(0, op_damaged, 700, 0);
     assert_true(partition_is_faulty(&partition_fixture.partition, op_damaged));
     uint32_t faulty = partition_faulty_count(&partition_fixture.partition);
     assert_true(faulty >= 1 && faulty <= 3); /* the rest of its flush cannot be located */
@@ -510,16 +520,8 @@ static void test_sealed_index_rebuilt_first_record_damaged(void **state)
     const struct partition_segment *sealed = &partition_fixture.partition.segments[1];
     uint64_t op_first = sealed->op_first;
     uint64_t op_end = op_first + sealed->entry_count;
+    damage_record_and_index(1, op_first, 300, 4096); /* its index torn */
     struct partition_read read;
-    assert_int_equal(read_op(op_first, &read), 0);
-    char path[IO_PATH_SIZE_MAX];
-    snprintf(path, sizeof(path), "%s", sealed->log_path);
-    assert_int_equal(
-        sim_disk_flip_bit(&partition_fixture.disk, path, (read.position_bytes + 300) * 8), 0);
-    snprintf(path, sizeof(path), "%s", sealed->index_path);
-    partition_close(&partition_fixture.partition);
-    assert_int_equal(sim_disk_file_truncate(&partition_fixture.disk, path, 4096), 0); /* torn */
-    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
     assert_int_equal(partition_fixture.partition.segments[1].op_first, op_first);
     assert_true(partition_is_faulty(&partition_fixture.partition, op_first));
     assert_int_equal(read_op(op_first, &read), -RUNNEL_EFAULTY);
