@@ -50,6 +50,10 @@ else()
 endif()
 # The timeout leaves room for a loaded machine: 3,500 seeds take about 60 s alone, and took
 # 215-300 s in a full suite at load average ~10.
+# Open: runnel-sim --seed 835024293622 does not converge (found in 31c575a's range, fails at
+# aa8b51e too): a lagging replica of a log_retained group stays in view_change status in its
+# state transfer's records phase (docs/OPERATIONS.md "Known stalls"). A commit whose range
+# held it would fail here.
 # Without --wipes: a wiped seed may still stall (runnel-sim --wipes --seed 3692790450823:
 # no convergence, docs/OPERATIONS.md), which would fail some commits' ranges.
 add_test(NAME sim.seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim>
