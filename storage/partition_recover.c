@@ -703,17 +703,23 @@ static int partition_recover_chain_from_sealed(struct partition *partition)
     return 0;
 }
 
-/* Faulty ops with no usable entry up to the durable entry, then the durable record. */
-static int partition_recover_to_durable(struct partition *partition,
-                                        struct partition_recovery *recovery, uint64_t *position)
+/* Faulty ops with no usable entry up to entry index (valid: durable, its header and
+ * record position), then its record. */
+static int partition_recover_to_entry(struct partition *partition,
+                                      struct partition_recovery *recovery, uint32_t index,
+                                      const struct vsr_header *durable, uint64_t durable_position,
+                                      uint64_t *position)
 {
-    const struct vsr_header *durable = &recovery->durable_header;
     uint64_t op_durable = durable->u.prepare.op;
-    uint64_t op_next = partition->is_chain_known ? partition->op_last + 1 : op_durable;
-    if (op_next > op_durable ||
-        op_durable - op_next != recovery->durable_index - partition->entry_count) {
+    /* With the chain unknown the entries name the ops: entry i holds op_base + i (a rebuilt
+     * index begins with zero entries when the segment's first records are damaged). */
+    uint64_t op_next = partition->is_chain_known ? partition->op_last + 1
+                       : recovery->op_base != UINT64_MAX
+                           ? recovery->op_base + partition->entry_count
+                           : op_durable;
+    if (op_next > op_durable || op_durable - op_next != index - partition->entry_count) {
         log_warn("partition_index_disagrees", "file=%s entry=%" PRIu32 " reason=op_gap",
-                 partition_tail(partition)->index_path, recovery->durable_index);
+                 partition_tail(partition)->index_path, index);
         return -RUNNEL_EFORMAT;
     }
     for (uint64_t op = op_next; op < op_durable; op++) {
@@ -725,27 +731,65 @@ static int partition_recover_to_durable(struct partition *partition,
     }
     struct vsr_header header;
     const char *reason = "";
-    int check = partition_recover_check(partition, recovery, recovery->durable_position_bytes,
-                                        &header, &reason);
+    int check = partition_recover_check(partition, recovery, durable_position, &header, &reason);
     if (check < 0) {
         return check;
     }
-    int result =
-        partition_recover_add(partition, durable, op_durable, recovery->durable_position_bytes);
+    int result = partition_recover_add(partition, durable, op_durable, durable_position);
     if (result != 0) {
         return result;
     }
     if (check != 0 || header.checksum != durable->checksum) {
         log_warn("partition_record_faulty",
                  "file=%s position=%" PRIu64 " op=%" PRIu64 " reason=\"%s\"",
-                 partition_tail(partition)->log_path, recovery->durable_position_bytes, op_durable,
+                 partition_tail(partition)->log_path, durable_position, op_durable,
                  check ? reason : "index mismatch");
         partition_fault(partition, op_durable);
         partition->entries[partition->entry_count - 1].is_faulty = true;
     }
     partition_chain_advance(partition, durable);
-    *position = recovery->durable_position_bytes + durable->size;
+    *position = durable_position + durable->size;
     return 0;
+}
+
+/* The log broke at entry entry_count (a damaged, missing or misdirected record): resumes
+ * at the first valid entry from there on (the durable one at the latest), read again from
+ * the index, with the ops before it faulty. */
+static int partition_recover_resume(struct partition *partition,
+                                    struct partition_recovery *recovery, uint64_t *position)
+{
+    const struct partition_options *options = &partition->options;
+    struct partition_segment *tail = partition_tail(partition);
+    recovery->chunk_position_bytes = UINT64_MAX / 2; /* the buffer holds index bytes now */
+    uint64_t from = 0;
+    uint64_t read = 0;
+    for (uint32_t index = partition->entry_count; index < recovery->durable_index; index++) {
+        uint64_t at = (uint64_t)index * RECORD_INDEX_ENTRY_SIZE;
+        if (at < from || at + RECORD_INDEX_ENTRY_SIZE > from + read) {
+            from = align_down(at);
+            int result = partition_read_sync(partition, tail->index_file, partition->buffer,
+                                             options->buffer_size_bytes, from, &read);
+            if (result != 0) {
+                return result;
+            }
+        }
+        struct vsr_header header;
+        uint64_t record_position = 0;
+        if (at + RECORD_INDEX_ENTRY_SIZE <= from + read &&
+            record_index_entry_validate(partition->buffer + (at - from),
+                                        options->record_size_bytes_max, &options->group,
+                                        options->cluster, &header, &record_position) == 0 &&
+            record_position < options->segment_size_bytes && recovery->op_base != UINT64_MAX &&
+            header.u.prepare.op == recovery->op_base + index) {
+            recovery->chunk_position_bytes = UINT64_MAX / 2;
+            return partition_recover_to_entry(partition, recovery, index, &header, record_position,
+                                              position);
+        }
+    }
+    recovery->chunk_position_bytes = UINT64_MAX / 2;
+    return partition_recover_to_entry(partition, recovery, recovery->durable_index,
+                                      &recovery->durable_header, recovery->durable_position_bytes,
+                                      position);
 }
 
 /* One step at a record already covered by a valid prefix entry. */
@@ -815,7 +859,11 @@ static int partition_recover_scan(struct partition *partition, struct partition_
             position += header.size;
             continue;
         }
-        if (check == 0 &&
+        /* With the chain unknown, a record that is not its entry's op (a misdirected copy
+         * at the front of the log) begins nothing: the entries decide. */
+        bool is_slot_op = partition->is_chain_known || recovery->op_base == UINT64_MAX ||
+                          header.u.prepare.op == recovery->op_base + partition->entry_count;
+        if (check == 0 && is_slot_op &&
             (!is_durable_slot || header.checksum == recovery->durable_header.checksum)) {
             if (is_durable_slot && position != recovery->durable_position_bytes) {
                 log_warn("partition_index_disagrees",
@@ -829,7 +877,7 @@ static int partition_recover_scan(struct partition *partition, struct partition_
             partition_chain_advance(partition, &header);
             position += header.size;
         } else if (recovery->has_durable && recovery->durable_index >= partition->entry_count) {
-            result = partition_recover_to_durable(partition, recovery, &position);
+            result = partition_recover_resume(partition, recovery, &position);
         } else {
             log_debug("partition_tail_end", "file=%s position=%" PRIu64 " reason=\"%s\"",
                       partition_tail(partition)->log_path, position, reason);

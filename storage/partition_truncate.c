@@ -200,35 +200,62 @@ static int partition_suffix_cut_file(struct partition *partition, int32_t file, 
     return result == 0 ? partition_sync_sync(partition, file, false) : result;
 }
 
-/* Where the records of segment index from its entry k on begin: after record k - 1
- * (or k's own position when k - 1's is unknown). */
-static int partition_suffix_position(struct partition *partition, uint32_t index, uint64_t k,
-                                     uint64_t *cut_out)
+/* Reads entry of segment index: 0 with the position after its record (after) or of it,
+ * 1 when the entry is damaged or names another op, <0 an I/O error. */
+static int partition_suffix_entry(struct partition *partition, uint32_t index, uint64_t entry,
+                                  bool after, uint64_t *cut_out)
 {
-    *cut_out = 0;
-    if (k == 0) {
-        return 0;
-    }
     const struct partition_segment *segment = &partition->segments[index];
-    uint64_t from = align_down((k - 1) * RECORD_INDEX_ENTRY_SIZE);
+    uint64_t from = align_down(entry * RECORD_INDEX_ENTRY_SIZE);
     uint64_t read = 0;
     int result = partition_read_sync(partition, segment->index_file, partition->buffer,
-                                     2 * IO_SECTOR_SIZE, from, &read);
+                                     IO_SECTOR_SIZE, from, &read);
     if (result != 0) {
         return result;
     }
-    for (uint64_t entry = k - 1; entry <= k; entry++) {
-        uint64_t inside = entry * RECORD_INDEX_ENTRY_SIZE - from;
-        struct vsr_header header;
-        uint64_t position = 0;
-        if (inside + RECORD_INDEX_ENTRY_SIZE <= read &&
-            record_index_entry_validate(
-                partition->buffer + inside, partition->options.record_size_bytes_max,
-                &partition->options.group, partition->options.cluster, &header, &position) == 0 &&
-            header.u.prepare.op == segment->op_first + entry) {
-            *cut_out = entry == k - 1 ? position + header.size : position;
-            return 0;
+    uint64_t inside = entry * RECORD_INDEX_ENTRY_SIZE - from;
+    struct vsr_header header;
+    uint64_t position = 0;
+    if (inside + RECORD_INDEX_ENTRY_SIZE <= read &&
+        record_index_entry_validate(
+            partition->buffer + inside, partition->options.record_size_bytes_max,
+            &partition->options.group, partition->options.cluster, &header, &position) == 0 &&
+        header.u.prepare.op == segment->op_first + entry) {
+        *cut_out = after ? position + header.size : position;
+        return 0;
+    }
+    return 1;
+}
+
+/* Where the records of segment index from its entry *k on begin: after record *k - 1, or
+ * at record *k. When neither entry is known (damaged records the index rebuild could not
+ * place) and lower is set, the cut moves down to just after the nearest known record
+ * below (*k lowered; the ops between were damaged: the reopen reports them lost), or to
+ * the segment's start when it is not the first. */
+static int partition_suffix_position(struct partition *partition, uint32_t index, uint64_t *k,
+                                     bool lower, uint64_t *cut_out)
+{
+    *cut_out = 0;
+    if (*k == 0) {
+        return 0;
+    }
+    for (uint64_t step = 0; step <= *k; step++) {
+        if (step >= 2 && !lower) {
+            break;
         }
+        /* step 0: after entry k - 1; step 1: at entry k; step s >= 2: after entry k - s. */
+        uint64_t entry = step == 1 ? *k : *k - (step == 0 ? 1 : step);
+        int result = partition_suffix_entry(partition, index, entry, step != 1, cut_out);
+        if (result <= 0) {
+            if (result == 0 && step >= 2) {
+                *k = entry + 1;
+            }
+            return result;
+        }
+    }
+    if (lower && index > 0) {
+        *k = 0;
+        return 0;
     }
     return -RUNNEL_EFAULTY;
 }
@@ -245,7 +272,7 @@ static int partition_suffix_cut(struct partition *partition, uint32_t index, uin
     struct partition_segment *segment = partition_tail(partition);
     uint64_t k = op_min - segment->op_first;
     uint64_t cut = 0;
-    int result = partition_suffix_position(partition, index, k, &cut);
+    int result = partition_suffix_position(partition, index, &k, false, &cut);
     if (result == -RUNNEL_EFAULTY) {
         /* The index lost the entries at the cut (damage, a misdirected write) while the log
          * may hold the records: rebuild the index from the log, then ask it again. */
@@ -254,7 +281,7 @@ static int partition_suffix_cut(struct partition *partition, uint32_t index, uin
         result = partition_rebuild_index(partition, segment);
         k = op_min > segment->op_first ? op_min - segment->op_first : 0;
         if (result == 0) {
-            result = partition_suffix_position(partition, index, k, &cut);
+            result = partition_suffix_position(partition, index, &k, true, &cut);
         }
     }
     if (result == 0) {

@@ -132,7 +132,7 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # --storage-misdirect: faulty machines' disks misdirect writes to the partition's segment
 # logs and indexes (to another offset of the same file, or to another log or index of the
 # directory; sim_disk misdirect_suffixes), at the seed's misdirect rate per disk write.
-# The range is not in CI yet: 5 of 1000 seeds from base 0 fail (docs/OPERATIONS.md
+# The range is not in CI yet: 3 of 1000 seeds from base 0 fail (docs/OPERATIONS.md
 # "Misdirected writes" lists them by cause). A damaged index at a suffix cut no longer fails
 # the partition (partition_suffix_cut rebuilds it; was 69 more). Fixed seeds 36, 180 and
 # 516: a sealed record whose index entry and the one before were damaged was not listed
@@ -144,10 +144,23 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # the tail at a damaged index entry below it) left the replica believing it held the ops
 # lost there (the journal reports them as an own cut now). 225: a sealed index rebuilt while
 # the segment's first record was damaged named op 0 as the segment's first, so its later ops
-# were not found and a replica nacked one its journal held (a safety check).
-set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225)
+# were not found and a replica nacked one its journal held (a safety check). 943: a cut
+# whose entries and records were both damaged could not be placed and failed the journal
+# (the cut now moves down to after the nearest intact record). 417: a tail index beginning
+# with zero entries under a misdirected first record failed the reopen with an op gap (the
+# entries now name the ops and the scan resumes at the first entry left).
+set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})
     add_test(NAME sim.misdirect_seed_${seed}
         COMMAND $<TARGET_FILE:runnel-sim> --storage --storage-misdirect --seed ${seed})
     set_tests_properties(sim.misdirect_seed_${seed} PROPERTIES TIMEOUT 60)
+endforeach()
+# With bit flips as well. 604: a tail whose first index entry was damaged and whose log
+# broke in the middle listed every op up to the last entry faulty, overflowing the faulty
+# list (the open failed); recovery now resumes at the next valid entry.
+set(runnel_sim_misdirect_flips_fixed_seeds 604)
+foreach(seed ${runnel_sim_misdirect_flips_fixed_seeds})
+    add_test(NAME sim.misdirect_flips_seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --storage
+        --storage-flips --storage-misdirect --seed ${seed})
+    set_tests_properties(sim.misdirect_flips_seed_${seed} PROPERTIES TIMEOUT 60)
 endforeach()

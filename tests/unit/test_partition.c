@@ -59,6 +59,22 @@ static void check_record(struct partition_read *read, uint64_t op, uint8_t seed)
     assert_int_equal(frame.payload[0], seed);
 }
 
+/* Appends count records of messages messages each (payload seed = index, timestamps from
+ * timestamp_ns), flushing after every flush_every of them and at the end. */
+static void append_records(uint32_t count, uint32_t messages, uint64_t timestamp_ns,
+                           uint32_t flush_every)
+{
+    for (uint32_t index = 0; index < count; index++) {
+        partition_fixture_append((uint8_t)index, messages, timestamp_ns + index);
+        if (index % flush_every == flush_every - 1) {
+            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+            partition_fixture_run();
+        }
+    }
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+}
+
 static void test_directory_path(void **state)
 {
     (void)state;
@@ -136,15 +152,7 @@ static void test_rotation_and_reopen(void **state)
     (void)state;
     partition_fixture_setup(2);
     /* ~1.9 KiB records (with sector padding per flush) overflow 64 KiB segments. */
-    for (uint32_t index = 0; index < 150; index++) {
-        partition_fixture_append((uint8_t)index, 4, 1000000 + index);
-        if (index % 3 == 2) {
-            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
-            partition_fixture_run();
-        }
-    }
-    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
-    partition_fixture_run();
+    append_records(150, 4, 1000000, 3);
     assert_int_equal(partition_fixture.op_durable, 150);
     assert_true(partition_fixture.partition.segment_count >= 3);
     struct partition_read read;
@@ -377,15 +385,7 @@ static void test_sealed_damaged_entry_reads_record(void **state)
 {
     (void)state;
     partition_fixture_setup(5);
-    for (uint32_t index = 0; index < 150; index++) {
-        partition_fixture_append((uint8_t)index, 4, 1000000 + index);
-        if (index % 3 == 2) {
-            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
-            partition_fixture_run();
-        }
-    }
-    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
-    partition_fixture_run();
+    append_records(150, 4, 1000000, 3);
     assert_true(partition_fixture.partition.segment_count >= 3);
     const struct partition_segment *sealed = &partition_fixture.partition.segments[0];
     assert_true(sealed->entry_count > 24);
@@ -420,15 +420,7 @@ static void test_sealed_damaged_entry_reads_record(void **state)
 
 static void fill_150(void)
 {
-    for (uint32_t index = 0; index < 150; index++) {
-        partition_fixture_append((uint8_t)index, 4, 1000000 + index);
-        if (index % 3 == 2) {
-            assert_int_equal(partition_flush(&partition_fixture.partition), 0);
-            partition_fixture_run();
-        }
-    }
-    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
-    partition_fixture_run();
+    append_records(150, 4, 1000000, 3);
     assert_true(partition_fixture.partition.segment_count >= 3);
 }
 
@@ -902,6 +894,114 @@ static void test_truncate_suffix_not_kept_is_made_again(void **state)
     partition_fixture_teardown();
 }
 
+/* Suffix cut into a sealed segment where neither the entries at the cut nor their
+ * records survive (the rebuild cannot place the cut): the cut moves down to just after
+ * the nearest intact record below, instead of failing the partition for good (runnel-sim
+ * --storage --storage-misdirect --seed 943). */
+static void test_truncate_suffix_unplaceable_cut_goes_lower(void **state)
+{
+    (void)state;
+    uint64_t op_min = fill_150_damage_two_entries(); /* entries of op_min - 1 and op_min */
+    /* Their records damaged too: every 200th byte from op_min - 1's record to op_min + 1's. */
+    struct partition_read read;
+    assert_int_equal(read_op(op_min - 1, &read), 0);
+    uint64_t from = read.position_bytes;
+    assert_int_equal(read_op(op_min + 1, &read), 0);
+    const struct partition_segment *segment = &partition_fixture.partition.segments[1];
+    for (uint64_t at = from + 100; at < read.position_bytes; at += 200) {
+        assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, segment->log_path, at * 8), 0);
+    }
+    assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, op_min), 0);
+    assert_int_equal(partition_fixture.partition.failed, 0);
+    assert_int_equal(partition_fixture.partition.segment_count, 2);
+    uint64_t op_last = partition_fixture.partition.op_last;
+    assert_true(op_last < op_min - 1 && op_last >= segment->op_first);
+    check_record(&read, op_last, (uint8_t)(op_last - 1));
+    assert_int_equal(read_op(op_last + 1, &read), -RUNNEL_ENOTFOUND);
+    partition_fixture_append(77, 4, 1);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.op_last, op_last + 1);
+    check_record(&read, op_last + 1, 77);
+    partition_fixture_teardown();
+}
+
+/* A tail whose index begins with zero entries (ops a rebuild found damaged) and whose log
+ * begins with a misdirected copy of a later record: the open takes the ops from the
+ * entries, lists the front faulty and resumes at the first entry left, instead of
+ * chaining from the copy and failing with an op gap (runnel-sim --storage --storage-misdirect
+ * --seed 417). */
+static void test_tail_zero_front_entries_and_misdirected_first_record(void **state)
+{
+    (void)state;
+    partition_fixture_setup(12);
+    append_records(20, 2, 1000, 4);
+    assert_int_equal(partition_fixture.partition.segment_count, 1);
+    struct partition_read read;
+    assert_int_equal(read_op(5, &read), 0);
+    static _Alignas(16) uint8_t record[4096];
+    assert_true(read.header.size <= sizeof(record));
+    memcpy(record, read.record, read.header.size);
+    const struct partition_segment *tail = &partition_fixture.partition.segments[0];
+    char log_path[IO_PATH_SIZE_MAX];
+    char index_path[IO_PATH_SIZE_MAX];
+    snprintf(log_path, sizeof(log_path), "%s", tail->log_path);
+    snprintf(index_path, sizeof(index_path), "%s", tail->index_path);
+    partition_close(&partition_fixture.partition);
+    static const uint8_t zeros[4 * RECORD_INDEX_ENTRY_SIZE];
+    assert_int_equal(
+        sim_disk_file_write(&partition_fixture.disk, index_path, zeros, sizeof(zeros), 0), 0);
+    assert_int_equal(
+        sim_disk_file_write(&partition_fixture.disk, log_path, record, read.header.size, 0), 0);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.op_last, 20);
+    for (uint64_t op = 1; op <= 4; op++) {
+        assert_true(partition_is_faulty(&partition_fixture.partition, op));
+    }
+    for (uint64_t op = 5; op <= 20; op++) { /* the log resumes at the first entry left */
+        check_record(&read, op, (uint8_t)(op - 1));
+    }
+    partition_fixture_append(77, 4, 1);
+    assert_int_equal(partition_flush(&partition_fixture.partition), 0);
+    partition_fixture_run();
+    check_record(&read, 21, 77);
+    partition_fixture_teardown();
+}
+
+/* A tail whose first index entry is damaged (so no prefix of entries is trusted) with a
+ * damaged record in the middle: the open resumes at the next valid entry, so only that
+ * record's op is faulty, not every op up to the last entry (runnel-sim --storage
+ * --storage-flips --storage-misdirect --seed 604: the faulty list overflowed and the open
+ * failed). */
+static void test_tail_damaged_first_entry_and_middle_record(void **state)
+{
+    (void)state;
+    partition_fixture_setup(12);
+    append_records(20, 2, 1000, 4);
+    assert_int_equal(partition_fixture.partition.segment_count, 1);
+    struct partition_read read;
+    assert_int_equal(read_op(9, &read), 0);
+    uint64_t at = read.position_bytes + VSR_HEADER_SIZE + 8;
+    const struct partition_segment *tail = &partition_fixture.partition.segments[0];
+    char log_path[IO_PATH_SIZE_MAX];
+    snprintf(log_path, sizeof(log_path), "%s", tail->log_path);
+    damage_entry(0, 0);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, log_path, at * 8), 0);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition_fixture.partition.op_last, 20);
+    assert_true(partition_is_faulty(&partition_fixture.partition, 9));
+    assert_int_equal(partition_faulty_count(&partition_fixture.partition), 1);
+    for (uint64_t op = 1; op <= 20; op++) {
+        if (op != 9) {
+            check_record(&read, op, (uint8_t)(op - 1));
+        }
+    }
+    partition_fixture_teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -925,6 +1025,9 @@ int main(void)
         cmocka_unit_test(test_truncate_suffix_damaged_index),
         cmocka_unit_test(test_sealed_unlocatable_record_is_faulty),
         cmocka_unit_test(test_truncate_suffix_not_kept_is_made_again),
+        cmocka_unit_test(test_truncate_suffix_unplaceable_cut_goes_lower),
+        cmocka_unit_test(test_tail_zero_front_entries_and_misdirected_first_record),
+        cmocka_unit_test(test_tail_damaged_first_entry_and_middle_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
