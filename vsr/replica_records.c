@@ -21,11 +21,12 @@
  * and the checkpoint replaces the state the skipped ops built. A write the journal gave up
  * on starts the taking again from the lowest op not yet durable. Once the anchor is durable
  * the checkpoint is named in the superblock and installed. Unanswered chunks are asked again
- * from the repair timeout, from another peer after VSR_TRANSFER_TIMEOUT_TICKS; silent after
- * as many changes of peer as the group has replicas (or once a peer checkpointed past the
- * anchor), the transfer starts over from a checkpoint and the first op its peer holds then
- * (the peers may have deleted the records meanwhile). A replica that leads a view drops its
- * transfer (its log is the view's). Runs on the shard that owns the group.
+ * from the repair timeout, from another peer than the silent one after
+ * VSR_TRANSFER_TIMEOUT_TICKS; silent after as many changes of peer as the group has replicas
+ * (or after one change once a peer checkpointed past the anchor), the transfer starts over
+ * from a checkpoint and the first op its peer holds then (the peers may have deleted the
+ * records meanwhile). A replica that leads a view drops its transfer (its log is the
+ * view's). Runs on the shard that owns the group.
  */
 #include "lib/assert.h"
 #include "lib/error.h"
@@ -273,6 +274,25 @@ void vsr_replica_records_written(struct vsr_replica *replica, uint64_t op, u128 
     }
 }
 
+/* A random peer other than transfer_peer (silent), when the group has one. */
+static uint8_t vsr_replica_records_peer_other(struct vsr_replica *replica)
+{
+    uint8_t count = replica->config.replica_count;
+    uint8_t self = replica->config.replica;
+    uint8_t silent = replica->transfer_peer;
+    assert(silent < count && silent != self);
+    if (count <= 2) {
+        return silent; /* the only peer */
+    }
+    uint64_t index = prng_range(&replica->prng, count - 2u);
+    for (uint8_t peer = 0; peer < count; peer++) {
+        if (peer != self && peer != silent && index-- == 0) {
+            return peer;
+        }
+    }
+    unreachable_code();
+}
+
 void vsr_replica_records_tick(struct vsr_replica *replica)
 {
     assert(replica->transfer_stage == VSR_TRANSFER_RECORDS);
@@ -280,18 +300,22 @@ void vsr_replica_records_tick(struct vsr_replica *replica)
         vsr_replica_transfer_persist(replica); /* caught up meanwhile: installs as a no-op */
         return;
     }
-    if (replica->tick > replica->transfer_tick + VSR_TRANSFER_TIMEOUT_TICKS &&
-        (replica->records_silences >= replica->config.replica_count ||
-         vsr_replica_peer_checkpoint_is_above(replica, replica->transfer_op))) {
-        /* Silent after as many changes of peer as it has peers and more, or while a peer
-         * checkpointed past the anchor: the records it needs may be gone from every peer
-         * (prefix truncation moved their first op past what the checkpoint's chunks named).
-         * The transfer starts over: a checkpoint and the first op its peer holds now. */
+    bool silent = replica->tick > replica->transfer_tick + VSR_TRANSFER_TIMEOUT_TICKS;
+    if (silent && (replica->records_silences >= replica->config.replica_count ||
+                   (replica->records_silences > 0 &&
+                    vsr_replica_peer_checkpoint_is_above(replica, replica->transfer_op)))) {
+        /* Silent after as many changes of peer as it has peers and more, or after one change
+         * while a peer checkpointed past the anchor: the records it needs may be gone from
+         * every peer (prefix truncation moved their first op past what the checkpoint's
+         * chunks named). The transfer starts over: a checkpoint and the first op its peer
+         * holds now. Never before another peer was asked: one peer's silence may be its own
+         * damaged record (never served; below its ring it is never repaired), and the
+         * transfer starting over asks the primary again, the same peer (seed 835024293622). */
         replica->transfer_stage = VSR_TRANSFER_IDLE;
         return;
     }
-    if (replica->tick > replica->transfer_tick + VSR_TRANSFER_TIMEOUT_TICKS) {
-        replica->transfer_peer = vsr_replica_peer_random(replica); /* silent: another peer */
+    if (silent) {
+        replica->transfer_peer = vsr_replica_records_peer_other(replica);
         replica->transfer_tick = replica->tick;
         replica->records_silences++;
     } else if (replica->tick < replica->transfer_tick + VSR_TIMEOUT_REPAIR_TICKS) {

@@ -15,13 +15,16 @@
 # stepped aside; 7000092: a backup whose journal a transfer restarted above its checkpoint
 # sent a do_view_change claiming its log_view's log ended at its op, which was chosen and
 # dropped committed ops: it now says its log is partial, and the choice waits for a whole
-# log of that log_view), plus a range
+# log of that log_view; 835024293622: a records phase whose peer stopped short at a record
+# damaged in its journal started the transfer over at once, another peer having checkpointed
+# past the anchor, from the primary again, the same peer, forever: it now asks another peer
+# first), plus a range
 # of seeds derived from the commit hash at configure time, so every
 # commit explores new seeds and any failure prints a seed that replays it
 # (runnel-sim --seed S). The asan build runs fewer seeds.
 set(runnel_sim_fixed_seeds 1 7 18 52 56 90 176 597 633 719 743 1491 1743 2134 2785
     31004597 1000144 3939491342187 4001523 1978814707088 1343532482582 351789847474
-    981232902929 1109 1169 1013 1321 2015606417028 21448 22139 7000092)
+    981232902929 1109 1169 1013 1321 2015606417028 21448 22139 7000092 835024293622)
 foreach(seed ${runnel_sim_fixed_seeds})
     add_test(NAME sim.seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --seed ${seed})
     set_tests_properties(sim.seed_${seed} PROPERTIES TIMEOUT 60)
@@ -50,10 +53,6 @@ else()
 endif()
 # The timeout leaves room for a loaded machine: 3,500 seeds take about 60 s alone, and took
 # 215-300 s in a full suite at load average ~10.
-# Open: runnel-sim --seed 835024293622 does not converge (found in 31c575a's range, fails at
-# aa8b51e too): a lagging replica of a log_retained group stays in view_change status in its
-# state transfer's records phase (docs/OPERATIONS.md "Known stalls"). A commit whose range
-# held it would fail here.
 # Without --wipes: a wiped seed may still stall (runnel-sim --wipes --seed 3692790450823:
 # no convergence, docs/OPERATIONS.md), which would fail some commits' ranges.
 add_test(NAME sim.seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim>

@@ -36,6 +36,7 @@ struct fixture {
     uint32_t record_requests;
     uint32_t checkpoint_requests;
     struct vsr_header record_request; /* the last request_records sent */
+    uint8_t record_target;            /* and the peer it went to */
     bool records_anywhere;            /* request_records may go to any peer (after a silence) */
     struct vsr_header chain[FIXTURE_ANCHOR + 1]; /* the committed prepares 1..96 */
     uint8_t bytes[2 * FIXTURE_CHUNK];
@@ -63,6 +64,7 @@ static void fixture_send(uint8_t target, const struct vsr_header *header, const 
         assert_true(target == 2 || (fixture->records_anywhere && target == 0));
         fixture->record_requests++;
         fixture->record_request = *header;
+        fixture->record_target = target;
     }
 }
 
@@ -478,6 +480,47 @@ static void test_silent_records_start_the_transfer_over(void **state)
     assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, 0);
 }
 
+/* Replica 0 reports its durable checkpoint at checkpoint_op (a prepare_ok: every message
+ * that carries a peer's checkpoint teaches it). */
+static void fixture_checkpoint_report(struct fixture *fixture, uint64_t checkpoint_op)
+{
+    struct vsr_header ok;
+    vsr_header_init(&ok, VSR_COMMAND_PREPARE_OK, FIXTURE_CLUSTER, 2, 0, &fixture_group);
+    ok.u.prepare_ok.checkpoint_op = checkpoint_op;
+    vsr_header_seal(&ok, NULL, 0);
+    fixture_deliver(fixture, &ok, NULL);
+}
+
+/*
+ * The peer the records come from stops short: its journal's copy of op 41 is damaged (never
+ * served; below its ring it is never repaired), while another peer checkpointed past the
+ * anchor. After the silence the records are asked of the other peer from op 41, and the
+ * whole chain lets the checkpoint be installed. Before, the transfer started over at once
+ * (another peer past the anchor), from the primary again: the same peer stopped at the same
+ * record, forever (runnel-sim --seed 835024293622).
+ */
+static void test_silent_peer_hands_the_records_to_another(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture->records_anywhere = true;
+    fixture_pull_checkpoint(fixture);
+    fixture_records(fixture, 1, 40);
+    helper_vsr_ticks(&fixture->vsr, 4);
+    assert_int_equal(fixture->vsr.replica.stats.records_taken, 40);
+    fixture_checkpoint_report(fixture, FIXTURE_ANCHOR + FIXTURE_INTERVAL);
+    uint32_t pulls = fixture->checkpoint_requests;
+    helper_vsr_ticks(&fixture->vsr, 60); /* past VSR_TRANSFER_TIMEOUT_TICKS: silent */
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_RECORDS);
+    assert_int_equal(fixture->checkpoint_requests, pulls);
+    assert_int_equal(fixture->record_target, 0); /* never the silent peer again */
+    assert_int_equal(fixture->record_request.u.request_records.op_min, 41);
+    fixture_records(fixture, 41, FIXTURE_ANCHOR);
+    helper_vsr_ticks(&fixture->vsr, 10);
+    assert_int_equal(fixture->vsr.superblock.durable.checkpoint_op, FIXTURE_ANCHOR);
+    assert_int_equal(fixture->vsr.replica.stats.state_transfers, 1);
+    assert_int_equal(fixture->vsr.replica.commit_min, FIXTURE_ANCHOR);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -506,6 +549,8 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_stalled_within_reach_pulls_a_checkpoint, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_silent_peer_hands_the_records_to_another,
+                                        fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
