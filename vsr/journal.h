@@ -64,6 +64,14 @@ struct vsr_superblock_state {
     uint64_t checkpoint_op;
     u128 checkpoint_checksum;
     uint64_t checkpoint_size_bytes;
+    /*
+     * The superblock names the group: this replica wrote its state at least once (every
+     * write sets it; a store that keeps a slot per group reports it for a group it holds).
+     * A replica writes it before it sends anything that binds it (prepare, prepare_ok, a
+     * vote or a view change message), so false means it never acted: a new group's
+     * view-0 primary leads view 0 at once (vsr_replica_recover).
+     */
+    bool formed;
 };
 
 /*

@@ -56,7 +56,9 @@ bool vsr_replica_view_is_durable(const struct vsr_replica *replica)
 {
     assert(replica->durable.view <= replica->view);
     assert(replica->log_view <= replica->view);
-    return replica->durable.view == replica->view && replica->durable.log_view == replica->log_view;
+    /* formed: a new group's replica acts only once its superblock names the group. */
+    return replica->durable.formed && replica->durable.view == replica->view &&
+           replica->durable.log_view == replica->log_view;
 }
 
 /*
@@ -317,8 +319,9 @@ static void vsr_replica_log_head_header(const struct vsr_replica *replica,
 }
 
 /*
- * Writes the view state when it differs from what is durable (one write at a time),
- * including the installed head's header once it becomes known.
+ * Writes the view state when it differs from what is durable, or when the superblock does
+ * not name the group yet (one write at a time), including the installed head's header
+ * once it becomes known.
  */
 void vsr_replica_persist(struct vsr_replica *replica)
 {
@@ -336,12 +339,13 @@ void vsr_replica_persist(struct vsr_replica *replica)
                            replica->transfer_stage == VSR_TRANSFER_PERSISTING;
     uint64_t checkpoint_op = checkpoint_next ? replica->checkpoint_next_op : replica->checkpoint_op;
     struct vsr_superblock_state target = replica->durable;
-    if (target.view == replica->view && target.log_view == replica->log_view &&
+    if (target.formed && target.view == replica->view && target.log_view == replica->log_view &&
         target.log_head_op == replica->log_head_op && target.log_head_checksum == head_checksum &&
         target.log_head_header.checksum == head_header.checksum &&
         target.checkpoint_op == checkpoint_op) {
         return;
     }
+    target.formed = true;
     target.view = replica->view;
     target.log_view = replica->log_view;
     target.commit_max = replica->commit_max;
@@ -365,6 +369,7 @@ void vsr_replica_persist(struct vsr_replica *replica)
 void vsr_replica_on_superblock_write(struct vsr_replica *replica)
 {
     assert(replica->superblock_busy);
+    assert(replica->writing.formed);
     assert(replica->writing.view >= replica->durable.view);
     assert(replica->writing.log_view >= replica->durable.log_view);
     replica->durable = replica->writing;

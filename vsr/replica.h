@@ -10,9 +10,11 @@
  * max(parent + 1, realtime)), view change (start_view_change quorum, do_view_change with
  * log_view, present and nack bitsets, log choice, nack-quorum truncation, hash-chain check,
  * start_view), primary (v + g) mod n, durable view/log_view before advertising, restart
- * (old primary moves to view + 1, damaged head -> recovering_head), repair along the hash
- * chain (request_prepare/prepare), client sessions (register: session = its commit op;
- * at most once per client request with the cached reply; eviction of the oldest; logout;
+ * (old primary moves to view + 1, damaged head -> recovering_head; a replica whose
+ * superblock never named its group never acted: a new group serves in view 0 at once),
+ * repair along the hash chain (request_prepare/prepare), client sessions (register:
+ * session = its commit op; at most once per client request with the cached reply;
+ * eviction of the oldest; logout;
  * exactly-once sessions with a window of replies, "request too old" below it, and a TTL
  * in log time), a log ring (slot = op mod (ops_max + 1)) whose base is the durable
  * checkpoint, checkpoints every checkpoint_interval ops (group state: client table plus

@@ -451,6 +451,34 @@ static bool vsr_replica_log_head_header_is_valid(const struct vsr_replica *repli
            vsr_group_is_equal(&header->group, &replica->config.group);
 }
 
+/*
+ * A replica whose superblock does not name its group never acted: it writes that mark
+ * before it sends anything that binds it (vsr_replica_view_is_durable, vsr_replica_vote),
+ * so it never prepared, acked or voted, and whatever its journal holds was never acked.
+ * It starts normal in view 0 and writes the mark; view 0's primary leads at once. The
+ * restart rule below (an old primary moves to view + 1) exists for a primary that may
+ * have sent prepares its own journal lost: leading the same view again from a shorter log
+ * would prepare another op at the same number. A replica that never acted prepared
+ * nothing, so a new group forms without a view change.
+ */
+static void vsr_replica_recover_unformed(struct vsr_replica *replica)
+{
+    assert(!replica->durable.formed && !replica->recovering);
+    assert(replica->view == 0 && replica->log_view == 0 && replica->checkpoint_op == 0);
+    replica->status = VSR_STATUS_NORMAL;
+    if (vsr_replica_primary_index(replica, replica->view) == replica->config.replica) {
+        replica->commit_tick = replica->tick;
+        replica->primary_tick = replica->tick;
+        for (uint8_t r = 0; r < replica->config.replica_count; r++) {
+            replica->heard_tick[r] = replica->tick;
+        }
+    } else {
+        vsr_replica_timeout_start(replica, &replica->timeout_normal);
+    }
+    vsr_replica_persist(replica);
+    assert(replica->superblock_busy);
+}
+
 int vsr_replica_recover(struct vsr_replica *replica)
 {
     assert(replica->entries != NULL);
@@ -483,8 +511,11 @@ int vsr_replica_recover(struct vsr_replica *replica)
     bool head_uncertain = vsr_replica_recover_head(replica, journal_op_max);
     if (replica->config.durability_replicated && replica->config.boot_changed &&
         replica->config.replica_count > 1 &&
-        (journal_op_max > replica->checkpoint_op || replica->durable.view > 0)) {
-        head_uncertain = true; /* a machine crash may have taken writes it acked */
+        (journal_op_max > replica->checkpoint_op || replica->durable.formed)) {
+        /* A machine crash may have taken writes it acked. Not `view > 0`: a new group
+         * serves in view 0, so a replica whose superblock names the group may have acked
+         * there; one whose superblock does not never sent a prepare_ok. */
+        head_uncertain = true;
     }
     if (replica->commit_max > replica->op) {
         replica->commit_max = replica->op; /* a lower floor is only more cautious */
@@ -504,6 +535,8 @@ int vsr_replica_recover(struct vsr_replica *replica)
     }
     if (head_uncertain || replica->recovering) {
         replica->status = VSR_STATUS_RECOVERING_HEAD; /* recovering: never votes before */
+    } else if (!replica->durable.formed) {
+        vsr_replica_recover_unformed(replica);
     } else if (replica->log_view == replica->view &&
                vsr_replica_primary_index(replica, replica->view) == replica->config.replica) {
         replica->status = VSR_STATUS_NORMAL;

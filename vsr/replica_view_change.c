@@ -41,8 +41,8 @@ void vsr_replica_vote(struct vsr_replica *replica, uint32_t view)
         view = replica->vote_view;
     }
     if (view <= replica->view || replica->status == VSR_STATUS_RECOVERING_HEAD ||
-        replica->recovering || view < replica->vote_view) {
-        return;
+        replica->recovering || view < replica->vote_view || !replica->durable.formed) {
+        return; /* !formed: a new group's replica votes once its superblock names the group */
     }
     if (view > replica->vote_view) {
         replica->vote_view = view;

@@ -68,6 +68,7 @@ int superblock_storage_slot_open(struct superblock_storage *storage, const struc
         slot->group = *group;
         struct superblock_group stored;
         if (superblock_group_get(storage->superblock, group, &stored) == 0) {
+            state_out->formed = true; /* the superblock names the group */
             state_out->view = stored.view;
             state_out->log_view = stored.log_view;
             state_out->commit_max = stored.commit;

@@ -41,6 +41,12 @@ static struct sim_options scenario_options(uint32_t replica_count, uint32_t grou
 }
 
 /* lagging_replica */
+enum {
+    /* The backup is cut off early in the clients' work (a new group serves in view 0 from
+     * its first ticks), so the others commit several rings of ops without it. */
+    LAGGING_CUT_TICK = 40,
+};
+
 struct lagging_scenario {
     uint32_t phase;
     uint32_t lagger;
@@ -95,7 +101,7 @@ static int32_t scenario_primary(const struct sim_cluster *cluster, uint32_t coun
 static void lagging_script(struct sim_cluster *cluster, uint64_t tick, void *context)
 {
     struct lagging_scenario *scenario = context;
-    if (scenario->phase == 0 && tick >= 100) {
+    if (scenario->phase == 0 && tick >= LAGGING_CUT_TICK) {
         for (uint32_t machine = 0; machine < SCENARIO_REPLICAS && scenario->phase == 0; machine++) {
             const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
             if (replica != NULL && replica->status == VSR_STATUS_NORMAL &&
@@ -260,7 +266,7 @@ static void crash_run(uint64_t seed, bool verbose, struct sim_result *result)
 
 /* many_groups_primary */
 enum {
-    MANY_QUIET_FROM = 500, /* the groups have formed (views 0 -> 1 -> 3) by then */
+    MANY_QUIET_FROM = 500, /* the groups have formed (in view 0) by then */
     MANY_CRASH_TICK = 700, /* [MANY_QUIET_FROM, MANY_CRASH_TICK): no faults, no view change */
 };
 
@@ -481,7 +487,7 @@ static void scenario_fail(struct sim_result *result, const char *format, ...)
 
 /* wiped_replica */
 enum {
-    WIPED_CUT_TICK = 200,      /* the lagger is cut off */
+    WIPED_CUT_TICK = 100,      /* the lagger is cut off (the clients' work half done) */
     WIPED_FAULT_TICKS = 300,   /* then the primary crashes and the acker is wiped */
     WIPED_STUCK_TICKS = 800,   /* the primary stays paused this long */
     WIPED_RECOVER_TICKS = 900, /* the wiped replica is done within this after it returns */
@@ -1110,6 +1116,10 @@ static void damaged_run(uint64_t seed, bool verbose, struct sim_result *result)
 }
 
 /* duplicate_after_view_change */
+enum {
+    DUPLICATE_START_TICK = 60, /* the clients still have requests to send */
+};
+
 struct duplicate_scenario {
     uint32_t phase;
     uint64_t start_tick; /* phase 1 begins at or after it */
@@ -1144,13 +1154,13 @@ static bool duplicate_backups_executed(const struct sim_cluster *cluster, uint32
 }
 
 /*
- * From tick 150 every reply of group 0's primary is lost (if another primary takes over
- * before the crash, the drop starts over on it 100 ticks later). Once it has committed two
- * more ops and every backup has executed them (a new primary that executes them itself
- * would answer from the execution), it crashes (two, not more: after a start-over fewer
- * clients may still be sending, and each waits for its lost reply). The clients, still
- * waiting, resend to every replica; the new primary must answer from the replies kept in
- * the group's state.
+ * From tick DUPLICATE_START_TICK every reply of group 0's primary is lost (if another
+ * primary takes over before the crash, the drop starts over on it 100 ticks later). Once
+ * it has committed two more ops and every backup has executed them (a new primary that
+ * executes them itself would answer from the execution), it crashes (two, not more: after
+ * a start-over fewer clients may still be sending, and each waits for its lost reply).
+ * The clients, still waiting, resend to every replica; the new primary must answer from
+ * the replies kept in the group's state.
  */
 static void duplicate_script(struct sim_cluster *cluster, uint64_t tick, void *context)
 {
@@ -1184,7 +1194,7 @@ static void duplicate_script(struct sim_cluster *cluster, uint64_t tick, void *c
 
 static void duplicate_run(uint64_t seed, bool verbose, struct sim_result *result)
 {
-    struct duplicate_scenario scenario = {.start_tick = 150};
+    struct duplicate_scenario scenario = {.start_tick = DUPLICATE_START_TICK};
     struct sim_options options =
         scenario_options(SCENARIO_REPLICAS, 1, 2000, duplicate_script, &scenario);
     options.exactly_once_all = seed % 2 == 0; /* else each client's own choice */

@@ -2,7 +2,8 @@
  * Tests for vsr/superblock_storage over the per-shard superblock on the simulated disk: a
  * group's whole VSR state, including the installed log head's prepare header, survives a
  * reopen (a restart follows the hash chain down from that header), and a later view may
- * install a lower head (uncommitted ops truncated) without tripping the superblock.
+ * install a lower head (uncommitted ops truncated) without tripping the superblock; a
+ * group the superblock names is reported formed (its replica may have acted).
  */
 #include "vsr/superblock_storage.h"
 
@@ -164,6 +165,36 @@ static void test_pending_slots_counted(void **unused)
     sim_disk_deinit(&disk);
 }
 
+/* A new group's first write (view 0, nothing prepared: the mark that it may act) makes
+ * the superblock name it, so a reopen reports it formed; a group never written is not. */
+static void test_first_write_names_the_group(void **unused)
+{
+    (void)unused;
+    struct vsr_superblock_state first;
+    memset(&first, 0, sizeof(first));
+    first.formed = true;
+    first.log_head_checksum = 99; /* op 0's: the group's root prepare */
+    struct vsr_group other = group;
+    other.incarnation++; /* the same partition created again: a new group */
+    struct vsr_superblock_state loaded[3];
+    disk_init(5);
+    open_all(true);
+    int slot = superblock_storage_slot_open(&storage, &group, &loaded[0]);
+    assert_true(slot >= 0);
+    write_durable((uint32_t)slot, &first);
+    close_all();
+    open_all(false);
+    assert_true(superblock_storage_slot_open(&storage, &group, &loaded[1]) >= 0);
+    assert_true(superblock_storage_slot_open(&storage, &other, &loaded[2]) >= 0);
+    assert_false(loaded[0].formed);
+    assert_true(loaded[1].formed);
+    assert_int_equal(loaded[1].view, 0);
+    assert_int_equal(loaded[1].log_head_op, 0);
+    assert_false(loaded[2].formed);
+    close_all();
+    sim_disk_deinit(&disk);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -171,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_head_header_survives_reopen),
         cmocka_unit_test(test_pending_slots_counted),
+        cmocka_unit_test(test_first_write_names_the_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
