@@ -139,7 +139,11 @@ static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_he
     dvc->log_view = replica->log_view;
     dvc->checkpoint_op = replica->checkpoint_op;
     dvc->informs_view = informs_view;
-    dvc->flags = vsr_replica_log_is_partial(replica) ? VSR_DVC_LOG_PARTIAL : 0;
+    /* Below its own commit_max its log lacks committed ops, so it is not its log_view's log
+     * whole either (a state transfer's journal restart dropped what lay above commit_min:
+     * runnel-sim --seed 4242009649). */
+    bool partial = vsr_replica_log_is_partial(replica) || replica->op < replica->commit_max;
+    dvc->flags = partial ? VSR_DVC_LOG_PARTIAL : 0;
     vsr_header_seal(message, body, count * VSR_HEADER_SIZE);
     assert((dvc->present_bitset & dvc->nack_bitset) == 0);
     return count;
@@ -383,11 +387,12 @@ static bool vsr_replica_dvc_has_copy(const struct vsr_replica *replica, uint8_t 
 /* What the do_view_change quorum says about the log. */
 struct vsr_choice {
     uint32_t log_view_max;
-    uint64_t head;     /* highest op among the canonical (highest log_view) messages */
-    uint64_t floor;    /* ops at or below are committed: never truncated */
-    uint64_t base;     /* lowest op of the window (replica->window[op - base]) */
-    uint64_t head_new; /* head after nack-quorum truncation */
-    bool log_whole;    /* a log_view_max message's log is not partial (VSR_DVC_LOG_PARTIAL) */
+    uint64_t head;      /* highest op among the canonical (highest log_view) messages */
+    uint64_t floor;     /* ops at or below are committed: never truncated */
+    uint64_t committed; /* the highest op known committed (the messages, this replica) */
+    uint64_t base;      /* lowest op of the window (replica->window[op - base]) */
+    uint64_t head_new;  /* head after nack-quorum truncation */
+    bool log_whole;     /* a log_view_max message's log is not partial (VSR_DVC_LOG_PARTIAL) */
 };
 
 static void vsr_replica_choice_scan(const struct vsr_replica *replica, struct vsr_choice *choice)
@@ -412,6 +417,7 @@ static void vsr_replica_choice_scan(const struct vsr_replica *replica, struct vs
             choice->log_whole |= (dvc->flags & VSR_DVC_LOG_PARTIAL) == 0;
         }
     }
+    choice->committed = replica->commit_max > choice->floor ? replica->commit_max : choice->floor;
     /* The primary that prepared head had committed everything a pipeline below it. */
     uint64_t pipeline = replica->config.pipeline_max;
     if (choice->head > pipeline && choice->head - pipeline > choice->floor) {
@@ -574,6 +580,13 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
          * (committed ops among it) is unknown here. Before, such a log was chosen and
          * committed ops dropped (runnel-sim --seed 7000092); the next do_view_change of a
          * replica that holds that log decides. */
+        replica->stats.dvc_partial_waits++;
+        return false;
+    }
+    if (choice.committed > choice.head) {
+        /* The log_view_max logs end below an op known committed: none of them is that log
+         * whole (a state transfer's journal restart made a replica forget its suffix). A
+         * log of any later view holds every committed op; wait for one that reaches it. */
         replica->stats.dvc_partial_waits++;
         return false;
     }
