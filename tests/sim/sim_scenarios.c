@@ -1034,6 +1034,10 @@ static void corrupt_run(uint64_t seed, bool verbose, struct sim_result *result)
 }
 
 /* damaged_acked_record */
+enum {
+    DAMAGED_START_TICK = 60, /* the clients still have requests to send */
+};
+
 struct damaged_scenario {
     uint32_t phase;
     uint32_t primary;
@@ -1053,7 +1057,7 @@ struct damaged_scenario {
 static void damaged_script(struct sim_cluster *cluster, uint64_t tick, void *context)
 {
     struct damaged_scenario *scenario = context;
-    if (scenario->phase == 0 && tick >= 150) {
+    if (scenario->phase == 0 && tick >= DAMAGED_START_TICK) {
         int32_t primary = scenario_primary(cluster, SCENARIO_REPLICAS);
         if (primary >= 0) {
             scenario->primary = (uint32_t)primary;
