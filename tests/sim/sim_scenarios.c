@@ -223,7 +223,7 @@ struct crash_scenario {
 static void crash_script(struct sim_cluster *cluster, uint64_t tick, void *context)
 {
     struct crash_scenario *scenario = context;
-    if (scenario->phase == 0 && tick >= 150) {
+    if (scenario->phase == 0 && tick >= 60) { /* the clients still have requests to send */
         for (uint32_t machine = 0; machine < SCENARIO_REPLICAS && scenario->phase == 0; machine++) {
             const struct vsr_replica *replica = sim_cluster_replica(cluster, 0, machine);
             if (replica != NULL && vsr_replica_is_primary(replica) &&
@@ -749,7 +749,7 @@ static void partition_script(struct sim_cluster *cluster, uint64_t tick, void *c
 {
     struct partition_scenario *scenario = context;
     const struct vsr_replica *minority = sim_cluster_replica(cluster, 0, scenario->minority);
-    if (scenario->phase == 0 && tick >= 150) {
+    if (scenario->phase == 0 && tick >= 60) { /* the clients still have requests to send */
         int32_t primary = scenario_primary(cluster, SCENARIO_REPLICAS);
         if (primary < 0) {
             return;
@@ -976,7 +976,7 @@ static void corrupt_start(struct sim_cluster *cluster, uint64_t tick,
 static void corrupt_script(struct sim_cluster *cluster, uint64_t tick, void *context)
 {
     struct corrupt_scenario *scenario = context;
-    if (scenario->phase == 0 && tick >= 200) {
+    if (scenario->phase == 0 && tick >= 60) { /* the clients still have requests to send */
         corrupt_start(cluster, tick, scenario);
         return;
     }
