@@ -279,8 +279,12 @@ struct vsr_replica {
     uint64_t records_durable;   /* bit op % PENDING_MAX: taken op reported durable */
     u128 records_checksums[VSR_RECORDS_PENDING_MAX];
     uint64_t records_restart_op; /* 0, or the op the journal restarts at */
-    uint32_t records_silences;   /* timeouts without a record taken, since the last one */
-    uint64_t stall_ticks;        /* repair rounds since commit_min last moved */
+    /* The op its log_view's log reached when a journal restart dropped the ops above
+     * commit_min (0: none since the last install): its do_view_changes say partial while
+     * its op is below it. In memory only. */
+    uint64_t log_dropped_op;
+    uint32_t records_silences; /* timeouts without a record taken, since the last one */
+    uint64_t stall_ticks;      /* repair rounds since commit_min last moved */
     uint64_t stall_commit_min;
 
     struct vsr_superblock_state durable; /* last state known durable */

@@ -125,6 +125,10 @@ static int vsr_replica_records_restart(struct vsr_replica *replica, const struct
         vsr_entry_at(replica, executed)->journal_checksum = 0;
     }
     if (replica->op > replica->commit_min) {
+        /* Ops of its log_view's log above commit_min, perhaps committed by others, are gone
+         * here: its log is not that log whole until its op is back there. */
+        replica->log_dropped_op =
+            replica->op > replica->log_dropped_op ? replica->op : replica->log_dropped_op;
         replica->op = replica->commit_min;
     }
     if (replica->log_head_op > replica->op) {

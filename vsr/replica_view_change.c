@@ -141,8 +141,10 @@ static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_he
     dvc->informs_view = informs_view;
     /* Below its own commit_max its log lacks committed ops, so it is not its log_view's log
      * whole either (a state transfer's journal restart dropped what lay above commit_min:
-     * runnel-sim --seed 4242009649). */
-    bool partial = vsr_replica_log_is_partial(replica) || replica->op < replica->commit_max;
+     * runnel-sim --seed 4242009649); nor below the op its log_view's log reached before such
+     * a restart (log_dropped_op), which others may have committed unknown to it. */
+    bool partial = vsr_replica_log_is_partial(replica) || replica->op < replica->commit_max ||
+                   replica->op < replica->log_dropped_op;
     dvc->flags = partial ? VSR_DVC_LOG_PARTIAL : 0;
     vsr_header_seal(message, body, count * VSR_HEADER_SIZE);
     assert((dvc->present_bitset & dvc->nack_bitset) == 0);
@@ -611,6 +613,7 @@ static bool vsr_replica_choose(struct vsr_replica *replica)
     }
     vsr_replica_log_install(replica, replica->window, choice.base, choice.head_new, head_checksum);
     replica->log_view = replica->view;
+    replica->log_dropped_op = 0;
     replica->log_head_op = choice.head_new;
     replica->status = VSR_STATUS_NORMAL;
     if (choice.floor > replica->commit_max) {
@@ -781,6 +784,7 @@ void vsr_replica_on_start_view(struct vsr_replica *replica, const struct vsr_hea
     u128 head_checksum = count > 0 ? headers[0].checksum : vsr_replica_root_checksum(replica);
     replica->view = header->view;
     replica->log_view = header->view;
+    replica->log_dropped_op = 0;
     replica->status = VSR_STATUS_NORMAL;
     vsr_replica_log_install(replica, replica->window, op - count + 1, op, head_checksum);
     replica->log_head_op = op;

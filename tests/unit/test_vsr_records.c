@@ -38,6 +38,10 @@ struct fixture {
     struct vsr_header record_request; /* the last request_records sent */
     uint8_t record_target;            /* and the peer it went to */
     bool records_anywhere;            /* request_records may go to any peer (after a silence) */
+    uint32_t dvc_count;               /* do_view_changes sent */
+    uint32_t dvc_flags;               /* and the last one's flags */
+    uint64_t dvc_op;
+    uint32_t dvc_log_view;
     struct vsr_header chain[FIXTURE_ANCHOR + 1]; /* the committed prepares 1..96 */
     uint8_t bytes[2 * FIXTURE_CHUNK];
     uint64_t total; /* checkpoint size */
@@ -59,6 +63,12 @@ static void fixture_send(uint8_t target, const struct vsr_header *header, const 
     (void)body;
     if (header->command == VSR_COMMAND_REQUEST_CHECKPOINT) {
         fixture->checkpoint_requests++;
+    }
+    if (header->command == VSR_COMMAND_DO_VIEW_CHANGE) {
+        fixture->dvc_count++;
+        fixture->dvc_flags = header->u.do_view_change.flags;
+        fixture->dvc_op = header->u.do_view_change.op;
+        fixture->dvc_log_view = header->u.do_view_change.log_view;
     }
     if (header->command == VSR_COMMAND_REQUEST_RECORDS) {
         assert_true(target == 2 || (fixture->records_anywhere && target == 0));
@@ -521,6 +531,53 @@ static void test_silent_peer_hands_the_records_to_another(void **state)
     assert_int_equal(fixture->vsr.replica.commit_min, FIXTURE_ANCHOR);
 }
 
+/*
+ * A backup in log_view 2 whose log reached op 20 (commit_max 12) stalls below its peers' log
+ * start, pulls their checkpoint of op 12 and restarts its journal at op 6: ops 13..20 of view
+ * 2's log, which the others may have committed, are gone here. Its do_view_change for view 3
+ * says its log is partial, so a new primary never takes it as view 2's log whole (it would
+ * truncate 13..20). Before, only an op below its own commit_max (12 here) said so.
+ */
+static void test_journal_restart_makes_the_log_partial(void **state)
+{
+    struct fixture *fixture = *state;
+    struct vsr_header head = fixture_prepare(20, 5, 0);
+    struct vsr_header message;
+    vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, 2, 2, &fixture_group);
+    message.u.start_view.op = 20;
+    message.u.start_view.commit_max = 12;
+    message.u.start_view.checkpoint_op = 12;
+    vsr_header_seal(&message, &head, VSR_HEADER_SIZE);
+    fixture_deliver(fixture, &message, &head);
+    assert_int_equal(fixture->vsr.replica.log_view, 2);
+    assert_int_equal(fixture->vsr.replica.op, 20);
+    helper_vsr_ticks(&fixture->vsr, 600); /* stalled: pulls a checkpoint */
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_PULLING);
+    uint64_t total = helper_vsr_checkpoint_bytes(&fixture->vsr.replica.config, &fixture->chain[12],
+                                                 fixture->bytes, sizeof(fixture->bytes));
+    helper_vsr_checkpoint_send(&fixture->vsr, 2, 2, 12, fixture->bytes, total, FIXTURE_CHUNK, 6);
+    assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_RECORDS);
+    for (uint32_t round = 0; round < 10 && fixture->vsr.replica.commit_min < 12; round++) {
+        fixture_records(fixture, 6, 12); /* again once the restart is durable */
+        helper_vsr_ticks(&fixture->vsr, 10);
+    }
+    assert_true(fixture->vsr.replica.stats.journal_restarts >= 1);
+    assert_int_equal(fixture->vsr.replica.commit_min, 12);
+    assert_int_equal(fixture->vsr.replica.log_view, 2);
+    assert_true(fixture->vsr.replica.op < 20 && fixture->vsr.replica.commit_max <= 12);
+    struct vsr_header svc;
+    for (uint32_t round = 0; round < 100 && fixture->dvc_count == 0; round++) {
+        vsr_header_init(&svc, VSR_COMMAND_START_VIEW_CHANGE, FIXTURE_CLUSTER, 3, 0, &fixture_group);
+        vsr_header_seal(&svc, NULL, 0);
+        fixture_deliver(fixture, &svc, NULL);
+        helper_vsr_ticks(&fixture->vsr, 4);
+    }
+    assert_true(fixture->dvc_count > 0);
+    assert_int_equal(fixture->dvc_log_view, 2);
+    assert_true(fixture->dvc_op < 20);
+    assert_int_equal(fixture->dvc_flags & VSR_DVC_LOG_PARTIAL, VSR_DVC_LOG_PARTIAL);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -537,6 +594,8 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cut_is_durable_before_the_records_above_it,
                                         fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_restart_makes_the_log_partial, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_records_restart_at_the_peers_log_start, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_restarted_chain_must_end_at_the_anchor, fixture_setup,
