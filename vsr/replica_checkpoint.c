@@ -487,15 +487,17 @@ bool vsr_replica_transfer_is_leading(const struct vsr_replica *replica)
 }
 
 /*
- * True when a log_retained replica cannot execute what is committed from its peers: its
- * repair made no progress for VSR_STALL_REPAIRS_RETAINED rounds while a peer checkpointed
- * past its commit (the prepares above it may be gone from every peer: prefix truncation).
- * Only a state transfer brings them, and a primary runs none: it steps aside
- * (vsr_replica_is_abdicating) and transfers as a backup.
+ * True when a replica cannot execute what is committed from its peers: its repair made no
+ * progress for VSR_STALL_REPAIRS_RETAINED rounds while a peer checkpointed past its commit
+ * (the prepares above it may be gone from every peer: prefix truncation with log_retained,
+ * or below every peer's ring and overwritten in their journals). Only a state transfer
+ * brings them, and a primary runs none: it steps aside (vsr_replica_is_abdicating) and
+ * transfers as a backup (runnel-sim --seed 1940239517086: a view's primary lacking ops 1-4,
+ * below its peers' checkpoint of op 18, repaired in vain for ever).
  */
 bool vsr_replica_is_lagging(const struct vsr_replica *replica)
 {
-    return replica->config.log_retained && replica->commit_min < replica->commit_max &&
+    return replica->commit_min < replica->commit_max &&
            replica->commit_min == replica->stall_commit_min &&
            replica->stall_ticks >= VSR_STALL_REPAIRS_RETAINED &&
            vsr_replica_peer_checkpoint_is_above(replica, replica->commit_min);
