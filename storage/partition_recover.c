@@ -105,10 +105,45 @@ static bool partition_sealed_first_record(struct partition *partition,
            vsr_group_is_equal(&header_out->group, &partition->options.group);
 }
 
+/* True when the log's next chained record after first (past padding) names first as its
+ * parent: first is the segment's own first record, not one a misdirected write put there
+ * (that one's successor is chained to the record it replaced). */
+static bool partition_sealed_first_is_parent(struct partition *partition,
+                                             struct partition_segment *segment,
+                                             const struct vsr_header *first)
+{
+    uint64_t read = 0;
+    if (partition_read_sync(partition, segment->log_file, partition->buffer,
+                            partition->options.buffer_size_bytes, 0, &read) != 0) {
+        return false;
+    }
+    uint64_t position = first->size;
+    for (uint64_t guard = 0; guard <= read / VSR_HEADER_SIZE && position + VSR_HEADER_SIZE <= read;
+         guard++) {
+        struct vsr_header header;
+        const char *reason = NULL;
+        if (record_validate_header(partition->buffer + position, read - position,
+                                   partition->options.record_size_bytes_max,
+                                   &partition->options.group, partition->options.cluster, &header,
+                                   &reason) != 0) {
+            return false;
+        }
+        if (record_is_chained(&header)) {
+            return header.u.prepare.op == first->u.prepare.op + 1 &&
+                   header.u.prepare.parent == first->checksum;
+        }
+        position += header.size; /* padding */
+    }
+    return false;
+}
+
 /* Reads a sealed segment's first index entry for its first op and its entry count. When
  * the entry and the log's first record disagree, the one naming op_expected (the previous
- * segment's end; UINT64_MAX: unknown) wins, else the entry; a record that wins makes the
- * index rebuilt from the log. */
+ * segment's end; UINT64_MAX: unknown) wins; when neither does, the record wins if it names
+ * the lower op and the log's next record is chained to it (a misdirected entry is most
+ * often a later segment's; a later segment's records misdirected here, a flush of several,
+ * name the higher op and may be chained among themselves), else the entry. A record that
+ * wins makes the index rebuilt from the log. */
 void partition_sealed_load(struct partition *partition, struct partition_segment *segment,
                            uint64_t op_expected)
 {
@@ -131,7 +166,10 @@ void partition_sealed_load(struct partition *partition, struct partition_segment
                  "file=%s position=0 reason=\"first entry names op %" PRIu64
                  ", the log's first record op %" PRIu64 "\"",
                  segment->index_path, header.u.prepare.op, record.u.prepare.op);
-        has_entry = record.u.prepare.op != op_expected;
+        has_entry =
+            record.u.prepare.op != op_expected &&
+            (header.u.prepare.op == op_expected || record.u.prepare.op >= header.u.prepare.op ||
+             !partition_sealed_first_is_parent(partition, segment, &record));
     }
     if (has_entry) {
         segment->op_first = header.u.prepare.op;

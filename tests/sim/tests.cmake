@@ -142,8 +142,8 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # --storage-misdirect: faulty machines' disks misdirect writes to the partition's segment
 # logs and indexes (to another offset of the same file, or to another log or index of the
 # directory; sim_disk misdirect_suffixes), at the seed's misdirect rate per disk write.
-# The range is not in CI yet: 3 of 1000 seeds from base 0 fail (docs/OPERATIONS.md
-# "Misdirected writes" lists them by cause). A damaged index at a suffix cut no longer fails
+# The range is not in CI yet: all 1000 seeds from base 0 pass, but 6 of 3000 from base 1000
+# do not converge (docs/OPERATIONS.md "Misdirected writes"). A damaged index at a suffix cut no longer fails
 # the partition (partition_suffix_cut rebuilds it; was 69 more). Fixed seeds 36, 180 and
 # 516: a sealed record whose index entry and the one before were damaged was not listed
 # faulty, so its parked rewrite was given up and the replica, never told, waited (no
@@ -158,8 +158,16 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # whose entries and records were both damaged could not be placed and failed the journal
 # (the cut now moves down to after the nearest intact record). 417: a tail index beginning
 # with zero entries under a misdirected first record failed the reopen with an op gap (the
-# entries now name the ops and the scan resumes at the first entry left).
-set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417)
+# entries now name the ops and the scan resumes at the first entry left). 525 and 889 (and
+# 111 with --storage-flips): the first sealed segment's first index entry replaced by the
+# next segment's won over the log's intact first record, so the segment claimed to begin at
+# the next segment's first op, the rebuild left its index empty, and a later restart found
+# the ops below again that the journal had reported gone (the stale-ring-slot check; now the
+# record wins when it names the lower op and the log's next record is chained to it). At
+# 8c30b27 those three pass without it too (a timing shift); 519 fails that way there (the
+# entry names op 57).
+set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417 525 889
+    519)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})
     add_test(NAME sim.misdirect_seed_${seed}
         COMMAND $<TARGET_FILE:runnel-sim> --storage --storage-misdirect --seed ${seed})
@@ -167,8 +175,8 @@ foreach(seed ${runnel_sim_misdirect_fixed_seeds})
 endforeach()
 # With bit flips as well. 604: a tail whose first index entry was damaged and whose log
 # broke in the middle listed every op up to the last entry faulty, overflowing the faulty
-# list (the open failed); recovery now resumes at the next valid entry.
-set(runnel_sim_misdirect_flips_fixed_seeds 604)
+# list (the open failed); recovery now resumes at the next valid entry. 111: as 525 above.
+set(runnel_sim_misdirect_flips_fixed_seeds 604 111)
 foreach(seed ${runnel_sim_misdirect_flips_fixed_seeds})
     add_test(NAME sim.misdirect_flips_seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --storage
         --storage-flips --storage-misdirect --seed ${seed})

@@ -526,6 +526,99 @@ static void test_sealed_index_rebuilt_first_record_damaged(void **state)
     partition_fixture_teardown();
 }
 
+/* fill_150's records all there, none faulty, after a reopen; tears the fixture down. */
+static void check_150_intact(void)
+{
+    assert_int_equal(partition_faulty_count(&partition_fixture.partition), 0);
+    assert_int_equal(partition_fixture.partition.op_last, 150);
+    struct partition_read read;
+    for (uint64_t op = 1; op <= 150; op++) {
+        check_record(&read, op, (uint8_t)(op - 1));
+    }
+    partition_fixture_teardown();
+}
+
+/* Copies size_bytes at from_at of segment from's file (suffix ".log" or ".index") over
+ * to_at of segment to's, as a misdirected write would, and reopens the partition. */
+static void misdirect_copy(const char *suffix, uint32_t from, uint64_t from_at, uint32_t to,
+                           uint64_t to_at, uint64_t size_bytes)
+{
+    const struct partition *partition = &partition_fixture.partition;
+    char from_path[IO_PATH_SIZE_MAX];
+    char to_path[IO_PATH_SIZE_MAX];
+    bool is_log = strcmp(suffix, ".log") == 0;
+    snprintf(from_path, sizeof(from_path), "%s",
+             is_log ? partition->segments[from].log_path : partition->segments[from].index_path);
+    snprintf(to_path, sizeof(to_path), "%s",
+             is_log ? partition->segments[to].log_path : partition->segments[to].index_path);
+    uint64_t got = 0;
+    assert_true(size_bytes <= sizeof(index_saved));
+    assert_int_equal(sim_disk_file_read(&partition_fixture.disk, from_path, index_saved, size_bytes,
+                                        from_at, &got),
+                     0);
+    assert_int_equal(got, size_bytes);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(
+        sim_disk_file_write(&partition_fixture.disk, to_path, index_saved, size_bytes, to_at), 0);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+}
+
+/* The first sealed segment's first index entry replaced by the next segment's (a misdirected
+ * write) while its log's first record is intact: the log's record, which the next record is
+ * chained to, names the first op, and the index is rebuilt. Before, the entry won: the
+ * segment claimed to begin at the next segment's first op, the rebuild found none of its
+ * records above that op and left the index empty, and a restart later found the records
+ * again (runnel-sim --storage --storage-misdirect --seed 525, 889; with --storage-flips
+ * --seed 111: the simulator's stale-ring-slot check). */
+static void test_sealed_first_entry_misdirected(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    fill_150();
+    const struct partition *partition = &partition_fixture.partition;
+    uint64_t op_next = partition->segments[1].op_first;
+    assert_int_equal(partition->segments[0].op_first, 1);
+    uint64_t rebuilt = partition->rebuilt_entry_count;
+    misdirect_copy(".index", 1, 0, 0, 0, RECORD_INDEX_ENTRY_SIZE);
+    assert_int_equal(partition->segments[0].op_first, 1);
+    assert_int_equal(partition->segments[0].entry_count, op_next - 1);
+    assert_int_equal(partition->rebuilt_entry_count, rebuilt + op_next - 1);
+    check_150_intact();
+}
+
+/* The converse: the first records replaced by the next segment's first records (same
+ * sizes) while the index is intact. One record: the next record is chained to the entry's
+ * record. Two (a misdirected flush): the second is chained to the first, but they name
+ * higher ops than the entry. Either way the entry names the first op and the replaced ops
+ * are faulty (their records are gone). */
+static void test_sealed_first_record_misdirected(void **state)
+{
+    (void)state;
+    for (uint64_t replaced = 1; replaced <= 2; replaced++) {
+        partition_fixture_setup(6);
+        fill_150();
+        const struct partition *partition = &partition_fixture.partition;
+        struct partition_read read;
+        assert_int_equal(read_op(1, &read), 0);
+        uint64_t size = read.header.size;
+        for (uint64_t op = 0; op < replaced; op++) {
+            assert_int_equal(read_op(partition->segments[1].op_first + op, &read), 0);
+            assert_int_equal(read.header.size, size);
+            assert_int_equal(read.position_bytes, op * size);
+        }
+        misdirect_copy(".log", 1, 0, 0, 0, replaced * size);
+        assert_int_equal(partition->segments[0].op_first, 1);
+        for (uint64_t op = 1; op <= 150; op++) {
+            if (op <= replaced) {
+                assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
+            } else {
+                check_record(&read, op, (uint8_t)(op - 1));
+            }
+        }
+        partition_fixture_teardown();
+    }
+}
+
 /* A damaged record of a sealed segment is repaired in place from an intact copy. */
 static void test_repair_sealed_record(void **state)
 {
@@ -1016,6 +1109,8 @@ int main(void)
         cmocka_unit_test(test_sealed_damaged_entry_reads_record),
         cmocka_unit_test(test_sealed_index_rebuilt),
         cmocka_unit_test(test_sealed_index_rebuilt_first_record_damaged),
+        cmocka_unit_test(test_sealed_first_entry_misdirected),
+        cmocka_unit_test(test_sealed_first_record_misdirected),
         cmocka_unit_test(test_repair_sealed_record),
         cmocka_unit_test(test_open_resumes_from_checkpoint),
         cmocka_unit_test(test_purge),
