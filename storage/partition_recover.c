@@ -712,31 +712,65 @@ void partition_chain_advance(struct partition *partition, const struct vsr_heade
     partition->is_chain_known = true;
 }
 
-/* Chain state from the previous segment's last entry when the tail segment is empty. */
+/* Reads the last entry of sealed segment into header_out: 0 (*is_last_out: valid and naming
+ * the segment's last op) or an I/O error. */
+static int partition_sealed_last_entry(struct partition *partition,
+                                       const struct partition_segment *sealed,
+                                       struct vsr_header *header_out, bool *is_last_out)
+{
+    assert(sealed->entry_count > 0);
+    *is_last_out = false;
+    uint64_t at = (uint64_t)(sealed->entry_count - 1) * RECORD_INDEX_ENTRY_SIZE;
+    uint64_t read = 0;
+    uint64_t position = 0;
+    int result = partition_read_sync(partition, sealed->index_file, partition->buffer,
+                                     IO_SECTOR_SIZE, align_down(at), &read);
+    if (result != 0) {
+        return result;
+    }
+    *is_last_out =
+        read >= at - align_down(at) + RECORD_INDEX_ENTRY_SIZE &&
+        record_index_entry_validate(
+            partition->buffer + (at - align_down(at)), partition->options.record_size_bytes_max,
+            &partition->options.group, partition->options.cluster, header_out, &position) == 0 &&
+        (sealed->op_first == UINT64_MAX ||
+         header_out->u.prepare.op == sealed->op_first + sealed->entry_count - 1);
+    return 0;
+}
+
+/* Chain state from the previous segment's last entry when the tail segment is empty. An
+ * entry that is damaged or not the segment's last op (a misdirected write replaced it after
+ * the segment was loaded, e.g. a rebuild's of another index) would leave the chain unknown
+ * or restart it at another op and cut the tail there: the segment's index is rebuilt from
+ * its log and read again once; still not the last op, the chain stays unknown. */
 static int partition_recover_chain_from_sealed(struct partition *partition)
 {
     if (partition->segment_count < 2) {
         return 0;
     }
     struct partition_segment *sealed = &partition->segments[partition->segment_count - 2];
-    if (sealed->entry_count == 0) {
-        return 0;
-    }
-    uint64_t at = (uint64_t)(sealed->entry_count - 1) * RECORD_INDEX_ENTRY_SIZE;
-    uint64_t read = 0;
-    struct vsr_header header;
-    uint64_t position = 0;
-    /* An I/O error fails the open (a guessed chain would restart the ops at 1). */
-    int result = partition_read_sync(partition, sealed->index_file, partition->buffer,
-                                     IO_SECTOR_SIZE, align_down(at), &read);
-    if (result != 0) {
-        return result;
-    }
-    if (read >= at - align_down(at) + RECORD_INDEX_ENTRY_SIZE &&
-        record_index_entry_validate(
-            partition->buffer + (at - align_down(at)), partition->options.record_size_bytes_max,
-            &partition->options.group, partition->options.cluster, &header, &position) == 0) {
-        partition_chain_advance(partition, &header);
+    for (uint32_t attempt = 0; attempt < 2 && sealed->entry_count > 0; attempt++) {
+        struct vsr_header header;
+        bool is_last = false;
+        /* An I/O error fails the open (a guessed chain would restart the ops at 1). */
+        int result = partition_sealed_last_entry(partition, sealed, &header, &is_last);
+        if (result != 0) {
+            return result;
+        }
+        if (is_last) {
+            partition_chain_advance(partition, &header);
+            return 0;
+        }
+        if (attempt == 0) {
+            log_warn("partition_index_entry_bad",
+                     "file=%s position=%" PRIu64 " reason=last_entry_not_the_last_op",
+                     sealed->index_path,
+                     (uint64_t)(sealed->entry_count - 1) * RECORD_INDEX_ENTRY_SIZE);
+            result = partition_rebuild_index(partition, sealed);
+            if (result != 0) {
+                return result;
+            }
+        }
     }
     return 0;
 }

@@ -165,7 +165,9 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # the ops below again that the journal had reported gone (the stale-ring-slot check; now the
 # record wins when it names the lower op and the log's next record is chained to it). At
 # 8c30b27 those three pass without it too (a timing shift); 519 fails that way there (the
-# entry names op 57).
+# entry names op 57). In 525 (before that fix) the open's rebuild of segment 0's index was
+# also misdirected into the last sealed index, and the tail's chain resumed from that
+# entry's op 15 (op_last 15 of 96; that index is rebuilt first now).
 set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417 525 889
     519)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})

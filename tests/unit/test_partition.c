@@ -619,6 +619,28 @@ static void test_sealed_first_record_misdirected(void **state)
     }
 }
 
+/* The last sealed segment's last index entry replaced by an older segment's entry (op 4)
+ * after the segment was loaded: in runnel-sim --storage --storage-misdirect --seed 525 at
+ * 32211c0 the open's own rebuild of another index was misdirected there. The load counts
+ * entries up to the last valid one, so a valid entry in that place passes it, as a write
+ * after the load would. The tail's chain must not resume from op 4 (it cut the tail and left
+ * every op above silently gone: op_last 15 of 96 in the seed): the index is rebuilt and the
+ * chain resumes from its last op. */
+static void test_sealed_last_entry_misdirected(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    fill_150();
+    const struct partition *partition = &partition_fixture.partition;
+    uint32_t last = partition->segment_count - 2;
+    assert_true(last >= 1);
+    uint64_t at = (uint64_t)(partition->segments[last].entry_count - 1) * RECORD_INDEX_ENTRY_SIZE;
+    uint64_t rebuilt = partition->rebuilt_entry_count;
+    misdirect_copy(".index", 0, 3 * RECORD_INDEX_ENTRY_SIZE, last, at, RECORD_INDEX_ENTRY_SIZE);
+    assert_true(partition->rebuilt_entry_count > rebuilt);
+    check_150_intact();
+}
+
 /* A damaged record of a sealed segment is repaired in place from an intact copy. */
 static void test_repair_sealed_record(void **state)
 {
@@ -1111,6 +1133,7 @@ int main(void)
         cmocka_unit_test(test_sealed_index_rebuilt_first_record_damaged),
         cmocka_unit_test(test_sealed_first_entry_misdirected),
         cmocka_unit_test(test_sealed_first_record_misdirected),
+        cmocka_unit_test(test_sealed_last_entry_misdirected),
         cmocka_unit_test(test_repair_sealed_record),
         cmocka_unit_test(test_open_resumes_from_checkpoint),
         cmocka_unit_test(test_purge),
