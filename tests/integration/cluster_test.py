@@ -158,14 +158,17 @@ class Node:
             return 124, "timeout"
         return result.returncode, result.stdout + result.stderr
 
-    def primary_view(self):
-        """Highest view in which this node's log says it became the partition's primary."""
+    def primary_view(self, topic=None):
+        """Highest view in which this node's log says it became the partition's primary (of
+        topic, a topic id, when given: new groups serve in view 0, so the partitions of
+        several topics all have primaries in view 0, on different nodes)."""
         pattern = re.compile(r"event=partition_primary stream=(\d+) topic=(\d+) "
                              r"partition=(\d+) view=(\d+)")
         best = -1
         for line in open(self.log_path):
             match = pattern.search(line)
-            if match and int(match.group(3)) == PARTITION:
+            if match and int(match.group(3)) == PARTITION and (
+                    topic is None or int(match.group(2)) == topic):
                 best = max(best, int(match.group(4)))
         return best
 

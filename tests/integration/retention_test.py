@@ -144,8 +144,9 @@ def wait(condition, seconds, what, detail=lambda: ""):
     check(condition(), what, detail())
 
 
-def primary_of(nodes):
-    views = [node.primary_view() for node in nodes]
+def primary_of(nodes, topic):
+    """The node that became topic's partition primary in the highest view."""
+    views = [node.primary_view(topic) for node in nodes]
     return nodes[max(range(len(nodes)), key=lambda index: views[index])]
 
 
@@ -157,7 +158,7 @@ def delete_segments_phase(nodes):
     cluster_test.retry(nodes[0], "first send", 15, "message", "send", STREAM.decode(), "del",
                        "--partition-id", "0", "w99-000000")
     time.sleep(4)  # the preferred primary takes the group back once caught up
-    primary = primary_of(nodes)
+    primary = primary_of(nodes, del_id)
     backup = nodes[(primary.index + 1) % len(nodes)]
     send_batches(primary, 200, stream=STREAM, topic=b"del", pad=PAD)
     backup.kill()
@@ -255,7 +256,7 @@ def expiry_phase(nodes):
     cluster_test.retry(nodes[0], "first send", 15, "message", "send", STREAM.decode(), "exp",
                        "--partition-id", "0", "w99-000000")
     time.sleep(4)
-    primary = primary_of(nodes)
+    primary = primary_of(nodes, exp_id)
     send_batches(primary, 560, base=40, stream=STREAM, topic=b"exp", pad=PAD)
     cluster_test.retry(primary, "last send", 15, "message", "send", STREAM.decode(), "exp",
                        "--partition-id", "0", "tailmarker")
@@ -277,7 +278,7 @@ def expiry_phase(nodes):
     # The next checkpoint (op 1024) holds the new start. Small batches mostly stay in the
     # tail, but on a slow machine a group commit per batch can fill and seal it, and that
     # segment expires 4 s later too: the start may move on past `start`, never back.
-    send_batches(primary_of(nodes), 520, base=60, stream=STREAM, topic=b"exp", pad=b"")
+    send_batches(primary_of(nodes, exp_id), 520, base=60, stream=STREAM, topic=b"exp", pad=b"")
     for node in nodes:
         wait(lambda: only_from(segments(node, exp_id), start, exact=False), 40,
              "node %d: every segment file wholly below offset %d is gone" % (node.index, start),

@@ -41,7 +41,7 @@ def wiped_phase(nodes):
     cluster_test.retry(nodes[0], "first send", 15, "message", "send", STREAM.decode(),
                        TOPIC.decode(), "--partition-id", "0", "w99-000000")
     time.sleep(4)  # the preferred primary takes the group back once caught up
-    primary = primary_of(nodes)
+    primary = primary_of(nodes, del_id)
     send_batches(primary, 400, stream=STREAM, topic=TOPIC, pad=PAD)
     before = segments(primary, del_id)
     check(len(before) >= 4, "400 batches of 8 KB: at least 4 segments", str(before))
