@@ -366,7 +366,8 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
 /*
  * op's record when it is still in the tail buffer (appended by this process and not yet
  * moved out): a pointer into that memory and its size, valid until the next append, flush
- * or rotation; NULL when it is not there (sealed, older, or faulty: use partition_read_op).
+ * or rotation; NULL when it is not there (sealed, older, faulty, or read back from disk by
+ * the open rather than appended: use partition_read_op).
  * Only the header is checked (checksum, op and size against the index entry): the body is
  * the memory the record was sealed from, so no second pass over it.
  */

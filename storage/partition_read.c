@@ -293,7 +293,10 @@ const uint8_t *partition_tail_record(const struct partition *partition, uint64_t
     const struct partition_entry *entry =
         &partition->entries[op - partition->segments[segment].op_first];
     assert(entry->op == op);
-    if (entry->is_faulty || entry->position_bytes < partition->buffer_position_bytes ||
+    /* Only a body this process appended is trusted unverified: the buffer's bytes read
+     * back from disk (the open's last partial sector) go through partition_read_op. */
+    if (entry->is_faulty || !entry->is_body_trusted ||
+        entry->position_bytes < partition->buffer_position_bytes ||
         entry->position_bytes + entry->size_bytes > partition->appended_bytes) {
         return NULL;
     }

@@ -144,6 +144,23 @@ static void test_tail_record(void **state)
     assert_non_null(partition_tail_record(partition, 3, &size));
     partition->buffer_position_bytes = partition->appended_bytes; /* no memory */
     assert_null(partition_tail_record(partition, 3, &size));
+    /* Reopened (here by a suffix cut), the buffer holds the last partial sector read back
+     * from disk: not this process's appends, so never served unverified (runnel-sim --storage
+     * --storage-misdirect --seed 3925 executed op 4 with a body its header did not seal);
+     * a damaged body there is found by partition_read_op. */
+    partition_fixture_append(9, 1, 1000009); /* ops 4 and 5: small, one flush (one sector) */
+    partition_fixture_append(10, 1, 1000010);
+    assert_int_equal(partition_flush(partition), 0);
+    partition_fixture_run();
+    /* The cut reopens the partition with the log ending inside op 4's sector. */
+    assert_int_equal(partition_truncate_suffix(partition, 5), 0);
+    const struct partition_entry *last = &partition->entries[3];
+    assert_true(partition->buffer_position_bytes <= last->position_bytes);
+    assert_null(partition_tail_record(partition, 4, &size));
+    partition
+        ->buffer[last->position_bytes - partition->buffer_position_bytes + VSR_HEADER_SIZE + 4] ^=
+        1;
+    assert_int_equal(read_op(4, &read), -RUNNEL_EFAULTY);
     partition_fixture_teardown();
 }
 
