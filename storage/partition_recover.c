@@ -425,6 +425,12 @@ int partition_rebuild_sealed(struct partition *partition, uint32_t listed)
         if (segment->entry_count > 0 && !segment->is_index_damaged && !disagrees) {
             continue;
         }
+        if (disagrees && segment->op_first >= next_first) {
+            /* A first op at or past the next segment's cannot be this one's (a later
+             * segment's entry misdirected to its slot 0 won over a first record whose
+             * successor is damaged): the rebuild takes the log's first chained record. */
+            segment->op_first = UINT64_MAX;
+        }
         log_warn("partition_index_damaged",
                  "file=%s position=%" PRIu64 " entries=%" PRIu32 " reason=%s", segment->index_path,
                  (uint64_t)segment->entry_count * RECORD_INDEX_ENTRY_SIZE, segment->entry_count,

@@ -170,9 +170,12 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # entry's op 15 (op_last 15 of 96; that index is rebuilt first now). 3925: a replica executed
 # op 4 with a body its header did not seal: after a suffix cut the reopened tail buffer held
 # the last partial sector read back from disk, and partition_tail_record served it with its
-# header checked only (now only bodies this process appended skip the body check).
+# header checked only (now only bodies this process appended skip the body check). 3013:
+# segment 0's first index entry replaced by a later segment's (op 75) won over its log's
+# first record (op 1), whose successor was damaged; a first op at or past the next
+# segment's first is now dropped before the rebuild, which takes the log's first record.
 set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417 525 889
-    519 3925)
+    519 3925 3013)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})
     add_test(NAME sim.misdirect_seed_${seed}
         COMMAND $<TARGET_FILE:runnel-sim> --storage --storage-misdirect --seed ${seed})

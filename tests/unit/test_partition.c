@@ -603,6 +603,31 @@ static void test_sealed_first_entry_misdirected(void **state)
     check_150_intact();
 }
 
+/* The same, while the log's second record is damaged too (so nothing shows the first
+ * record is the segment's own): the entry names an op at or past the next segment's first,
+ * which cannot be this segment's, and the rebuild takes the log's first record (runnel-sim
+ * --storage --storage-misdirect --seed 3013: segment 0 kept op_first 75 over ops 1-15). */
+static void test_sealed_first_entry_past_the_next_segment(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    fill_150();
+    const struct partition *partition = &partition_fixture.partition;
+    uint64_t op_next = partition->segments[1].op_first;
+    struct partition_read read;
+    assert_int_equal(read_op(2, &read), 0);
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, partition->segments[0].log_path,
+                                       (read.position_bytes + 100) * 8),
+                     0);
+    misdirect_copy(".index", 1, 0, 0, 0, RECORD_INDEX_ENTRY_SIZE);
+    assert_int_equal(partition->segments[0].op_first, 1);
+    assert_int_equal(read_op(1, &read), 0);
+    assert_int_equal(read_op(2, &read), -RUNNEL_EFAULTY);
+    check_record(&read, op_next - 1, (uint8_t)(op_next - 2));
+    check_record(&read, op_next, (uint8_t)(op_next - 1));
+    partition_fixture_teardown();
+}
+
 /* The converse: the first records replaced by the next segment's first records (same
  * sizes) while the index is intact. One record: the next record is chained to the entry's
  * record. Two (a misdirected flush): the second is chained to the first, but they name
@@ -1149,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_sealed_index_rebuilt),
         cmocka_unit_test(test_sealed_index_rebuilt_first_record_damaged),
         cmocka_unit_test(test_sealed_first_entry_misdirected),
+        cmocka_unit_test(test_sealed_first_entry_past_the_next_segment),
         cmocka_unit_test(test_sealed_first_record_misdirected),
         cmocka_unit_test(test_sealed_last_entry_misdirected),
         cmocka_unit_test(test_repair_sealed_record),
