@@ -31,7 +31,7 @@ int journal_partition_init_parked(struct journal_partition *journal, struct part
     journal->writes = calloc(writes_max, sizeof(struct journal_partition_write));
     /* A report comes from a ring entry or a parked record, each at most once. */
     journal->reports =
-        calloc((size_t)writes_max + parked_max, sizeof(struct journal_partition_write));
+        calloc((size_t)writes_max + parked_max, sizeof(struct journal_partition_report));
     journal->parked = calloc(parked_max, sizeof(struct journal_partition_parked));
     journal->writes_max = writes_max;
     journal->parked_max = parked_max;
@@ -94,13 +94,27 @@ static void journal_partition_writes_push(struct journal_partition *journal,
 }
 
 /* Queues a report for the next pass (checksum as given: see journal_partition.h). */
-static void journal_partition_report(struct journal_partition *journal, uint64_t op, u128 checksum)
+static void journal_partition_report_as(struct journal_partition *journal, uint64_t op,
+                                        u128 checksum, bool held)
 {
     assert(journal->reports_count < journal->writes_max + journal->parked_max);
     assert(op > 0 && checksum != 0);
     journal->reports[journal->reports_count].op = op;
     journal->reports[journal->reports_count].checksum = checksum;
+    journal->reports[journal->reports_count].held = held;
     journal->reports_count++;
+}
+
+static void journal_partition_report(struct journal_partition *journal, uint64_t op, u128 checksum)
+{
+    journal_partition_report_as(journal, op, checksum, true);
+}
+
+/* The checksum a not-held report of (op, checksum) carries: it names no prepare. */
+static u128 journal_partition_unheld_checksum(u128 checksum)
+{
+    u128 lost = checksum ^ 1;
+    return lost != 0 ? lost : 2;
 }
 
 /* The journal gave up on a write of (op, checksum): report that it holds no such prepare. */
@@ -108,9 +122,8 @@ static void journal_partition_report_lost(struct journal_partition *journal, uin
                                           u128 checksum)
 {
     assert(op > 0);
-    u128 lost = checksum ^ 1;
     journal->given_up_count++;
-    journal_partition_report(journal, op, lost != 0 ? lost : 2);
+    journal_partition_report_as(journal, op, journal_partition_unheld_checksum(checksum), false);
 }
 
 static bool journal_partition_continues(const struct partition *partition,
@@ -332,24 +345,34 @@ static void journal_partition_writes_cut(struct journal_partition *journal, uint
 }
 
 /*
- * A cut the replica did not ask for (landing another prepare at op_min) removed prepares
- * it was told it holds: the first queued reports (those queued before the cut) at op_min
- * and above name what is gone and are dropped (the cut's own not-held reports stay), and
- * the next pass tells the replica first (vsr_replica_on_journal_cut), before any report
- * of what is written after the cut.
+ * A cut removed what the first queued reports (those queued before it) say the log holds
+ * at op_min and above: each becomes a not-held report. Every accepted write is reported
+ * once: a dropped report left the replica waiting on a write in flight that no longer
+ * was (its entry never fetched again: the journal kept a hole below every later write,
+ * runnel-sim --storage --storage-misdirect --seed 3355), and one delivered as held
+ * would claim a prepare the log lost.
  */
-static void journal_partition_cut_report(struct journal_partition *journal, uint64_t op_min,
-                                         uint32_t queued)
+static void journal_partition_reports_unhold(struct journal_partition *journal, uint64_t op_min,
+                                             uint32_t queued)
 {
     assert(op_min > 0);
     assert(queued <= journal->reports_count);
-    uint32_t kept = 0;
-    for (uint32_t index = 0; index < journal->reports_count; index++) {
-        if (index >= queued || journal->reports[index].op < op_min) {
-            journal->reports[kept++] = journal->reports[index];
+    for (uint32_t index = 0; index < queued; index++) {
+        struct journal_partition_report *report = &journal->reports[index];
+        if (report->held && report->op >= op_min) {
+            report->checksum = journal_partition_unheld_checksum(report->checksum);
+            report->held = false;
+            journal->unheld_count++;
         }
     }
-    journal->reports_count = kept;
+}
+
+/* A cut the replica did not ask for (landing another prepare at op_min, or a reopen that
+ * kept less than asked): the next pass tells the replica first
+ * (vsr_replica_on_journal_cut), before any report. */
+static void journal_partition_cut_note(struct journal_partition *journal, uint64_t op_min)
+{
+    assert(op_min > 0);
     if (journal->cut_min == 0 || op_min < journal->cut_min) {
         journal->cut_min = op_min;
     }
@@ -380,10 +403,12 @@ static int journal_partition_cut(struct journal_partition *journal, uint64_t op_
     /* The reopen after the cut may keep less than asked (a damaged tail index entry makes
      * recovery cut at it): what it lost below op_min is reported as an own cut. */
     uint64_t lost_min = journal->partition->op_last + 1;
-    journal_partition_writes_cut(journal, lost_min < op_min ? lost_min : op_min);
+    uint64_t gone_min = restart != NULL ? 1 : (lost_min < op_min ? lost_min : op_min);
+    journal_partition_reports_unhold(journal, gone_min, queued);
+    journal_partition_writes_cut(journal, gone_min);
     if (restart == NULL && lost_min < op_min) {
         journal->lost_below_cut_count++;
-        journal_partition_cut_report(journal, lost_min, queued);
+        journal_partition_cut_note(journal, lost_min);
     }
     return 0;
 }
@@ -481,11 +506,10 @@ static bool journal_partition_land(struct journal_partition *journal,
                        parent != header->u.prepare.parent)) {
             return false; /* the entry below is not this record's parent (yet) */
         }
-        uint32_t queued = journal->reports_count;
         if (partition_is_flushing(partition) || journal_partition_cut(journal, op, NULL) != 0) {
             return false;
         }
-        journal_partition_cut_report(journal, op, queued);
+        journal_partition_cut_note(journal, op);
     }
     if (!journal_partition_continues(partition, header) ||
         journal->writes_count + journal->reports_count + 1 >= journal->writes_max) {

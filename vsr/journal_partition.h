@@ -32,7 +32,8 @@
  *     next pass tells the replica first (vsr_replica_on_journal_cut: it forgets what it
  *     was told the journal held there, which a later view could name again);
  *   - anything else (a gap below it, a parent not held yet) waits parked.
- * Every accepted write is reported once to vsr_replica_on_journal_write. A write the
+ * Every accepted write is reported once to vsr_replica_on_journal_write; a cut that
+ * removes its op before the report went out makes it a not-held report. A write the
  * journal gave up on (cut by a later truncation, or parked longer than
  * JOURNAL_PARTITION_PARKED_PASSES_MAX passes without a way to land) is reported with a
  * checksum that names no prepare (the prepare's own checksum with its low bit flipped):
@@ -66,6 +67,14 @@ struct journal_partition_write {
     u128 checksum;
 };
 
+/* A report for the next pass: held (the prepare of checksum is in the log) or not held
+ * (checksum names no prepare, see above). */
+struct journal_partition_report {
+    uint64_t op;
+    u128 checksum;
+    bool held;
+};
+
 /* A write waiting to land (see above); record is header + body. */
 struct journal_partition_parked {
     bool used;
@@ -88,7 +97,7 @@ struct journal_partition {
     uint32_t writes_max;
     uint32_t writes_head;
     uint32_t writes_count;
-    struct journal_partition_write *reports; /* writes_max: to report in the next pass */
+    struct journal_partition_report *reports; /* to report in the next pass */
     uint32_t reports_count;
     uint64_t op_durable; /* highest op the partition reported durable */
     uint64_t cut_min;    /* lowest op an own cut removed since the last pass; 0: none */
@@ -106,6 +115,7 @@ struct journal_partition {
     uint64_t repairs_count;        /* faulty entries rewritten in place */
     uint64_t replaced_count;       /* faulty entries replaced instead (cut and append) */
     uint64_t given_up_count;       /* writes reported as not held (see above) */
+    uint64_t unheld_count;         /* held reports a cut turned into not-held ones */
     uint64_t refused_far_count;    /* writes refused: too far above the log to park */
     uint64_t lost_below_cut_count; /* cuts whose reopen kept less than asked */
 };
