@@ -197,6 +197,21 @@ void vsr_replica_on_request(struct vsr_replica *replica, const struct vsr_header
     }
 }
 
+/* Repair: accept only the prepare the canonical log names (any view, executed or not). */
+static void vsr_replica_on_prepare_repair(struct vsr_replica *replica,
+                                          const struct vsr_header *header, const void *body)
+{
+    uint64_t op = header->u.prepare.op;
+    assert(header->command == VSR_COMMAND_PREPARE && op >= 1);
+    if (op <= replica->op && op > replica->checkpoint_op &&
+        vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
+        vsr_entry_at(replica, op)->checksum == header->checksum) {
+        vsr_replica_entry_set(replica, header);
+        vsr_replica_journal_write(replica, header, body); /* nothing when durable already */
+        vsr_replica_chain_walk(replica);
+    }
+}
+
 /* A prepare of the current view from its primary: part of the canonical log. */
 static void vsr_replica_on_prepare_current(struct vsr_replica *replica,
                                            const struct vsr_header *header, const void *body)
@@ -210,6 +225,12 @@ static void vsr_replica_on_prepare_current(struct vsr_replica *replica,
         return;
     }
     if (op <= replica->commit_min) {
+        /* Executed, yet its journal copy may have been damaged or cut since (faulty, asked
+         * for again by vsr_replica_repair): the answer, prepared in this very view, lands
+         * like any repair. Dropped, the journal never held the op again and every write
+         * above it waited parked for ever (runnel-sim --storage --storage-misdirect
+         * --seed 3571). */
+        vsr_replica_on_prepare_repair(replica, header, body);
         return;
     }
     if (op <= replica->op && vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
@@ -264,14 +285,7 @@ void vsr_replica_on_prepare(struct vsr_replica *replica, const struct vsr_header
         vsr_replica_request_start_view(replica, header->replica);
         return;
     }
-    /* Repair: accept only the prepare the canonical log names. */
-    if (op <= replica->op && op > replica->checkpoint_op &&
-        vsr_replica_has(replica, op, VSR_ENTRY_CANON) &&
-        vsr_entry_at(replica, op)->checksum == header->checksum) {
-        vsr_replica_entry_set(replica, header);
-        vsr_replica_journal_write(replica, header, body);
-        vsr_replica_chain_walk(replica);
-    }
+    vsr_replica_on_prepare_repair(replica, header, body);
 }
 
 /* Backup: acknowledges its durable canonical prefix to the primary. */

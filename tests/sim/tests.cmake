@@ -177,8 +177,12 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # 3355: the journal's own cut (landing another prepare lower down) dropped the queued report
 # of an in-place repair above it, so the replica waited on that write forever and never
 # fetched the op again (a hole below every later write); the report now says not held.
+# 3571: a backup's executed ops 75-82, cut from its journal (faulty, fetched again), were
+# answered with prepares of the current view, which the handler of the primary's prepares
+# dropped at or below commit_min: op 75 never landed and the writes above it waited parked
+# for ever (now they land like any repair).
 set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417 525 889
-    519 3925 3013 3355)
+    519 3925 3013 3355 3571)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})
     add_test(NAME sim.misdirect_seed_${seed}
         COMMAND $<TARGET_FILE:runnel-sim> --storage --storage-misdirect --seed ${seed})

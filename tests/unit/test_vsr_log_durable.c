@@ -508,6 +508,40 @@ static void test_own_cut_of_held_prepares_marks_them_faulty(void **state)
 }
 
 /*
+ * After the same cut, a peer answers the request for the executed op 2 with view 0's
+ * prepare: a prepare of the current view, which reaches the backup's handler for its
+ * primary's prepares. It is written to the journal and ends the damage, like any repair.
+ * Before, that handler dropped every op at or below commit_min, so the journal never held
+ * op 2 again and every write above it waited parked for ever (runnel-sim --storage
+ * --storage-misdirect --seed 3571).
+ */
+static void test_executed_op_cut_is_written_again_from_a_repair(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_old_log(fixture);
+    struct vsr_replica *replica = &fixture->vsr.replica;
+    assert_int_equal(replica->view, 0);
+    assert_int_equal(replica->commit_min, 2);
+    replica->journal.truncate(2, replica->journal.context);
+    vsr_replica_on_journal_cut(replica, 2);
+    assert_false(sim_journal_holds(&fixture->vsr.journal, 2, fixture->old_log[2].checksum));
+    helper_vsr_ticks(&fixture->vsr, 20);
+    assert_true((fixture->requested & ((uint64_t)1 << 2)) != 0);
+    for (uint64_t op = 2; op <= FIXTURE_OLD_HEAD; op++) {
+        fixture_deliver(fixture, &fixture->old_log[op], NULL); /* the peer's answers */
+    }
+    helper_vsr_ticks(&fixture->vsr, 6);
+    for (uint64_t op = 1; op <= FIXTURE_OLD_HEAD; op++) {
+        if (!sim_journal_holds(&fixture->vsr.journal, op, fixture->old_log[op].checksum)) {
+            fail_msg("op %llu is not in the journal again", (unsigned long long)op);
+        }
+        assert_false(fixture_is_faulty(replica, op));
+    }
+    assert_int_equal(replica->commit_min, 2);
+    assert_int_equal(replica->op_prefix, FIXTURE_OLD_HEAD);
+}
+
+/*
  * The journal finds op 4's entry damaged by a read of its own (journal_partition checking a
  * parked write's parent), which the replica never made: vsr_replica_on_journal_faulty marks
  * it faulty as the replica's own faulty read would. It is fetched again and not nacked.
@@ -542,6 +576,8 @@ int main(void)
             test_primary_writes_no_chosen_op_before_the_superblock_names_it, fixture_setup,
             fixture_teardown),
         cmocka_unit_test_setup_teardown(test_own_cut_of_held_prepares_marks_them_faulty,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_executed_op_cut_is_written_again_from_a_repair,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_journal_found_damage_marks_op_faulty, fixture_setup,
                                         fixture_teardown),
