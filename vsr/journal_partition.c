@@ -528,14 +528,14 @@ static bool journal_partition_land(struct journal_partition *journal,
     return true;
 }
 
-/* Gives up on a record parked too long, unless the journal holds its op faulty. */
+/* Gives up on a record parked too long, also of an op the journal holds faulty (the replica
+ * keeps it faulty: see journal_partition.h); its place goes to the ops it waits for. */
 static bool journal_partition_give_up(struct journal_partition *journal,
                                       struct journal_partition_parked *parked)
 {
     const struct vsr_header *header = (const void *)parked->record;
     uint64_t op = header->u.prepare.op;
     if (parked->is_repairing || parked->passes < JOURNAL_PARTITION_PARKED_PASSES_MAX ||
-        partition_is_faulty(journal->partition, op) ||
         journal->reports_count + journal->writes_count + 1 >= journal->writes_max) {
         return false;
     }

@@ -38,8 +38,11 @@
  * JOURNAL_PARTITION_PARKED_PASSES_MAX passes without a way to land) is reported with a
  * checksum that names no prepare (the prepare's own checksum with its low bit flipped):
  * the replica sees the entry as not durable and repairs it again, and the journal never
- * claims to hold what it does not. Such a report is never made for an op the journal
- * holds faulty (the replica must keep it faulty: never nacked).
+ * claims to hold what it does not. An op the journal holds faulty stays faulty at the
+ * replica through such a report (never nacked): only the canonical checksum clears the
+ * mark, and every pass reports the partition's faulty ops first. Its writes are given up
+ * too: parked ones that wait for a faulty parent could otherwise fill the parking for
+ * ever and shut out the write below them that would let them land.
  *
  * Reads are synchronous in the interface: the tail is served from memory; an older record
  * (restart replay, repair) is read with io_wait outside the ring's dispatch (start-up, the

@@ -180,9 +180,13 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # 3571: a backup's executed ops 75-82, cut from its journal (faulty, fetched again), were
 # answered with prepares of the current view, which the handler of the primary's prepares
 # dropped at or below commit_min: op 75 never landed and the writes above it waited parked
-# for ever (now they land like any repair).
+# for ever (now they land like any repair). 3731: a replica's sealed segment lost index
+# entries for ops 27-72 (in-place repair refused: each record must be replaced, which needs
+# an intact parent); writes of ops 36-72 waiting for their faulty parents filled the
+# parking, and writes of ops the journal held faulty were never given up, so ops 7 and
+# 27-35 below them were refused for ever (now such writes are given up like any other).
 set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417 525 889
-    519 3925 3013 3355 3571)
+    519 3925 3013 3355 3571 3731)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})
     add_test(NAME sim.misdirect_seed_${seed}
         COMMAND $<TARGET_FILE:runnel-sim> --storage --storage-misdirect --seed ${seed})

@@ -477,6 +477,75 @@ static void test_sealed_faulty_repaired_or_replaced(void **state)
     fixture_teardown();
 }
 
+/* Runs count passes and the disk (a parked write ages one pass each). */
+static void passes_run(uint32_t count)
+{
+    for (uint32_t round = 0; round < count; round++) {
+        assert_int_equal(journal_partition_pass(&fixture.journal), 0);
+        io_run(&fixture.disk.io, 1);
+    }
+}
+
+/*
+ * Ops 11..19 of a sealed segment are damaged and a new view's log replaces them from op 11
+ * on (the index names the old records: none is repaired in place). Its ops 12..19 arrive
+ * first and fill the parking (8): none can land, each one's parent being faulty below
+ * it, and op 11, which would let them all land, is refused while the parking is full.
+ * They are given up like any parked write (reported as not held: the replica keeps such
+ * an op faulty and fetches it again), so op 11 gets a place, replaces its record with a
+ * cut, and the rest lands above it. Before, a write of an op the journal held faulty was
+ * never given up and the parking stayed full for ever (runnel-sim --storage
+ * --storage-misdirect --seed 3731).
+ */
+static void test_parked_writes_of_faulty_ops_are_given_up(void **state)
+{
+    (void)state;
+    static struct vsr_header headers[SEGMENTS_OPS];
+    static uint8_t bodies[SEGMENTS_OPS][BODY_SIZE];
+    fixture_setup_segments(headers, bodies);
+    enum { LOW = 11, COUNT = 9 };
+    assert_int_equal(fixture.journal.parked_max, COUNT - 1);
+    assert_true(partition_tail_record(&fixture.partition, LOW + COUNT - 1, &(uint32_t){0}) == NULL);
+    struct vsr_header fork[COUNT];
+    uint8_t fork_bodies[COUNT][BODY_SIZE];
+    u128 parent = headers[LOW - 2].checksum;
+    for (uint32_t index = 0; index < COUNT; index++) {
+        damage_record(LOW + index);
+        prepare_make(&fork[index], fork_bodies[index], LOW + index, parent, (uint8_t)(100 + index));
+        parent = fork[index].checksum;
+    }
+    for (uint32_t index = COUNT - 1; index > 0; index--) {
+        assert_int_equal(
+            fixture.interface.write(&fork[index], fork_bodies[index], fixture.interface.context),
+            0);
+    }
+    passes_run(4);
+    assert_int_equal(fixture.journal.parked_count, COUNT - 1);
+    assert_int_equal(fixture.interface.write(&fork[0], fork_bodies[0], fixture.interface.context),
+                     -RUNNEL_EFULL);
+    passes_run(2 * JOURNAL_PARTITION_PARKED_PASSES_MAX);
+    assert_int_equal(fixture.journal.given_up_count, COUNT - 1);
+    assert_int_equal(fixture.journal.parked_count, 0);
+    for (uint32_t index = 0; index < COUNT; index++) {
+        assert_true(partition_is_faulty(&fixture.partition, LOW + index)); /* still damaged */
+    }
+    for (uint32_t index = 0; index < COUNT; index++) {
+        assert_int_equal(
+            fixture.interface.write(&fork[index], fork_bodies[index], fixture.interface.context),
+            0);
+        if (index == COUNT / 2) {
+            settle();
+        }
+    }
+    settle();
+    assert_int_equal(fixture.interface.op_max(fixture.interface.context), LOW + COUNT - 1);
+    check_read(LOW - 1, headers[LOW - 2].checksum, LOW - 1);
+    for (uint32_t index = 0; index < COUNT; index++) {
+        check_read(LOW + index, fork[index].checksum, (uint8_t)(100 + index));
+    }
+    fixture_teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -487,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_restart_begins_at_a_later_op),
         cmocka_unit_test(test_sealed_faulty_repaired_or_replaced),
         cmocka_unit_test(test_cut_turns_a_queued_held_report_unheld),
+        cmocka_unit_test(test_parked_writes_of_faulty_ops_are_given_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
