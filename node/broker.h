@@ -137,6 +137,7 @@ struct broker_request {
     u128 vsr_client;
     uint64_t vsr_request;
     uint64_t session_epoch; /* the connection's bound session when bound (0: unbound) */
+    uint64_t accepted_ns;   /* a partition write: monotonic ns its owning shard took it */
     uint8_t vsr_operation;
     uint8_t origin_replica; /* BROKER_PURPOSE_REMOTE_POLL: the node its reply goes to */
     struct broker_partition_target partition;

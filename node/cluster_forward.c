@@ -24,6 +24,13 @@ bool cluster_forward_is_multi(const struct broker *broker)
     return broker->bus != NULL && broker->replica_count > 1;
 }
 
+uint64_t cluster_forward_handoff_ns_max(const struct broker *broker)
+{
+    assert(broker != NULL && broker->config != NULL);
+    assert(broker->config->tick_ms > 0);
+    return (uint64_t)CLUSTER_FORWARD_PARK_TICKS * broker->config->tick_ms * 1000 * 1000;
+}
+
 u128 cluster_forward_client(const struct broker *broker, u128 client)
 {
     assert(broker != NULL && client != 0);

@@ -14,7 +14,9 @@
  * in flight on this node, and relays it otherwise. A group with requests in flight and no reply
  * re-sends them to the primary of its current view (a view change), and after
  * CLUSTER_FORWARD_PARK_TICKS without progress gives up on them: status 57 for requests
- * sent (outcome unknown), 58 for requests never handed on.
+ * sent (outcome unknown), 58 for requests never handed on. A partition write is also
+ * never handed on (again) once cluster_forward_handoff_ns_max of monotonic time passed
+ * since it reached the node (tick counts stretch across a stopped process).
  *
  * Runs on the shard that owns the group; no state of its own beyond struct
  * cluster_forward_state, embedded in each group.
@@ -63,6 +65,16 @@ void cluster_forward_table_note(struct cluster_forward_table *table, u128 client
 
 /* True when broker's groups span more than one node. */
 bool cluster_forward_is_multi(const struct broker *broker);
+
+/*
+ * CLUSTER_FORWARD_PARK_TICKS of the configured tick, in monotonic nanoseconds: a write
+ * that reached a node longer ago than this is never handed on to a primary (again). Tick
+ * counts stretch across a stopped or starved process (shard.c skips missed ticks), a
+ * client's timeout does not: counted in ticks, a node stopped while it held a write
+ * re-sent it after its client had given up and stored a later value through another
+ * node, and the old value was executed after it (docs/NEMESIS.md, seed 501).
+ */
+uint64_t cluster_forward_handoff_ns_max(const struct broker *broker);
 
 /* client with this node's replica index in bits 40..47 (unchanged on a cluster of one). */
 u128 cluster_forward_client(const struct broker *broker, u128 client);

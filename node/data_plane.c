@@ -775,9 +775,34 @@ static void data_plane_offset_body(struct broker_request *request)
     request->body_size = 13;
 }
 
+/* Monotonic now on the owning shard's clock. */
+static uint64_t data_plane_now_ns(const struct data_plane *plane)
+{
+    return clock_monotonic_ns(broker_shard_clock(plane->broker, plane->shard_index));
+}
+
+/* True when request (a write) reached this shard longer ago than a hand-off may follow
+ * (cluster_forward_handoff_ns_max): its client has given up on it, so it is answered and
+ * never sent to a primary (again): executed after a later write of that client through
+ * another node, it would undo it. A cluster of one has no hand-off to bound. */
+static bool data_partition_write_is_late(const struct data_partition *partition,
+                                         const struct broker_request *request)
+{
+    const struct data_plane *plane = partition->plane;
+    assert(request->accepted_ns != 0);
+    if (!cluster_forward_is_multi(plane->broker)) {
+        return false;
+    }
+    uint64_t now_ns = data_plane_now_ns(plane);
+    return now_ns > request->accepted_ns &&
+           now_ns - request->accepted_ns > cluster_forward_handoff_ns_max(plane->broker);
+}
+
 static void data_partition_write_submit(struct data_partition *partition,
                                         struct broker_request *request)
 {
+    request->accepted_ns = data_plane_now_ns(partition->plane);
+    assert(request->accepted_ns != 0);
     /* No op limit: the group checkpoints and its log ring wraps. While the ring has no free
      * slot (a checkpoint not yet durable on every replica) the replica does not take the
      * write and it waits queued (answered 57/58 if that lasts: see data_partition_expire). */
@@ -1000,11 +1025,18 @@ static void data_partition_offsets_resume(struct data_partition *partition)
     partition->offset_prepared_next = next;
 }
 
-/* Hands one queued write to the replica; false when it cannot take one now. */
+/* Hands one queued write to the replica; false when it cannot take one now. A write
+ * queued too long is answered 58 instead (never handed on: nothing executed). */
 static bool data_partition_pump_one(struct data_partition *partition)
 {
     struct vsr_replica *replica = &partition->replica;
     struct broker_request *request = partition->queue_head;
+    if (data_partition_write_is_late(partition, request)) {
+        (void)data_plane_dequeue(&partition->queue_head, &partition->queue_tail);
+        partition->plane->writes_late++;
+        data_plane_reply_status(partition->plane, request, IGGY_ERROR_TRANSIENT_NOT_ACCEPTED);
+        return true;
+    }
     bool is_primary = vsr_replica_is_primary(replica);
     bool is_multi = cluster_forward_is_multi(partition->plane->broker);
     if (partition->session == 0 || (!is_primary && !is_multi) ||
@@ -1258,11 +1290,28 @@ static void data_partition_expire(struct data_partition *partition)
     assert(partition->queue_head == NULL && partition->in_flight_count == 0);
 }
 
+/* Takes request out of in_flight and answers it 57 (sent: executed or not, unknown);
+ * nothing when a reply completed it meanwhile (it is no longer in flight). */
+static void data_partition_in_flight_expire(struct data_partition *partition,
+                                            struct broker_request *request)
+{
+    assert(partition->in_flight_count <= VSR_PIPELINE_MAX);
+    for (uint32_t index = 0; index < partition->in_flight_count; index++) {
+        if (partition->in_flight[index] == request) {
+            partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
+            partition->plane->writes_late++;
+            data_plane_reply_status(partition->plane, request, IGGY_ERROR_TRANSIENT_NOT_COMMITTED);
+            return;
+        }
+    }
+}
+
 /*
  * Re-sends the writes in flight to the primary of the current view (a view change). A
  * librunnel exactly-once write keeps its client's id and number (the new primary's
  * window answers it if it was executed); when this node no longer finds the client's
- * session, the register goes again and the write waits for the next resend.
+ * session, the register goes again and the write waits for the next resend. A write
+ * in flight too long is answered 57 instead and not sent again.
  */
 static void data_partition_resend(struct data_partition *partition)
 {
@@ -1271,6 +1320,10 @@ static void data_partition_resend(struct data_partition *partition)
     assert(count <= VSR_PIPELINE_MAX);
     memcpy(sent, partition->in_flight, count * sizeof(sent[0]));
     for (uint32_t index = 0; index < count; index++) {
+        if (sent[index]->is_used && data_partition_write_is_late(partition, sent[index])) {
+            data_partition_in_flight_expire(partition, sent[index]);
+            continue;
+        }
         bool is_local = false; /* a reply may complete one meanwhile: a copy is walked */
         if (!sent[index]->is_exactly_once) {
             (void)data_partition_send(partition, sent[index], &is_local);

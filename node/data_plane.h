@@ -160,6 +160,7 @@ struct data_plane {
     uint32_t record_size_bytes_max;
     uint64_t polls_served;
     uint64_t replies_orphaned;
+    uint64_t writes_late; /* answered 57/58 instead of handed on after their bound */
     struct vsr_group bus_open[DATA_PLANE_BUS_OPEN_MAX]; /* groups peers named, opened next pass */
     uint32_t bus_open_count;
     uint64_t bus_dropped;            /* peer messages for groups not open (yet) or unknown */

@@ -72,6 +72,13 @@ runnel_cluster_test(integration.cluster_resend cluster_test.py 120 --resend)
 # change the kill caused, answered 300 right after 301 was acknowledged; now only the
 # primary, once it executed its view's head, answers consumer-offset reads.
 runnel_cluster_test(integration.cluster_offsets cluster_test.py 120 --offsets)
+# cluster_abandoned: docs/NEMESIS.md seed 501. A consumer-offset store the primary prepared
+# but could not commit (its backups stopped), whose client gave up, while the primary is
+# stopped past the forward bound and the others store a higher offset in a new view: once
+# the old primary continues, the stored offset never goes back. Before the fix its data
+# plane (tick-counted bound, stretched across the stop) re-sent the old write to the new
+# primary, which executed it after the higher one.
+runnel_cluster_test(integration.cluster_abandoned cluster_test.py 120 --abandoned)
 # cluster_wrap: a partition of a 3-node cluster with a 1024-op log ring takes 1,500
 # batches, a backup is killed (-9), 3,500 more (over three rings) are committed without it
 # and none is answered 57/58 (a slot is reused below a checkpoint durable on a quorum), it

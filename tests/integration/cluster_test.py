@@ -57,6 +57,7 @@ TAKEOVER = "--takeover" in sys.argv[3:]
 BIG_BATCHES = "--big-batches" in sys.argv[3:]
 RESEND = "--resend" in sys.argv[3:]
 OFFSETS = "--offsets" in sys.argv[3:]
+ABANDONED = "--abandoned" in sys.argv[3:]
 LEASE_MS = 3000
 OFFSET_STORES = int(os.environ.get("RUNNEL_TEST_OFFSET_STORES", "300"))
 PRODUCER = os.path.join(os.path.dirname(RUNNELD), "runnel-nemesis-producer")
@@ -532,6 +533,74 @@ def offsets_after_restart(nodes):
           "through node %d, returned the last one (%d)" % (primary, last), str(served))
 
 
+def abandoned_store(nodes):
+    """docs/NEMESIS.md (seed 501): a consumer-offset store whose client gave up is never
+    executed after a later store. Offset 10 is stored through the partition's primary; its
+    backups are stopped (SIGSTOP) and offset 15 is sent to the primary on another
+    connection (prepared there, never acknowledged: no quorum); the primary is stopped and
+    the backups continue, form a view without it and store offset 20 (acknowledged); the
+    old primary continues more than CLUSTER_FORWARD_PARK_TICKS later. Before the fix its
+    data plane, whose tick count had not moved while it was stopped, re-sent the write of
+    15 to the new primary, which executed it: the stored offset went back from 20 to 15
+    (the nemesis saw 13116 then 13036 through node 0). Now a write older than that bound
+    (monotonic time since it reached the node) is answered 57/58 and never handed on."""
+    first_message(nodes, 0x0ff5e70000000201, b"abandoned-0")
+    primary = primary_of(nodes)
+    others = [node for node in nodes if node.index != primary]
+    writer = Raw(nodes[primary], 0x0ff5e70000000202)
+    check(writer.store_offset(1, 10) == 0, "consumer 1's offset 10 stored through the primary")
+    writer.close()
+    late = Raw(nodes[primary], 0x0ff5e70000000203)  # logged in while the metadata has a quorum
+    stopped = list(others)
+    try:
+        for node in others:
+            node.process.send_signal(signal.SIGSTOP)
+        # Past cluster.peer_timeout_ms (5 s): the primary closed its links to them, so what it
+        # prepares now reaches no backup (else the view change would commit it first).
+        time.sleep(6.5)
+        late.sock.sendall(frames.request(161, late.offset_body(1) + struct.pack("<Q", 15) +
+                                         b"\x01", code=121, client=late.client,
+                                         session=late.session, request_number=late.number + 1))
+        time.sleep(1.0)  # taken by the primary, which cannot commit it
+        nodes[primary].process.send_signal(signal.SIGSTOP)
+        stopped = [nodes[primary]]
+        for node in others:
+            node.process.send_signal(signal.SIGCONT)
+        late.close()  # its client gives up
+        stored = None
+        end = time.time() + min(40, time_left())
+        while time.time() < end and stored != 0:
+            try:
+                raw = Raw(others[0], 0x0ff5e70000000300 + int(end - time.time()), quiet=True)
+                stored = raw.store_offset(1, 20)
+                raw.close()
+            except OSError:
+                time.sleep(0.2)
+        check(stored == 0, "offset 20 stored through node %d while node %d is stopped" % (
+            others[0].index, primary))
+        time.sleep(7.0)  # the old primary stays stopped past the forward bound (5 s)
+    finally:
+        for node in stopped:
+            node.process.send_signal(signal.SIGCONT)
+    reads = []
+    end = time.time() + min(8, time_left())
+    while time.time() < end:
+        for node in others:
+            try:
+                raw = Raw(node, 0x0ff5e70000000400 + len(reads), quiet=True)
+                status, value = raw.stored_offset(1)
+                raw.close()
+            except OSError:
+                continue
+            if status == 0:
+                reads.append((node.index, value))
+        time.sleep(0.2)
+    lower = [read for read in reads if read[1] != 20]
+    check(reads and not lower, "after node %d continued, consumer 1's offset read through "
+          "the other nodes stayed 20 (%d reads): the abandoned store of 15 never executed" % (
+              primary, len(reads)), "read otherwise: %s" % lower[:10])
+
+
 def group_members(raw):
     """{member id: [partition ids]} of group lg on STREAM/lt (GetConsumerGroup, 600)."""
     named = frames.named
@@ -997,6 +1066,10 @@ def main():
         if BIG_BATCHES:
             big_batches(nodes)
             print("cluster: all checks passed (big batches)")
+            return
+        if ABANDONED:
+            abandoned_store(nodes)
+            print("cluster: all checks passed (an abandoned consumer-offset store)")
             return
         if OFFSETS:
             offsets_after_restart(nodes)
