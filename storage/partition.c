@@ -539,7 +539,7 @@ bool partition_is_faulty(const struct partition *partition, uint64_t op)
             return true;
         }
     }
-    return false;
+    return partition_segment_after_gap(partition, op) >= 0;
 }
 
 static void partition_checkpoint_written(struct atomic_file *file, int result, void *context)

@@ -472,7 +472,9 @@ int partition_repair(struct partition *partition, struct partition_repair *repai
                      const struct vsr_header *header, const void *body, uint8_t *buffer,
                      uint64_t buffer_size_bytes, partition_repair_callback callback, void *context);
 
-/* Ops found damaged (recovery, reads) and not yet repaired. */
+/* Ops found damaged (recovery, reads) and not yet repaired. partition_is_faulty is also
+ * true of an op between two segments' ops (records lost at a segment's end or start,
+ * places unknown: not listed, never repaired in place, replaced by a suffix cut). */
 uint32_t partition_faulty_count(const struct partition *partition);
 uint64_t partition_faulty_op(const struct partition *partition, uint32_t index);
 bool partition_is_faulty(const struct partition *partition, uint64_t op);

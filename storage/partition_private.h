@@ -61,5 +61,6 @@ void partition_chain_advance(struct partition *partition, const struct vsr_heade
 
 /* partition_read.c */
 int32_t partition_segment_of_op(const struct partition *partition, uint64_t op);
+int32_t partition_segment_after_gap(const struct partition *partition, uint64_t op);
 
 #endif

@@ -222,6 +222,30 @@ int32_t partition_segment_of_op(const struct partition *partition, uint64_t op)
     return -1;
 }
 
+/* The first segment above op when op lies between two segments' ops (records lost at the
+ * end or the start of a segment, their places unknown: the log is contiguous, so such an
+ * op is damaged, never absent), else -1. */
+int32_t partition_segment_after_gap(const struct partition *partition, uint64_t op)
+{
+    if (op > partition->op_last || partition_segment_of_op(partition, op) >= 0) {
+        return -1;
+    }
+    bool is_above_some = false;
+    for (uint32_t index = 0; index < partition->segment_count; index++) {
+        const struct partition_segment *segment = &partition->segments[index];
+        bool is_tail = index + 1 == partition->segment_count;
+        uint64_t count = is_tail ? partition->entry_count : segment->entry_count;
+        if (segment->op_first == UINT64_MAX || count == 0) {
+            continue;
+        }
+        if (segment->op_first > op) {
+            return is_above_some ? (int32_t)index : -1;
+        }
+        is_above_some = true; /* holds ops below op (none at op: not its segment) */
+    }
+    return -1;
+}
+
 int partition_read_op(struct partition *partition, struct partition_read *read, uint64_t op,
                       uint8_t *buffer, uint64_t buffer_size_bytes, partition_read_callback callback,
                       void *context)
@@ -240,7 +264,8 @@ int partition_read_op(struct partition *partition, struct partition_read *read, 
     read->op = op;
     int32_t segment = partition_segment_of_op(partition, op);
     if (segment < 0) {
-        return -RUNNEL_ENOTFOUND;
+        return partition_segment_after_gap(partition, op) >= 0 ? -RUNNEL_EFAULTY
+                                                               : -RUNNEL_ENOTFOUND;
     }
     if (partition_is_faulty(partition, op)) {
         return -RUNNEL_EFAULTY;

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { PARTITION_BASE_ENTRIES_MAX = 64, PARTITION_BASE_CANDIDATES = 4 };
+
 /* With no record before the tail's first, the chain resumes from the checkpoint. */
 static void partition_recover_chain_from_checkpoint(struct partition *partition)
 {
@@ -413,6 +415,77 @@ static uint64_t partition_op_first_hint(struct partition *partition, uint32_t in
     return UINT64_MAX;
 }
 
+/* True when the index entry at slot (its header in header, its record's position) names
+ * the record this segment's log holds there. */
+static bool partition_sealed_entry_checks(struct partition *partition,
+                                          struct partition_segment *segment,
+                                          const struct vsr_header *header, uint64_t position)
+{
+    uint64_t read = 0;
+    uint64_t start = align_down(position);
+    if (partition_read_sync(partition, segment->log_file, partition->buffer, 2 * IO_SECTOR_SIZE,
+                            start, &read) != 0 ||
+        read < position - start + VSR_HEADER_SIZE) {
+        return false;
+    }
+    struct vsr_header record;
+    const char *reason = NULL;
+    return record_validate_header(partition->buffer + (position - start), read - (position - start),
+                                  partition->options.record_size_bytes_max,
+                                  &partition->options.group, partition->options.cluster, &record,
+                                  &reason) == 0 &&
+           record.checksum == header->checksum;
+}
+
+/*
+ * A sealed segment's first op as its index entries say, each checked against the log: the
+ * entry at slot i naming op X, whose record the log holds at the entry's position, says
+ * the segment begins at X - i. Returns the first op most checked entries (of the first
+ * PARTITION_BASE_ENTRIES_MAX) agree on (an entry misdirected within this index names the
+ * wrong slot), or UINT64_MAX when none checks. Unlike the first record or the first entry
+ * alone, this survives damage to the segment's first records (a flush misdirected over
+ * them: the rebuild began at the first intact record and the ops below were lost to the
+ * log, runnel-sim --storage --storage-misdirect --seed 5583).
+ */
+static uint64_t partition_sealed_checked_first(struct partition *partition,
+                                               struct partition_segment *segment)
+{
+    uint64_t bases[PARTITION_BASE_CANDIDATES] = {0};
+    uint32_t votes[PARTITION_BASE_CANDIDATES] = {0};
+    uint32_t entries = segment->entry_count < partition->options.index_entries_max
+                           ? segment->entry_count
+                           : partition->options.index_entries_max;
+    for (uint32_t slot = 0; slot < entries && slot < PARTITION_BASE_ENTRIES_MAX; slot++) {
+        uint64_t read = 0;
+        struct vsr_header header;
+        uint64_t position = 0;
+        if (partition_read_sync(partition, segment->index_file, partition->index_write_buffer,
+                                RECORD_INDEX_ENTRY_SIZE, (uint64_t)slot * RECORD_INDEX_ENTRY_SIZE,
+                                &read) != 0 ||
+            read < RECORD_INDEX_ENTRY_SIZE ||
+            record_index_entry_validate(
+                partition->index_write_buffer, partition->options.record_size_bytes_max,
+                &partition->options.group, partition->options.cluster, &header, &position) != 0 ||
+            header.u.prepare.op <= slot ||
+            !partition_sealed_entry_checks(partition, segment, &header, position)) {
+            continue;
+        }
+        uint64_t base = header.u.prepare.op - slot;
+        for (uint32_t at = 0; at < PARTITION_BASE_CANDIDATES; at++) {
+            if (votes[at] == 0 || bases[at] == base) {
+                bases[at] = base;
+                votes[at]++;
+                break;
+            }
+        }
+    }
+    uint32_t best = 0;
+    for (uint32_t at = 1; at < PARTITION_BASE_CANDIDATES; at++) {
+        best = votes[at] > votes[best] ? at : best;
+    }
+    return votes[best] > 0 ? bases[best] : UINT64_MAX;
+}
+
 /* Rebuilds every sealed index that is missing, torn, damaged at its first entry, or whose
  * entry count disagrees with the next segment's first op. listed includes the tail. */
 int partition_rebuild_sealed(struct partition *partition, uint32_t listed)
@@ -425,7 +498,10 @@ int partition_rebuild_sealed(struct partition *partition, uint32_t listed)
         if (segment->entry_count > 0 && !segment->is_index_damaged && !disagrees) {
             continue;
         }
-        if (disagrees && segment->op_first >= next_first) {
+        uint64_t checked = partition_sealed_checked_first(partition, segment);
+        if (checked != UINT64_MAX && (next_first == UINT64_MAX || checked < next_first)) {
+            segment->op_first = checked; /* the ops below the first intact record are faulty */
+        } else if (disagrees && segment->op_first >= next_first) {
             /* A first op at or past the next segment's cannot be this one's (a later
              * segment's entry misdirected to its slot 0 won over a first record whose
              * successor is damaged): the rebuild takes the log's first chained record. */
@@ -455,6 +531,8 @@ struct partition_recovery {
     bool chunk_is_short; /* the chunk read hit the end of the file */
     uint64_t op_base;    /* the op entry 0 holds: entry i holds op_base + i (UINT64_MAX: unknown) */
     uint32_t bad_first;  /* the first entry neither valid nor zeros (UINT32_MAX: none) */
+    uint64_t bases[PARTITION_BASE_CANDIDATES]; /* op_base candidates, with their votes */
+    uint32_t votes[PARTITION_BASE_CANDIDATES];
 };
 
 void partition_entry_set(struct partition_entry *entry, const struct vsr_header *header,
@@ -514,6 +592,57 @@ static void partition_recover_entry(struct partition *partition,
     }
 }
 
+/* Counts entry i's vote for op_base (a valid entry naming op says op - i). */
+static void partition_recover_vote(struct partition *partition, struct partition_recovery *recovery,
+                                   uint32_t index, const uint8_t *bytes)
+{
+    struct vsr_header header;
+    uint64_t position = 0;
+    const struct partition_options *options = &partition->options;
+    if (record_index_entry_validate(bytes, options->record_size_bytes_max, &options->group,
+                                    options->cluster, &header, &position) != 0 ||
+        position >= options->segment_size_bytes || header.u.prepare.op < index) {
+        return;
+    }
+    uint64_t base = header.u.prepare.op - index;
+    for (uint32_t at = 0; at < PARTITION_BASE_CANDIDATES; at++) {
+        if (recovery->votes[at] == 0 || recovery->bases[at] == base) {
+            recovery->bases[at] = base;
+            recovery->votes[at]++;
+            return;
+        }
+    }
+}
+
+typedef void (*partition_recover_entry_fn)(struct partition *partition,
+                                           struct partition_recovery *recovery, uint32_t index,
+                                           const uint8_t *bytes);
+
+/* Reads the tail index's first entry_total entries in chunks, calling fn on each. */
+static int partition_recover_index_pass(struct partition *partition,
+                                        struct partition_recovery *recovery, uint64_t entry_total,
+                                        partition_recover_entry_fn fn)
+{
+    struct partition_segment *tail = partition_tail(partition);
+    uint64_t chunk_entries = partition->options.buffer_size_bytes / RECORD_INDEX_ENTRY_SIZE;
+    for (uint64_t first = 0; first < entry_total; first += chunk_entries) {
+        uint64_t count = entry_total - first < chunk_entries ? entry_total - first : chunk_entries;
+        uint64_t read = 0;
+        int result = partition_read_sync(partition, tail->index_file, partition->buffer,
+                                         align_up(count * RECORD_INDEX_ENTRY_SIZE),
+                                         first * RECORD_INDEX_ENTRY_SIZE, &read);
+        if (result != 0) {
+            return result;
+        }
+        for (uint64_t index = 0; index < count && (index + 1) * RECORD_INDEX_ENTRY_SIZE <= read;
+             index++) {
+            fn(partition, recovery, (uint32_t)(first + index),
+               partition->buffer + index * RECORD_INDEX_ENTRY_SIZE);
+        }
+    }
+    return 0;
+}
+
 static int partition_recover_index(struct partition *partition, struct partition_recovery *recovery)
 {
     struct partition_segment *tail = partition_tail(partition);
@@ -527,21 +656,25 @@ static int partition_recover_index(struct partition *partition, struct partition
     if (entry_total > partition->options.index_entries_max) {
         entry_total = partition->options.index_entries_max;
     }
-    uint64_t chunk_entries = partition->options.buffer_size_bytes / RECORD_INDEX_ENTRY_SIZE;
-    for (uint64_t first = 0; first < entry_total; first += chunk_entries) {
-        uint64_t count = entry_total - first < chunk_entries ? entry_total - first : chunk_entries;
-        uint64_t read = 0;
-        int read_result = partition_read_sync(partition, tail->index_file, partition->buffer,
-                                              align_up(count * RECORD_INDEX_ENTRY_SIZE),
-                                              first * RECORD_INDEX_ENTRY_SIZE, &read);
-        if (read_result != 0) {
-            return read_result;
-        }
-        for (uint64_t index = 0; index < count && (index + 1) * RECORD_INDEX_ENTRY_SIZE <= read;
-             index++) {
-            partition_recover_entry(partition, recovery, (uint32_t)(first + index),
-                                    partition->buffer + index * RECORD_INDEX_ENTRY_SIZE);
-        }
+    /* Entry 0 alone does not name op_base: a misdirected entry there made every intact
+     * entry after it "not its slot", and the tail began at its op, the ops below lost to
+     * the log (runnel-sim --storage --storage-flips --storage-misdirect --seed 2216). */
+    int read_result =
+        partition_recover_index_pass(partition, recovery, entry_total, partition_recover_vote);
+    if (read_result != 0) {
+        return read_result;
+    }
+    uint32_t best = 0;
+    for (uint32_t at = 1; at < PARTITION_BASE_CANDIDATES; at++) {
+        best = recovery->votes[at] > recovery->votes[best] ? at : best;
+    }
+    if (recovery->op_base == UINT64_MAX && recovery->votes[best] > 0) {
+        recovery->op_base = recovery->bases[best]; /* else the sealed chain names it */
+    }
+    read_result =
+        partition_recover_index_pass(partition, recovery, entry_total, partition_recover_entry);
+    if (read_result != 0) {
+        return read_result;
     }
     if (recovery->bad_first != UINT32_MAX) { /* entries are written whole: not a crash */
         log_warn("partition_index_entry_bad",

@@ -311,7 +311,11 @@ static int partition_truncate_suffix_once(struct partition *partition, uint64_t 
     }
     int32_t index = partition_segment_of_op(partition, op_min);
     if (index < 0) {
-        return -RUNNEL_ENOTFOUND;
+        index = partition_segment_after_gap(partition, op_min);
+        if (index < 0) {
+            return -RUNNEL_ENOTFOUND;
+        }
+        op_min = partition->segments[index].op_first; /* the gap's ops are gone already */
     }
     int result = partition_suffix_drain(partition);
     uint32_t kept = 0;

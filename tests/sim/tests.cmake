@@ -185,8 +185,12 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # an intact parent); writes of ops 36-72 waiting for their faulty parents filled the
 # parking, and writes of ops the journal held faulty were never given up, so ops 7 and
 # 27-35 below them were refused for ever (now such writes are given up like any other).
+# 5583: segment 0's first records overwritten by a misdirected flush of its own later
+# records and its first index entry another segment's: the rebuild began at the first
+# intact record, so the log began at op 5 and the journal could never hold ops 1-4 again
+# (the index entries the log confirms now name a rebuilt segment's first op).
 set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417 525 889
-    519 3925 3013 3355 3571 3731)
+    519 3925 3013 3355 3571 3731 5583)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})
     add_test(NAME sim.misdirect_seed_${seed}
         COMMAND $<TARGET_FILE:runnel-sim> --storage --storage-misdirect --seed ${seed})
@@ -195,7 +199,11 @@ endforeach()
 # With bit flips as well. 604: a tail whose first index entry was damaged and whose log
 # broke in the middle listed every op up to the last entry faulty, overflowing the faulty
 # list (the open failed); recovery now resumes at the next valid entry. 111: as 525 above.
-set(runnel_sim_misdirect_flips_fixed_seeds 604 111)
+# 1956: a sealed segment's last records damaged while its index was rebuilt left its ops
+# between two segments, read "not found" and uncuttable (now faulty; a cut there cuts
+# from the next segment). 2216: a misdirected tail index entry 0 named the tail's base,
+# so the tail began at its op (the base is now the one most entries agree on).
+set(runnel_sim_misdirect_flips_fixed_seeds 604 111 1956 2216)
 foreach(seed ${runnel_sim_misdirect_flips_fixed_seeds})
     add_test(NAME sim.misdirect_flips_seed_${seed} COMMAND $<TARGET_FILE:runnel-sim> --storage
         --storage-flips --storage-misdirect --seed ${seed})

@@ -628,6 +628,102 @@ static void test_sealed_first_entry_past_the_next_segment(void **state)
     partition_fixture_teardown();
 }
 
+/* Segment 0's first records overwritten by two of its later ones (a flush misdirected over
+ * them) while its first index entry is the next segment's: the log's first record, a
+ * later op whose successor is chained to it, wins over the entry and the index is
+ * rebuilt. The index entries the log confirms name the segment's first op, 1: the ops
+ * overwritten are faulty, not gone. Before,
+ * the segment began at op 3 and the journal could never hold ops 1 and 2 again (runnel-sim
+ * --storage --storage-misdirect --seed 5583: a replica stuck at commit 0). */
+static void test_sealed_first_records_overwritten_by_later_ones(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    fill_150();
+    const struct partition *partition = &partition_fixture.partition;
+    struct partition_read read;
+    uint64_t op_flush = 3; /* a later record that begins a flush (a sector) */
+    for (; op_flush < 20; op_flush++) {
+        assert_int_equal(read_op(op_flush, &read), 0);
+        if (read.position_bytes % IO_SECTOR_SIZE == 0) {
+            break;
+        }
+    }
+    uint64_t from = read.position_bytes;
+    assert_int_equal(read_op(op_flush + 2, &read), 0);
+    uint64_t span = (read.position_bytes - from + IO_SECTOR_SIZE - 1) / IO_SECTOR_SIZE *
+                    IO_SECTOR_SIZE; /* its record and the next, whole sectors */
+    misdirect_copy(".log", 0, from, 0, 0, span);
+    misdirect_copy(".index", 1, 0, 0, 0, RECORD_INDEX_ENTRY_SIZE);
+    assert_int_equal(partition->segments[0].op_first, 1);
+    assert_int_equal(read_op(1, &read), -RUNNEL_EFAULTY);
+    for (uint64_t op = 2; op <= 150; op++) {
+        int result = read_op(op, &read);
+        assert_true(result == 0 || result == -RUNNEL_EFAULTY);
+        if (result == 0 || op >= op_flush) {
+            check_record(&read, op, (uint8_t)(op - 1));
+        }
+    }
+    partition_fixture_teardown();
+}
+
+/* A sealed segment's last two records damaged while its index is rebuilt: the rebuild
+ * ends at the last intact record, so its ops lie between two segments. They are faulty
+ * (never "not found": a replica would nack a prepare it acknowledged), and a suffix cut
+ * at one of them cuts from the next segment on. Before, reads said not found and the cut
+ * failed the partition (runnel-sim --storage --storage-flips --storage-misdirect --seed
+ * 1956: a replica's writes of those ops parked for ever). */
+static void test_ops_between_segments_are_faulty(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    fill_150();
+    const struct partition *partition = &partition_fixture.partition;
+    uint64_t op_end = partition->segments[2].op_first;
+    struct partition_read read;
+    assert_int_equal(read_op(op_end - 2, &read), 0);
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, partition->segments[1].log_path,
+                                       (read.position_bytes + 100) * 8),
+                     0);
+    damage_record_and_index(1, op_end - 1, 100, 0); /* its index missing: rebuilt */
+    assert_int_equal(partition->segments[1].op_first + partition->segments[1].entry_count,
+                     op_end - 2);
+    for (uint64_t op = op_end - 2; op < op_end; op++) {
+        assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
+        assert_true(partition_is_faulty(partition, op));
+    }
+    check_record(&read, op_end - 3, (uint8_t)(op_end - 4));
+    check_record(&read, op_end, (uint8_t)(op_end - 1));
+    assert_false(partition_is_faulty(partition, 151)); /* above the log: not a gap */
+    assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, op_end - 1), 0);
+    assert_int_equal(partition->op_last, op_end - 3);
+    assert_int_equal(read_op(op_end - 1, &read), -RUNNEL_ENOTFOUND);
+    check_record(&read, op_end - 3, (uint8_t)(op_end - 4));
+    partition_fixture_teardown();
+}
+
+/* The tail index's first entry replaced by a later entry of the same index (misdirected):
+ * the entries most of the index agrees on name the tail's first op, and every record is
+ * recovered. Before, entry 0 named the base: every later entry was "not its slot" and the
+ * tail began at the misdirected entry's op, the ops below it lost to the log (runnel-sim
+ * --storage --storage-flips --storage-misdirect --seed 2216). */
+static void test_tail_first_entry_misdirected_within_the_index(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    append_records(20, 4, 1000000, 3); /* one segment: no sealed chain names the base */
+    const struct partition *partition = &partition_fixture.partition;
+    assert_int_equal(partition->segment_count, 1);
+    misdirect_copy(".index", 0, 5 * RECORD_INDEX_ENTRY_SIZE, 0, 0, RECORD_INDEX_ENTRY_SIZE);
+    assert_int_equal(partition->segments[0].op_first, 1);
+    assert_int_equal(partition->op_last, 20);
+    struct partition_read read;
+    for (uint64_t op = 1; op <= 20; op++) {
+        check_record(&read, op, (uint8_t)(op - 1));
+    }
+    partition_fixture_teardown();
+}
+
 /* The converse: the first records replaced by the next segment's first records (same
  * sizes) while the index is intact. One record: the next record is chained to the entry's
  * record. Two (a misdirected flush): the second is chained to the first, but they name
@@ -1175,6 +1271,9 @@ int main(void)
         cmocka_unit_test(test_sealed_index_rebuilt_first_record_damaged),
         cmocka_unit_test(test_sealed_first_entry_misdirected),
         cmocka_unit_test(test_sealed_first_entry_past_the_next_segment),
+        cmocka_unit_test(test_sealed_first_records_overwritten_by_later_ones),
+        cmocka_unit_test(test_ops_between_segments_are_faulty),
+        cmocka_unit_test(test_tail_first_entry_misdirected_within_the_index),
         cmocka_unit_test(test_sealed_first_record_misdirected),
         cmocka_unit_test(test_sealed_last_entry_misdirected),
         cmocka_unit_test(test_repair_sealed_record),
