@@ -209,3 +209,7 @@ foreach(seed ${runnel_sim_misdirect_flips_fixed_seeds})
         --storage-flips --storage-misdirect --seed ${seed})
     set_tests_properties(sim.misdirect_flips_seed_${seed} PROPERTIES TIMEOUT 60)
 endforeach()
+# A range derived from the commit, as for --storage and --storage-flips above.
+add_test(NAME sim.misdirect_seeds_from_commit COMMAND $<TARGET_FILE:runnel-sim> --storage
+    --storage-misdirect --seeds ${runnel_sim_storage_seed_count} --seed-base ${runnel_sim_seed_base})
+set_tests_properties(sim.misdirect_seeds_from_commit PROPERTIES TIMEOUT 300)
