@@ -175,6 +175,8 @@ int data_plane_start(struct data_plane *plane, struct io *io, char *error_out,
                  result == -RUNNEL_ECONFIG
                      ? "%s was formatted with another shard count: start with the same "
                        "shards.count"
+                 : result == -RUNNEL_EFORMAT
+                     ? "%s was written by a runnel version with another superblock layout"
                      : "cannot open the shard superblock %s",
                  plane->superblock_path);
         return result;

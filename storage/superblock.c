@@ -15,7 +15,8 @@
 
 enum { SUPERBLOCK_WAIT_ITERATIONS = 1u << 20 };
 
-static const uint64_t superblock_magic = 0x0242505553534e52ULL; /* "RNSSUPB\2" */
+/* The layout's version: \3 added log_dropped_op (group record 352 -> 368 bytes). */
+static const uint64_t superblock_magic = 0x0342505553534e52ULL; /* "RNSSUPB\3" */
 
 /* Copy layout: checksum u128 of [24, size) | copy u32 | reserved u32 | magic u64 |
  * sequence u64 | shard_count u32 | group_count u32 | cluster u128 | groups. */
@@ -112,6 +113,19 @@ static uint64_t superblock_copy_sequence(const struct superblock *superblock, co
     return sequence;
 }
 
+/* The layout version a copy's magic names when it is a superblock of another layout (the
+ * magic's first 7 bytes, another last byte), else 0. Untrusted: only for the refusal. */
+static uint8_t superblock_copy_version_other(const uint8_t *bytes)
+{
+    uint64_t magic = 0;
+    memcpy(&magic, bytes + SUPERBLOCK_AT_MAGIC, 8);
+    uint64_t prefix_mask = (1ULL << 56) - 1;
+    if ((magic & prefix_mask) != (superblock_magic & prefix_mask) || magic == superblock_magic) {
+        return 0;
+    }
+    return (uint8_t)(magic >> 56);
+}
+
 static int superblock_write_sync(struct superblock *superblock, uint32_t copy)
 {
     struct io_completion completion = {0};
@@ -183,11 +197,14 @@ int superblock_format(struct superblock *superblock, struct io *io)
     return result;
 }
 
-/* Reads every copy; loads the valid one with the highest sequence. */
+/* Reads every copy; loads the valid one with the highest sequence. -RUNNEL_EFORMAT when
+ * none is valid and one names another layout version (a binary of another version wrote
+ * it: refused, never formatted over). */
 static int superblock_load(struct superblock *superblock)
 {
     uint64_t best_sequence = 0;
     uint32_t best_copy = SUPERBLOCK_COPIES;
+    uint8_t version_other = 0;
     for (uint32_t copy = 0; copy < SUPERBLOCK_COPIES; copy++) {
         struct io_completion completion = {0};
         io_read(superblock->io, &completion, superblock->file, superblock->buffer,
@@ -200,6 +217,10 @@ static int superblock_load(struct superblock *superblock)
         uint64_t sequence = (uint64_t)read == superblock->copy_size_bytes
                                 ? superblock_copy_sequence(superblock, superblock->buffer, copy)
                                 : 0;
+        if (sequence == 0 && (uint64_t)read >= SUPERBLOCK_AT_MAGIC + 8) {
+            uint8_t version = superblock_copy_version_other(superblock->buffer);
+            version_other = version != 0 ? version : version_other;
+        }
         if (sequence == 0) {
             log_warn("superblock_copy_invalid", "file=%s copy=%u position=%llu",
                      superblock->options.path, copy,
@@ -209,6 +230,11 @@ static int superblock_load(struct superblock *superblock)
             best_sequence = sequence;
             best_copy = copy;
         }
+    }
+    if (best_copy == SUPERBLOCK_COPIES && version_other != 0) {
+        log_error("superblock_version", "file=%s version=%u expected=%u", superblock->options.path,
+                  version_other, (unsigned)(superblock_magic >> 56));
+        return -RUNNEL_EFORMAT;
     }
     if (best_copy == SUPERBLOCK_COPIES) {
         return -RUNNEL_ENOTFOUND;
@@ -314,7 +340,8 @@ int superblock_group_set(struct superblock *superblock, const struct superblock_
         state->checkpoint_id != stored->checkpoint_id ||
         state->log_head_op != stored->log_head_op ||
         state->log_head_checksum != stored->log_head_checksum ||
-        state->log_head.checksum != stored->log_head.checksum) {
+        state->log_head.checksum != stored->log_head.checksum ||
+        state->log_dropped_op != stored->log_dropped_op) {
         superblock->is_dirty = true;
     }
     *stored = *state;

@@ -1,8 +1,9 @@
 /*
  * The per-shard superblock (DESIGN.md §4): the VSR state of every group owned by a shard
- * (view, log_view, checkpoint, the installed log head and its header; commit lazily) and the shard
- * count the data directory was formatted with, in SUPERBLOCK_COPIES checksummed, sequence-numbered
- * copies of one file.
+ * (view, log_view, checkpoint, the installed log head and its header, the mark of ops a journal
+ * restart dropped; commit lazily) and the shard count the data directory was formatted with, in
+ * SUPERBLOCK_COPIES checksummed, sequence-numbered copies of one file. The magic names the
+ * layout's version: a copy of another layout is invalid (never read as this one).
  *
  * A write encodes the state once with sequence + 1 and writes the copies one at a time,
  * each followed by fdatasync, so a crash tears at most the copy being written. Opening
@@ -11,9 +12,9 @@
  * that completed. The copy number sits outside the checksum, so a read that lands on the
  * wrong copy (misdirected) is detected by the copy field.
  *
- * Writes happen only when a view, log_view, checkpoint or log head changed (commit alone rides
- * along with the next one) and at most once per superblock_tick. Memory is allocated at
- * init from groups_max. Runs on its shard; I/O through lib/io.h.
+ * Writes happen only when a view, log_view, checkpoint, log head or the dropped ops' mark
+ * changed (commit alone rides along with the next one) and at most once per superblock_tick.
+ * Memory is allocated at init from groups_max. Runs on its shard; I/O through lib/io.h.
  */
 #ifndef RUNNEL_STORAGE_SUPERBLOCK_H
 #define RUNNEL_STORAGE_SUPERBLOCK_H
@@ -24,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { SUPERBLOCK_COPIES = 4, SUPERBLOCK_GROUP_SIZE = 352, SUPERBLOCK_HEADER_SIZE = 64 };
+enum { SUPERBLOCK_COPIES = 4, SUPERBLOCK_GROUP_SIZE = 368, SUPERBLOCK_HEADER_SIZE = 64 };
 
 struct superblock_group {
     struct vsr_group group;
@@ -40,9 +41,14 @@ struct superblock_group {
     uint64_t checkpoint_size_bytes;
     u128 log_head_checksum;
     struct vsr_header log_head;
+    /* 0, or the op log_view's log had reached when a state transfer's journal restart
+     * dropped the ops above commit (vsr_superblock_state.log_dropped_op). Goes back to 0
+     * with a new log_view. */
+    uint64_t log_dropped_op;
+    uint8_t reserved[8];
 };
 
-_Static_assert(sizeof(struct superblock_group) == SUPERBLOCK_GROUP_SIZE, "352-byte group");
+_Static_assert(sizeof(struct superblock_group) == SUPERBLOCK_GROUP_SIZE, "368-byte group");
 
 struct superblock;
 /* Called when the write of sequence is durable (every copy), or with result < 0. */
@@ -84,16 +90,17 @@ int superblock_format(struct superblock *superblock, struct io *io);
 
 /*
  * Opens and loads the newest valid copy (synchronous: start-up). Returns 0,
- * -RUNNEL_ENOTFOUND when no copy is valid, -RUNNEL_ECONFIG when the shard count differs
- * from the one formatted (the caller prints one line and exits), or -errno.
+ * -RUNNEL_ENOTFOUND when no copy is valid, -RUNNEL_EFORMAT when none is and one names
+ * another layout version (logged: superblock_version), -RUNNEL_ECONFIG when the shard count
+ * differs from the one formatted (the caller prints one line and exits), or -errno.
  */
 int superblock_open(struct superblock *superblock, struct io *io);
 void superblock_close(struct superblock *superblock);
 
 /*
  * Records group's state. view, log_view and checkpoint_op never go back (asserted: VSR's
- * invariant). Marks the superblock dirty when view, log_view, the checkpoint or the log
- * head changed;
+ * invariant). Marks the superblock dirty when view, log_view, the checkpoint, the log
+ * head or log_dropped_op changed;
  * a commit change alone is kept in memory until the next write. Returns 0 or
  * -RUNNEL_EFULL when groups_max groups are already known.
  */

@@ -72,6 +72,14 @@ struct vsr_superblock_state {
      * view-0 primary leads view 0 at once (vsr_replica_recover).
      */
     bool formed;
+    /*
+     * 0, or the op log_view's log had reached when a state transfer's journal restart
+     * dropped the ops above commit_min (vsr_replica_records_restart): its do_view_changes
+     * say partial while its op is below it. Durable before the restart drops them, so a
+     * crash after it still knows; 0 again with the next view installed (in the same write
+     * as that log_view: the mark belongs to the log of the log_view it is stored with).
+     */
+    uint64_t log_dropped_op;
 };
 
 /*

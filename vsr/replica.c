@@ -321,7 +321,7 @@ static void vsr_replica_log_head_header(const struct vsr_replica *replica,
 /*
  * Writes the view state when it differs from what is durable, or when the superblock does
  * not name the group yet (one write at a time), including the installed head's header
- * once it becomes known.
+ * once it becomes known and the mark of a journal restart's dropped ops (log_dropped_op).
  */
 void vsr_replica_persist(struct vsr_replica *replica)
 {
@@ -342,10 +342,11 @@ void vsr_replica_persist(struct vsr_replica *replica)
     if (target.formed && target.view == replica->view && target.log_view == replica->log_view &&
         target.log_head_op == replica->log_head_op && target.log_head_checksum == head_checksum &&
         target.log_head_header.checksum == head_header.checksum &&
-        target.checkpoint_op == checkpoint_op) {
+        target.checkpoint_op == checkpoint_op && target.log_dropped_op == replica->log_dropped_op) {
         return;
     }
     target.formed = true;
+    target.log_dropped_op = replica->log_dropped_op;
     target.view = replica->view;
     target.log_view = replica->log_view;
     target.commit_max = replica->commit_max;

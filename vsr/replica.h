@@ -179,6 +179,7 @@ struct vsr_replica_stats {
     uint64_t records_taken;      /* prepares taken by state transfer (log_retained) */
     uint64_t records_served;     /* prepares served to a peer's state transfer */
     uint64_t journal_restarts;   /* journals begun again at a peer's first op (transfer) */
+    uint64_t dvc_partial_marked; /* do_view_changes partial by log_dropped_op alone */
     uint64_t recoveries;         /* recoveries completed (config.recovering) */
     uint64_t recovery_raises;    /* caught up below recovering_view: raised its view there */
 };
@@ -281,7 +282,8 @@ struct vsr_replica {
     uint64_t records_restart_op; /* 0, or the op the journal restarts at */
     /* The op its log_view's log reached when a journal restart dropped the ops above
      * commit_min (0: none since the last install): its do_view_changes say partial while
-     * its op is below it. In memory only. */
+     * its op is below it. Durable (vsr_superblock_state.log_dropped_op) before the restart
+     * drops them; restored by vsr_replica_recover. */
     uint64_t log_dropped_op;
     uint32_t records_silences; /* timeouts without a record taken, since the last one */
     uint64_t stall_ticks;      /* repair rounds since commit_min last moved */

@@ -99,17 +99,47 @@ void vsr_replica_records_start(struct vsr_replica *replica)
 }
 
 /*
+ * True once the superblock durably marks what a journal restart drops now: the op its
+ * log_view's log reached (log_dropped_op), with that log_view. Ops of that log above
+ * commit_min, perhaps committed by others, are gone once the journal restarts, and the
+ * journal's own trace of it (op_first above the checkpoint) ends when the transfer's
+ * checkpoint is installed: from then on only the mark keeps a restarted process from
+ * passing for that log whole (its do_view_change, op back at commit_min, would let a new
+ * view truncate those ops). So it is durable before the restart, which is durable on
+ * return; until then the record is asked for again.
+ */
+static bool vsr_replica_records_drop_is_marked(struct vsr_replica *replica)
+{
+    if (replica->op <= replica->commit_min) {
+        return true; /* nothing of the log above commit_min to drop */
+    }
+    if (replica->op > replica->log_dropped_op) {
+        replica->log_dropped_op = replica->op; /* only more cautious until the restart */
+    }
+    if (replica->durable.log_view == replica->log_view &&
+        replica->durable.log_dropped_op >= replica->log_dropped_op) {
+        return true;
+    }
+    vsr_replica_persist(replica); /* busy: from the write in flight's completion */
+    return false;
+}
+
+/*
  * Restarts the journal at header's op (records_restart_op, above commit_min + 1): nothing
  * of the log above commit_min is held any more, so every slot above it forgets what it
  * knew (as a cut at commit_min + 1 would); the ops between are never needed (the
- * checkpoint installed at the anchor replaces the state they built). Returns the
- * journal's result (not 0: the record is asked for again).
+ * checkpoint installed at the anchor replaces the state they built). First the drop is
+ * marked durably (vsr_replica_records_drop_is_marked). Returns the journal's result, or
+ * -EAGAIN while the mark is not durable (not 0: the record is asked for again).
  */
 static int vsr_replica_records_restart(struct vsr_replica *replica, const struct vsr_header *header)
 {
     uint64_t op = header->u.prepare.op;
     assert(op == replica->records_restart_op && op > replica->commit_min + 1);
     assert(op == replica->records_low);
+    if (!vsr_replica_records_drop_is_marked(replica)) {
+        return -EAGAIN;
+    }
     int result = replica->journal.restart(header, replica->journal.context);
     if (result != 0) {
         return result;
@@ -126,9 +156,9 @@ static int vsr_replica_records_restart(struct vsr_replica *replica, const struct
     }
     if (replica->op > replica->commit_min) {
         /* Ops of its log_view's log above commit_min, perhaps committed by others, are gone
-         * here: its log is not that log whole until its op is back there. */
-        replica->log_dropped_op =
-            replica->op > replica->log_dropped_op ? replica->op : replica->log_dropped_op;
+         * here: its log is not that log whole until its op is back there (marked above). */
+        assert(replica->durable.log_dropped_op >= replica->op);
+        assert(replica->log_dropped_op >= replica->op);
         replica->op = replica->commit_min;
     }
     if (replica->log_head_op > replica->op) {

@@ -494,6 +494,7 @@ int vsr_replica_recover(struct vsr_replica *replica)
     replica->log_view = replica->durable.log_view;
     replica->commit_max = replica->durable.commit_max;
     replica->log_head_op = replica->durable.log_head_op;
+    replica->log_dropped_op = replica->durable.log_dropped_op; /* a journal restart's mark */
     if (replica->durable.log_head_checksum == 0) {
         assert(replica->log_head_op == 0);
         replica->durable.log_head_checksum = vsr_replica_root_checksum(replica);

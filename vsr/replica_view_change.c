@@ -143,8 +143,11 @@ static uint32_t vsr_replica_dvc_build(struct vsr_replica *replica, struct vsr_he
      * whole either (a state transfer's journal restart dropped what lay above commit_min:
      * runnel-sim --seed 4242009649); nor below the op its log_view's log reached before such
      * a restart (log_dropped_op), which others may have committed unknown to it. */
-    bool partial = vsr_replica_log_is_partial(replica) || replica->op < replica->commit_max ||
-                   replica->op < replica->log_dropped_op;
+    bool partial = vsr_replica_log_is_partial(replica) || replica->op < replica->commit_max;
+    if (!partial && replica->op < replica->log_dropped_op) {
+        partial = true;
+        replica->stats.dvc_partial_marked++;
+    }
     dvc->flags = partial ? VSR_DVC_LOG_PARTIAL : 0;
     vsr_header_seal(message, body, count * VSR_HEADER_SIZE);
     assert((dvc->present_bitset & dvc->nack_bitset) == 0);

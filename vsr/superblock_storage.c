@@ -78,6 +78,7 @@ int superblock_storage_slot_open(struct superblock_storage *storage, const struc
             state_out->checkpoint_op = stored.checkpoint_op;
             state_out->checkpoint_checksum = stored.checkpoint_id;
             state_out->checkpoint_size_bytes = stored.checkpoint_size_bytes;
+            state_out->log_dropped_op = stored.log_dropped_op;
         }
         return (int)index;
     }
@@ -121,6 +122,7 @@ static int superblock_storage_write(const struct vsr_superblock_state *state, vo
     stored.checkpoint_op = state->checkpoint_op;
     stored.checkpoint_id = state->checkpoint_checksum;
     stored.checkpoint_size_bytes = state->checkpoint_size_bytes;
+    stored.log_dropped_op = state->log_dropped_op;
     int result = superblock_group_set(storage->superblock, &stored);
     if (result != 0) {
         return result;

@@ -7,8 +7,9 @@
  *
  * Mapping of struct vsr_superblock_state onto struct superblock_group: view, log_view,
  * commit_max -> commit, log_head_op, log_head_checksum, log_head_header -> log_head (the
- * head a log_view installed, with its header, is the durable anchor a restart needs);
- * formed is the group's presence in the superblock (a replica's first write adds it).
+ * head a log_view installed, with its header, is the durable anchor a restart needs),
+ * log_dropped_op; formed is the group's presence in the superblock (a replica's first write
+ * adds it).
  *
  * Completions are reported to replicas from superblock_storage_pass, outside the ring's
  * dispatch, like the journal's. Memory: slots_max slots allocated at init. Runs on its

@@ -2,7 +2,9 @@
  * Fault loops for the per-shard superblock over the simulated disk: a crash at every sync
  * (unsynced writes kept, dropped or torn) and a bit flip in any byte of the file. After
  * reopening, no group's view, log_view or checkpoint is below the last state reported
- * durable, nor above the last state set; the shard count check refuses a mismatch.
+ * durable, nor above the last state set, and its log_dropped_op is the one written with its
+ * view (never another write's: a group's record is one state); the shard count check
+ * refuses a mismatch, and a superblock of another layout version is refused, not read.
  */
 #include "storage/superblock.h"
 
@@ -81,6 +83,7 @@ static void workload(uint32_t base)
                                              .log_view = base + round * 2,
                                              .commit = round * 10,
                                              .checkpoint_op = base + round};
+            state.log_dropped_op = (round % 3 == 0) ? 0 : (uint64_t)state.view * 3;
             assert_int_equal(superblock_group_set(&superblock, &state), 0);
             view_pending[index] = state.view;
         }
@@ -102,6 +105,7 @@ static void check_reopened(void)
         assert_true(state.view >= view_durable[index]); /* never goes back */
         assert_true(state.view <= view_pending[index]);
         assert_true(state.log_view <= state.view);
+        assert_true(state.log_dropped_op == 0 || state.log_dropped_op == (uint64_t)state.view * 3);
         view_durable[index] = state.view; /* what was loaded is acted on: the new floor */
     }
     superblock_close(&superblock);
@@ -175,6 +179,24 @@ static void test_bit_flips_and_shard_count(void **state)
     teardown();
 }
 
+/* A superblock whose copies name another layout version (here: every magic's version byte
+ * 3 -> 2, as the layout before log_dropped_op) is refused with -RUNNEL_EFORMAT: not
+ * "no superblock" (the node would format over it) nor read as this layout. */
+static void test_other_layout_version_is_refused(void **state)
+{
+    (void)state;
+    setup(11, 4);
+    assert_int_equal(superblock_format(&superblock, &disk.io), 0);
+    workload(0);
+    superblock_close(&superblock);
+    for (uint64_t copy = 0; copy < SUPERBLOCK_COPIES; copy++) {
+        uint64_t version_byte = copy * superblock.copy_size_bytes + 31;
+        assert_int_equal(sim_disk_flip_bit(&disk, "superblock", version_byte * 8), 0);
+    }
+    assert_int_equal(superblock_open(&superblock, &disk.io), -RUNNEL_EFORMAT);
+    teardown();
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -182,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_at_each_sync),
         cmocka_unit_test(test_bit_flips_and_shard_count),
+        cmocka_unit_test(test_other_layout_version_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -479,6 +479,7 @@ static void sim_slot_start(struct sim_cluster *cluster, struct sim_slot *slot)
     int result = vsr_replica_init(&slot->replica, &config, &slot->superblock.durable, &journal,
                                   &superblock, &machine, &bus, &cluster->clock.clock);
     assert(result == 0);
+    cluster->result->marked_restarts += slot->replica.log_dropped_op > slot->replica.op ? 1 : 0;
     if (slot->storage != NULL) {
         sim_storage_attach(slot->storage, &slot->replica);
     }
@@ -494,6 +495,8 @@ static void sim_slot_stats(struct sim_cluster *cluster, const struct sim_slot *s
     cluster->result->checkpoints += stats->checkpoints;
     cluster->result->state_transfers += stats->state_transfers;
     cluster->result->headers_learned += stats->headers_learned;
+    cluster->result->journal_restarts += stats->journal_restarts;
+    cluster->result->dvc_partial_marked += stats->dvc_partial_marked;
 }
 
 static void sim_slot_crash(struct sim_cluster *cluster, struct sim_slot *slot)

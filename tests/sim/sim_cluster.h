@@ -70,6 +70,10 @@ struct sim_result {
     uint32_t views_at_heal[6];   /* group 0's replica views when the faults healed */
     uint64_t wipes;              /* machines that lost everything (sim_cluster_wipe) */
     uint64_t prefix_ops_dropped; /* journal ops dropped by prefix truncation (every replica) */
+    uint64_t journal_restarts;   /* journals a state transfer began again (every replica) */
+    uint64_t marked_restarts;    /* replica restarts whose superblock's log_dropped_op was
+                                  * above the op they recovered (the durable mark in force) */
+    uint64_t dvc_partial_marked; /* do_view_changes partial by log_dropped_op alone */
 };
 
 /* Runs one seed to completion; result says whether every checker held. */

@@ -116,7 +116,8 @@ static void sim_main_report(const struct sim_main_arguments *arguments, uint64_t
     if (arguments->verbose) {
         printf("seed=%llu %s ticks=%llu commits=%llu view_changes=%llu crashes=%llu "
                "misdirected_writes=%llu clogs=%llu dropped_full=%llu too_old=%llu "
-               "checkpoints=%llu state_transfers=%llu wrapped=%d machine_crashes=%llu wipes=%llu\n",
+               "checkpoints=%llu state_transfers=%llu wrapped=%d machine_crashes=%llu wipes=%llu "
+               "journal_restarts=%llu marked_restarts=%llu dvc_partial_marked=%llu\n",
                (unsigned long long)seed, result->passed ? "passed" : "FAILED",
                (unsigned long long)result->ticks, (unsigned long long)result->commits,
                (unsigned long long)result->view_changes, (unsigned long long)result->crashes,
@@ -124,7 +125,9 @@ static void sim_main_report(const struct sim_main_arguments *arguments, uint64_t
                (unsigned long long)result->dropped_full, (unsigned long long)result->too_old,
                (unsigned long long)result->checkpoints, (unsigned long long)result->state_transfers,
                (int)result->wrapped, (unsigned long long)result->machine_crashes,
-               (unsigned long long)result->wipes);
+               (unsigned long long)result->wipes, (unsigned long long)result->journal_restarts,
+               (unsigned long long)result->marked_restarts,
+               (unsigned long long)result->dvc_partial_marked);
     }
     fflush(stdout);
 }
@@ -152,6 +155,9 @@ int main(int argc, char **argv)
     uint64_t retained_wrapped = 0;
     uint64_t wiped = 0;
     uint64_t truncated = 0;
+    uint64_t journal_restarts = 0;
+    uint64_t marked_restarts = 0;
+    uint64_t dvc_partial_marked = 0;
     for (uint64_t offset = 0; offset < arguments.seed_count; offset++) {
         struct sim_result result;
         uint64_t seed = arguments.seed_base + offset;
@@ -169,6 +175,9 @@ int main(int argc, char **argv)
         retained_wrapped += result.wrapped && result.log_retained;
         wiped += result.wipes > 0;
         truncated += result.prefix_ops_dropped > 0;
+        journal_restarts += result.journal_restarts;
+        marked_restarts += result.marked_restarts;
+        dvc_partial_marked += result.dvc_partial_marked;
         passed += result.passed;
         sim_main_report(&arguments, seed, &result);
     }
@@ -179,6 +188,9 @@ int main(int argc, char **argv)
            (unsigned long long)wrapped, (unsigned long long)headers_learned,
            (unsigned long long)retained_wrapped, (unsigned long long)wiped,
            (unsigned long long)truncated);
+    printf("journal_restarts=%llu marked_restarts=%llu dvc_partial_marked=%llu\n",
+           (unsigned long long)journal_restarts, (unsigned long long)marked_restarts,
+           (unsigned long long)dvc_partial_marked);
     printf("seeds_passed=%llu seeds_failed=%llu\n", (unsigned long long)passed,
            (unsigned long long)failed);
     return failed == 0 ? 0 : 1;

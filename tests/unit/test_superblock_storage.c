@@ -3,7 +3,8 @@
  * group's whole VSR state, including the installed log head's prepare header, survives a
  * reopen (a restart follows the hash chain down from that header), and a later view may
  * install a lower head (uncommitted ops truncated) without tripping the superblock; a
- * group the superblock names is reported formed (its replica may have acted).
+ * group the superblock names is reported formed (its replica may have acted); the mark of
+ * ops a journal restart dropped is written, kept across a reopen and cleared.
  */
 #include "vsr/superblock_storage.h"
 
@@ -68,17 +69,20 @@ static void close_all(void)
     superblock_deinit(&superblock);
 }
 
-/* Writes state through slot's interface and runs the disk until it is durable. */
-static void write_durable(uint32_t slot, const struct vsr_superblock_state *state)
+/* Writes state through slot's interface and runs the disk until it is durable. Returns
+ * whether that took a superblock write (false: nothing durable changed). */
+static bool write_durable(uint32_t slot, const struct vsr_superblock_state *state)
 {
     struct vsr_superblock interface = superblock_storage_interface(&storage, slot);
     assert_int_equal(interface.write(state, interface.context), 0);
+    bool waited = storage.slots[slot].is_waiting;
     for (int round = 0; round < 1000 && storage.slots[slot].is_waiting; round++) {
         assert_int_equal(superblock_storage_pass(&storage), 0);
         io_run(&disk.io, 1);
     }
     assert_false(storage.slots[slot].is_waiting);
     storage.slots[slot].is_done = false; /* no replica attached to report to */
+    return waited;
 }
 
 static void state_make(struct vsr_superblock_state *state, uint32_t view, uint64_t op)
@@ -195,6 +199,43 @@ static void test_first_write_names_the_group(void **unused)
     sim_disk_deinit(&disk);
 }
 
+/*
+ * The mark of ops a journal restart dropped (log_dropped_op) is durable on its own: a write
+ * that changes only it makes the superblock write (the replica waits for it before the
+ * restart), it survives a reopen, and it goes back to 0 with a new log_view.
+ */
+static void test_log_dropped_op_survives_reopen(void **unused)
+{
+    (void)unused;
+    disk_init(7);
+    open_all(true);
+    struct vsr_superblock_state loaded;
+    int slot = superblock_storage_slot_open(&storage, &group, &loaded);
+    assert_true(slot >= 0);
+    assert_int_equal(loaded.log_dropped_op, 0);
+    struct vsr_superblock_state state;
+    state_make(&state, 4, 20);
+    write_durable((uint32_t)slot, &state);
+    state.log_dropped_op = 20;                          /* nothing else changed ... */
+    assert_true(write_durable((uint32_t)slot, &state)); /* ... still a superblock write */
+    close_all();
+    open_all(false);
+    slot = superblock_storage_slot_open(&storage, &group, &loaded);
+    assert_true(slot >= 0);
+    assert_int_equal(loaded.view, 4);
+    assert_int_equal(loaded.log_dropped_op, 20);
+    struct vsr_superblock_state installed;
+    state_make(&installed, 5, 21); /* view 5's log installed: the mark is cleared with it */
+    write_durable((uint32_t)slot, &installed);
+    close_all();
+    open_all(false);
+    assert_true(superblock_storage_slot_open(&storage, &group, &loaded) >= 0);
+    assert_int_equal(loaded.log_view, 5);
+    assert_int_equal(loaded.log_dropped_op, 0);
+    close_all();
+    sim_disk_deinit(&disk);
+}
+
 int main(void)
 {
     helper_assert_install();
@@ -203,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_log_head_header_survives_reopen),
         cmocka_unit_test(test_pending_slots_counted),
         cmocka_unit_test(test_first_write_names_the_group),
+        cmocka_unit_test(test_log_dropped_op_survives_reopen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

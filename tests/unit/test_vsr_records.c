@@ -6,7 +6,8 @@
  * the next one or does not name the one before as its parent is never written; a chain
  * that does not end at the checkpoint's anchor is refused (counted) and the checkpoint is
  * never named in the superblock; the whole chain, once durable in the journal, lets the
- * checkpoint be installed, and never before.
+ * checkpoint be installed, and never before. A journal restart that drops ops of the
+ * replica's log_view's log is marked in the superblock first, and the mark outlives a crash.
  */
 #include "tests/sim/sim_journal.h"
 #include "vsr/replica.h"
@@ -534,13 +535,12 @@ static void test_silent_peer_hands_the_records_to_another(void **state)
 /*
  * A backup in log_view 2 whose log reached op 20 (commit_max 12) stalls below its peers' log
  * start, pulls their checkpoint of op 12 and restarts its journal at op 6: ops 13..20 of view
- * 2's log, which the others may have committed, are gone here. Its do_view_change for view 3
- * says its log is partial, so a new primary never takes it as view 2's log whole (it would
- * truncate 13..20). Before, only an op below its own commit_max (12 here) said so.
+ * 2's log, which the others may have committed, are gone. The superblock marks that
+ * (log_dropped_op 20, with log_view 2) before the journal restarts: checked at the record
+ * that restarts it. Ends with the checkpoint of op 12 installed.
  */
-static void test_journal_restart_makes_the_log_partial(void **state)
+static void fixture_journal_restart(struct fixture *fixture)
 {
-    struct fixture *fixture = *state;
     struct vsr_header head = fixture_prepare(20, 5, 0);
     struct vsr_header message;
     vsr_header_init(&message, VSR_COMMAND_START_VIEW, FIXTURE_CLUSTER, 2, 2, &fixture_group);
@@ -558,13 +558,24 @@ static void test_journal_restart_makes_the_log_partial(void **state)
     helper_vsr_checkpoint_send(&fixture->vsr, 2, 2, 12, fixture->bytes, total, FIXTURE_CHUNK, 6);
     assert_int_equal(fixture->vsr.replica.transfer_stage, VSR_TRANSFER_RECORDS);
     for (uint32_t round = 0; round < 10 && fixture->vsr.replica.commit_min < 12; round++) {
-        fixture_records(fixture, 6, 12); /* again once the restart is durable */
+        uint64_t restarts = fixture->vsr.replica.stats.journal_restarts;
+        fixture_deliver(fixture, &fixture->chain[6], NULL); /* the restart's record */
+        if (fixture->vsr.replica.stats.journal_restarts > restarts) {
+            assert_int_equal(fixture->vsr.superblock.durable.log_dropped_op, 20);
+            assert_int_equal(fixture->vsr.superblock.durable.log_view, 2);
+        }
+        fixture_records(fixture, 7, 12); /* again once the restart is durable */
         helper_vsr_ticks(&fixture->vsr, 10);
     }
     assert_true(fixture->vsr.replica.stats.journal_restarts >= 1);
     assert_int_equal(fixture->vsr.replica.commit_min, 12);
     assert_int_equal(fixture->vsr.replica.log_view, 2);
     assert_true(fixture->vsr.replica.op < 20 && fixture->vsr.replica.commit_max <= 12);
+}
+
+/* Replica 0 asks for view 3 until this replica sends its do_view_change (or informs). */
+static void fixture_view_change_to_3(struct fixture *fixture)
+{
     struct vsr_header svc;
     for (uint32_t round = 0; round < 100 && fixture->dvc_count == 0; round++) {
         vsr_header_init(&svc, VSR_COMMAND_START_VIEW_CHANGE, FIXTURE_CLUSTER, 3, 0, &fixture_group);
@@ -573,6 +584,52 @@ static void test_journal_restart_makes_the_log_partial(void **state)
         helper_vsr_ticks(&fixture->vsr, 4);
     }
     assert_true(fixture->dvc_count > 0);
+}
+
+/*
+ * After the journal restart, the do_view_change for view 3 says its log is partial, so a
+ * new primary never takes it as view 2's log whole (it would truncate 13..20). Before,
+ * only an op below its own commit_max (12 here) said so.
+ */
+static void test_journal_restart_makes_the_log_partial(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_journal_restart(fixture);
+    fixture_view_change_to_3(fixture);
+    assert_int_equal(fixture->dvc_log_view, 2);
+    assert_true(fixture->dvc_op < 20);
+    assert_int_equal(fixture->dvc_flags & VSR_DVC_LOG_PARTIAL, VSR_DVC_LOG_PARTIAL);
+}
+
+/*
+ * The same replica's process crashes once the checkpoint of op 12 is installed (the
+ * journal's own trace of the restart, its first op above the checkpoint, is gone by then)
+ * and restarts from its superblock and journal: its do_view_change for view 3 still says
+ * partial, from the durable mark. Before, the mark lived in memory only and the restarted
+ * replica claimed view 2's log whole with op 12 (ops 13..20 truncated by a new view).
+ */
+static void test_journal_restart_mark_survives_a_crash(void **state)
+{
+    struct fixture *fixture = *state;
+    fixture_journal_restart(fixture);
+    struct vsr_replica *replica = &fixture->vsr.replica;
+    helper_vsr_ticks(&fixture->vsr, 10);
+    assert_false(replica->superblock_busy);
+    assert_int_equal(replica->durable.checkpoint_op, 12);
+    struct vsr_replica_config config = replica->config;
+    struct vsr_state_machine machine = replica->state_machine;
+    struct vsr_bus bus = replica->bus;
+    vsr_replica_deinit(replica);
+    memset(replica, 0, sizeof(*replica));
+    sim_journal_crash(&fixture->vsr.journal);
+    sim_superblock_crash(&fixture->vsr.superblock);
+    assert_int_equal(helper_vsr_start(&fixture->vsr, &config, &machine, &bus), 0);
+    assert_int_equal(replica->log_view, 2);
+    assert_int_equal(replica->checkpoint_op, 12);
+    assert_true(replica->op < 20 && replica->commit_max <= 12);
+    assert_int_equal(replica->log_dropped_op, 20);
+    assert_int_equal(fixture->vsr.journal.op_first, 6); /* not above the checkpoint */
+    fixture_view_change_to_3(fixture);
     assert_int_equal(fixture->dvc_log_view, 2);
     assert_true(fixture->dvc_op < 20);
     assert_int_equal(fixture->dvc_flags & VSR_DVC_LOG_PARTIAL, VSR_DVC_LOG_PARTIAL);
@@ -595,6 +652,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut_is_durable_before_the_records_above_it,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_journal_restart_makes_the_log_partial, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_restart_mark_survives_a_crash, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_records_restart_at_the_peers_log_start, fixture_setup,
                                         fixture_teardown),
