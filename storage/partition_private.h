@@ -53,7 +53,8 @@ void partition_fault(struct partition *partition, uint64_t op);
 void partition_sealed_load(struct partition *partition, struct partition_segment *segment,
                            uint64_t op_expected);
 int partition_rebuild_sealed(struct partition *partition, uint32_t listed);
-int partition_rebuild_index(struct partition *partition, struct partition_segment *segment);
+int partition_rebuild_index(struct partition *partition, struct partition_segment *segment,
+                            uint64_t op_end);
 int partition_recover_tail(struct partition *partition);
 void partition_entry_set(struct partition_entry *entry, const struct vsr_header *header,
                          uint64_t position_bytes);

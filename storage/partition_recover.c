@@ -205,6 +205,7 @@ struct partition_rebuild {
     uint32_t staged_max;   /* a multiple of the entries per sector */
     bool has_chain;
     uint64_t op_next; /* UINT64_MAX: unknown */
+    uint64_t op_end;  /* the next segment's first op (UINT64_MAX: unknown): none at or above */
     u128 checksum_last;
     uint64_t log_size_bytes;
     uint64_t chunk_position_bytes;
@@ -308,6 +309,10 @@ static int partition_rebuild_take(struct partition *partition, struct partition_
         return 0;
     }
     uint64_t op = header->u.prepare.op;
+    if (op >= rebuild->op_end) {
+        *next_out = 0; /* a later segment's record misdirected here: keep looking */
+        return 0;
+    }
     bool continues = rebuild->has_chain && op == rebuild->op_next &&
                      header->u.prepare.parent == rebuild->checksum_last;
     bool is_after_gap =
@@ -333,12 +338,18 @@ static int partition_rebuild_take(struct partition *partition, struct partition_
 }
 
 /* Rebuilds a segment's index from its log, durably: a sealed one at start-up, or the one a
- * suffix truncation cuts (its log durable, the tail buffer free). */
-int partition_rebuild_index(struct partition *partition, struct partition_segment *segment)
+ * suffix truncation cuts (its log durable, the tail buffer free). A record naming op_end
+ * (the next segment's first op; UINT64_MAX: unknown) or above is not this segment's: taken,
+ * a later segment's record misdirected here listed every op below it faulty (runnel-sim
+ * --storage --storage-misdirect --seed 10067: ops 8-71 of a segment holding 1-23, which
+ * overflowed the faulty list and failed the open). */
+int partition_rebuild_index(struct partition *partition, struct partition_segment *segment,
+                            uint64_t op_end)
 {
     struct partition_rebuild rebuild;
     memset(&rebuild, 0, sizeof(rebuild));
     rebuild.segment = segment;
+    rebuild.op_end = op_end;
     rebuild.staged_max = partition->index_buffer_entries_max -
                          partition->index_buffer_entries_max % PARTITION_ENTRIES_PER_SECTOR;
     rebuild.op_next = segment->op_first;
@@ -511,7 +522,7 @@ int partition_rebuild_sealed(struct partition *partition, uint32_t listed)
                  "file=%s position=%" PRIu64 " entries=%" PRIu32 " reason=%s", segment->index_path,
                  (uint64_t)segment->entry_count * RECORD_INDEX_ENTRY_SIZE, segment->entry_count,
                  disagrees ? "entry_count_vs_next_segment" : "missing_or_torn");
-        int result = partition_rebuild_index(partition, segment);
+        int result = partition_rebuild_index(partition, segment, next_first);
         if (result != 0) {
             return result;
         }
@@ -905,7 +916,7 @@ static int partition_recover_chain_from_sealed(struct partition *partition)
                      "file=%s position=%" PRIu64 " reason=last_entry_not_the_last_op",
                      sealed->index_path,
                      (uint64_t)(sealed->entry_count - 1) * RECORD_INDEX_ENTRY_SIZE);
-            result = partition_rebuild_index(partition, sealed);
+            result = partition_rebuild_index(partition, sealed, UINT64_MAX);
             if (result != 0) {
                 return result;
             }

@@ -278,7 +278,7 @@ static int partition_suffix_cut(struct partition *partition, uint32_t index, uin
          * may hold the records: rebuild the index from the log, then ask it again. */
         log_warn("partition_index_damaged", "file=%s position=%" PRIu64 " reason=entries_at_cut",
                  segment->index_path, (k - 1) * RECORD_INDEX_ENTRY_SIZE);
-        result = partition_rebuild_index(partition, segment);
+        result = partition_rebuild_index(partition, segment, UINT64_MAX);
         k = op_min > segment->op_first ? op_min - segment->op_first : 0;
         if (result == 0) {
             result = partition_suffix_position(partition, index, &k, true, &cut);

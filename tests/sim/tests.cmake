@@ -188,9 +188,12 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # 5583: segment 0's first records overwritten by a misdirected flush of its own later
 # records and its first index entry another segment's: the rebuild began at the first
 # intact record, so the log began at op 5 and the journal could never hold ops 1-4 again
-# (the index entries the log confirms now name a rebuilt segment's first op).
+# (the index entries the log confirms now name a rebuilt segment's first op). 10067: a
+# rebuild after a damaged record took a later segment's misdirected record (op 72 in a
+# segment of ops 1-23) and listed ops 8-71 faulty, overflowing the faulty list (the open
+# failed); records at or above the next segment's first op are now skipped.
 set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417 525 889
-    519 3925 3013 3355 3571 3731 5583)
+    519 3925 3013 3355 3571 3731 5583 10067)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})
     add_test(NAME sim.misdirect_seed_${seed}
         COMMAND $<TARGET_FILE:runnel-sim> --storage --storage-misdirect --seed ${seed})

@@ -724,6 +724,65 @@ static void test_tail_first_entry_misdirected_within_the_index(void **state)
     partition_fixture_teardown();
 }
 
+/* The op of the first record at or after op_min that begins a sector (a flush) in segment
+ * segment, with its position; fails past op_max. */
+static uint64_t flush_record_at(uint64_t op_min, uint64_t op_max, uint64_t *position_out)
+{
+    struct partition_read read;
+    for (uint64_t op = op_min; op <= op_max; op++) {
+        assert_int_equal(read_op(op, &read), 0);
+        if (read.position_bytes % IO_SECTOR_SIZE == 0) {
+            *position_out = read.position_bytes;
+            return op;
+        }
+    }
+    fail_msg("no record begins a sector in ops %llu..%llu", (unsigned long long)op_min,
+             (unsigned long long)op_max);
+    return 0;
+}
+
+/* A flush of the next segment's records misdirected over one of a sealed segment's, right
+ * after a damaged record, and its index then rebuilt: records naming the next segment's first op or
+ * above are not this segment's, so only the overwritten ops are faulty. Before, the rebuild took
+ * them and listed every op between faulty (runnel-sim --storage --storage-misdirect --seed 10067:
+ * the faulty list overflowed and the open failed). */
+static void test_rebuild_skips_a_later_segments_records(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    fill_150();
+    const struct partition *partition = &partition_fixture.partition;
+    uint64_t op_first = partition->segments[1].op_first;
+    uint64_t op_end = partition->segments[2].op_first;
+    uint64_t to = 0;
+    uint64_t from = 0;
+    uint64_t op_to = flush_record_at(op_first + 3, op_end - 4, &to);
+    uint64_t op_from = flush_record_at(op_end, op_end + 10, &from);
+    uint64_t to_next = 0;
+    uint64_t op_to_next = flush_record_at(op_to + 1, op_end - 1, &to_next);
+    struct partition_read read;
+    assert_int_equal(read_op(op_to - 1, &read), 0); /* damaged: the chain breaks before */
+    assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, partition->segments[1].log_path,
+                                       (read.position_bytes + 100) * 8),
+                     0);
+    misdirect_copy(".log", 2, from, 1, to, to_next - to); /* one flush over another */
+    char path[IO_PATH_SIZE_MAX];
+    snprintf(path, sizeof(path), "%s", partition->segments[1].index_path);
+    partition_close(&partition_fixture.partition);
+    assert_int_equal(sim_disk_file_truncate(&partition_fixture.disk, path, 0), 0);
+    assert_int_equal(partition_open(&partition_fixture.partition, &partition_fixture.disk.io), 0);
+    assert_int_equal(partition->segments[1].op_first + partition->segments[1].entry_count, op_end);
+    for (uint64_t op = 1; op <= 150; op++) {
+        if (op >= op_to - 1 && op < op_to_next) {
+            assert_int_equal(read_op(op, &read), -RUNNEL_EFAULTY);
+        } else {
+            check_record(&read, op, (uint8_t)(op - 1));
+        }
+    }
+    (void)op_from;
+    partition_fixture_teardown();
+}
+
 /* The converse: the first records replaced by the next segment's first records (same
  * sizes) while the index is intact. One record: the next record is chained to the entry's
  * record. Two (a misdirected flush): the second is chained to the first, but they name
@@ -1274,6 +1333,7 @@ int main(void)
         cmocka_unit_test(test_sealed_first_records_overwritten_by_later_ones),
         cmocka_unit_test(test_ops_between_segments_are_faulty),
         cmocka_unit_test(test_tail_first_entry_misdirected_within_the_index),
+        cmocka_unit_test(test_rebuild_skips_a_later_segments_records),
         cmocka_unit_test(test_sealed_first_record_misdirected),
         cmocka_unit_test(test_sealed_last_entry_misdirected),
         cmocka_unit_test(test_repair_sealed_record),
