@@ -451,18 +451,20 @@ static bool partition_sealed_entry_checks(struct partition *partition,
 /*
  * A sealed segment's first op as its index entries say, each checked against the log: the
  * entry at slot i naming op X, whose record the log holds at the entry's position, says
- * the segment begins at X - i. Returns the first op most checked entries (of the first
- * PARTITION_BASE_ENTRIES_MAX) agree on (an entry misdirected within this index names the
- * wrong slot), or UINT64_MAX when none checks. Unlike the first record or the first entry
- * alone, this survives damage to the segment's first records (a flush misdirected over
- * them: the rebuild began at the first intact record and the ops below were lost to the
- * log, runnel-sim --storage --storage-misdirect --seed 5583).
+ * the segment begins at X - i. Returns the lowest first op such entries (of the first
+ * PARTITION_BASE_ENTRIES_MAX) name, or UINT64_MAX when none checks. An entry written to a
+ * lower slot than its own (a misdirected flush of the index; seed 3490 with
+ * --storage-flips: ops 5-15's entries at slots 0-10) names a higher first op, one at a
+ * higher slot a first op below the log's start (not an op) or inside the segment before
+ * (which the caller's bounds exclude). Unlike the first record or the first entry alone,
+ * this survives damage to the segment's first records (a flush of its own later records
+ * misdirected over them: the rebuild began at the first intact record and the ops below
+ * were lost to the log, runnel-sim --storage --storage-misdirect --seed 5583).
  */
 static uint64_t partition_sealed_checked_first(struct partition *partition,
                                                struct partition_segment *segment)
 {
-    uint64_t bases[PARTITION_BASE_CANDIDATES] = {0};
-    uint32_t votes[PARTITION_BASE_CANDIDATES] = {0};
+    uint64_t lowest = UINT64_MAX;
     uint32_t entries = segment->entry_count < partition->options.index_entries_max
                            ? segment->entry_count
                            : partition->options.index_entries_max;
@@ -482,19 +484,9 @@ static uint64_t partition_sealed_checked_first(struct partition *partition,
             continue;
         }
         uint64_t base = header.u.prepare.op - slot;
-        for (uint32_t at = 0; at < PARTITION_BASE_CANDIDATES; at++) {
-            if (votes[at] == 0 || bases[at] == base) {
-                bases[at] = base;
-                votes[at]++;
-                break;
-            }
-        }
+        lowest = base < lowest ? base : lowest;
     }
-    uint32_t best = 0;
-    for (uint32_t at = 1; at < PARTITION_BASE_CANDIDATES; at++) {
-        best = votes[at] > votes[best] ? at : best;
-    }
-    return votes[best] > 0 ? bases[best] : UINT64_MAX;
+    return lowest;
 }
 
 /* Rebuilds every sealed index that is missing, torn, damaged at its first entry, or whose
@@ -510,7 +502,15 @@ int partition_rebuild_sealed(struct partition *partition, uint32_t listed)
             continue;
         }
         uint64_t checked = partition_sealed_checked_first(partition, segment);
-        if (checked != UINT64_MAX && (next_first == UINT64_MAX || checked < next_first)) {
+        uint64_t floor = index > 0 && partition->segments[index - 1].op_first != UINT64_MAX
+                             ? partition->segments[index - 1].op_first +
+                                   partition->segments[index - 1].entry_count
+                             : 1;
+        bool is_known = segment->op_first != UINT64_MAX &&
+                        (next_first == UINT64_MAX || segment->op_first < next_first);
+        if (checked != UINT64_MAX && checked >= floor &&
+            (next_first == UINT64_MAX || checked < next_first) &&
+            (!is_known || checked < segment->op_first)) {
             segment->op_first = checked; /* the ops below the first intact record are faulty */
         } else if (disagrees && segment->op_first >= next_first) {
             /* A first op at or past the next segment's cannot be this one's (a later

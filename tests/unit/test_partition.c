@@ -783,6 +783,26 @@ static void test_rebuild_skips_a_later_segments_records(void **state)
     partition_fixture_teardown();
 }
 
+/* Segment 0's index entries for ops 5 on written over its first slots (a misdirected
+ * index flush, most of the index shifted) while its log is intact: the log's first record
+ * names the first op, and the entries that say a later one do not override it; the index
+ * is rebuilt and every record is served. Before (the first op most checked entries
+ * named), the segment began at op 5 and ops 1-4 were lost to the log (runnel-sim
+ * --storage --storage-flips --storage-misdirect --seed 3490). */
+static void test_sealed_index_shifted_down_keeps_the_first_record(void **state)
+{
+    (void)state;
+    partition_fixture_setup(6);
+    fill_150();
+    const struct partition *partition = &partition_fixture.partition;
+    uint64_t entries = partition->segments[0].entry_count;
+    assert_true(entries > 12);
+    misdirect_copy(".index", 0, 4 * RECORD_INDEX_ENTRY_SIZE, 0, 0,
+                   (entries - 4) * RECORD_INDEX_ENTRY_SIZE);
+    assert_int_equal(partition->segments[0].op_first, 1);
+    check_150_intact();
+}
+
 /* The converse: the first records replaced by the next segment's first records (same
  * sizes) while the index is intact. One record: the next record is chained to the entry's
  * record. Two (a misdirected flush): the second is chained to the first, but they name
@@ -1334,6 +1354,7 @@ int main(void)
         cmocka_unit_test(test_ops_between_segments_are_faulty),
         cmocka_unit_test(test_tail_first_entry_misdirected_within_the_index),
         cmocka_unit_test(test_rebuild_skips_a_later_segments_records),
+        cmocka_unit_test(test_sealed_index_shifted_down_keeps_the_first_record),
         cmocka_unit_test(test_sealed_first_record_misdirected),
         cmocka_unit_test(test_sealed_last_entry_misdirected),
         cmocka_unit_test(test_repair_sealed_record),
