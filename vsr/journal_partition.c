@@ -23,6 +23,11 @@ int journal_partition_init_parked(struct journal_partition *journal, struct part
     assert(record_size_bytes_max >= VSR_HEADER_SIZE && writes_max >= 2 && parked_max >= 1);
     memset(journal, 0, sizeof(*journal));
     journal->partition = partition;
+    /* What the open recovered is durable: a parked write of an op held there with the same
+     * checksum is reported at once. At 0, such a write waited for a durable report that no
+     * append would bring, was given up and fetched again for ever (runnel-sim --storage
+     * --storage-misdirect --seed 11551: a replica's commit stuck below its faulty op 15). */
+    journal->op_durable = partition->op_durable;
     journal->record_size_bytes_max = record_size_bytes_max;
     journal->read_buffer_size_bytes =
         ((uint64_t)record_size_bytes_max + 3 * IO_SECTOR_SIZE) & ~(uint64_t)(IO_SECTOR_SIZE - 1);

@@ -102,7 +102,7 @@ struct journal_partition {
     uint32_t writes_count;
     struct journal_partition_report *reports; /* to report in the next pass */
     uint32_t reports_count;
-    uint64_t op_durable; /* highest op the partition reported durable */
+    uint64_t op_durable; /* highest op the partition reported durable (or recovered) */
     uint64_t cut_min;    /* lowest op an own cut removed since the last pass; 0: none */
     struct journal_partition_parked *parked; /* parked_max */
     uint32_t parked_max;

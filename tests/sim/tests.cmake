@@ -191,9 +191,12 @@ set_tests_properties(sim.flips_seeds_from_commit PROPERTIES TIMEOUT 300)
 # (the index entries the log confirms now name a rebuilt segment's first op). 10067: a
 # rebuild after a damaged record took a later segment's misdirected record (op 72 in a
 # segment of ops 1-23) and listed ops 8-71 faulty, overflowing the faulty list (the open
-# failed); records at or above the next segment's first op are now skipped.
+# failed); records at or above the next segment's first op are now skipped. 11551: after a
+# restart the journal's durable op was 0, so a rewrite of an op the log held intact waited
+# for a durable report no append would bring and was given up, fetched again, for ever
+# (the journal now starts from the partition's recovered durable op).
 set(runnel_sim_misdirect_fixed_seeds 36 180 516 170 472 524 661 697 92 225 943 417 525 889
-    519 3925 3013 3355 3571 3731 5583 10067)
+    519 3925 3013 3355 3571 3731 5583 10067 11551)
 foreach(seed ${runnel_sim_misdirect_fixed_seeds})
     add_test(NAME sim.misdirect_seed_${seed}
         COMMAND $<TARGET_FILE:runnel-sim> --storage --storage-misdirect --seed ${seed})

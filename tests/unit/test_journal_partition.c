@@ -383,6 +383,34 @@ static void test_cut_turns_a_queued_held_report_unheld(void **state)
 }
 
 /*
+ * After a reopen, the replica writes again a prepare the log holds intact (it had found
+ * that op damaged): the journal reports it held at once. Before, the journal's durable op
+ * started at 0 after the open, so the write waited for a durable report no append would
+ * bring, was given up, and the replica fetched it again for ever (runnel-sim --storage
+ * --storage-misdirect --seed 11551).
+ */
+static void test_rewrite_of_a_recovered_op_is_reported_held(void **state)
+{
+    (void)state;
+    fixture_setup();
+    struct vsr_header headers[8];
+    uint8_t bodies[8][BODY_SIZE];
+    chain_make(headers, bodies, 8, 70);
+    write_in_order(headers, bodies, 8);
+    journal_close();
+    journal_open();
+    assert_int_equal(fixture.journal.op_durable, 8);
+    assert_int_equal(fixture.interface.write(&headers[4], bodies[4], fixture.interface.context), 0);
+    assert_int_equal(fixture.journal.parked_count, 1);
+    assert_int_equal(journal_partition_pass(&fixture.journal), 0);
+    assert_int_equal(fixture.journal.parked_count, 0);
+    settle();
+    assert_int_equal(fixture.journal.given_up_count, 0);
+    check_read(5, headers[4].checksum, 74);
+    fixture_teardown();
+}
+
+/*
  * A restart (state transfer below every peer's log start): a log of ops 1..80 in several
  * segments is dropped and begins again at op 120, offset 5000, with a parent it never held;
  * ops 120..130 land, nothing below 120 is served, the only segment is named after offset
@@ -556,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_restart_begins_at_a_later_op),
         cmocka_unit_test(test_sealed_faulty_repaired_or_replaced),
         cmocka_unit_test(test_cut_turns_a_queued_held_report_unheld),
+        cmocka_unit_test(test_rewrite_of_a_recovered_op_is_reported_held),
         cmocka_unit_test(test_parked_writes_of_faulty_ops_are_given_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
