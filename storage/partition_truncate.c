@@ -231,7 +231,7 @@ static int partition_suffix_entry(struct partition *partition, uint32_t index, u
  * at record *k. When neither entry is known (damaged records the index rebuild could not
  * place) and lower is set, the cut moves down to just after the nearest known record
  * below (*k lowered; the ops between were damaged: the reopen reports them lost), or to
- * the segment's start when it is not the first. */
+ * the segment's start. */
 static int partition_suffix_position(struct partition *partition, uint32_t index, uint64_t *k,
                                      bool lower, uint64_t *cut_out)
 {
@@ -253,8 +253,8 @@ static int partition_suffix_position(struct partition *partition, uint32_t index
             return result;
         }
     }
-    if (lower && index > 0) {
-        *k = 0;
+    if (lower) {
+        *k = 0; /* the segment's records all go (the reopen reports them lost) */
         return 0;
     }
     return -RUNNEL_EFAULTY;

@@ -1260,6 +1260,32 @@ static void test_truncate_suffix_unplaceable_cut_goes_lower(void **state)
     partition_fixture_teardown();
 }
 
+/* The same in the first segment, with every entry and record below the cut damaged: the
+ * cut empties the segment (its ops are reported lost by the reopen) instead of failing
+ * the partition for good (runnel-sim --storage --storage-misdirect --seed 14983). */
+static void test_truncate_suffix_unplaceable_cut_in_the_first_segment(void **state)
+{
+    (void)state;
+    partition_fixture_setup(12);
+    append_records(20, 2, 1000, 4);
+    assert_int_equal(partition_fixture.partition.segment_count, 1);
+    struct partition_read read;
+    assert_int_equal(read_op(8, &read), 0);
+    uint64_t end = read.position_bytes;
+    const char *log_path = partition_fixture.partition.segments[0].log_path;
+    for (uint64_t entry = 0; entry < 7; entry++) {
+        damage_entry(0, entry);
+    }
+    for (uint64_t at = 100; at < end; at += 200) {
+        assert_int_equal(sim_disk_flip_bit(&partition_fixture.disk, log_path, at * 8), 0);
+    }
+    assert_int_equal(partition_truncate_suffix(&partition_fixture.partition, 6), 0);
+    assert_int_equal(partition_fixture.partition.failed, 0);
+    assert_int_equal(partition_fixture.partition.op_last, 0);
+    assert_int_equal(read_op(1, &read), -RUNNEL_ENOTFOUND);
+    partition_fixture_teardown();
+}
+
 /* A tail whose index begins with zero entries (ops a rebuild found damaged) and whose log
  * begins with a misdirected copy of a later record: the open takes the ops from the
  * entries, lists the front faulty and resumes at the first entry left, instead of
@@ -1367,6 +1393,7 @@ int main(void)
         cmocka_unit_test(test_sealed_unlocatable_record_is_faulty),
         cmocka_unit_test(test_truncate_suffix_not_kept_is_made_again),
         cmocka_unit_test(test_truncate_suffix_unplaceable_cut_goes_lower),
+        cmocka_unit_test(test_truncate_suffix_unplaceable_cut_in_the_first_segment),
         cmocka_unit_test(test_tail_zero_front_entries_and_misdirected_first_record),
         cmocka_unit_test(test_tail_damaged_first_entry_and_middle_record),
     };
