@@ -902,17 +902,26 @@ static uint8_t data_plane_operation_of(enum broker_request_kind kind)
     return operations[kind];
 }
 
+/* Takes request out of in_flight; false when it is not there (a reply completed it). */
+static bool data_partition_in_flight_remove(struct data_partition *partition,
+                                            const struct broker_request *request)
+{
+    assert(partition->in_flight_count <= VSR_PIPELINE_MAX);
+    for (uint32_t index = 0; index < partition->in_flight_count; index++) {
+        if (partition->in_flight[index] == request) {
+            partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Takes back a write the replica did not take (it cannot prepare now, e.g. while it
  * executes the previous view's ops): out of in_flight, first in the queue again. */
 static void data_partition_requeue(struct data_partition *partition, struct broker_request *request)
 {
     assert(partition->in_flight_count > 0);
-    for (uint32_t index = 0; index < partition->in_flight_count; index++) {
-        if (partition->in_flight[index] == request) {
-            partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
-            break;
-        }
-    }
+    (void)data_partition_in_flight_remove(partition, request);
     request->next = partition->queue_head;
     partition->queue_head = request;
     if (partition->queue_tail == NULL) {
@@ -1297,14 +1306,9 @@ static void data_partition_expire(struct data_partition *partition)
 static void data_partition_in_flight_expire(struct data_partition *partition,
                                             struct broker_request *request)
 {
-    assert(partition->in_flight_count <= VSR_PIPELINE_MAX);
-    for (uint32_t index = 0; index < partition->in_flight_count; index++) {
-        if (partition->in_flight[index] == request) {
-            partition->in_flight[index] = partition->in_flight[--partition->in_flight_count];
-            partition->plane->writes_late++;
-            data_plane_reply_status(partition->plane, request, IGGY_ERROR_TRANSIENT_NOT_COMMITTED);
-            return;
-        }
+    if (data_partition_in_flight_remove(partition, request)) {
+        partition->plane->writes_late++;
+        data_plane_reply_status(partition->plane, request, IGGY_ERROR_TRANSIENT_NOT_COMMITTED);
     }
 }
 

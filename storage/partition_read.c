@@ -227,8 +227,10 @@ int32_t partition_segment_of_op(const struct partition *partition, uint64_t op)
  * op is damaged, never absent), else -1. */
 int32_t partition_segment_after_gap(const struct partition *partition, uint64_t op)
 {
-    if (op > partition->op_last || partition_segment_of_op(partition, op) >= 0) {
-        return -1;
+    const struct partition_segment *tail = &partition->segments[partition->segment_count - 1];
+    if (op > partition->op_last || (tail->op_first != UINT64_MAX && op >= tail->op_first) ||
+        partition_segment_of_op(partition, op) >= 0) {
+        return -1; /* the tail's entries run on from its first op to op_last: no gap there */
     }
     bool is_above_some = false;
     for (uint32_t index = 0; index < partition->segment_count; index++) {
@@ -673,7 +675,7 @@ int partition_repair(struct partition *partition, struct partition_repair *repai
     if ((uint32_t)segment + 1 < partition->segment_count) {
         return partition_repair_sealed(partition, repair);
     }
-    const struct partition_segment *tail = partition_tail(partition);
+    const struct partition_segment *tail = &partition->segments[partition->segment_count - 1];
     struct partition_entry *entry = &partition->entries[op - tail->op_first];
     if (entry->size_bytes == 0) {
         return -RUNNEL_ENOTFOUND; /* position unknown: needs the index entry first */

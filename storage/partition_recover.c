@@ -670,19 +670,19 @@ static int partition_recover_index(struct partition *partition, struct partition
     /* Entry 0 alone does not name op_base: a misdirected entry there made every intact
      * entry after it "not its slot", and the tail began at its op, the ops below lost to
      * the log (runnel-sim --storage --storage-flips --storage-misdirect --seed 2216). */
+    if (recovery->op_base == UINT64_MAX) { /* else the sealed chain names it */
+        int vote_result =
+            partition_recover_index_pass(partition, recovery, entry_total, partition_recover_vote);
+        if (vote_result != 0) {
+            return vote_result;
+        }
+        uint32_t best = 0;
+        for (uint32_t at = 1; at < PARTITION_BASE_CANDIDATES; at++) {
+            best = recovery->votes[at] > recovery->votes[best] ? at : best;
+        }
+        recovery->op_base = recovery->votes[best] > 0 ? recovery->bases[best] : UINT64_MAX;
+    }
     int read_result =
-        partition_recover_index_pass(partition, recovery, entry_total, partition_recover_vote);
-    if (read_result != 0) {
-        return read_result;
-    }
-    uint32_t best = 0;
-    for (uint32_t at = 1; at < PARTITION_BASE_CANDIDATES; at++) {
-        best = recovery->votes[at] > recovery->votes[best] ? at : best;
-    }
-    if (recovery->op_base == UINT64_MAX && recovery->votes[best] > 0) {
-        recovery->op_base = recovery->bases[best]; /* else the sealed chain names it */
-    }
-    read_result =
         partition_recover_index_pass(partition, recovery, entry_total, partition_recover_entry);
     if (read_result != 0) {
         return read_result;
